@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package podnet needs to build, test and run (Debian 12).
+# Usage: scripts/install-deps.sh [--runtime-tests]
+#   --runtime-tests  also installs podman, containerd and runc for the real-runtime tests.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+build_pkgs=(
+  build-essential g++ cmake ninja-build pkg-config clang-format
+  libnl-3-dev libnl-route-3-dev libnftables-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins)
+runtime_pkgs=(podman containerd runc)
+
+pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
+if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,29 @@
+// Small file-system helpers with Result errors: whole-file read/write, durable atomic replace,
+// directory creation and an exclusive advisory lock held for the lifetime of an object.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace podnet {
+
+Result<std::string> read_file(const std::string& path);
+// Writes to path.tmp-<pid> then renames over path, so readers see either the old or the new content.
+Status write_file_atomic(const std::string& path, std::string_view content);
+// mkdir -p with the given mode for the directories it creates.
+Status make_dirs(const std::string& path, unsigned mode = 0755);
+
+// flock(LOCK_EX) on a file, created if missing. The lock dies with the process (kill -9 included).
+class FileLock {
+ public:
+  static Result<FileLock> acquire(const std::string& path);
+
+ private:
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+}  // namespace podnet

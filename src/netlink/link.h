@@ -1,0 +1,142 @@
+// rtnetlink operations on links, addresses, routes and neighbours through libnl-route-3.
+// A Netlink handle works on the namespace it was opened in; open one per namespace.
+// Lookups go by name or index, never by dumping every link, so the cost of an operation does not
+// grow with the number of pods on the node.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/ip.h"
+
+struct nl_sock;
+
+namespace podnet::netlink {
+
+using Mac = std::array<uint8_t, 6>;
+std::string format_mac(const Mac& mac);
+Result<Mac> parse_mac(std::string_view text);
+
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  std::string kind;  // "bridge", "veth", "vxlan", "" for plain devices
+  Mac mac{};
+  unsigned mtu = 0;
+  bool up = false;
+  int master = 0;  // ifindex of the bridge this link is enslaved to, 0 if none
+  bool promisc = false;
+};
+
+struct BridgeSpec {
+  std::string name;
+  unsigned mtu = 0;  // 0: kernel default
+  bool promisc = false;
+  bool vlan_filtering = false;
+};
+
+struct VethSpec {
+  std::string name;             // end that stays in this namespace
+  std::string peer_name;        // end created directly in peer_netns_fd
+  int peer_netns_fd = -1;       // target namespace of the peer
+  unsigned mtu = 0;             // 0: kernel default
+  int master = 0;               // enslave `name` to this bridge ifindex at creation
+  std::optional<Mac> peer_mac;  // fixed MAC for the peer, else random
+};
+
+struct VxlanSpec {
+  std::string name;
+  uint32_t vni = 1;
+  std::optional<IpAddress> local;
+  int underlay_ifindex = 0;
+  uint16_t dst_port = 4789;
+  unsigned mtu = 0;
+  bool learning = false;
+  std::optional<Mac> mac;
+};
+
+struct RouteSpec {
+  IpPrefix dst;  // 0.0.0.0/0 for default
+  std::optional<IpAddress> gateway;
+  int oif = 0;      // output ifindex, 0: let the kernel pick from the gateway
+  int table = 254;  // main
+  std::optional<IpAddress> src;
+  bool onlink = false;
+  int scope = -1;  // -1: universe for gateway routes, link for direct ones
+  unsigned mtu = 0;
+};
+
+struct NeighSpec {
+  int ifindex = 0;
+  std::optional<IpAddress> ip;  // unset for bridge FDB entries (AF_BRIDGE)
+  Mac mac{};
+  std::optional<IpAddress> fdb_dst;  // VXLAN FDB: remote VTEP
+  bool permanent = true;
+};
+
+class Netlink {
+ public:
+  // Opens a NETLINK_ROUTE socket in the calling thread's current namespace.
+  static Result<Netlink> open();
+  Netlink(Netlink&&) noexcept;
+  Netlink& operator=(Netlink&&) noexcept;
+  ~Netlink();
+
+  // ENODEV in the error when the link does not exist.
+  Result<LinkInfo> get_link(const std::string& name);
+  Result<LinkInfo> get_link(int index);
+  // nullopt when absent; errors only for real failures.
+  Result<std::optional<LinkInfo>> find_link(const std::string& name);
+  Result<std::vector<LinkInfo>> list_links();
+
+  // Creates the bridge if missing (and sets it up); EEXIST-style error if `name` exists with another kind.
+  // vlan_filtering fails with EOPNOTSUPP on kernels built without bridge VLAN filtering.
+  Result<LinkInfo> ensure_bridge(const BridgeSpec& spec);
+  Status create_veth(const VethSpec& spec);
+  Status create_vxlan(const VxlanSpec& spec);
+  Status delete_link(int index);
+  Status delete_link(const std::string& name);  // ENODEV when absent
+  Status set_up(int index, bool up = true);
+  Status set_mtu(int index, unsigned mtu);
+  Status set_master(int index, int master);
+  Status set_promisc(int index, bool on);
+  Status set_mac(int index, const Mac& mac);
+  // Bridge port flags of an enslaved link (EOPNOTSUPP when it has no bridge master).
+  Status set_hairpin(int index, bool on);
+
+  // flags: IFA_F_NODAD etc. Adding an address that exists is EEXIST.
+  Status add_address(int index, const IpPrefix& addr, unsigned flags = 0);
+  Status delete_address(int index, const IpPrefix& addr);  // EADDRNOTAVAIL when absent
+  // family: AF_INET, AF_INET6 or AF_UNSPEC
+  Result<std::vector<IpPrefix>> list_addresses(int index, int family = 0);
+
+  Status add_route(const RouteSpec& route);      // EEXIST if present
+  Status replace_route(const RouteSpec& route);  // create or replace
+  Status delete_route(const RouteSpec& route);   // ESRCH when absent; unset fields match any route
+  // Unicast routes of one table; a multipath route shows its first nexthop only.
+  Result<std::vector<RouteSpec>> list_routes(int family, int table = 254);
+
+  Status add_neighbour(const NeighSpec& n);     // replaces an existing entry
+  Status delete_neighbour(const NeighSpec& n);  // ENOENT when absent
+  // AF_BRIDGE entry on n.ifindex (VXLAN: with fdb_dst). An all-zero MAC (VXLAN flood list) gets
+  // fdb_dst appended as one more remote; any other MAC has its entry replaced.
+  Status add_fdb(const NeighSpec& n);
+  Status delete_fdb(const NeighSpec& n);  // ENOENT when absent
+
+  nl_sock* socket() const { return sock_; }
+
+ private:
+  explicit Netlink(nl_sock* sock) : sock_(sock) {}
+  nl_sock* sock_ = nullptr;
+};
+
+// Writes /proc/sys/KEY (dots or slashes) in the calling thread's current network namespace.
+Status set_sysctl(const std::string& key, const std::string& value);
+Result<std::string> get_sysctl(const std::string& key);
+
+}  // namespace podnet::netlink

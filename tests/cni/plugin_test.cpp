@@ -1,0 +1,474 @@
+// podnet-cni end to end: the real binary, run as a runtime runs it, against real namespaces.
+// Every test builds a "node" namespace (the plugin's host side) and pod namespaces, and removes
+// them all; nothing touches the root namespace.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "cni/cni_harness.h"
+
+namespace podnet::testing {
+namespace {
+
+namespace json = boost::json;
+
+struct ConfOpts {
+  std::string version = "1.1.0";
+  std::string ranges = R"([[{"subnet": "10.88.0.0/24"}]])";
+  std::string extra;          // more top-level keys, with a leading comma
+  std::string runtime;        // runtimeConfig body
+  std::string ipam_override;  // full ipam object
+};
+
+class PluginTest : public ::testing::Test {
+ protected:
+  struct Pod {
+    std::unique_ptr<ScopedNetns> ns;
+    std::string id;
+    PluginRun add;
+    std::string ip;  // first address without prefix
+    std::string conf;
+  };
+
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "network tests need root";
+    dir_ = make_temp_dir("pn-cni");
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override {
+    pods_.clear();
+    remove_tree(dir_);
+  }
+
+  std::string conf(const ConfOpts& o = {}) const {
+    std::string ipam = o.ipam_override.empty() ? R"({"type": "podnet", "dataDir": ")" + dir_ +
+                                                     R"(/ipam", "ranges": )" + o.ranges + "}"
+                                               : o.ipam_override;
+    return R"({"cniVersion": ")" + o.version + R"(", "name": "pnnet", "type": "podnet", "bridge": "pnbr0",
+      "isGateway": true, "isDefaultGateway": true, "stateDir": ")" +
+           dir_ + R"(/state", "ipam": )" + ipam + o.extra +
+           (o.runtime.empty() ? "" : R"(, "runtimeConfig": {)" + o.runtime + "}") + "}";
+  }
+  std::string ipam_dir() const { return dir_ + "/ipam/pnnet"; }
+  // Reservation files are named by their address.
+  std::vector<std::string> reservations() const {
+    std::vector<std::string> out;
+    for (auto& f : list_dir(ipam_dir()))
+      if (f.find_first_not_of("0123456789.:abcdef") == std::string::npos &&
+          f.find_first_of(".:") != std::string::npos)
+        out.push_back(f);
+    return out;
+  }
+
+  PluginRun call(const std::string& cmd, const std::string& id, const std::string& netns,
+                 const std::string& c, const std::string& ifname = "eth0") {
+    CniCall call{cmd, id, netns, ifname};
+    return run_plugin(podnet_cni_binary(), node_.netns().fd(), call, c);
+  }
+
+  Pod& add_pod(const std::string& c) {
+    auto& p = pods_.emplace_back();
+    p.ns = std::make_unique<ScopedNetns>();
+    p.id = "pn-ctr-" + std::to_string(pods_.size()) + "-" + std::to_string(::getpid());
+    p.conf = c;
+    p.add = call("ADD", p.id, p.ns->path(), c);
+    if (p.add.exit_code == 0) {
+      auto ips = p.add.json().as_object().at("ips").as_array();
+      std::string a(ips[0].as_object().at("address").as_string());
+      p.ip = a.substr(0, a.find('/'));
+    }
+    return p;
+  }
+
+  std::string node_links() {
+    return in_ns(node_.name(), "ip -o link show | awk -F': ' '{print $2}' | sort").out;
+  }
+
+  ScopedNetns node_;
+  std::string dir_;
+  std::deque<Pod> pods_;
+};
+
+TEST_F(PluginTest, VersionListsSupportedVersions) {
+  auto r = call("VERSION", "", "", "{}");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.json().as_object().at("cniVersion"), "1.1.0");
+  EXPECT_EQ(r.json().as_object().at("supportedVersions").as_array().size(), 5u);
+}
+
+TEST_F(PluginTest, TwoPodsReachEachOtherWithoutNat) {
+  auto& a = add_pod(conf());
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto& b = add_pod(conf());
+  ASSERT_EQ(b.add.exit_code, 0) << b.add.out;
+  EXPECT_NE(a.ip, b.ip);
+
+  // The result has the bridge, the host veth and the container interface, like the bridge plugin.
+  auto res = a.add.json().as_object();
+  auto ifs = res.at("interfaces").as_array();
+  ASSERT_EQ(ifs.size(), 3u);
+  EXPECT_EQ(ifs[0].as_object().at("name"), "pnbr0");
+  EXPECT_EQ(ifs[2].as_object().at("name"), "eth0");
+  EXPECT_EQ(ifs[2].as_object().at("sandbox"), a.ns->path());
+  EXPECT_EQ(res.at("ips").as_array()[0].as_object().at("gateway"), "10.88.0.1");
+  EXPECT_EQ(res.at("ips").as_array()[0].as_object().at("interface"), 2);
+  EXPECT_EQ(res.at("routes").as_array()[0].as_object().at("dst"), "0.0.0.0/0");
+
+  EXPECT_EQ(in_ns(a.ns->name(), "ping -c1 -W2 " + b.ip).status, 0);
+  EXPECT_EQ(in_ns(b.ns->name(), "ping -c1 -W2 " + a.ip).status, 0);
+  EXPECT_EQ(in_ns(node_.name(), "ping -c1 -W2 " + a.ip).status, 0) << "the node reaches its pods";
+  EXPECT_EQ(in_ns(a.ns->name(), "ip link show lo | grep -q UP").status, 0) << "lo is up in the pod";
+
+  // TCP: the server sees the client pod's own address.
+  ASSERT_TRUE(socat_available());
+  auto server =
+      in_ns(b.ns->name(),
+            "timeout 10 socat -T5 TCP-LISTEN:7000,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR' & sleep 0.3; "
+            "ip netns exec " +
+                a.ns->name() + " timeout 5 socat -T5 - TCP:" + b.ip + ":7000 </dev/null; wait");
+  EXPECT_EQ(server.out, a.ip + "\n");
+}
+
+TEST_F(PluginTest, ContainersOfAPodTalkOverLocalhost) {
+  auto& a = add_pod(conf());
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  // Two processes in the pod's namespace: one listens on 127.0.0.1, the other connects.
+  auto r = in_ns(a.ns->name(),
+                 "timeout 10 socat -T5 TCP-LISTEN:9000,bind=127.0.0.1,reuseaddr SYSTEM:'echo "
+                 "from-container-1' & sleep 0.3; "
+                 "timeout 5 socat -T5 - TCP:127.0.0.1:9000 </dev/null; wait");
+  EXPECT_EQ(r.out, "from-container-1\n");
+}
+
+TEST_F(PluginTest, HostPortFromNodeLocalhostAndHairpin) {
+  ConfOpts o;
+  o.extra = R"(, "hairpinMode": true)";
+  o.runtime = R"("portMappings": [{"hostPort": 18080, "containerPort": 8080, "protocol": "tcp"}])";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto& b = add_pod(conf());
+  ASSERT_EQ(b.add.exit_code, 0) << b.add.out;
+  auto serve = [&](const std::string& client_ns, const std::string& target) {
+    return in_ns(a.ns->name(),
+                 "timeout 10 socat -T5 TCP-LISTEN:8080,reuseaddr SYSTEM:'echo served' & sleep 0.3; "
+                 "ip netns exec " +
+                     client_ns + " timeout 5 socat -T5 - TCP:" + target + " </dev/null; wait")
+        .out;
+  };
+  EXPECT_EQ(serve(node_.name(), "10.88.0.1:18080"), "served\n") << "from the node to its own address";
+  EXPECT_EQ(serve(node_.name(), "127.0.0.1:18080"), "served\n") << "from the node to localhost";
+  EXPECT_EQ(serve(b.ns->name(), "10.88.0.1:18080"), "served\n") << "from another pod";
+  EXPECT_EQ(serve(a.ns->name(), "10.88.0.1:18080"), "served\n") << "hairpin: the pod to its own hostPort";
+
+  // DEL removes the mapping.
+  ASSERT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0);
+  auto after = in_ns(node_.name(), "timeout 3 socat -T2 - TCP:10.88.0.1:18080 </dev/null");
+  EXPECT_NE(after.status, 0);
+}
+
+TEST_F(PluginTest, CheckPassesThenDetectsRemovedAddress) {
+  auto& a = add_pod(conf());
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto base = json::parse(a.conf).as_object();
+  base["prevResult"] = a.add.json();
+  std::string check_conf = json::serialize(base);
+  auto ok = call("CHECK", a.id, a.ns->path(), check_conf);
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+
+  ASSERT_EQ(in_ns(a.ns->name(), "ip addr del " + a.ip + "/24 dev eth0").status, 0);
+  auto bad = call("CHECK", a.id, a.ns->path(), check_conf);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.error_code(), 108u) << bad.out;
+  EXPECT_NE(bad.out.find(a.ip), std::string::npos) << "names the missing address: " << bad.out;
+
+  auto missing = call("CHECK", a.id, a.ns->path(), a.conf);
+  EXPECT_EQ(missing.error_code(), 7u) << "CHECK without prevResult: " << missing.out;
+}
+
+TEST_F(PluginTest, DelIsIdempotentAndWorksWithoutNamespace) {
+  auto& a = add_pod(conf());
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto& b = add_pod(conf());
+  ASSERT_EQ(b.add.exit_code, 0) << b.add.out;
+  ASSERT_EQ(reservations().size(), 2u);
+
+  EXPECT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0);
+  EXPECT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0) << "second DEL";
+  EXPECT_EQ(in_ns(a.ns->name(), "ip link show eth0").status, 1) << "eth0 is gone";
+
+  std::string gone = b.ns->path();
+  b.ns.reset();  // the runtime removed the namespace before DEL
+  auto r = call("DEL", b.id, gone, b.conf);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(call("DEL", b.id, "", b.conf).exit_code, 0) << "DEL with no CNI_NETNS";
+  EXPECT_TRUE(reservations().empty());
+  EXPECT_EQ(node_links().find("veth"), std::string::npos) << node_links();
+}
+
+TEST_F(PluginTest, GcReleasesStaleAndKeepsValid) {
+  ConfOpts o;
+  o.runtime = R"("portMappings": [{"hostPort": 18081, "containerPort": 80}])";
+  auto& keep = add_pod(conf());
+  auto& stale = add_pod(conf(o));
+  ASSERT_EQ(keep.add.exit_code, 0);
+  ASSERT_EQ(stale.add.exit_code, 0);
+  ASSERT_EQ(reservations().size(), 2u);
+  auto gc = json::parse(conf()).as_object();
+  gc["cni.dev/valid-attachments"] = json::array{json::object{{"containerID", keep.id}, {"ifname", "eth0"}}};
+  auto r = call("GC", "", "", json::serialize(gc));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto left = reservations();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0], keep.ip);
+  auto rules = in_ns(node_.name(), "nft list ruleset");
+  EXPECT_EQ(rules.out.find("18081"), std::string::npos) << "the stale pod's hostPort is gone:\n" << rules.out;
+  // The kept pod still works and a new pod can take the released address.
+  EXPECT_EQ(in_ns(keep.ns->name(), "ping -c1 -W2 10.88.0.1").status, 0);
+}
+
+TEST_F(PluginTest, KillDuringAddThenGcLeaksNothing) {
+  std::mt19937 rng(std::random_device{}());
+  std::vector<std::unique_ptr<ScopedNetns>> nss;
+  std::set<std::string> completed_ids;
+  for (int i = 0; i < 20; ++i) {
+    nss.push_back(std::make_unique<ScopedNetns>());
+    CniCall c{"ADD", "pn-kill-" + std::to_string(i), nss.back()->path()};
+    auto proc = start_plugin(podnet_cni_binary(), node_.netns().fd(), c, conf());
+    ASSERT_GT(proc.pid, 0);
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 4000)(rng)));
+    ::kill(proc.pid, SIGKILL);
+    auto r = wait_plugin(proc);
+    if (r.exit_code == 0) completed_ids.insert(c.container_id);
+  }
+  // Reservations of completed ADDs are valid; everything else must be reclaimed by GC.
+  auto gc = json::parse(conf()).as_object();
+  json::array valid;
+  for (const auto& id : completed_ids) valid.push_back(json::object{{"containerID", id}, {"ifname", "eth0"}});
+  gc["cni.dev/valid-attachments"] = valid;
+  auto r = call("GC", "", "", json::serialize(gc));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(reservations().size(), completed_ids.size());
+  // No address is handed out twice afterwards: 20 fresh pods get 20 distinct addresses.
+  std::set<std::string> seen;
+  for (int i = 0; i < 20; ++i) {
+    auto& p = add_pod(conf());
+    ASSERT_EQ(p.add.exit_code, 0) << p.add.out;
+    EXPECT_TRUE(seen.insert(p.ip).second) << p.ip << " handed out twice";
+  }
+  EXPECT_EQ(reservations().size(), completed_ids.size() + 20);
+  nss.clear();  // the runtime deletes the sandboxes; their veths go with them
+  EXPECT_EQ(std::count(node_links().begin(), node_links().end(), '\n'), 3 + 20) << node_links();
+}
+
+TEST_F(PluginTest, FiftyParallelAddsGetDistinctAddresses) {
+  constexpr int kPods = 50;
+  std::vector<std::unique_ptr<ScopedNetns>> nss;
+  std::vector<runtime::CniProcess> procs;
+  for (int i = 0; i < kPods; ++i) nss.push_back(std::make_unique<ScopedNetns>());
+  for (int i = 0; i < kPods; ++i) {
+    CniCall c{"ADD", "pn-par-" + std::to_string(i), nss[i]->path()};
+    procs.push_back(start_plugin(podnet_cni_binary(), node_.netns().fd(), c, conf()));
+    ASSERT_GT(procs.back().pid, 0);
+  }
+  std::set<std::string> ips;
+  for (auto& proc : procs) {
+    auto r = wait_plugin(proc);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    ips.insert(
+        std::string(r.json().as_object().at("ips").as_array()[0].as_object().at("address").as_string()));
+  }
+  EXPECT_EQ(ips.size(), static_cast<size_t>(kPods));
+  EXPECT_EQ(reservations().size(), static_cast<size_t>(kPods));
+  std::string last = *ips.rbegin();
+  EXPECT_EQ(in_ns(nss[0]->name(), "ping -c1 -W2 " + last.substr(0, last.find('/'))).status, 0);
+}
+
+TEST_F(PluginTest, DualStackGivesOneAddressPerFamily) {
+  ConfOpts o;
+  o.ranges = R"([[{"subnet": "10.88.0.0/24"}], [{"subnet": "fd00:88::/64"}]])";
+  auto& a = add_pod(conf(o));
+  auto& b = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  ASSERT_EQ(b.add.exit_code, 0) << b.add.out;
+  auto ips = b.add.json().as_object().at("ips").as_array();
+  ASSERT_EQ(ips.size(), 2u);
+  std::string v6(ips[1].as_object().at("address").as_string());
+  EXPECT_EQ(v6.rfind("fd00:88::", 0), 0u) << v6;
+  EXPECT_EQ(in_ns(a.ns->name(), "ping -6 -c1 -W2 " + v6.substr(0, v6.find('/'))).status, 0);
+}
+
+TEST_F(PluginTest, RequestedIpThroughCapabilityAndArgs) {
+  ConfOpts o;
+  o.runtime = R"("ips": ["10.88.0.77/24"])";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  EXPECT_EQ(a.ip, "10.88.0.77");
+  auto& b = add_pod(conf(o));
+  EXPECT_EQ(b.add.exit_code, 1);
+  EXPECT_EQ(b.add.error_code(), 103u) << b.add.out;
+
+  auto ns = std::make_unique<ScopedNetns>();
+  CniCall c{"ADD", "pn-args", ns->path()};
+  c.args = "IgnoreUnknown=1;K8S_POD_NAME=x;IP=10.88.0.78";
+  auto r = run_plugin(podnet_cni_binary(), node_.netns().fd(), c, conf());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("10.88.0.78/24"), std::string::npos);
+}
+
+TEST_F(PluginTest, LegacyVersionResultsCarryIpVersion) {
+  ConfOpts o;
+  o.version = "0.4.0";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto res = a.add.json().as_object();
+  EXPECT_EQ(res.at("cniVersion"), "0.4.0");
+  EXPECT_EQ(res.at("ips").as_array()[0].as_object().at("version"), "4");
+  auto gc = call("GC", "", "", conf(o));
+  EXPECT_EQ(gc.error_code(), 1u) << "GC needs a 1.1.0 config: " << gc.out;
+}
+
+TEST_F(PluginTest, DelegatesIpamToHostLocal) {
+  if (::access("/usr/lib/cni/host-local", X_OK) != 0)
+    GTEST_SKIP() << "containernetworking-plugins not installed";
+  ConfOpts o;
+  o.ipam_override =
+      R"({"type": "host-local", "dataDir": ")" + dir_ + R"(/hl", "ranges": [[{"subnet": "10.89.0.0/24"}]]})";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  EXPECT_EQ(a.ip, "10.89.0.2");
+  EXPECT_EQ(in_ns(a.ns->name(), "ping -c1 -W2 10.89.0.1").status, 0);
+  EXPECT_FALSE(list_dir(dir_ + "/hl/pnnet").empty());
+  ASSERT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0);
+  for (auto& f : list_dir(dir_ + "/hl/pnnet"))
+    EXPECT_EQ(f.find("10.89"), std::string::npos) << f << " still reserved";
+}
+
+TEST_F(PluginTest, GivesTheSameResultAsTheReferenceBridgePlugin) {
+  if (::access("/usr/lib/cni/bridge", X_OK) != 0) GTEST_SKIP() << "containernetworking-plugins not installed";
+  ScopedNetns ref_node;
+  ScopedNetns ref_pod;
+  std::string ref_conf = R"({"cniVersion": "1.0.0", "name": "pnnet", "type": "bridge", "bridge": "pnbr0",
+    "isGateway": true, "isDefaultGateway": true, "ipam": {"type": "host-local", "dataDir": ")" +
+                         dir_ + R"(/ref", "ranges": [[{"subnet": "10.88.0.0/24"}]]}})";
+  CniCall c{"ADD", "pn-ref", ref_pod.path()};
+  auto ref = run_plugin("/usr/lib/cni/bridge", ref_node.netns().fd(), c, ref_conf);
+  ASSERT_EQ(ref.exit_code, 0) << ref.out;
+  ConfOpts o;
+  o.version = "1.0.0";
+  auto& ours = add_pod(conf(o));
+  ASSERT_EQ(ours.add.exit_code, 0) << ours.add.out;
+
+  auto r = ref.json().as_object(), p = ours.add.json().as_object();
+  EXPECT_EQ(p.at("ips"), r.at("ips"));
+  EXPECT_EQ(p.at("routes"), r.at("routes"));
+  ASSERT_EQ(p.at("interfaces").as_array().size(), r.at("interfaces").as_array().size());
+  for (size_t i = 0; i < 3; ++i) {
+    auto pi = p.at("interfaces").as_array()[i].as_object(), ri = r.at("interfaces").as_array()[i].as_object();
+    EXPECT_EQ(pi.contains("sandbox"), ri.contains("sandbox"));
+    if (i != 1) EXPECT_EQ(pi.at("name"), ri.at("name"));
+  }
+  // Same state on both sides: address and default route in the pod, gateway on the bridge.
+  auto norm = [](std::string s) { return s; };
+  EXPECT_EQ(norm(in_ns(ref_pod.name(), "ip -4 -o addr show eth0 | awk '{print $4}'").out),
+            norm(in_ns(ours.ns->name(), "ip -4 -o addr show eth0 | awk '{print $4}'").out));
+  EXPECT_EQ(in_ns(ref_pod.name(), "ip route show default").out,
+            in_ns(ours.ns->name(), "ip route show default").out);
+  EXPECT_EQ(in_ns(ref_node.name(), "ip -4 -o addr show pnbr0 | awk '{print $4}'").out,
+            in_ns(node_.name(), "ip -4 -o addr show pnbr0 | awk '{print $4}'").out);
+  CniCall d{"DEL", "pn-ref", ref_pod.path()};
+  EXPECT_EQ(run_plugin("/usr/lib/cni/bridge", ref_node.netns().fd(), d, ref_conf).exit_code, 0);
+}
+
+TEST_F(PluginTest, StatusReportsPoolExhaustionAndBridgeConflict) {
+  ConfOpts tiny;
+  tiny.ranges = R"([[{"subnet": "10.88.0.0/24", "rangeStart": "10.88.0.10", "rangeEnd": "10.88.0.10"}]])";
+  auto st = call("STATUS", "", "", conf(tiny));
+  EXPECT_EQ(st.exit_code, 0) << st.out;
+  ASSERT_EQ(add_pod(conf(tiny)).add.exit_code, 0);
+  st = call("STATUS", "", "", conf(tiny));
+  EXPECT_EQ(st.error_code(), 51u) << st.out;
+
+  ScopedNetns other_node;
+  ASSERT_EQ(in_ns(other_node.name(), "ip link add pnbr0 type dummy").status, 0);
+  CniCall c{"STATUS", "", ""};
+  auto r = run_plugin(podnet_cni_binary(), other_node.netns().fd(), c, conf());
+  EXPECT_EQ(r.error_code(), 50u) << r.out;
+}
+
+// Bad input: each gives its code, and leaves no link, reservation or rule behind.
+struct BadInput {
+  const char* name;
+  uint32_t code;
+};
+
+class PluginBadInput : public PluginTest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(PluginBadInput, GivesItsCodeAndLeavesNothing) {
+  std::string name = GetParam().name;
+  // A first pod that succeeds, so "nothing left behind" is measured against a working node.
+  ConfOpts tiny;
+  tiny.ranges = R"([[{"subnet": "10.88.0.0/24", "rangeStart": "10.88.0.10", "rangeEnd": "10.88.0.10"}]])";
+  auto& first = add_pod(name == "exhausted_pool" ? conf(tiny) : conf());
+  ASSERT_EQ(first.add.exit_code, 0) << first.add.out;
+  std::string links_before = node_links();
+  auto res_before = reservations();
+
+  ScopedNetns pod;
+  CniCall c{"ADD", "pn-bad", pod.path()};
+  std::string body = conf();
+  if (name == "malformed_json") body = R"({"cniVersion": "1.1.0", "name": )";
+  if (name == "unknown_version") body = R"({"cniVersion": "7.0.0", "name": "pnnet", "type": "podnet"})";
+  if (name == "missing_env") c.netns = c.ifname = "";
+  if (name == "bad_cidr") {
+    ConfOpts o;
+    o.ranges = R"([[{"subnet": "10.88.0.0/40"}]])";
+    body = conf(o);
+  }
+  if (name == "exhausted_pool") body = conf(tiny);
+  if (name == "existing_interface") ASSERT_EQ(in_ns(pod.name(), "ip link add eth0 type dummy").status, 0);
+  if (name == "missing_netns") c.netns = "/var/run/netns/pn-does-not-exist";
+  if (name == "bridge_is_not_a_bridge") {
+    ASSERT_EQ(in_ns(node_.name(), "ip link add pndummy0 type dummy").status, 0);
+    links_before = node_links();
+    auto obj = json::parse(conf()).as_object();
+    obj["bridge"] = "pndummy0";
+    body = json::serialize(obj);
+  }
+
+  auto r = run_plugin(podnet_cni_binary(), node_.netns().fd(), c, body);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.error_code(), GetParam().code) << r.out;
+  EXPECT_TRUE(r.json().as_object().contains("msg"));
+  EXPECT_EQ(node_links(), links_before);
+  EXPECT_EQ(reservations(), res_before);
+  if (name == "missing_env") EXPECT_NE(r.out.find("CNI_NETNS,CNI_IFNAME"), std::string::npos) << r.out;
+  if (name == "existing_interface") EXPECT_EQ(in_ns(pod.name(), "ip -o link | grep -c eth0").out, "1\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, PluginBadInput,
+                         ::testing::Values(BadInput{"malformed_json", 6}, BadInput{"unknown_version", 1},
+                                           BadInput{"missing_env", 4}, BadInput{"bad_cidr", 7},
+                                           BadInput{"exhausted_pool", 104},
+                                           BadInput{"existing_interface", 101}, BadInput{"missing_netns", 4},
+                                           BadInput{"bridge_is_not_a_bridge", 102}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(PluginTest, SecondAddForSameContainerIsAnError) {
+  auto& a = add_pod(conf());
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto again = call("ADD", a.id, a.ns->path(), a.conf);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.error_code(), 107u) << again.out;
+  EXPECT_EQ(reservations().size(), 1u);
+  EXPECT_EQ(in_ns(a.ns->name(), "ping -c1 -W2 10.88.0.1").status, 0) << "the first ADD's network is intact";
+}
+
+}  // namespace
+}  // namespace podnet::testing
