@@ -68,8 +68,9 @@ pid_t spawn_in_pod(const NetNs& ns, const std::function<int()>& fn) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
+  int rc = fn();
   std::fflush(stdout);
-  ::_exit(fn());
+  ::_exit(rc);
 }
 
 int wait_child(pid_t pid) {
@@ -170,6 +171,14 @@ int run_demo(const DemoOptions& opts) {
   const std::string sfx = std::to_string(::getpid()) + "-" + random_suffix();
   const std::string node_name = "pn-demo-node-" + sfx;
   const std::string state = "/tmp/pn-demo-" + sfx;
+  struct Pod {
+    std::string name, ns_name, id, ip;
+    std::optional<NetNs> ns;
+  };
+  // Declared before `cleanup`, so they outlive the cleanup steps that refer to them.
+  std::vector<Pod> pods(2);
+  std::optional<NetNs> node;
+  std::string conf_text;
   Cleanup cleanup;
   auto step_failed = [&](const std::string& what) {
     std::fprintf(stderr, "podnet demo: %s\n", what.c_str());
@@ -177,8 +186,9 @@ int run_demo(const DemoOptions& opts) {
   };
 
   std::printf("podnet demo: the pod network on one node\n\n1. node namespace %s\n", node_name.c_str());
-  auto node = netlink::create_named_netns(node_name);
-  if (!node) return step_failed(node.error().message());
+  auto created = netlink::create_named_netns(node_name);
+  if (!created) return step_failed(created.error().message());
+  node = std::move(*created);
   cleanup.add([&] { (void)netlink::delete_named_netns(node_name); });
   if (auto s = make_dirs(state); !s) return step_failed(s.error().message());
   cleanup.add([&] {
@@ -197,13 +207,8 @@ int run_demo(const DemoOptions& opts) {
                                    {"dataDir", state + "/ipam"},
                                    {"ranges", boost::json::array{boost::json::array{
                                                   boost::json::object{{"subnet", opts.subnet}}}}}}}};
-  const std::string conf_text = boost::json::serialize(conf);
+  conf_text = boost::json::serialize(conf);
 
-  struct Pod {
-    std::string name, ns_name, id, ip;
-    std::optional<NetNs> ns;
-  };
-  std::vector<Pod> pods(2);
   pods[0].name = "pod-a";
   pods[1].name = "pod-b";
   for (auto& p : pods) p.ns_name = p.id = "pn-demo-" + p.name.substr(4) + "-" + sfx;
@@ -218,7 +223,7 @@ int run_demo(const DemoOptions& opts) {
     auto r = runtime::exec_cni(req);
     if (!r || r->exit_code != 0)
       return step_failed("CNI ADD for " + p.name + " failed: " + (r ? r->out : r.error().message()));
-    cleanup.add([&p, &node, cni, conf_text] {
+    cleanup.add([&p, &node, &conf_text, cni] {
       runtime::CniRequest del{cni, "DEL",          p.id,      p.ns->path(), "eth0",
                               "",  "/usr/lib/cni", conf_text, node->fd()};
       auto d = runtime::exec_cni(del);

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "cni/delegate.h"
+#include "cni/link_reaper.h"
 #include "cni/result.h"
 #include "cni/version.h"
 #include "netlink/link.h"
@@ -58,6 +59,10 @@ nft::AttachmentKey portmap_key(const Env& env) {
 nft::PortmapStore portmap_store(const NetConf& conf) {
   return {conf.state_dir + "/portmap"};
 }
+LinkReaper link_reaper(const NetConf& conf) {
+  return LinkReaper(conf.state_dir + "/pending-delete");
+}
+constexpr std::chrono::milliseconds kPendingDeleteWait{2000};
 
 // IPAM: the built-in allocator or a delegated plugin, as one result of ips and routes.
 CniResult<NetResult> ipam_add(const Env& env, const NetConf& conf) {
@@ -169,6 +174,9 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   auto br = host.ensure_bridge({conf.bridge, conf.mtu, conf.promisc_mode, false});
   if (!br) return cni_fail(br.error().code == EEXIST ? kBridgeConflict : kKernelFailure, br.error());
 
+  // A DEL of this interface may still be finishing in the background.
+  link_reaper(conf).wait_pending(*ns, env.ifname, kPendingDeleteWait);
+
   Rollback undo;
   PODNET_TRY(result, ipam_add(env, conf));
   undo.push([&] { (void)ipam_del(env, conf); });
@@ -264,8 +272,7 @@ CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
   if (!env.netns.empty()) {
     // A namespace that is already gone took the veth with it: DEL still succeeds.
     if (auto ns = NetNs::open(env.netns)) {
-      if (auto s = ns->run([&] { return delete_container_link(env.ifname); }); !s)
-        return kernel_fail(s.error());
+      if (auto s = link_reaper(conf).delete_detached(*ns, env.ifname); !s) return kernel_fail(s.error());
     }
   }
   auto store = portmap_store(conf);

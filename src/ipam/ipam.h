@@ -17,7 +17,7 @@
 namespace podnet::ipam {
 
 struct Range {
-  IpPrefix subnet;  // network form, e.g. 10.22.0.0/16
+  IpPrefix subnet;                       // network form, e.g. 10.22.0.0/16
   std::optional<IpAddress> range_start;  // default: subnet's network + 1
   std::optional<IpAddress> range_end;    // default: last usable (broadcast - 1 for IPv4)
   std::optional<IpAddress> gateway;      // default: network + 1
@@ -88,12 +88,15 @@ using IpamResult = std::expected<T, IpamError>;
 IpamResult<std::vector<Allocation>> allocate(const Config& cfg, const Attachment& who,
                                              const std::vector<IpAddress>& requested);
 // Releases every address held by the attachment. Idempotent; cost independent of the number of
-// reservations.
+// reservations, except for an attachment without an index file (never allocated, allocated by
+// host-local, or killed mid-ADD), which is looked up by a directory scan.
 Status release(const Config& cfg, const Attachment& who);
 // Addresses currently held by the attachment (for CHECK).
 Result<std::vector<IpAddress>> addresses_of(const Config& cfg, const Attachment& who);
 // Releases every reservation whose attachment is not in `valid` (including half-written ones left
-// by a crash). Returns the attachments released.
+// by a crash) and repairs the index. Returns the attachments released; host-local's legacy
+// reservations (container ID only) appear with an empty ifname and are kept while any interface of
+// their container is valid.
 Result<std::vector<Attachment>> garbage_collect(const Config& cfg, const std::set<Attachment>& valid);
 // True when every range set still has a free address (STATUS).
 Result<bool> has_free_addresses(const Config& cfg);

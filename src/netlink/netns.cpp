@@ -1,0 +1,79 @@
+#include "netlink/netns.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace podnet::netlink {
+namespace {
+
+constexpr const char* kNetnsDir = "/var/run/netns";
+
+std::string named_path(const std::string& name) {
+  return std::string(kNetnsDir) + "/" + name;
+}
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+}  // namespace
+
+Result<NetNs> NetNs::open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail("open netns " + path);
+  return NetNs(std::move(fd), path);
+}
+
+// /proc/self would name the thread-group leader's namespace, not this thread's.
+Result<NetNs> NetNs::current() {
+  return open("/proc/thread-self/ns/net");
+}
+
+Status NetNs::enter() const {
+  if (::setns(fd_.get(), CLONE_NEWNET) != 0) return fail("enter netns " + path_);
+  return {};
+}
+
+Result<NetNs> create_named_netns(const std::string& name) {
+  if (!valid_name(name)) return fail("create netns \"" + name + "\": invalid name", EINVAL);
+  if (::mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return fail(std::string("mkdir ") + kNetnsDir);
+  std::string path = named_path(name);
+  {
+    UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));
+    if (!file.valid()) return fail("create netns file " + path);
+  }
+
+  // A throwaway thread unshares, so the caller's thread never leaves its namespace; the bind mount
+  // keeps the new namespace alive after the thread exits.
+  std::string step;
+  int err = 0;
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      err = errno, step = "unshare";
+    } else if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+      err = errno, step = "bind-mount";
+    }
+  }).join();
+  if (err != 0) {
+    ::unlink(path.c_str());
+    return fail("create netns " + name + ": " + step, err);
+  }
+  return NetNs::open(path);
+}
+
+Status delete_named_netns(const std::string& name) {
+  if (!valid_name(name)) return fail("delete netns \"" + name + "\": invalid name", EINVAL);
+  std::string path = named_path(name);
+  // EINVAL: the file exists but nothing is mounted on it (half-created); still remove the file.
+  if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != ENOENT && errno != EINVAL)
+    return fail("unmount netns " + path);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail("remove netns file " + path);
+  return {};
+}
+
+}  // namespace podnet::netlink

@@ -1,0 +1,233 @@
+// Addresses, routes, neighbours and bridge FDB entries.
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/route/nexthop.h>
+
+#include <algorithm>
+
+#include "netlink/link.h"
+#include "netlink/nl_util.h"
+
+namespace podnet::netlink {
+using namespace detail;
+namespace {
+
+IpAddress any_address(int family) {
+  if (family == AF_INET6) return boost::asio::ip::address_v6::any();
+  return boost::asio::ip::address_v4::any();
+}
+
+std::string route_ref(const RouteSpec& r) {
+  std::string s = r.dst.network().str();
+  if (r.gateway) s += " via " + r.gateway->to_string();
+  if (r.oif) s += " dev #" + std::to_string(r.oif);
+  if (r.table != RT_TABLE_MAIN) s += " table " + std::to_string(r.table);
+  return s;
+}
+
+// For deletion, unset fields (protocol, scope) are wildcards, like `ip route del`.
+Result<RoutePtr> build_route(const RouteSpec& r, bool for_delete, const std::string& what) {
+  bool v4 = r.dst.is_v4();
+  if ((r.gateway && r.gateway->is_v4() != v4) || (r.src && r.src->is_v4() != v4))
+    return fail(what + ": addresses of different families", EINVAL);
+  if (!for_delete && !r.gateway && r.oif == 0)
+    return fail(what + ": a route needs a gateway or an output interface", EINVAL);
+
+  RoutePtr route(must(rtnl_route_alloc()));
+  rtnl_route_set_family(route.get(), v4 ? AF_INET : AF_INET6);
+  rtnl_route_set_table(route.get(), r.table);
+  rtnl_route_set_type(route.get(), RTN_UNICAST);
+  // The kernel rejects IPv4 destinations with host bits set; normalise instead.
+  auto dst = nl_ip(r.dst.network().addr, r.dst.len);
+  if (int err = rtnl_route_set_dst(route.get(), dst.get()); err < 0) return nl_fail(what, err);
+  if (for_delete) {
+    rtnl_route_set_protocol(route.get(), RTPROT_UNSPEC);
+    rtnl_route_set_scope(route.get(), r.scope >= 0 ? r.scope : RT_SCOPE_NOWHERE);
+  } else {
+    rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
+    int scope = r.scope >= 0 ? r.scope : (r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+    rtnl_route_set_scope(route.get(), scope);
+  }
+  if (r.src) {
+    auto src = nl_ip(*r.src);
+    if (int err = rtnl_route_set_pref_src(route.get(), src.get()); err < 0) return nl_fail(what, err);
+  }
+  if (r.mtu) rtnl_route_set_metric(route.get(), RTAX_MTU, r.mtu);
+  if (r.gateway || r.oif) {
+    rtnl_nexthop* nh = must(rtnl_route_nh_alloc());
+    if (r.oif) rtnl_route_nh_set_ifindex(nh, r.oif);
+    if (r.gateway) rtnl_route_nh_set_gateway(nh, nl_ip(*r.gateway).get());
+    if (r.onlink) rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
+    rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh from here
+  }
+  return route;
+}
+
+RouteSpec to_spec(rtnl_route* route) {
+  RouteSpec r;
+  int family = rtnl_route_get_family(route);
+  nl_addr* dst = rtnl_route_get_dst(route);
+  r.dst = {from_nl(dst).value_or(any_address(family)),
+           dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0};
+  r.table = static_cast<int>(rtnl_route_get_table(route));
+  r.scope = rtnl_route_get_scope(route);
+  r.src = from_nl(rtnl_route_get_pref_src(route));
+  uint32_t mtu = 0;
+  if (rtnl_route_get_metric(route, RTAX_MTU, &mtu) == 0) r.mtu = mtu;
+  if (rtnl_route_get_nnexthops(route) > 0) {
+    rtnl_nexthop* nh = rtnl_route_nexthop_n(route, 0);
+    r.oif = rtnl_route_nh_get_ifindex(nh);
+    r.gateway = from_nl(rtnl_route_nh_get_gateway(nh));
+    r.onlink = (rtnl_route_nh_get_flags(nh) | rtnl_route_get_flags(route)) & RTNH_F_ONLINK;
+  }
+  return r;
+}
+
+std::string neigh_ref(const NeighSpec& n) {
+  std::string s = format_mac(n.mac);
+  if (n.ip) s = n.ip->to_string() + " lladdr " + s;
+  if (n.fdb_dst) s += " dst " + n.fdb_dst->to_string();
+  return s + " dev #" + std::to_string(n.ifindex);
+}
+
+NeighPtr build_fdb(const NeighSpec& n) {
+  NeighPtr ne(must(rtnl_neigh_alloc()));
+  rtnl_neigh_set_ifindex(ne.get(), n.ifindex);
+  // rtnl_neigh_set_dst() takes the family from the address, so AF_BRIDGE must be set after it.
+  if (n.fdb_dst) rtnl_neigh_set_dst(ne.get(), nl_ip(*n.fdb_dst).get());
+  rtnl_neigh_set_family(ne.get(), AF_BRIDGE);
+  rtnl_neigh_set_lladdr(ne.get(), nl_mac(n.mac).get());
+  rtnl_neigh_set_flags(ne.get(), NTF_SELF);
+  rtnl_neigh_set_state(ne.get(), n.permanent ? NUD_PERMANENT : NUD_REACHABLE);
+  return ne;
+}
+
+}  // namespace
+
+// ---- addresses --------------------------------------------------------------------------------
+
+Status Netlink::add_address(int index, const IpPrefix& addr, unsigned flags) {
+  std::string what = "add address " + addr.str() + " to " + link_ref(index);
+  RtAddrPtr a(must(rtnl_addr_alloc()));
+  rtnl_addr_set_ifindex(a.get(), index);
+  if (int err = rtnl_addr_set_local(a.get(), nl_ip(addr.addr, addr.len).get()); err < 0)
+    return nl_fail(what, err);
+  // Like `ip addr add ... brd +`; /31 and /32 have no broadcast address.
+  if (addr.is_v4() && addr.len < 31) {
+    if (int err = rtnl_addr_set_broadcast(a.get(), nl_ip(addr.last()).get()); err < 0)
+      return nl_fail(what, err);
+  }
+  if (flags) rtnl_addr_set_flags(a.get(), flags);
+  if (int err = rtnl_addr_add(sock_, a.get(), NLM_F_EXCL); err < 0) return nl_fail(what, err);
+  return {};
+}
+
+Status Netlink::delete_address(int index, const IpPrefix& addr) {
+  std::string what = "delete address " + addr.str() + " from " + link_ref(index);
+  RtAddrPtr a(must(rtnl_addr_alloc()));
+  rtnl_addr_set_ifindex(a.get(), index);
+  if (int err = rtnl_addr_set_local(a.get(), nl_ip(addr.addr, addr.len).get()); err < 0)
+    return nl_fail(what, err);
+  if (int err = rtnl_addr_delete(sock_, a.get(), 0); err < 0) return nl_fail(what, err, EADDRNOTAVAIL);
+  return {};
+}
+
+Result<std::vector<IpPrefix>> Netlink::list_addresses(int index, int family) {
+  nl_cache* c = nullptr;
+  if (int err = rtnl_addr_alloc_cache(sock_, &c); err < 0)
+    return nl_fail("list addresses of " + link_ref(index), err);
+  CachePtr cache(c);
+  std::vector<IpPrefix> out;
+  for (nl_object* o = nl_cache_get_first(c); o; o = nl_cache_get_next(o)) {
+    auto* a = reinterpret_cast<rtnl_addr*>(o);
+    if (rtnl_addr_get_ifindex(a) != index) continue;
+    if (family != AF_UNSPEC && rtnl_addr_get_family(a) != family) continue;
+    if (auto ip = from_nl(rtnl_addr_get_local(a))) out.push_back({*ip, rtnl_addr_get_prefixlen(a)});
+  }
+  return out;
+}
+
+// ---- routes -----------------------------------------------------------------------------------
+
+Status Netlink::add_route(const RouteSpec& r) {
+  std::string what = "add route " + route_ref(r);
+  auto route = build_route(r, false, what);
+  if (!route) return std::unexpected(route.error());
+  if (int err = rtnl_route_add(sock_, route->get(), NLM_F_EXCL); err < 0) return nl_fail(what, err, ESRCH);
+  return {};
+}
+
+Status Netlink::replace_route(const RouteSpec& r) {
+  std::string what = "replace route " + route_ref(r);
+  auto route = build_route(r, false, what);
+  if (!route) return std::unexpected(route.error());
+  if (int err = rtnl_route_add(sock_, route->get(), NLM_F_REPLACE); err < 0) return nl_fail(what, err, ESRCH);
+  return {};
+}
+
+Status Netlink::delete_route(const RouteSpec& r) {
+  std::string what = "delete route " + route_ref(r);
+  auto route = build_route(r, true, what);
+  if (!route) return std::unexpected(route.error());
+  if (int err = rtnl_route_delete(sock_, route->get(), 0); err < 0) return nl_fail(what, err, ESRCH);
+  return {};
+}
+
+Result<std::vector<RouteSpec>> Netlink::list_routes(int family, int table) {
+  nl_cache* c = nullptr;
+  if (int err = rtnl_route_alloc_cache(sock_, family, 0, &c); err < 0)
+    return nl_fail("list routes of table " + std::to_string(table), err);
+  CachePtr cache(c);
+  std::vector<RouteSpec> out;
+  for (nl_object* o = nl_cache_get_first(c); o; o = nl_cache_get_next(o)) {
+    auto* route = reinterpret_cast<rtnl_route*>(o);
+    if (rtnl_route_get_table(route) != static_cast<uint32_t>(table)) continue;
+    if (rtnl_route_get_type(route) != RTN_UNICAST) continue;
+    if (family != AF_UNSPEC && rtnl_route_get_family(route) != family) continue;
+    out.push_back(to_spec(route));
+  }
+  return out;
+}
+
+// ---- neighbours and FDB -------------------------------------------------------------------------
+
+Status Netlink::add_neighbour(const NeighSpec& n) {
+  std::string what = "add neighbour " + neigh_ref(n);
+  if (!n.ip) return fail(what + ": no IP address (bridge entries go through add_fdb)", EINVAL);
+  NeighPtr ne(must(rtnl_neigh_alloc()));
+  rtnl_neigh_set_ifindex(ne.get(), n.ifindex);
+  if (int err = rtnl_neigh_set_dst(ne.get(), nl_ip(*n.ip).get()); err < 0) return nl_fail(what, err);
+  rtnl_neigh_set_lladdr(ne.get(), nl_mac(n.mac).get());
+  rtnl_neigh_set_state(ne.get(), n.permanent ? NUD_PERMANENT : NUD_REACHABLE);
+  if (int err = rtnl_neigh_add(sock_, ne.get(), NLM_F_CREATE | NLM_F_REPLACE); err < 0)
+    return nl_fail(what, err, ENOENT);
+  return {};
+}
+
+Status Netlink::delete_neighbour(const NeighSpec& n) {
+  std::string what = "delete neighbour " + neigh_ref(n);
+  if (!n.ip) return fail(what + ": no IP address (bridge entries go through delete_fdb)", EINVAL);
+  NeighPtr ne(must(rtnl_neigh_alloc()));
+  rtnl_neigh_set_ifindex(ne.get(), n.ifindex);
+  if (int err = rtnl_neigh_set_dst(ne.get(), nl_ip(*n.ip).get()); err < 0) return nl_fail(what, err);
+  if (int err = rtnl_neigh_delete(sock_, ne.get(), 0); err < 0) return nl_fail(what, err, ENOENT);
+  return {};
+}
+
+Status Netlink::add_fdb(const NeighSpec& n) {
+  std::string what = "add fdb entry " + neigh_ref(n);
+  // An all-zero MAC is a VXLAN flood entry holding one remote per VTEP: append to it (an existing
+  // remote is not an error); any other MAC has one destination, which is replaced.
+  bool flood = std::all_of(n.mac.begin(), n.mac.end(), [](uint8_t b) { return b == 0; });
+  int flags = NLM_F_CREATE | (flood ? NLM_F_APPEND : NLM_F_REPLACE);
+  if (int err = rtnl_neigh_add(sock_, build_fdb(n).get(), flags); err < 0) return nl_fail(what, err, ENOENT);
+  return {};
+}
+
+Status Netlink::delete_fdb(const NeighSpec& n) {
+  std::string what = "delete fdb entry " + neigh_ref(n);
+  if (int err = rtnl_neigh_delete(sock_, build_fdb(n).get(), 0); err < 0) return nl_fail(what, err, ENOENT);
+  return {};
+}
+
+}  // namespace podnet::netlink

@@ -1,0 +1,128 @@
+#include "netlink/netns.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/scoped_netns.h"
+
+namespace podnet::netlink {
+namespace {
+
+using testing::NetnsGuard;
+using testing::ScopedNetns;
+
+std::string fresh_name(const char* tag) {
+  return std::string("pn-t-") + tag + "-" + std::to_string(::getpid());
+}
+
+TEST(NetNs, CreateOpenAndDeleteNamed) {
+  std::string name = fresh_name("named");
+  std::string path = "/var/run/netns/" + name;
+  struct Cleanup {
+    std::string name;
+    ~Cleanup() { (void)delete_named_netns(name); }
+  } cleanup{name};  // also when an assertion below returns early
+  auto ns = create_named_netns(name);
+  ASSERT_TRUE(ns) << ns.error().message();
+  EXPECT_EQ(ns->path(), path);
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+
+  auto again = NetNs::open(path);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(NetnsGuard::inode_of(*again), NetnsGuard::inode_of(*ns));
+  EXPECT_NE(NetnsGuard::inode_of(*ns), NetnsGuard::current_inode());
+
+  auto dup = create_named_netns(name);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, EEXIST);
+
+  ASSERT_TRUE(delete_named_netns(name));
+  EXPECT_NE(::access(path.c_str(), F_OK), 0);
+  EXPECT_TRUE(delete_named_netns(name)) << "deleting twice is not an error";
+}
+
+TEST(NetNs, RejectsBadNames) {
+  for (const char* bad : {"", ".", "..", "a/b"}) {
+    auto ns = create_named_netns(bad);
+    ASSERT_FALSE(ns) << bad;
+    EXPECT_EQ(ns.error().code, EINVAL);
+    auto del = delete_named_netns(bad);
+    ASSERT_FALSE(del) << bad;
+    EXPECT_EQ(del.error().code, EINVAL);
+  }
+}
+
+TEST(NetNs, OpenMissingPathFails) {
+  auto ns = NetNs::open("/var/run/netns/" + fresh_name("missing"));
+  ASSERT_FALSE(ns);
+  EXPECT_EQ(ns.error().code, ENOENT);
+  EXPECT_NE(ns.error().message().find("missing"), std::string::npos);
+}
+
+TEST(NetNs, RunEntersAndReturns) {
+  NetnsGuard guard;
+  ScopedNetns target;
+  ino_t origin = NetnsGuard::current_inode();
+  ino_t inside = 0;
+  auto r = target.netns().run([&]() -> Result<int> {
+    inside = NetnsGuard::current_inode();
+    return 42;
+  });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r, 42);
+  EXPECT_EQ(inside, NetnsGuard::inode_of(target.netns()));
+  EXPECT_NE(inside, origin);
+  EXPECT_EQ(NetnsGuard::current_inode(), origin);
+  EXPECT_FALSE(guard.moved());
+}
+
+TEST(NetNs, RunReturnsEvenWhenFnFails) {
+  NetnsGuard guard;
+  ScopedNetns target;
+  auto s = target.netns().run([]() -> Status { return fail("deliberate", EPERM); });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, EPERM);
+  EXPECT_FALSE(guard.moved());
+}
+
+TEST(NetNs, RunNests) {
+  NetnsGuard guard;
+  ScopedNetns outer, inner;
+  auto s = outer.netns().run([&]() -> Status {
+    EXPECT_EQ(NetnsGuard::current_inode(), NetnsGuard::inode_of(outer.netns()));
+    auto r = inner.netns().run([&]() -> Status {
+      EXPECT_EQ(NetnsGuard::current_inode(), NetnsGuard::inode_of(inner.netns()));
+      return {};
+    });
+    EXPECT_EQ(NetnsGuard::current_inode(), NetnsGuard::inode_of(outer.netns()));
+    return r;
+  });
+  EXPECT_TRUE(s);
+  EXPECT_FALSE(guard.moved());
+}
+
+TEST(NetNs, CurrentIsTheThreadsNamespace) {
+  ScopedNetns target;
+  auto seen = target.netns().run([]() -> Result<ino_t> {
+    auto cur = NetNs::current();
+    if (!cur) return std::unexpected(cur.error());
+    return NetnsGuard::inode_of(*cur);
+  });
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(*seen, NetnsGuard::inode_of(target.netns()));
+}
+
+TEST(NetNs, ScopedNetnsHasLoopbackUpAndIsRemoved) {
+  std::string path;
+  {
+    ScopedNetns ns;
+    path = ns.path();
+    EXPECT_EQ(::access(path.c_str(), F_OK), 0);
+    EXPECT_EQ(ns.sh("ping -c1 -W1 127.0.0.1"), 0);
+  }
+  EXPECT_NE(::access(path.c_str(), F_OK), 0);
+}
+
+}  // namespace
+}  // namespace podnet::netlink
