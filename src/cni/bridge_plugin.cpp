@@ -268,19 +268,32 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
 }
 
 CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
-  if (auto s = ipam_del(env, conf); !s) return std::unexpected(s.error());
-  if (!env.netns.empty()) {
-    // A namespace that is already gone took the veth with it: DEL still succeeds.
-    if (auto ns = NetNs::open(env.netns)) {
-      if (auto s = link_reaper(conf).delete_detached(*ns, env.ifname); !s) return kernel_fail(s.error());
-    }
-  }
+  // The reverse of ADD: rules that name the pod's address go before the address is released, so a
+  // new pod given the same address cannot collide with them.
+  std::optional<nft::Nft> nft;  // kept open until the detached teardown has inherited its socket
   auto store = portmap_store(conf);
   if (nft::has_pod_rules(store, portmap_key(env))) {
-    auto nft = nft::Nft::open();
-    if (!nft) return cni_fail(kPortMappingFailed, nft.error());
+    auto opened = nft::Nft::open();
+    if (!opened) return cni_fail(kPortMappingFailed, opened.error());
+    nft.emplace(std::move(*opened));
     if (auto s = nft::delete_pod_rules(*nft, store, portmap_key(env)); !s)
       return cni_fail(kPortMappingFailed, s.error());
+  }
+  if (auto s = ipam_del(env, conf); !s) return std::unexpected(s.error());
+
+  // A namespace that is already gone took the veth with it: DEL still succeeds.
+  std::optional<NetNs> ns;
+  int index = 0;
+  if (!env.netns.empty()) {
+    if (auto opened = NetNs::open(env.netns)) {
+      ns.emplace(std::move(*opened));
+      CNI_TRY(found, link_reaper(conf).find(*ns, env.ifname), kKernelFailure);
+      index = found;
+    }
+  }
+  if (index > 0 || nft) {
+    if (auto s = link_reaper(conf).teardown_detached(ns ? &*ns : nullptr, env.ifname, index); !s)
+      return kernel_fail(s.error());
   }
   return std::string{};
 }

@@ -1,7 +1,11 @@
 // A libnftables context: runs nft command text (or JSON) as one atomic transaction and reads
 // back listings. Every caller confines itself to its own tables; nothing here touches others.
+// Not thread-safe: one Nft per thread. The netlink socket belongs to the network namespace that
+// was current when open() ran. Closing it (the destructor) after a transaction that deleted
+// anything waits for the kernel's deferred nf_tables cleanup (an RCU grace period, ~10 ms).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -23,8 +27,11 @@ class Nft {
   // Runs a command and returns its output (JSON when json=true), e.g. "list table ip podnet-cni".
   Result<std::string> query(std::string_view command, bool json = true);
 
+  struct Api;  // libnftables' entry points, resolved at the first open()
+
  private:
-  explicit Nft(nft_ctx* ctx) : ctx_(ctx) {}
+  Nft(std::shared_ptr<const Api> api, nft_ctx* ctx) : api_(std::move(api)), ctx_(ctx) {}
+  std::shared_ptr<const Api> api_;
   nft_ctx* ctx_ = nullptr;
 };
 

@@ -20,7 +20,7 @@ namespace podnet::nft {
 struct PortMapping {
   uint16_t host_port = 0;
   uint16_t container_port = 0;
-  std::string protocol = "tcp";  // tcp, udp or sctp
+  std::string protocol = "tcp";      // tcp, udp or sctp
   std::optional<IpAddress> host_ip;  // only this host address, else every local address
 };
 
@@ -32,10 +32,10 @@ struct AttachmentKey {
 
 struct PodRules {
   AttachmentKey who;
-  std::vector<IpPrefix> pod_ips;         // with their subnet prefix (used for hairpin and masquerade)
+  std::vector<IpPrefix> pod_ips;  // with their subnet prefix (used for hairpin and masquerade)
   std::vector<PortMapping> port_mappings;
-  bool ip_masq = false;                  // masquerade traffic from the pod leaving its subnet
-  std::string bridge;                    // host bridge name (route_localnet for localhost hostPorts)
+  bool ip_masq = false;  // masquerade traffic from the pod leaving its subnet
+  std::string bridge;    // host bridge name (route_localnet for localhost hostPorts)
 };
 
 // Where per-attachment state is kept so DEL can remove precisely its own elements.

@@ -32,7 +32,7 @@ struct Plan {
   std::vector<Element> elements;
   std::set<std::pair<bool, std::string>> hairpin_nets;  // (v6, "10.88.0.0/24")
   std::set<std::pair<bool, std::string>> masq_nets;
-  bool v4 = false, v6 = false;   // which tables are involved
+  bool v4 = false, v6 = false;    // which tables are involved
   bool v4_port_mappings = false;  // needs route_localnet for 127.0.0.1
 };
 
