@@ -124,22 +124,17 @@ Status ensure_bridge_address(Netlink& nl, const LinkInfo& br, const IpPrefix& gw
   return s;
 }
 
-// Everything inside the container's namespace: addresses, link up, lo up, routes.
-Status configure_container(const std::string& ifname, const NetResult& r,
-                           const std::optional<netlink::Mac>& mac, bool nodad, LinkInfo& out) {
+// Everything inside the container's namespace: addresses, link and lo up, routes.
+Status configure_container(const std::string& ifname, const NetResult& r, bool nodad) {
   PODNET_TRY(nl, Netlink::open());
   PODNET_TRY(link, nl.get_link(ifname));
-  if (mac) {
-    if (auto s = nl.set_mac(link.index, *mac); !s) return s;
-  }
   for (const auto& ip : r.ips) {
     if (auto s = nl.add_address(link.index, ip.address, nodad ? IFA_F_NODAD : 0); !s) return s;
   }
   if (auto s = nl.set_up(link.index); !s) return s;
-  PODNET_TRY(lo, nl.get_link("lo"));
-  if (!lo.up) {
-    if (auto s = nl.set_up(lo.index); !s) return s;
-  }
+  // Loopback is always ifindex 1 in a network namespace; setting it up again is harmless.
+  constexpr int kLoopbackIndex = 1;
+  if (auto s = nl.set_up(kLoopbackIndex); !s) return s;
   for (const auto& rt : r.routes) {
     netlink::RouteSpec spec;
     spec.dst = rt.dst;
@@ -152,8 +147,6 @@ Status configure_container(const std::string& ifname, const NetResult& r,
     }
     if (auto s = nl.add_route(spec); !s && s.error().code != EEXIST) return s;
   }
-  PODNET_TRY(final_link, nl.get_link(ifname));
-  out = final_link;
   return {};
 }
 
@@ -183,11 +176,19 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   if (!conf.ipam_type.empty() && result.ips.empty())
     return cni_fail(kInvalidConfig, "IPAM plugin returned no IP configuration");
 
-  // The veth: container end created directly in the pod namespace under CNI_IFNAME.
+  // The veth: container end created directly in the pod namespace under CNI_IFNAME, the host end
+  // up, MACs chosen here, so no message is spent on bringing it up or reading MACs back.
+  const netlink::Mac host_mac = netlink::random_mac();
+  netlink::Mac cont_mac = netlink::random_mac();
+  if (conf.mac) {
+    auto m = netlink::parse_mac(*conf.mac);
+    if (!m) return cni_fail(kInvalidConfig, "runtimeConfig.mac: " + m.error().message());
+    cont_mac = *m;
+  }
   std::string host_if;
   for (int attempt = 0;; ++attempt) {
     host_if = random_veth_name();
-    netlink::VethSpec veth{host_if, env.ifname, ns->fd(), conf.mtu, br->index, std::nullopt};
+    netlink::VethSpec veth{host_if, env.ifname, ns->fd(), conf.mtu, br->index, cont_mac, host_mac, true};
     auto s = host.create_veth(veth);
     if (s) break;
     if (s.error().code == EEXIST) {
@@ -206,11 +207,10 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   }
   undo.push([&] { (void)ns->run([&] { return delete_container_link(env.ifname); }); });
 
-  CNI_TRY(host_link, host.get_link(host_if), kKernelFailure);
   if (conf.hairpin_mode) {
+    CNI_TRY(host_link, host.get_link(host_if), kKernelFailure);
     if (auto s = host.set_hairpin(host_link.index, true); !s) return kernel_fail(s.error());
   }
-  if (auto s = host.set_up(host_link.index); !s) return kernel_fail(s.error());
 
   if (conf.is_default_gateway) {
     for (const auto& ip : result.ips) {
@@ -236,15 +236,7 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
     }
   }
 
-  std::optional<netlink::Mac> mac;
-  if (conf.mac) {
-    auto m = netlink::parse_mac(*conf.mac);
-    if (!m) return cni_fail(kInvalidConfig, "runtimeConfig.mac: " + m.error().message());
-    mac = *m;
-  }
-  LinkInfo cont;
-  if (auto s = ns->run([&] { return configure_container(env.ifname, result, mac, !conf.enable_dad, cont); });
-      !s)
+  if (auto s = ns->run([&] { return configure_container(env.ifname, result, !conf.enable_dad); }); !s)
     return kernel_fail(wrap(s.error(), "configure " + env.ifname + " in " + env.netns));
 
   if (conf.ip_masq || !conf.port_mappings.empty()) {
@@ -258,8 +250,8 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
 
   result.interfaces = {
       InterfaceResult{conf.bridge, netlink::format_mac(br->mac), "", 0},
-      InterfaceResult{host_if, netlink::format_mac(host_link.mac), "", 0},
-      InterfaceResult{env.ifname, netlink::format_mac(cont.mac), env.netns, 0},
+      InterfaceResult{host_if, netlink::format_mac(host_mac), "", 0},
+      InterfaceResult{env.ifname, netlink::format_mac(cont_mac), env.netns, 0},
   };
   for (auto& ip : result.ips) ip.interface = kContainerIfIndex;
   if (conf.dns.is_object()) result.dns = conf.dns;

@@ -1,5 +1,6 @@
 #include "cni/link_reaper.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -7,17 +8,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/files.h"
 #include "netlink/link.h"
 
 namespace podnet::cni {
 
-std::string LinkReaper::marker(const netlink::NetNs& ns, const std::string& ifname) const {
+// One marker per deletion, "<netns dev>-<netns inode>-<ifname>@<ifindex>": two DELs of the same
+// interface in a row (DEL, ADD, DEL) never share a marker, so a slow reaper cannot remove the
+// marker of a later one.
+std::string LinkReaper::marker_prefix(const netlink::NetNs& ns, const std::string& ifname) const {
   struct stat st {};
   ::fstat(ns.fd(), &st);
-  return dir_ + "/" + std::to_string(st.st_dev) + "-" + std::to_string(st.st_ino) + "-" + ifname;
+  return std::to_string(st.st_dev) + "-" + std::to_string(st.st_ino) + "-" + ifname + "@";
 }
 
 Result<int> LinkReaper::find(const netlink::NetNs& ns, const std::string& ifname) const {
@@ -32,7 +39,7 @@ Status LinkReaper::teardown_detached(const netlink::NetNs* ns, const std::string
   std::string mark;
   if (ns && index > 0) {
     if (auto s = make_dirs(dir_); !s) return s;
-    mark = marker(*ns, ifname);
+    mark = dir_ + "/" + marker_prefix(*ns, ifname) + std::to_string(index);
     if (auto s = write_file_atomic(mark, std::to_string(index)); !s) return s;
   }
   pid_t child = ::fork();
@@ -67,20 +74,34 @@ Status LinkReaper::teardown_detached(const netlink::NetNs* ns, const std::string
 
 void LinkReaper::wait_pending(const netlink::NetNs& ns, const std::string& ifname,
                               std::chrono::milliseconds limit) const {
-  std::string mark = marker(ns, ifname);
-  struct stat st {};
-  if (::stat(mark.c_str(), &st) != 0) return;  // the common case: one stat, nothing pending
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline && ::stat(mark.c_str(), &st) == 0) {
-    auto gone = ns.run([&]() -> Result<bool> {
-      PODNET_TRY(nl, netlink::Netlink::open());
-      PODNET_TRY(link, nl.find_link(ifname));
-      return !link.has_value();
-    });
-    if (gone && *gone) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return;  // no DEL ever deferred anything here
+  std::string prefix = marker_prefix(ns, ifname);
+  std::vector<std::string> pending;
+  while (dirent* e = ::readdir(d)) {
+    if (std::string_view(e->d_name).starts_with(prefix)) pending.emplace_back(e->d_name);
   }
-  ::unlink(mark.c_str());
+  ::closedir(d);
+  if (pending.empty()) return;
+
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (const auto& name : pending) {
+    int index = std::atoi(name.c_str() + prefix.size());
+    std::string path = dir_ + "/" + name;
+    struct stat st {};
+    while (std::chrono::steady_clock::now() < deadline && ::stat(path.c_str(), &st) == 0) {
+      auto gone = ns.run([&]() -> Result<bool> {
+        PODNET_TRY(nl, netlink::Netlink::open());
+        auto link = nl.get_link(index);
+        if (!link && link.error().code == ENODEV) return true;
+        if (!link) return std::unexpected(link.error());
+        return false;
+      });
+      if (!gone || *gone) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ::unlink(path.c_str());
+  }
 }
 
 }  // namespace podnet::cni

@@ -28,7 +28,7 @@ class LinkReaper {
                     std::chrono::milliseconds limit) const;
 
  private:
-  std::string marker(const netlink::NetNs& ns, const std::string& ifname) const;
+  std::string marker_prefix(const netlink::NetNs& ns, const std::string& ifname) const;
   std::string dir_;
 };
 

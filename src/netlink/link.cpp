@@ -8,6 +8,8 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/link/vxlan.h>
 #include <netlink/socket.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -128,6 +130,17 @@ Result<Mac> parse_mac(std::string_view text) {
   return mac;
 }
 
+Mac random_mac() {
+  Mac mac{};
+  if (::getrandom(mac.data(), mac.size(), 0) != static_cast<ssize_t>(mac.size())) {
+    uint64_t t =
+        static_cast<uint64_t>(::getpid()) * 0x9e3779b97f4a7c15ull ^ reinterpret_cast<uintptr_t>(&mac);
+    std::memcpy(mac.data(), &t, mac.size());
+  }
+  mac[0] = static_cast<uint8_t>((mac[0] & 0xfe) | 0x02);  // unicast, locally administered
+  return mac;
+}
+
 // ---- socket -----------------------------------------------------------------------------------
 
 Result<Netlink> Netlink::open() {
@@ -204,6 +217,9 @@ Result<LinkInfo> Netlink::ensure_bridge(const BridgeSpec& spec) {
     rtnl_link_set_name(link.get(), spec.name.c_str());
     if (spec.mtu) rtnl_link_set_mtu(link.get(), spec.mtu);
     rtnl_link_set_flags(link.get(), IFF_UP | (spec.promisc ? IFF_PROMISC : 0));
+    // An explicit MAC pins it: otherwise the bridge takes its lowest port's MAC and changes it as
+    // pods come and go, and every pod's ARP entry for the gateway goes stale.
+    rtnl_link_set_addr(link.get(), nl_mac(random_mac()).get());
     int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL);
     if (err == -NLE_EXIST) continue;
     if (err < 0) return nl_fail("create bridge " + spec.name, err);
@@ -234,6 +250,9 @@ Status Netlink::create_veth(const VethSpec& spec) {
   }
   if (spec.peer_netns_fd >= 0) rtnl_link_set_ns_fd(peer.get(), spec.peer_netns_fd);
   if (spec.peer_mac) rtnl_link_set_addr(peer.get(), nl_mac(*spec.peer_mac).get());
+  if (spec.mac) rtnl_link_set_addr(link.get(), nl_mac(*spec.mac).get());
+  // The kernel applies the request's flags to the new device (libnl cannot pass flags for the peer).
+  if (spec.up) rtnl_link_set_flags(link.get(), IFF_UP);
   // The kernel applies IFLA_MASTER after creating the pair, so enslaving costs no extra message.
   if (spec.master) rtnl_link_set_master(link.get(), spec.master);
   if (int err = rtnl_link_add(sock_, link.get(), NLM_F_CREATE | NLM_F_EXCL); err < 0)

@@ -21,6 +21,8 @@ namespace podnet::netlink {
 using Mac = std::array<uint8_t, 6>;
 std::string format_mac(const Mac& mac);
 Result<Mac> parse_mac(std::string_view text);
+// A random locally administered unicast MAC, as the kernel would pick.
+Mac random_mac();
 
 struct LinkInfo {
   int index = 0;
@@ -47,6 +49,8 @@ struct VethSpec {
   unsigned mtu = 0;             // 0: kernel default
   int master = 0;               // enslave `name` to this bridge ifindex at creation
   std::optional<Mac> peer_mac;  // fixed MAC for the peer, else random
+  std::optional<Mac> mac;       // fixed MAC for `name`, else random
+  bool up = false;              // create `name` administratively up (saves a message)
 };
 
 struct VxlanSpec {
