@@ -68,17 +68,6 @@ std::string podnet_cni_binary() {
   return std::string(PODNET_BINARY_DIR) + "/podnet-cni";
 }
 
-std::string make_temp_dir(const std::string& prefix) {
-  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) return {};
-  return tmpl;
-}
-
-void remove_tree(const std::string& dir) {
-  std::error_code ec;
-  if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-}
-
 std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;

@@ -50,8 +50,6 @@ Shell sh(const std::string& cmd);
 Shell in_ns(const std::string& ns_name, const std::string& cmd);
 
 std::string podnet_cni_binary();
-std::string make_temp_dir(const std::string& prefix);
-void remove_tree(const std::string& dir);
 // Regular files directly in dir (IPAM reservations are named by their IP).
 std::vector<std::string> list_dir(const std::string& dir);
 bool socat_available();

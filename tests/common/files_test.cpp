@@ -6,18 +6,15 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "support/temp_dir.h"
+
 namespace podnet {
 namespace {
 
 class FilesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pn-files-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  podnet::testing::TempDir tmp_{"pn-files"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(FilesTest, AtomicWriteThenRead) {

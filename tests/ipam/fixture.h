@@ -1,4 +1,4 @@
-// Shared by the ipam tests: a throw-away data directory /tmp/pn-ipam-XXXXXX and small builders.
+// Shared by the ipam tests: a throw-away data directory (pn-ipam-XXXXXX) and small builders.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 
 #include "common/files.h"
 #include "ipam/ipam.h"
+#include "support/temp_dir.h"
 
 namespace podnet::ipam::testing {
 
@@ -37,12 +38,7 @@ inline Attachment att(const std::string& id, const std::string& ifname = "eth0")
 
 class IpamTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pn-ipam-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
+  void SetUp() override { ASSERT_FALSE(root_.empty()); }
 
   Config config(std::vector<RangeSet> sets) const {
     Config c;
@@ -83,7 +79,8 @@ class IpamTest : public ::testing::Test {
     return v.empty() ? "" : v[0];
   }
 
-  std::string root_;
+  podnet::testing::TempDir tmp_{"pn-ipam"};
+  std::string root_ = tmp_.path();
 
  private:
   static std::vector<std::string> files_in(const std::string& dir, bool ips_only) {
