@@ -88,6 +88,8 @@ CniResult<NetResult> ipam_add(const Env& env, const NetConf& conf) {
         return cni_fail(kAddressUnavailable, e.error.message());
       case ipam::ErrorKind::kAlreadyAllocated:
         return cni_fail(kAlreadyAllocated, e.error.message());
+      case ipam::ErrorKind::kInvalidConfig:
+        return cni_fail(kInvalidConfig, e.error.message());
       default:
         return cni_fail(kIoFailure, e.error.message());
     }
@@ -239,11 +241,12 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   if (auto s = ns->run([&] { return configure_container(env.ifname, result, !conf.enable_dad); }); !s)
     return kernel_fail(wrap(s.error(), "configure " + env.ifname + " in " + env.netns));
 
-  if (conf.ip_masq || !conf.port_mappings.empty()) {
+  if (conf.ip_masq || !conf.port_mappings.empty() || conf.macspoofchk) {
     auto nft = nft::Nft::open();
     if (!nft) return cni_fail(kPortMappingFailed, nft.error());
     nft::PodRules rules{portmap_key(env), {}, conf.port_mappings, conf.ip_masq, conf.bridge};
     for (const auto& ip : result.ips) rules.pod_ips.push_back(ip.address);
+    if (conf.macspoofchk) rules.mac_spoof_check = nft::MacSpoofCheck{host_if, netlink::format_mac(cont_mac)};
     if (auto s = nft::add_pod_rules(*nft, portmap_store(conf), rules); !s)
       return cni_fail(kPortMappingFailed, s.error());
   }

@@ -222,6 +222,7 @@ CniResult<NetConf> parse_netconf(std::string_view stdin_json) {
   PODNET_TRY(hairpin, get_bool(o, "hairpinMode"));
   PODNET_TRY(promisc, get_bool(o, "promiscMode"));
   PODNET_TRY(dad, get_bool(o, "enabledad"));
+  PODNET_TRY(spoof, get_bool(o, "macspoofchk"));
   PODNET_TRY(mtu, get_int(o, "mtu", 0, 65535));
   conf.is_default_gateway = is_def_gw;
   conf.is_gateway = is_gw || is_def_gw;  // like the reference plugin: a default gateway is a gateway
@@ -230,14 +231,11 @@ CniResult<NetConf> parse_netconf(std::string_view stdin_json) {
   conf.hairpin_mode = hairpin;
   conf.promisc_mode = promisc;
   conf.enable_dad = dad;
+  conf.macspoofchk = spoof;
   if (mtu != 0 && mtu < 68)
     return cni_fail(kInvalidConfig, "mtu " + std::to_string(mtu) + " is below the minimum of 68");
   conf.mtu = static_cast<unsigned>(mtu);
   // Keys of the reference plugin that podnet does not implement: refuse rather than ignore them.
-  PODNET_TRY(spoof, get_bool(o, "macspoofchk"));
-  if (spoof)
-    return cni_fail(kUnsupportedField, "unsupported field: macspoofchk",
-                    "podnet does not implement macspoofchk");
   PODNET_TRY(vlan, get_int(o, "vlan", 0, 4094));
   if (vlan != 0)
     return cni_fail(kUnsupportedField, "unsupported field: vlan", "podnet does not implement VLAN tagging");

@@ -31,6 +31,7 @@ struct NetConf {
   bool hairpin_mode = false;
   bool promisc_mode = false;
   bool enable_dad = false;
+  bool macspoofchk = false;  // drop frames from the pod whose source MAC is not the pod's
   // podnet's own: where hostPort state lives (tests point it at a temporary directory).
   std::string state_dir = "/var/lib/cni/podnet";
 

@@ -27,7 +27,7 @@ enum Code : uint32_t {
   kBridgeConflict = 102,      // the bridge name is taken by a link of another kind, or has another address
   kAddressUnavailable = 103,  // a requested IP is taken or outside every range
   kPoolExhausted = 104,       // no free address in a range set
-  kPortMappingFailed = 105,   // hostPort rules could not be installed (e.g. the port is taken)
+  kPortMappingFailed = 105,   // hostPort, masquerade or macspoofchk rules could not be installed
   kDelegateFailed = 106,      // a delegated IPAM plugin failed without a CNI error of its own
   kAlreadyAllocated = 107,    // the container already holds addresses on this network
   kCheckFailed = 108,         // CHECK found the attachment differs from its previous result

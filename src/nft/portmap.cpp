@@ -54,15 +54,21 @@ std::string holder_of(Nft& nft, const std::string& table, const Element& e) {
   return out->substr(pos, out->find('"', pos) - pos);
 }
 
-// Turns nft's "File exists" into which host port (or pod address) is taken, and by whom.
+// What an element's key stands for, in an error message.
+std::string describe(const Element& e) {
+  if (e.map == "hostports") return "host port " + e.key + " (every address)";
+  if (e.map == "hostip-ports") return "host port " + e.key;
+  if (detail::is_bridge_set(e.map)) return "macspoofchk of interface " + e.key;
+  return "pod mapping " + e.key + " in " + e.map;
+}
+
+// Turns nft's "File exists" into which host port (or pod address, or bridge port) is taken, and
+// by whom.
 Error explain_conflict(Nft& nft, const std::string& table, const detail::Plan& plan, Error err) {
   for (const auto& e : plan.elements) {
     std::string holder = holder_of(nft, table, e);
     if (holder.empty()) continue;
-    std::string what = e.map == "hostports"      ? "host port " + e.key + " (every address)"
-                       : e.map == "hostip-ports" ? "host port " + e.key
-                                                 : "pod mapping " + e.key + " in " + e.map;
-    return Error{EEXIST, what + " is already used by " + holder};
+    return Error{EEXIST, describe(e) + " is already used by " + holder};
   }
   return err;
 }
@@ -84,11 +90,12 @@ Result<std::vector<Element>> owned_elements(Nft& nft, const std::string& table, 
 }
 
 // Deletes the recorded elements in one transaction. An attachment's elements are only ever
-// created and deleted together, and at least one of them is keyed by its own pod address (every
-// port mapping has a hairpin element, every ipMasq address a masq element); so if all of them
-// still exist they are all its own. If the transaction fails, some are gone (a DEL retried after
-// a crash between its commit and the record removal, or a hand edit) and a key may meanwhile
-// belong to another pod: then only elements still carrying this attachment's comment are deleted.
+// created and deleted together, and at least one of them is keyed by something only this
+// attachment has: its pod address (every port mapping has a hairpin element, every ipMasq address
+// a masq element) or its host veth (macspoofchk); so if all of them still exist they are all its
+// own. If the transaction fails, some are gone (a DEL retried after a crash between its commit and
+// the record removal, or a hand edit) and a key may meanwhile belong to another pod: then only
+// elements still carrying this attachment's comment are deleted.
 Status delete_elements(Nft& nft, const std::string& table, const State& st) {
   if (st.elements.empty()) return {};
   if (nft.run(detail::delete_elements(table, st.elements))) return {};
@@ -116,7 +123,7 @@ bool stale_temp(const std::string& name) {
 Status add_pod_rules(Nft& nft, const PortmapStore& store, const PodRules& rules) {
   if (auto r = check_store(store); !r) return r;
   if (auto r = detail::validate_key(rules.who); !r) return r;
-  std::string ctx = "add port mappings for " + who_text(rules.who);
+  std::string ctx = "add nftables rules for " + who_text(rules.who);
   auto plan = detail::plan_pod(rules);
   if (!plan) return std::unexpected(wrap(plan.error(), ctx));
   // A repeated ADD replaces what the attachment had.
@@ -159,7 +166,7 @@ bool has_pod_rules(const PortmapStore& store, const AttachmentKey& who) {
 Status delete_pod_rules(Nft& nft, const PortmapStore& store, const AttachmentKey& who) {
   if (auto r = check_store(store); !r) return r;
   if (auto r = detail::validate_key(who); !r) return r;
-  std::string ctx = "delete port mappings of " + who_text(who);
+  std::string ctx = "delete nftables rules of " + who_text(who);
   auto st = detail::load(store, who);
   if (!st) return std::unexpected(wrap(st.error(), ctx));
   if (!st->has_value()) return {};
@@ -178,7 +185,7 @@ Status gc_pod_rules(Nft& nft, const PortmapStore& store, const std::set<Attachme
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) {
       if (errno == ENOENT) return {};
-      return fail("gc port mappings: open " + dir);
+      return fail("gc nftables rules: open " + dir);
     }
     while (dirent* ent = ::readdir(d)) {
       std::string name = ent->d_name;
@@ -207,7 +214,7 @@ Status gc_pod_rules(Nft& nft, const PortmapStore& store, const std::set<Attachme
   for (const auto& [path, st] : stale) {
     Status r = batched ? Status{} : delete_elements(nft, store.table, st);
     if (r) r = remove_state_file(path);
-    if (!r && !first_error) first_error = wrap(r.error(), "gc port mappings of " + who_text(st.who));
+    if (!r && !first_error) first_error = wrap(r.error(), "gc nftables rules of " + who_text(st.who));
   }
   if (first_error) return std::unexpected(*first_error);
   return {};

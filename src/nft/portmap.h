@@ -1,8 +1,9 @@
 // hostPort mappings (the CNI portMappings capability) and pod masquerade (ipMasq) in podnet-cni's
 // own nftables tables `ip podnet-cni` and `ip6 podnet-cni`. Covers traffic arriving from outside
 // (prerouting), from the node itself including 127.0.0.1/localhost (output), and hairpin (a pod
-// reaching its own or a neighbour's hostPort). Every element is tagged with its attachment so DEL
-// and GC remove exactly what one container added, at a cost independent of the number of pods.
+// reaching its own or a neighbour's hostPort). The bridge plugin's macspoofchk lives in `bridge
+// podnet-cni`. Every element is tagged with its attachment so DEL and GC remove exactly what one
+// container added, at a cost independent of the number of pods.
 #pragma once
 
 #include <cstdint>
@@ -30,19 +31,28 @@ struct AttachmentKey {
   auto operator<=>(const AttachmentKey&) const = default;
 };
 
+// macspoofchk: frames entering the bridge from the pod's port must carry the pod's own MAC as
+// their Ethernet source, so a pod cannot impersonate another one on the bridge.
+struct MacSpoofCheck {
+  std::string host_veth;  // the pod's bridge port (host end of its veth)
+  std::string mac;        // the pod interface's MAC, e.g. "02:42:0a:58:00:02"
+};
+
 struct PodRules {
   AttachmentKey who;
   std::vector<IpPrefix> pod_ips;  // with their subnet prefix (used for hairpin and masquerade)
   std::vector<PortMapping> port_mappings;
   bool ip_masq = false;  // masquerade traffic from the pod leaving its subnet
   std::string bridge;    // host bridge name (route_localnet for localhost hostPorts)
+  // macspoofchk on the pod's bridge port; none: the pod's frames are not checked.
+  std::optional<MacSpoofCheck> mac_spoof_check;
 };
 
 // Where per-attachment state is kept so DEL can remove precisely its own elements.
 struct PortmapStore {
   std::string state_dir = "/var/lib/cni/podnet/portmap";
-  // nftables table name, used for both `ip` and `ip6`; state lives in state_dir/<table>/. Letters,
-  // digits, '_' and '-', starting with a letter (tests use unique names).
+  // nftables table name, used for `ip`, `ip6` and `bridge`; state lives in state_dir/<table>/.
+  // Letters, digits, '_' and '-', starting with a letter (tests use unique names).
   std::string table = "podnet-cni";
 };
 

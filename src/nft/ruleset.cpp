@@ -49,7 +49,7 @@ Status add_unique(std::vector<Element>& out, Element e) {
   for (const auto& o : out) {
     if (o.v6 != e.v6 || o.map != e.map || o.key != e.key) continue;
     if (o.value == e.value) return {};
-    return fail("conflicting port mappings for " + std::string(fam(e.v6)) + " " + e.map + " key " + e.key,
+    return fail("conflicting port mappings for " + std::string(family_of(e)) + " " + e.map + " key " + e.key,
                 EINVAL);
   }
   out.push_back(std::move(e));
@@ -112,7 +112,61 @@ std::string masq_chain_rules(const std::string& t, bool v6, const std::string& n
   return s;
 }
 
+// The table's one rule. Before everything else on the bridge (-300, like the reference plugin), so
+// a spoofed frame is neither forwarded nor delivered to the node.
+std::string bridge_chains(const std::string& t) {
+  std::string p = "bridge " + t + " ";
+  std::string s = "add table " + p + "\n";
+  s += "add set " + p + "macspoof-checked { type ifname; }\n";
+  s += "add set " + p + "macspoof-allowed { type ifname . ether_addr; }\n";
+  s += "add chain " + p + "prerouting { type filter hook prerouting priority -300; policy accept; }\n";
+  s += "flush chain " + p + "prerouting\n";
+  s += "add rule " + p +
+       "prerouting iifname @macspoof-checked iifname . ether saddr != @macspoof-allowed drop\n";
+  return s;
+}
+
+// Host veth names go into nft text quoted: keep to characters that need no escaping there and
+// that the state file accepts.
+bool nft_safe_ifname(const std::string& n) {
+  return !n.empty() && n.size() <= 15 && std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+// "02:AB:..." -> "02:ab:..."; empty when it is not six colon-separated hex octets.
+std::string normalize_mac(const std::string& mac) {
+  if (mac.size() != 17) return "";
+  std::string s = mac;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool colon = i % 3 == 2;
+    if (colon != (s[i] == ':') || (!colon && !std::isxdigit(static_cast<unsigned char>(s[i])))) return "";
+    s[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+  }
+  return s;
+}
+
+Status plan_mac_spoof_check(const MacSpoofCheck& check, Plan& plan) {
+  if (!nft_safe_ifname(check.host_veth))
+    return fail("macspoofchk: invalid host interface name \"" + check.host_veth + "\"", EINVAL);
+  std::string mac = normalize_mac(check.mac);
+  if (mac.empty()) return fail("macspoofchk: invalid MAC address \"" + check.mac + "\"", EINVAL);
+  std::string port = "\"" + check.host_veth + "\"";
+  plan.elements.push_back(Element{false, "macspoof-checked", port, ""});
+  plan.elements.push_back(Element{false, "macspoof-allowed", port + " . " + mac, ""});
+  plan.bridge = true;
+  return {};
+}
+
 }  // namespace
+
+bool is_bridge_set(const std::string& map) {
+  return map == "macspoof-checked" || map == "macspoof-allowed";
+}
+
+const char* family_of(const Element& e) {
+  return is_bridge_set(e.map) ? "bridge" : fam(e.v6);
+}
 
 Result<Plan> plan_pod(const PodRules& rules) {
   Plan plan;
@@ -157,6 +211,9 @@ Result<Plan> plan_pod(const PodRules& rules) {
       (v6 ? plan.v6 : plan.v4) = true;
     }
   }
+  if (rules.mac_spoof_check) {
+    if (auto r = plan_mac_spoof_check(*rules.mac_spoof_check, plan); !r) return std::unexpected(r.error());
+  }
   return plan;
 }
 
@@ -165,20 +222,20 @@ std::string create_elements(const std::string& table, const std::vector<Element>
   std::string s;
   // One line per element: on a clash nft's message points at the offending one.
   for (const auto& e : elems)
-    s += "create element " + std::string(fam(e.v6)) + " " + table + " " + e.map + " { " + e.key +
-         " comment \"" + comment + "\" : " + e.value + " }\n";
+    s += "create element " + std::string(family_of(e)) + " " + table + " " + e.map + " { " + e.key +
+         " comment \"" + comment + "\"" + (e.value.empty() ? "" : " : " + e.value) + " }\n";
   return s;
 }
 
 std::string delete_elements(const std::string& table, const std::vector<Element>& elems) {
   std::string s;
   for (const auto& e : elems)
-    s += "delete element " + std::string(fam(e.v6)) + " " + table + " " + e.map + " { " + e.key + " }\n";
+    s += "delete element " + std::string(family_of(e)) + " " + table + " " + e.map + " { " + e.key + " }\n";
   return s;
 }
 
 std::string get_element(const std::string& table, const Element& e) {
-  return "get element " + std::string(fam(e.v6)) + " " + table + " " + e.map + " { " + e.key + " }";
+  return "get element " + std::string(family_of(e)) + " " + table + " " + e.map + " { " + e.key + " }";
 }
 
 std::string setup(const std::string& table, const Plan& plan) {
@@ -187,12 +244,15 @@ std::string setup(const std::string& table, const Plan& plan) {
   if (plan.v6) s += base_chains(table, true);
   for (const auto& [v6, net] : plan.hairpin_nets) s += hairpin_chain_rules(table, v6, net);
   for (const auto& [v6, net] : plan.masq_nets) s += masq_chain_rules(table, v6, net);
+  if (plan.bridge) s += bridge_chains(table);
   return s;
 }
 
 std::string remove_tables(const std::string& table) {
-  return "add table ip " + table + "\ndelete table ip " + table + "\nadd table ip6 " + table +
-         "\ndelete table ip6 " + table + "\n";
+  std::string s;
+  for (const char* f : {"ip", "ip6", "bridge"})
+    s += "add table " + std::string(f) + " " + table + "\ndelete table " + f + " " + table + "\n";
+  return s;
 }
 
 bool valid_table_name(const std::string& name) {

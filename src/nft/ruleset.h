@@ -6,6 +6,12 @@
 //   map hostip-ports  host ip . proto . port  : pod addr . port   (hostPort bound to one host IP)
 //   map hairpin       proto . host port . pod addr . pod port : jump hp-<subnet>
 //   map masq          pod addr                : jump masq-<subnet>   (ipMasq)
+//
+// and in `bridge <table>` (macspoofchk), one rule on the bridge's prerouting hook dropping frames
+// from a checked port whose source MAC is not that port's pod's:
+//
+//   set macspoof-checked  host veth               (the ports that are checked)
+//   set macspoof-allowed  host veth . pod MAC
 #pragma once
 
 #include <set>
@@ -18,14 +24,19 @@
 
 namespace podnet::nft::detail {
 
-// One element of one of our maps, as nft text.
+// One element of one of our maps or sets, as nft text.
 struct Element {
-  bool v6 = false;
-  std::string map;    // hostports, hostip-ports, hairpin or masq
+  bool v6 = false;    // ip6 rather than ip; always false for the bridge family's sets
+  std::string map;    // hostports, hostip-ports, hairpin, masq, macspoof-checked or macspoof-allowed
   std::string key;    // e.g. "tcp . 8080"
-  std::string value;  // e.g. "10.88.0.2 . 80" or "jump hp-10_88_0_0-24"
+  std::string value;  // e.g. "10.88.0.2 . 80" or "jump hp-10_88_0_0-24"; empty for set elements
   bool operator==(const Element&) const = default;
 };
+
+// The macspoof sets live in `bridge <table>`, everything else in `ip`/`ip6`: the map name decides.
+bool is_bridge_set(const std::string& map);
+// "ip", "ip6" or "bridge": the family of the table holding e.
+const char* family_of(const Element& e);
 
 // What one attachment adds: its elements and the per-subnet chains they jump to.
 struct Plan {
@@ -33,6 +44,7 @@ struct Plan {
   std::set<std::pair<bool, std::string>> hairpin_nets;  // (v6, "10.88.0.0/24")
   std::set<std::pair<bool, std::string>> masq_nets;
   bool v4 = false, v6 = false;    // which tables are involved
+  bool bridge = false;            // macspoofchk: the bridge table
   bool v4_port_mappings = false;  // needs route_localnet for 127.0.0.1
 };
 
@@ -48,7 +60,7 @@ std::string get_element(const std::string& table, const Element& e);
 // Tables, maps, base chains and rules, plus the plan's subnet chains. Idempotent: chains are
 // flushed and refilled, so running it again never duplicates a rule.
 std::string setup(const std::string& table, const Plan& plan);
-// Deletes both tables whether or not they exist ("add" first makes "delete" always valid).
+// Deletes all three tables whether or not they exist ("add" first makes "delete" always valid).
 std::string remove_tables(const std::string& table);
 
 // Names must be plain nft identifiers: they are pasted into command text.

@@ -24,16 +24,27 @@ std::vector<std::string> split_tabs(const std::string& line) {
   }
 }
 
-// Elements are pasted into nft commands on DEL: accept only what ADD itself writes.
+// Elements are pasted into nft commands on DEL: accept only what ADD itself writes. Quotes only
+// enclose interface names (macspoofchk); without braces or semicolons nothing can end the element.
 bool plausible(const Element& e) {
-  static const char* maps[] = {"hostports", "hostip-ports", "hairpin", "masq"};
-  bool map_ok = std::any_of(std::begin(maps), std::end(maps), [&](const char* m) { return e.map == m; });
+  static const char* ip_maps[] = {"hostports", "hostip-ports", "hairpin", "masq"};
+  bool map_ok = is_bridge_set(e.map) || std::any_of(std::begin(ip_maps), std::end(ip_maps),
+                                                    [&](const char* m) { return e.map == m; });
   auto text_ok = [](const std::string& t) {
-    return !t.empty() && std::all_of(t.begin(), t.end(), [](unsigned char c) {
-      return std::isalnum(c) || c == ' ' || c == '.' || c == ':' || c == '_' || c == '-';
+    return std::all_of(t.begin(), t.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == ' ' || c == '.' || c == ':' || c == '_' || c == '-' || c == '"';
     });
   };
-  return map_ok && text_ok(e.key) && text_ok(e.value);
+  // Set elements (the bridge family's) have no value; map elements always have one.
+  bool value_ok = is_bridge_set(e.map) ? e.value.empty() : !e.value.empty() && text_ok(e.value);
+  return map_ok && !e.key.empty() && text_ok(e.key) && value_ok;
+}
+
+// The family column: "ip", "ip6" or "bridge", which must agree with the map.
+bool parse_family(const std::string& family, const std::string& map, bool& v6) {
+  v6 = family == "ip6";
+  if (family == "bridge") return is_bridge_set(map);
+  return (family == "ip" || family == "ip6") && !is_bridge_set(map);
 }
 
 }  // namespace
@@ -67,8 +78,7 @@ std::string encode(const State& s) {
   std::string out =
       std::string(kMagic) + "\ncontainer\t" + s.who.container_id + "\nifname\t" + s.who.ifname + "\n";
   for (const auto& e : s.elements)
-    out += std::string("element\t") + (e.v6 ? "ip6" : "ip") + "\t" + e.map + "\t" + e.key + "\t" + e.value +
-           "\n";
+    out += std::string("element\t") + family_of(e) + "\t" + e.map + "\t" + e.key + "\t" + e.value + "\n";
   return out;
 }
 
@@ -85,9 +95,10 @@ Result<State> decode(const std::string& text, const std::string& path) {
       s.who.container_id = f[1];
     } else if (f[0] == "ifname" && f.size() == 2) {
       s.who.ifname = f[1];
-    } else if (f[0] == "element" && f.size() == 5 && (f[1] == "ip" || f[1] == "ip6")) {
-      Element e{f[1] == "ip6", f[2], f[3], f[4]};
-      if (!plausible(e)) return fail("bad state file " + path + ": bad element \"" + line + "\"", EINVAL);
+    } else if (f[0] == "element" && f.size() == 5) {
+      Element e{false, f[2], f[3], f[4]};
+      if (!parse_family(f[1], e.map, e.v6) || !plausible(e))
+        return fail("bad state file " + path + ": bad element \"" + line + "\"", EINVAL);
       s.elements.push_back(std::move(e));
     } else {
       return fail("bad state file " + path + ": unexpected line \"" + line + "\"", EINVAL);

@@ -54,6 +54,19 @@ TEST(NetConf, ParsesBridgeKeysIpamAndCapabilities) {
   EXPECT_TRUE(c->dns.is_object());
 }
 
+TEST(NetConf, MacSpoofCheckIsABooleanOffByDefault) {
+  auto on = parse_netconf(R"({"cniVersion":"1.1.0","name":"n","type":"podnet","macspoofchk":true})");
+  ASSERT_TRUE(on) << on.error().msg;
+  EXPECT_TRUE(on->macspoofchk);
+  auto off = parse_netconf(R"({"cniVersion":"1.1.0","name":"n","type":"podnet"})");
+  ASSERT_TRUE(off) << off.error().msg;
+  EXPECT_FALSE(off->macspoofchk);
+  auto bad = parse_netconf(R"({"cniVersion":"1.1.0","name":"n","macspoofchk":"yes"})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, kInvalidConfig);
+  EXPECT_NE(bad.error().msg.find("macspoofchk"), std::string::npos) << bad.error().msg;
+}
+
 TEST(NetConf, HostLocalLegacySubnetForm) {
   auto c = parse_netconf(R"({"cniVersion":"0.4.0","name":"n","type":"podnet",
     "ipam":{"type":"podnet","subnet":"10.9.0.0/24","gateway":"10.9.0.254"}})");
@@ -121,8 +134,6 @@ INSTANTIATE_TEST_SUITE_P(
                 "isGateway"},
         BadConf{"long_bridge", R"({"cniVersion":"1.1.0","name":"n","bridge":"abcdefghijklmnopq"})",
                 kInvalidConfig, "bridge"},
-        BadConf{"macspoofchk", R"({"cniVersion":"1.1.0","name":"n","macspoofchk":true})", kUnsupportedField,
-                "macspoofchk"},
         BadConf{"vlan", R"({"cniVersion":"1.1.0","name":"n","vlan":5})", kUnsupportedField, "vlan"},
         BadConf{
             "port_range",

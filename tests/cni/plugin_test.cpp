@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cni/cni_harness.h"
+#include "support/temp_dir.h"
 
 namespace podnet::testing {
 namespace {
@@ -40,13 +41,9 @@ class PluginTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "network tests need root";
-    dir_ = make_temp_dir("pn-cni");
     ASSERT_FALSE(dir_.empty());
   }
-  void TearDown() override {
-    pods_.clear();
-    remove_tree(dir_);
-  }
+  void TearDown() override { pods_.clear(); }
 
   std::string conf(const ConfOpts& o = {}) const {
     std::string ipam = o.ipam_override.empty() ? R"({"type": "podnet", "dataDir": ")" + dir_ +
@@ -93,7 +90,8 @@ class PluginTest : public ::testing::Test {
   }
 
   ScopedNetns node_;
-  std::string dir_;
+  TempDir tmp_{"pn-cni"};
+  std::string dir_ = tmp_.path();
   std::deque<Pod> pods_;
 };
 
@@ -184,6 +182,43 @@ TEST_F(PluginTest, HostPortFromNodeLocalhostAndHairpin) {
   EXPECT_NE(after.status, 0);
 }
 
+// macspoofchk end to end: the checked pod's frames must carry the MAC ADD gave it; a pod of a
+// network without the check is unaffected; DEL takes the pod's elements away.
+TEST_F(PluginTest, MacSpoofCheckDropsFramesFromAnotherMac) {
+  ConfOpts o;
+  o.extra = R"(, "macspoofchk": true)";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto& b = add_pod(conf());
+  ASSERT_EQ(b.add.exit_code, 0) << b.add.out;
+  auto ifs = a.add.json().as_object().at("interfaces").as_array();
+  std::string host_if(ifs[1].as_object().at("name").as_string()),
+      mac(ifs[2].as_object().at("mac").as_string());
+  auto ping = [](const Pod& p, const std::string& to) {
+    return in_ns(p.ns->name(), "ping -c1 -W1 " + to + " >/dev/null 2>&1").status == 0;
+  };
+  EXPECT_TRUE(ping(a, "10.88.0.1")) << "its own MAC passes";
+  EXPECT_TRUE(ping(b, "10.88.0.1"));
+  std::string rules = in_ns(node_.name(), "nft list table bridge podnet-cni").out;
+  EXPECT_NE(rules.find("\"" + host_if + "\" . " + mac + " comment \"" + a.id + "/eth0\""), std::string::npos)
+      << rules;
+
+  // Each pod takes another MAC; the node forgets the old ones, so only the check can stop frames.
+  ASSERT_EQ(in_ns(a.ns->name(), "ip link set eth0 address 02:00:00:00:aa:01 && ip neigh flush all").status,
+            0);
+  ASSERT_EQ(in_ns(b.ns->name(), "ip link set eth0 address 02:00:00:00:bb:01 && ip neigh flush all").status,
+            0);
+  ASSERT_EQ(in_ns(node_.name(), "ip neigh flush all").status, 0);
+  EXPECT_FALSE(ping(a, "10.88.0.1")) << "the checked pod's frames with another MAC are dropped";
+  EXPECT_TRUE(ping(b, "10.88.0.1")) << "the unchecked pod is unaffected";
+
+  ASSERT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0);
+  rules = in_ns(node_.name(), "nft list table bridge podnet-cni").out;
+  EXPECT_EQ(rules.find(host_if), std::string::npos) << rules;
+  EXPECT_EQ(rules.find(a.id), std::string::npos) << rules;
+  EXPECT_EQ(rules.find(mac), std::string::npos) << rules;
+}
+
 TEST_F(PluginTest, CheckPassesThenDetectsRemovedAddress) {
   auto& a = add_pod(conf());
   ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
@@ -236,10 +271,13 @@ TEST_F(PluginTest, DelIsIdempotentAndWorksWithoutNamespace) {
 TEST_F(PluginTest, GcReleasesStaleAndKeepsValid) {
   ConfOpts o;
   o.runtime = R"("portMappings": [{"hostPort": 18081, "containerPort": 80}])";
+  o.extra = R"(, "macspoofchk": true)";
   auto& keep = add_pod(conf());
   auto& stale = add_pod(conf(o));
   ASSERT_EQ(keep.add.exit_code, 0);
-  ASSERT_EQ(stale.add.exit_code, 0);
+  ASSERT_EQ(stale.add.exit_code, 0) << stale.add.out;
+  std::string stale_if(
+      stale.add.json().as_object().at("interfaces").as_array()[1].as_object().at("name").as_string());
   ASSERT_EQ(reservations().size(), 2u);
   auto gc = json::parse(conf()).as_object();
   gc["cni.dev/valid-attachments"] = json::array{json::object{{"containerID", keep.id}, {"ifname", "eth0"}}};
@@ -250,6 +288,7 @@ TEST_F(PluginTest, GcReleasesStaleAndKeepsValid) {
   EXPECT_EQ(left[0], keep.ip);
   auto rules = in_ns(node_.name(), "nft list ruleset");
   EXPECT_EQ(rules.out.find("18081"), std::string::npos) << "the stale pod's hostPort is gone:\n" << rules.out;
+  EXPECT_EQ(rules.out.find(stale_if), std::string::npos) << "and its macspoofchk:\n" << rules.out;
   // The kept pod still works and a new pod can take the released address.
   EXPECT_EQ(in_ns(keep.ns->name(), "ping -c1 -W1 -w5 10.88.0.1").status, 0);
 }

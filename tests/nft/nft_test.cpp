@@ -107,6 +107,55 @@ TEST(NftState, RoundTripsAndRejectsGarbage) {
   EXPECT_TRUE(detail::validate_key({"0123abc-_.", "net1"}));
 }
 
+TEST(NftPlan, MacSpoofCheckAddsTwoBridgeSetElements) {
+  PodRules r;
+  r.who = {"c1", "eth0"};
+  r.pod_ips = {*parse_prefix("10.1.2.3/16")};
+  r.mac_spoof_check = MacSpoofCheck{"veth0a1b2c3d", "02:AB:cd:00:11:22"};
+  auto plan = detail::plan_pod(r);
+  ASSERT_TRUE(plan) << plan.error().message();
+  std::vector<detail::Element> want = {
+      {false, "macspoof-checked", "\"veth0a1b2c3d\"", ""},
+      {false, "macspoof-allowed", "\"veth0a1b2c3d\" . 02:ab:cd:00:11:22", ""}};
+  EXPECT_EQ(plan->elements, want);
+  EXPECT_TRUE(plan->bridge);
+  EXPECT_FALSE(plan->v4 || plan->v6) << "no ip/ip6 table for a check alone";
+  EXPECT_EQ(detail::family_of(want[1]), std::string("bridge"));
+  EXPECT_EQ(detail::create_elements("t", want, "c1/eth0"),
+            "create element bridge t macspoof-checked { \"veth0a1b2c3d\" comment \"c1/eth0\" }\n"
+            "create element bridge t macspoof-allowed { \"veth0a1b2c3d\" . 02:ab:cd:00:11:22 comment "
+            "\"c1/eth0\" }\n");
+
+  for (const char* mac :
+       {"", "02:ab:cd:00:11", "02:ab:cd:00:11:2g", "02-ab-cd-00-11-22", "02:ab:cd:00:11:22:33"}) {
+    r.mac_spoof_check = MacSpoofCheck{"veth0", mac};
+    EXPECT_FALSE(detail::plan_pod(r)) << mac;
+  }
+  for (const char* ifname : {"", "veth\"x", "a b", "veth0}; flush", "abcdefghijklmnop"}) {
+    r.mac_spoof_check = MacSpoofCheck{ifname, "02:00:00:00:00:01"};
+    EXPECT_FALSE(detail::plan_pod(r)) << ifname;
+  }
+}
+
+TEST(NftState, RoundTripsBridgeSetElements) {
+  detail::State s{{"abc", "eth0"},
+                  {{false, "masq", "10.0.0.1", "jump masq-10_0_0_0-24"},
+                   {false, "macspoof-checked", "\"veth1\"", ""},
+                   {false, "macspoof-allowed", "\"veth1\" . 02:00:00:00:00:01", ""}}};
+  std::string text = detail::encode(s);
+  EXPECT_NE(text.find("element\tbridge\tmacspoof-checked\t\"veth1\"\t\n"), std::string::npos) << text;
+  auto back = detail::decode(text, "x");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->elements, s.elements);
+  std::string head = "podnet-portmap 1\ncontainer\tabc\nifname\teth0\n";
+  EXPECT_FALSE(detail::decode(head + "element\tip\tmacspoof-checked\t\"veth1\"\t\n", "x")) << "wrong family";
+  EXPECT_FALSE(detail::decode(head + "element\tbridge\tmasq\t10.0.0.1\tjump masq-x\n", "x"))
+      << "wrong family";
+  EXPECT_FALSE(detail::decode(head + "element\tbridge\tmacspoof-checked\t\"veth1\"\taccept\n", "x"))
+      << "a set element has no value";
+  EXPECT_FALSE(detail::decode(head + "element\tbridge\tmacspoof-checked\t\"v\" }; flush ruleset\t\n", "x"));
+}
+
 // Parallel ADDs (pods starting together) race to create the tables: all succeed, and the fixed
 // rules exist once. Threads inherit the test thread's namespace.
 TEST_F(NftTest, ConcurrentAddsFromAnEmptyTable) {

@@ -58,6 +58,20 @@ class PortmapTest : public ::testing::Test {
   std::string listing(const char* family = "ip") {
     return topo.node->out(std::string("nft list table ") + family + " " + store.table + " 2>&1");
   }
+  // The pod's rules plus macspoofchk on its bridge port, with the MAC its eth0 has now.
+  PodRules spoof_checked(PodRules r, const std::string& port, const pntest::Netns& pod_ns) {
+    r.mac_spoof_check = MacSpoofCheck{port, pod_ns.out("cat /sys/class/net/eth0/address")};
+    return r;
+  }
+  static bool pings(const pntest::Netns& from, const std::string& to) {
+    return from.run("ping -c1 -W1 " + to + " >/dev/null 2>&1") == 0;
+  }
+  // A pod taking another MAC; everyone forgets the old one, so only the check can stop its frames.
+  void change_mac(const pntest::Netns& pod_ns, const std::string& mac) {
+    ASSERT_EQ(pod_ns.run("ip link set eth0 address " + mac), 0);
+    for (const pntest::Netns* ns : {topo.node.get(), topo.pod_a.get(), topo.pod_b.get()})
+      ASSERT_EQ(ns->run("ip neigh flush all"), 0);
+  }
 
   pntest::Topology topo;
   std::unique_ptr<pntest::EnterNetns> enter;
@@ -245,6 +259,59 @@ TEST_F(PortmapTest, OnlyOwnTablesAreTouched) {
   ASSERT_TRUE(remove_all(*nft, store));
   EXPECT_EQ(topo.node->out("nft list tables"), "table inet pnother");
   EXPECT_EQ(topo.node->out("nft list table inet pnother"), before);
+}
+
+// macspoofchk: pod A's frames must carry its own MAC; pod B is not checked.
+TEST_F(PortmapTest, MacSpoofCheckDropsFramesFromAnotherMac) {
+  add(spoof_checked(pod('a', {}), "pnva", *topo.pod_a));
+  EXPECT_TRUE(pings(*topo.pod_a, "10.88.0.1")) << "its own MAC passes";
+  EXPECT_TRUE(pings(*topo.pod_b, "10.88.0.2"));
+  std::string l = listing("bridge");
+  EXPECT_NE(l.find("\"pnva\" comment \"ctr-a/eth0\""), std::string::npos) << l;
+  EXPECT_NE(l.find("iifname @macspoof-checked iifname . ether saddr != @macspoof-allowed drop"),
+            std::string::npos)
+      << l;
+
+  change_mac(*topo.pod_a, "02:00:00:00:aa:01");
+  change_mac(*topo.pod_b, "02:00:00:00:bb:01");
+  EXPECT_FALSE(pings(*topo.pod_a, "10.88.0.1")) << "A's frames with another MAC are dropped";
+  EXPECT_FALSE(pings(*topo.pod_b, "10.88.0.2")) << "A's answers too";
+  EXPECT_TRUE(pings(*topo.pod_b, "10.88.0.1")) << "B is not checked";
+
+  ASSERT_TRUE(delete_pod_rules(*nft, store, {"ctr-a", "eth0"}));
+  l = listing("bridge");
+  EXPECT_EQ(l.find("pnva"), std::string::npos) << l;
+  EXPECT_EQ(l.find("ctr-a"), std::string::npos) << l;
+  EXPECT_TRUE(pings(*topo.pod_a, "10.88.0.1")) << "no check after DEL";
+}
+
+TEST_F(PortmapTest, MacSpoofCheckClashesGcAndRemoveAll) {
+  add(spoof_checked(pod('a', {}, true), "pnva", *topo.pod_a));
+  add(spoof_checked(pod('b', {}), "pnvb", *topo.pod_b));
+  // Another attachment cannot claim B's port: a port's elements belong to one attachment only.
+  PodRules c = spoof_checked(pod('b', {}), "pnvb", *topo.pod_b);
+  c.who = {"ctr-c", "eth0"};
+  auto clash = add_pod_rules(*nft, store, c);
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.error().code, EEXIST);
+  EXPECT_NE(clash.error().message().find("macspoofchk of interface \"pnvb\" is already used by ctr-b/eth0"),
+            std::string::npos)
+      << clash.error().message();
+  EXPECT_FALSE(has_pod_rules(store, c.who));
+
+  ASSERT_TRUE(gc_pod_rules(*nft, store, {{"ctr-b", "eth0"}}));
+  std::string l = listing("bridge");
+  EXPECT_EQ(l.find("pnva"), std::string::npos) << l;
+  EXPECT_EQ(l.find("ctr-a"), std::string::npos) << l;
+  EXPECT_EQ(l.find("ctr-c"), std::string::npos) << l;
+  EXPECT_NE(l.find("\"pnvb\" comment \"ctr-b/eth0\""), std::string::npos) << l;
+  change_mac(*topo.pod_a, "02:00:00:00:aa:02");
+  change_mac(*topo.pod_b, "02:00:00:00:bb:02");
+  EXPECT_TRUE(pings(*topo.pod_a, "10.88.0.1")) << "A's check went with GC";
+  EXPECT_FALSE(pings(*topo.pod_b, "10.88.0.1")) << "B's stays";
+
+  ASSERT_TRUE(remove_all(*nft, store));
+  EXPECT_EQ(topo.node->out("nft list tables"), "");
 }
 
 TEST_F(PortmapTest, RejectsBadInput) {
