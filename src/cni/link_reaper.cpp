@@ -48,11 +48,13 @@ Status LinkReaper::teardown_detached(const netlink::NetNs* ns, const std::string
     return fail("fork to tear down " + ifname);
   }
   if (child == 0) {
+    // Let go of stdio before the grandchild exists: the runtime reads our stdout until EOF, and a
+    // grandchild still holding it (not yet scheduled, on a busy node) would delay that EOF.
+    int devnull = ::open("/dev/null", O_RDWR);
+    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
     // Double fork: the grandchild belongs to init (or the runtime's subreaper), not to us.
     ::setsid();
     if (::fork() != 0) ::_exit(0);
-    int devnull = ::open("/dev/null", O_RDWR);
-    for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
     int rc = 0;
     if (!mark.empty()) {
       rc = 1;
