@@ -1,0 +1,256 @@
+// Service proxy at scale, in a network namespace it creates (root): full sync of N services x 10
+// endpoints, one-endpoint-change latency, connect() latency. Usage: proxy_bench [N...] (10 1k 10k 100k)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "netlink/netns.h"
+#include "proxy/kernel.h"
+#include "proxy/proxier.h"
+
+namespace {
+
+using namespace podnet;
+using namespace podnet::proxy;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kEndpoints = 10;
+
+IpAddress v4(uint32_t n) {
+  return boost::asio::ip::address_v4(n);
+}
+
+k8s::Service service(int i) {
+  k8s::Service s;
+  s.meta.name = "svc-" + std::to_string(i);
+  s.meta.namespace_ = "bench";
+  s.cluster_ips = {v4(((10u << 24) | (96u << 16)) + i)};  // 10.96.0.0/12 and up
+  s.ports = {{"http", k8s::Protocol::kTcp, 80, int32_t{8080}, 0}};
+  return s;
+}
+
+// Endpoint j of service i; `generation` moves one endpoint to a new address.
+k8s::EndpointSlice endpoint_slice(int i, int generation = 0) {
+  k8s::EndpointSlice s;
+  s.meta.name = "svc-" + std::to_string(i) + "-abcde";
+  s.meta.namespace_ = "bench";
+  s.meta.labels[k8s::kServiceNameLabel] = "svc-" + std::to_string(i);
+  s.ports = {{"http", k8s::Protocol::kTcp, 8080}};
+  for (int j = 0; j < kEndpoints; ++j) {
+    uint32_t n = (11u << 24) + static_cast<uint32_t>(i) * kEndpoints + j;
+    if (j == 0 && generation) n = (12u << 24) + static_cast<uint32_t>(generation);
+    k8s::Endpoint ep;
+    ep.addresses = {v4(n).to_string()};
+    // Spread over 5,000 nodes as in a cluster this big: a handful of the endpoints run here.
+    ep.node_name = "node-" + std::to_string(n % 5000);
+    s.endpoints.push_back(std::move(ep));
+  }
+  return s;
+}
+
+// A Service whose one endpoint is a listener in the benchmark's namespace, to time connects through
+// the datapath with everything else loaded.
+k8s::Service probe_service() {
+  k8s::Service s;
+  s.meta.name = "probe";
+  s.meta.namespace_ = "bench";
+  s.cluster_ips = {v4((10u << 24) | (111u << 16) | 1)};
+  s.ports = {{"http", k8s::Protocol::kTcp, 80, int32_t{8080}, 0}};
+  return s;
+}
+k8s::EndpointSlice probe_slice() {
+  k8s::EndpointSlice s;
+  s.meta.name = "probe-abcde";
+  s.meta.namespace_ = "bench";
+  s.meta.labels[k8s::kServiceNameLabel] = "probe";
+  s.ports = {{"http", k8s::Protocol::kTcp, 8080}};
+  k8s::Endpoint ep;
+  ep.addresses = {"10.200.0.1"};
+  s.endpoints.push_back(ep);
+  return s;
+}
+
+// Median and 99th percentile of connect() to the probe service, in microseconds.
+std::pair<double, double> connect_latency(const netlink::NetNs& ns, const std::string& ns_name) {
+  // A link to carry the endpoint address and a route for service IPs (connect() routes before the
+  // output hook translates).
+  std::string link = "pnbv" + std::to_string(::getpid() % 100000);
+  std::string cmd = "ip netns exec " + ns_name + " sh -c 'ip link add " + link + " type veth peer name " +
+                    link + "p && ip link set " + link + " up && ip link set " + link +
+                    "p up && ip addr add 10.200.0.1/24 dev " + link + " && ip route add 10.96.0.0/12 dev " +
+                    link + " && ip link set lo up'";
+  if (std::system(cmd.c_str()) != 0) return {-1, -1};
+  auto listener = ns.run([]() -> Result<int> {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(8080);
+    a.sin_addr.s_addr = htonl((10u << 24) | (200u << 16) | 1);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0)
+      return fail("listen");
+    return fd;
+  });
+  if (!listener) return {-1, -1};
+  std::atomic<bool> stop{false};
+  std::thread acceptor([&] {
+    while (!stop) {
+      int c = ::accept(*listener, nullptr, nullptr);
+      if (c >= 0) ::close(c);
+    }
+  });
+  std::vector<double> us;
+  for (int i = 0; i < 2000; ++i) {
+    auto fd = ns.run([]() -> Result<int> { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(80);
+    a.sin_addr.s_addr = htonl((10u << 24) | (111u << 16) | 1);
+    auto t = Clock::now();
+    int rc = ::connect(*fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    double took = std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+    linger l{1, 0};  // RST instead of TIME_WAIT: 2000 connects must not run out of ports
+    ::setsockopt(*fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(*fd);
+    if (rc == 0) us.push_back(took);
+  }
+  stop = true;
+  ::shutdown(*listener, SHUT_RDWR);
+  acceptor.join();
+  ::close(*listener);
+  if (us.size() < 1000) return {-1, -1};
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[us.size() * 99 / 100]};
+}
+
+long rss_kb() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+double ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+int run(int services, const netlink::NetNs& ns, const std::string& ns_name) {
+  auto kernel = ns.run([] { return NftProxyKernel::open(RulesetConfig{}); });
+  if (!kernel) {
+    std::fprintf(stderr, "open: %s\n", kernel.error().message().c_str());
+    return 1;
+  }
+  ProxierOptions opts{
+      {"node-0", {v4((192u << 24) | (168u << 16) | 1)}}, RulesetConfig{}, std::chrono::milliseconds(0)};
+  Proxier proxier(*kernel, opts);
+  for (int i = 0; i < services; ++i) {
+    proxier.upsert_service(service(i));
+    proxier.upsert_slice(endpoint_slice(i));
+  }
+  proxier.upsert_service(probe_service());
+  proxier.upsert_slice(probe_slice());
+  long rss_objects = rss_kb();
+  auto t0 = Clock::now();
+  auto r = ns.run([&] { return proxier.sync(Clock::now()); });
+  auto full = Clock::now() - t0;
+  if (!r) {
+    std::fprintf(stderr, "full sync: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  long rss_after_full = rss_kb();
+
+  // One endpoint of one service moves: what a pod restart looks like to the proxy.
+  std::vector<double> changes;
+  for (int g = 1; g <= 25; ++g) {
+    int victim = (g * 7919) % services;
+    proxier.upsert_slice(endpoint_slice(victim, g));
+    auto c0 = Clock::now();
+    auto s = ns.run([&] { return proxier.sync(Clock::now()); });
+    changes.push_back(ms(Clock::now() - c0));
+    if (!s) {
+      std::fprintf(stderr, "partial sync: %s\n", s.error().message().c_str());
+      return 1;
+    }
+  }
+  std::sort(changes.begin(), changes.end());
+  const size_t change_ops = proxier.metrics().last_sync_element_ops;
+  // A change of endpoint count: the service moves to a shared chain that does not exist yet (nft
+  // text creates it) and back (nft text deletes it).
+  auto shrunk = endpoint_slice(1);
+  shrunk.endpoints.pop_back();
+  proxier.upsert_slice(shrunk);
+  auto n0 = Clock::now();
+  auto s1 = ns.run([&] { return proxier.sync(Clock::now()); });
+  double new_chain_ms = ms(Clock::now() - n0);
+  proxier.upsert_slice(endpoint_slice(1));
+  n0 = Clock::now();
+  auto s2 = ns.run([&] { return proxier.sync(Clock::now()); });
+  double drop_chain_ms = ms(Clock::now() - n0);
+  if (!s1 || !s2) {
+    std::fprintf(stderr, "endpoint count change: %s\n", (!s1 ? s1 : s2).error().message().c_str());
+    return 1;
+  }
+  // A restarted proxy: a new Proxier whose first (full) sync replaces the tables the last one wrote.
+  Proxier restarted(*kernel, opts);
+  for (int i = 0; i < services; ++i) {
+    restarted.upsert_service(service(i));
+    restarted.upsert_slice(endpoint_slice(i));
+  }
+  restarted.upsert_service(probe_service());
+  restarted.upsert_slice(probe_slice());
+  auto r0 = Clock::now();
+  auto rs = ns.run([&] { return restarted.sync(Clock::now()); });
+  double restart_ms = ms(Clock::now() - r0);
+  if (!rs) {
+    std::fprintf(stderr, "restart sync: %s\n", rs.error().message().c_str());
+    return 1;
+  }
+  auto [connect_p50, connect_p99] = connect_latency(ns, ns_name);
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto& m = proxier.metrics();
+  std::printf(
+      "%8d services %9zu endpoints: full sync %8.1f ms (kernel part %8.1f ms), one change p50 %6.2f ms "
+      "max %6.2f ms (%zu element ops), RSS %ld MB (%ld MB before the first sync, peak %ld MB), connect p50 "
+      "%.0f us "
+      "p99 %.0f us, count change %.2f / %.2f ms, restart full sync %.0f ms\n",
+      services, m.endpoints, ms(full), m.last_full_sync.count() / 1000.0, changes[changes.size() / 2],
+      changes.back(), change_ops, rss_after_full / 1024, rss_objects / 1024, usage.ru_maxrss / 1024,
+      connect_p50, connect_p99, new_chain_ms, drop_chain_ms, restart_ms);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> sizes;
+  for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+  if (sizes.empty()) sizes = {10, 1000, 10000, 100000};
+  int rc = 0;
+  for (int n : sizes) {
+    // A fresh namespace per size, so each full sync starts from an empty kernel table.
+    std::string name = "pn-bench-proxy-" + std::to_string(::getpid()) + "-" + std::to_string(n);
+    auto ns = netlink::create_named_netns(name);
+    if (!ns) {
+      std::fprintf(stderr, "create netns: %s\n", ns.error().message().c_str());
+      return 1;
+    }
+    rc |= run(n, *ns, name);
+    if (auto s = netlink::delete_named_netns(name); !s)
+      std::fprintf(stderr, "%s\n", s.error().message().c_str());
+  }
+  return rc;
+}

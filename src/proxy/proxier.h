@@ -1,0 +1,74 @@
+// The service proxy: keeps the Services and EndpointSlices it is told about, and on sync() writes
+// what changed since the last sync to the kernel (everything the first time), rate-limited.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+
+#include "k8s/model.h"
+#include "proxy/kernel.h"
+#include "proxy/planner.h"
+#include "proxy/state.h"
+
+namespace podnet::proxy {
+
+struct ProxierOptions {
+  NodeInfo node;
+  RulesetConfig ruleset;
+  // At most one sync per interval: a burst of endpoint changes is written as one batch.
+  std::chrono::milliseconds min_sync_interval{1000};
+};
+
+struct SyncMetrics {
+  uint64_t full_syncs = 0, partial_syncs = 0, failed_syncs = 0;
+  std::chrono::microseconds last_full_sync{0}, last_partial_sync{0};
+  size_t services = 0, frontends = 0, endpoints = 0, chains = 0;
+  size_t last_sync_element_ops = 0;  // element operations the last partial sync wrote
+};
+
+class Proxier {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Proxier(ProxyKernel& kernel, ProxierOptions options)
+      : kernel_(kernel), opts_(std::move(options)), state_(opts_.ruleset) {}
+
+  void upsert_service(k8s::Service service);
+  void delete_service(const std::string& namespace_, const std::string& name);
+  // Slices are filed under their kubernetes.io/service-name label, which the EndpointSlice
+  // controller never changes; deletion takes the last known object, as informers deliver it.
+  void upsert_slice(const k8s::EndpointSlice& slice);
+  void delete_slice(const k8s::EndpointSlice& slice);
+
+  // Writes pending changes unless the last sync was less than min_sync_interval before `now`
+  // (then returns false; try again at next_sync_at()). A failed sync makes the next one full.
+  Result<bool> sync(Clock::time_point now);
+  Clock::time_point next_sync_at() const { return last_sync_ + opts_.min_sync_interval; }
+  bool pending() const { return needs_full_ || !dirty_.empty(); }
+
+  const SyncMetrics& metrics() const { return metrics_; }
+  const ProxyState& state() const { return state_; }
+
+ private:
+  std::optional<ServicePlan> plan_for(const std::string& service_key) const;
+  Status full_sync();
+  Status partial_sync();
+
+  ProxyKernel& kernel_;
+  ProxierOptions opts_;
+  ProxyState state_;
+  // One entry per service name, holding the Service (once seen) and its slices: at 10^5 services
+  // the bookkeeping is a large part of the proxy's memory, so there is one map, not three.
+  struct Entry {
+    std::optional<k8s::Service> service;
+    std::vector<std::pair<std::string, SliceInfo>> slices;  // by slice name; a service has few
+  };
+  std::map<std::string, Entry> entries_;  // "ns/name" of the service
+  std::set<std::string> dirty_;           // service keys changed since the last sync
+  bool needs_full_ = true;
+  Clock::time_point last_sync_{};
+  SyncMetrics metrics_;
+};
+
+}  // namespace podnet::proxy

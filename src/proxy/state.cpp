@@ -1,0 +1,318 @@
+// Desired state bookkeeping and diffing. A partial sync costs O(size of the changed service): the
+// diff compares one service's old and new elements, and shared objects are reference counted.
+#include "proxy/state.h"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <tuple>
+
+namespace podnet::proxy {
+namespace {
+
+// Elements are identified by set and key; the value (backend, chain) may change under a key.
+auto identity(const ElementOp& op) {
+  return std::tie(op.set, op.timeout, op.key, op.index);
+}
+bool element_less(const ElementOp& a, const ElementOp& b) {
+  return identity(a) < identity(b);
+}
+
+std::set<Ip> backend_ips(const ServicePlan& plan) {
+  return std::set<Ip>(plan.local_backends.begin(), plan.local_backends.end());
+}
+
+// Keeps each surviving backend at the index it had, so that one endpoint change rewrites one
+// `endpoints` element instead of shifting all the others. Newcomers fill the free indices.
+void keep_backend_indices(const ServicePlan& old_plan, ServicePlan& plan) {
+  for (auto& fp : plan.frontends) {
+    auto old = std::lower_bound(
+        old_plan.frontends.begin(), old_plan.frontends.end(), fp,
+        [](const FrontendPlan& a, const FrontendPlan& b) { return a.frontend < b.frontend; });
+    if (old == old_plan.frontends.end() || old->frontend != fp.frontend || old->backends.empty()) continue;
+    const size_t n = fp.backends.size();
+    std::vector<std::optional<Backend>> slots(n);
+    std::vector<Backend> newcomers;
+    std::set<Backend> placed;
+    for (size_t i = 0; i < old->backends.size() && i < n; ++i)
+      if (std::binary_search(fp.backends.begin(), fp.backends.end(), old->backends[i])) {
+        slots[i] = old->backends[i];
+        placed.insert(old->backends[i]);
+      }
+    for (const auto& b : fp.backends)
+      if (!placed.count(b)) newcomers.push_back(b);
+    auto next = newcomers.begin();
+    for (size_t i = 0; i < n; ++i) fp.backends[i] = slots[i] ? *slots[i] : *next++;
+  }
+}
+
+template <class K>
+std::set<K> keys(const std::map<K, uint32_t>& m) {
+  std::set<K> out;
+  for (const auto& [k, _] : m) out.insert(k);
+  return out;
+}
+
+std::set<uint32_t> timeouts_of(const std::set<std::pair<Family, uint32_t>>& groups, Family f) {
+  std::set<uint32_t> out;
+  for (const auto& [fam, t] : groups)
+    if (fam == f) out.insert(t);
+  return out;
+}
+
+ElementOp hairpin_op(const Ip& ip, ElementOp::Kind kind) {
+  ElementOp op;
+  op.kind = kind;
+  op.set = SetId::kHairpin;
+  op.key.addr = ip;
+  return op;
+}
+
+// Text for the shared objects that appear (`before`) and disappear (`after`) between two states.
+void shared_object_changes(Transaction& tx, const RulesetConfig& cfg,
+                           const std::set<std::pair<Family, ChainSpec>>& old_chains,
+                           const std::set<std::pair<Family, ChainSpec>>& new_chains,
+                           const std::set<std::pair<Family, uint32_t>>& old_groups,
+                           const std::set<std::pair<Family, uint32_t>>& new_groups) {
+  for (Family f : kFamilies) {
+    auto old_t = timeouts_of(old_groups, f), new_t = timeouts_of(new_groups, f);
+    if (old_t == new_t) continue;
+    std::set<uint32_t> both = old_t;
+    both.insert(new_t.begin(), new_t.end());
+    for (uint32_t t : new_t)
+      if (!old_t.count(t)) tx.before += affinity_group_text(f, t, cfg);
+    tx.before += postrouting_text(f, both, cfg);
+    tx.after += postrouting_text(f, new_t, cfg);
+  }
+  for (const auto& [f, spec] : new_chains)
+    if (!old_chains.count({f, spec}) && !is_prepared(spec)) tx.chain_rules.push_back({f, spec});
+  // Variants go before the plain chain they go to (they sort after it).
+  for (auto it = old_chains.rbegin(); it != old_chains.rend(); ++it)
+    if (!new_chains.count(*it) && !is_prepared(it->second)) tx.chain_deletes.push_back(*it);
+  // Groups go after the chains that looked them up.
+  for (const auto& [f, t] : old_groups)
+    if (!new_groups.count({f, t})) tx.after += delete_affinity_group_text(f, t, cfg);
+}
+
+}  // namespace
+
+std::vector<ElementOp> service_elements(const ServicePlan& plan) {
+  std::vector<ElementOp> out;
+  for (const auto& fp : plan.frontends) {
+    ElementOp op;
+    op.key = fp.frontend;
+    if (fp.backends.empty()) {
+      op.set = SetId::kNoEndpoints;
+      out.push_back(op);
+      continue;
+    }
+    op.set = SetId::kServiceIps;
+    op.chain = fp.chain();
+    out.push_back(op);
+    op.chain = {};
+    op.set = SetId::kEndpoints;
+    for (uint32_t i = 0; i < fp.backends.size(); ++i) {
+      op.index = i;
+      op.backend = fp.backends[i];
+      out.push_back(op);
+    }
+    if (fp.affinity_timeout) {
+      ElementOp aff;
+      aff.set = SetId::kAffinity;
+      aff.timeout = fp.affinity_timeout;
+      aff.key = fp.frontend;
+      out.push_back(aff);
+    }
+  }
+  return out;
+}
+
+void ProxyState::count(const ServicePlan& plan, int delta) {
+  for (const auto& fp : plan.frontends) {
+    frontends_ += delta;
+    endpoints_ += delta * static_cast<int>(fp.backends.size());
+    if (fp.backends.empty()) continue;
+    Family f = fp.frontend.addr.family();
+    auto bump = [delta](auto& refs, const auto& key) {
+      if ((refs[key] += delta) == 0) refs.erase(key);
+    };
+    bump(chain_refs_, std::pair{f, fp.chain()});
+    if (fp.chain() != fp.chain().plain()) bump(chain_refs_, std::pair{f, fp.chain().plain()});
+    if (fp.affinity_timeout) bump(affinity_refs_, std::pair{f, fp.affinity_timeout});
+  }
+  for (const Ip& ip : backend_ips(plan))
+    if ((hairpin_refs_[ip] += delta) == 0) hairpin_refs_.erase(ip);
+}
+
+Transaction ProxyState::full_sync(std::map<std::string, ServicePlan> plans,
+                                  const std::map<Family, std::vector<std::string>>& existing_chains) {
+  plans_ = std::move(plans);
+  chain_refs_.clear();
+  affinity_refs_.clear();
+  hairpin_refs_.clear();
+  frontends_ = endpoints_ = 0;
+  for (const auto& [_, plan] : plans_) count(plan, +1);
+
+  Transaction tx;
+  auto groups = keys(affinity_refs_);
+  std::map<Family, SetCapacities> capacities;
+  std::map<Family, std::array<size_t, 4>> counts;  // service-ips, no-endpoints, endpoints, hairpin
+  for (const auto& [_, plan] : plans_)
+    for (const auto& fp : plan.frontends) {
+      auto& c = counts[fp.frontend.addr.family()];
+      ++c[fp.backends.empty() ? 1 : 0];
+      c[2] += fp.backends.size();
+    }
+  for (const auto& [ip, _] : hairpin_refs_) ++counts[ip.family()][3];
+  for (Family f : kFamilies) {
+    auto& c = counts[f];
+    capacities[f] = {capacity_for(c[0]), capacity_for(c[1]), capacity_for(c[2]), capacity_for(c[3])};
+  }
+  for (Family f : kFamilies) {
+    tx.before += skeleton_text(f, cfg_, capacities[f]);
+    for (uint32_t t : timeouts_of(groups, f)) tx.before += affinity_group_text(f, t, cfg_);
+    tx.before += postrouting_text(f, timeouts_of(groups, f), cfg_);
+  }
+  std::set<std::pair<Family, std::string>> wanted;
+  std::set<std::pair<Family, ChainSpec>> chains = keys(chain_refs_);
+  for (Family f : kFamilies)
+    for (uint32_t n = 1; n <= kPreparedEndpointCounts; ++n)
+      for (bool masquerade : {false, true}) chains.insert({f, ChainSpec{n, masquerade, 0}});
+  std::set<std::pair<Family, std::string>> existing;
+  for (const auto& [f, names] : existing_chains)
+    for (const auto& name : names) existing.insert({f, name});
+  for (const auto& key : chains) {
+    // Same name, same rule (the name spells out what the rule depends on): an existing chain is
+    // kept, because rewriting a rule that uses the big map costs a kernel walk of the map.
+    if (!existing.count({key.first, key.second.name()})) tx.chain_rules.push_back(key);
+    wanted.insert({key.first, key.second.name()});
+  }
+  static const std::set<std::string> kFixed = {"nat-prerouting", "nat-output",     "nat-postrouting",
+                                               "filter-input",   "filter-forward", "filter-output"};
+  for (const auto& [f, names] : existing_chains)
+    for (const auto& name : names)
+      if (!kFixed.count(name) && !wanted.count({f, name})) tx.after += delete_chain_text(f, name, cfg_);
+  tx.full = this;
+  return tx;
+}
+
+Transaction ProxyState::update(const std::string& service_key, std::optional<ServicePlan> plan) {
+  Transaction tx;
+  auto it = plans_.find(service_key);
+  if (plan && it != plans_.end()) keep_backend_indices(it->second, *plan);
+  const ServicePlan empty;
+  const ServicePlan& old_plan = it == plans_.end() ? empty : it->second;
+  const ServicePlan& new_plan = plan ? *plan : empty;
+  if (old_plan == new_plan) {
+    if (!plan && it != plans_.end()) plans_.erase(it);
+    return tx;
+  }
+
+  auto old_chains = keys(chain_refs_);
+  auto old_groups = keys(affinity_refs_);
+  auto old_hairpin = backend_ips(old_plan);
+  auto new_hairpin = backend_ips(new_plan);
+
+  // Elements: delete what disappeared or changed value, then add what is new or changed.
+  auto before = service_elements(old_plan), after = service_elements(new_plan);
+  std::sort(before.begin(), before.end(), element_less);
+  std::sort(after.begin(), after.end(), element_less);
+  std::vector<ElementOp> adds;
+  auto b = before.begin(), a = after.begin();
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && element_less(*b, *a))) {
+      tx.ops.push_back(*b++);
+      tx.ops.back().kind = ElementOp::Kind::kDelete;
+    } else if (b == before.end() || element_less(*a, *b)) {
+      adds.push_back(*a++);
+    } else {
+      if (!(*a == *b)) {
+        tx.ops.push_back(*b);
+        tx.ops.back().kind = ElementOp::Kind::kDelete;
+        adds.push_back(*a);
+      }
+      ++a, ++b;
+    }
+  }
+
+  count(old_plan, -1);
+  count(new_plan, +1);
+  for (const Ip& ip : old_hairpin)
+    if (!hairpin_refs_.count(ip)) tx.ops.push_back(hairpin_op(ip, ElementOp::Kind::kDelete));
+  for (const Ip& ip : new_hairpin)
+    if (hairpin_refs_[ip] == 1 && !old_hairpin.count(ip))
+      adds.push_back(hairpin_op(ip, ElementOp::Kind::kAdd));
+
+  // The kernel fills the sticky maps; an entry may name an endpoint that is gone. Entries cannot be
+  // found by value, so the group's map is flushed: clients of that timeout group re-pick once.
+  std::set<std::pair<Family, uint32_t>> flushed;
+  for (const auto& old_fp : old_plan.frontends) {
+    if (!old_fp.affinity_timeout) continue;
+    auto nf = std::find_if(new_plan.frontends.begin(), new_plan.frontends.end(),
+                           [&](const FrontendPlan& p) { return p.frontend == old_fp.frontend; });
+    bool lost = nf == new_plan.frontends.end() ||
+                std::any_of(old_fp.backends.begin(), old_fp.backends.end(), [&](const Backend& b) {
+                  return std::find(nf->backends.begin(), nf->backends.end(), b) == nf->backends.end();
+                });
+    auto group = std::pair{old_fp.frontend.addr.family(), old_fp.affinity_timeout};
+    if (lost && affinity_refs_.count(group) && flushed.insert(group).second) {
+      ElementOp op;
+      op.kind = ElementOp::Kind::kFlush;
+      op.set = SetId::kSticky;
+      op.timeout = group.second;
+      op.key.addr.v6 = group.first == Family::kIPv6;
+      tx.ops.push_back(op);
+    }
+  }
+  tx.ops.insert(tx.ops.end(), adds.begin(), adds.end());
+
+  shared_object_changes(tx, cfg_, old_chains, keys(chain_refs_), old_groups, keys(affinity_refs_));
+  if (plan)
+    plans_[service_key] = std::move(*plan);
+  else
+    plans_.erase(service_key);
+  return tx;
+}
+
+void ProxyState::for_each_element(const std::function<void(const ElementOp&)>& fn) const {
+  for (const auto& [_, plan] : plans_)
+    for (const auto& op : service_elements(plan)) fn(op);
+  for (const auto& [ip, _] : hairpin_refs_) fn(hairpin_op(ip, ElementOp::Kind::kAdd));
+}
+
+std::vector<ElementOp> ProxyState::full_flushes() const {
+  std::vector<ElementOp> out;
+  auto flush = [&](Family f, SetId set, uint32_t timeout) {
+    ElementOp op;
+    op.kind = ElementOp::Kind::kFlush;
+    op.set = set;
+    op.timeout = timeout;
+    op.key.addr.v6 = f == Family::kIPv6;
+    out.push_back(op);
+  };
+  for (Family f : kFamilies)
+    for (SetId set : {SetId::kServiceIps, SetId::kNoEndpoints, SetId::kEndpoints, SetId::kHairpin})
+      flush(f, set, 0);
+  for (const auto& [group, _] : affinity_refs_) flush(group.first, SetId::kAffinity, group.second);
+  return out;
+}
+
+std::string Transaction::elements_text(const RulesetConfig& cfg) const {
+  std::string s;
+  if (full)
+    for (const auto& op : full->full_flushes()) s += element_text(op, cfg);
+  for (const auto& [f, spec] : chain_rules) {
+    s += chain_text(f, spec, cfg) + chain_rule_text(f, spec, cfg);
+  }
+  if (full) {
+    for (Family f : kFamilies) s += hook_rules_text(f, cfg);
+    full->for_each_element([&](const ElementOp& op) { s += element_text(op, cfg); });
+  }
+  for (const auto& op : ops) s += element_text(op, cfg);
+  for (const auto& [f, spec] : chain_deletes) {
+    s += delete_chain_text(f, spec.name(), cfg);
+  }
+  return s;
+}
+
+}  // namespace podnet::proxy

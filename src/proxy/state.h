@@ -1,0 +1,78 @@
+// The proxy's desired state (one ServicePlan per Service) and the transactions that move the kernel
+// to it: everything on a full sync, only one service's own elements and chains on a partial one.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/ruleset.h"
+#include "proxy/types.h"
+
+namespace podnet::proxy {
+
+class ProxyState;
+
+// What one sync writes, in order: `before` (nft text: the skeleton and affinity sets the batch
+// needs; empty for most partial syncs), one atomic libnftnl batch, and `after` (nft text: what
+// nothing refers to any more). The batch: when `full`, flush every set and map; create the
+// `chain_rules` chains and write their rule; when `full`, rewrite the hooked nat rules and add all
+// of full's elements; `ops`; delete `chain_deletes`.
+struct Transaction {
+  std::string before;
+  std::vector<std::pair<Family, ChainSpec>> chain_rules;    // shared chains created or rewritten
+  std::vector<std::pair<Family, ChainSpec>> chain_deletes;  // shared chains nothing jumps to any more
+  const ProxyState* full = nullptr;
+  std::vector<ElementOp> ops;
+  std::string after;
+
+  bool empty() const {
+    return before.empty() && chain_rules.empty() && !full && ops.empty() && chain_deletes.empty() &&
+           after.empty();
+  }
+  // The batch as nft text, in kernel order (tests, debugging).
+  std::string elements_text(const RulesetConfig& cfg) const;
+};
+
+class ProxyState {
+ public:
+  explicit ProxyState(RulesetConfig cfg = {}) : cfg_(std::move(cfg)) {}
+
+  // Replaces the whole state. `existing_chains` are the chain names found in the kernel's tables
+  // (by family), so chains left by an earlier run are removed once nothing jumps to them.
+  Transaction full_sync(std::map<std::string, ServicePlan> plans,
+                        const std::map<Family, std::vector<std::string>>& existing_chains = {});
+  // Sets one service's plan (nullopt removes the service) and returns only what that changes.
+  Transaction update(const std::string& service_key, std::optional<ServicePlan> plan);
+
+  // What a full sync empties before adding every element: all sets and maps the state uses.
+  std::vector<ElementOp> full_flushes() const;
+  // Every element of the state, as add operations, sets in a stable order.
+  void for_each_element(const std::function<void(const ElementOp&)>& fn) const;
+
+  const RulesetConfig& config() const { return cfg_; }
+  size_t services() const { return plans_.size(); }
+  size_t frontends() const { return frontends_; }
+  size_t endpoints() const { return endpoints_; }
+  size_t chains() const { return chain_refs_.size(); }
+
+ private:
+  // Reference counts of what several services share; a transition 0<->1 adds or removes it.
+  void count(const ServicePlan& plan, int delta);
+
+  RulesetConfig cfg_;
+  std::map<std::string, ServicePlan> plans_;
+  std::map<std::pair<Family, ChainSpec>, uint32_t> chain_refs_;
+  std::map<std::pair<Family, uint32_t>, uint32_t> affinity_refs_;
+  std::map<Ip, uint32_t> hairpin_refs_;
+  size_t frontends_ = 0, endpoints_ = 0;
+};
+
+// The elements one service contributes (add operations), hairpin excluded (shared between services).
+std::vector<ElementOp> service_elements(const ServicePlan& plan);
+
+}  // namespace podnet::proxy
