@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "cli/demo.h"
+#include "cli/proxy_cmd.h"
+#include "cli/server.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"podnet: the Kubernetes networking model as one fast program"};
@@ -15,7 +17,36 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--cni-bin", demo.cni_binary, "Path of podnet-cni (default: next to podnet)");
   demo_cmd->add_option("--subnet", demo.subnet, "Pod subnet inside the demo's node namespace");
 
+  podnet::cli::ServerFlags server;
+  auto* server_cmd =
+      app.add_subcommand("server", "A Kubernetes-compatible API server over HTTPS, state in SQLite");
+  server_cmd->add_option("--data-dir", server.data_dir, "State, credentials and admin.kubeconfig")
+      ->required();
+  server_cmd->add_option("--bind-address", server.bind_address, "Address to listen on")
+      ->capture_default_str();
+  server_cmd->add_option("--port", server.port, "HTTPS port (0: any free port)")->capture_default_str();
+  server_cmd->add_option("--service-cidr", server.service_cidr, "Service cluster IP range")
+      ->capture_default_str();
+  server_cmd->add_option("--cluster-cidr", server.cluster_cidr, "Pod network")->capture_default_str();
+  server_cmd->add_option("--node-cidr-mask", server.node_cidr_mask, "Prefix length of each node's pod range")
+      ->capture_default_str();
+  server_cmd->add_option("--node-port-range", server.node_port_range, "NodePort range LOW-HIGH")
+      ->capture_default_str();
+  server_cmd->add_option("--lb-pool", server.lb_pool, "Addresses for LoadBalancer services (CIDR)");
+
+  podnet::cli::ProxyFlags proxy;
+  auto* proxy_cmd = app.add_subcommand("proxy", "The service proxy: Services and EndpointSlices to nftables");
+  proxy_cmd->add_option("--kubeconfig", proxy.kubeconfig, "kubeconfig of the API server to watch");
+  proxy_cmd->add_option("--hostname", proxy.hostname, "This node's name (default: the host name)");
+  proxy_cmd->add_option("--node-ip", proxy.node_ips,
+                        "NodePort address (repeatable; default: host's addresses)");
+  proxy_cmd->add_option("--min-sync-interval", proxy.min_sync_interval, "At most one sync per interval")
+      ->capture_default_str();
+  proxy_cmd->add_flag("--cleanup", proxy.cleanup, "Remove the proxy's nftables tables and exit");
+
   CLI11_PARSE(app, argc, argv);
+  if (proxy_cmd->parsed()) return podnet::cli::run_proxy(proxy);
   if (demo_cmd->parsed()) return podnet::cli::run_demo(demo);
+  if (server_cmd->parsed()) return podnet::cli::run_server(server);
   return 0;
 }

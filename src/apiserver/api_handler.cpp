@@ -1,0 +1,245 @@
+// Dispatch: 401 before anything else, then health and discovery, then resource URLs by method.
+// Request bodies are parsed here (400 for malformed JSON, 415 for unknown media types).
+#include "apiserver/api_handler.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "apiserver/discovery.h"
+#include "apiserver/namespace_lifecycle.h"
+#include "apiserver/openapi.h"
+#include "apiserver/protobuf_decode.h"
+#include "apiserver/request_info.h"
+#include "apiserver/table.h"
+#include "apiserver/watch_stream.h"
+
+namespace podnet::apiserver {
+namespace json = boost::json;
+namespace {
+
+Reply json_reply(http::status status, const json::value& body) {
+  Reply r;
+  r.msg.result(status);
+  r.msg.set(http::field::content_type, "application/json");
+  r.msg.set(http::field::cache_control, "no-cache, private");
+  r.msg.body() = json::serialize(body);
+  return r;
+}
+
+Reply error_reply(const ApiError& e) {
+  return json_reply(static_cast<http::status>(e.code), status_json(e));
+}
+
+Reply text_reply(std::string text) {
+  Reply r;
+  r.msg.result(http::status::ok);
+  r.msg.set(http::field::content_type, "text/plain; charset=utf-8");
+  r.msg.body() = std::move(text);
+  return r;
+}
+
+std::string media_type(const Request& request) {
+  std::string ct(request.msg[http::field::content_type]);
+  std::string type = ct.substr(0, ct.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  return type;
+}
+
+ApiResult<json::value> parse_body(const Request& request) {
+  boost::system::error_code ec;
+  json::value v = json::parse(request.msg.body(), ec);
+  if (ec) return api_fail(bad_request("couldn't get version/kind; json parse error: " + ec.message()));
+  return v;
+}
+
+std::string param(const QueryParams& q, const std::string& key) {
+  auto it = q.find(key);
+  return it == q.end() ? std::string() : it->second;
+}
+
+bool flag(const QueryParams& q, const std::string& key) {
+  std::string v = param(q, key);
+  return v == "true" || v == "1";
+}
+
+ApiResult<size_t> parse_count(const std::string& text, const std::string& what) {
+  if (text.empty()) return 0;
+  size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size())
+    return api_fail(bad_request("invalid " + what + " \"" + text + "\""));
+  return n;
+}
+
+template <class T>
+Reply object_or_error(const ApiResult<T>& r, http::status ok = http::status::ok) {
+  return r ? json_reply(ok, *r) : error_reply(r.error());
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(const ResourceRegistry& registry, ObjectStore& objects, ApiHandlerOptions options)
+    : registry_(registry), objects_(objects), options_(std::move(options)) {}
+
+Reply ApiHandler::too_large(size_t limit) {
+  return error_reply(entity_too_large(limit));
+}
+
+Reply ApiHandler::handle(Request& request) {
+  if (!request.identity.authenticated) return error_reply(unauthorized());
+  Target target = parse_target(request.msg.target());
+  const std::string& path = target.path;
+  bool get = request.msg.method() == http::verb::get;
+
+  if (path == "/healthz" || path == "/livez" || path == "/readyz") return text_reply("ok");
+  if (get && path == "/version") return json_reply(http::status::ok, version_json());
+  if (get && path == "/api")
+    return json_reply(http::status::ok, api_versions_json(std::string(request.msg[http::field::host])));
+  if (get && path == "/apis") return json_reply(http::status::ok, api_group_list_json(registry_));
+  if (get && path.starts_with("/api/") && path.find('/', 5) == std::string::npos) {
+    if (auto doc = api_resource_list_json(registry_, "", path.substr(5)))
+      return json_reply(http::status::ok, *doc);
+  }
+  if (get && path.starts_with("/apis/")) {
+    std::string rest = path.substr(6);
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) {
+      if (auto doc = api_group_json(registry_, rest)) return json_reply(http::status::ok, *doc);
+    } else if (rest.find('/', slash + 1) == std::string::npos) {
+      if (auto doc = api_resource_list_json(registry_, rest.substr(0, slash), rest.substr(slash + 1)))
+        return json_reply(http::status::ok, *doc);
+    }
+  }
+  if (get && path == "/openapi/v3") return json_reply(http::status::ok, openapi_v3_index(registry_));
+  if (get && path.starts_with("/openapi/v3/")) {
+    if (auto doc = openapi_v3_document(registry_, path.substr(12))) return json_reply(http::status::ok, *doc);
+  }
+  if (auto resource_path = parse_resource_path(path)) {
+    if (registry_.find(resource_path->group, resource_path->version, resource_path->resource))
+      return handle_resource(request, *resource_path, target);
+  }
+  return error_reply({404, "NotFound", "the server could not find the requested resource"});
+}
+
+Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, const Target& target) {
+  const ResourceType& type = *registry_.find(rp.group, rp.version, rp.resource);
+  const QueryParams& q = target.query;
+  std::string ns = type.namespaced ? rp.ns : "";
+  if (!type.namespaced && !rp.ns.empty())
+    return error_reply({404, "NotFound", "the server could not find the requested resource"});
+  Subresource sub = Subresource::kNone;
+  if (!rp.subresource.empty()) {
+    if (rp.subresource != "status" || !type.has_status)
+      return error_reply({404, "NotFound", "the server could not find the requested resource"});
+    sub = Subresource::kStatus;
+  }
+  if (type.namespaced && !rp.name.empty() && ns.empty())
+    return error_reply(bad_request("a namespace is required for " + type.plural));
+
+  const bool table = wants_table(request.msg[http::field::accept]);
+  const TableContext table_ctx{objects_.now(), parse_include_object(param(q, "includeObject"))};
+  // A dry run that ignored the flag would persist what the client only wanted to check.
+  if (!param(q, "dryRun").empty() && request.msg.method() != http::verb::get)
+    return error_reply(bad_request("dryRun is not supported by this server yet"));
+  switch (request.msg.method()) {
+    case http::verb::get: {
+      if (!rp.name.empty()) {
+        auto obj = objects_.get(type, ns, rp.name);
+        if (obj && table) return json_reply(http::status::ok, object_to_table(type, *obj, table_ctx));
+        return object_or_error(obj);
+      }
+      auto labels = parse_label_selector(param(q, "labelSelector"));
+      if (!labels) return error_reply(labels.error());
+      auto fields = parse_field_selector(param(q, "fieldSelector"), type.selectable_fields);
+      if (!fields) return error_reply(fields.error());
+      if (flag(q, "watch")) {
+        WatchRequest w{&type, ns, std::move(*labels), std::move(*fields), param(q, "resourceVersion")};
+        w.bookmarks = flag(q, "allowWatchBookmarks");
+        w.bookmark_interval = options_.bookmark_interval;
+        if (table) {
+          const ResourceType* t = &type;
+          ObjectStore* objects = &objects_;
+          IncludeObject include = table_ctx.include;
+          w.transform = [t, objects, include](const json::value& obj) {
+            return object_to_table(*t, obj, TableContext{objects->now(), include});
+          };
+        }
+        auto timeout = parse_count(param(q, "timeoutSeconds"), "timeoutSeconds");
+        if (!timeout) return error_reply(timeout.error());
+        if (*timeout > 0) w.timeout = std::chrono::seconds(*timeout);
+        if (auto rv = parse_resource_version(w.resource_version); !rv) return error_reply(rv.error());
+        Reply r;
+        r.msg.result(http::status::ok);
+        r.msg.set(http::field::content_type, "application/json");
+        r.stream = WatchStream::open(objects_, std::move(w));
+        return r;
+      }
+      auto limit = parse_count(param(q, "limit"), "limit");
+      if (!limit) return error_reply(limit.error());
+      ListQuery query{std::move(*labels), std::move(*fields), *limit, param(q, "continue")};
+      auto list = objects_.list(type, ns, query);
+      if (list && table) return json_reply(http::status::ok, list_to_table(type, *list, table_ctx));
+      return object_or_error(list);
+    }
+    case http::verb::post: {
+      if (!rp.name.empty() || sub != Subresource::kNone) return error_reply(method_not_allowed("POST"));
+      std::string mt = media_type(request);
+      if (mt != "application/json" && mt != kProtobufMediaType)
+        return error_reply(unsupported_media_type(mt));
+      auto body = mt == kProtobufMediaType ? decode_protobuf_object(request.msg.body()) : parse_body(request);
+      if (!body) return error_reply(body.error());
+      return object_or_error(objects_.create(type, ns, std::move(*body)), http::status::created);
+    }
+    case http::verb::put: {
+      if (rp.name.empty()) return error_reply(method_not_allowed("PUT"));
+      if (media_type(request) != "application/json")
+        return error_reply(unsupported_media_type(media_type(request)));
+      auto body = parse_body(request);
+      if (!body) return error_reply(body.error());
+      return object_or_error(objects_.update(type, ns, rp.name, std::move(*body), sub));
+    }
+    case http::verb::patch: {
+      if (rp.name.empty()) return error_reply(method_not_allowed("PATCH"));
+      std::string mt = media_type(request);
+      PatchType pt;
+      if (mt == "application/merge-patch+json")
+        pt = PatchType::kMerge;
+      else if (mt == "application/json-patch+json")
+        pt = PatchType::kJson;
+      else if (mt == "application/strategic-merge-patch+json")
+        pt = PatchType::kStrategic;
+      else
+        return error_reply(unsupported_media_type(mt));
+      auto body = parse_body(request);
+      if (!body) return error_reply(body.error());
+      return object_or_error(objects_.patch(type, ns, rp.name, pt, *body, sub));
+    }
+    case http::verb::delete_: {
+      if (rp.name.empty() || sub != Subresource::kNone) return error_reply(method_not_allowed("DELETE"));
+      std::string precondition;
+      if (!request.msg.body().empty()) {
+        auto body = parse_body(request);
+        if (!body) return error_reply(body.error());
+        if (const auto* o = body->if_object())
+          if (const auto* pre = o->if_contains("preconditions"); pre && pre->is_object())
+            if (const auto* rv = pre->get_object().if_contains("resourceVersion"); rv && rv->is_string())
+              precondition = std::string(rv->get_string());
+      }
+      auto removed = type.kind == "Namespace" ? delete_namespace(objects_, registry_, rp.name, precondition)
+                                              : objects_.remove(type, ns, rp.name, precondition);
+      if (!removed) return error_reply(removed.error());
+      // Kinds whose real deletion is graceful (pods, namespaces) answer with the object, the rest
+      // with a success Status, as kube-apiserver does.
+      if (type.kind == "Pod" || type.kind == "Namespace") return json_reply(http::status::ok, *removed);
+      std::string uid;
+      if (const auto* meta = removed->get_object().if_contains("metadata"); meta && meta->is_object())
+        if (const auto* u = meta->get_object().if_contains("uid"); u && u->is_string())
+          uid = std::string(u->get_string());
+      return json_reply(http::status::ok, success_status_json(type.group, type.plural, rp.name, uid));
+    }
+    default:
+      return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+  }
+}
+
+}  // namespace podnet::apiserver

@@ -1,0 +1,34 @@
+// The Kubernetes API on top of the HTTPS server: authentication, health, discovery, and the REST
+// verbs of every registered resource, each answered with JSON or a meta/v1 Status.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "apiserver/http_types.h"
+#include "apiserver/object_store.h"
+#include "apiserver/request_info.h"
+#include "apiserver/resources.h"
+
+namespace podnet::apiserver {
+
+struct ApiHandlerOptions {
+  std::chrono::milliseconds bookmark_interval{60000};
+};
+
+class ApiHandler final : public HttpHandler {
+ public:
+  ApiHandler(const ResourceRegistry& registry, ObjectStore& objects, ApiHandlerOptions options);
+
+  Reply handle(Request& request) override;
+  Reply too_large(size_t limit) override;
+
+ private:
+  Reply handle_resource(Request& request, const ResourcePath& path, const Target& target);
+
+  const ResourceRegistry& registry_;
+  ObjectStore& objects_;
+  ApiHandlerOptions options_;
+};
+
+}  // namespace podnet::apiserver

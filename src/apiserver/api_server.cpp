@@ -1,0 +1,120 @@
+// Wiring only. Member order in Parts is destruction order in reverse: the HTTPS server (and with it
+// every watch) goes before the handler, the object layer and the store.
+#include "apiserver/api_server.h"
+
+#include <boost/json.hpp>
+#include <random>
+
+#include "apiserver/api_handler.h"
+#include "apiserver/compactor.h"
+#include "apiserver/https_server.h"
+#include "apiserver/kubeconfig.h"
+#include "apiserver/object_store.h"
+#include "apiserver/resources.h"
+#include "apiserver/tls_bootstrap.h"
+#include "common/files.h"
+#include "storage/sqlite_store.h"
+
+namespace podnet::apiserver {
+
+struct ApiServer::Parts {
+  ApiServerOptions options;
+  ResourceRegistry registry = ResourceRegistry::builtin();
+  std::unique_ptr<storage::SqliteStore> store;
+  std::unique_ptr<Compactor> compactor;
+  std::unique_ptr<ObjectStore> objects;
+  std::unique_ptr<ApiHandler> handler;
+  std::unique_ptr<HttpsServer> https;
+};
+
+namespace {
+
+// default and kube-system exist in every cluster; clients (kubectl's default context) assume them.
+Status ensure_namespaces(ObjectStore& objects, const ResourceRegistry& registry) {
+  const ResourceType* ns_type = registry.find("", "v1", "namespaces");
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    boost::json::value ns = boost::json::object{{"metadata", boost::json::object{{"name", name}}}};
+    auto created = objects.create(*ns_type, "", std::move(ns));
+    if (!created && created.error().reason != "AlreadyExists")
+      return fail_msg("create namespace " + std::string(name) + ": " + created.error().message);
+  }
+  return {};
+}
+
+}  // namespace
+
+ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+ApiServer::~ApiServer() {
+  parts_->https.reset();
+  parts_->handler.reset();
+  parts_->objects.reset();
+  parts_->compactor.reset();
+  parts_->store.reset();
+}
+
+uint16_t ApiServer::port() const {
+  return parts_->https->port();
+}
+std::string ApiServer::kubeconfig_path() const {
+  return parts_->options.data_dir + "/admin.kubeconfig";
+}
+storage::Store& ApiServer::store() {
+  return *parts_->store;
+}
+std::string ApiServer::pki_dir() const {
+  return parts_->options.data_dir + "/pki";
+}
+
+Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
+  auto parts = std::make_unique<Parts>();
+  parts->options = std::move(options);
+  ApiServerOptions& opts = parts->options;
+  if (auto s = make_dirs(opts.data_dir, 0700); !s) return std::unexpected(wrap(s.error(), "data dir"));
+
+  storage::SqliteOptions store_options;
+  store_options.path = opts.data_dir + "/state.db";
+  auto store = storage::SqliteStore::open(store_options);
+  if (!store) return fail_msg("open store: " + store.error().str());
+  parts->store = std::move(*store);
+  if (opts.compaction_interval.count() > 0)
+    parts->compactor = std::make_unique<Compactor>(*parts->store, opts.compaction_interval);
+
+  if (!opts.clock) opts.clock = [] { return std::chrono::system_clock::now(); };
+  uint64_t seed = opts.random_seed;
+  if (seed == 0) seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+  parts->objects = std::make_unique<ObjectStore>(*parts->store, opts.clock, seed);
+  if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
+
+  BootstrapOptions boot;
+  boot.pki_dir = opts.data_dir + "/pki";
+  if (opts.bind_address != "0.0.0.0" && opts.bind_address != "::" && opts.bind_address != "127.0.0.1")
+    boot.serving_ips.push_back(opts.bind_address);
+  auto creds = ensure_credentials(boot);
+  if (!creds) return std::unexpected(wrap(creds.error(), "credentials"));
+
+  parts->handler = std::make_unique<ApiHandler>(parts->registry, *parts->objects,
+                                                ApiHandlerOptions{opts.bookmark_interval});
+  HttpsServerOptions https;
+  https.bind_address = opts.bind_address;
+  https.port = opts.port;
+  https.serving = creds->serving;
+  https.client_ca_pem = creds->ca.cert_pem;
+  https.body_limit = opts.body_limit;
+  https.threads = opts.threads;
+  auto server = HttpsServer::start(std::move(https), *parts->handler);
+  if (!server) return std::unexpected(wrap(server.error(), "listen"));
+  parts->https = std::move(*server);
+
+  bool any_address = opts.bind_address == "0.0.0.0" || opts.bind_address == "::";
+  std::string host = any_address ? "127.0.0.1" : opts.bind_address;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  KubeconfigSpec kc;
+  kc.server_url = "https://" + host + ":" + std::to_string(parts->https->port());
+  kc.ca_pem = creds->ca.cert_pem;
+  kc.client = creds->admin;
+  if (auto s = write_kubeconfig(opts.data_dir + "/admin.kubeconfig", kc); !s)
+    return std::unexpected(wrap(s.error(), "kubeconfig"));
+  return std::unique_ptr<ApiServer>(new ApiServer(std::move(parts)));
+}
+
+}  // namespace podnet::apiserver

@@ -1,0 +1,49 @@
+// `podnet server` as a library: opens the store under the data directory, makes or loads the
+// credentials, creates the built-in namespaces, serves the API over HTTPS and writes admin.kubeconfig.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "storage/store.h"
+
+namespace podnet::apiserver {
+
+struct ApiServerOptions {
+  std::string data_dir;
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 6443;  // 0: a free port (tests); the kubeconfig gets the real one
+  size_t body_limit = 3 * 1024 * 1024;
+  // Request handlers block on storage writes (group commit waits for fsync), so a few more threads
+  // than cores let concurrent writes share a commit.
+  int threads = 4;
+  std::chrono::milliseconds bookmark_interval{60000};
+  std::chrono::milliseconds compaction_interval{std::chrono::minutes(5)};  // 0: never compact
+  // Injected for tests; real time and a random seed otherwise.
+  std::function<std::chrono::system_clock::time_point()> clock;
+  uint64_t random_seed = 0;  // 0: from std::random_device
+};
+
+class ApiServer {
+ public:
+  static Result<std::unique_ptr<ApiServer>> start(ApiServerOptions options);
+  ~ApiServer();
+
+  uint16_t port() const;
+  std::string kubeconfig_path() const;
+  std::string pki_dir() const;
+  // The backing store, for in-process controllers and tests (compaction).
+  storage::Store& store();
+
+  struct Parts;
+
+ private:
+  explicit ApiServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace podnet::apiserver

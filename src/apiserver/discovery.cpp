@@ -1,0 +1,85 @@
+// Discovery JSON built from the resource table. Verbs are only those the REST layer implements, so
+// kubectl does not offer what would fail (no deletecollection yet).
+#include "apiserver/discovery.h"
+
+#include <boost/json.hpp>
+
+namespace podnet::apiserver {
+namespace json = boost::json;
+namespace {
+
+json::array strings(const std::vector<std::string>& v) {
+  json::array out;
+  for (const auto& s : v) out.push_back(json::string(s));
+  return out;
+}
+
+json::object group_entry(const std::string& group, const std::string& version) {
+  json::object gv{{"groupVersion", group + "/" + version}, {"version", version}};
+  return {{"name", group}, {"versions", json::array{gv}}, {"preferredVersion", gv}};
+}
+
+}  // namespace
+
+json::value version_json() {
+  return json::object{{"major", "1"},       {"minor", "32"},           {"gitVersion", "v1.32.0-podnet"},
+                      {"gitCommit", ""},    {"gitTreeState", "clean"}, {"buildDate", "1970-01-01T00:00:00Z"},
+                      {"goVersion", "n/a"}, {"compiler", "g++"},       {"platform", "linux/amd64"}};
+}
+
+json::value api_versions_json(const std::string& server_address) {
+  return json::object{
+      {"kind", "APIVersions"},
+      {"versions", json::array{"v1"}},
+      {"serverAddressByClientCIDRs",
+       json::array{json::object{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address}}}}};
+}
+
+json::value api_group_list_json(const ResourceRegistry& registry) {
+  json::array groups;
+  for (const auto& [group, version] : registry.group_versions())
+    if (!group.empty()) groups.push_back(group_entry(group, version));
+  return json::object{{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", std::move(groups)}};
+}
+
+std::optional<json::value> api_group_json(const ResourceRegistry& registry, const std::string& group) {
+  for (const auto& [g, version] : registry.group_versions()) {
+    if (g != group || g.empty()) continue;
+    json::object out = group_entry(g, version);
+    out["kind"] = "APIGroup";
+    out["apiVersion"] = "v1";
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<json::value> api_resource_list_json(const ResourceRegistry& registry, const std::string& group,
+                                                  const std::string& version) {
+  json::array resources;
+  for (const auto& t : registry.all()) {
+    if (t.group != group || t.version != version) continue;
+    json::object r{{"name", t.plural},
+                   {"singularName", t.singular},
+                   {"namespaced", t.namespaced},
+                   {"kind", t.kind},
+                   {"verbs", json::array{"create", "delete", "get", "list", "patch", "update", "watch"}}};
+    if (!t.short_names.empty()) r["shortNames"] = strings(t.short_names);
+    if (!t.categories.empty()) r["categories"] = strings(t.categories);
+    resources.push_back(std::move(r));
+    if (t.has_status) {
+      resources.push_back(json::object{{"name", t.plural + "/status"},
+                                       {"singularName", ""},
+                                       {"namespaced", t.namespaced},
+                                       {"kind", t.kind},
+                                       {"verbs", json::array{"get", "patch", "update"}}});
+    }
+  }
+  if (resources.empty()) return std::nullopt;
+  std::string gv = group.empty() ? version : group + "/" + version;
+  return json::object{{"kind", "APIResourceList"},
+                      {"apiVersion", "v1"},
+                      {"groupVersion", gv},
+                      {"resources", std::move(resources)}};
+}
+
+}  // namespace podnet::apiserver

@@ -1,0 +1,328 @@
+// One Session per TLS connection, all of its handlers on its own strand. A streamed reply (watch)
+// writes chunks from a queue and keeps one read outstanding to notice the client hanging up.
+#include "apiserver/https_server.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace podnet::apiserver {
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr size_t kHeaderLimit = 64 * 1024;
+// A watcher this far behind is cut off (kube does the same) rather than growing the queue without
+// bound; it re-lists and re-watches.
+constexpr size_t kStreamQueueLimit = 16 * 1024 * 1024;
+
+class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
+ public:
+  Session(tcp::socket socket, ssl::context& ctx, HttpHandler& handler, size_t body_limit)
+      : stream_(std::move(socket), ctx), handler_(handler), body_limit_(body_limit) {}
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      beast::get_lowest_layer(self->stream_).expires_after(kHandshakeTimeout);
+      self->stream_.async_handshake(ssl::stream_base::server,
+                                    [self](beast::error_code ec) { self->on_handshake(ec); });
+    });
+  }
+
+  void write(std::string chunk) override {
+    net::post(stream_.get_executor(), [self = shared_from_this(), chunk = std::move(chunk)]() mutable {
+      self->queued_bytes_ += chunk.size();
+      self->queue_.push_back(std::move(chunk));
+      if (self->queued_bytes_ > kStreamQueueLimit) return self->abort();
+      self->pump();
+    });
+  }
+
+  // Closes the connection from the server side (shutdown); runs on the session's strand.
+  void shutdown() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->abort(); });
+  }
+
+  void finish() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->finishing_ = true;
+      self->pump();
+    });
+  }
+
+ private:
+  void on_handshake(beast::error_code ec) {
+    if (ec) return;  // failed handshakes (port scans, untrusted certs) are not worth a log line each
+    SSL* ssl = stream_.native_handle();
+    if (X509* peer = SSL_get1_peer_certificate(ssl)) {
+      // verify_peer without fail_if_no_peer_cert: a presented certificate was verified during the
+      // handshake (or it failed); this check keeps a future verify callback from weakening that.
+      if (SSL_get_verify_result(ssl) == X509_V_OK) {
+        Subject subject = subject_of(peer);
+        identity_ = {true, subject.common_name, subject.organizations};
+      }
+      X509_free(peer);
+    }
+    do_read();
+  }
+
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(body_limit_);
+    parser_->header_limit(kHeaderLimit);
+    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      Reply reply = handler_.too_large(body_limit_);
+      reply.msg.keep_alive(false);  // the rest of the body is still in flight: do not parse it
+      return send(std::move(reply.msg));
+    }
+    if (ec) return close();
+    Request request{parser_->release(), identity_};
+    bool keep_alive = request.msg.keep_alive();
+    unsigned version = request.msg.version();
+    Reply reply = handle(request);
+    reply.msg.version(version);
+    if (reply.stream) return start_stream(std::move(reply));
+    reply.msg.keep_alive(keep_alive);
+    send(std::move(reply.msg));
+  }
+
+  // The API layer returns errors as values; this is the edge where a stray exception (Boost.JSON,
+  // std::bad_alloc) becomes a 500 instead of taking the io thread down.
+  Reply handle(Request& request) {
+    try {
+      return handler_.handle(request);
+    } catch (const std::exception& e) {
+      Reply r;
+      r.msg.result(http::status::internal_server_error);
+      r.msg.set(http::field::content_type, "text/plain");
+      r.msg.body() = std::string("internal error: ") + e.what();
+      return r;
+    }
+  }
+
+  void send(http::response<http::string_body> msg) {
+    auto res = std::make_shared<http::response<http::string_body>>(std::move(msg));
+    res->prepare_payload();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !res->keep_alive()) return self->close();
+      self->do_read();
+    });
+  }
+
+  void start_stream(Reply reply) {
+    body_ = std::move(reply.stream);
+    head_.result(reply.msg.result());
+    head_.version(reply.msg.version());
+    for (const auto& field : reply.msg) head_.set(field.name_string(), field.value());
+    head_.chunked(true);
+    head_.keep_alive(false);
+    beast::get_lowest_layer(stream_).expires_never();  // a watch may be quiet for minutes
+    head_serializer_.emplace(head_);
+    writing_ = true;
+    http::async_write_header(stream_, *head_serializer_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               self->writing_ = false;
+                               // closed_: shut down while the header was in flight; starting the
+                               // body now would leave it and this session owning each other.
+                               if (ec || self->closed_) return self->abort();
+                               self->probe();
+                               self->body_->start(self->stream_.get_executor(), self);
+                               self->pump();
+                             });
+  }
+
+  // Clients send nothing during a stream; a completed read means they hung up (or misbehave).
+  void probe() {
+    stream_.async_read_some(net::buffer(probe_buf_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->abort();
+                              self->probe();
+                            });
+  }
+
+  void pump() {
+    if (writing_ || closed_ || !body_) return;
+    if (!queue_.empty()) {
+      auto data = std::make_shared<std::string>(std::move(queue_.front()));
+      queue_.pop_front();
+      queued_bytes_ -= data->size();
+      writing_ = true;
+      net::async_write(stream_, http::make_chunk(net::const_buffer(data->data(), data->size())),
+                       [self = shared_from_this(), data](beast::error_code ec, size_t) {
+                         self->writing_ = false;
+                         if (ec) return self->abort();
+                         self->pump();
+                       });
+    } else if (finishing_) {
+      writing_ = true;
+      net::async_write(stream_, http::make_chunk_last(),
+                       [self = shared_from_this()](beast::error_code, size_t) {
+                         self->writing_ = false;
+                         self->abort();
+                       });
+    }
+  }
+
+  void abort() {
+    if (closed_) return;
+    closed_ = true;
+    if (body_) body_->stop();
+    close();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  HttpHandler& handler_;
+  size_t body_limit_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Identity identity_;
+  // Streaming state.
+  std::shared_ptr<StreamBody> body_;
+  http::response<http::empty_body> head_;
+  std::optional<http::response_serializer<http::empty_body>> head_serializer_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool closed_ = false;
+  std::array<char, 512> probe_buf_;
+};
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  Impl(HttpsServerOptions opts, HttpHandler& h)
+      : options(std::move(opts)),
+        handler(h),
+        ctx(ssl::context::tls_server),
+        acceptor(net::make_strand(ioc)) {}
+
+  void accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) {
+        // Responses go out as several TLS records; without this, Nagle's algorithm holds the last
+        // one back until the client's delayed ACK (40 ms per request).
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        auto session = std::make_shared<Session>(std::move(socket), ctx, handler, options.body_limit);
+        track(session);
+        session->run();
+      }
+      accept();
+    });
+  }
+
+  void track(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(sessions_mu);
+    std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+    sessions.push_back(session);
+  }
+
+  // Closes every connection and waits (bounded) for the sessions to let go of their streams, so no
+  // watch outlives the server with a callback into a destroyed io_context.
+  void close_all() {
+    std::vector<std::weak_ptr<Session>> live;
+    {
+      std::lock_guard lock(sessions_mu);
+      live = sessions;
+    }
+    for (const auto& w : live)
+      if (auto s = w.lock()) s->shutdown();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline &&
+           std::any_of(live.begin(), live.end(), [](const auto& w) { return !w.expired(); }))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  HttpsServerOptions options;
+  HttpHandler& handler;
+  net::io_context ioc;
+  ssl::context ctx;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::mutex sessions_mu;
+  std::vector<std::weak_ptr<Session>> sessions;
+};
+
+HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpsServer::~HttpsServer() {
+  std::promise<void> closed;
+  net::post(impl_->acceptor.get_executor(), [impl = impl_.get(), &closed] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  impl_->close_all();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  // Destroying the io_context destroys pending handlers and with them the sessions and streams.
+}
+
+uint16_t HttpsServer::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
+
+Result<std::unique_ptr<HttpsServer>> HttpsServer::start(HttpsServerOptions options, HttpHandler& handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), handler);
+  auto& ctx = impl->ctx;
+  beast::error_code ec;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                  ec);
+  const auto& opts = impl->options;
+  if (!ec) ctx.use_certificate_chain(net::buffer(opts.serving.cert_pem), ec);
+  if (!ec) ctx.use_private_key(net::buffer(opts.serving.key_pem), ssl::context::pem, ec);
+  if (!ec) ctx.add_certificate_authority(net::buffer(opts.client_ca_pem), ec);
+  // Ask for a certificate but let anonymous clients in: they get 401 from the API layer, as kube does.
+  if (!ec) ctx.set_verify_mode(ssl::verify_peer, ec);
+  if (ec) return fail_msg("TLS context: " + ec.message());
+
+  auto address = net::ip::make_address(opts.bind_address, ec);
+  if (ec) return fail_msg("bind address " + opts.bind_address + ": " + ec.message());
+  tcp::endpoint endpoint(address, opts.port);
+  auto& acc = impl->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return fail(endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message(),
+                ec.value());
+  impl->accept();
+  for (int i = 0; i < std::max(1, opts.threads); ++i)
+    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
+  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
+}
+
+}  // namespace podnet::apiserver

@@ -1,0 +1,351 @@
+// The generic registry. Stored values never carry resourceVersion: it is the store's mod revision,
+// filled in on every read, so a value and its version cannot disagree.
+#include "apiserver/object_store.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <ctime>
+
+#include "apiserver/patch.h"
+#include "apiserver/strategic_patch.h"
+#include "apiserver/validation.h"
+
+namespace podnet::apiserver {
+namespace json = boost::json;
+namespace {
+
+constexpr int kPatchAttempts = 5;
+
+json::object& metadata_of(json::object& obj) {
+  json::value& meta = obj["metadata"];
+  if (!meta.is_object()) meta = json::object{};
+  return meta.get_object();
+}
+
+std::string string_at(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// Kube's defaults that clients rely on being present right after create.
+void apply_defaults(const ResourceType& type, json::object& obj) {
+  if (type.kind == "Namespace") {
+    json::value& status = obj["status"];
+    if (!status.is_object()) status = json::object{};
+    if (!status.get_object().contains("phase")) status.get_object()["phase"] = "Active";
+  } else if (type.kind == "Pod") {
+    json::value& status = obj["status"];
+    if (!status.is_object()) status = json::object{};
+    if (!status.get_object().contains("phase")) status.get_object()["phase"] = "Pending";
+  } else if (type.kind == "Service") {
+    json::value& spec = obj["spec"];
+    if (!spec.is_object()) spec = json::object{};
+    json::object& s = spec.get_object();
+    if (!s.contains("type")) s["type"] = "ClusterIP";
+    if (!s.contains("sessionAffinity")) s["sessionAffinity"] = "None";
+    if (auto* ports = s.if_contains("ports"); ports && ports->is_array()) {
+      for (auto& p : ports->get_array()) {
+        if (!p.is_object()) continue;
+        json::object& port = p.get_object();
+        if (!port.contains("protocol")) port["protocol"] = "TCP";
+        if (!port.contains("targetPort") && port.contains("port")) port["targetPort"] = port["port"];
+      }
+    }
+  }
+}
+
+ApiError bad_object(std::string message) {
+  return bad_request(std::move(message));
+}
+
+}  // namespace
+
+ApiResult<json::value> check_type(const ResourceType& type, json::value object) {
+  json::object* obj = object.if_object();
+  if (!obj) return api_fail(bad_object("the body of the request must be a JSON object"));
+  std::string api_version = string_at(*obj, "apiVersion");
+  std::string kind = string_at(*obj, "kind");
+  if (!api_version.empty() && api_version != type.api_version())
+    return api_fail(bad_object("the API version in the data (" + api_version +
+                               ") does not match the expected API version (" + type.api_version() + ")"));
+  if (!kind.empty() && kind != type.kind)
+    return api_fail(bad_object("the kind in the data (" + kind + ") does not match the expected kind (" +
+                               type.kind + ")"));
+  (*obj)["apiVersion"] = type.api_version();
+  (*obj)["kind"] = type.kind;
+  return object;
+}
+
+ObjectStore::ObjectStore(storage::Store& store, Clock clock, uint64_t random_seed)
+    : store_(store), clock_(std::move(clock)), random_(random_seed) {}
+
+std::string ObjectStore::key(const ResourceType& type, const std::string& ns, const std::string& name) const {
+  return prefix(type, type.namespaced ? ns : "") + name;
+}
+
+std::string ObjectStore::prefix(const ResourceType& type, const std::string& ns) const {
+  std::string p = "/registry/" + type.plural + "/";
+  if (type.namespaced && !ns.empty()) p += ns + "/";
+  return p;
+}
+
+ApiResult<json::value> ObjectStore::decode(const storage::KeyValue& kv) const {
+  boost::system::error_code ec;
+  json::value v = json::parse(kv.value, ec);
+  if (ec || !v.is_object())
+    return api_fail(internal_error("stored object " + kv.key + " is not a JSON object"));
+  metadata_of(v.get_object())["resourceVersion"] = std::to_string(kv.mod_revision);
+  return v;
+}
+
+std::string ObjectStore::now_rfc3339() const {
+  std::time_t t = std::chrono::system_clock::to_time_t(clock_());
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string ObjectStore::random_suffix(size_t n) {
+  // kube's alphabet for generateName: no vowels (no words) and no look-alike characters.
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::lock_guard lock(random_mu_);
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += kAlphabet[random_() % kAlphabet.size()];
+  return out;
+}
+
+std::string ObjectStore::random_uid() {
+  std::lock_guard lock(random_mu_);
+  uint64_t hi = random_(), lo = random_();
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;            // version 4
+  lo = (lo & ~(0xcULL << 60)) | (0x8ULL << 60);  // RFC 4122 variant
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::string& ns,
+                                           json::value object) {
+  auto typed = check_type(type, std::move(object));
+  if (!typed) return std::unexpected(typed.error());
+  json::object& obj = typed->get_object();
+  json::object& meta = metadata_of(obj);
+  std::string body_ns = string_at(meta, "namespace");
+  if (type.namespaced) {
+    if (!body_ns.empty() && body_ns != ns)
+      return api_fail(
+          bad_request("the namespace of the provided object does not match the namespace sent on "
+                      "the request"));
+    meta["namespace"] = ns;
+  } else {
+    meta.erase("namespace");
+  }
+  std::string name = string_at(meta, "name");
+  std::string generate = string_at(meta, "generateName");
+  if (name.empty() && !generate.empty()) name = generate + random_suffix(5);
+  auto causes = validate_name(type.name_rule, name);
+  for (auto& c : validate_labels(meta.if_contains("labels"))) causes.push_back(std::move(c));
+  if (!causes.empty()) return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  if (type.namespaced) {
+    static const ResourceType kNamespaces{"", "v1", "Namespace", "namespaces"};
+    auto ns_kv = store_.get(key(kNamespaces, "", ns));
+    if (!ns_kv) {
+      if (ns_kv.error().code == storage::Errc::kNotFound) return api_fail(not_found("", "namespaces", ns));
+      return api_fail(from_store(ns_kv.error(), "", "namespaces", ns));
+    }
+    auto ns_obj = decode(*ns_kv);
+    if (!ns_obj) return std::unexpected(ns_obj.error());
+    if (ns_obj->at("metadata").as_object().contains("deletionTimestamp"))
+      return api_fail({403, "Forbidden",
+                       type.plural + " \"" + name +
+                           "\" is forbidden: unable to create new content in namespace " + ns +
+                           " because it is being terminated",
+                       name, type.group, type.plural});
+  }
+  meta["name"] = name;
+  meta["uid"] = random_uid();
+  meta["creationTimestamp"] = now_rfc3339();
+  meta.erase("resourceVersion");
+  meta.erase("deletionTimestamp");
+  apply_defaults(type, obj);
+  auto kv = store_.create(key(type, ns, name), json::serialize(obj));
+  if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
+  return decode(*kv);
+}
+
+ApiResult<storage::KeyValue> ObjectStore::get_kv(const ResourceType& type, const std::string& ns,
+                                                 const std::string& name) {
+  auto kv = store_.get(key(type, ns, name));
+  if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
+  return *kv;
+}
+
+ApiResult<json::value> ObjectStore::get(const ResourceType& type, const std::string& ns,
+                                        const std::string& name) {
+  auto kv = get_kv(type, ns, name);
+  if (!kv) return std::unexpected(kv.error());
+  return decode(*kv);
+}
+
+ApiResult<json::value> ObjectStore::list(const ResourceType& type, const std::string& ns,
+                                         const ListQuery& query) {
+  std::string pfx = prefix(type, ns);
+  // An exact name narrows the scan to keys starting with it; the selector still checks equality.
+  if (const std::string* name = query.fields.required_value("metadata.name");
+      name && (!type.namespaced || !ns.empty()))
+    pfx += *name;
+  json::array items;
+  storage::ListOptions options;
+  options.continue_token = query.continue_token;
+  storage::Revision revision = 0;
+  std::string next;
+  // Pages are fetched with the number of items still wanted, so a page always ends at the last item
+  // returned and its continue token resumes exactly after it, even when selectors drop items.
+  for (;;) {
+    options.limit = query.limit == 0 ? 0 : query.limit - items.size();
+    auto page = store_.list(pfx, options);
+    if (!page) {
+      if (page.error().code == storage::Errc::kCompacted)
+        return api_fail(
+            expired("The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter."));
+      return api_fail(from_store(page.error(), type.group, type.plural, ""));
+    }
+    revision = page->revision;
+    for (const auto& kv : page->items) {
+      auto obj = decode(kv);
+      if (!obj) return std::unexpected(obj.error());
+      if (query.labels.matches(*obj) && query.fields.matches(*obj)) items.push_back(std::move(*obj));
+    }
+    next = page->continue_token;
+    if (next.empty() || (query.limit != 0 && items.size() >= query.limit)) break;
+    options.continue_token = next;
+    options.revision = 0;
+  }
+  json::object list_meta{{"resourceVersion", std::to_string(revision)}};
+  if (!next.empty()) list_meta["continue"] = next;
+  return json::object{{"kind", type.kind + "List"},
+                      {"apiVersion", type.api_version()},
+                      {"metadata", std::move(list_meta)},
+                      {"items", std::move(items)}};
+}
+
+ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const std::string& name,
+                                                 const storage::KeyValue& current, json::value object,
+                                                 Subresource sub) {
+  auto typed = check_type(type, std::move(object));
+  if (!typed) return std::unexpected(typed.error());
+  auto old = decode(current);
+  if (!old) return std::unexpected(old.error());
+  json::object& old_obj = old->get_object();
+  json::object& old_meta = metadata_of(old_obj);
+  json::object& obj = typed->get_object();
+  json::object& meta = metadata_of(obj);
+  std::string body_name = string_at(meta, "name");
+  if (!body_name.empty() && body_name != name)
+    return api_fail(bad_request("the name of the object (" + body_name +
+                                ") does not match the name on the URL (" + name + ")"));
+  std::string body_rv = string_at(meta, "resourceVersion");
+  if (!body_rv.empty() && body_rv != std::to_string(current.mod_revision))
+    return api_fail(from_store({storage::Errc::kConflict, ""}, type.group, type.plural, name));
+
+  json::object result;
+  if (sub == Subresource::kStatus) {
+    // /status: everything but status comes from the stored object.
+    result = old_obj;
+    if (const json::value* status = obj.if_contains("status")) result["status"] = *status;
+  } else {
+    result = obj;
+    if (type.has_status) {
+      if (const json::value* status = old_obj.if_contains("status"))
+        result["status"] = *status;
+      else
+        result.erase("status");
+    }
+    json::object& rmeta = metadata_of(result);
+    // Set once at creation and owned by the server.
+    for (const char* field : {"uid", "creationTimestamp", "namespace", "deletionTimestamp"}) {
+      if (const json::value* v = old_meta.if_contains(field))
+        rmeta[field] = *v;
+      else
+        rmeta.erase(field);
+    }
+    rmeta["name"] = name;
+    if (!type.namespaced) rmeta.erase("namespace");
+    apply_defaults(type, result);
+  }
+  if (auto causes = validate_labels(metadata_of(result).if_contains("labels")); !causes.empty())
+    return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  metadata_of(result).erase("resourceVersion");
+  old_meta.erase("resourceVersion");
+  std::string value = json::serialize(result);
+  if (json::value(result) == json::value(old_obj)) return decode(current);  // a no-op write keeps its version
+  auto kv = store_.update(current.key, value, current.mod_revision);
+  if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
+  return decode(*kv);
+}
+
+ApiResult<json::value> ObjectStore::update(const ResourceType& type, const std::string& ns,
+                                           const std::string& name, json::value object, Subresource sub) {
+  auto current = get_kv(type, ns, name);
+  if (!current) return std::unexpected(current.error());
+  return write_update(type, name, *current, std::move(object), sub);
+}
+
+ApiResult<json::value> ObjectStore::patch(const ResourceType& type, const std::string& ns,
+                                          const std::string& name, PatchType patch_type,
+                                          const json::value& patch, Subresource sub) {
+  for (int attempt = 0;; ++attempt) {
+    auto current = get_kv(type, ns, name);
+    if (!current) return std::unexpected(current.error());
+    auto doc = decode(*current);
+    if (!doc) return std::unexpected(doc.error());
+    json::value patched;
+    if (patch_type == PatchType::kMerge) {
+      if (!patch.is_object()) return api_fail(bad_request("a merge patch must be a JSON object"));
+      patched = apply_merge_patch(*doc, patch);
+    } else if (patch_type == PatchType::kStrategic) {
+      auto r = apply_strategic_merge_patch(*doc, patch);
+      if (!r) return std::unexpected(r.error());
+      patched = std::move(*r);
+    } else {
+      auto r = apply_json_patch(*doc, patch);
+      if (!r) return std::unexpected(r.error());
+      patched = std::move(*r);
+    }
+    if (!patched.is_object()) return api_fail(bad_request("the patched document is not a JSON object"));
+    auto result = write_update(type, name, *current, std::move(patched), sub);
+    // A conflict here is a race with another writer (the patch carried no precondition of its own
+    // unless it set resourceVersion), so re-read and re-apply, as kube does.
+    bool raced = !result && result.error().reason == "Conflict" && attempt + 1 < kPatchAttempts;
+    if (raced) {
+      const json::object* pobj = patch.if_object();
+      const json::value* pmeta = pobj ? pobj->if_contains("metadata") : nullptr;
+      if (pmeta && pmeta->is_object() && pmeta->get_object().contains("resourceVersion")) return result;
+      continue;
+    }
+    return result;
+  }
+}
+
+ApiResult<json::value> ObjectStore::remove(const ResourceType& type, const std::string& ns,
+                                           const std::string& name, const std::string& precondition_rv) {
+  storage::Revision expected = 0;
+  if (!precondition_rv.empty()) {
+    auto [end, ec] =
+        std::from_chars(precondition_rv.data(), precondition_rv.data() + precondition_rv.size(), expected);
+    if (ec != std::errc() || end != precondition_rv.data() + precondition_rv.size())
+      return api_fail(bad_request("invalid resourceVersion precondition \"" + precondition_rv + "\""));
+  }
+  auto removed = store_.remove(key(type, ns, name), expected);
+  if (!removed) return api_fail(from_store(removed.error(), type.group, type.plural, name));
+  storage::KeyValue last = removed->last;
+  last.mod_revision = removed->revision;
+  return decode(last);
+}
+
+}  // namespace podnet::apiserver

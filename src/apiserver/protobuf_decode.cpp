@@ -1,0 +1,280 @@
+// A minimal protobuf wire-format reader and the field numbers of k8s.io/api's generated.proto for
+// the messages involved. Unknown fields are skipped, as protobuf requires; server-owned metadata
+// (uid, timestamps, resourceVersion) is not read because create overwrites it anyway.
+#include "apiserver/protobuf_decode.h"
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <optional>
+
+namespace podnet::apiserver {
+namespace json = boost::json;
+namespace {
+
+struct Field {
+  uint32_t number = 0;
+  uint32_t wire_type = 0;
+  uint64_t varint = 0;     // wire types 0 (and the value of 1/5, unused here)
+  std::string_view bytes;  // wire type 2
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool done() const { return pos_ >= data_.size(); }
+  bool failed() const { return failed_; }
+
+  std::optional<Field> next() {
+    auto key = varint();
+    if (!key) return std::nullopt;
+    Field f;
+    f.number = static_cast<uint32_t>(*key >> 3);
+    f.wire_type = static_cast<uint32_t>(*key & 7);
+    switch (f.wire_type) {
+      case 0: {
+        auto v = varint();
+        if (!v) return std::nullopt;
+        f.varint = *v;
+        return f;
+      }
+      case 1:
+        return skip(8) ? std::optional<Field>(f) : std::nullopt;
+      case 5:
+        return skip(4) ? std::optional<Field>(f) : std::nullopt;
+      case 2: {
+        auto len = varint();
+        if (!len || *len > data_.size() - pos_) return fail();
+        f.bytes = data_.substr(pos_, *len);
+        pos_ += *len;
+        return f;
+      }
+      default:
+        return fail();  // groups (3, 4) are not used by Kubernetes
+    }
+  }
+
+ private:
+  std::optional<Field> fail() {
+    failed_ = true;
+    return std::nullopt;
+  }
+  bool skip(size_t n) {
+    if (n > data_.size() - pos_) return fail(), false;
+    pos_ += n;
+    return true;
+  }
+  std::optional<uint64_t> varint() {
+    uint64_t out = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= data_.size()) return fail(), std::nullopt;
+      auto byte = static_cast<uint8_t>(data_[pos_++]);
+      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return out;
+    }
+    return fail(), std::nullopt;
+  }
+
+  std::string_view data_;
+  size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+// Calls on(field) for each field; false on malformed input.
+template <class F>
+bool each_field(std::string_view data, F on) {
+  Reader r(data);
+  while (!r.done()) {
+    auto f = r.next();
+    if (!f) return false;
+    on(*f);
+  }
+  return !r.failed();
+}
+
+json::string str(const Field& f) {
+  return json::string(f.bytes);
+}
+
+// Go's generated protobuf code writes empty strings and zero numbers that its JSON leaves out
+// (omitempty); leaving them out here too keeps defaulting ("" -> None, 0 -> allocate) working.
+void set_string(json::object& obj, std::string_view key, const Field& f) {
+  if (!f.bytes.empty()) obj[key] = str(f);
+}
+void set_int(json::object& obj, std::string_view key, int64_t v) {
+  if (v != 0) obj[key] = v;
+}
+
+// map<string,string> entries are messages {1: key, 2: value}.
+void map_entry(const Field& f, json::object& into) {
+  std::string key, value;
+  each_field(f.bytes, [&](const Field& e) {
+    if (e.number == 1) key = e.bytes;
+    if (e.number == 2) value = e.bytes;
+  });
+  into[key] = value;
+}
+
+json::object object_meta(std::string_view data) {
+  json::object meta, labels, annotations;
+  json::array finalizers;
+  each_field(data, [&](const Field& f) {
+    switch (f.number) {
+      case 1:
+        set_string(meta, "name", f);
+        break;
+      case 2:
+        set_string(meta, "generateName", f);
+        break;
+      case 3:
+        set_string(meta, "namespace", f);
+        break;
+      case 11:
+        map_entry(f, labels);
+        break;
+      case 12:
+        map_entry(f, annotations);
+        break;
+      case 14:
+        finalizers.push_back(str(f));
+        break;
+      default:
+        break;
+    }
+  });
+  if (!labels.empty()) meta["labels"] = std::move(labels);
+  if (!annotations.empty()) meta["annotations"] = std::move(annotations);
+  if (!finalizers.empty()) meta["finalizers"] = std::move(finalizers);
+  return meta;
+}
+
+// int32 fields are varints of the sign-extended value.
+int64_t int32_of(uint64_t v) {
+  return static_cast<int32_t>(static_cast<uint32_t>(v));
+}
+
+json::object service_port(std::string_view data) {
+  json::object port;
+  each_field(data, [&](const Field& f) {
+    switch (f.number) {
+      case 1:
+        set_string(port, "name", f);
+        break;
+      case 2:
+        set_string(port, "protocol", f);
+        break;
+      case 3:
+        port["port"] = int32_of(f.varint);
+        break;
+      case 4: {  // IntOrString {1: type (0 int, 1 string), 2: intVal, 3: strVal}
+        int64_t type = 0, int_val = 0;
+        std::string str_val;
+        each_field(f.bytes, [&](const Field& x) {
+          if (x.number == 1) type = static_cast<int64_t>(x.varint);
+          if (x.number == 2) int_val = int32_of(x.varint);
+          if (x.number == 3) str_val = x.bytes;
+        });
+        if (type == 1 && !str_val.empty()) port["targetPort"] = str_val;
+        if (type == 0) set_int(port, "targetPort", int_val);
+        break;
+      }
+      case 5:
+        set_int(port, "nodePort", int32_of(f.varint));
+        break;
+      case 6:
+        set_string(port, "appProtocol", f);
+        break;
+      default:
+        break;
+    }
+  });
+  return port;
+}
+
+json::object service_spec(std::string_view data) {
+  json::object spec, selector;
+  json::array ports, external_ips, cluster_ips;
+  each_field(data, [&](const Field& f) {
+    switch (f.number) {
+      case 1:
+        ports.push_back(service_port(f.bytes));
+        break;
+      case 2:
+        map_entry(f, selector);
+        break;
+      case 3:
+        set_string(spec, "clusterIP", f);
+        break;
+      case 4:
+        set_string(spec, "type", f);
+        break;
+      case 5:
+        external_ips.push_back(str(f));
+        break;
+      case 7:
+        set_string(spec, "sessionAffinity", f);
+        break;
+      case 8:
+        set_string(spec, "loadBalancerIP", f);
+        break;
+      case 10:
+        set_string(spec, "externalName", f);
+        break;
+      case 11:
+        set_string(spec, "externalTrafficPolicy", f);
+        break;
+      case 18:
+        cluster_ips.push_back(str(f));
+        break;
+      default:
+        break;
+    }
+  });
+  if (!ports.empty()) spec["ports"] = std::move(ports);
+  if (!selector.empty()) spec["selector"] = std::move(selector);
+  if (!external_ips.empty()) spec["externalIPs"] = std::move(external_ips);
+  if (!cluster_ips.empty()) spec["clusterIPs"] = std::move(cluster_ips);
+  return spec;
+}
+
+json::object namespace_spec(std::string_view data) {
+  json::array finalizers;
+  each_field(data, [&](const Field& f) {
+    if (f.number == 1) finalizers.push_back(str(f));
+  });
+  json::object spec;
+  if (!finalizers.empty()) spec["finalizers"] = std::move(finalizers);
+  return spec;
+}
+
+}  // namespace
+
+ApiResult<json::value> decode_protobuf_object(std::string_view body) {
+  static constexpr std::string_view kMagic("k8s\0", 4);
+  if (!body.starts_with(kMagic)) return api_fail(bad_request("protobuf body without the k8s envelope"));
+  std::string api_version, kind;
+  std::string_view raw;
+  bool ok = each_field(body.substr(4), [&](const Field& f) {
+    if (f.number == 1) {  // TypeMeta {1: apiVersion, 2: kind}
+      each_field(f.bytes, [&](const Field& t) {
+        if (t.number == 1) api_version = t.bytes;
+        if (t.number == 2) kind = t.bytes;
+      });
+    } else if (f.number == 2) {
+      raw = f.bytes;
+    }
+  });
+  if (!ok) return api_fail(bad_request("malformed protobuf body"));
+  if (api_version != "v1" || (kind != "Namespace" && kind != "Service"))
+    return api_fail(
+        unsupported_media_type(std::string(kProtobufMediaType) + " for " + api_version + "/" + kind));
+  json::object obj{{"apiVersion", api_version}, {"kind", kind}};
+  ok = each_field(raw, [&](const Field& f) {
+    if (f.number == 1) obj["metadata"] = object_meta(f.bytes);
+    if (f.number == 2) obj["spec"] = kind == "Service" ? service_spec(f.bytes) : namespace_spec(f.bytes);
+    // 3: status, server-owned on create
+  });
+  if (!ok) return api_fail(bad_request("malformed protobuf " + kind));
+  return obj;
+}
+
+}  // namespace podnet::apiserver

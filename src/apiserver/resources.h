@@ -1,0 +1,49 @@
+// The resource types podnet serves: group/version/kind, URL plural, scope, short names, and the
+// per-kind rules (name format, status subresource, selectable fields). Discovery and REST read it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace podnet::apiserver {
+
+enum class NameRule {
+  kDns1123Subdomain,  // pods, nodes, most kinds
+  kDns1123Label,      // namespaces
+  kDns1035Label,      // services: must start with a letter (it becomes a DNS name)
+};
+
+struct ResourceType {
+  std::string group;  // "" for core
+  std::string version;
+  std::string kind;
+  std::string plural;    // URL segment and storage key segment
+  std::string singular;  // lowercase kind
+  bool namespaced = true;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  bool has_status = false;  // a /status subresource; the main resource then ignores status writes
+  NameRule name_rule = NameRule::kDns1123Subdomain;
+  // fieldSelector paths besides metadata.name and metadata.namespace.
+  std::vector<std::string> selectable_fields;
+
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+};
+
+class ResourceRegistry {
+ public:
+  // core/v1 namespaces, nodes, pods, services, events; discovery.k8s.io/v1 endpointslices;
+  // networking.k8s.io/v1 networkpolicies.
+  static ResourceRegistry builtin();
+
+  const ResourceType* find(const std::string& group, const std::string& version,
+                           const std::string& plural) const;
+  const std::vector<ResourceType>& all() const { return types_; }
+  // Group versions in discovery order, core ("", "v1") first.
+  std::vector<std::pair<std::string, std::string>> group_versions() const;
+
+ private:
+  std::vector<ResourceType> types_;
+};
+
+}  // namespace podnet::apiserver

@@ -1,0 +1,90 @@
+// Objects that fail to decode are logged and skipped: one bad Service must not stop the proxy
+// from serving the others (the API server validated them; this is defence, not policy).
+#include "cli/proxy_feed.h"
+
+#include <spdlog/spdlog.h>
+
+#include "client/watch_decoder.h"
+#include "k8s/decode.h"
+
+namespace podnet::cli {
+
+void ProxyFeed::Handler::on_upsert(const boost::json::value& object) {
+  std::lock_guard l(feed_.mu_);
+  if (services_) {
+    auto svc = k8s::decode_service(object);
+    if (!svc) return spdlog::warn("service {}: {}", client::object_key(object), svc.error().message());
+    feed_.proxier_.upsert_service(std::move(*svc));
+  } else {
+    auto slice = k8s::decode_endpoint_slice(object);
+    if (!slice)
+      return spdlog::warn("endpointslice {}: {}", client::object_key(object), slice.error().message());
+    feed_.proxier_.upsert_slice(*slice);
+  }
+  feed_.cv_.notify_all();
+}
+
+void ProxyFeed::Handler::on_delete(const boost::json::value& last_known) {
+  std::lock_guard l(feed_.mu_);
+  if (services_) {
+    auto svc = k8s::decode_service(last_known);
+    if (!svc)
+      return spdlog::warn("deleted service {}: {}", client::object_key(last_known), svc.error().message());
+    feed_.proxier_.delete_service(svc->meta.namespace_, svc->meta.name);
+  } else {
+    auto slice = k8s::decode_endpoint_slice(last_known);
+    if (!slice)
+      return spdlog::warn("deleted endpointslice {}: {}", client::object_key(last_known),
+                          slice.error().message());
+    feed_.proxier_.delete_slice(*slice);
+  }
+  feed_.cv_.notify_all();
+}
+
+void ProxyFeed::Handler::on_synced() {
+  std::lock_guard l(feed_.mu_);
+  (services_ ? feed_.services_synced_ : feed_.slices_synced_) = true;
+  feed_.cv_.notify_all();
+}
+
+void ProxyFeed::run() {
+  using Clock = proxy::Proxier::Clock;
+  std::unique_lock l(mu_);
+  Clock::time_point retry_at{};  // after a failed sync: the kernel refusing is rarely fixed at once
+  while (!stop_) {
+    if (!services_synced_ || !slices_synced_ || !proxier_.pending()) {
+      cv_.wait(l);
+      continue;
+    }
+    auto now = Clock::now();
+    auto due = std::max(proxier_.next_sync_at(), retry_at);
+    if (now < due) {
+      cv_.wait_until(l, due);
+      continue;
+    }
+    auto synced = proxier_.sync(now);
+    if (!synced) {
+      spdlog::error("sync: {}", synced.error().message());
+      retry_at = now + std::chrono::seconds(1);
+      continue;
+    }
+    if (*synced) {
+      ++syncs_;
+      const auto& m = proxier_.metrics();
+      spdlog::debug("synced: {} services, {} frontends, {} endpoints", m.services, m.frontends, m.endpoints);
+    }
+  }
+}
+
+void ProxyFeed::stop() {
+  std::lock_guard l(mu_);
+  stop_ = true;
+  cv_.notify_all();
+}
+
+uint64_t ProxyFeed::syncs() const {
+  std::lock_guard l(mu_);
+  return syncs_;
+}
+
+}  // namespace podnet::cli

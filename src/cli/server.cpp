@@ -1,0 +1,81 @@
+// The server's main loop: signals are blocked before any thread starts so that only sigwait()
+// here sees them, and shutdown is the ApiServer's destructor (connections, then store).
+#include "cli/server.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "apiserver/api_server.h"
+#include "common/ip.h"
+
+namespace podnet::cli {
+namespace {
+
+bool valid_port_range(const std::string& range) {
+  size_t dash = range.find('-');
+  if (dash == std::string::npos) return false;
+  int lo = 0, hi = 0;
+  auto r1 = std::from_chars(range.data(), range.data() + dash, lo);
+  auto r2 = std::from_chars(range.data() + dash + 1, range.data() + range.size(), hi);
+  return r1.ec == std::errc() && r1.ptr == range.data() + dash && r2.ec == std::errc() &&
+         r2.ptr == range.data() + range.size() && lo > 0 && lo <= hi && hi <= 65535;
+}
+
+// The allocators that will use these are not written yet, but bad values fail at start-up now
+// rather than surprising a later version.
+bool validate(const ServerFlags& flags, spdlog::logger& log) {
+  for (const auto& [name, value] :
+       {std::pair{"--service-cidr", flags.service_cidr}, std::pair{"--cluster-cidr", flags.cluster_cidr},
+        std::pair{"--lb-pool", flags.lb_pool}}) {
+    if (value.empty()) continue;
+    if (auto p = parse_prefix(value); !p) {
+      log.error("{} {}: {}", name, value, p.error().message());
+      return false;
+    }
+  }
+  if (flags.node_cidr_mask < 1 || flags.node_cidr_mask > 128) {
+    log.error("--node-cidr-mask {}: out of range", flags.node_cidr_mask);
+    return false;
+  }
+  if (!valid_port_range(flags.node_port_range)) {
+    log.error("--node-port-range {}: want LOW-HIGH within 1-65535", flags.node_port_range);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_server(const ServerFlags& flags) {
+  auto log = spdlog::stderr_color_mt("server");
+  if (!validate(flags, *log)) return 2;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  apiserver::ApiServerOptions options;
+  options.data_dir = flags.data_dir;
+  options.bind_address = flags.bind_address;
+  options.port = flags.port;
+  auto server = apiserver::ApiServer::start(options);
+  if (!server) {
+    log->error("start: {}", server.error().message());
+    return 1;
+  }
+  log->info("serving on https://{}:{}; kubeconfig {}", flags.bind_address, (*server)->port(),
+            (*server)->kubeconfig_path());
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log->info("signal {}: shutting down", sig);
+  server->reset();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace podnet::cli

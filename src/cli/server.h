@@ -1,0 +1,23 @@
+// `podnet server`: flags of the Kubernetes-compatible API server, validated, then the server run
+// until SIGTERM or SIGINT.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace podnet::cli {
+
+struct ServerFlags {
+  std::string data_dir;
+  std::string bind_address = "127.0.0.1";
+  uint16_t port = 6443;
+  std::string service_cidr = "10.96.0.0/12";
+  std::string cluster_cidr = "10.244.0.0/16";
+  int node_cidr_mask = 24;
+  std::string node_port_range = "30000-32767";
+  std::string lb_pool;  // empty: LoadBalancer services get no address
+};
+
+int run_server(const ServerFlags& flags);
+
+}  // namespace podnet::cli

@@ -1,0 +1,142 @@
+// Informer loop. The store of last known objects lets a relist turn "gone from the list" into
+// deletes, and lets a relist skip objects whose resourceVersion did not change.
+#include "client/informer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "client/watch_decoder.h"
+
+namespace podnet::client {
+
+namespace json = boost::json;
+
+void Informer::run() {
+  while (!stopped()) {
+    if (auto s = step(); s) {
+      backoff_ = opts_.initial_backoff;
+      continue;
+    } else if (stopped()) {
+      break;
+    } else {
+      spdlog::warn("informer {}: {} (retry in {} ms)", opts_.path, s.error().message(), backoff_.count());
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, backoff_, [&] { return stop_; });
+    backoff_ = std::min(backoff_ * 2, opts_.max_backoff);
+  }
+}
+
+void Informer::stop() {
+  std::lock_guard lock(mu_);
+  stop_ = true;
+  if (active_) active_->cancel();
+  cv_.notify_all();
+}
+
+bool Informer::stopped() {
+  std::lock_guard lock(mu_);
+  return stop_;
+}
+
+Status Informer::step() {
+  return needs_list_ ? list() : watch();
+}
+
+Status Informer::list() {
+  std::map<std::string, json::value> fresh;
+  std::string token, rv;
+  do {
+    auto page = client_.list(opts_.path, opts_.page_size, token);
+    // An expired continue token means the snapshot is gone: the next step starts over.
+    if (!page) return std::unexpected(wrap(page.error(), "list " + opts_.path));
+    for (auto& item : page->items) {
+      std::string key = object_key(item);
+      if (!key.empty()) fresh[key] = std::move(item);
+    }
+    token = std::move(page->continue_token);
+    rv = std::move(page->resource_version);
+  } while (!token.empty());
+
+  for (const auto& [key, old] : store_)
+    if (!fresh.contains(key)) handler_.on_delete(old);
+  for (const auto& [key, obj] : fresh) {
+    auto it = store_.find(key);
+    if (it == store_.end() || resource_version_of(it->second) != resource_version_of(obj) ||
+        resource_version_of(obj).empty())
+      handler_.on_upsert(obj);
+  }
+  store_ = std::move(fresh);
+  rv_ = std::move(rv);
+  needs_list_ = false;
+  synced_ = true;
+  handler_.on_synced();
+  return {};
+}
+
+Status Informer::watch() {
+  auto opened = client_.watch(opts_.path, rv_);
+  if (!opened) {
+    if (is_expired(opened.error())) {
+      needs_list_ = true;
+      return {};
+    }
+    return std::unexpected(wrap(opened.error(), "watch " + opts_.path));
+  }
+  std::unique_ptr<WatchStream> stream = std::move(*opened);
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return fail("watch " + opts_.path, ECANCELED);
+    active_ = stream.get();
+  }
+  struct Clear {
+    Informer& self;
+    ~Clear() {
+      std::lock_guard lock(self.mu_);
+      self.active_ = nullptr;
+    }
+  } clear{*this};
+
+  const auto started = std::chrono::steady_clock::now();
+  size_t events = 0;
+  for (;;) {
+    auto next = stream->next();
+    if (!next) return std::unexpected(wrap(next.error(), "watch " + opts_.path));
+    if (!*next) {
+      // A server that ends every watch at once would otherwise be hammered in a tight loop.
+      if (events == 0 && std::chrono::steady_clock::now() - started < std::chrono::seconds(1))
+        return fail_msg("watch " + opts_.path + ": server closed the stream at once");
+      return {};
+    }
+    ++events;
+    WatchEvent& e = **next;
+    if (e.type == WatchEvent::Type::kError) {
+      if (status_code(e.object) == 410) {
+        needs_list_ = true;
+        return {};
+      }
+      const json::value* msg = e.object.is_object() ? e.object.get_object().if_contains("message") : nullptr;
+      return fail_msg("watch " + opts_.path + ": server error " + std::to_string(status_code(e.object)) +
+                      (msg && msg->is_string() ? ": " + std::string(msg->get_string()) : ""));
+    }
+    std::string rv = resource_version_of(e.object);
+    if (e.type == WatchEvent::Type::kBookmark) {
+      if (!rv.empty()) rv_ = std::move(rv);
+      continue;
+    }
+    std::string key = object_key(e.object);
+    if (key.empty()) return fail_msg("watch " + opts_.path + ": event object without metadata.name");
+    if (e.type == WatchEvent::Type::kDeleted) {
+      store_.erase(key);
+      handler_.on_delete(e.object);
+    } else {
+      auto& slot = store_[key];
+      slot = std::move(e.object);
+      handler_.on_upsert(slot);
+    }
+    if (!rv.empty()) rv_ = std::move(rv);
+  }
+}
+
+}  // namespace podnet::client

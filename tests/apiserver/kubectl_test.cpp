@@ -1,0 +1,239 @@
+// End to end with the real kubectl against the `podnet server` binary started as a child process
+// (--port 0, so the port is whatever is free; the kubeconfig it writes names it).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "common/files.h"
+#include "support/temp_dir.h"
+
+namespace podnet::apiserver::testing {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr const char* kKubectl = "/usr/bin/kubectl";
+
+// fork+exec with stdout and stderr to `log`; returns the child's PID.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+struct KubectlRun {
+  int code = -1;
+  std::string out;
+};
+
+class KubectlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access(kKubectl, X_OK) != 0) GTEST_SKIP() << "no kubectl at " << kKubectl;
+    data_ = dir_.path() + "/data";
+    kubeconfig_ = data_ + "/admin.kubeconfig";
+    server_ =
+        spawn({std::string(PODNET_BINARY_DIR) + "/podnet", "server", "--data-dir", data_, "--port", "0"},
+              dir_.path() + "/server.log");
+    ASSERT_GT(server_, 0);
+    for (int i = 0; i < 200 && !std::filesystem::exists(kubeconfig_); ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(std::filesystem::exists(kubeconfig_)) << log("server.log");
+  }
+
+  void TearDown() override {
+    if (server_ <= 0) return;
+    ::kill(server_, SIGTERM);
+    int status = 0;
+    ::waitpid(server_, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "clean shutdown on SIGTERM\n"
+                                                               << log("server.log");
+  }
+
+  std::string log(const std::string& name) {
+    auto text = read_file(dir_.path() + "/" + name);
+    return text ? *text : "";
+  }
+
+  KubectlRun kubectl(std::vector<std::string> args) {
+    args.insert(args.begin(), {kKubectl, "--kubeconfig", kubeconfig_, "--request-timeout=20s"});
+    std::string out_file = dir_.path() + "/kubectl.out";
+    pid_t pid = spawn(args, out_file);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, log("kubectl.out")};
+  }
+
+  std::string write(const std::string& name, const std::string& content) {
+    std::string path = dir_.path() + "/" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  podnet::testing::TempDir dir_{"podnet-kubectl"};
+  std::string data_, kubeconfig_;
+  pid_t server_ = -1;
+};
+
+constexpr const char* kObjects = R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  namespace: shop
+  labels: {app: web}
+spec:
+  containers: [{name: c, image: nginx}]
+)";
+
+TEST_F(KubectlTest, EverydayCommands) {
+  auto ns = kubectl({"get", "ns"});
+  ASSERT_EQ(ns.code, 0) << ns.out;
+  EXPECT_NE(ns.out.find("default"), std::string::npos) << ns.out;
+  EXPECT_NE(ns.out.find("kube-system"), std::string::npos) << ns.out;
+
+  // With validation on (the default): kubectl probes /openapi/v3 for server-side field validation.
+  auto created = kubectl({"create", "-f", write("objects.yaml", kObjects)});
+  ASSERT_EQ(created.code, 0) << created.out;
+  EXPECT_NE(created.out.find("pod/web-1 created"), std::string::npos) << created.out;
+
+  auto svc = kubectl({"-n", "shop", "get", "svc", "-o", "json"});
+  ASSERT_EQ(svc.code, 0) << svc.out;
+  auto svc_json = boost::json::parse(svc.out);
+  auto& item = svc_json.at("items").at(0);
+  EXPECT_EQ(item.at("metadata").at("name").as_string(), "web");
+  EXPECT_EQ(item.at("spec").at("ports").at(0).at("targetPort").as_int64(), 8080);
+
+  // Human output comes from the server's Table: kube's columns.
+  auto table = kubectl({"-n", "shop", "get", "po"});
+  EXPECT_NE(table.out.find("READY   STATUS    RESTARTS   AGE"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("web-1   0/1     Pending"), std::string::npos) << table.out;
+  auto svc_table = kubectl({"-n", "shop", "get", "svc", "-o", "wide"});
+  EXPECT_NE(svc_table.out.find("80/TCP"), std::string::npos) << svc_table.out;
+  EXPECT_NE(svc_table.out.find("app=web"), std::string::npos) << svc_table.out;
+
+  auto by_label = kubectl({"-n", "shop", "get", "po", "-l", "app=web", "-o", "name"});
+  EXPECT_EQ(by_label.out, "pod/web-1\n");
+  EXPECT_EQ(kubectl({"-n", "shop", "get", "po", "-l", "app=db", "-o", "name"}).out.find("pod/"),
+            std::string::npos);
+
+  ASSERT_EQ(kubectl({"-n", "shop", "label", "po", "web-1", "tier=fe"}).code, 0);
+  ASSERT_EQ(kubectl({"-n", "shop", "patch", "po", "web-1", "--type=merge", "-p",
+                     R"({"metadata":{"annotations":{"a":"1"}}})"})
+                .code,
+            0);
+  auto json_patch = kubectl({"-n", "shop", "patch", "po", "web-1", "--type=json", "-p",
+                             R"([{"op":"add","path":"/metadata/labels/x","value":"y"}])"});
+  ASSERT_EQ(json_patch.code, 0) << json_patch.out;
+  auto labels = kubectl({"-n", "shop", "get", "po", "web-1", "-o",
+                         "jsonpath={.metadata.labels.tier},{.metadata.labels.x},{.metadata.annotations.a}"});
+  EXPECT_EQ(labels.out, "fe,y,1");
+
+  auto deleted = kubectl({"-n", "shop", "delete", "po", "web-1"});
+  ASSERT_EQ(deleted.code, 0) << deleted.out;
+  auto gone = kubectl({"-n", "shop", "get", "po", "web-1"});
+  EXPECT_NE(gone.code, 0);
+  EXPECT_NE(gone.out.find("NotFound"), std::string::npos) << gone.out;
+}
+
+TEST_F(KubectlTest, ApplyCreatesConfiguresAndFindsNothingToChange) {
+  std::string file = write("objects.yaml", kObjects);
+  auto first = kubectl({"apply", "-f", file});
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("service/web created"), std::string::npos) << first.out;
+  auto second = kubectl({"apply", "-f", file});
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find("service/web unchanged"), std::string::npos) << second.out;
+
+  // A changed file is applied as a strategic merge patch: ports merge by port, containers by name.
+  std::string changed = kObjects;
+  changed.replace(changed.find("port: 80,"), 9, "port: 81,");
+  changed.replace(changed.find("image: nginx"), 12, "image: nginx:1.27");
+  auto third = kubectl({"apply", "-f", write("changed.yaml", changed)});
+  ASSERT_EQ(third.code, 0) << third.out;
+  EXPECT_NE(third.out.find("service/web configured"), std::string::npos) << third.out;
+  EXPECT_EQ(kubectl({"-n", "shop", "get", "svc", "web", "-o", "jsonpath={.spec.ports[*].port}"}).out, "81");
+  EXPECT_EQ(kubectl({"-n", "shop", "get", "po", "web-1", "-o", "jsonpath={.spec.containers[0].image}"}).out,
+            "nginx:1.27");
+  ASSERT_EQ(kubectl({"-n", "shop", "set", "image", "pod/web-1", "c=nginx:1.28"}).code, 0);
+  EXPECT_EQ(kubectl({"-n", "shop", "get", "po", "web-1", "-o", "jsonpath={.spec.containers[0].image}"}).out,
+            "nginx:1.28");
+
+  auto deleted = kubectl({"delete", "ns", "shop"});
+  ASSERT_EQ(deleted.code, 0) << deleted.out;
+  EXPECT_EQ(kubectl({"get", "po", "-A", "-o", "name"}).out.find("web-1"), std::string::npos)
+      << "the namespace's pods went with it";
+}
+
+TEST_F(KubectlTest, GeneratorsThatSendProtobuf) {
+  // kubectl's typed clients POST these as application/vnd.kubernetes.protobuf.
+  auto ns = kubectl({"create", "namespace", "made-by-generator"});
+  ASSERT_EQ(ns.code, 0) << ns.out;
+  auto svc = kubectl({"create", "service", "clusterip", "web", "--tcp=80:8080"});
+  ASSERT_EQ(svc.code, 0) << svc.out;
+  EXPECT_EQ(
+      kubectl({"get", "svc", "web", "-o", "jsonpath={.spec.ports[0].targetPort} {.spec.selector.app}"}).out,
+      "8080 web");
+  auto bad = kubectl({"create", "namespace", "Bad_Name"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.out.find("is invalid"), std::string::npos) << bad.out;
+}
+
+TEST_F(KubectlTest, WatchSeesAChange) {
+  std::string watch_log = dir_.path() + "/watch.out";
+  pid_t watcher =
+      spawn({kKubectl, "--kubeconfig", kubeconfig_, "get", "po", "-w", "--output-watch-events"}, watch_log);
+  ASSERT_GT(watcher, 0);
+  std::this_thread::sleep_for(1s);  // let it list and start watching
+  ASSERT_EQ(kubectl({"run", "watched", "--image=nginx"}).code, 0);
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    seen = log("watch.out").find("watched") != std::string::npos;
+    if (!seen) std::this_thread::sleep_for(100ms);
+  }
+  ::kill(watcher, SIGTERM);
+  ::waitpid(watcher, nullptr, 0);
+  EXPECT_TRUE(seen) << log("watch.out");
+  EXPECT_NE(log("watch.out").find("ADDED"), std::string::npos) << log("watch.out");
+}
+
+TEST_F(KubectlTest, ApiResourcesListsEveryResource) {
+  auto r = kubectl({"api-resources"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* name : {"namespaces", "nodes", "pods", "services", "events", "endpointslices",
+                           "networkpolicies", "netpol", "svc"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << "\n" << r.out;
+}
+
+}  // namespace
+}  // namespace podnet::apiserver::testing
