@@ -58,26 +58,7 @@ std::string sans_fingerprint(const BootstrapOptions& options) {
 }  // namespace
 
 Status write_private_file(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return fail("create " + tmp);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return fail("write " + tmp, e);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return fail("store " + path, e);
-  }
-  return {};
+  return write_file_atomic(path, content, 0600, /*sync=*/true);
 }
 
 Result<ServerCredentials> ensure_credentials(const BootstrapOptions& options) {

@@ -24,9 +24,9 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-Status write_file_atomic(const std::string& path, std::string_view content) {
+Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode, bool sync) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid()) return fail("create " + tmp);
   size_t off = 0;
   while (off < content.size()) {
@@ -38,6 +38,11 @@ Status write_file_atomic(const std::string& path, std::string_view content) {
       return fail("write " + tmp, e);
     }
     off += static_cast<size_t>(n);
+  }
+  if (sync && ::fsync(fd.get()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return fail("sync " + tmp, e);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;

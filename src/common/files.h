@@ -12,7 +12,9 @@ namespace podnet {
 
 Result<std::string> read_file(const std::string& path);
 // Writes to path.tmp-<pid> then renames over path, so readers see either the old or the new content.
-Status write_file_atomic(const std::string& path, std::string_view content);
+// `sync` flushes the data before the rename (credentials, state that must survive power loss).
+Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode = 0644,
+                         bool sync = false);
 // mkdir -p with the given mode for the directories it creates.
 Status make_dirs(const std::string& path, unsigned mode = 0755);
 
