@@ -12,20 +12,15 @@
 
 #include <memory>
 
+#include "common/c_ptr.h"
+
 namespace podnet::apiserver {
 namespace {
 
-template <auto Fn>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const {
-    Fn(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using PkeyPtr = CPtr<EVP_PKEY, EVP_PKEY_free>;
+using X509Ptr = CPtr<X509, X509_free>;
+using BioPtr = CPtr<BIO, BIO_free>;
+using BnPtr = CPtr<BIGNUM, BN_free>;
 
 std::unexpected<Error> ssl_fail(std::string what) {
   return fail_msg(what + ": OpenSSL error " + std::to_string(ERR_get_error()));

@@ -14,23 +14,17 @@
 #include <optional>
 #include <string>
 
+#include "common/c_ptr.h"
 #include "netlink/link.h"
 
 namespace podnet::netlink::detail {
 
-template <auto F>
-struct Free {
-  template <class T>
-  void operator()(T* p) const {
-    F(p);
-  }
-};
-using LinkPtr = std::unique_ptr<rtnl_link, Free<rtnl_link_put>>;
-using AddrPtr = std::unique_ptr<nl_addr, Free<nl_addr_put>>;
-using RtAddrPtr = std::unique_ptr<rtnl_addr, Free<rtnl_addr_put>>;
-using RoutePtr = std::unique_ptr<rtnl_route, Free<rtnl_route_put>>;
-using NeighPtr = std::unique_ptr<rtnl_neigh, Free<rtnl_neigh_put>>;
-using CachePtr = std::unique_ptr<nl_cache, Free<nl_cache_free>>;
+using LinkPtr = CPtr<rtnl_link, rtnl_link_put>;
+using AddrPtr = CPtr<nl_addr, nl_addr_put>;
+using RtAddrPtr = CPtr<rtnl_addr, rtnl_addr_put>;
+using RoutePtr = CPtr<rtnl_route, rtnl_route_put>;
+using NeighPtr = CPtr<rtnl_neigh, rtnl_neigh_put>;
+using CachePtr = CPtr<nl_cache, nl_cache_free>;
 
 // libnl allocations only fail when memory is exhausted; treat that like operator new does.
 template <class T>
