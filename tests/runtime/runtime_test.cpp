@@ -365,6 +365,21 @@ class RuntimeTest : public ::testing::Test {
 
 const std::regex kInet(R"(inet (\d+\.\d+\.\d+\.\d+)/)");
 
+// Checks that container B's output shows it reached A's web server; returns B's own address, or ""
+// (with a failure recorded) when its output names none.
+std::string reached_a_from(const Cmd& run_b, const std::string& ip_a) {
+  EXPECT_EQ(run_b.status, 0) << run_b.out;
+  EXPECT_NE(run_b.out.find("pn-hello"), std::string::npos) << run_b.out;
+  std::smatch m;
+  if (!std::regex_search(run_b.out, m, kInet)) {
+    ADD_FAILURE() << "no address in B's output: " << run_b.out;
+    return {};
+  }
+  std::string ip_b = m[1];
+  EXPECT_NE(ip_b, ip_a);
+  return ip_b;
+}
+
 // ---- podman --------------------------------------------------------------------------------------
 
 class PodmanTest : public RuntimeTest {
@@ -435,12 +450,8 @@ TEST_F(PodmanTest, TwoContainersReachEachOtherAndRemovalReleasesAddresses) {
 
   // B reaches A by ICMP and HTTP, then exits and is removed (--rm).
   auto run_b = podman_run("--rm --name " + b + " " + image() + " sh -c " + quote(probe(ip_a)));
-  EXPECT_EQ(run_b.status, 0) << run_b.out;
-  EXPECT_NE(run_b.out.find("pn-hello"), std::string::npos) << run_b.out;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(run_b.out, m, kInet)) << run_b.out;
-  std::string ip_b = m[1];
-  EXPECT_NE(ip_b, ip_a);
+  std::string ip_b = reached_a_from(run_b, ip_a);
+  ASSERT_FALSE(ip_b.empty());
   EXPECT_TRUE(eventually([&] { return !reserved(ip_b); }))
       << "B's address still reserved after podman run --rm";
   EXPECT_TRUE(reserved(ip_a));
@@ -586,12 +597,8 @@ TEST_F(ContainerdTest, TwoContainersReachEachOtherAndRemovalReleasesAddresses) {
   EXPECT_TRUE(reserved(ip_a));
 
   auto run_b = run(ctr_run_cni(b, probe(ip_a)));
-  EXPECT_EQ(run_b.status, 0) << run_b.out;
-  EXPECT_NE(run_b.out.find("pn-hello"), std::string::npos) << run_b.out;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(run_b.out, m, kInet)) << run_b.out;
-  std::string ip_b = m[1];
-  EXPECT_NE(ip_b, ip_a);
+  std::string ip_b = reached_a_from(run_b, ip_a);
+  ASSERT_FALSE(ip_b.empty());
   EXPECT_FALSE(reserved(ip_b)) << "B's address still reserved after ctr run --rm returned";
   EXPECT_TRUE(reserved(ip_a));
   EXPECT_EQ(run("ip netns exec " + node_->name() + " ping -c1 -W2 " + ip_a).status, 0);
