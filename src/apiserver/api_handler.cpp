@@ -10,6 +10,7 @@
 #include "apiserver/openapi.h"
 #include "apiserver/protobuf_decode.h"
 #include "apiserver/request_info.h"
+#include "apiserver/server_side_apply.h"
 #include "apiserver/table.h"
 #include "apiserver/watch_stream.h"
 
@@ -74,6 +75,28 @@ ApiResult<size_t> parse_count(const std::string& text, const std::string& what) 
 template <class T>
 Reply object_or_error(const ApiResult<T>& r, http::status ok = http::status::ok) {
   return r ? json_reply(ok, *r) : error_reply(r.error());
+}
+
+// fieldManager (or the User-Agent's product, as kube derives it) and fieldValidation.
+ApiResult<WriteOptions> write_options(const Request& request, const QueryParams& q, bool json_body) {
+  WriteOptions opts;
+  opts.field_manager = param(q, "fieldManager");
+  if (opts.field_manager.empty())
+    opts.field_manager = manager_from_user_agent(request.msg[http::field::user_agent]);
+  auto validation = parse_field_validation(param(q, "fieldValidation"));
+  if (!validation) return std::unexpected(validation.error());
+  opts.validation = *validation;
+  if (json_body)
+    for (const auto& d : duplicate_fields(request.msg.body()))
+      opts.strict_errors.push_back("duplicate field \"" + d + "\"");
+  return opts;
+}
+
+// Each dropped or duplicate field as its own 299 warning, which kubectl prints as "Warning: ...".
+Reply with_warnings(Reply r, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings)
+    r.msg.insert(http::field::warning, "299 - " + json::serialize(json::value(w)));
+  return r;
 }
 
 }  // namespace
@@ -188,7 +211,12 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(mt));
       auto body = mt == kProtobufMediaType ? decode_protobuf_object(request.msg.body()) : parse_body(request);
       if (!body) return error_reply(body.error());
-      return object_or_error(objects_.create(type, ns, std::move(*body)), http::status::created);
+      auto opts = write_options(request, q, mt != kProtobufMediaType);
+      if (!opts) return error_reply(opts.error());
+      std::vector<std::string> warnings;
+      opts->warnings = &warnings;
+      auto created = objects_.create(type, ns, std::move(*body), *opts);
+      return with_warnings(object_or_error(created, http::status::created), warnings);
     }
     case http::verb::put: {
       if (rp.name.empty()) return error_reply(method_not_allowed("PUT"));
@@ -196,23 +224,45 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(media_type(request)));
       auto body = parse_body(request);
       if (!body) return error_reply(body.error());
-      return object_or_error(objects_.update(type, ns, rp.name, std::move(*body), sub));
+      auto opts = write_options(request, q, true);
+      if (!opts) return error_reply(opts.error());
+      std::vector<std::string> warnings;
+      opts->warnings = &warnings;
+      return with_warnings(object_or_error(objects_.update(type, ns, rp.name, std::move(*body), sub, *opts)),
+                           warnings);
     }
     case http::verb::patch: {
       if (rp.name.empty()) return error_reply(method_not_allowed("PATCH"));
       std::string mt = media_type(request);
-      PatchType pt;
+      PatchType pt = PatchType::kMerge;
       if (mt == "application/merge-patch+json")
         pt = PatchType::kMerge;
       else if (mt == "application/json-patch+json")
         pt = PatchType::kJson;
       else if (mt == "application/strategic-merge-patch+json")
         pt = PatchType::kStrategic;
-      else
+      else if (mt != "application/apply-patch+yaml")
         return error_reply(unsupported_media_type(mt));
       auto body = parse_body(request);
       if (!body) return error_reply(body.error());
-      return object_or_error(objects_.patch(type, ns, rp.name, pt, *body, sub));
+      auto opts = write_options(request, q, true);
+      if (!opts) return error_reply(opts.error());
+      std::vector<std::string> warnings;
+      opts->warnings = &warnings;
+      if (mt == "application/apply-patch+yaml") {
+        if (param(q, "fieldManager").empty())
+          return error_reply(invalid(
+              "meta.k8s.io", "PatchOptions.meta.k8s.io", "",
+              {{"FieldValueRequired", "Required value: is required for apply patch", "fieldManager"}}));
+        auto applied = objects_.apply(type, ns, rp.name, *body, flag(q, "force"), sub, *opts);
+        return with_warnings(object_or_error(applied), warnings);
+      }
+      if (!param(q, "force").empty())
+        return error_reply(invalid(
+            "meta.k8s.io", "PatchOptions.meta.k8s.io", "",
+            {{"FieldValueForbidden", "Forbidden: may not be specified for non-apply patch", "force"}}));
+      return with_warnings(object_or_error(objects_.patch(type, ns, rp.name, pt, *body, sub, *opts)),
+                           warnings);
     }
     case http::verb::delete_: {
       if (rp.name.empty() || sub != Subresource::kNone) return error_reply(method_not_allowed("DELETE"));

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "apiserver/patch.h"
+#include "apiserver/server_side_apply.h"
 #include "apiserver/strategic_patch.h"
 #include "apiserver/validation.h"
 
@@ -129,9 +130,14 @@ std::string ObjectStore::random_uid() {
 }
 
 ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::string& ns,
-                                           json::value object) {
+                                           json::value object, const WriteOptions& opts) {
   auto typed = check_type(type, std::move(object));
   if (!typed) return std::unexpected(typed.error());
+  if (opts.validation)
+    if (auto v =
+            enforce_field_validation(type, *typed, *opts.validation, opts.strict_errors, opts.warnings, true);
+        !v)
+      return std::unexpected(v.error());
   json::object& obj = typed->get_object();
   json::object& meta = metadata_of(obj);
   std::string body_ns = string_at(meta, "namespace");
@@ -172,6 +178,7 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
   meta.erase("resourceVersion");
   meta.erase("deletionTimestamp");
   apply_defaults(type, obj);
+  record_update(type, json::object{}, *typed, FieldOwner{opts.field_manager, false, now_rfc3339()});
   auto kv = store_.create(key(type, ns, name), json::serialize(obj));
   if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
   return decode(*kv);
@@ -236,9 +243,14 @@ ApiResult<json::value> ObjectStore::list(const ResourceType& type, const std::st
 
 ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const std::string& name,
                                                  const storage::KeyValue& current, json::value object,
-                                                 Subresource sub) {
+                                                 Subresource sub, const WriteOptions& opts, bool decoding) {
   auto typed = check_type(type, std::move(object));
   if (!typed) return std::unexpected(typed.error());
+  if (opts.validation)
+    if (auto v = enforce_field_validation(type, *typed, *opts.validation, opts.strict_errors, opts.warnings,
+                                          decoding);
+        !v)
+      return std::unexpected(v.error());
   auto old = decode(current);
   if (!old) return std::unexpected(old.error());
   json::object& old_obj = old->get_object();
@@ -277,6 +289,16 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
     rmeta["name"] = name;
     if (!type.namespaced) rmeta.erase("namespace");
     apply_defaults(type, result);
+    // A body without managedFields leaves ownership as it was (kube: nil keeps, [] resets).
+    // (apply_defaults may have moved metadata: look it up again.)
+    if (json::object& m = metadata_of(result); !m.contains("managedFields"))
+      if (const json::value* mf = old_meta.if_contains("managedFields")) m["managedFields"] = *mf;
+  }
+  {
+    json::value after = std::move(result);
+    record_update(type, *old, after,
+                  FieldOwner{opts.field_manager, sub == Subresource::kStatus, now_rfc3339()});
+    result = std::move(after.get_object());
   }
   if (auto causes = validate_labels(metadata_of(result).if_contains("labels")); !causes.empty())
     return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
@@ -290,15 +312,17 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
 }
 
 ApiResult<json::value> ObjectStore::update(const ResourceType& type, const std::string& ns,
-                                           const std::string& name, json::value object, Subresource sub) {
+                                           const std::string& name, json::value object, Subresource sub,
+                                           const WriteOptions& opts) {
   auto current = get_kv(type, ns, name);
   if (!current) return std::unexpected(current.error());
-  return write_update(type, name, *current, std::move(object), sub);
+  return write_update(type, name, *current, std::move(object), sub, opts, true);
 }
 
 ApiResult<json::value> ObjectStore::patch(const ResourceType& type, const std::string& ns,
                                           const std::string& name, PatchType patch_type,
-                                          const json::value& patch, Subresource sub) {
+                                          const json::value& patch, Subresource sub,
+                                          const WriteOptions& opts) {
   for (int attempt = 0;; ++attempt) {
     auto current = get_kv(type, ns, name);
     if (!current) return std::unexpected(current.error());
@@ -318,7 +342,7 @@ ApiResult<json::value> ObjectStore::patch(const ResourceType& type, const std::s
       patched = std::move(*r);
     }
     if (!patched.is_object()) return api_fail(bad_request("the patched document is not a JSON object"));
-    auto result = write_update(type, name, *current, std::move(patched), sub);
+    auto result = write_update(type, name, *current, std::move(patched), sub, opts, false);
     // A conflict here is a race with another writer (the patch carried no precondition of its own
     // unless it set resourceVersion), so re-read and re-apply, as kube does.
     bool raced = !result && result.error().reason == "Conflict" && attempt + 1 < kPatchAttempts;
@@ -346,6 +370,44 @@ ApiResult<json::value> ObjectStore::remove(const ResourceType& type, const std::
   storage::KeyValue last = removed->last;
   last.mod_revision = removed->revision;
   return decode(last);
+}
+
+ApiResult<json::value> ObjectStore::apply(const ResourceType& type, const std::string& ns,
+                                          const std::string& name, const json::value& config, bool force,
+                                          Subresource sub, const WriteOptions& opts) {
+  auto typed = check_type(type, config);
+  if (!typed) return std::unexpected(typed.error());
+  if (opts.validation == FieldValidation::kStrict && !opts.strict_errors.empty())
+    return api_fail(bad_request("error strict decoding YAML: " + opts.strict_errors.front()));
+  if (opts.warnings)
+    opts.warnings->insert(opts.warnings->end(), opts.strict_errors.begin(), opts.strict_errors.end());
+  FieldOwner owner{opts.field_manager, sub == Subresource::kStatus, now_rfc3339()};
+  for (int attempt = 0;; ++attempt) {
+    auto current = get_kv(type, ns, name);
+    if (!current) {
+      if (current.error().code != 404 || sub != Subresource::kNone) return std::unexpected(current.error());
+      std::string body_name = string_at(metadata_of(typed->get_object()), "name");
+      if (!body_name.empty() && body_name != name)
+        return api_fail(bad_request("the name of the object (" + body_name +
+                                    ") does not match the name on the URL (" + name + ")"));
+      auto applied = server_side_apply(type, nullptr, *typed, owner, force);
+      if (!applied) return applied;
+      metadata_of(applied->get_object())["name"] = name;
+      auto created = create(type, ns, std::move(*applied));
+      if (!created && created.error().reason == "AlreadyExists" && attempt + 1 < kPatchAttempts) continue;
+      return created;
+    }
+    auto doc = decode(*current);
+    if (!doc) return std::unexpected(doc.error());
+    auto applied = server_side_apply(type, &*doc, *typed, owner, force);
+    if (!applied) return applied;
+    auto result = write_update(type, name, *current, std::move(*applied), sub, {}, false);
+    bool pinned = !string_at(metadata_of(typed->get_object()), "resourceVersion").empty();
+    if (!result && result.error().reason == "Conflict" && result.error().causes.empty() && !pinned &&
+        attempt + 1 < kPatchAttempts)
+      continue;  // raced with another writer: re-read and re-apply
+    return result;
+  }
 }
 
 }  // namespace podnet::apiserver

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "apiserver/api_error.h"
+#include "apiserver/field_validation.h"
 #include "apiserver/resources.h"
 #include "apiserver/selectors.h"
 #include "storage/store.h"
@@ -30,6 +31,15 @@ enum class PatchType { kMerge, kJson, kStrategic };
 // takes status (kube's status subresource contract).
 enum class Subresource { kNone, kStatus };
 
+// Who writes and how strictly, for writes that come from API requests. The defaults (no manager,
+// no validation) are for the server's own controllers.
+struct WriteOptions {
+  std::string field_manager;                  // recorded in metadata.managedFields when set
+  std::optional<FieldValidation> validation;  // unset: the object is trusted as it is
+  std::vector<std::string> strict_errors;     // found before decoding: `duplicate field "x"`
+  std::vector<std::string>* warnings = nullptr;
+};
+
 class ObjectStore {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -42,15 +52,21 @@ class ObjectStore {
   ApiResult<boost::json::value> decode(const storage::KeyValue& kv) const;
 
   ApiResult<boost::json::value> create(const ResourceType& type, const std::string& ns,
-                                       boost::json::value object);
+                                       boost::json::value object, const WriteOptions& opts = {});
   ApiResult<boost::json::value> get(const ResourceType& type, const std::string& ns, const std::string& name);
   // A <Kind>List with metadata.resourceVersion and, when paginated, metadata.continue.
   ApiResult<boost::json::value> list(const ResourceType& type, const std::string& ns, const ListQuery& query);
   ApiResult<boost::json::value> update(const ResourceType& type, const std::string& ns,
-                                       const std::string& name, boost::json::value object, Subresource sub);
+                                       const std::string& name, boost::json::value object, Subresource sub,
+                                       const WriteOptions& opts = {});
   ApiResult<boost::json::value> patch(const ResourceType& type, const std::string& ns,
                                       const std::string& name, PatchType patch_type,
-                                      const boost::json::value& patch, Subresource sub);
+                                      const boost::json::value& patch, Subresource sub,
+                                      const WriteOptions& opts = {});
+  // Server-side apply (server_side_apply.h) by opts.field_manager; creates the object if absent.
+  ApiResult<boost::json::value> apply(const ResourceType& type, const std::string& ns,
+                                      const std::string& name, const boost::json::value& config, bool force,
+                                      Subresource sub, const WriteOptions& opts);
   // The object as it was, with resourceVersion set to the deletion's revision. A non-empty
   // `precondition_rv` must equal the current resourceVersion (409 Conflict otherwise).
   ApiResult<boost::json::value> remove(const ResourceType& type, const std::string& ns,
@@ -69,7 +85,7 @@ class ObjectStore {
   // writes it with compare-and-swap on `current`'s revision.
   ApiResult<boost::json::value> write_update(const ResourceType& type, const std::string& name,
                                              const storage::KeyValue& current, boost::json::value object,
-                                             Subresource sub);
+                                             Subresource sub, const WriteOptions& opts, bool decoding);
 
   storage::Store& store_;
   Clock clock_;

@@ -1,7 +1,6 @@
-// A minimal OpenAPI v3 surface: the /openapi/v3 index and one document per group version listing
-// each resource's PATCH operation with its GVK and the fieldValidation parameter. That is what
-// kubectl (create/apply/replace with --validate) probes before trusting server-side validation.
-// No schemas yet: `kubectl explain` and client-side apply's strategic merge need them.
+// OpenAPI v3: the /openapi/v3 index and one document per group version with each resource's
+// operations (GVK, fieldValidation, patch types) and component schemas generated from schema.h,
+// which kubectl uses for explain, client-side apply's strategic merge and validation probes.
 #pragma once
 
 #include <boost/json/value.hpp>
