@@ -227,6 +227,132 @@ TEST_F(KubectlTest, WatchSeesAChange) {
   EXPECT_NE(log("watch.out").find("ADDED"), std::string::npos) << log("watch.out");
 }
 
+constexpr const char* kWebService = R"(apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {app: web, tier: fe}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: 8443}
+)";
+
+std::string without(std::string text, const std::string& part) {
+  text.erase(text.find(part), part.size());
+  return text;
+}
+
+TEST_F(KubectlTest, ServerSideApplyOwnsRemovesAndConflicts) {
+  auto first = kubectl({"apply", "--server-side", "-f", write("svc.yaml", kWebService)});
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("service/web serverside-applied"), std::string::npos) << first.out;
+  auto managed =
+      kubectl({"get", "svc", "web", "--show-managed-fields", "-o",
+               "jsonpath={.metadata.managedFields[0].manager},{.metadata.managedFields[0].operation}"});
+  EXPECT_EQ(managed.out, "kubectl,Apply");
+  auto fields = kubectl({"get", "svc", "web", "--show-managed-fields", "-o", "json"});
+  EXPECT_NE(fields.out.find(R"(k:{\"port\":443,\"protocol\":\"TCP\"})"), std::string::npos) << fields.out;
+
+  // The manager no longer applies port 443 and the label tier: both disappear.
+  std::string smaller =
+      without(without(kWebService, "  - {name: https, port: 443, targetPort: 8443}\n"), ", tier: fe");
+  auto second = kubectl({"apply", "--server-side", "-f", write("svc2.yaml", smaller)});
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_EQ(kubectl({"get", "svc", "web", "-o", "jsonpath={.spec.ports[*].port}"}).out, "80");
+  EXPECT_EQ(kubectl({"get", "svc", "web", "-o", "jsonpath={.metadata.labels}"}).out, R"({"app":"web"})");
+
+  // Another manager wanting a different targetPort conflicts with the first one...
+  std::string other = smaller;
+  other.replace(other.find("8080"), 4, "9090");
+  std::string other_file = write("svc3.yaml", other);
+  auto conflict = kubectl({"apply", "--server-side", "--field-manager=other", "-f", other_file});
+  EXPECT_NE(conflict.code, 0);
+  EXPECT_NE(
+      conflict.out.find(
+          R"(Apply failed with 1 conflict: conflict with "kubectl": .spec.ports[port=80,protocol="TCP"].targetPort)"),
+      std::string::npos)
+      << conflict.out;
+  EXPECT_EQ(kubectl({"get", "svc", "web", "-o", "jsonpath={.spec.ports[0].targetPort}"}).out, "8080");
+  // ...and wins when forced, taking the field over.
+  auto forced =
+      kubectl({"apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", other_file});
+  ASSERT_EQ(forced.code, 0) << forced.out;
+  EXPECT_EQ(kubectl({"get", "svc", "web", "-o", "jsonpath={.spec.ports[0].targetPort}"}).out, "9090");
+  auto back = kubectl({"apply", "--server-side", "-f", write("svc4.yaml", smaller)});
+  EXPECT_NE(back.code, 0) << "now the first manager conflicts with \"other\"";
+  EXPECT_NE(back.out.find(R"(conflict with "other")"), std::string::npos) << back.out;
+
+  // An ordinary patch records an Update entry for its manager, and an apply then conflicts with it.
+  ASSERT_EQ(kubectl({"patch", "svc", "web", "-p", R"({"spec":{"selector":{"app":"db"}}})"}).code, 0);
+  auto after_patch = kubectl({"apply", "--server-side", "--field-manager=other", "-f", other_file});
+  EXPECT_NE(after_patch.code, 0);
+  EXPECT_NE(after_patch.out.find(R"(conflict with "kubectl-patch" using v1: .spec.selector)"),
+            std::string::npos)
+      << after_patch.out;
+}
+
+TEST_F(KubectlTest, ClientSideApplyRemovesWhatTheFileNoLongerHas) {
+  ASSERT_EQ(kubectl({"apply", "-f", write("svc.yaml", kWebService)}).code, 0);
+  auto managed = kubectl(
+      {"get", "svc", "web", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"});
+  EXPECT_EQ(managed.out, "kubectl-client-side-apply");
+  std::string smaller =
+      without(without(kWebService, "  - {name: https, port: 443, targetPort: 8443}\n"), ", tier: fe");
+  auto second = kubectl({"apply", "-f", write("svc2.yaml", smaller)});
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_EQ(second.out.find("arning"), std::string::npos)
+      << "the v3 schema's merge keys were usable: " << second.out;
+  EXPECT_NE(second.out.find("service/web configured"), std::string::npos) << second.out;
+  EXPECT_EQ(kubectl({"get", "svc", "web", "-o", "jsonpath={.spec.ports[*].port}"}).out, "80");
+  EXPECT_EQ(kubectl({"get", "svc", "web", "-o", "jsonpath={.metadata.labels}"}).out, R"({"app":"web"})");
+}
+
+TEST_F(KubectlTest, UnknownFieldsByValidationMode) {
+  constexpr const char* kPod = R"(apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: nginx, imagePullPolicyy: Always}]
+)";
+  std::string file = write("pod.yaml", kPod);
+  auto strict = kubectl({"create", "-f", file});
+  EXPECT_NE(strict.code, 0);
+  EXPECT_NE(
+      strict.out.find(
+          R"(Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagePullPolicyy")"),
+      std::string::npos)
+      << strict.out;
+  EXPECT_NE(kubectl({"get", "po", "p"}).code, 0) << "nothing stored";
+  auto ssa = kubectl({"apply", "--server-side", "-f", file});
+  EXPECT_NE(ssa.code, 0);
+  EXPECT_NE(ssa.out.find(R"(.spec.containers[name="c"].imagePullPolicyy: field not declared in schema)"),
+            std::string::npos)
+      << ssa.out;
+
+  auto warn = kubectl({"create", "--validate=warn", "-f", file});
+  ASSERT_EQ(warn.code, 0) << warn.out;
+  EXPECT_NE(warn.out.find(R"(Warning: unknown field "spec.containers[0].imagePullPolicyy")"),
+            std::string::npos)
+      << warn.out;
+  auto stored = kubectl({"get", "po", "p", "-o", "json"});
+  EXPECT_EQ(stored.out.find("imagePullPolicyy"), std::string::npos) << "dropped: " << stored.out;
+}
+
+TEST_F(KubectlTest, ExplainReadsTheServedSchema) {
+  auto ports = kubectl({"explain", "pod.spec.containers.ports"});
+  ASSERT_EQ(ports.code, 0) << ports.out;
+  EXPECT_NE(ports.out.find("FIELD: ports <[]ContainerPort>"), std::string::npos) << ports.out;
+  EXPECT_NE(ports.out.find("containerPort\t<integer> -required-"), std::string::npos) << ports.out;
+  auto slice = kubectl({"explain", "endpointslices.endpoints.conditions"});
+  ASSERT_EQ(slice.code, 0) << slice.out;
+  EXPECT_NE(slice.out.find("terminating"), std::string::npos) << slice.out;
+  auto policy = kubectl({"explain", "netpol.spec.ingress.from.ipBlock"});
+  ASSERT_EQ(policy.code, 0) << policy.out;
+  EXPECT_NE(policy.out.find("cidr"), std::string::npos) << policy.out;
+}
+
 TEST_F(KubectlTest, ApiResourcesListsEveryResource) {
   auto r = kubectl({"api-resources"});
   ASSERT_EQ(r.code, 0) << r.out;
