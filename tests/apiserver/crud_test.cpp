@@ -155,10 +155,12 @@ TEST_F(ApiServerTest, MergeAndJsonPatch) {
             R"([{"name":"c","image":"nginx:2"},{"name":"d","image":"x"}])");
   auto apply_yaml = admin().request(http::verb::patch, kPods + "/p", "{}", "application/apply-patch+yaml");
   EXPECT_EQ(apply_yaml.status, 422) << apply_yaml.body;
-  EXPECT_EQ(str(apply_yaml.json(), {"message"}),
-            R"(PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch)");
-  auto applied = admin().request(http::verb::patch, kPods + "/p?fieldManager=t",
-                                 R"({"metadata":{"labels":{"applied":"yes"}}})", "application/apply-patch+yaml");
+  EXPECT_EQ(
+      str(apply_yaml.json(), {"message"}),
+      R"(PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch)");
+  auto applied =
+      admin().request(http::verb::patch, kPods + "/p?fieldManager=t",
+                      R"({"metadata":{"labels":{"applied":"yes"}}})", "application/apply-patch+yaml");
   ASSERT_EQ(applied.status, 200) << applied.body;
   EXPECT_EQ(str(applied.json(), {"metadata", "labels", "applied"}), "yes");
 }
