@@ -93,7 +93,7 @@ class LogRelay final : public StreamBody, public std::enable_shared_from_this<Lo
     socket_.emplace(executor);
     beast::error_code ec;
     socket_->assign(v6_ ? tcp::v6() : tcp::v4(), fd_, ec);
-    if (ec) return sink_->finish();
+    if (ec) return end();
     fd_ = -1;  // the socket owns it now
     read();
   }
@@ -102,14 +102,20 @@ class LogRelay final : public StreamBody, public std::enable_shared_from_this<Lo
     if (!socket_) return;
     net::post(socket_->get_executor(), [self = shared_from_this()] {
       self->stopped_ = true;
+      self->sink_.reset();
       beast::error_code ignored;
       self->socket_->close(ignored);
     });
   }
 
  private:
+  // Lets go of the sink, which owns this stream: holding it would keep both alive forever.
+  void end() {
+    if (auto sink = std::move(sink_)) sink->finish();
+  }
+
   void read() {
-    if (parser_->is_done()) return sink_->finish();
+    if (parser_->is_done()) return end();
     parser_->get().body().data = chunk_.data();
     parser_->get().body().size = chunk_.size();
     http::async_read(*socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -117,7 +123,7 @@ class LogRelay final : public StreamBody, public std::enable_shared_from_this<Lo
       if (ec == http::error::need_buffer) ec = {};
       size_t got = self->chunk_.size() - self->parser_->get().body().size;
       if (got > 0) self->sink_->write(std::string(self->chunk_.data(), got));
-      if (ec) return self->sink_->finish();  // the agent went away: end the log here
+      if (ec) return self->end();  // the agent went away: end the log here
       self->read();
     });
   }
