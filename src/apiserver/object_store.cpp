@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "apiserver/deletion.h"
 #include "apiserver/patch.h"
 #include "apiserver/server_side_apply.h"
 #include "apiserver/strategic_patch.h"
@@ -177,6 +178,11 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
   meta["creationTimestamp"] = now_rfc3339();
   meta.erase("resourceVersion");
   meta.erase("deletionTimestamp");
+  meta.erase("deletionGracePeriodSeconds");
+  if (obj.contains("spec"))
+    meta["generation"] = 1;
+  else
+    meta.erase("generation");
   apply_defaults(type, obj);
   record_update(type, json::object{}, *typed, FieldOwner{opts.field_manager, false, now_rfc3339()});
   auto kv = store_.create(key(type, ns, name), json::serialize(obj));
@@ -280,7 +286,8 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
     }
     json::object& rmeta = metadata_of(result);
     // Set once at creation and owned by the server.
-    for (const char* field : {"uid", "creationTimestamp", "namespace", "deletionTimestamp"}) {
+    for (const char* field :
+         {"uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
       if (const json::value* v = old_meta.if_contains(field))
         rmeta[field] = *v;
       else
@@ -293,6 +300,7 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
     // (apply_defaults may have moved metadata: look it up again.)
     if (json::object& m = metadata_of(result); !m.contains("managedFields"))
       if (const json::value* mf = old_meta.if_contains("managedFields")) m["managedFields"] = *mf;
+    carry_generation(old_obj, result);
   }
   {
     json::value after = std::move(result);
@@ -300,8 +308,19 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
                   FieldOwner{opts.field_manager, sub == Subresource::kStatus, now_rfc3339()});
     result = std::move(after.get_object());
   }
-  if (auto causes = validate_labels(metadata_of(result).if_contains("labels")); !causes.empty())
-    return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  auto causes = validate_labels(metadata_of(result).if_contains("labels"));
+  if (auto cause = check_finalizers_update(old_meta, metadata_of(result)))
+    causes.push_back(std::move(*cause));
+  if (!causes.empty()) return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  if (deletion_completes(old_meta, metadata_of(result))) {
+    // The last finalizer of a deleting object is gone: the update is its deletion.
+    auto removed = store_.remove(current.key, current.mod_revision);
+    if (!removed) return api_fail(from_store(removed.error(), type.group, type.plural, name));
+    storage::KeyValue last = removed->last;
+    last.value = json::serialize(result);
+    last.mod_revision = removed->revision;
+    return decode(last);
+  }
   metadata_of(result).erase("resourceVersion");
   old_meta.erase("resourceVersion");
   std::string value = json::serialize(result);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/files.h"
+#include "fake_agent.h"
 #include "support/temp_dir.h"
 
 namespace podnet::apiserver::testing {
@@ -72,8 +73,10 @@ class KubectlTest : public ::testing::Test {
     return text ? *text : "";
   }
 
-  KubectlRun kubectl(std::vector<std::string> args) {
-    args.insert(args.begin(), {kKubectl, "--kubeconfig", kubeconfig_, "--request-timeout=20s"});
+  // As the admin, or as whoever `kubeconfig` names.
+  KubectlRun kubectl(std::vector<std::string> args, const std::string& kubeconfig = "") {
+    args.insert(args.begin(), {kKubectl, "--kubeconfig", kubeconfig.empty() ? kubeconfig_ : kubeconfig,
+                               "--request-timeout=20s"});
     std::string out_file = dir_.path() + "/kubectl.out";
     pid_t pid = spawn(args, out_file);
     int status = 0;
@@ -359,6 +362,144 @@ TEST_F(KubectlTest, ApiResourcesListsEveryResource) {
   for (const char* name : {"namespaces", "nodes", "pods", "services", "events", "endpointslices",
                            "networkpolicies", "netpol", "svc"})
     EXPECT_NE(r.out.find(name), std::string::npos) << name << "\n" << r.out;
+}
+
+TEST_F(KubectlTest, NodeCredentialIsNarrow) {
+  std::string node_kubeconfig = dir_.path() + "/node1.kubeconfig";
+  pid_t issue = spawn({std::string(PODNET_BINARY_DIR) + "/podnet", "server", "--data-dir", data_,
+                       "--issue-node-credential", "node1", "--out", node_kubeconfig},
+                      dir_.path() + "/issue.log");
+  int status = 0;
+  ::waitpid(issue, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log("issue.log");
+
+  auto pods = kubectl({"get", "pods", "-A"}, node_kubeconfig);
+  EXPECT_EQ(pods.code, 0) << pods.out;
+  auto own =
+      kubectl({"create", "-f", write("node1.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: node1}\n")},
+              node_kubeconfig);
+  EXPECT_EQ(own.code, 0) << own.out;
+  ASSERT_EQ(
+      kubectl({"create", "-f", write("node2.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: node2}\n")})
+          .code,
+      0);
+  EXPECT_EQ(kubectl({"label", "node", "node1", "agent=yes"}, node_kubeconfig).code, 0);
+  auto other = kubectl({"label", "node", "node2", "agent=yes"}, node_kubeconfig);
+  EXPECT_NE(other.code, 0);
+  EXPECT_NE(other.out.find(
+                "Error from server (Forbidden): nodes \"node2\" is forbidden: User \"system:node:node1\" "
+                "cannot patch resource \"nodes\" in API group \"\" at the cluster scope"),
+            std::string::npos)
+      << other.out;
+  auto ns = kubectl({"create", "namespace", "x"}, node_kubeconfig);
+  EXPECT_NE(ns.code, 0);
+  EXPECT_NE(ns.out.find("Forbidden"), std::string::npos) << ns.out;
+  auto metrics = kubectl({"get", "--raw", "/metrics"}, node_kubeconfig);
+  EXPECT_NE(metrics.code, 0) << metrics.out;
+  auto admin_metrics = kubectl({"get", "--raw", "/metrics"});
+  EXPECT_EQ(admin_metrics.code, 0);
+  EXPECT_NE(admin_metrics.out.find(
+                "apiserver_request_total{code=\"403\",group=\"\",resource=\"nodes\",subresource=\"\","
+                "verb=\"PATCH\",version=\"v1\"} 1"),
+            std::string::npos)
+      << admin_metrics.out;
+}
+
+TEST_F(KubectlTest, DeleteWaitsForFinalizersAndGracefulPods) {
+  ASSERT_EQ(kubectl({"apply", "-f", write("held.yaml", R"(apiVersion: v1
+kind: Service
+metadata: {name: held, finalizers: [example.com/hold]}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec: {nodeName: node1, containers: [{name: c, image: nginx}]}
+)")})
+                .code,
+            0);
+  // kubectl delete waits until the object is gone, which is when its finalizer is removed.
+  pid_t waiting = spawn({kKubectl, "--kubeconfig", kubeconfig_, "delete", "svc", "held", "--timeout=30s"},
+                        dir_.path() + "/delete.out");
+  std::string ts;
+  for (int i = 0; i < 100 && ts.empty(); ++i) {
+    ts = kubectl({"get", "svc", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"}).out;
+    if (ts.empty()) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_FALSE(ts.empty()) << "deletion marked";
+  std::this_thread::sleep_for(300ms);
+  int status = 0;
+  EXPECT_EQ(::waitpid(waiting, &status, WNOHANG), 0) << "kubectl delete still waits: " << log("delete.out");
+  ASSERT_EQ(
+      kubectl({"patch", "svc", "held", "--type=merge", "-p", R"({"metadata":{"finalizers":null}})"}).code, 0);
+  ::waitpid(waiting, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log("delete.out");
+  EXPECT_NE(log("delete.out").find("service \"held\" deleted"), std::string::npos) << log("delete.out");
+  EXPECT_NE(kubectl({"get", "svc", "held"}).code, 0);
+
+  // A bound pod terminates: it stays, shown as Terminating, until deleted with grace 0.
+  auto marked = kubectl({"delete", "pod", "web", "--wait=false"});
+  ASSERT_EQ(marked.code, 0) << marked.out;
+  auto table = kubectl({"get", "pod", "web"});
+  EXPECT_NE(table.out.find("Terminating"), std::string::npos) << table.out;
+  EXPECT_EQ(kubectl({"get", "pod", "web", "-o", "jsonpath={.metadata.deletionGracePeriodSeconds}"}).out,
+            "30");
+  auto forced = kubectl({"delete", "pod", "web", "--grace-period=0", "--force"});
+  EXPECT_EQ(forced.code, 0) << forced.out;
+  EXPECT_NE(kubectl({"get", "pod", "web"}).code, 0);
+}
+
+TEST_F(KubectlTest, DeleteBySelector) {
+  ASSERT_EQ(kubectl({"create", "-f", write("three.yaml", R"(apiVersion: v1
+kind: Service
+metadata: {name: a1, labels: {app: a}}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: a2, labels: {app: a}}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: b1, labels: {app: b}}
+spec: {ports: [{port: 80}]}
+)")})
+                .code,
+            0);
+  auto deleted = kubectl({"delete", "svc", "-l", "app=a"});
+  ASSERT_EQ(deleted.code, 0) << deleted.out;
+  EXPECT_NE(deleted.out.find("service \"a1\" deleted"), std::string::npos) << deleted.out;
+  EXPECT_NE(deleted.out.find("service \"a2\" deleted"), std::string::npos) << deleted.out;
+  EXPECT_EQ(kubectl({"get", "svc", "-l", "app in (a,b)", "-o", "name"}).out, "service/b1\n");
+}
+
+TEST_F(KubectlTest, LogsComeThroughTheServerFromTheNodeAgent) {
+  FakeAgent agent;
+  ASSERT_EQ(
+      kubectl({"create", "-f", write("node.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: node1}\n")})
+          .code,
+      0);
+  auto patched = kubectl({"patch", "node", "node1", "--subresource=status", "--type=merge", "-p",
+                          R"({"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"}],)"
+                          R"("daemonEndpoints":{"kubeletEndpoint":{"Port":)" +
+                              std::to_string(agent.port()) + "}}}}"});
+  ASSERT_EQ(patched.code, 0) << patched.out;
+  ASSERT_EQ(kubectl({"run", "web", "--image=nginx", "--overrides", R"({"spec":{"nodeName":"node1"}})"}).code,
+            0);
+
+  auto logs = kubectl({"logs", "web"});
+  EXPECT_EQ(logs.code, 0) << logs.out;
+  EXPECT_EQ(logs.out, "line 1 of /containerLogs/default/web/web\nline 2\n");
+  auto follow = kubectl({"logs", "-f", "--tail=3", "--timestamps", "pod/web"});
+  EXPECT_EQ(follow.code, 0) << follow.out;
+  EXPECT_EQ(follow.out, "line 1 of /containerLogs/default/web/web\nline 2\n");
+  auto targets = agent.targets();
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[1], "/containerLogs/default/web/web?follow=true&tailLines=3&timestamps=true");
+  auto wrong = kubectl({"logs", "web", "-c", "nope"});
+  EXPECT_NE(wrong.code, 0);
+  EXPECT_NE(wrong.out.find("container nope is not valid for pod web"), std::string::npos) << wrong.out;
 }
 
 }  // namespace
