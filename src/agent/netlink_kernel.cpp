@@ -34,7 +34,7 @@ std::string masquerade_ruleset(const std::vector<IpPrefix>& pod_cidrs,
     for (const auto& p : pod_cidrs) {
       if (p.is_v4() != v4) continue;
       // Pod to pod (and pod to service, DNATed to a pod before this hook) keeps the pod's IP.
-      out += "add rule " + t + " " + family + " saddr " + p.network().str();
+      out += "add rule " + t + " postrouting " + family + " saddr " + p.network().str();
       if (!cluster.empty()) out += " " + std::string(family) + " daddr != { " + cluster + " }";
       out += " " + std::string(family) + " daddr != " + multicast + " masquerade\n";
     }
