@@ -33,6 +33,11 @@ class Agent::NodeHandler : public client::InformerHandler {
     a_.dirty_ = true;
     a_.cv_.notify_all();
   }
+  void on_synced() override {
+    std::lock_guard l(a_.mu_);
+    a_.nodes_synced_ = true;
+    a_.cv_.notify_all();
+  }
 
  private:
   Agent& a_;
@@ -63,6 +68,9 @@ class Agent::ServiceHandler : public client::InformerHandler {
   }
   void on_synced() override {
     if (proxy_) proxy_->on_synced();
+    std::lock_guard l(a_.mu_);
+    a_.services_synced_ = true;
+    a_.cv_.notify_all();
   }
 
  private:
@@ -207,6 +215,12 @@ Status Agent::run() {
   Status result;
   std::unique_lock l(mu_);
   while (!stop_) {
+    // Not before both lists are complete: a restarted agent would otherwise see no nodes and
+    // remove every route (and LB address) before putting them back.
+    if (!nodes_synced_ || !services_synced_) {
+      cv_.wait(l);
+      continue;
+    }
     if (!dirty_) {
       // Also on a timer: readiness depends on heartbeat age, which changes with no event.
       cv_.wait_for(l, opts_.resync_interval, [&] { return stop_ || dirty_; });

@@ -68,6 +68,7 @@ class Agent {
   std::condition_variable cv_;
   bool stop_ = false;
   bool dirty_ = true;
+  bool nodes_synced_ = false, services_synced_ = false;
   std::map<std::string, NodeInfo> nodes_;
   std::map<std::string, std::vector<IpAddress>> lb_ips_;  // by service key
   std::vector<IpAddress> announced_;                      // logged when it changes
