@@ -68,8 +68,9 @@ std::string CniRunner::binary_for(const std::string& type) const {
   return type == "podnet" ? podnet_cni_ : bin_dir_ + "/" + type;
 }
 
-Result<std::string> CniRunner::call(const std::string& command, const CniNetwork& net, const json::object& plugin,
-                                    const CniAttachment& att, const json::value* prev, const json::value* extra,
+Result<std::string> CniRunner::call(const std::string& command, const CniNetwork& net,
+                                    const json::object& plugin, const CniAttachment& att,
+                                    const json::value* prev, const json::value* extra,
                                     const std::string& extra_name) const {
   json::object conf = plugin;
   conf["name"] = net.name;
@@ -80,12 +81,13 @@ Result<std::string> CniRunner::call(const std::string& command, const CniNetwork
   if (const auto* caps = plugin.if_contains("capabilities"); caps && caps->is_object()) {
     json::object rc;
     for (const auto& [k, v] : att.runtime_config)
-      if (const auto* on = caps->get_object().if_contains(k); on && on->is_bool() && on->get_bool()) rc[k] = v;
+      if (const auto* on = caps->get_object().if_contains(k); on && on->is_bool() && on->get_bool())
+        rc[k] = v;
     if (!rc.empty()) conf["runtimeConfig"] = std::move(rc);
   }
   std::string type = get_str(plugin, "type");
-  CniRequest req{binary_for(type), command, att.container_id, att.netns, att.ifname, att.args, bin_dir_,
-                 json::serialize(conf), node_netns_fd_};
+  CniRequest req{binary_for(type), command,  att.container_id,      att.netns,     att.ifname,
+                 att.args,         bin_dir_, json::serialize(conf), node_netns_fd_};
   PODNET_TRY(out, exec_cni(req));
   if (out.exit_code != 0)
     return fail_msg("CNI " + command + " " + type + " for " + att.container_id + " (exit " +
@@ -99,7 +101,8 @@ Result<json::value> CniRunner::add(const CniNetwork& net, const CniAttachment& a
     PODNET_TRY(out, call("ADD", net, plugin, att, &prev, nullptr, ""));
     json::error_code ec;
     prev = json::parse(out, ec);
-    if (ec || !prev.is_object()) return fail_msg("CNI ADD " + get_str(plugin, "type") + ": result is not JSON");
+    if (ec || !prev.is_object())
+      return fail_msg("CNI ADD " + get_str(plugin, "type") + ": result is not JSON");
   }
   return prev;
 }
@@ -116,7 +119,8 @@ Status CniRunner::del(const CniNetwork& net, const CniAttachment& att, const jso
 Status CniRunner::gc(const CniNetwork& net, const std::vector<CniAttachment>& valid) const {
   if (!version_at_least(net.cni_version, 1, 1)) return {};
   json::array list;
-  for (const auto& a : valid) list.push_back(json::object{{"containerID", a.container_id}, {"ifname", a.ifname}});
+  for (const auto& a : valid)
+    list.push_back(json::object{{"containerID", a.container_id}, {"ifname", a.ifname}});
   json::value attachments = std::move(list);
   Status first;
   for (const auto& plugin : net.plugins) {

@@ -26,7 +26,7 @@ struct CniAttachment {
   std::string container_id;  // the pod UID
   std::string netns;         // path; empty for DEL/GC of a namespace already gone
   std::string ifname = "eth0";
-  std::string args;  // CNI_ARGS
+  std::string args;                    // CNI_ARGS
   boost::json::object runtime_config;  // e.g. portMappings, for plugins whose capabilities ask
 };
 
@@ -43,9 +43,10 @@ class CniRunner {
 
  private:
   std::string binary_for(const std::string& type) const;
-  Result<std::string> call(const std::string& command, const CniNetwork& net, const boost::json::object& plugin,
-                           const CniAttachment& att, const boost::json::value* prev,
-                           const boost::json::value* extra_key, const std::string& extra_name) const;
+  Result<std::string> call(const std::string& command, const CniNetwork& net,
+                           const boost::json::object& plugin, const CniAttachment& att,
+                           const boost::json::value* prev, const boost::json::value* extra_key,
+                           const std::string& extra_name) const;
   std::string podnet_cni_, bin_dir_;
   int node_netns_fd_;
 };

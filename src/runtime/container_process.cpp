@@ -139,8 +139,8 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
   return true;
 }
 
-[[noreturn]] void run_container_child(const ContainerLaunch& l, char* const* argv, char* const* envp, int out_w,
-                                      int err_w, int status_w) {
+[[noreturn]] void run_container_child(const ContainerLaunch& l, char* const* argv, char* const* envp,
+                                      int out_w, int err_w, int status_w) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -155,7 +155,8 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
     err = errno;
   if (!err && ::chdir(l.working_dir.empty() ? "/" : l.working_dir.c_str()) != 0) err = errno;
   int devnull = ::open("/dev/null", O_RDONLY);
-  if (!err && (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_w, 1) < 0 || ::dup2(err_w, 2) < 0)) err = errno;
+  if (!err && (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_w, 1) < 0 || ::dup2(err_w, 2) < 0))
+    err = errno;
   if (!err) {
     ::execve(l.executable.c_str(), argv, envp);
     err = errno;

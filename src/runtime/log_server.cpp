@@ -193,15 +193,17 @@ struct LogServer::Impl {
     }
     auto src = resolver(parts[0], parts[1], parts[2]);
     if (!src)
-      return reply(fd.get(), 404, "Not Found",
-                   "container " + parts[2] + " of pod " + parts[0] + "/" + parts[1] + " is not on this node\n");
+      return reply(
+          fd.get(), 404, "Not Found",
+          "container " + parts[2] + " of pod " + parts[0] + "/" + parts[1] + " is not on this node\n");
     std::ifstream in(src->path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // Only whole lines are rendered; the rest is read again with the next poll.
     size_t done = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
     std::string first = render_cri_log(text.substr(0, done), q);
-    if (!send_all(fd.get(), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
-                            "Connection: close\r\n\r\n"))
+    if (!send_all(fd.get(),
+                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                  "Connection: close\r\n\r\n"))
       return;
     if (!chunk(fd.get(), first)) return;
     int64_t sent = static_cast<int64_t>(first.size());
@@ -259,7 +261,8 @@ Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, 
   };
   PODNET_TRY(fd, netns ? netns->run(make) : make());
   std::string where = address + ":" + std::to_string(port);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return fail("bind log server " + where);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+    return fail("bind log server " + where);
   if (::listen(fd.get(), 64) != 0) return fail("listen log server " + where);
   socklen_t len = sizeof sa;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len);

@@ -19,8 +19,8 @@ struct LogSource {
   std::string path;
   std::function<bool()> running;  // follow ends once this is false and the file is drained
 };
-using LogResolver =
-    std::function<std::optional<LogSource>(const std::string& ns, const std::string& pod, const std::string& container)>;
+using LogResolver = std::function<std::optional<LogSource>(const std::string& ns, const std::string& pod,
+                                                           const std::string& container)>;
 
 // Turns CRI log lines into what `kubectl logs` prints. Exposed for tests.
 struct LogQuery {

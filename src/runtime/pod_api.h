@@ -33,8 +33,8 @@ class PodApi {
 
 // One HTTP request: method ("PUT", "DELETE"...), path with query, JSON body (null: none). The
 // result is the response's JSON; failures carry kConflict / kNotFound for 409 / 404.
-using ApiRequestFn = std::function<Result<boost::json::value>(const std::string& method, const std::string& path,
-                                                              const boost::json::value& body)>;
+using ApiRequestFn = std::function<Result<boost::json::value>(
+    const std::string& method, const std::string& path, const boost::json::value& body)>;
 
 class ClientPodApi : public PodApi {
  public:

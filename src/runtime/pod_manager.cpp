@@ -99,7 +99,8 @@ struct PodManager::Impl : client::InformerHandler {
     }
   }
 
-  std::optional<LogSource> log_source(const std::string& ns, const std::string& pod, const std::string& container) {
+  std::optional<LogSource> log_source(const std::string& ns, const std::string& pod,
+                                      const std::string& container) {
     std::lock_guard lock(mu);
     for (auto& [uid, w] : workers) {
       if (w->key() != ns + "/" + pod) continue;
@@ -132,11 +133,12 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
   const auto& opts = impl->ctx->opts;
   Impl* raw = impl.get();
   PODNET_TRY(logs, LogServer::start(opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port,
-                                    impl->ctx->node(), [raw](const std::string& ns, const std::string& pod,
-                                                             const std::string& c) { return raw->log_source(ns, pod, c); }));
+                                    impl->ctx->node(),
+                                    [raw](const std::string& ns, const std::string& pod,
+                                          const std::string& c) { return raw->log_source(ns, pod, c); }));
   impl->logs = std::move(logs);
-  impl->informer = std::make_unique<client::Informer>(api.pods_client(), *impl,
-                                                      client::InformerOptions{api.pods_path()});
+  impl->informer =
+      std::make_unique<client::Informer>(api.pods_client(), *impl, client::InformerOptions{api.pods_path()});
   impl->informer_thread = std::thread([raw] { raw->informer->run(); });
   return std::unique_ptr<PodManager>(new PodManager(std::move(impl)));
 }
@@ -162,7 +164,9 @@ uint16_t PodManager::log_port() const {
 
 size_t PodManager::pod_count() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->workers.size();
+  size_t n = 0;
+  for (const auto& [uid, w] : impl_->workers) n += w->finished() ? 0 : 1;
+  return n;
 }
 
 }  // namespace podnet::runtime

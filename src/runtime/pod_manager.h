@@ -26,7 +26,7 @@ struct PodManagerOptions {
   // The node's network namespace (a path); empty: the caller's. CNI plugins, hostNetwork pods,
   // tcp/http probes and the log server live there.
   std::string node_netns;
-  std::string log_address;  // empty: node_ip
+  std::string log_address;    // empty: node_ip
   uint16_t log_port = 10250;  // 0: any free port
   // Crash-loop backoff: the first restart is immediate, then initial, doubling up to max.
   std::chrono::milliseconds restart_backoff{10000}, max_restart_backoff{300000};

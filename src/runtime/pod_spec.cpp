@@ -131,7 +131,8 @@ Result<PodSpec> decode_pod(const json::value& pod) {
   s.deleting = at(pod, {"metadata", "deletionTimestamp"}) != nullptr &&
                !at(pod, {"metadata", "deletionTimestamp"})->is_null();
   s.deletion_grace_seconds = num(pod, {"metadata", "deletionGracePeriodSeconds"});
-  for (auto [key, out] : {std::pair{"containers", &s.containers}, std::pair{"initContainers", &s.init_containers}}) {
+  for (auto [key, out] :
+       {std::pair{"containers", &s.containers}, std::pair{"initContainers", &s.init_containers}}) {
     if (const auto* cs = at(pod, {"spec", key}); cs && cs->is_array()) {
       for (const auto& c : cs->get_array()) {
         auto decoded = decode_container(c);

@@ -58,8 +58,8 @@ struct PodSpec {
   std::string uid, namespace_, name, node_name;
   bool host_network = false;
   RestartPolicy restart_policy = RestartPolicy::kAlways;
-  int64_t grace_period_seconds = 30;  // terminationGracePeriodSeconds
-  bool deleting = false;              // metadata.deletionTimestamp is set
+  int64_t grace_period_seconds = 30;              // terminationGracePeriodSeconds
+  bool deleting = false;                          // metadata.deletionTimestamp is set
   std::optional<int64_t> deletion_grace_seconds;  // metadata.deletionGracePeriodSeconds
   std::vector<ContainerSpec> containers;
   std::vector<ContainerSpec> init_containers;

@@ -44,8 +44,10 @@ bool b(const json::object& o, const char* k) {
 Status PodStateStore::save(const PodRecord& rec) const {
   json::object containers;
   for (const auto& [name, c] : rec.containers)
-    containers[name] = json::object{{"container", pid_json(c.container)}, {"shim", pid_json(c.shim)},
-                                    {"startedAt", c.started_unix_ns},     {"restartCount", c.restart_count},
+    containers[name] = json::object{{"container", pid_json(c.container)},
+                                    {"shim", pid_json(c.shim)},
+                                    {"startedAt", c.started_unix_ns},
+                                    {"restartCount", c.restart_count},
                                     {"initDone", c.succeeded_init}};
   json::array ips;
   for (const auto& ip : rec.ips) ips.emplace_back(ip);

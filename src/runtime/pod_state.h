@@ -23,11 +23,11 @@ struct ContainerRecord {
 struct PodRecord {
   std::string uid, namespace_, name;
   bool host_network = false;
-  std::string netns;                // name under /run/netns; written before the netns is made
-  boost::json::value cni_result;    // null until ADD succeeded
-  bool network_released = false;    // CNI DEL done (terminal pod)
+  std::string netns;              // name under /run/netns; written before the netns is made
+  boost::json::value cni_result;  // null until ADD succeeded
+  bool network_released = false;  // CNI DEL done (terminal pod)
   std::vector<std::string> ips;
-  int64_t start_unix_ns = 0;        // status.startTime
+  int64_t start_unix_ns = 0;  // status.startTime
   std::map<std::string, ContainerRecord> containers;
 };
 

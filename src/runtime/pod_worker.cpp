@@ -64,17 +64,22 @@ std::string expand(const std::string& s, const std::map<std::string, std::string
 std::string NodeContext::netns_name(const std::string& uid) const {
   std::string hex;
   for (char c : uid)
-    if (std::isxdigit(static_cast<unsigned char>(c)) && hex.size() < 8) hex += static_cast<char>(std::tolower(c));
+    if (std::isxdigit(static_cast<unsigned char>(c)) && hex.size() < 8)
+      hex += static_cast<char>(std::tolower(c));
   return opts.netns_prefix + hex;
 }
 
-std::string NodeContext::cni_args(const std::string& ns, const std::string& name, const std::string& uid) const {
-  return "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + ns + ";K8S_POD_NAME=" + name + ";K8S_POD_INFRA_CONTAINER_ID=" + uid +
-         ";K8S_POD_UID=" + uid;
+std::string NodeContext::cni_args(const std::string& ns, const std::string& name,
+                                  const std::string& uid) const {
+  return "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + ns + ";K8S_POD_NAME=" + name +
+         ";K8S_POD_INFRA_CONTAINER_ID=" + uid + ";K8S_POD_UID=" + uid;
 }
 
 PodWorker::PodWorker(const NodeContext& ctx, std::string uid, std::optional<json::value> pod)
-    : ctx_(ctx), uid_(std::move(uid)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), latest_(std::move(pod)) {
+    : ctx_(ctx),
+      uid_(std::move(uid)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      latest_(std::move(pod)) {
   gone_ = !latest_;
   updated_ = true;
 }
@@ -191,7 +196,10 @@ void PodWorker::adopt() {
       sandbox_ready_ = true;
     }
   }
-  if (rec_.host_network) sandbox_ready_ = true;
+  if (rec_.host_network) {
+    rec_.ips = {ctx_.opts.node_ip};
+    sandbox_ready_ = true;
+  }
 }
 
 bool PodWorker::setup_sandbox() {
@@ -213,7 +221,8 @@ bool PodWorker::setup_sandbox() {
       if (p.host_port > 0) {
         std::string proto = p.protocol;
         std::transform(proto.begin(), proto.end(), proto.begin(), ::tolower);
-        mappings.push_back(json::object{{"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", proto}});
+        mappings.push_back(json::object{
+            {"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", proto}});
       }
   if (!mappings.empty()) att.runtime_config["portMappings"] = std::move(mappings);
 
@@ -261,8 +270,8 @@ void PodWorker::release_network() {
   if (rec_.host_network || rec_.network_released || rec_.netns.empty()) return;
   auto network = load_cni_network(ctx_.opts.cni_conf);
   if (network) {
-    CniAttachment att{uid_, "/var/run/netns/" + rec_.netns, "eth0",
-                      ctx_.cni_args(rec_.namespace_, rec_.name, uid_), {}};
+    CniAttachment att{
+        uid_, "/var/run/netns/" + rec_.netns, "eth0", ctx_.cni_args(rec_.namespace_, rec_.name, uid_), {}};
     if (::access(att.netns.c_str(), F_OK) != 0) att.netns.clear();
     if (auto s = ctx_.cni.del(*network, att, rec_.cni_result); !s)
       spdlog::warn("pod {}: CNI DEL: {}", uid_, s.error().message());
@@ -295,14 +304,14 @@ std::vector<std::string> PodWorker::container_env(const ContainerSpec& c) {
     std::string v = e.value;
     if (!e.field_path.empty()) {
       const std::string& f = e.field_path;
-      v = f == "metadata.name"        ? spec_->name
-          : f == "metadata.namespace" ? spec_->namespace_
-          : f == "metadata.uid"       ? spec_->uid
-          : f == "spec.nodeName"      ? ctx_.opts.node_name
+      v = f == "metadata.name"                            ? spec_->name
+          : f == "metadata.namespace"                     ? spec_->namespace_
+          : f == "metadata.uid"                           ? spec_->uid
+          : f == "spec.nodeName"                          ? ctx_.opts.node_name
           : f == "status.hostIP" || f == "status.hostIPs" ? ctx_.opts.node_ip
-          : f == "status.podIP"  ? (rec_.ips.empty() ? "" : rec_.ips[0])
-          : f == "status.podIPs" ? ips
-                                 : "";
+          : f == "status.podIP"                           ? (rec_.ips.empty() ? "" : rec_.ips[0])
+          : f == "status.podIPs"                          ? ips
+                                                          : "";
     } else {
       v = expand(v, vars);
     }
@@ -375,7 +384,8 @@ bool PodWorker::start_container(Container& c) {
   c.restart_pending = false;
   auto now = Clock::now();
   for (auto* p : {&c.readiness, &c.liveness, &c.startup}) *p = ProbeState{};
-  if (c.spec.readiness) c.readiness.next = now + std::chrono::seconds(c.spec.readiness->initial_delay_seconds);
+  if (c.spec.readiness)
+    c.readiness.next = now + std::chrono::seconds(c.spec.readiness->initial_delay_seconds);
   if (c.spec.liveness) c.liveness.next = now + std::chrono::seconds(c.spec.liveness->initial_delay_seconds);
   if (c.spec.startup) c.startup.next = now + std::chrono::seconds(c.spec.startup->initial_delay_seconds);
   save();
@@ -385,12 +395,19 @@ bool PodWorker::start_container(Container& c) {
 void PodWorker::schedule_restart(Container& c) {
   bool restart = false;
   int code = c.exit ? c.exit->exit_code : 1;
-  if (c.state == Container::State::kWaiting) restart = true;  // never started: try again
+  if (c.state == Container::State::kWaiting)
+    restart = true;  // never started: try again
   else if (spec_) {
     switch (spec_->restart_policy) {
-      case RestartPolicy::kAlways: restart = !c.init || code != 0; break;
-      case RestartPolicy::kOnFailure: restart = code != 0; break;
-      case RestartPolicy::kNever: restart = false; break;
+      case RestartPolicy::kAlways:
+        restart = !c.init || code != 0;
+        break;
+      case RestartPolicy::kOnFailure:
+        restart = code != 0;
+        break;
+      case RestartPolicy::kNever:
+        restart = false;
+        break;
     }
   }
   c.restart_pending = restart;
@@ -428,8 +445,10 @@ void PodWorker::kill_containers(std::vector<Container*> which, int64_t grace_sec
     bool any = false;
     for (auto* c : which)
       if (c->state == Container::State::kRunning) {
-        if (!process_alive(c->rec.shim)) on_exit(*c);
-        else any = true;
+        if (!process_alive(c->rec.shim))
+          on_exit(*c);
+        else
+          any = true;
       }
     if (!any) return;
     auto now = Clock::now();
@@ -487,7 +506,8 @@ void PodWorker::run_probes(Clock::time_point now) {
       if (r.success) {
         c.liveness.failures = 0;
       } else if (++c.liveness.failures >= c.spec.liveness->failure_threshold) {
-        spdlog::info("pod {}: container {} failed liveness probe, will be restarted: {}", key(), name, r.message);
+        spdlog::info("pod {}: container {} failed liveness probe, will be restarted: {}", key(), name,
+                     r.message);
         c.reason = "Error";
         kill_containers({&c}, spec_->grace_period_seconds);
         continue;
@@ -556,11 +576,12 @@ json::object PodWorker::build_status() {
       if (!c.init) all_ready = all_ready && ready;
       if (c.init && c.rec.succeeded_init) ready = true;
       auto terminated = [&](const ExitRecord& e) {
-        return json::object{{"exitCode", e.exit_code},
-                            {"reason", c.reason.empty() ? (e.exit_code == 0 ? "Completed" : "Error") : c.reason},
-                            {"startedAt", rfc3339(c.exit_started_ns)},
-                            {"finishedAt", rfc3339(e.finished_unix_ns)},
-                            {"containerID", "podnet://" + uid_ + "/" + name}};
+        return json::object{
+            {"exitCode", e.exit_code},
+            {"reason", c.reason.empty() ? (e.exit_code == 0 ? "Completed" : "Error") : c.reason},
+            {"startedAt", rfc3339(c.exit_started_ns)},
+            {"finishedAt", rfc3339(e.finished_unix_ns)},
+            {"containerID", "podnet://" + uid_ + "/" + name}};
       };
       json::object state, last;
       if (c.state == Container::State::kRunning) {
@@ -570,8 +591,8 @@ json::object PodWorker::build_status() {
         state["terminated"] = terminated(*c.exit);
       } else {
         json::object w{{"reason", c.state == Container::State::kTerminated ? "CrashLoopBackOff"
-                                  : c.reason.empty()                          ? "ContainerCreating"
-                                                                              : c.reason}};
+                                  : c.reason.empty()                       ? "ContainerCreating"
+                                                                           : c.reason}};
         if (!c.message.empty()) w["message"] = c.message;
         if (c.state == Container::State::kTerminated && c.exit) {
           w["message"] = "back-off restarting failed container " + name;
@@ -611,7 +632,8 @@ json::object PodWorker::build_status() {
       std::string names;
       for (const auto& n : order_) {
         const auto& c = containers_.at(n);
-        if (!(c.state == Container::State::kRunning && c.ready && c.started)) names += (names.empty() ? "" : " ") + n;
+        if (!(c.state == Container::State::kRunning && c.ready && c.started))
+          names += (names.empty() ? "" : " ") + n;
       }
       cond["reason"] = "ContainersNotReady";
       cond["message"] = "containers with unready status: [" + names + "]";
@@ -726,8 +748,10 @@ void PodWorker::run() {
     std::lock_guard lock(mu_);
     if (latest_) {
       auto decoded = decode_pod(*latest_);
-      if (decoded) spec_ = std::move(*decoded);
-      else spdlog::warn("pod {}: {}", uid_, decoded.error().message());
+      if (decoded)
+        spec_ = std::move(*decoded);
+      else
+        spdlog::warn("pod {}: {}", uid_, decoded.error().message());
     }
     updated_ = false;
   }

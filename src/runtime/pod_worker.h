@@ -50,8 +50,8 @@ class PodWorker {
 
   void start();
   void update(const boost::json::value& pod);  // a newer API object
-  void gone();                                  // the pod left the API: tear down
-  void stop();                                  // leave containers running and return
+  void gone();                                 // the pod left the API: tear down
+  void stop();                                 // leave containers running and return
   bool finished() const { return finished_; }
   bool container_running(const std::string& container);
   std::string key();  // namespace/name

@@ -26,7 +26,8 @@ int ms_left(Clock::time_point deadline) {
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
-Result<UniqueFd> connect_to(const ProbeTarget& t, const std::string& host, int port, Clock::time_point deadline) {
+Result<UniqueFd> connect_to(const ProbeTarget& t, const std::string& host, int port,
+                            Clock::time_point deadline) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   int family = host.find(':') != std::string::npos ? AF_INET6 : AF_INET;
@@ -40,7 +41,8 @@ Result<UniqueFd> connect_to(const ProbeTarget& t, const std::string& host, int p
     auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
     sa->sin6_family = AF_INET6;
     sa->sin6_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1) return fail("probe address " + host, EINVAL);
+    if (::inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1)
+      return fail("probe address " + host, EINVAL);
     len = sizeof(sockaddr_in6);
   }
   // A socket belongs to the namespace it was created in, whichever thread uses it later.
@@ -92,7 +94,8 @@ ProbeOutcome http_get(const Probe& probe, int port, const ProbeTarget& t, Clock:
     resp.append(buf, static_cast<size_t>(n));
   }
   int code = 0;
-  if (std::sscanf(resp.c_str(), "HTTP/%*d.%*d %d", &code) != 1) return {false, "HTTP probe: malformed response"};
+  if (std::sscanf(resp.c_str(), "HTTP/%*d.%*d %d", &code) != 1)
+    return {false, "HTTP probe: malformed response"};
   if (code >= 200 && code < 400) return {true, ""};
   return {false, "HTTP probe failed with statuscode: " + std::to_string(code)};
 }
@@ -137,8 +140,8 @@ ProbeOutcome exec_probe(const Probe& probe, const ProbeTarget& t, Clock::time_po
   }
   if (ready == 0) return {false, "command timed out"};
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {true, ""};
-  return {false, "command exited with " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
-                                                                          : 128 + WTERMSIG(status))};
+  return {false, "command exited with " +
+                     std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status))};
 }
 
 }  // namespace
