@@ -106,7 +106,11 @@ struct LogServer::Impl {
   std::atomic<bool> stop{false};
   std::thread acceptor;
   std::mutex mu;
-  std::list<std::thread> conns;
+  struct Conn {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+  };
+  std::list<Conn> conns;
 
   void accept_loop() {
     while (!stop) {
@@ -115,7 +119,19 @@ struct LogServer::Impl {
       int fd = ::accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) continue;
       std::lock_guard lock(mu);
-      conns.emplace_back([this, fd] { serve(UniqueFd(fd)); });
+      for (auto it = conns.begin(); it != conns.end();) {
+        if (!*it->done) {
+          ++it;
+          continue;
+        }
+        it->thread.join();
+        it = conns.erase(it);
+      }
+      auto& c = conns.emplace_back();
+      c.thread = std::thread([this, fd, done = c.done] {
+        serve(UniqueFd(fd));
+        *done = true;
+      });
     }
   }
 
@@ -279,7 +295,7 @@ LogServer::~LogServer() {
   impl_->stop = true;
   impl_->acceptor.join();
   std::lock_guard lock(impl_->mu);
-  for (auto& t : impl_->conns) t.join();
+  for (auto& c : impl_->conns) c.thread.join();
 }
 
 uint16_t LogServer::port() const {
