@@ -1,0 +1,243 @@
+// PodManager against an in-process API server on a node namespace of its own: real CNI (podnet-cni),
+// real processes, real probes, the real log endpoint. Needs root.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fstream>
+
+#include "common/files.h"
+#include "pod_fixture.h"
+
+namespace podnet::runtime::testing {
+namespace {
+
+json::object container(const std::string& name, json::array command) {
+  return json::object{{"name", name}, {"image", "none"}, {"command", std::move(command)}};
+}
+
+json::object tcp_readiness(int port) {
+  return json::object{{"tcpSocket", {{"port", port}}}, {"periodSeconds", 1}};
+}
+
+}  // namespace
+
+std::string PodTest::kubelet_get(const std::string& target) {
+  auto fd = node_.netns().run([]() -> Result<UniqueFd> {
+    UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!s.valid()) return fail("socket");
+    return s;
+  });
+  if (!fd) return "socket failed";
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(manager_->log_port());
+  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return "connect failed";
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: node1\r\n\r\n";
+  (void)!::send(fd->get(), req.data(), req.size(), MSG_NOSIGNAL);
+  std::string raw;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd->get(), buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<size_t>(n));
+  auto head_end = raw.find("\r\n\r\n");
+  if (head_end == std::string::npos) return "bad response: " + raw;
+  std::string head = raw.substr(0, head_end), body = raw.substr(head_end + 4);
+  if (!head.starts_with("HTTP/1.1 200")) return head + "\n" + body;
+  std::string out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t eol = body.find("\r\n", pos);
+    if (eol == std::string::npos) break;
+    size_t len = std::stoul(body.substr(pos, eol - pos), nullptr, 16);
+    if (len == 0) break;
+    out += body.substr(eol + 2, len);
+    pos = eol + 2 + len + 2;
+  }
+  return out;
+}
+
+TEST_F(PodTest, ContainersTalkOverLocalhostAndLogsAndCniDelReleasesIp) {
+  start_manager();
+  auto server = container("server", {tool(), "serve", "8080", "hello-from-server"});
+  server["readinessProbe"] = tcp_readiness(8080);
+  auto client = container(
+      "client",
+      {"/bin/sh", "-c", "until " + tool() + " fetch 127.0.0.1 8080; do sleep 0.1; done; exec sleep 1000"});
+  client["env"] = json::array{json::object{{"name", "GREETING"}, {"value", "hi $(POD)"}}};
+  make_pod("talk", {server, client});
+
+  json::value pod;
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("talk"), "Ready") == "True"; }))
+      << json::serialize(pod);
+  std::string ip = str(pod, {"status", "podIP"});
+  EXPECT_TRUE(ip.starts_with("10.244.7.")) << ip;
+  EXPECT_EQ(str(pod, {"status", "phase"}), "Running");
+  EXPECT_EQ(str(pod, {"status", "hostIP"}), "192.0.2.10");
+  // The IPAM holds the address while the pod lives.
+  EXPECT_TRUE(std::filesystem::exists(ipam_dir() + "/podnet/" + ip)) << ip;
+
+  // The client reached the server over 127.0.0.1: its log says what the server sent.
+  std::string logs;
+  EXPECT_TRUE(eventually([&] {
+    logs = kubelet_get("/containerLogs/default/talk/client");
+    return logs.find("fetched: hello-from-server") != std::string::npos;
+  })) << logs;
+  std::string stamped = kubelet_get("/containerLogs/default/talk/server?timestamps=true&tailLines=1");
+  EXPECT_TRUE(stamped.find("Z serving on port 8080") != std::string::npos) << stamped;
+  EXPECT_TRUE(kubelet_get("/containerLogs/default/nope/client").find("404") != std::string::npos);
+
+  // Deleted outright (this server has no graceful deletion): containers stop, CNI DEL frees the IP.
+  auto uid = str(pod, {"metadata", "uid"});
+  ASSERT_EQ(admin().del("/api/v1/namespaces/default/pods/talk").status, 200);
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(ipam_dir() + "/podnet/" + ip); }));
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(state_ + "/pods/" + uid); }));
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+TEST_F(PodTest, ReadinessProbeFlipsReadyCondition) {
+  start_manager();
+  std::string flag = dir_.path() + "/ready-flag";
+  auto c = container("app", {"/bin/sh", "-c", "exec sleep 1000"});
+  c["readinessProbe"] = json::object{{"exec", {{"command", json::array{"test", "-f", flag}}}},
+                                     {"periodSeconds", 1},
+                                     {"failureThreshold", 1}};
+  make_pod("ready", {c});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] {
+    return str(pod = get_pod("ready"), {"status", "phase"}) == "Running";
+  })) << json::serialize(pod);
+  EXPECT_EQ(condition(pod, "Ready"), "False");
+  write_file_atomic(flag, "1");
+  EXPECT_TRUE(eventually([&] { return condition(pod = get_pod("ready"), "Ready") == "True"; }));
+  std::filesystem::remove(flag);
+  EXPECT_TRUE(eventually([&] { return condition(pod = get_pod("ready"), "Ready") == "False"; }));
+  EXPECT_EQ(str(pod, {"status", "phase"}), "Running");
+  admin().del("/api/v1/namespaces/default/pods/ready");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+TEST_F(PodTest, LivenessFailureRestartsContainer) {
+  start_manager();
+  std::string flag = dir_.path() + "/alive-flag";
+  // The first run has no flag and fails its liveness probe; it creates the flag on the way out
+  // (SIGTERM), so the restarted container stays alive.
+  auto c = container(
+      "app", {"/bin/sh", "-c", "trap 'touch " + flag + "; exit 0' TERM; while :; do sleep 0.1; done"});
+  c["livenessProbe"] = json::object{{"exec", {{"command", json::array{"test", "-f", flag}}}},
+                                    {"periodSeconds", 1},
+                                    {"failureThreshold", 2}};
+  make_pod("live", {c});
+  json::value pod;
+  const json::value* cs = nullptr;
+  ASSERT_TRUE(eventually([&] {
+    pod = get_pod("live");
+    cs = container_status(pod, "app");
+    return cs && str(*cs, {"restartCount"}) == "1" && str(*cs, {"state", "running", "startedAt"}) != "";
+  })) << json::serialize(pod);
+  EXPECT_EQ(str(*cs, {"lastState", "terminated", "exitCode"}), "0");
+  std::this_thread::sleep_for(2500ms);  // alive now: no further restarts
+  pod = get_pod("live");
+  EXPECT_EQ(str(*container_status(pod, "app"), {"restartCount"}), "1");
+  admin().del("/api/v1/namespaces/default/pods/live");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+TEST_F(PodTest, GracefulDeleteMarksNotReadySendsSigtermAndRemovesPod) {
+  start_manager();
+  std::string marker = dir_.path() + "/term-marker";
+  auto c = container("server", {tool(), "serve", "8080", "x", marker});
+  c["readinessProbe"] = tcp_readiness(8080);
+  auto pod = make_pod("graceful", {c});
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("graceful"), "Ready") == "True"; }));
+  auto watch = admin().watch(
+      "/api/v1/namespaces/default/pods?watch=1&fieldSelector=metadata.name%3Dgraceful&resourceVersion=" +
+      str(pod, {"metadata", "resourceVersion"}));
+  // Graceful deletion as kube-apiserver does it: deletionTimestamp and grace period on the object,
+  // written straight to the store (this server deletes pods at once).
+  auto& store = server_->store();
+  auto list = store.list("/");
+  ASSERT_TRUE(list);
+  bool marked = false;
+  for (const auto& kv : list->items) {
+    auto v = json::parse(kv.value);
+    if (str(v, {"metadata", "name"}) != "graceful" || str(v, {"kind"}) != "Pod") continue;
+    v.as_object()["metadata"].as_object()["deletionTimestamp"] = "2030-01-01T00:00:00Z";
+    v.as_object()["metadata"].as_object()["deletionGracePeriodSeconds"] = 5;
+    ASSERT_TRUE(store.update(kv.key, json::serialize(v), kv.mod_revision));
+    marked = true;
+  }
+  ASSERT_TRUE(marked);
+  std::vector<std::string> seen;
+  bool not_ready_before_delete = false, deleted = false;
+  for (int i = 0; i < 20 && !deleted; ++i) {
+    auto ev = watch->next(10s);
+    if (!ev) break;
+    std::string type = str(*ev, {"type"});
+    if (type == "MODIFIED" && condition(ev->at("object"), "Ready") == "False") not_ready_before_delete = true;
+    if (type == "DELETED") deleted = true;
+  }
+  EXPECT_TRUE(deleted);
+  EXPECT_TRUE(not_ready_before_delete);
+  EXPECT_TRUE(std::filesystem::exists(marker));  // the container got SIGTERM, not SIGKILL
+  EXPECT_FALSE(pod_exists("graceful"));
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+TEST_F(PodTest, RestartedManagerReadoptsRunningContainer) {
+  start_manager();
+  auto c = container("server", {tool(), "serve", "8080", "x"});
+  c["readinessProbe"] = tcp_readiness(8080);
+  auto pod = make_pod("adopt", {c});
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("adopt"), "Ready") == "True"; }));
+  auto uid = str(pod, {"metadata", "uid"});
+  PodStateStore store(state_);
+  auto before = store.load(uid);
+  ASSERT_TRUE(before);
+  ProcessId pid = before->containers.at("server").container;
+  ASSERT_TRUE(process_alive(pid));
+
+  manager_.reset();  // the agent goes away; its containers do not
+  EXPECT_TRUE(process_alive(pid));
+  start_manager();
+  std::this_thread::sleep_for(1500ms);
+  auto after = store.load(uid);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->containers.at("server").container, pid);
+  EXPECT_TRUE(process_alive(pid));
+  pod = get_pod("adopt");
+  EXPECT_EQ(condition(pod, "Ready"), "True");
+  EXPECT_EQ(str(*container_status(pod, "server"), {"restartCount"}), "0");
+
+  // Removed while no manager runs: the next one cleans it up on start.
+  manager_.reset();
+  admin().del("/api/v1/namespaces/default/pods/adopt");
+  start_manager();
+  EXPECT_TRUE(eventually([&] { return !process_alive(pid); }));
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(state_ + "/pods/" + uid); }));
+}
+
+TEST_F(PodTest, HostNetworkPodUsesNodeIp) {
+  start_manager();
+  make_pod("hostnet", {container("app", {"/bin/sh", "-c", "exec sleep 1000"})}, {{"hostNetwork", true}});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("hostnet"), "Ready") == "True"; }))
+      << json::serialize(pod);
+  EXPECT_EQ(str(pod, {"status", "podIP"}), "192.0.2.10");
+  admin().del("/api/v1/namespaces/default/pods/hostnet");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+TEST_F(PodTest, NeverRestartPolicySucceeds) {
+  start_manager();
+  make_pod("job", {container("once", {"/bin/sh", "-c", "echo done"})}, {{"restartPolicy", "Never"}});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] {
+    return str(pod = get_pod("job"), {"status", "phase"}) == "Succeeded";
+  })) << json::serialize(pod);
+  EXPECT_EQ(str(*container_status(pod, "once"), {"state", "terminated", "reason"}), "Completed");
+  EXPECT_EQ(kubelet_get("/containerLogs/default/job/once"), "done\n");
+  admin().del("/api/v1/namespaces/default/pods/job");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+}  // namespace podnet::runtime::testing
