@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/agent_cmd.h"
+#include "cli/agent_pods.h"
 #include "cli/demo.h"
 #include "cli/proxy_cmd.h"
 #include "cli/server.h"
@@ -80,8 +81,7 @@ int main(int argc, char** argv) {
       "Remove the agent's and proxy's tables, pnvx0, routes and announced addresses, and exit");
 
   CLI11_PARSE(app, argc, argv);
-  // The kubelet role (src/runtime) is passed as run_agent's second argument once it is wired in.
-  if (agent_cmd->parsed()) return podnet::cli::run_agent(agent);
+  if (agent_cmd->parsed()) return podnet::cli::run_agent(agent, podnet::cli::pod_manager_runner());
   if (proxy_cmd->parsed()) return podnet::cli::run_proxy(proxy);
   if (demo_cmd->parsed()) return podnet::cli::run_demo(demo);
   if (server_cmd->parsed()) return podnet::cli::run_server(server);

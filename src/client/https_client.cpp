@@ -400,6 +400,12 @@ Status HttpsApiClient::remove(const std::string& path) {
   return {};
 }
 
+Status HttpsApiClient::remove(const std::string& path, const json::value& delete_options) {
+  PODNET_TRY(answer, impl_->call(http::verb::delete_, path, json::serialize(delete_options), "application/json"));
+  (void)answer;
+  return {};
+}
+
 uint64_t HttpsApiClient::connections_opened() const {
   return impl_->opened;
 }

@@ -50,6 +50,8 @@ class HttpsApiClient : public ApiClient {
   Result<boost::json::value> patch(const std::string& path, PatchType type, const boost::json::value& patch);
   // DELETE; the server's answer (the deleted object or a Status) is dropped.
   Status remove(const std::string& path);
+  // DELETE with a DeleteOptions body (gracePeriodSeconds, preconditions).
+  Status remove(const std::string& path, const boost::json::value& delete_options);
   // Connections opened so far (tests: keep-alive reuses one).
   uint64_t connections_opened() const;
   Result<ListPage> list(const std::string& path, size_t limit, const std::string& continue_token) override;

@@ -15,8 +15,8 @@
 namespace podnet::runtime {
 
 // Error code of a write that hit a newer resourceVersion (HTTP 409) and of a missing object (404).
-inline constexpr int kConflict = EAGAIN;
-inline constexpr int kNotFound = ENOENT;
+inline constexpr int kConflict = client::kConflict;
+inline constexpr int kNotFound = client::kNotFound;
 
 class PodApi {
  public:
