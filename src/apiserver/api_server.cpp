@@ -13,6 +13,7 @@
 #include "apiserver/resources.h"
 #include "apiserver/tls_bootstrap.h"
 #include "common/files.h"
+#include "controllers/manager.h"
 #include "storage/sqlite_store.h"
 
 namespace podnet::apiserver {
@@ -25,6 +26,7 @@ struct ApiServer::Parts {
   std::unique_ptr<ObjectStore> objects;
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<HttpsServer> https;
+  std::unique_ptr<controllers::ControllerManager> controllers;
 };
 
 namespace {
@@ -45,6 +47,7 @@ Status ensure_namespaces(ObjectStore& objects, const ResourceRegistry& registry)
 
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ApiServer::~ApiServer() {
+  parts_->controllers.reset();
   parts_->https.reset();
   parts_->handler.reset();
   parts_->objects.reset();
@@ -84,6 +87,13 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   if (seed == 0) seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
   parts->objects = std::make_unique<ObjectStore>(*parts->store, opts.clock, seed);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
+
+  if (opts.run_controllers) {
+    auto controllers = controllers::ControllerManager::start(
+        *parts->objects, parts->registry, {opts.cluster_cidr, opts.node_cidr_mask, opts.lb_pool, opts.clock});
+    if (!controllers) return std::unexpected(wrap(controllers.error(), "controllers"));
+    parts->controllers = std::move(*controllers);
+  }
 
   BootstrapOptions boot;
   boot.pki_dir = opts.data_dir + "/pki";

@@ -110,6 +110,8 @@ std::string group_key(const std::string& address_type, const json::value& ports)
   return address_type + " " + json::serialize(ports);
 }
 
+// Only for values held elsewhere: an object argument would convert to a temporary value.
+const json::array* array_at(const json::object&, const char*) = delete;
 const json::array* array_at(const json::value& v, const char* field) {
   const auto* o = v.if_object();
   const auto* a = o ? o->if_contains(field) : nullptr;
@@ -181,9 +183,10 @@ std::map<std::string, Group> desired_groups(const json::value& svc, const json::
 }
 
 bool owned_by(const json::value& slice, const std::string& uid) {
-  const auto* refs = array_at(*object_at(slice, {"metadata"}), "ownerReferences");
-  if (!refs) return false;
-  for (const auto& r : *refs)
+  const auto* meta = object_at(slice, {"metadata"});
+  const auto* refs = meta ? meta->if_contains("ownerReferences") : nullptr;
+  if (!refs || !refs->is_array()) return false;
+  for (const auto& r : refs->as_array())
     if (string_at(r, {"kind"}) == "Service" && string_at(r, {"uid"}) == uid) return true;
   return false;
 }
@@ -353,14 +356,17 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
       kept_one = true;
       if (!plan.changed) continue;
       if (plan.existing) {
+        std::string slice_name = name_of(*plan.existing);
         json::value slice = *plan.existing;
         slice.as_object()["endpoints"] = std::move(plan.endpoints);
-        auto r = client.update(ns, name_of(slice), std::move(slice));
-        if (r)
+        auto r = client.update(ns, slice_name, std::move(slice));
+        if (r) {
           wrote(key, *r);
-        else
-          failed = true,
-          spdlog::debug("endpointslice: update {}/{}: {}", ns, name_of(*plan.existing), r.error().message);
+        } else {
+          failed = true;  // a 409 means the cache is behind: the retry sees the newer slice
+          if (r.error().code != 409)
+            spdlog::warn("endpointslice: update {}/{}: {}", ns, slice_name, r.error().message);
+        }
         continue;
       }
       json::object slice{{"apiVersion", "discovery.k8s.io/v1"},
