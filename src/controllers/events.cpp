@@ -25,6 +25,8 @@ void EventRecorder::warning(const json::value& object, const std::string& reason
   std::string uid = string_at(object, {"metadata", "uid"});
   {
     std::lock_guard lock(mu_);
+    // Forgetting everything now and then bounds the memory; a problem that persists is recorded again.
+    if (recorded_.size() >= 10000) recorded_.clear();
     if (!recorded_.insert(uid + "\n" + reason + "\n" + message).second) return;
   }
   std::string kind = string_at(object, {"kind"});

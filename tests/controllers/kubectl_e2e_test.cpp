@@ -170,7 +170,7 @@ TEST_F(ControllersKubectlTest, EndpointSlicesListReadyPodsOfAService) {
                           "192.168.213.241"));
 
   // A deleted pod leaves the slice.
-  auto del = kubectl({"delete", "pod", "web-1", "--wait=false"});
+  auto del = kubectl({"delete", "pod", "web-1", "--grace-period=0", "--force"});
   ASSERT_EQ(del.first, 0) << del.second;
   EXPECT_TRUE(wait_output(get_slices, "10.244.0.12 true node1 web-2;")) << kubectl(get_slices).second;
 }
