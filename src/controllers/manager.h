@@ -17,7 +17,7 @@ struct ControllerOptions {
   std::string cluster_cidr = "10.244.0.0/16";  // empty: no node IPAM
   int node_cidr_mask = 24;
   std::string lb_pool;  // empty: LoadBalancer services get no address
-  Clock clock;          // empty: the system clock
+  Clock clock;          // empty: the system clock. It must advance: retry backoffs are measured on it
 };
 
 class ControllerManager {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
@@ -32,6 +33,58 @@ inline bool eventually(const std::function<bool()>& done) {
   }
   return done();
 }
+
+// Forwards to a real client, but the next `conflicts` writes fail with 409 Conflict, as when another
+// writer got there first: controllers must re-read and retry.
+class ConflictingClient final : public ObjectClient {
+ public:
+  explicit ConflictingClient(ObjectClient& real) : real_(real) {}
+  std::atomic<int> conflicts{0};
+  std::atomic<int> writes_refused{0};
+
+  const apiserver::ResourceType& type() const override { return real_.type(); }
+  ApiResult<ObjectList> list() override { return real_.list(); }
+  ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t rev) override { return real_.watch(rev); }
+  ApiResult<json::value> get(const std::string& ns, const std::string& name) override {
+    return real_.get(ns, name);
+  }
+  ApiResult<json::value> create(const std::string& ns, json::value o) override {
+    if (refuse()) return conflict();
+    return real_.create(ns, std::move(o));
+  }
+  ApiResult<json::value> update(const std::string& ns, const std::string& name, json::value o) override {
+    if (refuse()) return conflict();
+    return real_.update(ns, name, std::move(o));
+  }
+  ApiResult<json::value> update_status(const std::string& ns, const std::string& name,
+                                       json::value o) override {
+    if (refuse()) return conflict();
+    return real_.update_status(ns, name, std::move(o));
+  }
+  ApiResult<json::value> remove(const std::string& ns, const std::string& name) override {
+    return real_.remove(ns, name);
+  }
+  ApiResult<json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
+                              const std::string& ts) override {
+    if (refuse()) return conflict();
+    return real_.bind(ns, name, node, ts);
+  }
+
+ private:
+  bool refuse() {
+    if (conflicts.fetch_sub(1) <= 0) {
+      conflicts.fetch_add(1);
+      return false;
+    }
+    ++writes_refused;
+    return true;
+  }
+  std::unexpected<ApiError> conflict() {
+    return apiserver::api_fail(
+        apiserver::conflict("", real_.type().plural, "x", "the object has been modified"));
+  }
+  ObjectClient& real_;
+};
 
 class ControllerTest : public ::testing::Test {
  protected:
@@ -98,8 +151,10 @@ class ControllerTest : public ::testing::Test {
     open_store();
   }
 
+  // A fixed start (timestamps in objects are predictable) that moves on with real time, so that
+  // retry backoffs, measured on this clock, elapse.
   std::chrono::system_clock::time_point now() const {
-    return std::chrono::system_clock::time_point(1700000000s);
+    return std::chrono::system_clock::time_point(1700000000s) + (std::chrono::steady_clock::now() - started_);
   }
 
   static json::value must(const ApiResult<json::value>& r) {
@@ -160,6 +215,7 @@ class ControllerTest : public ::testing::Test {
     return out;
   }
 
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   podnet::testing::TempDir dir_{"pn-ctrl"};
   apiserver::ResourceRegistry registry_ = apiserver::ResourceRegistry::builtin();
   std::unique_ptr<storage::SqliteStore> store_;

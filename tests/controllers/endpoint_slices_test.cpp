@@ -219,6 +219,20 @@ TEST_F(EndpointSliceTest, SlicesOfAServiceDeletedWhileStoppedGoOnStart) {
   ASSERT_TRUE(eventually([&] { return slices_of("gone").empty(); }));
 }
 
+TEST_F(EndpointSliceTest, ConflictsAreRetriedWithoutDuplicateSlices) {
+  ConflictingClient flaky(*slices_);
+  slice_cache_ = std::make_unique<ObjectCache>(flaky);
+  start();
+  must(services_->create("default", service("web")));
+  ASSERT_TRUE(eventually([&] { return slices_of("web").size() == 1; }));
+  flaky.conflicts = 2;
+  must(pods_->create("default", running_pod("w", "web", {"10.244.0.6"}, true)));
+  ASSERT_TRUE(eventually([&] { return endpoints_of("web").size() == 1; }));
+  EXPECT_EQ(flaky.writes_refused, 2);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(slices_of("web").size(), 1u);
+}
+
 TEST_F(EndpointSliceTest, ASliceDeletedByHandIsPutBack) {
   start();
   must(services_->create("default", service("web")));

@@ -92,6 +92,17 @@ TEST_F(NodeIpamTest, AllocationsAreRebuiltFromNodesAfterARestart) {
   EXPECT_EQ(cidr_of("n4"), "10.244.2.0/24");  // not n2's
 }
 
+TEST_F(NodeIpamTest, AConflictingWriteIsRetriedOnAFreshRead) {
+  ConflictingClient flaky(*nodes_);
+  flaky.conflicts = 3;
+  node_cache_ = std::make_unique<ObjectCache>(flaky);
+  start();
+  must(nodes_->create("", node("n1")));
+  ASSERT_TRUE(eventually([&] { return has_cidr("n1"); }));
+  EXPECT_EQ(flaky.writes_refused, 3);
+  EXPECT_EQ(cidr_of("n1"), "10.244.0.0/24");
+}
+
 TEST_F(NodeIpamTest, BadClusterCidrIsRefused) {
   EXPECT_FALSE(
       NodeIpamController::make(*node_cache_, *recorder_, "10.244.0.0/16", 8, [this] { return now(); }));
