@@ -263,6 +263,7 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
 
   ObjectClient& client = slices_.client();
   bool failed = false;
+  std::vector<ObjectPtr> stale;
   auto remove = [&](const ObjectPtr& slice) {
     auto r = client.remove(ns, name_of(*slice));
     if (r)
@@ -287,7 +288,7 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
   std::map<std::string, std::vector<ObjectPtr>> by_group;
   for (const auto& slice : existing) {
     if (!owned_by(*slice, uid)) {
-      remove(slice);  // left from an earlier service of the same name
+      stale.push_back(slice);  // left from an earlier service of the same name
       continue;
     }
     const json::array* ports = array_at(*slice, "ports");
@@ -302,7 +303,7 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
   }
   for (const auto& [gk, slices] : by_group)
     if (!groups.contains(gk))
-      for (const auto& slice : slices) remove(slice);
+      for (const auto& slice : slices) stale.push_back(slice);
 
   for (auto& [gk, group] : groups) {
     std::vector<SlicePlan> plans;
@@ -350,7 +351,7 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
       bool empty = plan.endpoints.empty();
       // Emptied slices go, except one when the whole group is empty (the placeholder).
       if (empty && (kept_one || !group.endpoints.empty())) {
-        if (plan.existing) remove(plan.existing);
+        if (plan.existing) stale.push_back(plan.existing);
         continue;
       }
       kept_one = true;
@@ -391,6 +392,10 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
         failed = true, spdlog::warn("endpointslice: create for {}: {}", key, r.error().message);
     }
   }
+  // Deleted last and only when the rest went through, so a consumer never sees the service without
+  // endpoints between the removal of an old slice and the creation of its replacement.
+  if (!failed)
+    for (const auto& slice : stale) remove(slice);
   return failed ? Outcome::kRetry : Outcome::kDone;
 }
 
