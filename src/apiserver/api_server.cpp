@@ -16,6 +16,7 @@
 #include "apiserver/resources.h"
 #include "apiserver/tls_bootstrap.h"
 #include "common/files.h"
+#include "controllers/manager.h"
 #include "storage/sqlite_store.h"
 
 namespace podnet::apiserver {
@@ -31,6 +32,7 @@ struct ApiServer::Parts {
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<FrontHandler> front;
   std::unique_ptr<HttpsServer> https;
+  std::unique_ptr<controllers::ControllerManager> controllers;
 };
 
 namespace {
@@ -51,6 +53,7 @@ Status ensure_namespaces(ObjectStore& objects, const ResourceRegistry& registry)
 
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ApiServer::~ApiServer() {
+  parts_->controllers.reset();
   parts_->https.reset();
   parts_->front.reset();
   parts_->handler.reset();
@@ -93,6 +96,13 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   parts->metered = std::make_unique<MeteredStore>(*parts->store, parts->metrics);
   parts->objects = std::make_unique<ObjectStore>(*parts->metered, opts.clock, seed);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
+
+  if (opts.run_controllers) {
+    auto controllers = controllers::ControllerManager::start(
+        *parts->objects, parts->registry, {opts.cluster_cidr, opts.node_cidr_mask, opts.lb_pool, opts.clock});
+    if (!controllers) return std::unexpected(wrap(controllers.error(), "controllers"));
+    parts->controllers = std::move(*controllers);
+  }
 
   BootstrapOptions boot;
   boot.pki_dir = opts.data_dir + "/pki";

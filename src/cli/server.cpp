@@ -90,6 +90,10 @@ int run_server(const ServerFlags& flags) {
   options.data_dir = flags.data_dir;
   options.bind_address = flags.bind_address;
   options.port = flags.port;
+  options.run_controllers = true;
+  options.cluster_cidr = flags.cluster_cidr;
+  options.node_cidr_mask = flags.node_cidr_mask;
+  options.lb_pool = flags.lb_pool;
   auto server = apiserver::ApiServer::start(options);
   if (!server) {
     log->error("start: {}", server.error().message());
