@@ -173,8 +173,10 @@ TEST_F(ApiServerTest, DeleteThenGetIs404) {
   EXPECT_EQ(admin().get(kPods + "/gone").status, 404);
   EXPECT_EQ(admin().del(kPods + "/gone").status, 404);
 
-  json::value svc = {
-      {"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "s"}}}, {"spec", json::object{}}};
+  json::value svc = {{"apiVersion", "v1"},
+                     {"kind", "Service"},
+                     {"metadata", {{"name", "s"}}},
+                     {"spec", {{"ports", json::array{{{"port", 80}}}}}}};
   create("/api/v1/namespaces/default/services", svc);
   auto st = admin().del("/api/v1/namespaces/default/services/s");
   EXPECT_EQ(str(st.json(), {"status"}), "Success");
