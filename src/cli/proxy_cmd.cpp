@@ -161,12 +161,17 @@ int run_proxy(const ProxyFlags& flags) {
     spdlog::error("nftables: {}", kernel.error().message());
     return 1;
   }
+  auto conntrack = proxy::NetlinkConntrack::open();
+  if (!conntrack) {
+    spdlog::error("conntrack: {}", conntrack.error().message());
+    return 1;
+  }
   std::string addrs;
   for (const auto& a : opts->node.addresses) addrs += (addrs.empty() ? "" : ",") + a.to_string();
   spdlog::info("proxy for node {} ({}), API {} (context {})", opts->node.name, addrs, access->server,
                access->context);
 
-  proxy::Proxier proxier(*kernel, std::move(*opts));
+  proxy::Proxier proxier(*kernel, std::move(*opts), &*conntrack);
   ProxyFeed feed(proxier);
   client::Informer services(**api, feed.services(), {.path = "/api/v1/services"});
   client::Informer slices(**api, feed.slices(), {.path = "/apis/discovery.k8s.io/v1/endpointslices"});

@@ -84,9 +84,21 @@ Status Proxier::partial_sync() {
     merged.chain_deletes.insert(merged.chain_deletes.end(), tx.chain_deletes.begin(), tx.chain_deletes.end());
     merged.ops.insert(merged.ops.end(), tx.ops.begin(), tx.ops.end());
     merged.after += tx.after;
+    merged.stale_flows.insert(merged.stale_flows.end(), tx.stale_flows.begin(), tx.stale_flows.end());
   }
   metrics_.last_sync_element_ops = merged.ops.size();
-  return kernel_.apply(merged);
+  if (auto s = kernel_.apply(merged); !s) return s;
+  // Only once the rules no longer lead there: a packet in between would make the entry again.
+  if (conntrack_ && !merged.stale_flows.empty()) {
+    auto deleted = conntrack_->clear(merged.stale_flows);
+    // The rules are right; a failed cleanup only delays UDP clients until their entries expire,
+    // so it is counted, not a reason for a full resync.
+    if (deleted)
+      metrics_.conntrack_deleted += *deleted;
+    else
+      ++metrics_.conntrack_failures;
+  }
+  return {};
 }
 
 Result<bool> Proxier::sync(Clock::time_point now) {

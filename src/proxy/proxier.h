@@ -8,6 +8,7 @@
 #include <string>
 
 #include "k8s/model.h"
+#include "proxy/conntrack.h"
 #include "proxy/kernel.h"
 #include "proxy/planner.h"
 #include "proxy/state.h"
@@ -26,13 +27,15 @@ struct SyncMetrics {
   std::chrono::microseconds last_full_sync{0}, last_partial_sync{0};
   size_t services = 0, frontends = 0, endpoints = 0, chains = 0;
   size_t last_sync_element_ops = 0;  // element operations the last partial sync wrote
+  uint64_t conntrack_deleted = 0, conntrack_failures = 0;
 };
 
 class Proxier {
  public:
   using Clock = std::chrono::steady_clock;
-  Proxier(ProxyKernel& kernel, ProxierOptions options)
-      : kernel_(kernel), opts_(std::move(options)), state_(opts_.ruleset) {}
+  // `conntrack` (may be null: no cleanup) removes stale UDP entries after each partial sync.
+  Proxier(ProxyKernel& kernel, ProxierOptions options, Conntrack* conntrack = nullptr)
+      : kernel_(kernel), conntrack_(conntrack), opts_(std::move(options)), state_(opts_.ruleset) {}
 
   void upsert_service(k8s::Service service);
   void delete_service(const std::string& namespace_, const std::string& name);
@@ -56,6 +59,7 @@ class Proxier {
   Status partial_sync();
 
   ProxyKernel& kernel_;
+  Conntrack* conntrack_;
   ProxierOptions opts_;
   ProxyState state_;
   // One entry per service name, holding the Service (once seen) and its slices: at 10^5 services

@@ -29,6 +29,8 @@ struct Transaction {
   const ProxyState* full = nullptr;
   std::vector<ElementOp> ops;
   std::string after;
+  // Not for the kernel's nftables: UDP conntrack entries to delete once the batch is in.
+  std::vector<StaleFlow> stale_flows;
 
   bool empty() const {
     return before.empty() && chain_rules.empty() && !full && ops.empty() && chain_deletes.empty() &&
@@ -71,6 +73,10 @@ class ProxyState {
   std::map<Ip, uint32_t> hairpin_refs_;
   size_t frontends_ = 0, endpoints_ = 0;
 };
+
+// UDP flows a change from `old_plan` to `new_plan` leaves pointing at the wrong place: removed
+// backends per frontend, and frontends that gain their first backend.
+std::vector<StaleFlow> stale_udp_flows(const ServicePlan& old_plan, const ServicePlan& new_plan);
 
 // The elements one service contributes (add operations), hairpin excluded (shared between services).
 std::vector<ElementOp> service_elements(const ServicePlan& plan);
