@@ -12,6 +12,7 @@
 #include "proxy/kernel.h"
 #include "proxy/planner.h"
 #include "proxy/state.h"
+#include "proxy/sync_report.h"
 
 namespace podnet::proxy {
 
@@ -50,11 +51,18 @@ class Proxier {
   Clock::time_point next_sync_at() const { return last_sync_ + opts_.min_sync_interval; }
   bool pending() const { return needs_full_ || !dirty_.empty(); }
 
+  // Told of queued changes and sync outcomes (may be null). Called on the thread that calls sync()
+  // and the upsert/delete methods.
+  void set_observer(SyncObserver* observer) { observer_ = observer; }
+
   const SyncMetrics& metrics() const { return metrics_; }
   const ProxyState& state() const { return state_; }
 
  private:
   std::optional<ServicePlan> plan_for(const std::string& service_key) const;
+  std::optional<HealthService> health_for(const std::string& service_key) const;
+  void mark_dirty(const std::string& key);
+  void report(bool full, bool ok, std::chrono::duration<double> took, uint64_t conntrack_deleted);
   Status full_sync();
   Status partial_sync();
 
@@ -70,6 +78,12 @@ class Proxier {
   };
   std::map<std::string, Entry> entries_;  // "ns/name" of the service
   std::set<std::string> dirty_;           // service keys changed since the last sync
+  SyncObserver* observer_ = nullptr;
+  bool queued_reported_ = false;  // since the last successful sync
+  // When each slice change not yet synced was triggered (wall clock).
+  std::vector<std::chrono::system_clock::time_point> triggers_;
+  std::map<std::string, HealthService> health_;  // by service key; only services with a health check
+  bool health_changed_ = false;
   bool needs_full_ = true;
   Clock::time_point last_sync_{};
   SyncMetrics metrics_;

@@ -162,7 +162,10 @@ void ProxyState::count(const ServicePlan& plan, int delta) {
     };
     bump(chain_refs_, std::pair{f, fp.chain()});
     if (fp.chain() != fp.chain().plain()) bump(chain_refs_, std::pair{f, fp.chain().plain()});
-    if (fp.affinity_timeout) bump(affinity_refs_, std::pair{f, fp.affinity_timeout});
+    if (fp.affinity_timeout) {
+      bump(affinity_refs_, std::pair{f, fp.affinity_timeout});
+      affinity_frontends_ += delta;
+    }
   }
   for (const Ip& ip : backend_ips(plan))
     if ((hairpin_refs_[ip] += delta) == 0) hairpin_refs_.erase(ip);
@@ -174,7 +177,7 @@ Transaction ProxyState::full_sync(std::map<std::string, ServicePlan> plans,
   chain_refs_.clear();
   affinity_refs_.clear();
   hairpin_refs_.clear();
-  frontends_ = endpoints_ = 0;
+  frontends_ = endpoints_ = affinity_frontends_ = 0;
   for (const auto& [_, plan] : plans_) count(plan, +1);
 
   Transaction tx;

@@ -61,6 +61,9 @@ class ProxyState {
   size_t frontends() const { return frontends_; }
   size_t endpoints() const { return endpoints_; }
   size_t chains() const { return chain_refs_.size(); }
+  // Elements in the sets and maps: one per frontend (service-ips or no-endpoints), endpoints,
+  // hairpin entries, affinity frontends (not the sticky entries the kernel adds).
+  size_t elements() const { return frontends_ + endpoints_ + hairpin_refs_.size() + affinity_frontends_; }
 
  private:
   // Reference counts of what several services share; a transition 0<->1 adds or removes it.
@@ -71,7 +74,7 @@ class ProxyState {
   std::map<std::pair<Family, ChainSpec>, uint32_t> chain_refs_;
   std::map<std::pair<Family, uint32_t>, uint32_t> affinity_refs_;
   std::map<Ip, uint32_t> hairpin_refs_;
-  size_t frontends_ = 0, endpoints_ = 0;
+  size_t frontends_ = 0, endpoints_ = 0, affinity_frontends_ = 0;
 };
 
 // UDP flows a change from `old_plan` to `new_plan` leaves pointing at the wrong place: removed
