@@ -151,7 +151,21 @@ Status Proxier::full_sync() {
     if (entry.service) plans.emplace(key, *plan_for(key));
   PODNET_TRY(existing, kernel_.list_chains());
   auto tx = state_.full_sync(std::move(plans), existing);
-  return kernel_.apply(tx);
+  if (auto s = kernel_.apply(tx); !s) return s;
+  clear_stale_flows();  // those of a failed partial sync, if any
+  return {};
+}
+
+void Proxier::clear_stale_flows() {
+  if (!conntrack_ || stale_flows_.empty()) return;
+  auto deleted = conntrack_->clear(stale_flows_);
+  stale_flows_.clear();
+  // The rules are right; a failed cleanup only delays UDP clients until their entries expire,
+  // so it is counted, not a reason for a full resync.
+  if (deleted)
+    metrics_.conntrack_deleted += *deleted;
+  else
+    ++metrics_.conntrack_failures;
 }
 
 Status Proxier::partial_sync() {
@@ -164,20 +178,13 @@ Status Proxier::partial_sync() {
     merged.chain_deletes.insert(merged.chain_deletes.end(), tx.chain_deletes.begin(), tx.chain_deletes.end());
     merged.ops.insert(merged.ops.end(), tx.ops.begin(), tx.ops.end());
     merged.after += tx.after;
-    merged.stale_flows.insert(merged.stale_flows.end(), tx.stale_flows.begin(), tx.stale_flows.end());
+    // Kept until a sync succeeds: a failed one is followed by a full sync, which has no diff.
+    stale_flows_.insert(stale_flows_.end(), tx.stale_flows.begin(), tx.stale_flows.end());
   }
   metrics_.last_sync_element_ops = merged.ops.size();
   if (auto s = kernel_.apply(merged); !s) return s;
   // Only once the rules no longer lead there: a packet in between would make the entry again.
-  if (conntrack_ && !merged.stale_flows.empty()) {
-    auto deleted = conntrack_->clear(merged.stale_flows);
-    // The rules are right; a failed cleanup only delays UDP clients until their entries expire,
-    // so it is counted, not a reason for a full resync.
-    if (deleted)
-      metrics_.conntrack_deleted += *deleted;
-    else
-      ++metrics_.conntrack_failures;
-  }
+  clear_stale_flows();
   return {};
 }
 

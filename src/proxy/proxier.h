@@ -34,7 +34,8 @@ struct SyncMetrics {
 class Proxier {
  public:
   using Clock = std::chrono::steady_clock;
-  // `conntrack` (may be null: no cleanup) removes stale UDP entries after each partial sync.
+  // `conntrack` (may be null: no cleanup) removes stale UDP entries after each partial sync (or
+  // after the full sync that follows a failed one).
   Proxier(ProxyKernel& kernel, ProxierOptions options, Conntrack* conntrack = nullptr)
       : kernel_(kernel), conntrack_(conntrack), opts_(std::move(options)), state_(opts_.ruleset) {}
 
@@ -62,6 +63,7 @@ class Proxier {
   std::optional<ServicePlan> plan_for(const std::string& service_key) const;
   std::optional<HealthService> health_for(const std::string& service_key) const;
   void mark_dirty(const std::string& key);
+  void clear_stale_flows();
   void report(bool full, bool ok, std::chrono::duration<double> took, uint64_t conntrack_deleted);
   Status full_sync();
   Status partial_sync();
@@ -78,6 +80,7 @@ class Proxier {
   };
   std::map<std::string, Entry> entries_;  // "ns/name" of the service
   std::set<std::string> dirty_;           // service keys changed since the last sync
+  std::vector<StaleFlow> stale_flows_;    // UDP conntrack entries to delete after the next good sync
   SyncObserver* observer_ = nullptr;
   bool queued_reported_ = false;  // since the last successful sync
   // When each slice change not yet synced was triggered (wall clock).

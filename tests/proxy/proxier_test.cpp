@@ -172,6 +172,23 @@ TEST_F(ProxierTest, UdpFlowsToRemovedEndpointsAreClearedAfterTheRulesChange) {
   EXPECT_EQ(conntrack_.calls.size(), calls) << "TCP needs no cleanup";
 }
 
+TEST_F(ProxierTest, StaleFlowsOfAFailedSyncAreClearedAfterTheFullResync) {
+  auto dns = cluster_ip_service("dns", "10.96.0.53", {});
+  dns.ports = {{"dns", k8s::Protocol::kUdp, 53, int32_t{5353}, 0}};
+  proxier_.upsert_service(dns);
+  proxier_.upsert_slice(
+      slice("dns", {{"10.1.0.1"}, {"10.1.0.2"}}, {slice_port("dns", 5353, k8s::Protocol::kUdp)}));
+  ASSERT_EQ(proxier_.sync(t0_), true);
+  proxier_.upsert_slice(slice("dns", {{"10.1.0.2"}}, {slice_port("dns", 5353, k8s::Protocol::kUdp)}));
+  kernel_.fail_next = true;
+  ASSERT_FALSE(proxier_.sync(t0_ + milliseconds(100)));
+  EXPECT_TRUE(conntrack_.calls.empty()) << "the rules may still lead to 10.1.0.1";
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(200)), true);
+  EXPECT_EQ(kernel_.full.back(), true);
+  ASSERT_EQ(conntrack_.calls.size(), 1u);
+  EXPECT_EQ(conntrack_.calls.back(), (std::vector<StaleFlow>{flow("10.96.0.53", 53, {{"10.1.0.1", 5353}})}));
+}
+
 TEST_F(ProxierTest, FailedConntrackCleanupIsCountedNotResynced) {
   auto dns = cluster_ip_service("dns", "10.96.0.53", {});
   dns.ports = {{"dns", k8s::Protocol::kUdp, 53, int32_t{5353}, 0}};
