@@ -49,6 +49,14 @@ int main(int argc, char** argv) {
                         "NodePort address (repeatable; default: host's addresses)");
   proxy_cmd->add_option("--min-sync-interval", proxy.min_sync_interval, "At most one sync per interval")
       ->capture_default_str();
+  proxy_cmd
+      ->add_option("--metrics-bind-address", proxy.metrics_bind_address,
+                   "HOST:PORT of the Prometheus /metrics endpoint (empty: none)")
+      ->capture_default_str();
+  proxy_cmd
+      ->add_option("--healthz-bind-address", proxy.healthz_bind_address,
+                   "HOST:PORT of /healthz, kube-proxy's (empty: none)")
+      ->capture_default_str();
   proxy_cmd->add_flag("--cleanup", proxy.cleanup, "Remove the proxy's nftables tables and exit");
 
   podnet::cli::AgentFlags agent;

@@ -9,7 +9,7 @@ SUDO=""
 
 build_pkgs=(
   build-essential g++ cmake ninja-build pkg-config clang-format
-  libnl-3-dev libnl-route-3-dev libnftables-dev libnftnl-dev
+  libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libnftnl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

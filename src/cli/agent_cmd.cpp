@@ -1,10 +1,12 @@
 // Wiring only: everything the agent does lives in src/agent.
 #include "cli/agent_cmd.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <optional>
 
 #include "agent/agent.h"
@@ -12,6 +14,8 @@
 #include "cli/proxy_cmd.h"
 #include "cli/signal_waiter.h"
 #include "client/kubeconfig.h"
+#include "proxy/conntrack.h"
+#include "proxy/http_server.h"
 #include "proxy/kernel.h"
 
 namespace podnet::cli {
@@ -98,6 +102,8 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     return 1;
   }
   std::optional<proxy::NftProxyKernel> proxy_kernel;
+  std::optional<proxy::NetlinkConntrack> conntrack;
+  std::unique_ptr<proxy::ProxyHttpServer> proxy_http;
   std::unique_ptr<proxy::Proxier> proxier;
   if (flags.proxy) {
     auto interval = parse_duration(flags.min_sync_interval);
@@ -116,7 +122,30 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     popts.min_sync_interval = *interval;
     popts.node.name = opts->node.name;
     popts.node.addresses = {opts->node.ip};  // NodePorts answer on the node's IP
-    proxier = std::make_unique<proxy::Proxier>(*proxy_kernel, std::move(popts));
+    auto ct = proxy::NetlinkConntrack::open();
+    if (!ct) {
+      spdlog::error("conntrack: {}", ct.error().message());
+      return 1;
+    }
+    conntrack.emplace(std::move(*ct));
+    // kube-proxy's ports: /healthz and healthCheckNodePorts on the node, /metrics on loopback. The
+    // HTTP thread must not take the stop signals, so they are blocked before it starts.
+    proxy::ProxyHttpOptions http;
+    http.log = [](const std::string& msg) { spdlog::warn("{}", msg); };
+    http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
+    http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&stop_signals, sig);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    auto server = proxy::ProxyHttpServer::start(std::move(http));
+    if (!server) {
+      spdlog::error("proxy HTTP: {}", server.error().message());
+      return 1;
+    }
+    proxy_http = std::move(*server);
+    proxier = std::make_unique<proxy::Proxier>(*proxy_kernel, std::move(popts), &*conntrack);
+    proxier->set_observer(proxy_http.get());
   }
   spdlog::info("agent for node {} ({}, {}), API {}", opts->node.name, opts->node.ip.to_string(),
                flags.overlay, access->server);

@@ -12,6 +12,7 @@
 
 #include <charconv>
 #include <thread>
+#include <tuple>
 
 #include "cli/signal_waiter.h"
 #include "client/https_client.h"
@@ -19,6 +20,7 @@
 #include "client/kubeconfig.h"
 #include "nft/nft.h"
 #include "proxy/feed.h"
+#include "proxy/http_server.h"
 #include "proxy/kernel.h"
 
 namespace podnet::cli {
@@ -35,6 +37,21 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (unit == "m") return duration_cast<milliseconds>(minutes(n));
   if (unit == "us") return duration_cast<milliseconds>(microseconds(n));
   return fail_msg("duration " + std::string(text) + ": unit must be us, ms, s or m");
+}
+
+Result<boost::asio::ip::tcp::endpoint> parse_bind_address(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return fail_msg("bind address " + std::string(text) + ": want HOST:PORT");
+  std::string_view host = text.substr(0, colon), port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  uint16_t port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size())
+    return fail_msg("bind address " + std::string(text) + ": bad port");
+  auto ip = parse_ip(std::string(host));
+  if (!ip) return fail_msg("bind address " + std::string(text) + ": bad host");
+  return boost::asio::ip::tcp::endpoint(*ip, port);
 }
 
 Result<std::vector<IpAddress>> host_addresses() {
@@ -135,12 +152,43 @@ int run_proxy(const ProxyFlags& flags) {
     spdlog::error("nftables: {}", kernel.error().message());
     return 1;
   }
+  auto conntrack = proxy::NetlinkConntrack::open();
+  if (!conntrack) {
+    spdlog::error("conntrack: {}", conntrack.error().message());
+    return 1;
+  }
   std::string addrs;
   for (const auto& a : opts->node.addresses) addrs += (addrs.empty() ? "" : ",") + a.to_string();
   spdlog::info("proxy for node {} ({}), API {} (context {})", opts->node.name, addrs, access->server,
                access->context);
 
-  proxy::Proxier proxier(*kernel, std::move(*opts));
+  proxy::ProxyHttpOptions http;
+  http.log = [](const std::string& msg) { spdlog::warn("{}", msg); };
+  for (auto [flag, text, target] :
+       {std::tuple{"--metrics-bind-address", &flags.metrics_bind_address, &http.metrics},
+        std::tuple{"--healthz-bind-address", &flags.healthz_bind_address, &http.healthz}}) {
+    if (text->empty()) continue;
+    auto ep = parse_bind_address(*text);
+    if (!ep) {
+      spdlog::error("{}: {}", flag, ep.error().message());
+      return 2;
+    }
+    *target = *ep;
+  }
+  // The HTTP thread starts here, before SignalWaiter: it must not take SIGTERM either (the signal
+  // would end the process with its default action instead of reaching sigwait).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto server = proxy::ProxyHttpServer::start(std::move(http));
+  if (!server) {
+    spdlog::error("{}", server.error().message());
+    return 1;
+  }
+
+  proxy::Proxier proxier(*kernel, std::move(*opts), &*conntrack);
+  proxier.set_observer(server->get());
   proxy::ProxyFeed feed(proxier);
   client::Informer services(**api, feed.services(), {.path = "/api/v1/services"});
   client::Informer slices(**api, feed.slices(), {.path = "/apis/discovery.k8s.io/v1/endpointslices"});

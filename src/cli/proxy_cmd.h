@@ -2,6 +2,7 @@
 // EndpointSlices (all namespaces) feed the Proxier; syncs run when due; SIGTERM/SIGINT end it.
 #pragma once
 
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -17,11 +18,15 @@ struct ProxyFlags {
   std::string hostname;               // empty: gethostname()
   std::vector<std::string> node_ips;  // empty: every non-loopback address of the host
   std::string min_sync_interval = "1s";
+  std::string metrics_bind_address = "127.0.0.1:10249";  // kube-proxy's defaults; "" turns off
+  std::string healthz_bind_address = "0.0.0.0:10256";
   bool cleanup = false;  // remove podnet's proxy tables and exit
 };
 
 int run_proxy(const ProxyFlags& flags);
 
+// "127.0.0.1:10249", "[::1]:10249", "0.0.0.0:0".
+Result<boost::asio::ip::tcp::endpoint> parse_bind_address(std::string_view text);
 // "100ms", "1s", "2m", "1500us" (rounded down to ms).
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // Addresses NodePorts listen on: global and site addresses of every interface, not loopback or

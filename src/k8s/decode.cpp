@@ -280,6 +280,11 @@ Result<EndpointSlice> decode_slice_object(const json::object& obj) {
   EndpointSlice slice;
   PODNET_TRY(meta, decode_meta(obj));
   slice.meta = std::move(meta);
+  // Only the annotation the proxy's network programming latency needs; a malformed one is ignored.
+  if (const json::value* m = member(obj, "metadata"); m && m->is_object())
+    if (const json::value* a = member(m->get_object(), "annotations"); a && a->is_object())
+      if (const json::value* t = member(a->get_object(), kLastChangeTriggerTime); t && t->is_string())
+        slice.last_change_trigger_time = std::string(t->get_string());
   PODNET_TRY(type, string_at(obj, "addressType", "addressType"));
   if (type == "IPv4")
     slice.address_type = AddressType::kIPv4;

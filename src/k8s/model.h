@@ -84,12 +84,16 @@ struct EndpointPort {
 enum class AddressType { kIPv4, kIPv6, kFQDN };
 
 inline constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
+inline constexpr const char* kLastChangeTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time";
 
 struct EndpointSlice {
   ObjectMeta meta;
   AddressType address_type = AddressType::kIPv4;
   std::vector<Endpoint> endpoints;
   std::vector<EndpointPort> ports;
+  // The kLastChangeTriggerTime annotation (RFC 3339): when the change this slice reflects began
+  // (a pod became ready...). Empty when absent.
+  std::string last_change_trigger_time;
 
   // The owning Service's name (from the kubernetes.io/service-name label), empty when absent.
   std::string service_name() const {

@@ -2,7 +2,12 @@
 // dirty Services and writes their diffs as one transaction.
 #include "proxy/proxier.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <set>
 #include <vector>
 
 namespace podnet::proxy {
@@ -12,13 +17,41 @@ std::string key_of(const std::string& ns, const std::string& name) {
   return ns + "/" + name;
 }
 
+// "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456Z", "2024-01-02T03:04:05+02:00".
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return std::nullopt;
+  std::chrono::system_clock::duration frac{0};
+  if (*rest == '.') {
+    char* end = nullptr;
+    double f = std::strtod(rest, &end);
+    frac = std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(f));
+    rest = end;
+  }
+  long offset = 0;
+  if ((*rest == '+' || *rest == '-') && std::strlen(rest) == 6 && rest[3] == ':')
+    offset = (*rest == '-' ? -1 : 1) * (std::atol(rest + 1) * 3600 + std::atol(rest + 4) * 60);
+  else if (std::strcmp(rest, "Z") != 0)
+    return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm) - offset) + frac;
+}
+
 }  // namespace
+
+void Proxier::mark_dirty(const std::string& key) {
+  if (observer_ && !queued_reported_) {
+    observer_->queued(Clock::now());
+    queued_reported_ = true;
+  }
+  dirty_.insert(key);
+}
 
 void Proxier::upsert_service(k8s::Service service) {
   auto key = key_of(service.meta.namespace_, service.meta.name);
   service.meta = {};  // the key says all the proxy needs of it
   entries_[key].service = std::move(service);
-  dirty_.insert(key);
+  mark_dirty(key);
 }
 
 void Proxier::delete_service(const std::string& ns, const std::string& name) {
@@ -27,7 +60,7 @@ void Proxier::delete_service(const std::string& ns, const std::string& name) {
   if (it == entries_.end() || !it->second.service) return;
   it->second.service.reset();
   if (it->second.slices.empty()) entries_.erase(it);
-  dirty_.insert(key);
+  mark_dirty(key);
 }
 
 void Proxier::upsert_slice(const k8s::EndpointSlice& slice) {
@@ -35,13 +68,15 @@ void Proxier::upsert_slice(const k8s::EndpointSlice& slice) {
   auto key = key_of(slice.meta.namespace_, slice.service_name());
   auto& slices = entries_[key].slices;
   auto info = summarize_slice(slice, opts_.node.name);
+  auto trigger = parse_rfc3339(slice.last_change_trigger_time);
+  triggers_.push_back(trigger ? *trigger : std::chrono::system_clock::now());
   auto it =
       std::find_if(slices.begin(), slices.end(), [&](const auto& s) { return s.first == slice.meta.name; });
   if (it != slices.end())
     it->second = std::move(info);
   else
     slices.emplace_back(slice.meta.name, std::move(info));
-  dirty_.insert(key);
+  mark_dirty(key);
 }
 
 void Proxier::delete_slice(const k8s::EndpointSlice& slice) {
@@ -53,8 +88,9 @@ void Proxier::delete_slice(const k8s::EndpointSlice& slice) {
       std::find_if(slices.begin(), slices.end(), [&](const auto& s) { return s.first == slice.meta.name; });
   if (it == slices.end()) return;
   slices.erase(it);
+  triggers_.push_back(std::chrono::system_clock::now());
   if (slices.empty() && !entry->second.service) entries_.erase(entry);
-  dirty_.insert(key);
+  mark_dirty(key);
 }
 
 std::optional<ServicePlan> Proxier::plan_for(const std::string& service_key) const {
@@ -65,13 +101,71 @@ std::optional<ServicePlan> Proxier::plan_for(const std::string& service_key) con
   return plan_service(*it->second.service, slices, opts_.node);
 }
 
+std::optional<HealthService> Proxier::health_for(const std::string& service_key) const {
+  auto it = entries_.find(service_key);
+  if (it == entries_.end() || !it->second.service) return std::nullopt;
+  const k8s::Service& svc = *it->second.service;
+  if (svc.type != k8s::ServiceType::kLoadBalancer ||
+      svc.external_traffic_policy != k8s::TrafficPolicy::kLocal || svc.health_check_node_port <= 0 ||
+      svc.health_check_node_port > 65535)
+    return std::nullopt;
+  std::set<Ip> local;
+  for (const auto& [_, slice] : it->second.slices)
+    for (const auto& ep : slice.endpoints)
+      if (ep.local && ep.ready) local.insert(ep.addr);
+  auto slash = service_key.find('/');
+  return HealthService{service_key.substr(0, slash), service_key.substr(slash + 1),
+                       static_cast<uint32_t>(local.size())};
+}
+
+void Proxier::report(bool full, bool ok, std::chrono::duration<double> took, uint64_t conntrack_deleted) {
+  if (!observer_) return;
+  SyncReport r;
+  r.full = full;
+  r.ok = ok;
+  r.took = took;
+  r.at = std::chrono::system_clock::now();
+  r.services = state_.services();
+  r.frontends = state_.frontends();
+  r.endpoints = state_.endpoints();
+  r.elements = state_.elements();
+  r.chains = state_.chains();
+  r.conntrack_deleted = conntrack_deleted;
+  if (ok) {
+    for (auto t : triggers_)
+      r.programming_latencies.push_back(std::chrono::duration<double>(r.at - t).count());
+    triggers_.clear();
+  }
+  if (health_changed_) {
+    r.health.emplace();
+    for (const auto& [key, h] : health_)
+      r.health->emplace(static_cast<uint16_t>(entries_.at(key).service->health_check_node_port), h);
+    health_changed_ = false;
+  }
+  observer_->synced(r);
+}
+
 Status Proxier::full_sync() {
   std::map<std::string, ServicePlan> plans;
   for (const auto& [key, entry] : entries_)
     if (entry.service) plans.emplace(key, *plan_for(key));
   PODNET_TRY(existing, kernel_.list_chains());
   auto tx = state_.full_sync(std::move(plans), existing);
-  return kernel_.apply(tx);
+  if (auto s = kernel_.apply(tx); !s) return s;
+  clear_stale_flows();  // those of a failed partial sync, if any
+  return {};
+}
+
+void Proxier::clear_stale_flows() {
+  if (!conntrack_ || stale_flows_.empty()) return;
+  auto deleted = conntrack_->clear(stale_flows_);
+  stale_flows_.clear();
+  // The rules are right; a failed cleanup only delays UDP clients until their entries expire,
+  // so it is counted, not a reason for a full resync.
+  if (deleted)
+    metrics_.conntrack_deleted += *deleted;
+  else
+    ++metrics_.conntrack_failures;
 }
 
 Status Proxier::partial_sync() {
@@ -84,9 +178,14 @@ Status Proxier::partial_sync() {
     merged.chain_deletes.insert(merged.chain_deletes.end(), tx.chain_deletes.begin(), tx.chain_deletes.end());
     merged.ops.insert(merged.ops.end(), tx.ops.begin(), tx.ops.end());
     merged.after += tx.after;
+    // Kept until a sync succeeds: a failed one is followed by a full sync, which has no diff.
+    stale_flows_.insert(stale_flows_.end(), tx.stale_flows.begin(), tx.stale_flows.end());
   }
   metrics_.last_sync_element_ops = merged.ops.size();
-  return kernel_.apply(merged);
+  if (auto s = kernel_.apply(merged); !s) return s;
+  // Only once the rules no longer lead there: a packet in between would make the entry again.
+  clear_stale_flows();
+  return {};
 }
 
 Result<bool> Proxier::sync(Clock::time_point now) {
@@ -96,16 +195,43 @@ Result<bool> Proxier::sync(Clock::time_point now) {
   last_sync_ = now;
   const bool full = needs_full_;
   auto start = Clock::now();
+  const uint64_t conntrack_before = metrics_.conntrack_deleted;
   Status s = full ? full_sync() : partial_sync();
   auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  // Health checks follow the objects, written or not: a failed sync is retried in full anyway.
+  auto update_health = [&](const std::string& key) {
+    auto h = health_for(key);
+    auto it = health_.find(key);
+    if (h && (it == health_.end() || it->second != *h)) {
+      health_[key] = *h;
+      health_changed_ = true;
+    } else if (!h && it != health_.end()) {
+      health_.erase(it);
+      health_changed_ = true;
+    }
+  };
+  if (full) {
+    for (auto it = health_.begin(); it != health_.end();)
+      if (!entries_.count(it->first)) {
+        it = health_.erase(it);
+        health_changed_ = true;
+      } else {
+        ++it;
+      }
+    for (const auto& [key, _] : entries_) update_health(key);
+  } else {
+    for (const auto& key : dirty_) update_health(key);
+  }
   dirty_.clear();
   if (!s) {
     // The kernel may hold part of what we meant; only a full sync knows the result again.
     needs_full_ = true;
     ++metrics_.failed_syncs;
+    report(full, false, took, 0);
     return std::unexpected(wrap(s.error(), full ? "full proxy sync" : "partial proxy sync"));
   }
   needs_full_ = false;
+  queued_reported_ = false;
   if (full) {
     ++metrics_.full_syncs;
     metrics_.last_full_sync = took;
@@ -117,6 +243,7 @@ Result<bool> Proxier::sync(Clock::time_point now) {
   metrics_.frontends = state_.frontends();
   metrics_.endpoints = state_.endpoints();
   metrics_.chains = state_.chains();
+  report(full, true, took, metrics_.conntrack_deleted - conntrack_before);
   return true;
 }
 

@@ -8,9 +8,11 @@
 #include <string>
 
 #include "k8s/model.h"
+#include "proxy/conntrack.h"
 #include "proxy/kernel.h"
 #include "proxy/planner.h"
 #include "proxy/state.h"
+#include "proxy/sync_report.h"
 
 namespace podnet::proxy {
 
@@ -26,13 +28,16 @@ struct SyncMetrics {
   std::chrono::microseconds last_full_sync{0}, last_partial_sync{0};
   size_t services = 0, frontends = 0, endpoints = 0, chains = 0;
   size_t last_sync_element_ops = 0;  // element operations the last partial sync wrote
+  uint64_t conntrack_deleted = 0, conntrack_failures = 0;
 };
 
 class Proxier {
  public:
   using Clock = std::chrono::steady_clock;
-  Proxier(ProxyKernel& kernel, ProxierOptions options)
-      : kernel_(kernel), opts_(std::move(options)), state_(opts_.ruleset) {}
+  // `conntrack` (may be null: no cleanup) removes stale UDP entries after each partial sync (or
+  // after the full sync that follows a failed one).
+  Proxier(ProxyKernel& kernel, ProxierOptions options, Conntrack* conntrack = nullptr)
+      : kernel_(kernel), conntrack_(conntrack), opts_(std::move(options)), state_(opts_.ruleset) {}
 
   void upsert_service(k8s::Service service);
   void delete_service(const std::string& namespace_, const std::string& name);
@@ -47,15 +52,24 @@ class Proxier {
   Clock::time_point next_sync_at() const { return last_sync_ + opts_.min_sync_interval; }
   bool pending() const { return needs_full_ || !dirty_.empty(); }
 
+  // Told of queued changes and sync outcomes (may be null). Called on the thread that calls sync()
+  // and the upsert/delete methods.
+  void set_observer(SyncObserver* observer) { observer_ = observer; }
+
   const SyncMetrics& metrics() const { return metrics_; }
   const ProxyState& state() const { return state_; }
 
  private:
   std::optional<ServicePlan> plan_for(const std::string& service_key) const;
+  std::optional<HealthService> health_for(const std::string& service_key) const;
+  void mark_dirty(const std::string& key);
+  void clear_stale_flows();
+  void report(bool full, bool ok, std::chrono::duration<double> took, uint64_t conntrack_deleted);
   Status full_sync();
   Status partial_sync();
 
   ProxyKernel& kernel_;
+  Conntrack* conntrack_;
   ProxierOptions opts_;
   ProxyState state_;
   // One entry per service name, holding the Service (once seen) and its slices: at 10^5 services
@@ -66,6 +80,13 @@ class Proxier {
   };
   std::map<std::string, Entry> entries_;  // "ns/name" of the service
   std::set<std::string> dirty_;           // service keys changed since the last sync
+  std::vector<StaleFlow> stale_flows_;    // UDP conntrack entries to delete after the next good sync
+  SyncObserver* observer_ = nullptr;
+  bool queued_reported_ = false;  // since the last successful sync
+  // When each slice change not yet synced was triggered (wall clock).
+  std::vector<std::chrono::system_clock::time_point> triggers_;
+  std::map<std::string, HealthService> health_;  // by service key; only services with a health check
+  bool health_changed_ = false;
   bool needs_full_ = true;
   Clock::time_point last_sync_{};
   SyncMetrics metrics_;

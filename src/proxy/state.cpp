@@ -127,6 +127,30 @@ std::vector<ElementOp> service_elements(const ServicePlan& plan) {
   return out;
 }
 
+std::vector<StaleFlow> stale_udp_flows(const ServicePlan& old_plan, const ServicePlan& new_plan) {
+  constexpr uint8_t kUdp = 17;
+  auto find = [](const ServicePlan& plan, const Frontend& fe) -> const FrontendPlan* {
+    auto it = std::lower_bound(plan.frontends.begin(), plan.frontends.end(), fe,
+                               [](const FrontendPlan& a, const Frontend& b) { return a.frontend < b; });
+    return it != plan.frontends.end() && it->frontend == fe ? &*it : nullptr;
+  };
+  std::vector<StaleFlow> out;
+  for (const auto& old_fp : old_plan.frontends) {
+    if (old_fp.frontend.proto != kUdp) continue;
+    const FrontendPlan* now = find(new_plan, old_fp.frontend);
+    for (const auto& b : old_fp.backends)
+      // Backends are in slot order here (keep_backend_indices), not sorted.
+      if (!now || std::find(now->backends.begin(), now->backends.end(), b) == now->backends.end())
+        out.push_back({old_fp.frontend, b});
+  }
+  for (const auto& fp : new_plan.frontends) {
+    if (fp.frontend.proto != kUdp || fp.backends.empty()) continue;
+    const FrontendPlan* before = find(old_plan, fp.frontend);
+    if (!before || before->backends.empty()) out.push_back({fp.frontend, std::nullopt});
+  }
+  return out;
+}
+
 void ProxyState::count(const ServicePlan& plan, int delta) {
   for (const auto& fp : plan.frontends) {
     frontends_ += delta;
@@ -138,7 +162,10 @@ void ProxyState::count(const ServicePlan& plan, int delta) {
     };
     bump(chain_refs_, std::pair{f, fp.chain()});
     if (fp.chain() != fp.chain().plain()) bump(chain_refs_, std::pair{f, fp.chain().plain()});
-    if (fp.affinity_timeout) bump(affinity_refs_, std::pair{f, fp.affinity_timeout});
+    if (fp.affinity_timeout) {
+      bump(affinity_refs_, std::pair{f, fp.affinity_timeout});
+      affinity_frontends_ += delta;
+    }
   }
   for (const Ip& ip : backend_ips(plan))
     if ((hairpin_refs_[ip] += delta) == 0) hairpin_refs_.erase(ip);
@@ -150,7 +177,7 @@ Transaction ProxyState::full_sync(std::map<std::string, ServicePlan> plans,
   chain_refs_.clear();
   affinity_refs_.clear();
   hairpin_refs_.clear();
-  frontends_ = endpoints_ = 0;
+  frontends_ = endpoints_ = affinity_frontends_ = 0;
   for (const auto& [_, plan] : plans_) count(plan, +1);
 
   Transaction tx;
@@ -210,6 +237,7 @@ Transaction ProxyState::update(const std::string& service_key, std::optional<Ser
 
   auto old_chains = keys(chain_refs_);
   auto old_groups = keys(affinity_refs_);
+  tx.stale_flows = stale_udp_flows(old_plan, new_plan);
   auto old_hairpin = backend_ips(old_plan);
   auto new_hairpin = backend_ips(new_plan);
 

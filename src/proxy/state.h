@@ -29,6 +29,8 @@ struct Transaction {
   const ProxyState* full = nullptr;
   std::vector<ElementOp> ops;
   std::string after;
+  // Not for the kernel's nftables: UDP conntrack entries to delete once the batch is in.
+  std::vector<StaleFlow> stale_flows;
 
   bool empty() const {
     return before.empty() && chain_rules.empty() && !full && ops.empty() && chain_deletes.empty() &&
@@ -59,6 +61,9 @@ class ProxyState {
   size_t frontends() const { return frontends_; }
   size_t endpoints() const { return endpoints_; }
   size_t chains() const { return chain_refs_.size(); }
+  // Elements in the sets and maps: one per frontend (service-ips or no-endpoints), endpoints,
+  // hairpin entries, affinity frontends (not the sticky entries the kernel adds).
+  size_t elements() const { return frontends_ + endpoints_ + hairpin_refs_.size() + affinity_frontends_; }
 
  private:
   // Reference counts of what several services share; a transition 0<->1 adds or removes it.
@@ -69,8 +74,12 @@ class ProxyState {
   std::map<std::pair<Family, ChainSpec>, uint32_t> chain_refs_;
   std::map<std::pair<Family, uint32_t>, uint32_t> affinity_refs_;
   std::map<Ip, uint32_t> hairpin_refs_;
-  size_t frontends_ = 0, endpoints_ = 0;
+  size_t frontends_ = 0, endpoints_ = 0, affinity_frontends_ = 0;
 };
+
+// UDP flows a change from `old_plan` to `new_plan` leaves pointing at the wrong place: removed
+// backends per frontend, and frontends that gain their first backend.
+std::vector<StaleFlow> stale_udp_flows(const ServicePlan& old_plan, const ServicePlan& new_plan);
 
 // The elements one service contributes (add operations), hairpin excluded (shared between services).
 std::vector<ElementOp> service_elements(const ServicePlan& plan);

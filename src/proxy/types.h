@@ -5,6 +5,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,16 @@ struct ServicePlan {
   // pod's traffic is proxied on its own node.
   std::vector<Ip> local_backends;  // sorted
   bool operator==(const ServicePlan&) const = default;
+};
+
+// UDP conntrack entries to delete after a sync (kube-proxy's cleanup; TCP ends on its own): those
+// with original destination `frontend` and reply source `backend`, a backend that stopped serving
+// it; or, with no `backend`, every entry to a frontend that had no endpoints (such entries were
+// made without DNAT and would keep bypassing it).
+struct StaleFlow {
+  Frontend frontend;
+  std::optional<Backend> backend;
+  auto operator<=>(const StaleFlow&) const = default;
 };
 
 // podnet's sets and maps, per family table.

@@ -177,6 +177,14 @@ TEST_F(ProxyEndToEnd, ServesWatchesAndCleansUp) {
   (*server)->upsert(kSlices, slice("10.101.1.2"));
   ASSERT_TRUE(eventually_answers("backend1", last)) << "got: " << last << "\n" << proxy_log();
 
+  // kube-proxy's default metrics and healthz addresses, inside the node namespace.
+  std::string metrics = node_->output("curl -sS http://127.0.0.1:10249/metrics");
+  EXPECT_NE(metrics.find("\npodnet_proxy_services 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nkubeproxy_sync_proxy_rules_duration_seconds_count{sync=\"partial\"} "),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(node_->output("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/healthz"), "200");
+
   // The Service goes: the ClusterIP stops answering.
   (*server)->remove(kServices, "default/web");
   bool gone = false;

@@ -123,7 +123,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(DecodeEndpointSlice, EndpointsConditionsAndPorts) {
   auto slice = decode_endpoint_slice(std::string_view(R"({
     "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-    "metadata": {"name": "web-abc", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+    "metadata": {"name": "web-abc", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"},
+                 "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "2024-05-01T10:00:00Z"}},
     "addressType": "IPv4",
     "endpoints": [
       {"addresses": ["10.1.0.5"], "conditions": {"ready": true, "serving": true, "terminating": false},
@@ -135,6 +136,7 @@ TEST(DecodeEndpointSlice, EndpointsConditionsAndPorts) {
   })"));
   ASSERT_TRUE(slice) << slice.error().message();
   EXPECT_EQ(slice->service_name(), "web");
+  EXPECT_EQ(slice->last_change_trigger_time, "2024-05-01T10:00:00Z");
   EXPECT_EQ(slice->address_type, AddressType::kIPv4);
   ASSERT_EQ(slice->endpoints.size(), 3u);
   EXPECT_EQ(slice->endpoints[0].node_name, "node-a");

@@ -87,9 +87,13 @@ class ProxyDatapath : public ::testing::Test {
     auto kernel = node_->netns().run([&] { return NftProxyKernel::open(RulesetConfig{}); });
     ASSERT_TRUE(kernel) << kernel.error().message();
     kernel_ = std::make_unique<NftProxyKernel>(std::move(*kernel));
+    auto conntrack = node_->netns().run([&] { return NetlinkConntrack::open(); });
+    ASSERT_TRUE(conntrack) << conntrack.error().message();
+    conntrack_ = std::make_unique<NetlinkConntrack>(std::move(*conntrack));
     proxier_ = std::make_unique<Proxier>(
         *kernel_,
-        ProxierOptions{{"node-a", {ip("192.168.50.1")}}, RulesetConfig{}, std::chrono::milliseconds(0)});
+        ProxierOptions{{"node-a", {ip("192.168.50.1")}}, RulesetConfig{}, std::chrono::milliseconds(0)},
+        conntrack_.get());
     for (int i = 0; i < kBackends; ++i)
       ASSERT_TRUE(wait_for(*backends_[i], "ss -ltn | grep -q :8080")) << "backend " << i << " not listening";
   }
@@ -153,6 +157,7 @@ class ProxyDatapath : public ::testing::Test {
   std::vector<std::unique_ptr<ScopedNetns>> backends_;
   std::vector<std::unique_ptr<Background>> servers_;
   std::unique_ptr<NftProxyKernel> kernel_;
+  std::unique_ptr<NetlinkConntrack> conntrack_;
   std::unique_ptr<Proxier> proxier_;
 };
 
@@ -255,6 +260,41 @@ TEST_F(ProxyDatapath, UdpThroughClusterIp) {
   }
   EXPECT_EQ(seen, (std::set<std::string>{"backend1", "backend2"}));
   EXPECT_LE(unanswered, 5);
+}
+
+TEST_F(ProxyDatapath, UdpFlowMovesToANewEndpointAfterItsOldOneIsRemoved) {
+  std::vector<std::unique_ptr<Background>> udp;
+  for (int i = 1; i < kBackends; ++i)
+    udp.push_back(std::make_unique<Background>(std::vector<std::string>{
+        "ip", "netns", "exec", backends_[i]->name(), "socat", "UDP4-LISTEN:5353,fork,reuseaddr",
+        "SYSTEM:echo backend" + std::to_string(i)}));
+  auto svc = cluster_ip_service("dns", "10.96.0.53", {});
+  svc.ports = {{"dns", k8s::Protocol::kUdp, 53, int32_t{5353}, 0}};
+  proxier_->upsert_service(svc);
+  auto port = slice_port("dns", 5353, k8s::Protocol::kUdp);
+  proxier_->upsert_slice(slice("dns", {{"10.101.1.2"}}, {port}));
+  sync();
+  for (int i = 1; i < kBackends; ++i)
+    ASSERT_TRUE(wait_for(*backends_[i], "ss -lun | grep -q :5353")) << "backend " << i << " not listening";
+  // One flow: the same source port every time, as a resolver's long-lived socket. Its conntrack
+  // entry keeps it on the endpoint it was first sent to, whatever the rules say later, until the
+  // proxy deletes the entry. Datagrams may be lost (socat re-binding): ask again, as a client would.
+  auto ask_flow = [&] {
+    for (int i = 0; i < 10; ++i) {
+      std::string out = client_->output("echo q | timeout 5 socat -t1 - UDP4:10.96.0.53:53,sourceport=40053");
+      out = out.substr(0, out.find('\n'));
+      if (!out.empty()) return out;
+    }
+    return std::string("no answer");
+  };
+  ASSERT_EQ(ask_flow(), "backend1");
+  // backend1 still runs and would still answer: only the deleted entry sends the flow elsewhere.
+  proxier_->upsert_slice(slice("dns", {{"10.101.2.2"}}, {port}));
+  sync();
+  EXPECT_GE(proxier_->metrics().conntrack_deleted, 1u);
+  EXPECT_EQ(proxier_->metrics().conntrack_failures, 0u);
+  EXPECT_EQ(ask_flow(), "backend2");
+  EXPECT_EQ(ask_flow(), "backend2");
 }
 
 TEST_F(ProxyDatapath, Ipv6ClusterIp) {

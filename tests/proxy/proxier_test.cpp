@@ -31,9 +31,24 @@ class FakeKernel : public ProxyKernel {
   bool fail_next = false;
 };
 
+class FakeConntrack : public Conntrack {
+ public:
+  Result<size_t> clear(std::span<const StaleFlow> flows) override {
+    calls.emplace_back(flows.begin(), flows.end());
+    if (fail_next) {
+      fail_next = false;
+      return fail("dump conntrack", EPERM);
+    }
+    return flows.size();
+  }
+  std::vector<std::vector<StaleFlow>> calls;
+  bool fail_next = false;
+};
+
 class ProxierTest : public ::testing::Test {
  protected:
-  ProxierTest() : proxier_(kernel_, ProxierOptions{{"node-a", {}}, RulesetConfig{}, milliseconds(100)}) {}
+  ProxierTest()
+      : proxier_(kernel_, ProxierOptions{{"node-a", {}}, RulesetConfig{}, milliseconds(100)}, &conntrack_) {}
 
   void add_web_and_db() {
     proxier_.upsert_service(cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}));
@@ -42,6 +57,7 @@ class ProxierTest : public ::testing::Test {
   }
 
   FakeKernel kernel_;
+  FakeConntrack conntrack_;
   Proxier proxier_;
   Proxier::Clock::time_point t0_{std::chrono::seconds(1000)};
 };
@@ -106,6 +122,84 @@ TEST_F(ProxierTest, SliceWithoutServiceWritesNothingUntilTheServiceArrives) {
   EXPECT_NE(kernel_.elements.back().find(
                 "add element ip podnet-proxy endpoints { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080 }"),
             std::string::npos);
+}
+
+StaleFlow flow(const char* vip, uint16_t port, std::optional<std::pair<const char*, uint16_t>> backend) {
+  StaleFlow f{{Ip::from(ip(vip)), 17, port}, std::nullopt};
+  if (backend) f.backend = Backend{Ip::from(ip(backend->first)), backend->second};
+  return f;
+}
+
+TEST_F(ProxierTest, UdpFlowsToRemovedEndpointsAreClearedAfterTheRulesChange) {
+  auto dns = cluster_ip_service("dns", "10.96.0.53", {});
+  dns.ports = {{"dns", k8s::Protocol::kUdp, 53, int32_t{5353}, 0},
+               {"dns-tcp", k8s::Protocol::kTcp, 53, int32_t{5353}, 0}};
+  auto dns_slice = [](std::initializer_list<Ep> eps) {
+    return slice("dns", eps, {slice_port("dns", 5353, k8s::Protocol::kUdp), slice_port("dns-tcp", 5353)});
+  };
+  proxier_.upsert_service(dns);
+  proxier_.upsert_slice(dns_slice({{"10.1.0.1"}, {"10.1.0.2"}}));
+  auto t = t0_;
+  ASSERT_EQ(proxier_.sync(t), true);
+  EXPECT_TRUE(conntrack_.calls.empty()) << "a full sync knows no earlier endpoints";
+
+  proxier_.upsert_slice(dns_slice({{"10.1.0.2"}}));
+  ASSERT_EQ(proxier_.sync(t += milliseconds(100)), true);
+  ASSERT_EQ(conntrack_.calls.size(), 1u);
+  EXPECT_EQ(conntrack_.calls.back(), (std::vector<StaleFlow>{flow("10.96.0.53", 53, {{"10.1.0.1", 5353}})}))
+      << "only UDP, only the endpoint that left";
+  EXPECT_EQ(kernel_.full.size(), 2u) << "cleared after the rules were written";
+
+  proxier_.upsert_slice(dns_slice({}));
+  ASSERT_EQ(proxier_.sync(t += milliseconds(100)), true);
+  EXPECT_EQ(conntrack_.calls.back(), (std::vector<StaleFlow>{flow("10.96.0.53", 53, {{"10.1.0.2", 5353}})}));
+
+  // Back from no endpoints: entries made while it rejected never went through DNAT.
+  proxier_.upsert_slice(dns_slice({{"10.1.0.3"}}));
+  ASSERT_EQ(proxier_.sync(t += milliseconds(100)), true);
+  EXPECT_EQ(conntrack_.calls.back(), (std::vector<StaleFlow>{flow("10.96.0.53", 53, std::nullopt)}));
+
+  proxier_.delete_service("default", "dns");
+  ASSERT_EQ(proxier_.sync(t += milliseconds(100)), true);
+  EXPECT_EQ(conntrack_.calls.back(), (std::vector<StaleFlow>{flow("10.96.0.53", 53, {{"10.1.0.3", 5353}})}));
+  EXPECT_EQ(proxier_.metrics().conntrack_deleted, 4u);
+
+  // An endpoint added to a served frontend leaves nothing stale.
+  const size_t calls = conntrack_.calls.size();
+  proxier_.upsert_service(cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}));
+  proxier_.upsert_slice(slice("web", {{"10.1.0.1"}}, {slice_port("http", 8080)}));
+  ASSERT_EQ(proxier_.sync(t += milliseconds(100)), true);
+  EXPECT_EQ(conntrack_.calls.size(), calls) << "TCP needs no cleanup";
+}
+
+TEST_F(ProxierTest, StaleFlowsOfAFailedSyncAreClearedAfterTheFullResync) {
+  auto dns = cluster_ip_service("dns", "10.96.0.53", {});
+  dns.ports = {{"dns", k8s::Protocol::kUdp, 53, int32_t{5353}, 0}};
+  proxier_.upsert_service(dns);
+  proxier_.upsert_slice(
+      slice("dns", {{"10.1.0.1"}, {"10.1.0.2"}}, {slice_port("dns", 5353, k8s::Protocol::kUdp)}));
+  ASSERT_EQ(proxier_.sync(t0_), true);
+  proxier_.upsert_slice(slice("dns", {{"10.1.0.2"}}, {slice_port("dns", 5353, k8s::Protocol::kUdp)}));
+  kernel_.fail_next = true;
+  ASSERT_FALSE(proxier_.sync(t0_ + milliseconds(100)));
+  EXPECT_TRUE(conntrack_.calls.empty()) << "the rules may still lead to 10.1.0.1";
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(200)), true);
+  EXPECT_EQ(kernel_.full.back(), true);
+  ASSERT_EQ(conntrack_.calls.size(), 1u);
+  EXPECT_EQ(conntrack_.calls.back(), (std::vector<StaleFlow>{flow("10.96.0.53", 53, {{"10.1.0.1", 5353}})}));
+}
+
+TEST_F(ProxierTest, FailedConntrackCleanupIsCountedNotResynced) {
+  auto dns = cluster_ip_service("dns", "10.96.0.53", {});
+  dns.ports = {{"dns", k8s::Protocol::kUdp, 53, int32_t{5353}, 0}};
+  proxier_.upsert_service(dns);
+  proxier_.upsert_slice(slice("dns", {{"10.1.0.1"}}, {slice_port("dns", 5353, k8s::Protocol::kUdp)}));
+  ASSERT_EQ(proxier_.sync(t0_), true);
+  proxier_.upsert_slice(slice("dns", {{"10.1.0.2"}}, {slice_port("dns", 5353, k8s::Protocol::kUdp)}));
+  conntrack_.fail_next = true;
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(100)), true);
+  EXPECT_EQ(proxier_.metrics().conntrack_failures, 1u);
+  EXPECT_FALSE(proxier_.pending()) << "the rules are right; no full resync for this";
 }
 
 }  // namespace
