@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
   server_cmd->add_option("--node-port-range", server.node_port_range, "NodePort range LOW-HIGH")
       ->capture_default_str();
   server_cmd->add_option("--lb-pool", server.lb_pool, "Addresses for LoadBalancer services (CIDR)");
+  server_cmd->add_option("--issue-node-credential", server.issue_node_credential,
+                         "Write a kubeconfig for node agent NAME (needs --out) and exit");
+  server_cmd->add_option("--out", server.out, "Where --issue-node-credential writes the kubeconfig");
+  server_cmd->add_option("--server", server.server_url,
+                         "API server URL for --issue-node-credential (default: from admin.kubeconfig)");
 
   podnet::cli::ProxyFlags proxy;
   auto* proxy_cmd = app.add_subcommand("proxy", "The service proxy: Services and EndpointSlices to nftables");

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "apiserver/deletion.h"
 #include "apiserver/discovery.h"
 #include "apiserver/namespace_lifecycle.h"
 #include "apiserver/openapi.h"
@@ -215,24 +216,28 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
       return object_or_error(objects_.patch(type, ns, rp.name, pt, *body, sub));
     }
     case http::verb::delete_: {
-      if (rp.name.empty() || sub != Subresource::kNone) return error_reply(method_not_allowed("DELETE"));
-      std::string precondition;
-      if (!request.msg.body().empty()) {
-        auto body = parse_body(request);
-        if (!body) return error_reply(body.error());
-        if (const auto* o = body->if_object())
-          if (const auto* pre = o->if_contains("preconditions"); pre && pre->is_object())
-            if (const auto* rv = pre->get_object().if_contains("resourceVersion"); rv && rv->is_string())
-              precondition = std::string(rv->get_string());
+      if (sub != Subresource::kNone) return error_reply(method_not_allowed("DELETE"));
+      auto options = parse_delete_options(request.msg.body(), q);
+      if (!options) return error_reply(options.error());
+      if (rp.name.empty()) {
+        if (type.kind == "Namespace") return error_reply(method_not_allowed("DELETE"));
+        auto labels = parse_label_selector(param(q, "labelSelector"));
+        if (!labels) return error_reply(labels.error());
+        auto fields = parse_field_selector(param(q, "fieldSelector"), type.selectable_fields);
+        if (!fields) return error_reply(fields.error());
+        ListQuery query{std::move(*labels), std::move(*fields), 0, ""};
+        return object_or_error(delete_collection(objects_, type, ns, query, *options));
       }
-      auto removed = type.kind == "Namespace" ? delete_namespace(objects_, registry_, rp.name, precondition)
-                                              : objects_.remove(type, ns, rp.name, precondition);
-      if (!removed) return error_reply(removed.error());
-      // Kinds whose real deletion is graceful (pods, namespaces) answer with the object, the rest
-      // with a success Status, as kube-apiserver does.
-      if (type.kind == "Pod" || type.kind == "Namespace") return json_reply(http::status::ok, *removed);
+      if (type.kind == "Namespace")
+        return object_or_error(
+            delete_namespace(objects_, registry_, rp.name, options->precondition_rv.value_or("")));
+      auto outcome = delete_object(objects_, type, ns, rp.name, *options);
+      if (!outcome) return error_reply(outcome.error());
+      // Pods answer with the object (kube's ReturnDeletedObject), as does anything whose deletion
+      // is still pending; the rest with a success Status.
+      if (type.kind == "Pod" || !outcome->deleted) return json_reply(http::status::ok, outcome->object);
       std::string uid;
-      if (const auto* meta = removed->get_object().if_contains("metadata"); meta && meta->is_object())
+      if (const auto* meta = outcome->object.get_object().if_contains("metadata"); meta && meta->is_object())
         if (const auto* u = meta->get_object().if_contains("uid"); u && u->is_string())
           uid = std::string(u->get_string());
       return json_reply(http::status::ok, success_status_json(type.group, type.plural, rp.name, uid));

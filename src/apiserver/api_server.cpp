@@ -7,8 +7,11 @@
 
 #include "apiserver/api_handler.h"
 #include "apiserver/compactor.h"
+#include "apiserver/front_handler.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
+#include "apiserver/metered_store.h"
+#include "apiserver/metrics.h"
 #include "apiserver/object_store.h"
 #include "apiserver/resources.h"
 #include "apiserver/tls_bootstrap.h"
@@ -20,10 +23,13 @@ namespace podnet::apiserver {
 struct ApiServer::Parts {
   ApiServerOptions options;
   ResourceRegistry registry = ResourceRegistry::builtin();
+  Metrics metrics;
   std::unique_ptr<storage::SqliteStore> store;
+  std::unique_ptr<MeteredStore> metered;  // what the API layer uses: every call timed
   std::unique_ptr<Compactor> compactor;
   std::unique_ptr<ObjectStore> objects;
   std::unique_ptr<ApiHandler> handler;
+  std::unique_ptr<FrontHandler> front;
   std::unique_ptr<HttpsServer> https;
 };
 
@@ -46,9 +52,11 @@ Status ensure_namespaces(ObjectStore& objects, const ResourceRegistry& registry)
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ApiServer::~ApiServer() {
   parts_->https.reset();
+  parts_->front.reset();
   parts_->handler.reset();
   parts_->objects.reset();
   parts_->compactor.reset();
+  parts_->metered.reset();
   parts_->store.reset();
 }
 
@@ -82,7 +90,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   if (!opts.clock) opts.clock = [] { return std::chrono::system_clock::now(); };
   uint64_t seed = opts.random_seed;
   if (seed == 0) seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
-  parts->objects = std::make_unique<ObjectStore>(*parts->store, opts.clock, seed);
+  parts->metered = std::make_unique<MeteredStore>(*parts->store, parts->metrics);
+  parts->objects = std::make_unique<ObjectStore>(*parts->metered, opts.clock, seed);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
   BootstrapOptions boot;
@@ -101,7 +110,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   https.client_ca_pem = creds->ca.cert_pem;
   https.body_limit = opts.body_limit;
   https.threads = opts.threads;
-  auto server = HttpsServer::start(std::move(https), *parts->handler);
+  parts->front =
+      std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics, *parts->handler);
+  auto server = HttpsServer::start(std::move(https), *parts->front);
   if (!server) return std::unexpected(wrap(server.error(), "listen"));
   parts->https = std::move(*server);
 

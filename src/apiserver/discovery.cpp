@@ -1,5 +1,5 @@
 // Discovery JSON built from the resource table. Verbs are only those the REST layer implements, so
-// kubectl does not offer what would fail (no deletecollection yet).
+// kubectl does not offer what would fail (namespaces: no deletecollection, as in kube).
 #include "apiserver/discovery.h"
 
 #include <boost/json.hpp>
@@ -58,11 +58,13 @@ std::optional<json::value> api_resource_list_json(const ResourceRegistry& regist
   json::array resources;
   for (const auto& t : registry.all()) {
     if (t.group != group || t.version != version) continue;
+    json::array verbs{"create", "delete", "get", "list", "patch", "update", "watch"};
+    if (t.kind != "Namespace") verbs.insert(verbs.begin() + 2, "deletecollection");
     json::object r{{"name", t.plural},
                    {"singularName", t.singular},
                    {"namespaced", t.namespaced},
                    {"kind", t.kind},
-                   {"verbs", json::array{"create", "delete", "get", "list", "patch", "update", "watch"}}};
+                   {"verbs", std::move(verbs)}};
     if (!t.short_names.empty()) r["shortNames"] = strings(t.short_names);
     if (!t.categories.empty()) r["categories"] = strings(t.categories);
     resources.push_back(std::move(r));
@@ -72,6 +74,13 @@ std::optional<json::value> api_resource_list_json(const ResourceRegistry& regist
                                        {"namespaced", t.namespaced},
                                        {"kind", t.kind},
                                        {"verbs", json::array{"get", "patch", "update"}}});
+    }
+    if (t.kind == "Pod" && t.group.empty()) {
+      resources.push_back(json::object{{"name", "pods/log"},
+                                       {"singularName", ""},
+                                       {"namespaced", true},
+                                       {"kind", "Pod"},
+                                       {"verbs", json::array{"get"}}});
     }
   }
   if (resources.empty()) return std::nullopt;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "apiserver/deletion.h"
 #include "apiserver/patch.h"
 #include "apiserver/strategic_patch.h"
 #include "apiserver/validation.h"
@@ -171,6 +172,11 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
   meta["creationTimestamp"] = now_rfc3339();
   meta.erase("resourceVersion");
   meta.erase("deletionTimestamp");
+  meta.erase("deletionGracePeriodSeconds");
+  if (obj.contains("spec"))
+    meta["generation"] = 1;
+  else
+    meta.erase("generation");
   apply_defaults(type, obj);
   auto kv = store_.create(key(type, ns, name), json::serialize(obj));
   if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
@@ -268,7 +274,8 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
     }
     json::object& rmeta = metadata_of(result);
     // Set once at creation and owned by the server.
-    for (const char* field : {"uid", "creationTimestamp", "namespace", "deletionTimestamp"}) {
+    for (const char* field :
+         {"uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
       if (const json::value* v = old_meta.if_contains(field))
         rmeta[field] = *v;
       else
@@ -277,9 +284,21 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
     rmeta["name"] = name;
     if (!type.namespaced) rmeta.erase("namespace");
     apply_defaults(type, result);
+    carry_generation(old_obj, result);
   }
-  if (auto causes = validate_labels(metadata_of(result).if_contains("labels")); !causes.empty())
-    return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  auto causes = validate_labels(metadata_of(result).if_contains("labels"));
+  if (auto cause = check_finalizers_update(old_meta, metadata_of(result)))
+    causes.push_back(std::move(*cause));
+  if (!causes.empty()) return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  if (deletion_completes(old_meta, metadata_of(result))) {
+    // The last finalizer of a deleting object is gone: the update is its deletion.
+    auto removed = store_.remove(current.key, current.mod_revision);
+    if (!removed) return api_fail(from_store(removed.error(), type.group, type.plural, name));
+    storage::KeyValue last = removed->last;
+    last.value = json::serialize(result);
+    last.mod_revision = removed->revision;
+    return decode(last);
+  }
   metadata_of(result).erase("resourceVersion");
   old_meta.erase("resourceVersion");
   std::string value = json::serialize(result);

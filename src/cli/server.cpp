@@ -9,6 +9,8 @@
 #include <charconv>
 
 #include "apiserver/api_server.h"
+#include "apiserver/node_credential.h"
+#include "client/kubeconfig.h"
 #include "common/ip.h"
 
 namespace podnet::cli {
@@ -47,10 +49,35 @@ bool validate(const ServerFlags& flags, spdlog::logger& log) {
   return true;
 }
 
+int issue_node_credential(const ServerFlags& flags, spdlog::logger& log) {
+  if (flags.out.empty()) {
+    log.error("--issue-node-credential needs --out FILE");
+    return 2;
+  }
+  std::string url = flags.server_url;
+  if (url.empty()) {
+    auto admin = client::load_kubeconfig(flags.data_dir + "/admin.kubeconfig");
+    if (!admin) {
+      log.error("server URL: {} (start the server once, or pass --server)", admin.error().message());
+      return 1;
+    }
+    url = admin->server;
+  }
+  auto written =
+      apiserver::write_node_kubeconfig(flags.data_dir + "/pki", flags.issue_node_credential, url, flags.out);
+  if (!written) {
+    log.error("--issue-node-credential {}: {}", flags.issue_node_credential, written.error().message());
+    return 1;
+  }
+  log.info("wrote {} for system:node:{} ({})", flags.out, flags.issue_node_credential, url);
+  return 0;
+}
+
 }  // namespace
 
 int run_server(const ServerFlags& flags) {
   auto log = spdlog::stderr_color_mt("server");
+  if (!flags.issue_node_credential.empty()) return issue_node_credential(flags, *log);
   if (!validate(flags, *log)) return 2;
 
   sigset_t signals;

@@ -1,5 +1,5 @@
 // `podnet server`: flags of the Kubernetes-compatible API server, validated, then the server run
-// until SIGTERM or SIGINT.
+// until SIGTERM or SIGINT; or, with --issue-node-credential, a node agent's kubeconfig written.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,10 @@ struct ServerFlags {
   int node_cidr_mask = 24;
   std::string node_port_range = "30000-32767";
   std::string lb_pool;  // empty: LoadBalancer services get no address
+  // One-shot mode: sign a node agent's credential, write its kubeconfig to `out` and exit.
+  std::string issue_node_credential;
+  std::string out;
+  std::string server_url;  // empty: the server URL of DATA_DIR/admin.kubeconfig
 };
 
 int run_server(const ServerFlags& flags);

@@ -1,0 +1,24 @@
+// GET .../pods/<name>/log: the pod's node agent has the logs. This finds the pod's node, the Node's
+// InternalIP and kubelet port, and relays the agent's /containerLogs/<ns>/<pod>/<container> answer
+// (plain HTTP) to the client as it arrives, so follow=true streams.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "apiserver/http_types.h"
+#include "apiserver/object_store.h"
+#include "apiserver/request_info.h"
+#include "apiserver/resources.h"
+
+namespace podnet::apiserver {
+
+// The agent's status line and headers are awaited here (up to `timeout`); the body streams later.
+Reply pod_log(ObjectStore& objects, const ResourceRegistry& registry, const std::string& ns,
+              const std::string& name, const QueryParams& query,
+              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// kube's rules for the container parameter: required unless the pod has exactly one container.
+ApiResult<std::string> log_container(const boost::json::value& pod, const std::string& requested);
+
+}  // namespace podnet::apiserver
