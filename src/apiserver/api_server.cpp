@@ -13,7 +13,9 @@
 #include "apiserver/metered_store.h"
 #include "apiserver/metrics.h"
 #include "apiserver/object_store.h"
+#include "apiserver/pod_validation.h"
 #include "apiserver/resources.h"
+#include "apiserver/service_rest.h"
 #include "apiserver/tls_bootstrap.h"
 #include "common/files.h"
 #include "storage/sqlite_store.h"
@@ -27,6 +29,9 @@ struct ApiServer::Parts {
   std::unique_ptr<storage::SqliteStore> store;
   std::unique_ptr<MeteredStore> metered;  // what the API layer uses: every call timed
   std::unique_ptr<Compactor> compactor;
+  // Write hooks: declared before `objects`, which points at them, so they outlive it.
+  std::unique_ptr<ServiceRest> services;
+  PodValidation pods;
   std::unique_ptr<ObjectStore> objects;
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<FrontHandler> front;
@@ -92,6 +97,15 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   if (seed == 0) seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
   parts->metered = std::make_unique<MeteredStore>(*parts->store, parts->metrics);
   parts->objects = std::make_unique<ObjectStore>(*parts->metered, opts.clock, seed);
+  auto services = ServiceRest::create(opts.service_cidr, opts.node_port_range, seed);
+  if (!services) return std::unexpected(wrap(services.error(), "service allocators"));
+  parts->services = std::move(*services);
+  // Allocation state is whatever the stored Services hold: rebuilt here, before any request.
+  if (auto rebuilt = parts->services->rebuild(*parts->objects, *parts->registry.find("", "v1", "services"));
+      !rebuilt)
+    return std::unexpected(wrap(rebuilt.error(), "service allocators"));
+  parts->objects->set_write_hook("Service", parts->services.get());
+  parts->objects->set_write_hook("Pod", &parts->pods);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
   BootstrapOptions boot;

@@ -21,6 +21,9 @@ struct ApiServerOptions {
   // Request handlers block on storage writes (group commit waits for fsync), so a few more threads
   // than cores let concurrent writes share a commit.
   int threads = 4;
+  // Service clusterIPs (one range, or an IPv4 and an IPv6 range comma-separated) and node ports.
+  std::string service_cidr = "10.96.0.0/12";
+  std::string node_port_range = "30000-32767";
   std::chrono::milliseconds bookmark_interval{60000};
   std::chrono::milliseconds compaction_interval{std::chrono::minutes(5)};  // 0: never compact
   // Injected for tests; real time and a random seed otherwise.

@@ -42,10 +42,11 @@ ApiResult<json::value> delete_namespace(ObjectStore& objects, const ResourceRegi
     if (!type.namespaced) continue;
     auto list = objects.store().list(objects.prefix(type, name));
     if (!list) return api_fail(from_store(list.error(), type.group, type.plural, ""));
+    // Through ObjectStore so that kinds with delete hooks (Service allocators) release.
+    const std::string prefix = objects.prefix(type, name);
     for (const auto& kv : list->items) {
-      auto removed = objects.store().remove(kv.key);
-      if (!removed && removed.error().code != storage::Errc::kNotFound)
-        return api_fail(from_store(removed.error(), type.group, type.plural, kv.key));
+      auto removed = objects.remove(type, name, kv.key.substr(prefix.size()), "");
+      if (!removed && removed.error().reason != "NotFound") return std::unexpected(removed.error());
     }
   }
   return objects.remove(*ns_type, "", name, "");

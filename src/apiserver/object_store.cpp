@@ -178,8 +178,15 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
   else
     meta.erase("generation");
   apply_defaults(type, obj);
+  std::unique_ptr<WriteTxn> txn;
+  if (WriteHook* hook = write_hook(type.kind)) {
+    auto prepared = hook->before_write(nullptr, obj);
+    if (!prepared) return std::unexpected(prepared.error());
+    txn = std::move(*prepared);
+  }
   auto kv = store_.create(key(type, ns, name), json::serialize(obj));
   if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
+  if (txn) txn->commit();
   return decode(*kv);
 }
 
@@ -301,10 +308,17 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
   }
   metadata_of(result).erase("resourceVersion");
   old_meta.erase("resourceVersion");
+  std::unique_ptr<WriteTxn> txn;
+  if (WriteHook* hook = write_hook(type.kind)) {
+    auto prepared = hook->before_write(&old_obj, result);
+    if (!prepared) return std::unexpected(prepared.error());
+    txn = std::move(*prepared);
+  }
   std::string value = json::serialize(result);
   if (json::value(result) == json::value(old_obj)) return decode(current);  // a no-op write keeps its version
   auto kv = store_.update(current.key, value, current.mod_revision);
   if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
+  if (txn) txn->commit();
   return decode(*kv);
 }
 
@@ -364,7 +378,9 @@ ApiResult<json::value> ObjectStore::remove(const ResourceType& type, const std::
   if (!removed) return api_fail(from_store(removed.error(), type.group, type.plural, name));
   storage::KeyValue last = removed->last;
   last.mod_revision = removed->revision;
-  return decode(last);
+  auto gone = decode(last);
+  if (WriteHook* hook = write_hook(type.kind); hook && gone) hook->after_delete(gone->get_object());
+  return gone;
 }
 
 }  // namespace podnet::apiserver

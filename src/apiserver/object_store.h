@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -13,6 +14,7 @@
 #include "apiserver/api_error.h"
 #include "apiserver/resources.h"
 #include "apiserver/selectors.h"
+#include "apiserver/write_hook.h"
 #include "storage/store.h"
 
 namespace podnet::apiserver {
@@ -56,6 +58,13 @@ class ObjectStore {
   ApiResult<boost::json::value> remove(const ResourceType& type, const std::string& ns,
                                        const std::string& name, const std::string& precondition_rv);
 
+  // Kind-specific write logic (Service allocators, Pod validation); set before serving.
+  void set_write_hook(const std::string& kind, WriteHook* hook) { hooks_[kind] = hook; }
+  WriteHook* write_hook(const std::string& kind) const {
+    auto it = hooks_.find(kind);
+    return it == hooks_.end() ? nullptr : it->second;
+  }
+
   storage::Store& store() { return store_; }
   std::chrono::system_clock::time_point now() const { return clock_(); }
   std::string now_rfc3339() const;  // metadata timestamps: "2024-01-02T03:04:05Z"
@@ -75,6 +84,7 @@ class ObjectStore {
   Clock clock_;
   std::mutex random_mu_;
   std::mt19937_64 random_;
+  std::map<std::string, WriteHook*> hooks_;
 };
 
 // Checks that the body's kind and apiVersion (when present) are the URL's, and fills them in.

@@ -55,6 +55,15 @@ constexpr const char* kValueRule =
     "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "
     "for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
+constexpr const char* kLabelRule =
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+constexpr const char* kSubdomainRule =
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+    "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
 }  // namespace
 
 std::vector<StatusCause> validate_labels(const boost::json::value* labels) {
@@ -90,6 +99,38 @@ std::vector<StatusCause> validate_labels(const boost::json::value* labels) {
       out.push_back({"FieldValueInvalid", "Invalid value: \"" + std::string(value) + "\": " + kValueRule,
                      "metadata.labels"});
   }
+  return out;
+}
+
+std::vector<std::string> dns1123_label_errors(const std::string& value) {
+  std::vector<std::string> out;
+  if (value.size() > 63) out.push_back("must be no more than 63 characters");
+  if (!is_label(value)) out.push_back(kLabelRule);
+  return out;
+}
+
+std::vector<std::string> dns1123_subdomain_errors(const std::string& value) {
+  std::vector<std::string> out;
+  if (value.size() > 253) out.push_back("must be no more than 253 characters");
+  if (!is_subdomain(value)) out.push_back(kSubdomainRule);
+  return out;
+}
+
+std::vector<std::string> port_name_errors(const std::string& name) {
+  std::vector<std::string> out;
+  if (name.size() > 15) out.push_back("must be no more than 15 characters");
+  bool charset = !name.empty(), letter = false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) charset = false;
+    if (c >= 'a' && c <= 'z') letter = true;
+  }
+  if (!charset)
+    out.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  else if (!letter)
+    out.push_back("must contain at least one letter (a-z)");
+  if (name.find("--") != std::string::npos) out.push_back("must not contain consecutive hyphens");
+  if (!name.empty() && (name.front() == '-' || name.back() == '-'))
+    out.push_back("must not begin or end with a hyphen");
   return out;
 }
 

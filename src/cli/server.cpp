@@ -26,16 +26,20 @@ bool valid_port_range(const std::string& range) {
          r2.ptr == range.data() + range.size() && lo > 0 && lo <= hi && hi <= 65535;
 }
 
-// The allocators that will use these are not written yet, but bad values fail at start-up now
-// rather than surprising a later version.
+// Bad values fail at start-up with the flag's name; the allocators check their ranges again.
 bool validate(const ServerFlags& flags, spdlog::logger& log) {
   for (const auto& [name, value] :
        {std::pair{"--service-cidr", flags.service_cidr}, std::pair{"--cluster-cidr", flags.cluster_cidr},
         std::pair{"--lb-pool", flags.lb_pool}}) {
     if (value.empty()) continue;
-    if (auto p = parse_prefix(value); !p) {
-      log.error("{} {}: {}", name, value, p.error().message());
-      return false;
+    // --service-cidr may name two ranges (dual-stack): "10.96.0.0/12,fd00:10:96::/108".
+    for (size_t start = 0, end = 0; start <= value.size(); start = end + 1) {
+      end = value.find(',', start);
+      if (end == std::string::npos) end = value.size();
+      if (auto p = parse_prefix(value.substr(start, end - start)); !p) {
+        log.error("{} {}: {}", name, value, p.error().message());
+        return false;
+      }
     }
   }
   if (flags.node_cidr_mask < 1 || flags.node_cidr_mask > 128) {
@@ -90,6 +94,8 @@ int run_server(const ServerFlags& flags) {
   options.data_dir = flags.data_dir;
   options.bind_address = flags.bind_address;
   options.port = flags.port;
+  options.service_cidr = flags.service_cidr;
+  options.node_port_range = flags.node_port_range;
   auto server = apiserver::ApiServer::start(options);
   if (!server) {
     log->error("start: {}", server.error().message());
