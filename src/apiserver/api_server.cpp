@@ -18,6 +18,7 @@
 #include "apiserver/service_rest.h"
 #include "apiserver/tls_bootstrap.h"
 #include "common/files.h"
+#include "controllers/manager.h"
 #include "storage/sqlite_store.h"
 
 namespace podnet::apiserver {
@@ -36,6 +37,7 @@ struct ApiServer::Parts {
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<FrontHandler> front;
   std::unique_ptr<HttpsServer> https;
+  std::unique_ptr<controllers::ControllerManager> controllers;
 };
 
 namespace {
@@ -56,6 +58,7 @@ Status ensure_namespaces(ObjectStore& objects, const ResourceRegistry& registry)
 
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ApiServer::~ApiServer() {
+  parts_->controllers.reset();
   parts_->https.reset();
   parts_->front.reset();
   parts_->handler.reset();
@@ -107,6 +110,13 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   parts->objects->set_write_hook("Service", parts->services.get());
   parts->objects->set_write_hook("Pod", &parts->pods);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
+
+  if (opts.run_controllers) {
+    auto controllers = controllers::ControllerManager::start(
+        *parts->objects, parts->registry, {opts.cluster_cidr, opts.node_cidr_mask, opts.lb_pool, opts.clock});
+    if (!controllers) return std::unexpected(wrap(controllers.error(), "controllers"));
+    parts->controllers = std::move(*controllers);
+  }
 
   BootstrapOptions boot;
   boot.pki_dir = opts.data_dir + "/pki";

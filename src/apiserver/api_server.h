@@ -29,6 +29,12 @@ struct ApiServerOptions {
   // Injected for tests; real time and a random seed otherwise.
   std::function<std::chrono::system_clock::time_point()> clock;
   uint64_t random_seed = 0;  // 0: from std::random_device
+  // In-process controllers (node IPAM, EndpointSlices, LoadBalancer IPs, scheduler). `podnet server`
+  // turns them on; API tests leave them off so that the store holds only what they wrote.
+  bool run_controllers = false;
+  std::string cluster_cidr = "10.244.0.0/16";
+  int node_cidr_mask = 24;
+  std::string lb_pool;  // empty: LoadBalancer services get no address
 };
 
 class ApiServer {

@@ -96,6 +96,10 @@ int run_server(const ServerFlags& flags) {
   options.port = flags.port;
   options.service_cidr = flags.service_cidr;
   options.node_port_range = flags.node_port_range;
+  options.run_controllers = true;
+  options.cluster_cidr = flags.cluster_cidr;
+  options.node_cidr_mask = flags.node_cidr_mask;
+  options.lb_pool = flags.lb_pool;
   auto server = apiserver::ApiServer::start(options);
   if (!server) {
     log->error("start: {}", server.error().message());

@@ -1,0 +1,86 @@
+// Member order in Parts is the order of construction; the destructor stops in reverse (controllers
+// before the caches that call into them, caches before the clients they read).
+#include "controllers/manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include "controllers/endpoint_slices.h"
+#include "controllers/events.h"
+#include "controllers/lb_ip.h"
+#include "controllers/node_ipam.h"
+#include "controllers/object_cache.h"
+#include "controllers/scheduler.h"
+
+namespace podnet::controllers {
+
+struct ControllerManager::Parts {
+  std::unique_ptr<StoreObjectClient> nodes, pods, services, slices, events;
+  std::unique_ptr<ObjectCache> node_cache, pod_cache, service_cache, slice_cache;
+  std::unique_ptr<EventRecorder> recorder;
+  std::vector<std::unique_ptr<Controller>> controllers;
+
+  ~Parts() {
+    for (auto& c : controllers) c->stop();
+    for (auto* cache : {slice_cache.get(), service_cache.get(), pod_cache.get(), node_cache.get()})
+      if (cache) cache->stop();
+  }
+};
+
+ControllerManager::ControllerManager(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+ControllerManager::~ControllerManager() = default;
+
+Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
+    apiserver::ObjectStore& objects, const apiserver::ResourceRegistry& registry, ControllerOptions options) {
+  if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
+  auto parts = std::make_unique<Parts>();
+  auto client = [&](const char* group, const char* plural) -> Result<std::unique_ptr<StoreObjectClient>> {
+    const apiserver::ResourceType* type = registry.find(group, "v1", plural);
+    if (!type) return fail_msg(std::string("controllers: no resource type ") + plural);
+    return std::make_unique<StoreObjectClient>(objects, *type);
+  };
+  PODNET_TRY(nodes, client("", "nodes"));
+  PODNET_TRY(pods, client("", "pods"));
+  PODNET_TRY(services, client("", "services"));
+  PODNET_TRY(slices, client("discovery.k8s.io", "endpointslices"));
+  PODNET_TRY(events, client("", "events"));
+  parts->nodes = std::move(nodes);
+  parts->pods = std::move(pods);
+  parts->services = std::move(services);
+  parts->slices = std::move(slices);
+  parts->events = std::move(events);
+  parts->node_cache = std::make_unique<ObjectCache>(*parts->nodes);
+  parts->pod_cache = std::make_unique<ObjectCache>(*parts->pods);
+  parts->service_cache = std::make_unique<ObjectCache>(*parts->services);
+  parts->slice_cache = std::make_unique<ObjectCache>(*parts->slices);
+  parts->recorder = std::make_unique<EventRecorder>(parts->events.get(), options.clock, "podnet-controllers");
+
+  // Controllers register their cache handlers as they are made, before the caches start.
+  if (!options.cluster_cidr.empty()) {
+    auto ipam = NodeIpamController::make(*parts->node_cache, *parts->recorder, options.cluster_cidr,
+                                         options.node_cidr_mask, options.clock);
+    if (!ipam) return std::unexpected(ipam.error());
+    parts->controllers.push_back(std::move(*ipam));
+  }
+  parts->controllers.push_back(std::make_unique<EndpointSliceController>(
+      *parts->service_cache, *parts->pod_cache, *parts->slice_cache, options.clock));
+  if (!options.lb_pool.empty()) {
+    auto lb = LoadBalancerIpController::make(*parts->service_cache, *parts->recorder, options.lb_pool,
+                                             options.clock);
+    if (!lb) return std::unexpected(lb.error());
+    parts->controllers.push_back(std::move(*lb));
+  }
+  parts->controllers.push_back(
+      std::make_unique<Scheduler>(*parts->pod_cache, *parts->node_cache, options.clock));
+
+  for (auto* cache : {parts->node_cache.get(), parts->pod_cache.get(), parts->service_cache.get(),
+                      parts->slice_cache.get()}) {
+    cache->start();
+    if (!cache->wait_synced(std::chrono::seconds(30)))
+      return fail_msg("controllers: first list of " + cache->client().type().plural + " failed");
+  }
+  for (auto& c : parts->controllers) c->start();
+  spdlog::info("controllers: started ({} controllers)", parts->controllers.size());
+  return std::unique_ptr<ControllerManager>(new ControllerManager(std::move(parts)));
+}
+
+}  // namespace podnet::controllers

@@ -1,0 +1,38 @@
+// The controllers `podnet server` runs in its own process: shared caches of nodes, pods, services
+// and endpointslices over the object layer, the node IPAM, EndpointSlice, LoadBalancer IP and
+// scheduler controllers on them, started after the caches have their first list.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "apiserver/object_store.h"
+#include "apiserver/resources.h"
+#include "common/error.h"
+#include "controllers/work_queue.h"
+
+namespace podnet::controllers {
+
+struct ControllerOptions {
+  std::string cluster_cidr = "10.244.0.0/16";  // empty: no node IPAM
+  int node_cidr_mask = 24;
+  std::string lb_pool;  // empty: LoadBalancer services get no address
+  Clock clock;          // empty: the system clock
+};
+
+class ControllerManager {
+ public:
+  static Result<std::unique_ptr<ControllerManager>> start(apiserver::ObjectStore& objects,
+                                                          const apiserver::ResourceRegistry& registry,
+                                                          ControllerOptions options);
+  // Stops the controllers, then the caches; nothing runs after it returns.
+  ~ControllerManager();
+
+  struct Parts;
+
+ private:
+  explicit ControllerManager(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace podnet::controllers

@@ -1,0 +1,159 @@
+// Reads decode stored values the way the REST layer does (ObjectStore::decode), so a controller
+// sees exactly what kubectl would.
+#include "controllers/object_client.h"
+
+#include <boost/json.hpp>
+
+namespace podnet::controllers {
+namespace json = boost::json;
+using apiserver::Subresource;
+
+namespace {
+
+class StoreObjectStream final : public ObjectStream {
+ public:
+  StoreObjectStream(apiserver::ObjectStore& objects, std::unique_ptr<storage::Watch> watch)
+      : objects_(objects), watch_(std::move(watch)) {}
+
+  ApiResult<std::vector<ObjectEvent>> next(std::chrono::milliseconds timeout) override {
+    auto events = watch_->next(timeout);
+    if (!events) {
+      if (events.error().code == storage::Errc::kCompacted)
+        return apiserver::api_fail(apiserver::expired(events.error().message));
+      return apiserver::api_fail(apiserver::internal_error("watch: " + events.error().str()));
+    }
+    std::vector<ObjectEvent> out;
+    out.reserve(events->size());
+    for (const auto& e : *events) {
+      auto obj = objects_.decode(e->kv);
+      if (!obj) continue;  // not a JSON object: nothing a controller could act on
+      ObjectEvent::Type t = e->type == storage::EventType::kAdded      ? ObjectEvent::Type::kAdded
+                            : e->type == storage::EventType::kModified ? ObjectEvent::Type::kModified
+                                                                       : ObjectEvent::Type::kDeleted;
+      out.push_back({t, std::make_shared<const json::value>(std::move(*obj)), e->revision()});
+    }
+    return out;
+  }
+  void cancel() override { watch_->cancel(); }
+
+ private:
+  apiserver::ObjectStore& objects_;
+  std::unique_ptr<storage::Watch> watch_;
+};
+
+}  // namespace
+
+ApiResult<ObjectList> StoreObjectClient::list() {
+  auto list = objects_.list(type_, "", {});
+  if (!list) return std::unexpected(list.error());
+  ObjectList out;
+  out.revision = std::stoll(string_at(*list, {"metadata", "resourceVersion"}));
+  for (auto& item : list->at("items").as_array())
+    out.items.push_back(std::make_shared<const json::value>(std::move(item)));
+  return out;
+}
+
+ApiResult<std::unique_ptr<ObjectStream>> StoreObjectClient::watch(int64_t from_revision) {
+  auto w = objects_.store().watch(objects_.prefix(type_, ""), from_revision);
+  if (!w) {
+    if (w.error().code == storage::Errc::kCompacted)
+      return apiserver::api_fail(apiserver::expired(w.error().message));
+    return apiserver::api_fail(apiserver::internal_error("watch: " + w.error().str()));
+  }
+  return std::make_unique<StoreObjectStream>(objects_, std::move(*w));
+}
+
+ApiResult<json::value> StoreObjectClient::get(const std::string& ns, const std::string& name) {
+  return objects_.get(type_, ns, name);
+}
+ApiResult<json::value> StoreObjectClient::create(const std::string& ns, json::value object) {
+  return objects_.create(type_, ns, std::move(object));
+}
+ApiResult<json::value> StoreObjectClient::update(const std::string& ns, const std::string& name,
+                                                 json::value object) {
+  return objects_.update(type_, ns, name, std::move(object), Subresource::kNone);
+}
+ApiResult<json::value> StoreObjectClient::update_status(const std::string& ns, const std::string& name,
+                                                        json::value object) {
+  return objects_.update(type_, ns, name, std::move(object), Subresource::kStatus);
+}
+ApiResult<json::value> StoreObjectClient::remove(const std::string& ns, const std::string& name) {
+  return objects_.remove(type_, ns, name, "");
+}
+
+// Binding writes spec and status together, which neither update nor update_status may, so it is a
+// compare-and-swap on the stored value, as kube-apiserver's binding storage does.
+ApiResult<json::value> StoreObjectClient::bind(const std::string& ns, const std::string& name,
+                                               const std::string& node, const std::string& timestamp) {
+  std::string key = objects_.key(type_, ns, name);
+  auto kv = objects_.store().get(key);
+  if (!kv) return apiserver::api_fail(apiserver::from_store(kv.error(), type_.group, type_.plural, name));
+  auto pod = objects_.decode(*kv);
+  if (!pod) return std::unexpected(pod.error());
+  json::object& obj = pod->as_object();
+  if (object_at(*pod, {"metadata"})->contains("deletionTimestamp"))
+    return apiserver::api_fail(apiserver::conflict(
+        "", "pods", name, "pod " + name + " is being deleted, cannot be assigned to a host"));
+  std::string current = string_at(*pod, {"spec", "nodeName"});
+  if (!current.empty())
+    return apiserver::api_fail(apiserver::conflict(
+        "", "pods/binding", name, "pod " + name + " is already assigned to node \"" + current + "\""));
+  json::value& spec = obj["spec"];
+  if (!spec.is_object()) spec = json::object{};
+  spec.as_object()["nodeName"] = node;
+  json::value& status = obj["status"];
+  if (!status.is_object()) status = json::object{};
+  json::value& conds = status.as_object()["conditions"];
+  if (!conds.is_array()) conds = json::array{};
+  json::array kept;
+  for (auto& c : conds.as_array())
+    if (string_at(c, {"type"}) != "PodScheduled") kept.push_back(std::move(c));
+  kept.push_back(json::object{{"type", "PodScheduled"},
+                              {"status", "True"},
+                              {"lastProbeTime", nullptr},
+                              {"lastTransitionTime", timestamp}});
+  conds = std::move(kept);
+  obj["metadata"].as_object().erase("resourceVersion");
+  auto written = objects_.store().update(key, json::serialize(obj), kv->mod_revision);
+  if (!written)
+    return apiserver::api_fail(apiserver::from_store(written.error(), type_.group, type_.plural, name));
+  return objects_.decode(*written);
+}
+
+const json::object* object_at(const json::value& v, std::initializer_list<const char*> path) {
+  const json::value* cur = &v;
+  for (const char* p : path) {
+    const auto* o = cur->if_object();
+    cur = o ? o->if_contains(p) : nullptr;
+    if (!cur) return nullptr;
+  }
+  return cur->if_object();
+}
+
+std::string string_at(const json::value& v, std::initializer_list<const char*> path) {
+  const json::value* cur = &v;
+  for (const char* p : path) {
+    const auto* o = cur->if_object();
+    cur = o ? o->if_contains(p) : nullptr;
+    if (!cur) return {};
+  }
+  return cur->is_string() ? std::string(cur->get_string()) : std::string();
+}
+
+std::string name_of(const json::value& obj) {
+  return string_at(obj, {"metadata", "name"});
+}
+std::string namespace_of(const json::value& obj) {
+  return string_at(obj, {"metadata", "namespace"});
+}
+std::string key_of(const json::value& obj) {
+  std::string ns = namespace_of(obj);
+  return ns.empty() ? name_of(obj) : ns + "/" + name_of(obj);
+}
+std::pair<std::string, std::string> split_key(const std::string& key) {
+  size_t slash = key.find('/');
+  if (slash == std::string::npos) return {"", key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+}  // namespace podnet::controllers

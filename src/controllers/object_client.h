@@ -1,0 +1,102 @@
+// The seam between controllers and the API: list, watch, get and write one resource type. The
+// in-process implementation talks to the ObjectStore and the storage watch directly (no HTTPS), and
+// tests may put a fake behind the same interface.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apiserver/api_error.h"
+#include "apiserver/object_store.h"
+#include "apiserver/resources.h"
+
+namespace podnet::controllers {
+
+using apiserver::ApiError;
+using apiserver::ApiResult;
+// Objects are shared between the cache and every controller that reads them, never mutated.
+using ObjectPtr = std::shared_ptr<const boost::json::value>;
+
+struct ObjectList {
+  std::vector<ObjectPtr> items;
+  int64_t revision = 0;  // watch from here to see every later change
+};
+
+struct ObjectEvent {
+  enum class Type { kAdded, kModified, kDeleted };
+  Type type = Type::kAdded;
+  ObjectPtr object;  // kDeleted: the object as it was last stored
+  int64_t revision = 0;
+};
+
+class ObjectStream {
+ public:
+  virtual ~ObjectStream() = default;
+  // Waits up to `timeout` for events; empty on timeout. Errors: 410 Expired (re-list), or the stream
+  // ended (cancelled, store closed).
+  virtual ApiResult<std::vector<ObjectEvent>> next(std::chrono::milliseconds timeout) = 0;
+  // Makes a blocked or later next() return an error; callable from any thread.
+  virtual void cancel() = 0;
+};
+
+class ObjectClient {
+ public:
+  virtual ~ObjectClient() = default;
+
+  virtual const apiserver::ResourceType& type() const = 0;
+  // Every object of the type, in all namespaces.
+  virtual ApiResult<ObjectList> list() = 0;
+  virtual ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t from_revision) = 0;
+  virtual ApiResult<boost::json::value> get(const std::string& ns, const std::string& name) = 0;
+  virtual ApiResult<boost::json::value> create(const std::string& ns, boost::json::value object) = 0;
+  // Optimistic concurrency: a metadata.resourceVersion in `object` must be current (409 otherwise).
+  virtual ApiResult<boost::json::value> update(const std::string& ns, const std::string& name,
+                                               boost::json::value object) = 0;
+  virtual ApiResult<boost::json::value> update_status(const std::string& ns, const std::string& name,
+                                                      boost::json::value object) = 0;
+  // The removed object, its resourceVersion the revision of the deletion.
+  virtual ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) = 0;
+  // pods/binding: sets spec.nodeName and a PodScheduled=True condition in one write; 409 Conflict when
+  // the pod is already bound (to another node or this one), as kube-apiserver answers.
+  virtual ApiResult<boost::json::value> bind(const std::string& ns, const std::string& name,
+                                             const std::string& node, const std::string& timestamp) = 0;
+};
+
+// ObjectClient over the API server's object layer, for controllers in the server's process.
+class StoreObjectClient final : public ObjectClient {
+ public:
+  StoreObjectClient(apiserver::ObjectStore& objects, apiserver::ResourceType type)
+      : objects_(objects), type_(std::move(type)) {}
+
+  const apiserver::ResourceType& type() const override { return type_; }
+  ApiResult<ObjectList> list() override;
+  ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t from_revision) override;
+  ApiResult<boost::json::value> get(const std::string& ns, const std::string& name) override;
+  ApiResult<boost::json::value> create(const std::string& ns, boost::json::value object) override;
+  ApiResult<boost::json::value> update(const std::string& ns, const std::string& name,
+                                       boost::json::value object) override;
+  ApiResult<boost::json::value> update_status(const std::string& ns, const std::string& name,
+                                              boost::json::value object) override;
+  ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) override;
+  ApiResult<boost::json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
+                                     const std::string& timestamp) override;
+
+ private:
+  apiserver::ObjectStore& objects_;
+  apiserver::ResourceType type_;
+};
+
+// Small readers of the JSON objects controllers look at.
+const boost::json::object* object_at(const boost::json::value& v, std::initializer_list<const char*> path);
+std::string string_at(const boost::json::value& v, std::initializer_list<const char*> path);
+std::string name_of(const boost::json::value& obj);
+std::string namespace_of(const boost::json::value& obj);
+// "<ns>/<name>", or "<name>" for cluster-scoped objects: the work queue key.
+std::string key_of(const boost::json::value& obj);
+std::pair<std::string, std::string> split_key(const std::string& key);
+
+}  // namespace podnet::controllers
