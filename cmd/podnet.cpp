@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/cluster_cmds.h"
+#include "cli/agent_cmd.h"
 #include "cli/demo.h"
 #include "cli/proxy_cmd.h"
 #include "cli/server.h"
@@ -50,6 +51,35 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   proxy_cmd->add_flag("--cleanup", proxy.cleanup, "Remove the proxy's nftables tables and exit");
 
+  podnet::cli::AgentFlags agent;
+  auto* agent_cmd = app.add_subcommand(
+      "agent", "The node agent: Node registration, pod routes (vxlan or host-gw), masquerade, service proxy");
+  agent_cmd->add_option("--kubeconfig", agent.kubeconfig, "kubeconfig of the API server");
+  agent_cmd->add_option("--node-name", agent.node_name, "This node's name (default: the host name)");
+  agent_cmd->add_option("--node-ip", agent.node_ip,
+                        "This node's IP (default: the host's first IPv4 address)");
+  agent_cmd->add_option("--overlay", agent.overlay, "vxlan or host-gw")->capture_default_str();
+  agent_cmd->add_option("--state-dir", agent.state_dir, "CNI config, IPAM and pod state")
+      ->capture_default_str();
+  agent_cmd->add_option("--cluster-cidr", agent.cluster_cidrs, "Pod network (repeatable)")
+      ->capture_default_str();
+  agent_cmd->add_option("--cni-bin", agent.cni_bin, "Path of podnet-cni (for --run-pods)");
+  agent_cmd->add_option("--cni-conf-dir", agent.cni_conf_dir, "Also write the CNI config here");
+  agent_cmd->add_flag("--run-pods", agent.run_pods, "Run the pods bound to this node (kubelet role)");
+  agent_cmd->add_flag("!--no-proxy", agent.proxy, "Do not run the embedded service proxy");
+  agent_cmd
+      ->add_option("--min-sync-interval", agent.min_sync_interval, "Proxy: at most one sync per interval")
+      ->capture_default_str();
+  agent_cmd->add_option("--heartbeat-interval", agent.heartbeat_interval, "Node status update period")
+      ->capture_default_str();
+  agent_cmd
+      ->add_option("--node-grace-period", agent.node_grace_period,
+                   "A node whose heartbeat is older is not Ready (LoadBalancer announcement)")
+      ->capture_default_str();
+  agent_cmd->add_flag(
+      "--cleanup", agent.cleanup,
+      "Remove the agent's and proxy's tables, pnvx0, routes and announced addresses, and exit");
+
   podnet::cli::UpOptions up;
   auto* up_cmd =
       app.add_subcommand("up", "A cluster on this machine: API server and N nodes, each in its own netns");
@@ -76,6 +106,8 @@ int main(int argc, char** argv) {
   status_cmd->add_option("--state-dir", status.state_dir, "The cluster's state dir")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
+  // The kubelet role (src/runtime) is passed as run_agent's second argument once it is wired in.
+  if (agent_cmd->parsed()) return podnet::cli::run_agent(agent);
   if (up_cmd->parsed()) {
     up.agents = !no_agents;
     return podnet::cli::run_up(up);

@@ -13,11 +13,12 @@
 #include <charconv>
 #include <thread>
 
-#include "cli/proxy_feed.h"
+#include "cli/signal_waiter.h"
 #include "client/https_client.h"
 #include "client/informer.h"
 #include "client/kubeconfig.h"
 #include "nft/nft.h"
+#include "proxy/feed.h"
 #include "proxy/kernel.h"
 
 namespace podnet::cli {
@@ -97,33 +98,6 @@ Result<proxy::ProxierOptions> proxier_options(const ProxyFlags& flags) {
   return opts;
 }
 
-// Blocks SIGTERM/SIGINT in every thread made after it; a waiter thread turns them into a callback.
-class SignalWaiter {
- public:
-  template <class F>
-  explicit SignalWaiter(F on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGUSR1);  // our own wake-up when the proxy stops for another reason
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this, on_signal] {
-      int sig = 0;
-      sigwait(&set_, &sig);
-      if (sig != SIGUSR1) spdlog::info("signal {}: stopping", sig);
-      on_signal();
-    });
-  }
-  ~SignalWaiter() {
-    pthread_kill(thread_.native_handle(), SIGUSR1);  // no-op if a signal already ended the wait
-    thread_.join();
-  }
-
- private:
-  sigset_t set_;
-  std::thread thread_;
-};
-
 }  // namespace
 
 int run_proxy(const ProxyFlags& flags) {
@@ -167,7 +141,7 @@ int run_proxy(const ProxyFlags& flags) {
                access->context);
 
   proxy::Proxier proxier(*kernel, std::move(*opts));
-  ProxyFeed feed(proxier);
+  proxy::ProxyFeed feed(proxier);
   client::Informer services(**api, feed.services(), {.path = "/api/v1/services"});
   client::Informer slices(**api, feed.slices(), {.path = "/apis/discovery.k8s.io/v1/endpointslices"});
   auto stop_all = [&] {

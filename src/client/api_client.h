@@ -20,6 +20,22 @@ inline constexpr int kExpired = ESTALE;
 inline bool is_expired(const Error& e) {
   return e.code == kExpired;
 }
+// 404 NotFound: the object (or resource) does not exist.
+inline constexpr int kNotFound = ENOENT;
+// 409 AlreadyExists: a create found an object of that name.
+inline constexpr int kAlreadyExists = EEXIST;
+// 409 Conflict: an update or patch carried a resourceVersion (or precondition) the object no longer
+// has; re-read and retry. EBUSY because ESTALE already means 410.
+inline constexpr int kConflict = EBUSY;
+inline bool is_not_found(const Error& e) {
+  return e.code == kNotFound;
+}
+inline bool is_already_exists(const Error& e) {
+  return e.code == kAlreadyExists;
+}
+inline bool is_conflict(const Error& e) {
+  return e.code == kConflict;
+}
 
 struct ListPage {
   std::vector<boost::json::value> items;

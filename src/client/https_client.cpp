@@ -1,6 +1,7 @@
 // HTTPS requests with Beast. Every operation is asynchronous on a per-connection io_context run
-// by the calling thread: that is what gives each read a timeout and lets another thread cancel a
-// blocked watch (post a cancel to the context). Beast reports errors as error_codes, no throws.
+// by the thread using the connection (one at a time): that is what gives each read a timeout and lets another
+// thread cancel a blocked watch (post a cancel to the context). Beast reports errors as error_codes, no
+// throws.
 #include "client/https_client.h"
 
 #include <openssl/ssl.h>
@@ -14,6 +15,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <mutex>
 
 #include "client/watch_decoder.h"
 
@@ -92,8 +95,35 @@ std::string describe_failure(unsigned status, std::string_view body) {
   return text;
 }
 
+std::string status_reason(std::string_view body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* reason = o ? o->if_contains("reason") : nullptr;
+  return reason && reason->is_string() ? std::string(reason->get_string()) : std::string();
+}
+
+int status_errno(unsigned status, std::string_view body) {
+  switch (status) {
+    case 404:
+      return kNotFound;
+    case 409:
+      return status_reason(body) == "AlreadyExists" ? kAlreadyExists : kConflict;
+    case 410:
+      return kExpired;
+    case 401:
+    case 403:
+      return EACCES;
+    case 400:
+    case 422:
+      return EINVAL;
+    default:
+      return 0;
+  }
+}
+
 std::unexpected<Error> http_failure(unsigned status, std::string_view body) {
-  return std::unexpected(Error{status == 410 ? kExpired : 0, describe_failure(status, body)});
+  return std::unexpected(Error{status_errno(status, body), describe_failure(status, body)});
 }
 
 std::unexpected<Error> net_failure(const std::string& what, const beast::error_code& ec) {
@@ -106,55 +136,30 @@ std::unexpected<Error> net_failure(const std::string& what, const beast::error_c
   return std::unexpected(Error{code, system ? what : what + ": " + ec.message()});
 }
 
-}  // namespace
-
-struct HttpsApiClient::Impl {
-  ssl::context tls{ssl::context::tls_client};
-  ServerUrl url;
-  bool verify = true;
-  std::string token;
-  HttpsClientOptions opts;
-
-  http::request<http::empty_body> request(const std::string& target) const {
-    http::request<http::empty_body> req{http::verb::get, url.prefix + target, 11};
-    bool v6 = url.host.find(':') != std::string::npos;
-    req.set(http::field::host,
-            (v6 ? "[" + url.host + "]" : url.host) + (url.port == "443" ? "" : ":" + url.port));
-    req.set(http::field::user_agent, opts.user_agent);
-    req.set(http::field::accept, "application/json");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    req.keep_alive(false);
-    return req;
-  }
-};
-
-namespace {
-
 // One TLS connection driven by its own io_context; see the file comment.
 class Connection {
  public:
   explicit Connection(ssl::context& tls) : stream_(ioc_, tls) {}
 
-  Status open(const HttpsApiClient::Impl& c) {
-    const std::string what = "connect " + c.url.host + ":" + c.url.port;
+  Status open(const ServerUrl& url, bool verify, std::chrono::seconds timeout) {
+    const std::string what = "connect " + url.host + ":" + url.port;
     tcp::resolver resolver(ioc_);
     beast::error_code ec;
-    auto endpoints = resolver.resolve(c.url.host, c.url.port, ec);
+    auto endpoints = resolver.resolve(url.host, url.port, ec);
     if (ec) return net_failure(what, ec);
-    ec = run(c.opts.request_timeout,
+    ec = run(timeout,
              [&](auto h) { beast::get_lowest_layer(stream_).async_connect(endpoints, std::move(h)); });
     if (ec) return net_failure(what, ec);
-    if (!is_ip_literal(c.url.host)) SSL_set_tlsext_host_name(stream_.native_handle(), c.url.host.c_str());
-    if (c.verify) {
+    if (!is_ip_literal(url.host)) SSL_set_tlsext_host_name(stream_.native_handle(), url.host.c_str());
+    if (verify) {
       stream_.set_verify_mode(ssl::verify_peer, ec);
-      if (!ec) stream_.set_verify_callback(ssl::host_name_verification(c.url.host), ec);
+      if (!ec) stream_.set_verify_callback(ssl::host_name_verification(url.host), ec);
       if (ec) return net_failure(what, ec);
     } else {
       stream_.set_verify_mode(ssl::verify_none, ec);
     }
-    ec = run(c.opts.request_timeout,
-             [&](auto h) { stream_.async_handshake(ssl::stream_base::client, std::move(h)); });
-    if (ec) return net_failure("TLS handshake with " + c.url.host + ":" + c.url.port, ec);
+    ec = run(timeout, [&](auto h) { stream_.async_handshake(ssl::stream_base::client, std::move(h)); });
+    if (ec) return net_failure("TLS handshake with " + url.host + ":" + url.port, ec);
     return {};
   }
 
@@ -202,6 +207,103 @@ class Connection {
   beast::flat_buffer buffer_;
   std::atomic<bool> cancelled_{false};
 };
+
+}  // namespace
+
+struct HttpsApiClient::Impl {
+  ssl::context tls{ssl::context::tls_client};
+  ServerUrl url;
+  bool verify = true;
+  std::string token;
+  HttpsClientOptions opts;
+
+  // The kept-alive connection, when no request is using it.
+  std::mutex pool_mu;
+  std::unique_ptr<Connection> idle;
+  std::atomic<uint64_t> opened{0};
+
+  template <class Body = http::empty_body>
+  http::request<Body> request(const std::string& target, http::verb verb = http::verb::get,
+                              bool keep_alive = false) const {
+    http::request<Body> req{verb, url.prefix + target, 11};
+    bool v6 = url.host.find(':') != std::string::npos;
+    req.set(http::field::host,
+            (v6 ? "[" + url.host + "]" : url.host) + (url.port == "443" ? "" : ":" + url.port));
+    req.set(http::field::user_agent, opts.user_agent);
+    req.set(http::field::accept, "application/json");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    req.keep_alive(keep_alive);
+    return req;
+  }
+
+  Result<std::unique_ptr<Connection>> connect() {
+    auto conn = std::make_unique<Connection>(tls);
+    if (auto st = conn->open(url, verify, opts.request_timeout); !st) return std::unexpected(st.error());
+    ++opened;
+    return conn;
+  }
+
+  struct Reply {
+    unsigned status = 0;
+    std::string body;
+  };
+  // One request on the kept-alive connection (or a new one). A reused connection the server has
+  // closed since (idle timeout) fails at once; the request is then sent again on a fresh one,
+  // which is safe because a server that closed the connection never saw it.
+  Result<Reply> roundtrip(http::verb verb, const std::string& target, const std::string& body,
+                          std::string_view content_type) {
+    std::unique_ptr<Connection> conn;
+    {
+      std::lock_guard l(pool_mu);
+      conn = std::move(idle);
+    }
+    const std::string what = std::string(http::to_string(verb)) + " " + target;
+    for (int attempt = 0;; ++attempt) {
+      bool reused = conn != nullptr;
+      if (!conn) {
+        PODNET_TRY(fresh, connect());
+        conn = std::move(fresh);
+      }
+      auto req = request<http::string_body>(target, verb, true);
+      if (!content_type.empty()) req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+      http::response_parser<http::string_body> p;
+      p.body_limit(1ull << 31);  // a LIST of 10^5 objects is hundreds of MB
+      beast::error_code ec;
+      if (auto st = conn->write(req, opts.request_timeout); !st)
+        ec = asio::error::broken_pipe;
+      else
+        ec = conn->read(p, opts.request_timeout);
+      if (ec) {
+        conn.reset();
+        if (reused && attempt == 0 && ec != beast::error::timeout) continue;
+        return net_failure("read response to " + what, ec);
+      }
+      Reply reply{p.get().result_int(), std::move(p.get().body())};
+      if (p.get().keep_alive()) {
+        std::lock_guard l(pool_mu);
+        idle = std::move(conn);
+      }
+      return reply;
+    }
+  }
+
+  Result<json::value> call(http::verb verb, const std::string& target, const std::string& body = {},
+                           std::string_view content_type = {}) {
+    const std::string what = std::string(http::to_string(verb)) + " " + target;
+    PODNET_TRY(reply, roundtrip(verb, target, body, content_type));
+    if (reply.status < 200 || reply.status > 299)
+      return std::unexpected(wrap(http_failure(reply.status, reply.body).error(), what));
+    if (reply.body.empty()) return json::value();
+    json::error_code ec;
+    json::value v = json::parse(reply.body, ec);
+    if (ec) return fail_msg(what + ": bad JSON: " + ec.message());
+    return v;
+  }
+};
+
+namespace {
 
 class HttpsWatchStream : public WatchStream {
  public:
@@ -274,21 +376,32 @@ Result<std::unique_ptr<HttpsApiClient>> HttpsApiClient::create(const ClusterAcce
 }
 
 Result<json::value> HttpsApiClient::get(const std::string& path) {
-  Connection conn(impl_->tls);
-  if (auto st = conn.open(*impl_); !st) return std::unexpected(st.error());
-  auto req = impl_->request(path);
-  if (auto st = conn.write(req, impl_->opts.request_timeout); !st) return std::unexpected(st.error());
-  http::response_parser<http::string_body> p;
-  p.body_limit(1ull << 31);  // a LIST of 10^5 objects is hundreds of MB
-  if (auto ec = conn.read(p, impl_->opts.request_timeout))
-    return net_failure("read response to GET " + path, ec);
-  const auto& res = p.get();
-  if (res.result_int() != 200)
-    return std::unexpected(wrap(http_failure(res.result_int(), res.body()).error(), "GET " + path));
-  json::error_code ec;
-  json::value v = json::parse(res.body(), ec);
-  if (ec) return fail_msg("GET " + path + ": bad JSON: " + ec.message());
-  return v;
+  return impl_->call(http::verb::get, path);
+}
+
+Result<json::value> HttpsApiClient::create(const std::string& collection, const json::value& object) {
+  return impl_->call(http::verb::post, collection, json::serialize(object), "application/json");
+}
+
+Result<json::value> HttpsApiClient::update(const std::string& path, const json::value& object) {
+  return impl_->call(http::verb::put, path, json::serialize(object), "application/json");
+}
+
+Result<json::value> HttpsApiClient::patch(const std::string& path, PatchType type, const json::value& patch) {
+  const char* content_type = type == PatchType::kMerge            ? "application/merge-patch+json"
+                             : type == PatchType::kStrategicMerge ? "application/strategic-merge-patch+json"
+                                                                  : "application/json-patch+json";
+  return impl_->call(http::verb::patch, path, json::serialize(patch), content_type);
+}
+
+Status HttpsApiClient::remove(const std::string& path) {
+  PODNET_TRY(answer, impl_->call(http::verb::delete_, path));
+  (void)answer;
+  return {};
+}
+
+uint64_t HttpsApiClient::connections_opened() const {
+  return impl_->opened;
 }
 
 Result<ListPage> HttpsApiClient::list(const std::string& path, size_t limit,
@@ -317,8 +430,7 @@ Result<std::unique_ptr<WatchStream>> HttpsApiClient::watch(const std::string& pa
       path + (path.find('?') == std::string::npos ? "?" : "&") +
       "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(impl_->opts.watch_timeout_seconds);
   if (!resource_version.empty()) target += "&resourceVersion=" + percent_encode(resource_version);
-  auto conn = std::make_unique<Connection>(impl_->tls);
-  if (auto st = conn->open(*impl_); !st) return std::unexpected(st.error());
+  PODNET_TRY(conn, impl_->connect());
   auto req = impl_->request(target);
   if (auto st = conn->write(req, impl_->opts.request_timeout); !st) return std::unexpected(st.error());
   auto p = std::make_unique<http::response_parser<http::buffer_body>>();

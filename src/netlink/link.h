@@ -73,6 +73,7 @@ struct RouteSpec {
   bool onlink = false;
   int scope = -1;  // -1: universe for gateway routes, link for direct ones
   unsigned mtu = 0;
+  int protocol = -1;  // RTPROT_*; -1: boot when adding, any when deleting
 };
 
 struct NeighSpec {
@@ -80,7 +81,7 @@ struct NeighSpec {
   std::optional<IpAddress> ip;  // unset for bridge FDB entries (AF_BRIDGE)
   Mac mac{};
   std::optional<IpAddress> fdb_dst;  // VXLAN FDB: remote VTEP
-  bool permanent = true;
+  bool permanent = true;             // listings: NUD_PERMANENT (or NUD_NOARP for FDB entries) is set
 };
 
 class Netlink {
@@ -113,11 +114,14 @@ class Netlink {
   // Bridge port flags of an enslaved link (EOPNOTSUPP when it has no bridge master).
   Status set_hairpin(int index, bool on);
 
-  // flags: IFA_F_NODAD etc. Adding an address that exists is EEXIST.
-  Status add_address(int index, const IpPrefix& addr, unsigned flags = 0);
+  // flags: IFA_F_NODAD etc. Adding an address that exists is EEXIST. An IPv4 `label` (at most 15
+  // characters) marks an address as someone's, so it can be found again after a restart.
+  Status add_address(int index, const IpPrefix& addr, unsigned flags = 0, const std::string& label = {});
   Status delete_address(int index, const IpPrefix& addr);  // EADDRNOTAVAIL when absent
   // family: AF_INET, AF_INET6 or AF_UNSPEC
   Result<std::vector<IpPrefix>> list_addresses(int index, int family = 0);
+  // IPv4 addresses of the link carrying exactly this label.
+  Result<std::vector<IpPrefix>> list_labelled_addresses(int index, const std::string& label);
 
   Status add_route(const RouteSpec& route);      // EEXIST if present
   Status replace_route(const RouteSpec& route);  // create or replace
@@ -131,6 +135,10 @@ class Netlink {
   // fdb_dst appended as one more remote; any other MAC has its entry replaced.
   Status add_fdb(const NeighSpec& n);
   Status delete_fdb(const NeighSpec& n);  // ENOENT when absent
+  // Neighbour entries (ARP/NDP) of one link, any state; family AF_INET, AF_INET6 or AF_UNSPEC.
+  Result<std::vector<NeighSpec>> list_neighbours(int ifindex, int family = 0);
+  // Bridge FDB entries of one link (for VXLAN: with their fdb_dst).
+  Result<std::vector<NeighSpec>> list_fdb(int ifindex);
 
   nl_sock* socket() const { return sock_; }
 

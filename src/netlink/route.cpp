@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "netlink/link.h"
 #include "netlink/nl_util.h"
@@ -13,6 +14,9 @@
 namespace podnet::netlink {
 using namespace detail;
 namespace {
+
+Result<std::vector<IpPrefix>> list_addresses_matching(nl_sock* sock_, int index, int family,
+                                                      const std::string* label);
 
 IpAddress any_address(int family) {
   if (family == AF_INET6) return boost::asio::ip::address_v6::any();
@@ -43,10 +47,10 @@ Result<RoutePtr> build_route(const RouteSpec& r, bool for_delete, const std::str
   auto dst = nl_ip(r.dst.network().addr, r.dst.len);
   if (int err = rtnl_route_set_dst(route.get(), dst.get()); err < 0) return nl_fail(what, err);
   if (for_delete) {
-    rtnl_route_set_protocol(route.get(), RTPROT_UNSPEC);
+    rtnl_route_set_protocol(route.get(), r.protocol >= 0 ? r.protocol : RTPROT_UNSPEC);
     rtnl_route_set_scope(route.get(), r.scope >= 0 ? r.scope : RT_SCOPE_NOWHERE);
   } else {
-    rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
+    rtnl_route_set_protocol(route.get(), r.protocol >= 0 ? r.protocol : RTPROT_BOOT);
     int scope = r.scope >= 0 ? r.scope : (r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
     rtnl_route_set_scope(route.get(), scope);
   }
@@ -73,6 +77,7 @@ RouteSpec to_spec(rtnl_route* route) {
            dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0};
   r.table = static_cast<int>(rtnl_route_get_table(route));
   r.scope = rtnl_route_get_scope(route);
+  r.protocol = rtnl_route_get_protocol(route);
   r.src = from_nl(rtnl_route_get_pref_src(route));
   uint32_t mtu = 0;
   if (rtnl_route_get_metric(route, RTAX_MTU, &mtu) == 0) r.mtu = mtu;
@@ -108,7 +113,7 @@ NeighPtr build_fdb(const NeighSpec& n) {
 
 // ---- addresses --------------------------------------------------------------------------------
 
-Status Netlink::add_address(int index, const IpPrefix& addr, unsigned flags) {
+Status Netlink::add_address(int index, const IpPrefix& addr, unsigned flags, const std::string& label) {
   std::string what = "add address " + addr.str() + " to " + link_ref(index);
   RtAddrPtr a(must(rtnl_addr_alloc()));
   rtnl_addr_set_ifindex(a.get(), index);
@@ -120,6 +125,10 @@ Status Netlink::add_address(int index, const IpPrefix& addr, unsigned flags) {
       return nl_fail(what, err);
   }
   if (flags) rtnl_addr_set_flags(a.get(), flags);
+  if (!label.empty()) {
+    if (label.size() > 15) return fail(what + ": label " + label + " is longer than 15 characters", EINVAL);
+    rtnl_addr_set_label(a.get(), label.c_str());
+  }
   if (int err = rtnl_addr_add(sock_, a.get(), NLM_F_EXCL); err < 0) return nl_fail(what, err);
   return {};
 }
@@ -135,6 +144,16 @@ Status Netlink::delete_address(int index, const IpPrefix& addr) {
 }
 
 Result<std::vector<IpPrefix>> Netlink::list_addresses(int index, int family) {
+  return list_addresses_matching(sock_, index, family, nullptr);
+}
+
+Result<std::vector<IpPrefix>> Netlink::list_labelled_addresses(int index, const std::string& label) {
+  return list_addresses_matching(sock_, index, AF_INET, &label);
+}
+
+namespace {
+Result<std::vector<IpPrefix>> list_addresses_matching(nl_sock* sock_, int index, int family,
+                                                      const std::string* label) {
   // A dump filtered by the kernel to one link (strict checking, Linux 5.0+): a node with hundreds
   // of pod veths (each with IPv6 link-local addresses) would otherwise send them all every time.
   int fd = nl_socket_get_fd(sock_);
@@ -157,10 +176,12 @@ Result<std::vector<IpPrefix>> Netlink::list_addresses(int index, int family) {
     auto* a = reinterpret_cast<rtnl_addr*>(o);
     if (rtnl_addr_get_ifindex(a) != index) continue;
     if (family != AF_UNSPEC && rtnl_addr_get_family(a) != family) continue;
+    if (label && (!rtnl_addr_get_label(a) || *label != rtnl_addr_get_label(a))) continue;
     if (auto ip = from_nl(rtnl_addr_get_local(a))) out.push_back({*ip, rtnl_addr_get_prefixlen(a)});
   }
   return out;
 }
+}  // namespace
 
 // ---- routes -----------------------------------------------------------------------------------
 
@@ -243,6 +264,57 @@ Status Netlink::delete_fdb(const NeighSpec& n) {
   std::string what = "delete fdb entry " + neigh_ref(n);
   if (int err = rtnl_neigh_delete(sock_, build_fdb(n).get(), 0); err < 0) return nl_fail(what, err, ENOENT);
   return {};
+}
+
+Result<std::vector<NeighSpec>> Netlink::list_neighbours(int ifindex, int family) {
+  std::vector<NeighSpec> out;
+  nl_cache* c = nullptr;
+  if (int err = rtnl_neigh_alloc_cache(sock_, &c); err < 0)
+    return nl_fail("list neighbours of " + link_ref(ifindex), err);
+  CachePtr cache(c);
+  for (nl_object* o = nl_cache_get_first(c); o; o = nl_cache_get_next(o)) {
+    auto* ne = reinterpret_cast<rtnl_neigh*>(o);
+    int fam = rtnl_neigh_get_family(ne);
+    if (rtnl_neigh_get_ifindex(ne) != ifindex || (fam != AF_INET && fam != AF_INET6)) continue;
+    if (family != AF_UNSPEC && fam != family) continue;
+    NeighSpec n;
+    n.ifindex = ifindex;
+    n.ip = from_nl(rtnl_neigh_get_dst(ne));
+    if (!n.ip) continue;
+    if (nl_addr* ll = rtnl_neigh_get_lladdr(ne); ll && nl_addr_get_len(ll) == 6)
+      std::memcpy(n.mac.data(), nl_addr_get_binary_addr(ll), 6);
+    n.permanent = rtnl_neigh_get_state(ne) & NUD_PERMANENT;
+    out.push_back(n);
+  }
+  return out;
+}
+
+Result<std::vector<NeighSpec>> Netlink::list_fdb(int ifindex) {
+  std::vector<NeighSpec> out;
+  // A dump of family AF_UNSPEC covers the ARP and NDP tables only; FDB entries need AF_BRIDGE.
+  nl_cache* c = nullptr;
+  int err = nl_cache_alloc_name("route/neigh", &c);
+  CachePtr cache(c);
+  if (err >= 0) {
+    ndmsg req{};
+    req.ndm_family = AF_BRIDGE;
+    err = nl_send_simple(sock_, RTM_GETNEIGH, NLM_F_DUMP, &req, sizeof req);
+    if (err >= 0) err = nl_cache_pickup(sock_, c);
+  }
+  if (err < 0) return nl_fail("list fdb entries of " + link_ref(ifindex), err);
+  for (nl_object* o = nl_cache_get_first(c); o; o = nl_cache_get_next(o)) {
+    auto* ne = reinterpret_cast<rtnl_neigh*>(o);
+    if (rtnl_neigh_get_ifindex(ne) != ifindex || rtnl_neigh_get_family(ne) != AF_BRIDGE) continue;
+    NeighSpec n;
+    n.ifindex = ifindex;
+    nl_addr* ll = rtnl_neigh_get_lladdr(ne);
+    if (!ll || nl_addr_get_len(ll) != 6) continue;
+    std::memcpy(n.mac.data(), nl_addr_get_binary_addr(ll), 6);
+    n.fdb_dst = from_nl(rtnl_neigh_get_dst(ne));
+    n.permanent = rtnl_neigh_get_state(ne) & (NUD_PERMANENT | NUD_NOARP);
+    out.push_back(n);
+  }
+  return out;
 }
 
 }  // namespace podnet::netlink

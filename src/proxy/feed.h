@@ -1,5 +1,6 @@
-// Joins the API to the service proxy: informer handlers decode Services and EndpointSlices into
-// the Proxier, and run() syncs on one thread when changes are due. The Proxier is touched under one lock.
+// Joins the API to the service proxy (used by `podnet proxy` and the agent): informer handlers decode
+// Services and EndpointSlices into the Proxier, and run() syncs on one thread when changes are due. The
+// Proxier is touched under one lock.
 #pragma once
 
 #include <chrono>
@@ -9,12 +10,11 @@
 #include "client/informer.h"
 #include "proxy/proxier.h"
 
-namespace podnet::cli {
+namespace podnet::proxy {
 
 class ProxyFeed {
  public:
-  explicit ProxyFeed(proxy::Proxier& proxier)
-      : proxier_(proxier), services_(*this, true), slices_(*this, false) {}
+  explicit ProxyFeed(Proxier& proxier) : proxier_(proxier), services_(*this, true), slices_(*this, false) {}
 
   client::InformerHandler& services() { return services_; }
   client::InformerHandler& slices() { return slices_; }
@@ -41,7 +41,7 @@ class ProxyFeed {
     bool services_;
   };
 
-  proxy::Proxier& proxier_;
+  Proxier& proxier_;
   Handler services_, slices_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -49,4 +49,4 @@ class ProxyFeed {
   uint64_t syncs_ = 0;
 };
 
-}  // namespace podnet::cli
+}  // namespace podnet::proxy

@@ -1,13 +1,13 @@
 // Objects that fail to decode are logged and skipped: one bad Service must not stop the proxy
 // from serving the others (the API server validated them; this is defence, not policy).
-#include "cli/proxy_feed.h"
+#include "proxy/feed.h"
 
 #include <spdlog/spdlog.h>
 
 #include "client/watch_decoder.h"
 #include "k8s/decode.h"
 
-namespace podnet::cli {
+namespace podnet::proxy {
 
 void ProxyFeed::Handler::on_upsert(const boost::json::value& object) {
   std::lock_guard l(feed_.mu_);
@@ -48,7 +48,7 @@ void ProxyFeed::Handler::on_synced() {
 }
 
 void ProxyFeed::run() {
-  using Clock = proxy::Proxier::Clock;
+  using Clock = Proxier::Clock;
   std::unique_lock l(mu_);
   Clock::time_point retry_at{};  // after a failed sync: the kernel refusing is rarely fixed at once
   while (!stop_) {
@@ -87,4 +87,4 @@ uint64_t ProxyFeed::syncs() const {
   return syncs_;
 }
 
-}  // namespace podnet::cli
+}  // namespace podnet::proxy

@@ -1,0 +1,257 @@
+// Threads: one per informer (nodes, services, endpointslices), the proxy's sync loop, the
+// heartbeat, the pod runner (optional) and the reconcile loop on the caller's thread. Informer
+// handlers only record and wake; the reconcile loop is the only code that touches the network.
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "agent/lb.h"
+#include "client/watch_decoder.h"
+#include "common/files.h"
+
+namespace podnet::agent {
+
+namespace json = boost::json;
+
+class Agent::NodeHandler : public client::InformerHandler {
+ public:
+  explicit NodeHandler(Agent& a) : a_(a) {}
+  void on_upsert(const json::value& object) override {
+    auto n = decode_node(object);
+    if (!n) return spdlog::warn("{}", n.error().message());
+    std::lock_guard l(a_.mu_);
+    a_.nodes_[n->name] = std::move(*n);
+    a_.dirty_ = true;
+    a_.cv_.notify_all();
+  }
+  void on_delete(const json::value& last_known) override {
+    std::lock_guard l(a_.mu_);
+    a_.nodes_.erase(client::object_key(last_known));
+    a_.dirty_ = true;
+    a_.cv_.notify_all();
+  }
+
+ private:
+  Agent& a_;
+};
+
+// One Services informer for both the proxy (forwarded) and the LB announcer.
+class Agent::ServiceHandler : public client::InformerHandler {
+ public:
+  ServiceHandler(Agent& a, client::InformerHandler* proxy) : a_(a), proxy_(proxy) {}
+  void on_upsert(const json::value& object) override {
+    if (proxy_) proxy_->on_upsert(object);
+    auto ips = loadbalancer_ips(object);
+    std::lock_guard l(a_.mu_);
+    auto key = client::object_key(object);
+    if (ips.empty() ? a_.lb_ips_.erase(key) > 0 : (a_.lb_ips_[key] != ips)) {
+      if (!ips.empty()) a_.lb_ips_[key] = std::move(ips);
+      a_.dirty_ = true;
+      a_.cv_.notify_all();
+    }
+  }
+  void on_delete(const json::value& last_known) override {
+    if (proxy_) proxy_->on_delete(last_known);
+    std::lock_guard l(a_.mu_);
+    if (a_.lb_ips_.erase(client::object_key(last_known)) > 0) {
+      a_.dirty_ = true;
+      a_.cv_.notify_all();
+    }
+  }
+  void on_synced() override {
+    if (proxy_) proxy_->on_synced();
+  }
+
+ private:
+  Agent& a_;
+  client::InformerHandler* proxy_;
+};
+
+Agent::Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options)
+    : api_(api),
+      kernel_(kernel),
+      proxier_(proxier),
+      opts_(std::move(options)),
+      reconciler_(
+          kernel,
+          {.node_ip = opts_.node.ip, .overlay = opts_.node.overlay, .cluster_cidrs = opts_.cluster_cidrs}) {
+  if (proxier_) feed_ = std::make_unique<proxy::ProxyFeed>(*proxier_);
+  node_handler_ = std::make_unique<NodeHandler>(*this);
+  service_handler_ = std::make_unique<ServiceHandler>(*this, feed_ ? &feed_->services() : nullptr);
+}
+
+Agent::~Agent() = default;
+
+void Agent::stop() {
+  std::lock_guard l(mu_);
+  stop_ = true;
+  cv_.notify_all();
+}
+
+bool Agent::wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d) {
+  cv_.wait_for(l, d, [&] { return stop_; });
+  return !stop_;
+}
+
+Status Agent::register_node() {
+  const std::string path = "/api/v1/nodes/" + opts_.node.name;
+  // A Node left by an earlier run remembers the VTEP MAC: a recreated device keeps it, so the
+  // other nodes' FDB and neighbour entries stay right.
+  std::optional<netlink::Mac> remembered;
+  if (auto existing = api_.get(path); existing) {
+    if (auto n = decode_node(*existing); n) remembered = n->vtep_mac;
+  } else if (!client::is_not_found(existing.error())) {
+    return std::unexpected(existing.error());
+  }
+  PODNET_TRY(mac, reconciler_.prepare(remembered));
+  opts_.node.vtep_mac = mac;
+  auto created = api_.create("/api/v1/nodes", node_object(opts_.node));
+  if (!created) {
+    if (!client::is_already_exists(created.error())) return std::unexpected(created.error());
+    PODNET_TRY(patched, api_.patch(path, client::PatchType::kMerge, metadata_patch(opts_.node)));
+    (void)patched;
+  }
+  ready_since_ = std::chrono::system_clock::now();
+  return post_status();
+}
+
+Status Agent::post_status() {
+  auto now = std::chrono::system_clock::now();
+  PODNET_TRY(answer,
+             api_.patch("/api/v1/nodes/" + opts_.node.name + "/status", client::PatchType::kStrategicMerge,
+                        status_patch(opts_.node, now, ready_since_)));
+  (void)answer;
+  return {};
+}
+
+void Agent::heartbeat_loop() {
+  std::unique_lock l(mu_);
+  while (wait_locked(l, opts_.heartbeat_interval)) {
+    l.unlock();
+    auto s = post_status();
+    if (!s) spdlog::warn("heartbeat: {}", s.error().message());
+    l.lock();
+  }
+}
+
+Status Agent::write_cni_config(const IpPrefix& cidr) {
+  unsigned mtu = reconciler_.underlay_mtu();
+  if (opts_.node.overlay == Overlay::kVxlan) mtu -= kVxlanOverhead;
+  std::string text = cni_conflist({.pod_cidr = cidr, .mtu = mtu, .ipam_dir = opts_.state_dir + "/ipam"});
+  std::vector<std::string> dirs{opts_.state_dir + "/cni"};
+  if (!opts_.cni_conf_dir.empty()) dirs.push_back(opts_.cni_conf_dir);
+  for (const auto& dir : dirs) {
+    if (auto s = make_dirs(dir); !s) return s;
+    std::string path = dir + "/10-podnet.conflist";
+    if (auto old = read_file(path); old && *old == text) continue;
+    if (auto s = write_file_atomic(path, text, 0644, true); !s) return s;
+    spdlog::info("wrote CNI config {} (pod range {}, MTU {})", path, cidr.str(), mtu);
+  }
+  return {};
+}
+
+ClusterView Agent::view_locked(SystemTime now) {
+  ClusterView v;
+  std::vector<std::string> ready;
+  for (const auto& [name, n] : nodes_) {
+    if (node_ready(n, now, opts_.node_grace)) ready.push_back(name);
+    if (name == opts_.node.name) {
+      v.own_cidrs = n.pod_cidrs;
+      continue;
+    }
+    if (!n.internal_ip || n.pod_cidrs.empty()) continue;
+    v.peers.push_back({.name = name, .ip = *n.internal_ip, .pod_cidrs = n.pod_cidrs, .vtep_mac = n.vtep_mac});
+  }
+  for (const auto& [_, ips] : lb_ips_)
+    for (const auto& ip : ips)
+      if (lb_owner(ip, ready) == opts_.node.name &&
+          std::find(v.lb_addresses.begin(), v.lb_addresses.end(), ip) == v.lb_addresses.end())
+        v.lb_addresses.push_back(ip);
+  return v;
+}
+
+Status Agent::run() {
+  // Registration is retried: the API server may come up after the agent (podnet up, reboots).
+  for (auto backoff = std::chrono::milliseconds(200);;) {
+    auto s = register_node();
+    if (s) break;
+    spdlog::warn("register node {}: {} (retry in {} ms)", opts_.node.name, s.error().message(),
+                 backoff.count());
+    std::unique_lock l(mu_);
+    if (!wait_locked(l, backoff)) return {};
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  spdlog::info("node {} registered ({} {}, underlay {} MTU {}{})", opts_.node.name,
+               overlay_name(opts_.node.overlay), opts_.node.ip.to_string(), reconciler_.underlay_name(),
+               reconciler_.underlay_mtu(),
+               opts_.node.vtep_mac ? ", VTEP MAC " + netlink::format_mac(*opts_.node.vtep_mac) : "");
+
+  client::Informer nodes(api_, *node_handler_, {.path = "/api/v1/nodes"});
+  client::Informer services(api_, *service_handler_, {.path = "/api/v1/services"});
+  std::optional<client::Informer> slices;
+  if (feed_)
+    slices.emplace(api_, feed_->slices(),
+                   client::InformerOptions{.path = "/apis/discovery.k8s.io/v1/endpointslices"});
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { nodes.run(); });
+  threads.emplace_back([&] { services.run(); });
+  if (slices) threads.emplace_back([&] { slices->run(); });
+  if (feed_) threads.emplace_back([&] { feed_->run(); });
+  threads.emplace_back([&] { heartbeat_loop(); });
+
+  std::unique_ptr<PodRunner> pods;
+  std::optional<IpPrefix> cni_written;
+  Status result;
+  std::unique_lock l(mu_);
+  while (!stop_) {
+    if (!dirty_) {
+      // Also on a timer: readiness depends on heartbeat age, which changes with no event.
+      cv_.wait_for(l, opts_.resync_interval, [&] { return stop_ || dirty_; });
+      if (stop_) break;
+    }
+    dirty_ = false;
+    ClusterView view = view_locked(std::chrono::system_clock::now());
+    l.unlock();
+    if (!view.own_cidrs.empty() && (!cni_written || *cni_written != view.own_cidrs.front())) {
+      if (auto s = write_cni_config(view.own_cidrs.front()); s)
+        cni_written = view.own_cidrs.front();
+      else
+        spdlog::error("CNI config: {}", s.error().message());
+      if (cni_written && opts_.pod_runner && !pods) {
+        auto made = opts_.pod_runner({api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
+                                      opts_.state_dir + "/cni/10-podnet.conflist", *cni_written});
+        if (made) {
+          pods = std::move(*made);
+          threads.emplace_back([&] { pods->run(); });
+        } else {
+          spdlog::error("pod runner: {}", made.error().message());
+        }
+      }
+    }
+    if (view.own_cidrs.empty() && !cni_written)
+      spdlog::debug("waiting for spec.podCIDR of {}", opts_.node.name);
+    auto changed = reconciler_.reconcile(view);
+    if (!changed) {
+      spdlog::error("reconcile: {}", changed.error().message());
+      l.lock();
+      dirty_ = true;  // retry after a pause, not in a tight loop
+      wait_locked(l, std::chrono::milliseconds(1000));
+      continue;
+    }
+    if (!changed->empty()) spdlog::info("network changes:\n{}", changed->describe());
+    l.lock();
+  }
+  l.unlock();
+  nodes.stop();
+  services.stop();
+  if (slices) slices->stop();
+  if (feed_) feed_->stop();
+  if (pods) pods->stop();
+  for (auto& t : threads) t.join();
+  return result;
+}
+
+}  // namespace podnet::agent

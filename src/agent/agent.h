@@ -1,0 +1,76 @@
+// `podnet agent` as a library: registers and heartbeats the Node, waits for its podCIDR, writes
+// the CNI config, and runs the informers (nodes, services, endpointslices) that feed the one
+// Reconciler (kernel network state), the embedded service proxy and, optionally, the pod runner.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/node.h"
+#include "agent/pod_runner.h"
+#include "agent/reconciler.h"
+#include "client/https_client.h"
+#include "client/informer.h"
+#include "proxy/feed.h"
+
+namespace podnet::agent {
+
+struct AgentOptions {
+  LocalNode node;  // name, ip, hostname, overlay (vtep_mac is filled in by the agent)
+  std::vector<IpPrefix> cluster_cidrs;
+  std::string state_dir;
+  std::string cni_conf_dir;  // extra copy of the conflist, empty: none
+  std::string cni_bin;
+  std::chrono::milliseconds heartbeat_interval{10000};
+  std::chrono::milliseconds node_grace{20000};      // heartbeat age after which a node is not Ready
+  std::chrono::milliseconds resync_interval{1000};  // reconcile at least this often (readiness ages)
+  PodRunnerFactory pod_runner;                      // empty: no kubelet role
+};
+
+class Agent {
+ public:
+  // `proxier`: the embedded service proxy (null: none). All references outlive the agent.
+  Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options);
+  ~Agent();
+
+  // Blocks until stop() (0 errors) or a fatal start-up error. Leaves the kernel state in place.
+  Status run();
+  void stop();  // thread-safe
+
+ private:
+  class NodeHandler;
+  class ServiceHandler;
+
+  Status register_node();
+  Status post_status();
+  void heartbeat_loop();
+  Status write_cni_config(const IpPrefix& cidr);
+  ClusterView view_locked(SystemTime now);
+  bool wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d);
+
+  client::HttpsApiClient& api_;
+  NetKernel& kernel_;
+  proxy::Proxier* proxier_;
+  AgentOptions opts_;
+  Reconciler reconciler_;
+  std::unique_ptr<proxy::ProxyFeed> feed_;
+  std::unique_ptr<NodeHandler> node_handler_;
+  std::unique_ptr<ServiceHandler> service_handler_;
+  SystemTime ready_since_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool dirty_ = true;
+  std::map<std::string, NodeInfo> nodes_;
+  std::map<std::string, std::vector<IpAddress>> lb_ips_;  // by service key
+  std::vector<IpAddress> announced_;                      // logged when it changes
+};
+
+}  // namespace podnet::agent

@@ -1,0 +1,67 @@
+// The agent's view of Node objects: decoding what it needs from any Node, building its own Node's
+// registration and heartbeat, readiness by heartbeat age, and the CNI config for its pod range.
+// Pure: no I/O here (the agent does the API calls, files/write_file_atomic the writing).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/ip.h"
+#include "netlink/link.h"
+
+namespace podnet::agent {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+inline constexpr const char* kVtepMacAnnotation = "podnet.io/vtep-mac";
+inline constexpr const char* kOverlayAnnotation = "podnet.io/overlay";
+inline constexpr int kKubeletPort = 10250;
+
+enum class Overlay { kVxlan, kHostGw };
+Result<Overlay> parse_overlay(std::string_view text);
+const char* overlay_name(Overlay o);
+
+struct NodeInfo {
+  std::string name;
+  std::optional<IpAddress> internal_ip;
+  std::vector<IpPrefix> pod_cidrs;  // spec.podCIDRs, else spec.podCIDR
+  std::optional<netlink::Mac> vtep_mac;
+  bool ready_condition = false;  // condition Ready is "True"
+  std::optional<SystemTime> heartbeat;
+};
+Result<NodeInfo> decode_node(const boost::json::value& node);
+
+// Ready: condition Ready=True and a heartbeat younger than `grace` (the node-lifecycle check the
+// agent does itself: a node whose agent stopped posting is not Ready, whatever it last said).
+bool node_ready(const NodeInfo& n, SystemTime now, std::chrono::milliseconds grace);
+
+std::string format_time(SystemTime t);  // RFC 3339, seconds, UTC ("2025-01-02T03:04:05Z")
+Result<SystemTime> parse_time(std::string_view text);
+
+struct LocalNode {
+  std::string name;
+  IpAddress ip;
+  std::string hostname;
+  Overlay overlay = Overlay::kVxlan;
+  std::optional<netlink::Mac> vtep_mac;
+};
+// The object POSTed when the Node does not exist (metadata only; status goes through /status).
+boost::json::value node_object(const LocalNode& n);
+// Merge patch for an existing Node's metadata (annotations, labels).
+boost::json::value metadata_patch(const LocalNode& n);
+// Strategic merge patch for nodes/<n>/status: addresses, Ready, heartbeat, daemonEndpoints.
+boost::json::value status_patch(const LocalNode& n, SystemTime now, SystemTime ready_since);
+
+struct CniConfigSpec {
+  IpPrefix pod_cidr;
+  unsigned mtu = 1500;
+  std::string ipam_dir;  // <state-dir>/ipam
+};
+// The conflist of CONTRACTS.md (type podnet, bridge pnbr0, ipMasq false: the agent masquerades).
+std::string cni_conflist(const CniConfigSpec& spec);
+
+}  // namespace podnet::agent

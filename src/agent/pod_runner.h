@@ -1,0 +1,35 @@
+// The seam for the agent's kubelet role (`--run-pods`): the agent builds one PodRunner once its
+// pod range and CNI config exist, runs it on a thread of its own and stops it on shutdown. The
+// runner (src/runtime) is wired in by whoever builds the binary; the agent does not depend on it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "client/https_client.h"
+#include "common/error.h"
+#include "common/ip.h"
+
+namespace podnet::agent {
+
+struct PodRunnerContext {
+  client::HttpsApiClient& api;
+  std::string node_name;
+  IpAddress node_ip;
+  std::string state_dir;      // pods go under <state-dir>/pods/<uid>/
+  std::string cni_bin;        // podnet-cni
+  std::string cni_conf_path;  // <state-dir>/cni/10-podnet.conflist, already written
+  IpPrefix pod_cidr;
+};
+
+class PodRunner {
+ public:
+  virtual ~PodRunner() = default;
+  virtual void run() = 0;   // until stop()
+  virtual void stop() = 0;  // thread-safe
+};
+
+using PodRunnerFactory = std::function<Result<std::unique_ptr<PodRunner>>(const PodRunnerContext&)>;
+
+}  // namespace podnet::agent

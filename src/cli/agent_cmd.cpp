@@ -1,0 +1,137 @@
+// Wiring only: everything the agent does lives in src/agent.
+#include "cli/agent_cmd.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "agent/agent.h"
+#include "agent/kernel.h"
+#include "cli/proxy_cmd.h"
+#include "cli/signal_waiter.h"
+#include "client/kubeconfig.h"
+#include "proxy/kernel.h"
+
+namespace podnet::cli {
+
+namespace {
+
+Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
+  agent::AgentOptions o;
+  PODNET_TRY(overlay, agent::parse_overlay(f.overlay));
+  o.node.overlay = overlay;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return fail("gethostname");
+  o.node.hostname = f.node_name.empty() ? host : f.node_name;
+  o.node.name = o.node.hostname;
+  if (!f.node_ip.empty()) {
+    PODNET_TRY(ip, parse_ip(f.node_ip));
+    o.node.ip = ip;
+  } else {
+    PODNET_TRY(addrs, host_addresses());
+    auto v4 = std::find_if(addrs.begin(), addrs.end(), [](const IpAddress& a) { return a.is_v4(); });
+    if (v4 == addrs.end()) return fail_msg("no IPv4 address on this host: give --node-ip");
+    o.node.ip = *v4;
+  }
+  for (const auto& c : f.cluster_cidrs) {
+    PODNET_TRY(p, parse_prefix(c));
+    o.cluster_cidrs.push_back(p.network());
+  }
+  o.state_dir = f.state_dir;
+  o.cni_conf_dir = f.cni_conf_dir;
+  o.cni_bin = f.cni_bin;
+  PODNET_TRY(hb, parse_duration(f.heartbeat_interval));
+  PODNET_TRY(grace, parse_duration(f.node_grace_period));
+  if (hb.count() <= 0 || grace <= hb) return fail_msg("want 0 < --heartbeat-interval < --node-grace-period");
+  o.heartbeat_interval = hb;
+  o.node_grace = grace;
+  return o;
+}
+
+}  // namespace
+
+int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
+  const proxy::RulesetConfig ruleset;
+  if (flags.cleanup) {
+    auto a = agent::cleanup_agent_network();
+    auto p = cleanup_proxy_tables(ruleset.table);
+    if (!a || !p) {
+      spdlog::error("{}", !a ? a.error().message() : p.error().message());
+      return 1;
+    }
+    spdlog::info(
+        "removed the agent's nftables tables, {} device, routes and announced addresses, and the proxy's "
+        "tables",
+        agent::kVxlanDevice);
+    return 0;
+  }
+  if (flags.kubeconfig.empty()) {
+    spdlog::error("--kubeconfig is required");
+    return 2;
+  }
+  auto opts = agent_options(flags);
+  if (!opts) {
+    spdlog::error("{}", opts.error().message());
+    return 2;
+  }
+  if (flags.run_pods) {
+    if (pods)
+      opts->pod_runner = std::move(pods);
+    else
+      spdlog::warn("--run-pods: this build has no pod runner; pods are not run");
+  }
+  auto access = client::load_kubeconfig(flags.kubeconfig);
+  if (!access) {
+    spdlog::error("{}", access.error().message());
+    return 2;
+  }
+  auto api = client::HttpsApiClient::create(*access);
+  if (!api) {
+    spdlog::error("API client: {}", api.error().message());
+    return 1;
+  }
+  auto kernel = agent::open_netlink_kernel();
+  if (!kernel) {
+    spdlog::error("netlink: {}", kernel.error().message());
+    return 1;
+  }
+  std::optional<proxy::NftProxyKernel> proxy_kernel;
+  std::unique_ptr<proxy::Proxier> proxier;
+  if (flags.proxy) {
+    auto interval = parse_duration(flags.min_sync_interval);
+    if (!interval) {
+      spdlog::error("{}", interval.error().message());
+      return 2;
+    }
+    auto k = proxy::NftProxyKernel::open(ruleset);
+    if (!k) {
+      spdlog::error("nftables: {}", k.error().message());
+      return 1;
+    }
+    proxy_kernel.emplace(std::move(*k));
+    proxy::ProxierOptions popts;
+    popts.ruleset = ruleset;
+    popts.min_sync_interval = *interval;
+    popts.node.name = opts->node.name;
+    popts.node.addresses = {opts->node.ip};  // NodePorts answer on the node's IP
+    proxier = std::make_unique<proxy::Proxier>(*proxy_kernel, std::move(popts));
+  }
+  spdlog::info("agent for node {} ({}, {}), API {}", opts->node.name, opts->node.ip.to_string(),
+               flags.overlay, access->server);
+  agent::Agent agent(**api, **kernel, proxier.get(), std::move(*opts));
+  Status result;
+  {
+    SignalWaiter signals([&] { agent.stop(); });
+    result = agent.run();
+  }
+  if (!result) {
+    spdlog::error("{}", result.error().message());
+    return 1;
+  }
+  spdlog::info("stopped; network state left in place (podnet agent --cleanup removes it)");
+  return 0;
+}
+
+}  // namespace podnet::cli

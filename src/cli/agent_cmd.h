@@ -1,0 +1,33 @@
+// `podnet agent`: the node agent (issue 5, CONTRACTS.md). Flags to AgentOptions, kubeconfig to
+// client, the real kernel and the embedded proxy; SIGTERM/SIGINT stop it with the network left in
+// place; --cleanup removes what it programs in the current network namespace.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/pod_runner.h"
+
+namespace podnet::cli {
+
+struct AgentFlags {
+  std::string kubeconfig;
+  std::string node_name;  // empty: the host name
+  std::string node_ip;    // empty: the first global IPv4 address of the host
+  std::string overlay = "vxlan";
+  std::string state_dir = "/var/lib/podnet/agent";
+  std::vector<std::string> cluster_cidrs{"10.244.0.0/16"};
+  std::string cni_bin;
+  std::string cni_conf_dir;
+  bool run_pods = false;
+  bool proxy = true;
+  std::string min_sync_interval = "50ms";
+  std::string heartbeat_interval = "10s";
+  std::string node_grace_period = "20s";
+  bool cleanup = false;
+};
+
+// `pods` is the kubelet role used with --run-pods (empty: --run-pods only warns).
+int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods = {});
+
+}  // namespace podnet::cli
