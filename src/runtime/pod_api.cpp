@@ -1,0 +1,46 @@
+#include "runtime/pod_api.h"
+
+#include <boost/json.hpp>
+
+namespace podnet::runtime {
+namespace json = boost::json;
+
+namespace {
+std::string meta(const json::value& pod, const char* key) {
+  const auto* o = pod.if_object();
+  const auto* m = o ? o->if_contains("metadata") : nullptr;
+  const auto* v = m && m->is_object() ? m->get_object().if_contains(key) : nullptr;
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+}  // namespace
+
+std::string ClientPodApi::pods_path() const {
+  return "/api/v1/pods?fieldSelector=spec.nodeName%3D" + node_;
+}
+
+Result<json::value> ClientPodApi::get_pod(const std::string& ns, const std::string& name) {
+  return writes_("GET", "/api/v1/namespaces/" + ns + "/pods/" + name, json::value());
+}
+
+Result<json::value> ClientPodApi::update_status(const json::value& pod) {
+  std::string ns = meta(pod, "namespace"), name = meta(pod, "name");
+  return writes_("PUT", "/api/v1/namespaces/" + ns + "/pods/" + name + "/status", pod);
+}
+
+Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, const std::string& uid) {
+  json::value body = json::object{{"kind", "DeleteOptions"},
+                                  {"apiVersion", "v1"},
+                                  {"gracePeriodSeconds", 0},
+                                  {"preconditions", json::object{{"uid", uid}}}};
+  auto r = writes_("DELETE", "/api/v1/namespaces/" + ns + "/pods/" + name, body);
+  // 409: the uid precondition failed, so a new pod of the same name holds it; ours is gone.
+  if (!r && r.error().code != kNotFound && r.error().code != kConflict) return std::unexpected(r.error());
+  return {};
+}
+
+Error http_error(unsigned status, const std::string& what) {
+  int code = status == 409 ? kConflict : status == 404 ? kNotFound : 0;
+  return Error{code, what + ": HTTP " + std::to_string(status)};
+}
+
+}  // namespace podnet::runtime

@@ -1,0 +1,59 @@
+// What the kubelet role needs from the Kubernetes API, as a small interface: list/watch the pods
+// bound to one node, write a pod's status, and remove a pod object once its containers are gone.
+// ClientPodApi implements it over the client module's ApiClient (reads) plus a request function
+// for writes (HttpsApiClient's generic request, or a test client).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "client/api_client.h"
+#include "common/error.h"
+
+namespace podnet::runtime {
+
+// Error code of a write that hit a newer resourceVersion (HTTP 409) and of a missing object (404).
+inline constexpr int kConflict = EAGAIN;
+inline constexpr int kNotFound = ENOENT;
+
+class PodApi {
+ public:
+  virtual ~PodApi() = default;
+  // LIST/WATCH over /api/v1/pods?fieldSelector=spec.nodeName=<node>: what an Informer consumes.
+  virtual client::ApiClient& pods_client() = 0;
+  virtual std::string pods_path() const = 0;
+  virtual Result<boost::json::value> get_pod(const std::string& ns, const std::string& name) = 0;
+  // PUT .../pods/<name>/status with `pod` (metadata.resourceVersion set): kConflict when stale.
+  virtual Result<boost::json::value> update_status(const boost::json::value& pod) = 0;
+  // DELETE with gracePeriodSeconds=0 and a uid precondition; a pod already gone is success.
+  virtual Status delete_pod(const std::string& ns, const std::string& name, const std::string& uid) = 0;
+};
+
+// One HTTP request: method ("PUT", "DELETE"...), path with query, JSON body (null: none). The
+// result is the response's JSON; failures carry kConflict / kNotFound for 409 / 404.
+using ApiRequestFn = std::function<Result<boost::json::value>(const std::string& method, const std::string& path,
+                                                              const boost::json::value& body)>;
+
+class ClientPodApi : public PodApi {
+ public:
+  ClientPodApi(client::ApiClient& reads, ApiRequestFn writes, std::string node_name)
+      : reads_(reads), writes_(std::move(writes)), node_(std::move(node_name)) {}
+
+  client::ApiClient& pods_client() override { return reads_; }
+  std::string pods_path() const override;
+  Result<boost::json::value> get_pod(const std::string& ns, const std::string& name) override;
+  Result<boost::json::value> update_status(const boost::json::value& pod) override;
+  Status delete_pod(const std::string& ns, const std::string& name, const std::string& uid) override;
+
+ private:
+  client::ApiClient& reads_;
+  ApiRequestFn writes_;
+  std::string node_;
+};
+
+// Maps an HTTP status to the error codes above (for ApiRequestFn implementations).
+Error http_error(unsigned status, const std::string& what);
+
+}  // namespace podnet::runtime

@@ -1,0 +1,53 @@
+// The node agent's kubelet role: runs the pods bound to this node as processes. It watches the
+// node's pods through PodApi, gives each pod a network namespace wired by the CNI plugin, starts
+// its containers (container_process.h), probes them, restarts them per restartPolicy, writes pod
+// status, terminates gracefully on deletion and serves container logs on the kubelet port.
+// State lives in <state_dir>/pods/<uid>/, so a restarted manager re-adopts running containers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "runtime/pod_api.h"
+
+namespace podnet::runtime {
+
+struct PodManagerOptions {
+  std::string node_name;
+  std::string node_ip;    // status.hostIP, the podIP of hostNetwork pods, the log server's address
+  std::string state_dir;  // pods under <state_dir>/pods/<uid>/
+  std::string cni_bin;    // the podnet-cni binary; other plugin types are looked up beside it
+  std::string cni_conf;   // a .conflist/.conf file, or a directory holding one
+  // Pod netns name = netns_prefix + the first 8 hex digits of the pod UID (CONTRACTS.md).
+  std::string netns_prefix = "pn-";
+  // The node's network namespace (a path); empty: the caller's. CNI plugins, hostNetwork pods,
+  // tcp/http probes and the log server live there.
+  std::string node_netns;
+  std::string log_address;  // empty: node_ip
+  uint16_t log_port = 10250;  // 0: any free port
+  // Crash-loop backoff: the first restart is immediate, then initial, doubling up to max.
+  std::chrono::milliseconds restart_backoff{10000}, max_restart_backoff{300000};
+};
+
+class PodManager {
+ public:
+  // Starts the log server and the pod informer; returns once both run (pods come up async).
+  static Result<std::unique_ptr<PodManager>> start(PodManagerOptions options, PodApi& api);
+  // Stops watching and probing; containers keep running (an agent restart re-adopts them).
+  ~PodManager();
+
+  uint16_t log_port() const;
+  // Pods this manager currently runs (for status pages and tests).
+  size_t pod_count() const;
+
+  struct Impl;
+
+ private:
+  explicit PodManager(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace podnet::runtime

@@ -1,0 +1,788 @@
+#include "runtime/pod_worker.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "netlink/link.h"
+#include "runtime/probe.h"
+
+namespace podnet::runtime {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string meta_str(const json::value& pod, const char* key) {
+  const auto* o = pod.if_object();
+  const auto* m = o ? o->if_contains("metadata") : nullptr;
+  const auto* v = m && m->is_object() ? m->get_object().if_contains(key) : nullptr;
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+uint64_t rv_number(const json::value& pod) {
+  std::string rv = meta_str(pod, "resourceVersion");
+  uint64_t n = 0;
+  std::from_chars(rv.data(), rv.data() + rv.size(), n);
+  return n;
+}
+
+// Kubernetes' $(VAR) references: defined names expand, $$ escapes, the rest stays as written.
+std::string expand(const std::string& s, const std::map<std::string, std::string>& vars) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '(') {
+      size_t close = s.find(')', i + 2);
+      if (close != std::string::npos) {
+        auto it = vars.find(s.substr(i + 2, close - i - 2));
+        if (it != vars.end()) {
+          out += it->second;
+          i = close;
+          continue;
+        }
+      }
+      out += s[i];
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string NodeContext::netns_name(const std::string& uid) const {
+  std::string hex;
+  for (char c : uid)
+    if (std::isxdigit(static_cast<unsigned char>(c)) && hex.size() < 8) hex += static_cast<char>(std::tolower(c));
+  return opts.netns_prefix + hex;
+}
+
+std::string NodeContext::cni_args(const std::string& ns, const std::string& name, const std::string& uid) const {
+  return "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + ns + ";K8S_POD_NAME=" + name + ";K8S_POD_INFRA_CONTAINER_ID=" + uid +
+         ";K8S_POD_UID=" + uid;
+}
+
+PodWorker::PodWorker(const NodeContext& ctx, std::string uid, std::optional<json::value> pod)
+    : ctx_(ctx), uid_(std::move(uid)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), latest_(std::move(pod)) {
+  gone_ = !latest_;
+  updated_ = true;
+}
+
+PodWorker::~PodWorker() {
+  stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PodWorker::start() {
+  thread_ = std::thread([this] {
+    run();
+    finished_ = true;
+  });
+}
+
+void PodWorker::wake() {
+  uint64_t one = 1;
+  (void)!::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void PodWorker::update(const json::value& pod) {
+  {
+    std::lock_guard lock(mu_);
+    // Our own status writes come back through the watch after we already hold a newer copy.
+    if (latest_ && rv_number(pod) != 0 && rv_number(pod) < rv_number(*latest_)) return;
+    latest_ = pod;
+    updated_ = true;
+  }
+  wake();
+}
+
+void PodWorker::gone() {
+  {
+    std::lock_guard lock(mu_);
+    gone_ = true;
+  }
+  wake();
+}
+
+void PodWorker::stop() {
+  stop_ = true;
+  wake();
+}
+
+std::string PodWorker::key() {
+  std::lock_guard lock(mu_);
+  return latest_ ? meta_str(*latest_, "namespace") + "/" + meta_str(*latest_, "name") : std::string();
+}
+
+bool PodWorker::container_running(const std::string& container) {
+  std::lock_guard lock(status_mu_);
+  auto it = running_.find(container);
+  return it != running_.end() && it->second;
+}
+
+void PodWorker::save() {
+  for (auto& [name, c] : containers_) rec_.containers[name] = c.rec;
+  if (auto s = ctx_.store.save(rec_); !s) spdlog::warn("pod {}: save state: {}", uid_, s.error().message());
+  std::lock_guard lock(status_mu_);
+  for (auto& [name, c] : containers_) running_[name] = c.state == Container::State::kRunning;
+}
+
+// ---- startup ------------------------------------------------------------------------------------
+
+void PodWorker::adopt() {
+  auto loaded = ctx_.store.load(uid_);
+  if (loaded) rec_ = std::move(*loaded);
+  rec_.uid = uid_;
+  if (spec_) {
+    rec_.namespace_ = spec_->namespace_;
+    rec_.name = spec_->name;
+    rec_.host_network = spec_->host_network;
+  }
+  if (rec_.start_unix_ns == 0) rec_.start_unix_ns = unix_now_ns();
+  auto add = [&](const ContainerSpec& cs, bool init) {
+    Container c;
+    c.spec = cs;
+    c.init = init;
+    if (auto it = rec_.containers.find(cs.name); it != rec_.containers.end()) c.rec = it->second;
+    if (c.rec.shim.pid > 0) {
+      if (process_alive(c.rec.shim)) {
+        c.pidfd = open_pidfd(c.rec.shim);
+        c.state = Container::State::kRunning;
+        c.started = !cs.startup;  // probes re-learn readiness
+        spdlog::info("pod {}: re-adopted container {} (pid {})", uid_, cs.name, c.rec.container.pid);
+      } else {
+        c.exit = read_exit_record(ctx_.store.exit_path(uid_, cs.name));
+        if (!c.exit) c.exit = ExitRecord{137, unix_now_ns()};  // the shim died without a word
+        c.exit_started_ns = c.rec.started_unix_ns;
+        c.state = Container::State::kTerminated;
+        c.reason = c.exit->exit_code == 0 ? "Completed" : "Error";
+        if (!init || !c.rec.succeeded_init) schedule_restart(c);
+      }
+    }
+    (init ? init_order_ : order_).push_back(cs.name);
+    containers_.emplace(cs.name, std::move(c));
+  };
+  if (spec_) {
+    for (const auto& cs : spec_->init_containers) add(cs, true);
+    for (const auto& cs : spec_->containers) add(cs, false);
+  } else {
+    // An orphan: only what the record knows, to be stopped.
+    for (auto& [name, r] : rec_.containers) {
+      ContainerSpec cs;
+      cs.name = name;
+      add(cs, false);
+    }
+  }
+  if (!rec_.host_network && !rec_.netns.empty() && !rec_.cni_result.is_null() && !rec_.network_released) {
+    auto ns = netlink::NetNs::open("/var/run/netns/" + rec_.netns);
+    if (ns) {
+      pod_ns_.emplace(std::move(*ns));
+      sandbox_ready_ = true;
+    }
+  }
+  if (rec_.host_network) sandbox_ready_ = true;
+}
+
+bool PodWorker::setup_sandbox() {
+  if (spec_->host_network) {
+    rec_.ips = {ctx_.opts.node_ip};
+    sandbox_ready_ = true;
+    save();
+    return true;
+  }
+  auto network = load_cni_network(ctx_.opts.cni_conf);
+  if (!network) {
+    sandbox_error_ = "network is not ready: " + network.error().message();
+    return false;
+  }
+  CniAttachment att{uid_, "", "eth0", ctx_.cni_args(spec_->namespace_, spec_->name, uid_), {}};
+  json::array mappings;
+  for (const auto& c : spec_->containers)
+    for (const auto& p : c.ports)
+      if (p.host_port > 0) {
+        std::string proto = p.protocol;
+        std::transform(proto.begin(), proto.end(), proto.begin(), ::tolower);
+        mappings.push_back(json::object{{"hostPort", p.host_port}, {"containerPort", p.container_port}, {"protocol", proto}});
+      }
+  if (!mappings.empty()) att.runtime_config["portMappings"] = std::move(mappings);
+
+  if (!rec_.netns.empty() && rec_.cni_result.is_null()) {
+    // A setup that died half-way: let the plugin forget what it may have allocated.
+    att.netns = "/var/run/netns/" + rec_.netns;
+    (void)ctx_.cni.del(*network, att, json::value());
+  }
+  rec_.netns = ctx_.netns_name(uid_);
+  save();  // before the netns exists, so a crash leaves a record that GC finds
+  std::string path = "/var/run/netns/" + rec_.netns;
+  auto ns = netlink::NetNs::open(path);
+  if (!ns) ns = netlink::create_named_netns(rec_.netns);
+  if (!ns) {
+    sandbox_error_ = ns.error().message();
+    return false;
+  }
+  auto lo = ns->run([]() -> Status {
+    PODNET_TRY(nl, netlink::Netlink::open());
+    PODNET_TRY(link, nl.get_link("lo"));
+    return nl.set_up(link.index);
+  });
+  if (!lo) {
+    sandbox_error_ = "set lo up: " + lo.error().message();
+    return false;
+  }
+  att.netns = path;
+  auto result = ctx_.cni.add(*network, att);
+  if (!result) {
+    sandbox_error_ = result.error().message();
+    (void)ctx_.cni.del(*network, att, json::value());
+    return false;
+  }
+  rec_.cni_result = *result;
+  rec_.ips = result_ips(*result);
+  rec_.network_released = false;
+  pod_ns_.emplace(std::move(*ns));
+  sandbox_ready_ = true;
+  sandbox_error_.clear();
+  save();
+  return true;
+}
+
+void PodWorker::release_network() {
+  if (rec_.host_network || rec_.network_released || rec_.netns.empty()) return;
+  auto network = load_cni_network(ctx_.opts.cni_conf);
+  if (network) {
+    CniAttachment att{uid_, "/var/run/netns/" + rec_.netns, "eth0",
+                      ctx_.cni_args(rec_.namespace_, rec_.name, uid_), {}};
+    if (::access(att.netns.c_str(), F_OK) != 0) att.netns.clear();
+    if (auto s = ctx_.cni.del(*network, att, rec_.cni_result); !s)
+      spdlog::warn("pod {}: CNI DEL: {}", uid_, s.error().message());
+  } else {
+    // GC at the next start releases what the plugin still holds for this pod.
+    spdlog::warn("pod {}: no CNI config for DEL: {}", uid_, network.error().message());
+  }
+  pod_ns_.reset();
+  if (auto s = netlink::delete_named_netns(rec_.netns); !s)
+    spdlog::warn("pod {}: delete netns: {}", uid_, s.error().message());
+  rec_.network_released = true;
+  sandbox_ready_ = false;
+  save();
+}
+
+// ---- containers ---------------------------------------------------------------------------------
+
+std::vector<std::string> PodWorker::container_env(const ContainerSpec& c) {
+  std::map<std::string, std::string> vars;
+  std::vector<std::string> order;
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (!vars.contains(k)) order.push_back(k);
+    vars[k] = v;
+  };
+  set("PATH", kDefaultPath);
+  set("HOSTNAME", spec_->host_network ? "" : spec_->name);
+  std::string ips;
+  for (const auto& ip : rec_.ips) ips += (ips.empty() ? "" : ",") + ip;
+  for (const auto& e : c.env) {
+    std::string v = e.value;
+    if (!e.field_path.empty()) {
+      const std::string& f = e.field_path;
+      v = f == "metadata.name"        ? spec_->name
+          : f == "metadata.namespace" ? spec_->namespace_
+          : f == "metadata.uid"       ? spec_->uid
+          : f == "spec.nodeName"      ? ctx_.opts.node_name
+          : f == "status.hostIP" || f == "status.hostIPs" ? ctx_.opts.node_ip
+          : f == "status.podIP"  ? (rec_.ips.empty() ? "" : rec_.ips[0])
+          : f == "status.podIPs" ? ips
+                                 : "";
+    } else {
+      v = expand(v, vars);
+    }
+    set(e.name, v);
+  }
+  if (vars["HOSTNAME"].empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    vars["HOSTNAME"] = host;
+  }
+  std::vector<std::string> out;
+  for (const auto& k : order) out.push_back(k + "=" + vars[k]);
+  return out;
+}
+
+bool PodWorker::start_container(Container& c) {
+  auto env = container_env(c.spec);
+  std::map<std::string, std::string> vars;
+  std::string path_var = kDefaultPath;
+  for (const auto& e : env) {
+    auto eq = e.find('=');
+    vars[e.substr(0, eq)] = e.substr(eq + 1);
+    if (e.starts_with("PATH=")) path_var = e.substr(5);
+  }
+  std::vector<std::string> argv;
+  for (const auto& a : c.spec.command) argv.push_back(expand(a, vars));
+  for (const auto& a : c.spec.args) argv.push_back(expand(a, vars));
+  ContainerLaunch l;
+  if (!argv.empty()) {
+    auto exe = resolve_executable(argv[0], path_var);
+    if (exe) l.executable = *exe;
+  }
+  if (argv.empty() || l.executable.empty()) {
+    c.state = Container::State::kWaiting;
+    c.reason = "CreateContainerError";
+    c.message = argv.empty() ? "no command: images are not pulled, so command (or args) is required"
+                             : "executable " + argv[0] + " not found on the node";
+    schedule_restart(c);
+    return false;
+  }
+  l.argv = std::move(argv);
+  l.env = std::move(env);
+  l.working_dir = c.spec.working_dir;
+  l.netns_fd = pod_ns_ ? pod_ns_->fd() : (ctx_.node() ? ctx_.node()->fd() : -1);
+  if (!spec_->host_network) l.hostname = spec_->name.substr(0, 63);
+  l.log_path = ctx_.store.log_path(uid_, c.spec.name);
+  l.exit_path = ctx_.store.exit_path(uid_, c.spec.name);
+  bool restart = c.rec.shim.pid > 0 || c.exit.has_value();
+  auto launched = launch_container(l);
+  if (restart) ++c.rec.restart_count;
+  if (!launched) {
+    c.exit = ExitRecord{128, unix_now_ns()};
+    c.exit_started_ns = unix_now_ns();
+    c.state = Container::State::kTerminated;
+    c.reason = "StartError";
+    c.message = launched.error().message();
+    schedule_restart(c);
+    save();
+    return false;
+  }
+  c.rec.container = launched->container;
+  c.rec.shim = launched->shim;
+  c.rec.started_unix_ns = launched->started_unix_ns;
+  c.pidfd = open_pidfd(c.rec.shim);
+  c.state = Container::State::kRunning;
+  c.reason.clear();
+  c.message.clear();
+  c.ready = false;
+  c.started = !c.spec.startup;
+  c.restart_pending = false;
+  auto now = Clock::now();
+  for (auto* p : {&c.readiness, &c.liveness, &c.startup}) *p = ProbeState{};
+  if (c.spec.readiness) c.readiness.next = now + std::chrono::seconds(c.spec.readiness->initial_delay_seconds);
+  if (c.spec.liveness) c.liveness.next = now + std::chrono::seconds(c.spec.liveness->initial_delay_seconds);
+  if (c.spec.startup) c.startup.next = now + std::chrono::seconds(c.spec.startup->initial_delay_seconds);
+  save();
+  return true;
+}
+
+void PodWorker::schedule_restart(Container& c) {
+  bool restart = false;
+  int code = c.exit ? c.exit->exit_code : 1;
+  if (c.state == Container::State::kWaiting) restart = true;  // never started: try again
+  else if (spec_) {
+    switch (spec_->restart_policy) {
+      case RestartPolicy::kAlways: restart = !c.init || code != 0; break;
+      case RestartPolicy::kOnFailure: restart = code != 0; break;
+      case RestartPolicy::kNever: restart = false; break;
+    }
+  }
+  c.restart_pending = restart;
+  if (!restart) return;
+  auto delay = std::chrono::milliseconds(0);
+  if (c.rec.restart_count > 0) {
+    delay = ctx_.opts.restart_backoff;
+    for (int i = 1; i < c.rec.restart_count && delay < ctx_.opts.max_restart_backoff; ++i) delay *= 2;
+    delay = std::min(delay, ctx_.opts.max_restart_backoff);
+  }
+  // A container that ran ten minutes has earned a fresh start.
+  if (c.exit && c.exit->finished_unix_ns - c.exit_started_ns > int64_t{600} * 1000000000) delay = 0ms;
+  c.start_at = Clock::now() + delay;
+}
+
+void PodWorker::on_exit(Container& c) {
+  c.pidfd.reset();
+  reap(c.rec.shim.pid);
+  c.exit = read_exit_record(ctx_.store.exit_path(uid_, c.spec.name));
+  if (!c.exit) c.exit = ExitRecord{137, unix_now_ns()};
+  c.exit_started_ns = c.rec.started_unix_ns;
+  c.state = Container::State::kTerminated;
+  if (c.reason.empty()) c.reason = c.exit->exit_code == 0 ? "Completed" : "Error";
+  c.ready = false;
+  if (c.init && c.exit->exit_code == 0) c.rec.succeeded_init = true;
+  schedule_restart(c);
+  save();
+}
+
+void PodWorker::kill_containers(std::vector<Container*> which, int64_t grace_seconds) {
+  for (auto* c : which) signal_container(c->rec.container, SIGTERM);
+  auto deadline = Clock::now() + std::chrono::seconds(grace_seconds);
+  bool killed = false;
+  for (;;) {
+    bool any = false;
+    for (auto* c : which)
+      if (c->state == Container::State::kRunning) {
+        if (!process_alive(c->rec.shim)) on_exit(*c);
+        else any = true;
+      }
+    if (!any) return;
+    auto now = Clock::now();
+    if (now >= deadline) {
+      if (killed) return;  // SIGKILL and five more seconds: give up on a stuck shim
+      for (auto* c : which)
+        if (c->state == Container::State::kRunning) signal_container(c->rec.container, SIGKILL);
+      killed = true;
+      deadline = now + 5s;
+    }
+    wait_events(std::min(deadline, Clock::now() + 50ms));
+  }
+}
+
+bool PodWorker::run_init_containers() {
+  for (const auto& name : init_order_) {
+    auto& c = containers_.at(name);
+    if (c.rec.succeeded_init) continue;
+    if (c.state == Container::State::kRunning) return false;  // still going
+    if (c.state == Container::State::kTerminated && !c.restart_pending) {
+      init_failed_ = true;
+      return false;
+    }
+    if (Clock::now() >= c.start_at) start_container(c);
+    return false;
+  }
+  return true;
+}
+
+// ---- probes -------------------------------------------------------------------------------------
+
+void PodWorker::run_probes(Clock::time_point now) {
+  std::string pod_ip = rec_.ips.empty() ? ctx_.opts.node_ip : rec_.ips[0];
+  for (const auto& name : order_) {
+    auto& c = containers_.at(name);
+    if (c.state != Container::State::kRunning) continue;
+    ProbeTarget target{ctx_.node(), pod_ns_ ? &*pod_ns_ : ctx_.node(), pod_ip, container_env(c.spec)};
+    auto period = [](const Probe& p) { return std::chrono::seconds(p.period_seconds); };
+    if (c.spec.startup && !c.started && now >= c.startup.next) {
+      auto r = run_probe(*c.spec.startup, c.spec, target);
+      c.startup.next = Clock::now() + period(*c.spec.startup);
+      if (r.success) {
+        c.started = true;
+      } else if (++c.startup.failures >= c.spec.startup->failure_threshold) {
+        spdlog::info("pod {}: container {} failed its startup probe: {}", key(), name, r.message);
+        c.reason = "Error";
+        kill_containers({&c}, spec_->grace_period_seconds);
+        continue;
+      }
+    }
+    if (!c.started) continue;
+    if (c.spec.liveness && now >= c.liveness.next) {
+      auto r = run_probe(*c.spec.liveness, c.spec, target);
+      c.liveness.next = Clock::now() + period(*c.spec.liveness);
+      if (r.success) {
+        c.liveness.failures = 0;
+      } else if (++c.liveness.failures >= c.spec.liveness->failure_threshold) {
+        spdlog::info("pod {}: container {} failed liveness probe, will be restarted: {}", key(), name, r.message);
+        c.reason = "Error";
+        kill_containers({&c}, spec_->grace_period_seconds);
+        continue;
+      }
+    }
+    if (!c.spec.readiness) {
+      c.ready = true;
+    } else if (now >= c.readiness.next) {
+      const Probe& p = *c.spec.readiness;
+      auto r = run_probe(p, c.spec, target);
+      if (r.success) {
+        c.readiness.failures = 0;
+        if (++c.readiness.successes >= p.success_threshold) c.ready = true;
+      } else {
+        c.readiness.successes = 0;
+        if (++c.readiness.failures >= p.failure_threshold) c.ready = false;
+      }
+      // Until the first success, retry sooner than the period (doubling from 50 ms): a pod that
+      // is up in 10 ms should not wait a whole period to become Ready. Kube's semantics are
+      // unchanged: the container is not ready before a success either way.
+      std::chrono::milliseconds next = period(p);
+      if (!c.ready && c.readiness.tries < 16) {
+        auto fast = std::chrono::milliseconds(50) * (1 << std::min(c.readiness.tries, 10));
+        next = std::min<std::chrono::milliseconds>(next, fast);
+        ++c.readiness.tries;
+      }
+      c.readiness.next = Clock::now() + next;
+    }
+  }
+}
+
+// ---- status -------------------------------------------------------------------------------------
+
+bool PodWorker::terminal() const {
+  if (init_failed_) return true;
+  for (const auto& name : order_) {
+    const auto& c = containers_.at(name);
+    if (c.state != Container::State::kTerminated || c.restart_pending) return false;
+  }
+  return true;
+}
+
+std::string PodWorker::phase() const {
+  if (init_failed_) return "Failed";
+  bool all_done = true, all_ok = true, any_running = false;
+  for (const auto& name : order_) {
+    const auto& c = containers_.at(name);
+    if (c.state == Container::State::kRunning) any_running = true;
+    if (c.state != Container::State::kTerminated || c.restart_pending) all_done = false;
+    if (c.exit && c.exit->exit_code != 0) all_ok = false;
+    if (c.state == Container::State::kWaiting && c.rec.shim.pid == 0) return "Pending";
+  }
+  if (all_done) return all_ok ? "Succeeded" : "Failed";
+  return any_running || !sandbox_ready_ ? (sandbox_ready_ ? "Running" : "Pending") : "Running";
+}
+
+json::object PodWorker::build_status() {
+  bool initialized = true;
+  for (const auto& name : init_order_) initialized = initialized && containers_.at(name).rec.succeeded_init;
+  bool all_ready = !order_.empty();
+  json::array statuses, init_statuses;
+  for (const auto* list : {&init_order_, &order_}) {
+    for (const auto& name : *list) {
+      const auto& c = containers_.at(name);
+      bool ready = c.state == Container::State::kRunning && c.ready && c.started;
+      if (!c.init) all_ready = all_ready && ready;
+      if (c.init && c.rec.succeeded_init) ready = true;
+      auto terminated = [&](const ExitRecord& e) {
+        return json::object{{"exitCode", e.exit_code},
+                            {"reason", c.reason.empty() ? (e.exit_code == 0 ? "Completed" : "Error") : c.reason},
+                            {"startedAt", rfc3339(c.exit_started_ns)},
+                            {"finishedAt", rfc3339(e.finished_unix_ns)},
+                            {"containerID", "podnet://" + uid_ + "/" + name}};
+      };
+      json::object state, last;
+      if (c.state == Container::State::kRunning) {
+        state["running"] = json::object{{"startedAt", rfc3339(c.rec.started_unix_ns)}};
+        if (c.exit) last["terminated"] = terminated(*c.exit);
+      } else if (c.state == Container::State::kTerminated && !c.restart_pending) {
+        state["terminated"] = terminated(*c.exit);
+      } else {
+        json::object w{{"reason", c.state == Container::State::kTerminated ? "CrashLoopBackOff"
+                                  : c.reason.empty()                          ? "ContainerCreating"
+                                                                              : c.reason}};
+        if (!c.message.empty()) w["message"] = c.message;
+        if (c.state == Container::State::kTerminated && c.exit) {
+          w["message"] = "back-off restarting failed container " + name;
+          last["terminated"] = terminated(*c.exit);
+        }
+        state["waiting"] = std::move(w);
+      }
+      json::object s{{"name", name},
+                     {"image", c.spec.image},
+                     {"imageID", ""},
+                     {"ready", ready},
+                     {"started", c.state == Container::State::kRunning && c.started},
+                     {"restartCount", c.rec.restart_count},
+                     {"state", std::move(state)},
+                     {"lastState", std::move(last)}};
+      if (c.rec.shim.pid > 0) s["containerID"] = "podnet://" + uid_ + "/" + name;
+      (c.init ? init_statuses : statuses).push_back(std::move(s));
+    }
+  }
+  std::string ph = phase();
+  bool terminating = spec_ && spec_->deleting;
+  std::vector<std::pair<std::string, bool>> want = {{"PodReadyToStartContainers", sandbox_ready_},
+                                                    {"Initialized", initialized},
+                                                    {"Ready", all_ready && !terminating && ph == "Running"},
+                                                    {"ContainersReady", all_ready && !terminating},
+                                                    {"PodScheduled", true}};
+  json::array conds;
+  std::string now = rfc3339(unix_now_ns());
+  for (auto& [type, ok] : want) {
+    auto it = conditions_.find(type);
+    if (it == conditions_.end() || it->second.first != ok) conditions_[type] = {ok, now};
+    json::object cond{{"type", type},
+                      {"status", ok ? "True" : "False"},
+                      {"lastProbeTime", nullptr},
+                      {"lastTransitionTime", conditions_[type].second}};
+    if (!ok && (type == "Ready" || type == "ContainersReady")) {
+      std::string names;
+      for (const auto& n : order_) {
+        const auto& c = containers_.at(n);
+        if (!(c.state == Container::State::kRunning && c.ready && c.started)) names += (names.empty() ? "" : " ") + n;
+      }
+      cond["reason"] = "ContainersNotReady";
+      cond["message"] = "containers with unready status: [" + names + "]";
+    }
+    conds.push_back(std::move(cond));
+  }
+  json::object st{{"phase", ph},
+                  {"conditions", std::move(conds)},
+                  {"hostIP", ctx_.opts.node_ip},
+                  {"hostIPs", json::array{json::object{{"ip", ctx_.opts.node_ip}}}},
+                  {"startTime", rfc3339(rec_.start_unix_ns)},
+                  {"containerStatuses", std::move(statuses)},
+                  {"qosClass", "BestEffort"}};
+  if (!init_statuses.empty()) st["initContainerStatuses"] = std::move(init_statuses);
+  if (!rec_.ips.empty() && (sandbox_ready_ || rec_.network_released)) {
+    st["podIP"] = rec_.ips[0];
+    json::array ips;
+    for (const auto& ip : rec_.ips) ips.push_back(json::object{{"ip", ip}});
+    st["podIPs"] = std::move(ips);
+  }
+  if (!sandbox_error_.empty()) st["message"] = sandbox_error_;
+  return st;
+}
+
+void PodWorker::publish(bool force) {
+  if (!spec_) return;
+  json::object status = build_status();
+  std::string text = json::serialize(status);
+  if (text == published_ && !force) return;
+  if (!force && Clock::now() < next_publish_retry_ && published_.empty()) return;
+  json::value obj;
+  {
+    std::lock_guard lock(mu_);
+    if (!latest_ || gone_) return;
+    obj = *latest_;
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    obj.as_object()["status"] = status;
+    auto r = ctx_.api->update_status(obj);
+    if (r) {
+      published_ = text;
+      std::lock_guard lock(mu_);
+      if (latest_ && rv_number(*r) >= rv_number(*latest_)) latest_ = *r;
+      return;
+    }
+    if (r.error().code == kConflict) {
+      auto fresh = ctx_.api->get_pod(spec_->namespace_, spec_->name);
+      if (fresh && meta_str(*fresh, "uid") == uid_) {
+        obj = *fresh;
+        continue;
+      }
+    }
+    spdlog::warn("pod {}: status update: {}", spec_->key(), r.error().message());
+    break;
+  }
+  published_.clear();
+  next_publish_retry_ = Clock::now() + 1s;
+}
+
+// ---- main loop ----------------------------------------------------------------------------------
+
+void PodWorker::wait_events(Clock::time_point deadline) {
+  std::vector<pollfd> fds{{wake_fd_.get(), POLLIN, 0}};
+  std::vector<Container*> owners{nullptr};
+  for (auto& [name, c] : containers_)
+    if (c.state == Container::State::kRunning && c.pidfd.valid()) {
+      fds.push_back({c.pidfd.get(), POLLIN, 0});
+      owners.push_back(&c);
+    }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  ms = std::clamp<int64_t>(ms, 0, 1000);
+  ::poll(fds.data(), fds.size(), static_cast<int>(ms));
+  if (fds[0].revents & POLLIN) {
+    uint64_t v;
+    (void)!::read(wake_fd_.get(), &v, sizeof v);
+  }
+  for (size_t i = 1; i < fds.size(); ++i)
+    if (fds[i].revents) on_exit(*owners[i]);
+  // Adopted processes whose pidfd could not be opened are checked by polling.
+  for (auto& [name, c] : containers_)
+    if (c.state == Container::State::kRunning && !c.pidfd.valid() && !process_alive(c.rec.shim)) on_exit(c);
+}
+
+void PodWorker::terminate(bool api_present) {
+  if (api_present) {
+    for (auto& [name, c] : containers_) c.ready = false;
+    publish();  // Ready=False first: endpoints go terminating before anything stops
+  }
+  int64_t grace = 10;  // orphans: their spec is gone
+  if (spec_) grace = spec_->deletion_grace_seconds.value_or(spec_->grace_period_seconds);
+  std::vector<Container*> running;
+  for (auto& [name, c] : containers_) {
+    c.restart_pending = false;
+    if (c.state == Container::State::kRunning) running.push_back(&c);
+  }
+  kill_containers(running, grace);
+  for (auto& [name, c] : containers_) c.restart_pending = false;  // on_exit may have scheduled one
+  if (stop_) return;
+  release_network();
+  if (api_present) {
+    publish();
+    if (auto s = ctx_.api->delete_pod(spec_->namespace_, spec_->name, uid_); !s) {
+      spdlog::warn("pod {}: delete: {}", spec_->key(), s.error().message());
+      return;  // kept on disk: the next event or restart tries again
+    }
+  }
+  (void)ctx_.store.remove(uid_);
+}
+
+void PodWorker::run() {
+  {
+    std::lock_guard lock(mu_);
+    if (latest_) {
+      auto decoded = decode_pod(*latest_);
+      if (decoded) spec_ = std::move(*decoded);
+      else spdlog::warn("pod {}: {}", uid_, decoded.error().message());
+    }
+    updated_ = false;
+  }
+  adopt();
+  save();
+  while (!stop_) {
+    bool gone;
+    {
+      std::lock_guard lock(mu_);
+      gone = gone_;
+      if (updated_ && latest_) {
+        auto decoded = decode_pod(*latest_);
+        // Containers cannot change in a running pod (only images can, which we do not pull):
+        // only the deletion fields matter here.
+        if (decoded && spec_) {
+          spec_->deleting = decoded->deleting;
+          spec_->deletion_grace_seconds = decoded->deletion_grace_seconds;
+        }
+        updated_ = false;
+      }
+    }
+    if (gone || !spec_) return terminate(false);
+    if (spec_->deleting) return terminate(true);
+
+    auto now = Clock::now();
+    if (!sandbox_ready_ && !rec_.network_released && now >= next_sandbox_retry_) {
+      if (!setup_sandbox()) {
+        spdlog::warn("pod {}: sandbox: {}", spec_->key(), sandbox_error_);
+        next_sandbox_retry_ = now + 2s;
+      }
+    }
+    if (sandbox_ready_ && run_init_containers()) {
+      for (const auto& name : order_) {
+        auto& c = containers_.at(name);
+        bool due = (c.state == Container::State::kWaiting ||
+                    (c.state == Container::State::kTerminated && c.restart_pending)) &&
+                   now >= c.start_at;
+        if (due) start_container(c);
+      }
+      run_probes(Clock::now());
+    }
+    if (terminal() && sandbox_ready_) release_network();
+    publish();
+
+    auto next = Clock::now() + 1s;
+    for (auto& [name, c] : containers_) {
+      if (c.restart_pending || c.state == Container::State::kWaiting) next = std::min(next, c.start_at);
+      if (c.state != Container::State::kRunning) continue;
+      if (c.spec.readiness) next = std::min(next, c.readiness.next);
+      if (c.spec.liveness && c.started) next = std::min(next, c.liveness.next);
+      if (c.spec.startup && !c.started) next = std::min(next, c.startup.next);
+    }
+    if (!sandbox_ready_ && !rec_.network_released) next = std::min(next, next_sandbox_retry_);
+    wait_events(next);
+  }
+}
+
+}  // namespace podnet::runtime
