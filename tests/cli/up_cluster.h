@@ -19,6 +19,7 @@
 #include "cluster/processes.h"
 #include "cluster/teardown.h"
 #include "cluster/underlay.h"
+#include "common/files.h"
 #include "netlink/link.h"
 
 namespace podnet::testing {
@@ -53,10 +54,14 @@ inline bool have_agent() {
 class UpCluster {
  public:
   UpCluster() {
+    reap_orphans();
     char tmpl[] = "/var/tmp/pn-up-XXXXXX";
     if (::mkdtemp(tmpl)) state_dir_ = tmpl;
+    // Outside the state dir (up wants it empty): who owns the cluster, for reap_orphans().
+    (void)write_file_atomic(state_dir_ + ".owner", std::to_string(::getpid()));
   }
   ~UpCluster() {
+    ::unlink((state_dir_ + ".owner").c_str());
     if (!record_) {
       std::error_code ec;
       std::filesystem::remove_all(state_dir_, ec);
@@ -188,6 +193,21 @@ class UpCluster {
   }
 
  private:
+  // Clusters of test processes that were killed (a ctest timeout) before their destructor ran.
+  static void reap_orphans() {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/var/tmp", ec)) {
+      std::string path = e.path().string();
+      if (!path.starts_with("/var/tmp/pn-up-") || !path.ends_with(".owner")) continue;
+      auto owner = cluster::read_pid_file(path);
+      if (owner && (::kill(*owner, 0) == 0 || errno != ESRCH)) continue;
+      std::string dir = path.substr(0, path.size() - 6);
+      shell(podnet_bin() + " down --state-dir " + dir);
+      std::filesystem::remove_all(dir, ec);
+      ::unlink(path.c_str());
+    }
+  }
+
   // After a failed `up` the record is gone with the state dir; the cid it printed is enough for
   // leftovers() to look for what it may have left.
   void remember_failed(const std::string& out, int nodes) {
