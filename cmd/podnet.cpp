@@ -2,8 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "cli/cluster_cmds.h"
 #include "cli/agent_cmd.h"
+#include "cli/cluster_cmds.h"
 #include "cli/demo.h"
 #include "cli/proxy_cmd.h"
 #include "cli/server.h"
