@@ -4,6 +4,7 @@
 
 #include "cli/agent_cmd.h"
 #include "cli/agent_pods.h"
+#include "cli/cluster_cmds.h"
 #include "cli/demo.h"
 #include "cli/proxy_cmd.h"
 #include "cli/server.h"
@@ -88,8 +89,39 @@ int main(int argc, char** argv) {
       "--cleanup", agent.cleanup,
       "Remove the agent's and proxy's tables, pnvx0, routes and announced addresses, and exit");
 
+  podnet::cli::UpOptions up;
+  auto* up_cmd =
+      app.add_subcommand("up", "A cluster on this machine: API server and N nodes, each in its own netns");
+  up_cmd->add_option("--nodes", up.nodes, "Number of nodes")->capture_default_str();
+  up_cmd->add_option("--overlay", up.overlay, "Pod-to-pod across nodes: vxlan or host-gw")
+      ->check(CLI::IsMember({"vxlan", "host-gw"}))
+      ->capture_default_str();
+  up_cmd->add_option("--state-dir", up.state_dir, "Where the cluster's record, logs, pids, credentials live")
+      ->capture_default_str();
+  up_cmd->add_option("--underlay-cidr", up.underlay_cidr, "Node network (bridge in the root namespace)")
+      ->capture_default_str();
+  up_cmd->add_option("--api-port", up.api_port, "API server port on the bridge address")
+      ->capture_default_str();
+  up_cmd->add_option("--timeout", up.timeout_seconds, "Seconds to wait for every node to be Ready")
+      ->capture_default_str();
+  up_cmd->add_option("--cni-bin", up.cni_binary, "Path of podnet-cni (default: next to podnet)");
+  bool no_agents = false;
+  up_cmd->add_flag("--no-agents", no_agents, "Start no agents (node namespaces only, to run agents by hand)");
+
+  podnet::cli::StateDirOptions down, status;
+  auto* down_cmd = app.add_subcommand("down", "Remove everything `podnet up` made");
+  down_cmd->add_option("--state-dir", down.state_dir, "The cluster's state dir")->capture_default_str();
+  auto* status_cmd = app.add_subcommand("status", "Nodes, pods and services of a `podnet up` cluster");
+  status_cmd->add_option("--state-dir", status.state_dir, "The cluster's state dir")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (agent_cmd->parsed()) return podnet::cli::run_agent(agent, podnet::cli::pod_manager_runner());
+  if (up_cmd->parsed()) {
+    up.agents = !no_agents;
+    return podnet::cli::run_up(up);
+  }
+  if (down_cmd->parsed()) return podnet::cli::run_down(down);
+  if (status_cmd->parsed()) return podnet::cli::run_status(status);
   if (proxy_cmd->parsed()) return podnet::cli::run_proxy(proxy);
   if (demo_cmd->parsed()) return podnet::cli::run_demo(demo);
   if (server_cmd->parsed()) return podnet::cli::run_server(server);

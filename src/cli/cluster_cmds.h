@@ -1,0 +1,32 @@
+// `podnet up`, `podnet down`, `podnet status`: a whole cluster on this machine (API server in the
+// root namespace, one network namespace per node with its agent) as CONTRACTS.md lays it out; `up`
+// returns once every node is Ready and leaves it running; `down` and `status` use what it recorded.
+#pragma once
+
+#include <string>
+
+#include "cluster/layout.h"
+
+namespace podnet::cli {
+
+struct UpOptions {
+  std::string state_dir = cluster::kDefaultStateDir;
+  int nodes = 3;
+  std::string overlay = "vxlan";
+  std::string underlay_cidr = cluster::kDefaultUnderlay;
+  uint16_t api_port = 6443;
+  int timeout_seconds = 180;  // for every node to become Ready
+  std::string cni_binary;     // empty: podnet-cni next to this executable
+  bool agents = true;         // false: control plane and node namespaces only (agents run by hand)
+};
+
+int run_up(const UpOptions& opts);
+
+struct StateDirOptions {
+  std::string state_dir = cluster::kDefaultStateDir;
+};
+
+int run_down(const StateDirOptions& opts);
+int run_status(const StateDirOptions& opts);
+
+}  // namespace podnet::cli

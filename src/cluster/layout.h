@@ -1,0 +1,82 @@
+// The layout of a `podnet up` cluster: every name, address and path derived from the cluster id,
+// the underlay prefix and the node count, as CONTRACTS.md fixes them. Pure computation, plus the
+// record of a cluster (STATE/cluster.json) that `up` writes before it creates anything, so `down`
+// knows what to remove even after a crash half-way through `up`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/ip.h"
+
+namespace podnet::cluster {
+
+inline constexpr const char* kDefaultStateDir = "/var/lib/podnet/up";
+inline constexpr const char* kDefaultUnderlay = "192.168.213.0/24";
+
+// What `podnet up` was asked for; stored in STATE/cluster.json.
+struct ClusterSpec {
+  std::string state_dir;  // absolute
+  std::string cid;        // 4 lowercase hex digits
+  IpPrefix underlay;      // network address and length, e.g. 192.168.213.0/24
+  int nodes = 3;
+  std::string overlay = "vxlan";  // "vxlan" or "host-gw"
+  uint16_t api_port = 6443;
+  std::string cluster_cidr = "10.244.0.0/16";
+  std::string service_cidr = "10.96.0.0/12";
+};
+
+// Checks what no kernel call can catch later: ranges that collide, too many nodes for the prefix.
+Status validate(const ClusterSpec& spec);
+
+class Layout {
+ public:
+  explicit Layout(ClusterSpec spec) : spec_(std::move(spec)) {}
+  const ClusterSpec& spec() const { return spec_; }
+
+  // Root-namespace objects: the underlay bridge and its address (the cluster's gateway and the
+  // API server's address).
+  std::string bridge() const { return "pnu" + spec_.cid; }
+  IpPrefix gateway() const;  // 192.168.X.1/24
+  IpPrefix lb_pool() const;  // 192.168.X.240/28
+
+  // Node i counts from 1.
+  std::string node_name(int i) const { return "node" + std::to_string(i); }
+  std::string node_netns(int i) const { return "pn-" + spec_.cid + "-node" + std::to_string(i); }
+  std::string node_veth(int i) const { return "pn" + spec_.cid + "n" + std::to_string(i); }
+  IpPrefix node_ip(int i) const;  // 192.168.X.(10+i)/24
+  std::string node_dir(int i) const { return spec_.state_dir + "/nodes/" + node_name(i); }
+  std::string node_kubeconfig(int i) const { return node_dir(i) + "/kubeconfig"; }
+
+  std::string record_path() const { return spec_.state_dir + "/cluster.json"; }
+  std::string server_dir() const { return spec_.state_dir + "/server"; }
+  std::string admin_kubeconfig() const { return server_dir() + "/admin.kubeconfig"; }
+  std::string server_url() const;
+  std::string logs_dir() const { return spec_.state_dir + "/logs"; }
+  std::string pids_dir() const { return spec_.state_dir + "/pids"; }
+  // Daemon names: "server", "agent-node1", ...
+  static std::string agent_daemon(const std::string& node) { return "agent-" + node; }
+  std::string log_path(const std::string& daemon) const { return logs_dir() + "/" + daemon + ".log"; }
+  std::string pid_path(const std::string& daemon) const { return pids_dir() + "/" + daemon + ".pid"; }
+  std::vector<std::string> daemons() const;  // server first, then the agents
+
+ private:
+  ClusterSpec spec_;
+};
+
+// STATE/cluster.json.
+std::string to_json(const ClusterSpec& spec);
+Result<ClusterSpec> spec_from_json(std::string_view text);
+
+// Publishes STATE/cluster.json only if none exists yet (EEXIST otherwise), so two `up` runs on one
+// state dir cannot both proceed.
+Status write_record_exclusive(const Layout& layout);
+// The record in `state_dir`; nullopt when there is none.
+Result<std::optional<ClusterSpec>> load_record(const std::string& state_dir);
+
+// True when the two prefixes share an address (same family only).
+bool overlaps(const IpPrefix& a, const IpPrefix& b);
+
+}  // namespace podnet::cluster

@@ -1,0 +1,132 @@
+#include "cluster/teardown.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "cluster/processes.h"
+#include "cluster/underlay.h"
+#include "common/files.h"
+
+namespace podnet::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kNetnsDir = "/run/netns";
+
+std::string uid_prefix(const std::string& uid) {
+  std::string hex;
+  for (char c : uid) {
+    if (c == '-') continue;
+    hex += c;
+    if (hex.size() == 8) break;
+  }
+  return hex;
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Recorded daemons whose pid still names one of ours: a pid file outlives its process, and the
+// pid may have been reused since.
+std::vector<pid_t> live_daemons(const Layout& layout) {
+  std::vector<pid_t> out;
+  for (const auto& d : layout.daemons()) {
+    auto pid = read_pid_file(layout.pid_path(d));
+    if (pid && probe(*pid) == ProcState::kRunning && cmdline_contains(*pid, layout.spec().state_dir))
+      out.push_back(*pid);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> cluster_netns(const Layout& layout, const std::vector<std::string>& existing,
+                                       const std::vector<PodRecord>& pods) {
+  const std::string own_prefix = "pn-" + layout.spec().cid + "-";
+  std::set<std::string> nodes, pod_names;
+  for (int i = 1; i <= layout.spec().nodes; ++i) nodes.insert(layout.node_netns(i));
+  for (const auto& p : pods) {
+    std::string h = uid_prefix(p.uid);
+    if (h.size() == 8) {
+      pod_names.insert("pn-" + p.node + "-" + h);
+      pod_names.insert(own_prefix + h);
+    }
+    for (const char* dir : {"/run/netns/", "/var/run/netns/"})
+      if (p.netns_path.starts_with(dir)) pod_names.insert(p.netns_path.substr(std::string(dir).size()));
+  }
+  // Pod namespaces first: removing a node's namespace first would strand its pods' veths.
+  std::vector<std::string> pod_ns, node_ns;
+  for (const auto& name : existing) {
+    if (nodes.contains(name))
+      node_ns.push_back(name);
+    else if (name.starts_with(own_prefix) || pod_names.contains(name))
+      pod_ns.push_back(name);
+  }
+  pod_ns.insert(pod_ns.end(), node_ns.begin(), node_ns.end());
+  return pod_ns;
+}
+
+std::vector<PodRecord> recorded_pods(const Layout& layout) {
+  std::vector<PodRecord> out;
+  for (int i = 1; i <= layout.spec().nodes; ++i) {
+    const std::string pods_dir = layout.node_dir(i) + "/pods";
+    for (const auto& uid : list_dir(pods_dir)) {
+      PodRecord r{layout.node_name(i), uid, ""};
+      if (auto text = read_file(pods_dir + "/" + uid + "/netns")) {
+        r.netns_path = *text;
+        while (!r.netns_path.empty() && std::isspace(static_cast<unsigned char>(r.netns_path.back())))
+          r.netns_path.pop_back();
+      }
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+Status tear_down(const Layout& layout, const Progress& progress) {
+  Status first;
+  auto note = [&](Status s) {
+    if (s) return;
+    progress("  " + s.error().message());
+    if (first) first = s;
+  };
+
+  auto daemons = live_daemons(layout);
+  if (!daemons.empty()) {
+    progress("stopping " + std::to_string(daemons.size()) + " daemon(s)");
+    stop_processes(daemons, 5s);
+  }
+
+  auto namespaces = cluster_netns(layout, list_dir(kNetnsDir), recorded_pods(layout));
+  std::set<NsId> ids;
+  for (const auto& name : namespaces)
+    if (auto id = netns_id(std::string(kNetnsDir) + "/" + name)) ids.insert(*id);
+  // Rounds, because a process may fork between the scan and the kill.
+  for (int round = 0; round < 20; ++round) {
+    auto pids = pids_in_netns(ids);
+    if (pids.empty()) break;
+    progress("killing " + std::to_string(pids.size()) + " process(es) in the cluster's namespaces");
+    stop_processes(pids, 0ms);
+  }
+
+  if (!namespaces.empty())
+    progress("removing " + std::to_string(namespaces.size()) + " network namespace(s)");
+  for (const auto& name : namespaces) note(delete_netns_if_present(name));
+  note(delete_root_links(layout));
+
+  progress("removing " + layout.spec().state_dir);
+  std::error_code ec;
+  fs::remove_all(layout.spec().state_dir, ec);
+  if (ec) note(fail("remove " + layout.spec().state_dir, ec.value()));
+  return first;
+}
+
+}  // namespace podnet::cluster

@@ -1,0 +1,242 @@
+// A `podnet up` cluster for tests, driven through the real binary: a random free underlay /24 and a
+// state dir under /var/tmp, `podnet down` at scope exit, and a check that nothing is left behind
+// (namespaces, links, processes, files). Needs root.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cluster/layout.h"
+#include "cluster/processes.h"
+#include "cluster/teardown.h"
+#include "cluster/underlay.h"
+#include "common/files.h"
+#include "netlink/link.h"
+
+namespace podnet::testing {
+
+struct CommandResult {
+  int rc = -1;
+  std::string out;  // stdout and stderr
+};
+
+// Runs a shell command line; stdout and stderr together.
+inline CommandResult shell(const std::string& cmd) {
+  CommandResult r;
+  if (FILE* p = ::popen((cmd + " 2>&1").c_str(), "r")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+    int st = ::pclose(p);
+    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  return r;
+}
+
+inline std::string podnet_bin() {
+  return std::string(PODNET_BINARY_DIR) + "/podnet";
+}
+
+// True when this build has `podnet agent` (the agent is built on another branch until merged).
+inline bool have_agent() {
+  static const bool have = shell(podnet_bin() + " --help").out.find("\n  agent ") != std::string::npos;
+  return have;
+}
+
+class UpCluster {
+ public:
+  UpCluster() {
+    reap_orphans();
+    char tmpl[] = "/var/tmp/pn-up-XXXXXX";
+    if (::mkdtemp(tmpl)) state_dir_ = tmpl;
+    // Outside the state dir (up wants it empty): who owns the cluster, for reap_orphans().
+    (void)write_file_atomic(state_dir_ + ".owner", std::to_string(::getpid()));
+  }
+  ~UpCluster() {
+    ::unlink((state_dir_ + ".owner").c_str());
+    if (!record_) {
+      std::error_code ec;
+      std::filesystem::remove_all(state_dir_, ec);
+      return;
+    }
+    auto r = down();
+    EXPECT_EQ(r.rc, 0) << r.out;
+    auto left = leftovers();
+    EXPECT_TRUE(left.empty()) << "left behind: " << ::testing::PrintToString(left);
+  }
+  UpCluster(const UpCluster&) = delete;
+  UpCluster& operator=(const UpCluster&) = delete;
+
+  // `podnet up` with a free underlay; flags are appended. The result of the last attempt.
+  CommandResult up(int nodes, const std::string& flags = "") {
+    CommandResult r;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      underlay_ = pick_underlay();
+      r = shell(podnet_bin() + " up --nodes " + std::to_string(nodes) + " --state-dir " + state_dir_ +
+                " --underlay-cidr " + underlay_ + " " + flags);
+      if (r.rc == 0 || r.out.find("overlaps") == std::string::npos) break;
+    }
+    load();
+    if (!record_) remember_failed(r.out, nodes);
+    return r;
+  }
+  // `podnet up` that gets SIGINT as soon as it printed `trigger`; rc 1000 if it never did.
+  CommandResult up_and_interrupt(int nodes, const std::string& trigger, const std::string& flags = "") {
+    underlay_ = pick_underlay();
+    std::string cmd = "exec " + podnet_bin() + " up --nodes " + std::to_string(nodes) + " --state-dir " +
+                      state_dir_ + " --underlay-cidr " + underlay_ + " " + flags + " 2>&1";
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return {};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], 1);
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    CommandResult r;
+    bool sent = false;
+    char buf[512];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) {
+      r.out.append(buf, static_cast<size_t>(n));
+      if (!sent && r.out.find(trigger) != std::string::npos) sent = ::kill(pid, SIGINT) == 0;
+    }
+    ::close(out[0]);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    r.rc = !sent ? 1000 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    load();
+    if (!record_) remember_failed(r.out, nodes);
+    return r;
+  }
+  CommandResult down() { return shell(podnet_bin() + " down --state-dir " + state_dir_); }
+  CommandResult status() { return shell(podnet_bin() + " status --state-dir " + state_dir_); }
+  CommandResult kubectl(const std::string& args) {
+    return shell("kubectl --kubeconfig " + kubeconfig() + " --request-timeout=20s " + args);
+  }
+
+  // Reads the record `up` wrote (also after a failed `up`, to check its cleanup).
+  void load() {
+    auto rec = cluster::load_record(state_dir_);
+    if (rec && *rec) {
+      record_ = **rec;
+      // Everything that could be left behind, named before `down` removes the record.
+      cluster::Layout l(*record_);
+      watched_netns_.clear();
+      for (const auto& e : std::filesystem::directory_iterator("/run/netns"))
+        watched_netns_.push_back(e.path().filename().string());
+      watched_netns_ = cluster::cluster_netns(l, watched_netns_, cluster::recorded_pods(l));
+    }
+  }
+
+  // What exists of the cluster right now; empty when it is completely gone.
+  std::vector<std::string> leftovers() {
+    std::vector<std::string> left;
+    if (std::filesystem::exists(state_dir_)) left.push_back("state dir " + state_dir_);
+    if (!record_) return left;
+    cluster::Layout l(*record_);
+    load_pods_netns(l);
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
+      std::string n = e.path().filename().string();
+      if (n.starts_with("pn-" + l.spec().cid + "-")) left.push_back("netns " + n);
+    }
+    for (const auto& n : watched_netns_)
+      if (std::filesystem::exists("/run/netns/" + n)) left.push_back("netns " + n);
+    if (auto nl = netlink::Netlink::open()) {
+      if (auto links = nl->list_links())
+        for (const auto& link : *links)
+          if (link.name == l.bridge() || link.name.starts_with("pn" + l.spec().cid + "n"))
+            left.push_back("link " + link.name);
+    }
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::string pid = e.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (std::stoi(pid) != ::getpid() && cluster::cmdline_contains(std::stoi(pid), state_dir_))
+        left.push_back("process " + pid);
+    }
+    return left;
+  }
+
+  // Records the pod namespaces of the moment, so leftovers() checks them after `down` too.
+  void load_pods_netns(const cluster::Layout& l) {
+    std::vector<std::string> all;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec))
+      all.push_back(e.path().filename().string());
+    for (const auto& n : cluster::cluster_netns(l, all, cluster::recorded_pods(l)))
+      if (std::find(watched_netns_.begin(), watched_netns_.end(), n) == watched_netns_.end())
+        watched_netns_.push_back(n);
+  }
+
+  bool running() const { return record_.has_value(); }
+  const std::string& state_dir() const { return state_dir_; }
+  cluster::Layout layout() const { return cluster::Layout(*record_); }
+  std::string kubeconfig() const { return state_dir_ + "/server/admin.kubeconfig"; }
+  std::string cid() const { return record_ ? record_->cid : ""; }
+  std::string node_netns(int i) const { return layout().node_netns(i); }
+  std::string node_ip(int i) const { return layout().node_ip(i).addr.to_string(); }
+  std::string gateway() const { return layout().gateway().addr.to_string(); }
+  pid_t daemon_pid(const std::string& daemon) const {
+    return cluster::read_pid_file(layout().pid_path(daemon)).value_or(-1);
+  }
+  // A shell command inside node i's namespace.
+  CommandResult in_node(int i, const std::string& cmd) {
+    return shell("ip netns exec " + node_netns(i) + " sh -c '" + cmd + "'");
+  }
+
+ private:
+  // Clusters of test processes that were killed (a ctest timeout) before their destructor ran.
+  static void reap_orphans() {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/var/tmp", ec)) {
+      std::string path = e.path().string();
+      if (!path.starts_with("/var/tmp/pn-up-") || !path.ends_with(".owner")) continue;
+      auto owner = cluster::read_pid_file(path);
+      if (owner && (::kill(*owner, 0) == 0 || errno != ESRCH)) continue;
+      std::string dir = path.substr(0, path.size() - 6);
+      shell(podnet_bin() + " down --state-dir " + dir);
+      std::filesystem::remove_all(dir, ec);
+      ::unlink(path.c_str());
+    }
+  }
+
+  // After a failed `up` the record is gone with the state dir; the cid it printed is enough for
+  // leftovers() to look for what it may have left.
+  void remember_failed(const std::string& out, int nodes) {
+    const std::string marker = "podnet up: cluster ";
+    size_t at = out.find(marker);
+    if (at == std::string::npos) return;
+    cluster::ClusterSpec s;
+    s.state_dir = state_dir_;
+    s.cid = out.substr(at + marker.size(), 4);
+    s.underlay = parse_prefix(underlay_).value();
+    s.nodes = nodes;
+    record_ = s;
+  }
+
+  static std::string pick_underlay() {
+    auto used = cluster::used_prefixes();
+    for (int i = 0; i < 50; ++i) {
+      uint8_t r = 0;
+      (void)!::getrandom(&r, 1, 0);
+      std::string cidr = "192.168." + std::to_string(100 + r % 150) + ".0/24";
+      if (!used || cluster::check_underlay_free(parse_prefix(cidr).value(), *used)) return cidr;
+    }
+    return "192.168.199.0/24";
+  }
+
+  std::string state_dir_;
+  std::string underlay_;
+  std::optional<cluster::ClusterSpec> record_;
+  std::vector<std::string> watched_netns_;
+};
+
+}  // namespace podnet::testing

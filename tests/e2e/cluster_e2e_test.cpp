@@ -1,0 +1,390 @@
+// The article's four problems end to end with the real kubectl on a `podnet up` cluster (issue 5):
+// container-to-container, pod-to-pod (same node, across nodes, both overlays, no NAT),
+// pod-to-service (spread, survives a pod delete), internet-to-service (NodePort on every node,
+// LoadBalancer IP, externalTrafficPolicy Local keeps the client IP, egress seen as the node IP);
+// plus agent kill -9 and restart under an open connection, node removal, and `podnet down`
+// leaving nothing (checked after every test by UpCluster). Pods are processes from this machine's
+// file system (socat, sh). Each test brings up its own cluster: ctest runs them as processes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "cli/up_cluster.h"
+#include "common/fd.h"
+#include "common/files.h"
+#include "netlink/netns.h"
+#include "support/temp_dir.h"
+
+namespace podnet::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    out.push_back(text.substr(start, nl - start));
+  if (start < text.size()) out.push_back(text.substr(start));
+  return out;
+}
+
+// A container answering every TCP connection on `port` with "<name> <client address>".
+json::object echo_name_container(const std::string& name, int port) {
+  return {{"name", "srv"},
+          {"image", "unused"},
+          {"command", json::array{"socat", "TCP-LISTEN:" + std::to_string(port) + ",fork,reuseaddr",
+                                  "SYSTEM:echo " + name + " $SOCAT_PEERADDR"}},
+          {"readinessProbe", {{"tcpSocket", {{"port", port}}}, {"periodSeconds", 1}}}};
+}
+
+json::object pod(const std::string& name, const std::string& node, json::object labels,
+                 json::array containers) {
+  json::object spec{{"containers", std::move(containers)}, {"terminationGracePeriodSeconds", 2}};
+  if (!node.empty()) spec["nodeName"] = node;
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}, {"namespace", "default"}, {"labels", std::move(labels)}}},
+          {"spec", std::move(spec)}};
+}
+
+json::object sleeper(const std::string& name, const std::string& node) {
+  return pod(name, node, {{"role", "client"}},
+             json::array{json::object{
+                 {"name", "c"}, {"image", "unused"}, {"command", json::array{"sleep", "3600"}}}});
+}
+
+json::object service(const std::string& name, const std::string& app, const std::string& type, int port,
+                     int target, const std::string& etp = "") {
+  json::object spec{
+      {"selector", {{"app", app}}},
+      {"type", type},
+      {"ports", json::array{json::object{{"port", port}, {"targetPort", target}, {"protocol", "TCP"}}}}};
+  if (!etp.empty()) spec["externalTrafficPolicy"] = etp;
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", std::move(spec)}};
+}
+
+// bring_up() may skip (no agent in this build) or fail; either way the test body stops there.
+#define PODNET_BRING_UP(args)               \
+  do {                                      \
+    ASSERT_NO_FATAL_FAILURE(bring_up args); \
+    if (IsSkipped()) return;                \
+  } while (0)
+
+class E2E : public ::testing::Test {
+ protected:
+  void bring_up(int nodes, const std::string& overlay) {
+    if (!have_agent()) GTEST_SKIP() << "podnet agent is not in this build";
+    auto r = c_.up(nodes, "--overlay " + overlay + " --timeout 120");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+
+  void apply(const json::object& obj) {
+    TempDir dir("pn-e2e");
+    ASSERT_TRUE(write_file_atomic(dir.path() + "/obj.json", json::serialize(obj)));
+    auto r = c_.kubectl("apply -f " + dir.path() + "/obj.json");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+  void wait_ready(const std::vector<std::string>& pods) {
+    std::string names;
+    for (const auto& p : pods) names += " pod/" + p;
+    auto r = c_.kubectl("wait --for=condition=Ready --timeout=60s" + names);
+    ASSERT_EQ(r.rc, 0) << r.out << c_.kubectl("get pods -o wide").out << c_.status().out;
+  }
+  std::string get(const std::string& what, const std::string& jsonpath) {
+    return trim(c_.kubectl("get " + what + " -o jsonpath='" + jsonpath + "'").out);
+  }
+  std::string pod_ip(const std::string& p) { return get("pod/" + p, "{.status.podIP}"); }
+
+  // The pod's network namespace, named by the agent after the first 8 hex digits of its uid.
+  std::string pod_netns(const std::string& p) {
+    std::string uid = get("pod/" + p, "{.metadata.uid}");
+    std::string h;
+    for (char ch : uid)
+      if (ch != '-' && h.size() < 8) h += ch;
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
+      std::string n = e.path().filename().string();
+      if (n.starts_with("pn-") && n.ends_with("-" + h)) return n;
+    }
+    ADD_FAILURE() << "no netns for pod " << p << " (uid " << uid << ")";
+    return "none";
+  }
+  CommandResult in_pod(const std::string& p, const std::string& cmd) {
+    return shell("ip netns exec " + pod_netns(p) + " sh -c '" + cmd + "'");
+  }
+  // One TCP connection: what the server answered ("" on failure).
+  static std::string connect_cmd(const std::string& ip, int port) {
+    return "socat -T3 - TCP:" + ip + ":" + std::to_string(port) + ",connect-timeout=3 </dev/null";
+  }
+  std::string from_pod(const std::string& p, const std::string& ip, int port) {
+    return trim(in_pod(p, connect_cmd(ip, port)).out);
+  }
+  std::string from_root(const std::string& ip, int port) { return trim(shell(connect_cmd(ip, port)).out); }
+  std::string from_node(int i, const std::string& ip, int port) {
+    return trim(c_.in_node(i, connect_cmd(ip, port)).out);
+  }
+
+  // Retries `fn` until it returns true or `limit` passes (rules take a moment to be programmed).
+  template <class F>
+  static bool eventually(F fn, std::chrono::seconds limit = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!fn()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(300ms);
+    }
+    return true;
+  }
+
+  // web-1..N on node1..N behind `app=web`.
+  void start_web(int n, int port = 8080) {
+    std::vector<std::string> names;
+    for (int i = 1; i <= n; ++i) {
+      std::string name = "web-" + std::to_string(i);
+      apply(pod(name, "node" + std::to_string(i), {{"app", "web"}},
+                json::array{echo_name_container(name, port)}));
+      names.push_back(name);
+    }
+    wait_ready(names);
+  }
+
+  UpCluster c_;
+};
+
+TEST_F(E2E, ContainerToContainerOverLocalhost) {
+  PODNET_BRING_UP((1, "vxlan"));
+  json::array containers{
+      json::object{{"name", "server"},
+                   {"image", "unused"},
+                   {"command", json::array{"socat", "TCP-LISTEN:9000,bind=127.0.0.1,fork,reuseaddr",
+                                           "SYSTEM:echo from-server $SOCAT_PEERADDR"}}},
+      json::object{
+          {"name", "client"},
+          {"image", "unused"},
+          {"command", json::array{"sh", "-c",
+                                  "until socat -T2 - TCP:127.0.0.1:9000 </dev/null; do sleep 0.2; done; "
+                                  "exec sleep 3600"}}}};
+  ASSERT_NO_FATAL_FAILURE(apply(pod("duo", "node1", {{"app", "duo"}}, containers)));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"duo"}));
+  std::string logs;
+  EXPECT_TRUE(eventually([&] {
+    logs = c_.kubectl("logs duo -c client").out;
+    return logs.find("from-server 127.0.0.1") != std::string::npos;
+  })) << logs;
+}
+
+class PodToPod : public E2E, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(PodToPod, SameNodeAndAcrossNodesWithThePodsOwnIp) {
+  PODNET_BRING_UP((2, GetParam()));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("srv-1", "node1", {{"app", "srv"}}, json::array{echo_name_container("srv-1", 8080)})));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("srv-2", "node2", {{"app", "srv"}}, json::array{echo_name_container("srv-2", 8080)})));
+  ASSERT_NO_FATAL_FAILURE(apply(sleeper("client", "node1")));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"srv-1", "srv-2", "client"}));
+  const std::string client_ip = pod_ip("client");
+  ASSERT_FALSE(client_ip.empty());
+  // The server sees the client pod's own address: no NAT on the same node nor across nodes.
+  EXPECT_EQ(from_pod("client", pod_ip("srv-1"), 8080), "srv-1 " + client_ip);
+  std::string across;
+  EXPECT_TRUE(eventually([&] {
+    return (across = from_pod("client", pod_ip("srv-2"), 8080)) == "srv-2 " + client_ip;
+  })) << across;
+  // A node reaches pods, its own and others', and is seen at one of its own addresses.
+  auto node1_addrs = c_.in_node(1, "ip -4 -o addr show").out;
+  for (const std::string p : {"srv-1", "srv-2"}) {
+    std::string got = from_node(1, pod_ip(p), 8080);
+    ASSERT_TRUE(got.starts_with(p + " ")) << got;
+    std::string seen = got.substr(p.size() + 1);
+    EXPECT_NE(node1_addrs.find(" " + seen + "/"), std::string::npos)
+        << seen << " is not node1's: " << node1_addrs;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Overlays, PodToPod, ::testing::Values("vxlan", "host-gw"),
+                         [](const auto& info) { return info.param == "vxlan" ? "Vxlan" : "HostGw"; });
+
+TEST_F(E2E, PodToServiceSpreadsAndSurvivesAPodDelete) {
+  PODNET_BRING_UP((3, "vxlan"));
+  ASSERT_NO_FATAL_FAILURE(start_web(3));
+  ASSERT_NO_FATAL_FAILURE(apply(sleeper("client", "node1")));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"client"}));
+  ASSERT_NO_FATAL_FAILURE(apply(service("web", "web", "ClusterIP", 80, 8080)));
+  const std::string vip = get("service/web", "{.spec.clusterIP}");
+  ASSERT_FALSE(vip.empty());
+  std::map<std::string, int> seen;
+  ASSERT_TRUE(eventually([&] { return !from_pod("client", vip, 80).empty(); })) << "service never answered";
+  for (int i = 0; i < 40; ++i) {
+    std::string got = from_pod("client", vip, 80);
+    EXPECT_NE(got, "") << "connection " << i << " failed";
+    seen[got.substr(0, got.find(' '))]++;
+  }
+  EXPECT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
+
+  auto del = c_.kubectl("delete pod web-2 --wait=true --timeout=60s");
+  ASSERT_EQ(del.rc, 0) << del.out;
+  int ok_in_a_row = 0;
+  EXPECT_TRUE(eventually([&] {
+    std::string got = from_pod("client", vip, 80);
+    ok_in_a_row = (!got.empty() && !got.starts_with("web-2")) ? ok_in_a_row + 1 : 0;
+    return ok_in_a_row >= 20;
+  }));
+}
+
+TEST_F(E2E, InternetToServiceNodePortLoadBalancerLocalPolicyAndEgress) {
+  PODNET_BRING_UP((3, "vxlan"));
+  ASSERT_NO_FATAL_FAILURE(start_web(3));
+  ASSERT_NO_FATAL_FAILURE(apply(service("web", "web", "LoadBalancer", 80, 8080)));
+  std::string node_port = get("service/web", "{.spec.ports[0].nodePort}");
+  ASSERT_FALSE(node_port.empty());
+  // From the root namespace (the outside world): the NodePort on every node, then the LB IP.
+  for (int i = 1; i <= 3; ++i) {
+    std::string got;
+    EXPECT_TRUE(eventually([&] {
+      return (got = from_root(c_.node_ip(i), std::stoi(node_port))).starts_with("web-");
+    })) << "node"
+        << i << ":" << node_port << " answered \"" << got << "\"";
+  }
+  std::string lb;
+  ASSERT_TRUE(
+      eventually([&] { return !(lb = get("service/web", "{.status.loadBalancer.ingress[0].ip}")).empty(); }));
+  EXPECT_TRUE(c_.layout().lb_pool().contains(parse_ip(lb).value())) << lb;
+  std::string got;
+  EXPECT_TRUE(eventually([&] { return (got = from_root(lb, 80)).starts_with("web-"); })) << lb << ": " << got;
+
+  // externalTrafficPolicy Local: the pod sees the outside client's own address.
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("local-1", "node2", {{"app", "local"}}, json::array{echo_name_container("local-1", 8080)})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"local-1"}));
+  ASSERT_NO_FATAL_FAILURE(apply(service("local", "local", "NodePort", 80, 8080, "Local")));
+  std::string local_port = get("service/local", "{.spec.ports[0].nodePort}");
+  ASSERT_FALSE(local_port.empty());
+  EXPECT_TRUE(eventually([&] {
+    return (got = from_root(c_.node_ip(2), std::stoi(local_port))) == "local-1 " + c_.gateway();
+  })) << got;
+
+  // Egress: a pod reaching the outside is seen there with its node's IP.
+  ASSERT_NO_FATAL_FAILURE(apply(sleeper("client", "node3")));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"client"}));
+  auto listener =
+      shell("socat TCP-LISTEN:18080,bind=" + c_.gateway() +
+            ",fork,reuseaddr 'SYSTEM:echo outside $SOCAT_PEERADDR' </dev/null >/dev/null 2>&1 & echo $!");
+  pid_t lpid = std::stoi(trim(listener.out));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(from_pod("client", c_.gateway(), 18080), "outside " + c_.node_ip(3));
+  ::kill(lpid, SIGTERM);
+}
+
+TEST_F(E2E, AgentKill9AndRestartKeepsAnOpenConnectionThroughAService) {
+  PODNET_BRING_UP((2, "vxlan"));
+  json::array echo{
+      json::object{{"name", "echo"},
+                   {"image", "unused"},
+                   {"command", json::array{"socat", "TCP-LISTEN:8081,fork,reuseaddr", "EXEC:cat"}},
+                   {"readinessProbe", {{"tcpSocket", {{"port", 8081}}}, {"periodSeconds", 1}}}}};
+  ASSERT_NO_FATAL_FAILURE(apply(pod("echo-1", "node2", {{"app", "echo"}}, echo)));
+  ASSERT_NO_FATAL_FAILURE(apply(sleeper("client", "node1")));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"echo-1", "client"}));
+  ASSERT_NO_FATAL_FAILURE(apply(service("echo", "echo", "ClusterIP", 7000, 8081)));
+  const std::string vip = get("service/echo", "{.spec.clusterIP}");
+  ASSERT_TRUE(eventually(
+      [&] { return in_pod("client", "echo hi | socat -T2 - TCP:" + vip + ":7000").out == "hi\n"; }));
+
+  // The test's own socket, made inside the client pod's namespace: it keeps that namespace.
+  auto ns = netlink::NetNs::open("/run/netns/" + pod_netns("client"));
+  ASSERT_TRUE(ns);
+  auto sock = ns->run([&]() -> Result<int> {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(7000);
+    ::inet_pton(AF_INET, vip.c_str(), &a.sin_addr);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return fail("connect");
+    return s;
+  });
+  ASSERT_TRUE(sock) << sock.error().message();
+  UniqueFd fd(*sock);
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto roundtrip = [&](const std::string& msg) {
+    if (::write(fd.get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size()))
+      return std::string("write failed");
+    char buf[64];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("read failed");
+  };
+  ASSERT_EQ(roundtrip("before\n"), "before\n");
+
+  // kill -9 both agents (the client's and the server's node), then start them again as up did.
+  for (int i = 1; i <= 2; ++i) {
+    std::string daemon = "agent-node" + std::to_string(i);
+    pid_t pid = c_.daemon_pid(daemon);
+    ASSERT_GT(pid, 0);
+    auto cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    ASSERT_TRUE(cmdline);
+    std::vector<std::string> argv;
+    for (size_t start = 0, end; (end = cmdline->find('\0', start)) != std::string::npos; start = end + 1)
+      argv.push_back(cmdline->substr(start, end - start));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    while (cluster::probe(pid) == cluster::ProcState::kRunning) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(roundtrip("during-" + std::to_string(i) + "\n"), "during-" + std::to_string(i) + "\n");
+    cluster::DaemonSpec d{argv, "/run/netns/" + c_.node_netns(i), c_.layout().log_path(daemon),
+                          c_.layout().pid_path(daemon)};
+    ASSERT_TRUE(cluster::spawn_daemon(d));
+  }
+  std::this_thread::sleep_for(5s);  // the restarted agents resync everything meanwhile
+  EXPECT_EQ(roundtrip("after\n"), "after\n");
+  auto nodes = c_.kubectl("wait --for=condition=Ready node/node1 node/node2 --timeout=30s");
+  EXPECT_EQ(nodes.rc, 0) << nodes.out;
+  EXPECT_EQ(roundtrip("later\n"), "later\n");
+}
+
+TEST_F(E2E, ARemovedNodesRoutesAndEndpointsGoAway) {
+  PODNET_BRING_UP((3, "vxlan"));
+  // Routes first: they need only the agents, not pods.
+  const std::string cidr3 = get("node/node3", "{.spec.podCIDR}");
+  ASSERT_FALSE(cidr3.empty());
+  std::string routes;
+  ASSERT_TRUE(eventually([&] {
+    return (routes = c_.in_node(1, "ip route").out).find(cidr3) != std::string::npos;
+  })) << routes;
+  ASSERT_NO_FATAL_FAILURE(start_web(3));
+  ASSERT_NO_FATAL_FAILURE(apply(service("web", "web", "ClusterIP", 80, 8080)));
+  const std::string ip3 = pod_ip("web-3");
+  auto slice_ips = [&] {
+    return c_
+        .kubectl(
+            "get endpointslices -l kubernetes.io/service-name=web -o "
+            "jsonpath='{.items[*].endpoints[*].addresses[*]}'")
+        .out;
+  };
+  ASSERT_TRUE(eventually([&] { return slice_ips().find(ip3) != std::string::npos; })) << slice_ips();
+
+  ASSERT_EQ(::kill(c_.daemon_pid("agent-node3"), SIGKILL), 0);
+  auto del = c_.kubectl("delete node node3 --wait=true --timeout=30s");
+  ASSERT_EQ(del.rc, 0) << del.out;
+  EXPECT_TRUE(eventually([&] {
+    return (routes = c_.in_node(1, "ip route").out).find(cidr3) == std::string::npos;
+  })) << routes;
+  EXPECT_TRUE(eventually([&] { return c_.in_node(2, "ip route").out.find(cidr3) == std::string::npos; }));
+  std::string ips;
+  EXPECT_TRUE(eventually([&] { return (ips = slice_ips()).find(ip3) == std::string::npos; }, 60s)) << ips;
+}
+
+}  // namespace
+}  // namespace podnet::testing
