@@ -181,6 +181,8 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
     last.mod_revision = removed->revision;
     auto out = objects.decode(last);
     if (!out) return std::unexpected(out.error());
+    // The kind's hook frees what the object held (a Service's clusterIPs and nodePorts).
+    if (WriteHook* hook = objects.write_hook(type.kind)) hook->after_delete(out->get_object());
     return DeleteOutcome{std::move(*out), true};
   }
 }
