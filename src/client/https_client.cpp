@@ -401,7 +401,8 @@ Status HttpsApiClient::remove(const std::string& path) {
 }
 
 Status HttpsApiClient::remove(const std::string& path, const json::value& delete_options) {
-  PODNET_TRY(answer, impl_->call(http::verb::delete_, path, json::serialize(delete_options), "application/json"));
+  PODNET_TRY(answer,
+             impl_->call(http::verb::delete_, path, json::serialize(delete_options), "application/json"));
   (void)answer;
   return {};
 }
