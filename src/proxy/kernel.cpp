@@ -21,8 +21,8 @@ Status NftProxyKernel::apply(const Transaction& tx) {
   return {};
 }
 
-Result<std::map<Family, std::vector<std::string>>> NftProxyKernel::list_chains() {
-  std::map<Family, std::vector<std::string>> out;
+Result<ExistingChains> NftProxyKernel::list_chains() {
+  ExistingChains out;
   for (Family f : kFamilies) {
     PODNET_TRY(text, nft_.query(std::string("list chains ") + nft_family(f)));
     boost::system::error_code ec;
@@ -36,11 +36,38 @@ Result<std::map<Family, std::vector<std::string>>> NftProxyKernel::list_chains()
       const auto& c = chain->get_object();
       const auto* table = c.if_contains("table");
       const auto* name = c.if_contains("name");
-      if (table && name && table->is_string() && name->is_string() && table->get_string() == cfg_.table)
-        out[f].emplace_back(name->get_string());
+      if (!table || !name || !table->is_string() || !name->is_string()) continue;
+      const std::string t(table->get_string());
+      if (t == cfg_.table || parse_shard_table(t, cfg_)) out[f][t].emplace_back(name->get_string());
     }
   }
   return out;
+}
+
+Status remove_proxy_tables(nft::Nft& nft, const RulesetConfig& cfg) {
+  // "add" first makes the delete of the base table succeed whether or not it exists.
+  std::string cmds;
+  for (Family f : kFamilies) {
+    const std::string t = std::string(nft_family(f)) + " " + cfg.table;
+    cmds += "add table " + t + "\ndelete table " + t + "\n";
+  }
+  PODNET_TRY(text, nft.query("list tables"));
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(text, ec);
+  if (ec || !doc.is_object()) return fail_msg("list tables: unreadable nft JSON");
+  const auto* items = doc.get_object().if_contains("nftables");
+  if (items && items->is_array())
+    for (const auto& item : items->get_array()) {
+      const auto* table = item.is_object() ? item.get_object().if_contains("table") : nullptr;
+      if (!table || !table->is_object()) continue;
+      const auto* family = table->get_object().if_contains("family");
+      const auto* name = table->get_object().if_contains("name");
+      if (!family || !name || !family->is_string() || !name->is_string()) continue;
+      const std::string fam(family->get_string()), n(name->get_string());
+      if ((fam == "ip" || fam == "ip6") && parse_shard_table(n, cfg))
+        cmds += "delete table " + fam + " " + n + "\n";
+    }
+  return nft.run(cmds);
 }
 
 }  // namespace podnet::proxy
