@@ -2,6 +2,8 @@
 // An interface so the Proxier is tested without root; NftProxyKernel is the real one.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -33,9 +35,11 @@ class NftProxyKernel : public ProxyKernel {
  private:
   NftProxyKernel(nft::Nft nft, ElementBatchWriter writer, RulesetConfig cfg)
       : nft_(std::move(nft)), writer_(std::move(writer)), cfg_(std::move(cfg)) {}
+  void drop_nft_cache();
   nft::Nft nft_;
   ElementBatchWriter writer_;
   RulesetConfig cfg_;
+  ino_t netns_ = 0;  // where nft_ and writer_ were opened
 };
 
 // Deletes podnet's proxy tables, the base and every shard table (of any shard count), in both
