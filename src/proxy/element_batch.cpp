@@ -109,7 +109,8 @@ class MessageBuilder {
  private:
   bool same_group(const ElementOp& op) const {
     return op.kind == current_op_.kind && op.set == current_op_.set && op.timeout == current_op_.timeout &&
-           op.family() == current_op_.family() && table_of(op, cfg_) == table_;
+           op.family() == current_op_.family() &&
+           (op.shard == current_op_.shard || table_of(op, cfg_) == table_);
   }
   void start(const ElementOp& op) {
     current_.reset(nftnl_set_alloc());
