@@ -83,12 +83,10 @@ Result<std::vector<IpAddress>> host_addresses() {
 
 Status cleanup_proxy_tables(const std::string& table) {
   PODNET_TRY(nft, nft::Nft::open());
-  // "add" first makes the delete succeed whether or not the table exists, in one transaction.
-  std::string cmds;
-  for (const char* family : {"ip", "ip6"})
-    cmds +=
-        std::string("add table ") + family + " " + table + "\ndelete table " + family + " " + table + "\n";
-  if (auto s = nft.run(cmds); !s) return std::unexpected(wrap(s.error(), "remove proxy tables"));
+  proxy::RulesetConfig cfg;
+  cfg.table = table;
+  if (auto s = proxy::remove_proxy_tables(nft, cfg); !s)
+    return std::unexpected(wrap(s.error(), "remove proxy tables"));
   return {};
 }
 
@@ -124,7 +122,7 @@ int run_proxy(const ProxyFlags& flags) {
       spdlog::error("{}", s.error().message());
       return 1;
     }
-    spdlog::info("removed nftables tables ip/ip6 {}", ruleset.table);
+    spdlog::info("removed nftables tables ip/ip6 {} and its shard tables {}-N", ruleset.table, ruleset.table);
     return 0;
   }
   if (flags.kubeconfig.empty()) {

@@ -16,6 +16,7 @@
 #include <malloc.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -108,13 +109,15 @@ class MessageBuilder {
  private:
   bool same_group(const ElementOp& op) const {
     return op.kind == current_op_.kind && op.set == current_op_.set && op.timeout == current_op_.timeout &&
-           op.family() == current_op_.family();
+           op.family() == current_op_.family() &&
+           (op.shard == current_op_.shard || table_of(op, cfg_) == table_);
   }
   void start(const ElementOp& op) {
     current_.reset(nftnl_set_alloc());
     current_op_ = op;
     name_ = set_name(op.set, op.timeout);
-    nftnl_set_set_str(current_.get(), NFTNL_SET_TABLE, cfg_.table.c_str());
+    table_ = table_of(op, cfg_);
+    nftnl_set_set_str(current_.get(), NFTNL_SET_TABLE, table_.c_str());
     nftnl_set_set_str(current_.get(), NFTNL_SET_NAME, name_.c_str());
   }
   // A DELSETELEM without elements flushes the set.
@@ -130,7 +133,7 @@ class MessageBuilder {
     labels_[seq_] = std::string(op.kind == ElementOp::Kind::kFlush ? "flush "
                                 : add                              ? "add elements to "
                                                                    : "delete elements of ") +
-                    nft_family(op.family()) + " " + name_;
+                    nft_family(op.family()) + " " + table_ + " " + name_;
     nlmsghdr* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_)),
                                           add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, family,
                                           add ? NLM_F_CREATE : 0, seq_++);
@@ -147,6 +150,7 @@ class MessageBuilder {
   std::unique_ptr<nftnl_set, SetDeleter> current_;
   ElementOp current_op_;
   std::string name_;
+  std::string table_;
   std::vector<std::string> chain_names_;  // libnftnl copies strings, but only when building
   size_t count_ = 0;
   size_t messages_ = 0;
@@ -268,25 +272,28 @@ class RuleBuilder {
 };
 
 // The rules of a shared chain, as chain_rule_text() spells them.
-std::vector<std::unique_ptr<nftnl_rule, RuleDeleter>> shared_chain_rules(Family f, const ChainSpec& spec,
+std::vector<std::unique_ptr<nftnl_rule, RuleDeleter>> shared_chain_rules(const ChainKey& key,
                                                                          const RulesetConfig& cfg) {
   std::vector<std::unique_ptr<nftnl_rule, RuleDeleter>> rules;
+  const Family f = key.family;
+  const ChainSpec& spec = key.spec;
   const std::string name = spec.name();
+  const std::string table = shard_table(key.shard, cfg);
   if (spec.masquerade) {
-    RuleBuilder b(f, cfg.table, name);
+    RuleBuilder b(f, table, name);
     b.meta_load(NFT_META_MARK, 0);
     b.bitwise(0, ~cfg.masquerade_mark, cfg.masquerade_mark);
     b.meta_store(NFT_META_MARK, 0);
     rules.push_back(b.release());
   }
   if (spec.affinity_timeout) {
-    RuleBuilder b(f, cfg.table, name);
+    RuleBuilder b(f, table, name);
     b.load_saddr(b.load_frontend(0));
     b.map_lookup(set_name(SetId::kSticky, spec.affinity_timeout), 0, 0);
     b.dnat(0);
     rules.push_back(b.release());
   }
-  RuleBuilder b(f, cfg.table, name);
+  RuleBuilder b(f, table, name);
   if (spec == spec.plain()) {
     b.numgen_random(spec.endpoints, b.load_frontend(0));
     b.map_lookup(set_name(SetId::kEndpoints, 0), 0, 0);
@@ -305,14 +312,14 @@ struct ChainDeleter {
 };
 
 // NEWCHAIN without NLM_F_EXCL is "add": a no-op for a chain that exists.
-Status write_chain_message(nftnl_batch* batch, uint16_t type, Family f, const std::string& name,
-                           const RulesetConfig& cfg, uint32_t& seq, std::map<uint32_t, std::string>& labels) {
-  labels[seq] =
-      std::string(type == NFT_MSG_NEWCHAIN ? "add chain " : "delete chain ") + nft_family(f) + " " + name;
+Status write_chain_message(nftnl_batch* batch, uint16_t type, Family f, const std::string& table,
+                           const std::string& name, uint32_t& seq, std::map<uint32_t, std::string>& labels) {
+  labels[seq] = std::string(type == NFT_MSG_NEWCHAIN ? "add chain " : "delete chain ") + nft_family(f) + " " +
+                table + " " + name;
   std::unique_ptr<nftnl_chain, ChainDeleter> chain(nftnl_chain_alloc());
   if (!chain) return fail("allocate chain", ENOMEM);
   const uint16_t family = f == Family::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
-  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, cfg.table.c_str());
+  nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_TABLE, table.c_str());
   nftnl_chain_set_str(chain.get(), NFTNL_CHAIN_NAME, name.c_str());
   auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch)), type, family,
                                     type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0, seq++);
@@ -402,7 +409,8 @@ Status ElementBatchWriter::send(const Transaction& tx, const RulesetConfig& cfg,
   };
   auto rule_message = [&](uint16_t type, Family family, nftnl_rule* rule) -> Status {
     labels[seq_] = std::string(type == NFT_MSG_NEWRULE ? "add rule to " : "flush ") + nft_family(family) +
-                   " " + nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN);
+                   " " + nftnl_rule_get_str(rule, NFTNL_RULE_TABLE) + " " +
+                   nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN);
     auto* nlh = nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch.get())), type,
                                       family == Family::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6,
                                       type == NFT_MSG_NEWRULE ? NLM_F_APPEND | NLM_F_CREATE : 0, seq_++);
@@ -411,9 +419,9 @@ Status ElementBatchWriter::send(const Transaction& tx, const RulesetConfig& cfg,
     return {};
   };
   // Flush and refill in one transaction: a chain keeps working until its new rule replaces it.
-  auto rewrite_chain = [&](Family family, const std::string& chain,
+  auto rewrite_chain = [&](Family family, const std::string& table, const std::string& chain,
                            std::vector<std::unique_ptr<nftnl_rule, RuleDeleter>> rules) -> Status {
-    RuleBuilder all(family, cfg.table, chain);  // no handle: every rule of the chain
+    RuleBuilder all(family, table, chain);  // no handle: every rule of the chain
     if (auto s = rule_message(NFT_MSG_DELRULE, family, all.release().get()); !s) return s;
     for (auto& rule : rules)
       if (auto s = rule_message(NFT_MSG_NEWRULE, family, rule.get()); !s) return s;
@@ -423,24 +431,29 @@ Status ElementBatchWriter::send(const Transaction& tx, const RulesetConfig& cfg,
   if (tx.full)
     for (const auto& op : tx.full->full_flushes())
       if (auto s = elements.add(op); !s) return s;
-  for (const auto& [family, spec] : tx.chain_rules) {
+  for (const auto& key : tx.chain_rules) {
     if (auto s = direct(); !s) return s;
-    if (auto s = write_chain_message(batch.get(), NFT_MSG_NEWCHAIN, family, spec.name(), cfg, seq_, labels);
+    const std::string table = shard_table(key.shard, cfg);
+    if (auto s = write_chain_message(batch.get(), NFT_MSG_NEWCHAIN, key.family, table, key.spec.name(), seq_,
+                                     labels);
         !s)
       return s;
-    if (auto s = rewrite_chain(family, spec.name(), shared_chain_rules(family, spec, cfg)); !s) return s;
+    if (auto s = rewrite_chain(key.family, table, key.spec.name(), shared_chain_rules(key, cfg)); !s)
+      return s;
   }
   if (tx.full) {
     if (auto s = direct(); !s) return s;
     for (Family family : kFamilies)
-      for (const char* chain : {"nat-prerouting", "nat-output"}) {
-        std::vector<std::unique_ptr<nftnl_rule, RuleDeleter>> rules;
-        RuleBuilder b(family, cfg.table, chain);
-        b.load_frontend(0);
-        b.vmap_lookup(set_name(SetId::kServiceIps, 0), 0);
-        rules.push_back(b.release());
-        if (auto s = rewrite_chain(family, chain, std::move(rules)); !s) return s;
-      }
+      for (uint32_t shard = 0; shard < std::max<uint32_t>(cfg.shards, 1); ++shard)
+        for (const char* chain : {"nat-prerouting", "nat-output"}) {
+          const std::string table = shard_table(shard, cfg);
+          std::vector<std::unique_ptr<nftnl_rule, RuleDeleter>> rules;
+          RuleBuilder b(family, table, chain);
+          b.load_frontend(0);
+          b.vmap_lookup(set_name(SetId::kServiceIps, 0), 0);
+          rules.push_back(b.release());
+          if (auto s = rewrite_chain(family, table, chain, std::move(rules)); !s) return s;
+        }
     Status status;
     tx.full->for_each_element([&](const ElementOp& op) {
       if (status) status = elements.add(op);
@@ -450,9 +463,10 @@ Status ElementBatchWriter::send(const Transaction& tx, const RulesetConfig& cfg,
   for (const auto& op : tx.ops)
     if (auto s = elements.add(op); !s) return s;
   // Last, so the elements that led to them are already gone within this transaction.
-  for (const auto& [family, spec] : tx.chain_deletes) {
+  for (const auto& key : tx.chain_deletes) {
     if (auto s = direct(); !s) return s;
-    if (auto s = write_chain_message(batch.get(), NFT_MSG_DELCHAIN, family, spec.name(), cfg, seq_, labels);
+    if (auto s = write_chain_message(batch.get(), NFT_MSG_DELCHAIN, key.family, shard_table(key.shard, cfg),
+                                     key.spec.name(), seq_, labels);
         !s)
       return s;
   }

@@ -2,6 +2,8 @@
 // An interface so the Proxier is tested without root; NftProxyKernel is the real one.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -17,8 +19,9 @@ class ProxyKernel {
  public:
   virtual ~ProxyKernel() = default;
   virtual Status apply(const Transaction& tx) = 0;
-  // Chain names in podnet's proxy tables, by family (empty when the tables do not exist).
-  virtual Result<std::map<Family, std::vector<std::string>>> list_chains() = 0;
+  // Chain names in podnet's proxy tables (base and shards), by family and table (empty when the
+  // tables do not exist).
+  virtual Result<ExistingChains> list_chains() = 0;
 };
 
 // Text parts through libnftables, the element batch through libnftnl (see docs/proxy.md). Both
@@ -27,14 +30,20 @@ class NftProxyKernel : public ProxyKernel {
  public:
   static Result<NftProxyKernel> open(RulesetConfig cfg);
   Status apply(const Transaction& tx) override;
-  Result<std::map<Family, std::vector<std::string>>> list_chains() override;
+  Result<ExistingChains> list_chains() override;
 
  private:
   NftProxyKernel(nft::Nft nft, ElementBatchWriter writer, RulesetConfig cfg)
       : nft_(std::move(nft)), writer_(std::move(writer)), cfg_(std::move(cfg)) {}
+  void drop_nft_cache();
   nft::Nft nft_;
   ElementBatchWriter writer_;
   RulesetConfig cfg_;
+  ino_t netns_ = 0;  // where nft_ and writer_ were opened
 };
+
+// Deletes podnet's proxy tables, the base and every shard table (of any shard count), in both
+// families, as one transaction; tables that do not exist are fine.
+Status remove_proxy_tables(nft::Nft& nft, const RulesetConfig& cfg);
 
 }  // namespace podnet::proxy

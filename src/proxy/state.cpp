@@ -53,10 +53,10 @@ std::set<K> keys(const std::map<K, uint32_t>& m) {
   return out;
 }
 
-std::set<uint32_t> timeouts_of(const std::set<std::pair<Family, uint32_t>>& groups, Family f) {
+std::set<uint32_t> timeouts_of(const std::set<AffinityGroup>& groups, Family f, uint32_t shard) {
   std::set<uint32_t> out;
-  for (const auto& [fam, t] : groups)
-    if (fam == f) out.insert(t);
+  for (const auto& g : groups)
+    if (g.family == f && g.shard == shard) out.insert(g.timeout);
   return out;
 }
 
@@ -69,37 +69,39 @@ ElementOp hairpin_op(const Ip& ip, ElementOp::Kind kind) {
 }
 
 // Text for the shared objects that appear (`before`) and disappear (`after`) between two states.
-void shared_object_changes(Transaction& tx, const RulesetConfig& cfg,
-                           const std::set<std::pair<Family, ChainSpec>>& old_chains,
-                           const std::set<std::pair<Family, ChainSpec>>& new_chains,
-                           const std::set<std::pair<Family, uint32_t>>& old_groups,
-                           const std::set<std::pair<Family, uint32_t>>& new_groups) {
-  for (Family f : kFamilies) {
-    auto old_t = timeouts_of(old_groups, f), new_t = timeouts_of(new_groups, f);
+void shared_object_changes(Transaction& tx, const RulesetConfig& cfg, const std::set<ChainKey>& old_chains,
+                           const std::set<ChainKey>& new_chains, const std::set<AffinityGroup>& old_groups,
+                           const std::set<AffinityGroup>& new_groups) {
+  std::set<std::pair<Family, uint32_t>> tables;  // shard tables with affinity before or after
+  for (const auto& g : old_groups) tables.insert({g.family, g.shard});
+  for (const auto& g : new_groups) tables.insert({g.family, g.shard});
+  for (const auto& [f, shard] : tables) {
+    auto old_t = timeouts_of(old_groups, f, shard), new_t = timeouts_of(new_groups, f, shard);
     if (old_t == new_t) continue;
     std::set<uint32_t> both = old_t;
     both.insert(new_t.begin(), new_t.end());
     for (uint32_t t : new_t)
-      if (!old_t.count(t)) tx.before += affinity_group_text(f, t, cfg);
-    tx.before += postrouting_text(f, both, cfg);
-    tx.after += postrouting_text(f, new_t, cfg);
+      if (!old_t.count(t)) tx.before += affinity_group_text(f, shard, t, cfg);
+    tx.before += postrouting_text(f, shard, both, cfg);
+    tx.after += postrouting_text(f, shard, new_t, cfg);
   }
-  for (const auto& [f, spec] : new_chains)
-    if (!old_chains.count({f, spec}) && !is_prepared(spec)) tx.chain_rules.push_back({f, spec});
+  for (const auto& key : new_chains)
+    if (!old_chains.count(key) && !is_prepared(key.spec)) tx.chain_rules.push_back(key);
   // Variants go before the plain chain they go to (they sort after it).
   for (auto it = old_chains.rbegin(); it != old_chains.rend(); ++it)
-    if (!new_chains.count(*it) && !is_prepared(it->second)) tx.chain_deletes.push_back(*it);
+    if (!new_chains.count(*it) && !is_prepared(it->spec)) tx.chain_deletes.push_back(*it);
   // Groups go after the chains that looked them up.
-  for (const auto& [f, t] : old_groups)
-    if (!new_groups.count({f, t})) tx.after += delete_affinity_group_text(f, t, cfg);
+  for (const auto& g : old_groups)
+    if (!new_groups.count(g)) tx.after += delete_affinity_group_text(g.family, g.shard, g.timeout, cfg);
 }
 
 }  // namespace
 
-std::vector<ElementOp> service_elements(const ServicePlan& plan) {
+std::vector<ElementOp> service_elements(const ServicePlan& plan, uint32_t shard) {
   std::vector<ElementOp> out;
   for (const auto& fp : plan.frontends) {
     ElementOp op;
+    op.shard = shard;
     op.key = fp.frontend;
     if (fp.backends.empty()) {
       op.set = SetId::kNoEndpoints;
@@ -121,6 +123,7 @@ std::vector<ElementOp> service_elements(const ServicePlan& plan) {
       aff.set = SetId::kAffinity;
       aff.timeout = fp.affinity_timeout;
       aff.key = fp.frontend;
+      aff.shard = shard;
       out.push_back(aff);
     }
   }
@@ -151,7 +154,7 @@ std::vector<StaleFlow> stale_udp_flows(const ServicePlan& old_plan, const Servic
   return out;
 }
 
-void ProxyState::count(const ServicePlan& plan, int delta) {
+void ProxyState::count(const ServicePlan& plan, uint32_t shard, int delta) {
   for (const auto& fp : plan.frontends) {
     frontends_ += delta;
     endpoints_ += delta * static_cast<int>(fp.backends.size());
@@ -160,10 +163,10 @@ void ProxyState::count(const ServicePlan& plan, int delta) {
     auto bump = [delta](auto& refs, const auto& key) {
       if ((refs[key] += delta) == 0) refs.erase(key);
     };
-    bump(chain_refs_, std::pair{f, fp.chain()});
-    if (fp.chain() != fp.chain().plain()) bump(chain_refs_, std::pair{f, fp.chain().plain()});
+    bump(chain_refs_, ChainKey{f, shard, fp.chain()});
+    if (fp.chain() != fp.chain().plain()) bump(chain_refs_, ChainKey{f, shard, fp.chain().plain()});
     if (fp.affinity_timeout) {
-      bump(affinity_refs_, std::pair{f, fp.affinity_timeout});
+      bump(affinity_refs_, AffinityGroup{f, shard, fp.affinity_timeout});
       affinity_frontends_ += delta;
     }
   }
@@ -172,59 +175,109 @@ void ProxyState::count(const ServicePlan& plan, int delta) {
 }
 
 Transaction ProxyState::full_sync(std::map<std::string, ServicePlan> plans,
-                                  const std::map<Family, std::vector<std::string>>& existing_chains) {
+                                  const ExistingChains& existing_chains) {
   plans_ = std::move(plans);
   chain_refs_.clear();
   affinity_refs_.clear();
   hairpin_refs_.clear();
   frontends_ = endpoints_ = affinity_frontends_ = 0;
-  for (const auto& [_, plan] : plans_) count(plan, +1);
+  const uint32_t shards = std::max<uint32_t>(cfg_.shards, 1);
+  for (const auto& [key, plan] : plans_) count(plan, shard_of(key, cfg_), +1);
 
   Transaction tx;
   auto groups = keys(affinity_refs_);
-  std::map<Family, SetCapacities> capacities;
-  std::map<Family, std::array<size_t, 4>> counts;  // service-ips, no-endpoints, endpoints, hairpin
-  for (const auto& [_, plan] : plans_)
-    for (const auto& fp : plan.frontends) {
-      auto& c = counts[fp.frontend.addr.family()];
-      ++c[fp.backends.empty() ? 1 : 0];
-      c[2] += fp.backends.size();
+  // Elements per family and table: the base table's sets, then each shard's.
+  std::map<Family, SetCapacities> base;
+  std::map<std::pair<Family, uint32_t>, SetCapacities> per_shard;
+  {
+    std::map<Family, std::array<size_t, 2>> base_counts;                        // no-endpoints, hairpin
+    std::map<std::pair<Family, uint32_t>, std::array<size_t, 2>> shard_counts;  // service-ips, endpoints
+    for (const auto& [key, plan] : plans_) {
+      const uint32_t shard = shard_of(key, cfg_);
+      for (const auto& fp : plan.frontends) {
+        const Family f = fp.frontend.addr.family();
+        if (fp.backends.empty()) {
+          ++base_counts[f][0];
+        } else {
+          auto& c = shard_counts[{f, shard}];
+          ++c[0];
+          c[1] += fp.backends.size();
+        }
+      }
     }
-  for (const auto& [ip, _] : hairpin_refs_) ++counts[ip.family()][3];
-  for (Family f : kFamilies) {
-    auto& c = counts[f];
-    capacities[f] = {capacity_for(c[0]), capacity_for(c[1]), capacity_for(c[2]), capacity_for(c[3])};
+    for (const auto& [ip, _] : hairpin_refs_) ++base_counts[ip.family()][1];
+    for (Family f : kFamilies) {
+      base[f].no_endpoints = capacity_for(base_counts[f][0]);
+      base[f].hairpin = capacity_for(base_counts[f][1]);
+      for (uint32_t shard = 0; shard < shards; ++shard) {
+        auto& c = shard_counts[{f, shard}];
+        per_shard[{f, shard}].service_ips = capacity_for(c[0]);
+        per_shard[{f, shard}].endpoints = capacity_for(c[1]);
+      }
+    }
   }
   for (Family f : kFamilies) {
-    tx.before += skeleton_text(f, cfg_, capacities[f]);
-    for (uint32_t t : timeouts_of(groups, f)) tx.before += affinity_group_text(f, t, cfg_);
-    tx.before += postrouting_text(f, timeouts_of(groups, f), cfg_);
+    tx.before += base_skeleton_text(f, cfg_, base[f]);
+    for (uint32_t shard = 0; shard < shards; ++shard) {
+      tx.before += shard_skeleton_text(f, shard, cfg_, per_shard[{f, shard}]);
+      for (uint32_t t : timeouts_of(groups, f, shard)) tx.before += affinity_group_text(f, shard, t, cfg_);
+      tx.before += postrouting_text(f, shard, timeouts_of(groups, f, shard), cfg_);
+    }
   }
-  std::set<std::pair<Family, std::string>> wanted;
-  std::set<std::pair<Family, ChainSpec>> chains = keys(chain_refs_);
+
+  std::set<ChainKey> chains = keys(chain_refs_);
   for (Family f : kFamilies)
-    for (uint32_t n = 1; n <= kPreparedEndpointCounts; ++n)
-      for (bool masquerade : {false, true}) chains.insert({f, ChainSpec{n, masquerade, 0}});
-  std::set<std::pair<Family, std::string>> existing;
-  for (const auto& [f, names] : existing_chains)
-    for (const auto& name : names) existing.insert({f, name});
+    for (uint32_t shard = 0; shard < shards; ++shard)
+      for (uint32_t n = 1; n <= kPreparedEndpointCounts; ++n)
+        for (bool masquerade : {false, true}) chains.insert({f, shard, ChainSpec{n, masquerade, 0}});
+  // (family, table, chain) of what the kernel has and of what this state wants.
+  using Name = std::tuple<Family, std::string, std::string>;
+  std::set<Name> existing, wanted;
+  for (const auto& [f, tables] : existing_chains)
+    for (const auto& [table, names] : tables)
+      for (const auto& name : names) existing.insert({f, table, name});
   for (const auto& key : chains) {
+    Name name{key.family, shard_table(key.shard, cfg_), key.spec.name()};
     // Same name, same rule (the name spells out what the rule depends on): an existing chain is
     // kept, because rewriting a rule that uses the big map costs a kernel walk of the map.
-    if (!existing.count({key.first, key.second.name()})) tx.chain_rules.push_back(key);
-    wanted.insert({key.first, key.second.name()});
+    if (!existing.count(name)) tx.chain_rules.push_back(key);
+    wanted.insert(name);
   }
-  static const std::set<std::string> kFixed = {"nat-prerouting", "nat-output",     "nat-postrouting",
-                                               "filter-input",   "filter-forward", "filter-output"};
-  for (const auto& [f, names] : existing_chains)
-    for (const auto& name : names)
-      if (!kFixed.count(name) && !wanted.count({f, name})) tx.after += delete_chain_text(f, name, cfg_);
+  for (Family f : kFamilies) {
+    for (const char* chain : {"nat-postrouting", "filter-input", "filter-forward", "filter-output"})
+      wanted.insert({f, cfg_.table, chain});
+    for (uint32_t shard = 0; shard < shards; ++shard)
+      for (const char* chain : {"nat-prerouting", "nat-output", "nat-postrouting"})
+        wanted.insert({f, shard_table(shard, cfg_), chain});
+  }
+  std::string reset;  // tables of another layout, replaced before anything is written
+  for (const auto& [f, tables] : existing_chains)
+    for (const auto& [table, names] : tables) {
+      const std::string qualified = std::string(nft_family(f)) + " " + table;
+      if (table != cfg_.table) {
+        auto shard = parse_shard_table(table, cfg_);
+        if (!shard) continue;  // not podnet's
+        if (shards == 1 || *shard >= shards) {
+          // A shard table of a run with more shards: its services are in this run's tables now.
+          tx.after += "delete table " + qualified + "\n";
+          continue;
+        }
+      } else if (shards > 1 && std::find(names.begin(), names.end(), "nat-prerouting") != names.end()) {
+        // The base table of a one-table run: its service maps and chains are not part of this layout.
+        reset += "delete table " + qualified + "\n";
+        continue;
+      }
+      for (const auto& name : names)
+        if (!wanted.count({f, table, name})) tx.after += delete_chain_text(f, table, name);
+    }
+  tx.before = reset + tx.before;
   tx.full = this;
   return tx;
 }
 
 Transaction ProxyState::update(const std::string& service_key, std::optional<ServicePlan> plan) {
   Transaction tx;
+  const uint32_t shard = shard_of(service_key, cfg_);
   auto it = plans_.find(service_key);
   if (plan && it != plans_.end()) keep_backend_indices(it->second, *plan);
   const ServicePlan empty;
@@ -242,7 +295,7 @@ Transaction ProxyState::update(const std::string& service_key, std::optional<Ser
   auto new_hairpin = backend_ips(new_plan);
 
   // Elements: delete what disappeared or changed value, then add what is new or changed.
-  auto before = service_elements(old_plan), after = service_elements(new_plan);
+  auto before = service_elements(old_plan, shard), after = service_elements(new_plan, shard);
   std::sort(before.begin(), before.end(), element_less);
   std::sort(after.begin(), after.end(), element_less);
   std::vector<ElementOp> adds;
@@ -263,8 +316,8 @@ Transaction ProxyState::update(const std::string& service_key, std::optional<Ser
     }
   }
 
-  count(old_plan, -1);
-  count(new_plan, +1);
+  count(old_plan, shard, -1);
+  count(new_plan, shard, +1);
   for (const Ip& ip : old_hairpin)
     if (!hairpin_refs_.count(ip)) tx.ops.push_back(hairpin_op(ip, ElementOp::Kind::kDelete));
   for (const Ip& ip : new_hairpin)
@@ -273,7 +326,7 @@ Transaction ProxyState::update(const std::string& service_key, std::optional<Ser
 
   // The kernel fills the sticky maps; an entry may name an endpoint that is gone. Entries cannot be
   // found by value, so the group's map is flushed: clients of that timeout group re-pick once.
-  std::set<std::pair<Family, uint32_t>> flushed;
+  std::set<AffinityGroup> flushed;
   for (const auto& old_fp : old_plan.frontends) {
     if (!old_fp.affinity_timeout) continue;
     auto nf = std::find_if(new_plan.frontends.begin(), new_plan.frontends.end(),
@@ -282,13 +335,14 @@ Transaction ProxyState::update(const std::string& service_key, std::optional<Ser
                 std::any_of(old_fp.backends.begin(), old_fp.backends.end(), [&](const Backend& b) {
                   return std::find(nf->backends.begin(), nf->backends.end(), b) == nf->backends.end();
                 });
-    auto group = std::pair{old_fp.frontend.addr.family(), old_fp.affinity_timeout};
+    auto group = AffinityGroup{old_fp.frontend.addr.family(), shard, old_fp.affinity_timeout};
     if (lost && affinity_refs_.count(group) && flushed.insert(group).second) {
       ElementOp op;
       op.kind = ElementOp::Kind::kFlush;
       op.set = SetId::kSticky;
-      op.timeout = group.second;
-      op.key.addr.v6 = group.first == Family::kIPv6;
+      op.timeout = group.timeout;
+      op.shard = shard;
+      op.key.addr.v6 = group.family == Family::kIPv6;
       tx.ops.push_back(op);
     }
   }
@@ -303,25 +357,28 @@ Transaction ProxyState::update(const std::string& service_key, std::optional<Ser
 }
 
 void ProxyState::for_each_element(const std::function<void(const ElementOp&)>& fn) const {
-  for (const auto& [_, plan] : plans_)
-    for (const auto& op : service_elements(plan)) fn(op);
+  for (const auto& [key, plan] : plans_)
+    for (const auto& op : service_elements(plan, shard_of(key, cfg_))) fn(op);
   for (const auto& [ip, _] : hairpin_refs_) fn(hairpin_op(ip, ElementOp::Kind::kAdd));
 }
 
 std::vector<ElementOp> ProxyState::full_flushes() const {
   std::vector<ElementOp> out;
-  auto flush = [&](Family f, SetId set, uint32_t timeout) {
+  auto flush = [&](Family f, uint32_t shard, SetId set, uint32_t timeout) {
     ElementOp op;
     op.kind = ElementOp::Kind::kFlush;
     op.set = set;
     op.timeout = timeout;
+    op.shard = shard;
     op.key.addr.v6 = f == Family::kIPv6;
     out.push_back(op);
   };
-  for (Family f : kFamilies)
-    for (SetId set : {SetId::kServiceIps, SetId::kNoEndpoints, SetId::kEndpoints, SetId::kHairpin})
-      flush(f, set, 0);
-  for (const auto& [group, _] : affinity_refs_) flush(group.first, SetId::kAffinity, group.second);
+  for (Family f : kFamilies) {
+    for (uint32_t shard = 0; shard < std::max<uint32_t>(cfg_.shards, 1); ++shard)
+      for (SetId set : {SetId::kServiceIps, SetId::kEndpoints}) flush(f, shard, set, 0);
+    for (SetId set : {SetId::kNoEndpoints, SetId::kHairpin}) flush(f, 0, set, 0);
+  }
+  for (const auto& [g, _] : affinity_refs_) flush(g.family, g.shard, SetId::kAffinity, g.timeout);
   return out;
 }
 
@@ -329,17 +386,16 @@ std::string Transaction::elements_text(const RulesetConfig& cfg) const {
   std::string s;
   if (full)
     for (const auto& op : full->full_flushes()) s += element_text(op, cfg);
-  for (const auto& [f, spec] : chain_rules) {
-    s += chain_text(f, spec, cfg) + chain_rule_text(f, spec, cfg);
-  }
+  for (const auto& key : chain_rules) s += chain_text(key, cfg) + chain_rule_text(key, cfg);
   if (full) {
-    for (Family f : kFamilies) s += hook_rules_text(f, cfg);
+    for (Family f : kFamilies)
+      for (uint32_t shard = 0; shard < std::max<uint32_t>(cfg.shards, 1); ++shard)
+        s += hook_rules_text(f, shard, cfg);
     full->for_each_element([&](const ElementOp& op) { s += element_text(op, cfg); });
   }
   for (const auto& op : ops) s += element_text(op, cfg);
-  for (const auto& [f, spec] : chain_deletes) {
-    s += delete_chain_text(f, spec.name(), cfg);
-  }
+  for (const auto& key : chain_deletes)
+    s += delete_chain_text(key.family, shard_table(key.shard, cfg), key.spec.name());
   return s;
 }
 

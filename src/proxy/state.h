@@ -17,15 +17,26 @@ namespace podnet::proxy {
 
 class ProxyState;
 
+// Chain names found in the kernel, by family and table (podnet's base and shard tables only).
+using ExistingChains = std::map<Family, std::map<std::string, std::vector<std::string>>>;
+
 // What one sync writes, in order: `before` (nft text: the skeleton and affinity sets the batch
 // needs; empty for most partial syncs), one atomic libnftnl batch, and `after` (nft text: what
 // nothing refers to any more). The batch: when `full`, flush every set and map; create the
 // `chain_rules` chains and write their rule; when `full`, rewrite the hooked nat rules and add all
 // of full's elements; `ops`; delete `chain_deletes`.
+// The frontends with session affinity of one timeout, in one shard table of one family.
+struct AffinityGroup {
+  Family family = Family::kIPv4;
+  uint32_t shard = 0;
+  uint32_t timeout = 0;
+  auto operator<=>(const AffinityGroup&) const = default;
+};
+
 struct Transaction {
   std::string before;
-  std::vector<std::pair<Family, ChainSpec>> chain_rules;    // shared chains created or rewritten
-  std::vector<std::pair<Family, ChainSpec>> chain_deletes;  // shared chains nothing jumps to any more
+  std::vector<ChainKey> chain_rules;    // shared chains created or rewritten
+  std::vector<ChainKey> chain_deletes;  // shared chains nothing jumps to any more
   const ProxyState* full = nullptr;
   std::vector<ElementOp> ops;
   std::string after;
@@ -44,10 +55,9 @@ class ProxyState {
  public:
   explicit ProxyState(RulesetConfig cfg = {}) : cfg_(std::move(cfg)) {}
 
-  // Replaces the whole state. `existing_chains` are the chain names found in the kernel's tables
-  // (by family), so chains left by an earlier run are removed once nothing jumps to them.
-  Transaction full_sync(std::map<std::string, ServicePlan> plans,
-                        const std::map<Family, std::vector<std::string>>& existing_chains = {});
+  // Replaces the whole state. `existing_chains` are the chains found in the kernel's tables, so
+  // chains (and shard tables) left by an earlier run are removed once nothing jumps to them.
+  Transaction full_sync(std::map<std::string, ServicePlan> plans, const ExistingChains& existing_chains = {});
   // Sets one service's plan (nullopt removes the service) and returns only what that changes.
   Transaction update(const std::string& service_key, std::optional<ServicePlan> plan);
 
@@ -67,12 +77,12 @@ class ProxyState {
 
  private:
   // Reference counts of what several services share; a transition 0<->1 adds or removes it.
-  void count(const ServicePlan& plan, int delta);
+  void count(const ServicePlan& plan, uint32_t shard, int delta);
 
   RulesetConfig cfg_;
   std::map<std::string, ServicePlan> plans_;
-  std::map<std::pair<Family, ChainSpec>, uint32_t> chain_refs_;
-  std::map<std::pair<Family, uint32_t>, uint32_t> affinity_refs_;
+  std::map<ChainKey, uint32_t> chain_refs_;
+  std::map<AffinityGroup, uint32_t> affinity_refs_;
   std::map<Ip, uint32_t> hairpin_refs_;
   size_t frontends_ = 0, endpoints_ = 0, affinity_frontends_ = 0;
 };
@@ -81,7 +91,8 @@ class ProxyState {
 // backends per frontend, and frontends that gain their first backend.
 std::vector<StaleFlow> stale_udp_flows(const ServicePlan& old_plan, const ServicePlan& new_plan);
 
-// The elements one service contributes (add operations), hairpin excluded (shared between services).
-std::vector<ElementOp> service_elements(const ServicePlan& plan);
+// The elements one service in `shard` contributes (add operations), hairpin excluded (shared
+// between services).
+std::vector<ElementOp> service_elements(const ServicePlan& plan, uint32_t shard = 0);
 
 }  // namespace podnet::proxy

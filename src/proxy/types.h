@@ -57,6 +57,14 @@ struct ChainSpec {
   auto operator<=>(const ChainSpec&) const = default;
 };
 
+// A shared chain lives in one shard table (see RulesetConfig::shards) of one family.
+struct ChainKey {
+  Family family = Family::kIPv4;
+  uint32_t shard = 0;
+  ChainSpec spec;
+  auto operator<=>(const ChainKey&) const = default;
+};
+
 struct FrontendPlan {
   Frontend frontend;
   std::vector<Backend> backends;  // sorted; empty = the frontend rejects
@@ -112,6 +120,7 @@ struct ElementOp {
   uint32_t index = 0;    // kEndpoints
   Backend backend;       // kEndpoints value
   ChainSpec chain;       // kServiceIps value
+  uint32_t shard = 0;    // the service's shard table; kNoEndpoints and kHairpin live in the base table
   Family family() const { return key.addr.family(); }
   bool operator==(const ElementOp&) const = default;
 };

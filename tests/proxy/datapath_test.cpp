@@ -354,6 +354,73 @@ TEST_F(ProxyDatapath, RestartedProxyReplacesWhatTheLastOneWrote) {
   EXPECT_NE(chains.find("svc-n1 "), std::string::npos) << chains;
 }
 
+// The layout follows the shard count of the running proxy: a proxy with another count (or the
+// one-table layout of earlier versions) leaves no table of the old layout behind.
+TEST_F(ProxyDatapath, ProxyWithAnotherShardCountReplacesTheLayout) {
+  auto run_with = [&](uint32_t shards) {
+    RulesetConfig cfg;
+    cfg.shards = shards;
+    auto kernel = node_->netns().run([&] { return NftProxyKernel::open(cfg); });
+    ASSERT_TRUE(kernel) << kernel.error().message();
+    kernel_ = std::make_unique<NftProxyKernel>(std::move(*kernel));
+    proxier_ = std::make_unique<Proxier>(
+        *kernel_, ProxierOptions{{"node-a", {ip("192.168.50.1")}}, cfg, std::chrono::milliseconds(0)});
+    proxier_->upsert_service(cluster_ip_service("web", kClusterIp, {tcp_port("http", 80, 8080)}));
+    proxier_->upsert_slice(web_slice({0}));
+    proxier_->upsert_service(cluster_ip_service("api", "10.96.0.20", {tcp_port("http", 80, 8080)}));
+    proxier_->upsert_slice([&] {
+      auto s = web_slice({1, 2});
+      s.meta.labels[k8s::kServiceNameLabel] = "api";
+      return s;
+    }());
+    proxier_->upsert_service(cluster_ip_service("db", "10.96.0.30", {tcp_port("pg", 5432, 5432)}));
+    sync();
+  };
+  auto tables = [&] {
+    std::string out = node_->output("nft list tables");
+    std::set<std::string> names;
+    for (size_t at = 0; (at = out.find("table ", at)) != std::string::npos; ++at)
+      names.insert(out.substr(at + 6, out.find('\n', at) - at - 6));
+    return names;
+  };
+  run_with(1);
+  EXPECT_EQ(tables(), (std::set<std::string>{"ip podnet-proxy", "ip6 podnet-proxy"}));
+  EXPECT_EQ(ask(*client_, kClusterIp, 80), "backend0");
+
+  run_with(4);
+  std::set<std::string> four = {"ip podnet-proxy", "ip6 podnet-proxy"};
+  for (int i = 0; i < 4; ++i)
+    for (const char* f : {"ip ", "ip6 "}) four.insert(f + std::string("podnet-proxy-") + std::to_string(i));
+  EXPECT_EQ(tables(), four);
+  EXPECT_EQ(node_->output("nft list table ip podnet-proxy").find("service-ips"), std::string::npos)
+      << "the one-table layout's maps are gone";
+  EXPECT_EQ(ask(*client_, kClusterIp, 80), "backend0");
+  std::string api = ask(*client_, "10.96.0.20", 80);
+  EXPECT_TRUE(api == "backend1" || api == "backend2") << api;
+  EXPECT_NE(ask(*client_, "10.96.0.30", 5432).find("Connection refused"), std::string::npos);
+  // An endpoint count change in one shard, written by a partial sync.
+  proxier_->upsert_slice(web_slice({2}));
+  proxier_->upsert_slice([&] {
+    auto s = web_slice({1});
+    s.meta.labels[k8s::kServiceNameLabel] = "api";
+    return s;
+  }());
+  sync();
+  EXPECT_EQ(ask(*client_, kClusterIp, 80), "backend2");
+  EXPECT_EQ(ask(*client_, "10.96.0.20", 80), "backend1");
+
+  run_with(2);
+  EXPECT_EQ(tables().count("ip podnet-proxy-3"), 0u);
+  EXPECT_EQ(tables().count("ip6 podnet-proxy-2"), 0u);
+  EXPECT_EQ(ask(*client_, kClusterIp, 80), "backend0");
+
+  // `podnet proxy --cleanup`: every table of every layout.
+  auto nft = node_->netns().run([] { return nft::Nft::open(); });
+  ASSERT_TRUE(nft);
+  ASSERT_TRUE(node_->netns().run([&] { return remove_proxy_tables(*nft, RulesetConfig{}); }));
+  EXPECT_TRUE(tables().empty()) << node_->output("nft list tables");
+}
+
 TEST_F(ProxyDatapath, HairpinPodReachesItselfThroughItsService) {
   proxier_->upsert_service(cluster_ip_service("web", kClusterIp, {tcp_port("http", 80, 8080)}));
   proxier_->upsert_slice(web_slice({0}));

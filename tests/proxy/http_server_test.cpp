@@ -26,7 +26,7 @@ namespace http = boost::beast::http;
 class NullKernel : public ProxyKernel {
  public:
   Status apply(const Transaction&) override { return {}; }
-  Result<std::map<Family, std::vector<std::string>>> list_chains() override { return {}; }
+  Result<ExistingChains> list_chains() override { return {}; }
 };
 
 struct Got {

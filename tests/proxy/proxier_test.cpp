@@ -12,22 +12,29 @@ namespace {
 using namespace testing;
 using std::chrono::milliseconds;
 
+// One table, so that the texts below are those of docs/proxy.md's shape (shards: state_test).
+RulesetConfig one_table() {
+  RulesetConfig cfg;
+  cfg.shards = 1;
+  return cfg;
+}
+
 class FakeKernel : public ProxyKernel {
  public:
   Status apply(const Transaction& tx) override {
     full.push_back(tx.full != nullptr);
-    elements.push_back(tx.elements_text(RulesetConfig{}));
+    elements.push_back(tx.elements_text(one_table()));
     if (fail_next) {
       fail_next = false;
       return fail("apply", EBUSY);
     }
     return {};
   }
-  Result<std::map<Family, std::vector<std::string>>> list_chains() override { return chains; }
+  Result<ExistingChains> list_chains() override { return chains; }
 
   std::vector<bool> full;
   std::vector<std::string> elements;
-  std::map<Family, std::vector<std::string>> chains;
+  ExistingChains chains;
   bool fail_next = false;
 };
 
@@ -48,7 +55,7 @@ class FakeConntrack : public Conntrack {
 class ProxierTest : public ::testing::Test {
  protected:
   ProxierTest()
-      : proxier_(kernel_, ProxierOptions{{"node-a", {}}, RulesetConfig{}, milliseconds(100)}, &conntrack_) {}
+      : proxier_(kernel_, ProxierOptions{{"node-a", {}}, one_table(), milliseconds(100)}, &conntrack_) {}
 
   void add_web_and_db() {
     proxier_.upsert_service(cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}));
