@@ -36,6 +36,16 @@ int main(int argc, char** argv) {
   server_cmd->add_option("--node-port-range", server.node_port_range, "NodePort range LOW-HIGH")
       ->capture_default_str();
   server_cmd->add_option("--lb-pool", server.lb_pool, "Addresses for LoadBalancer services (CIDR)");
+  server_cmd
+      ->add_option("--node-monitor-grace-period", server.node_monitor_grace_period,
+                   "Seconds without a node heartbeat before the node is Unknown and its pods not ready")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  server_cmd
+      ->add_option("--pod-gc-quarantine", server.pod_gc_quarantine,
+                   "Seconds a node must be gone before its pods are deleted (kube: 40)")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
   server_cmd->add_option("--issue-node-credential", server.issue_node_credential,
                          "Write a kubeconfig for node agent NAME (needs --out) and exit");
   server_cmd->add_option("--out", server.out, "Where --issue-node-credential writes the kubeconfig");

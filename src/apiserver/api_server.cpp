@@ -113,7 +113,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
 
   if (opts.run_controllers) {
     auto controllers = controllers::ControllerManager::start(
-        *parts->objects, parts->registry, {opts.cluster_cidr, opts.node_cidr_mask, opts.lb_pool, opts.clock});
+        *parts->objects, parts->registry,
+        {opts.cluster_cidr, opts.node_cidr_mask, opts.lb_pool, opts.clock, opts.node_monitor_grace_period,
+         opts.pod_gc_quarantine});
     if (!controllers) return std::unexpected(wrap(controllers.error(), "controllers"));
     parts->controllers = std::move(*controllers);
   }

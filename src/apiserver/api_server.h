@@ -34,7 +34,9 @@ struct ApiServerOptions {
   bool run_controllers = false;
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask = 24;
-  std::string lb_pool;  // empty: LoadBalancer services get no address
+  std::string lb_pool;                                         // empty: LoadBalancer services get no address
+  std::chrono::milliseconds node_monitor_grace_period{40000};  // node lifecycle: heartbeat grace
+  std::chrono::milliseconds pod_gc_quarantine{5000};           // pod GC: wait before deleting orphans
 };
 
 class ApiServer {

@@ -98,6 +98,8 @@ int run_server(const ServerFlags& flags) {
   options.cluster_cidr = flags.cluster_cidr;
   options.node_cidr_mask = flags.node_cidr_mask;
   options.lb_pool = flags.lb_pool;
+  options.node_monitor_grace_period = std::chrono::seconds(flags.node_monitor_grace_period);
+  options.pod_gc_quarantine = std::chrono::seconds(flags.pod_gc_quarantine);
   options.service_cidr = flags.service_cidr;
   options.node_port_range = flags.node_port_range;
   auto server = apiserver::ApiServer::start(options);

@@ -15,7 +15,9 @@ struct ServerFlags {
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask = 24;
   std::string node_port_range = "30000-32767";
-  std::string lb_pool;  // empty: LoadBalancer services get no address
+  std::string lb_pool;                 // empty: LoadBalancer services get no address
+  int node_monitor_grace_period = 40;  // seconds
+  int pod_gc_quarantine = 5;           // seconds
   // One-shot mode: sign a node agent's credential, write its kubeconfig to `out` and exit.
   std::string issue_node_credential;
   std::string out;

@@ -8,7 +8,9 @@
 #include "controllers/events.h"
 #include "controllers/lb_ip.h"
 #include "controllers/node_ipam.h"
+#include "controllers/node_lifecycle.h"
 #include "controllers/object_cache.h"
+#include "controllers/pod_gc.h"
 #include "controllers/scheduler.h"
 
 namespace podnet::controllers {
@@ -71,6 +73,10 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
   }
   parts->controllers.push_back(
       std::make_unique<Scheduler>(*parts->pod_cache, *parts->node_cache, options.clock));
+  parts->controllers.push_back(std::make_unique<NodeLifecycleController>(
+      *parts->node_cache, *parts->pod_cache, options.clock, options.node_monitor_grace_period));
+  parts->controllers.push_back(std::make_unique<PodGcController>(*parts->pod_cache, *parts->node_cache,
+                                                                 options.clock, options.pod_gc_quarantine));
 
   for (auto* cache : {parts->node_cache.get(), parts->pod_cache.get(), parts->service_cache.get(),
                       parts->slice_cache.get()}) {

@@ -1,8 +1,9 @@
 // The controllers `podnet server` runs in its own process: shared caches of nodes, pods, services
-// and endpointslices over the object layer, the node IPAM, EndpointSlice, LoadBalancer IP and
-// scheduler controllers on them, started after the caches have their first list.
+// and endpointslices over the object layer, the node IPAM, EndpointSlice, LoadBalancer IP, scheduler,
+// node lifecycle and pod GC controllers on them, started after the caches have their first list.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,10 @@ struct ControllerOptions {
   int node_cidr_mask = 24;
   std::string lb_pool;  // empty: LoadBalancer services get no address
   Clock clock;          // empty: the system clock. It must advance: retry backoffs are measured on it
+  // A node without a new heartbeat for this long goes Unknown (kube: --node-monitor-grace-period).
+  std::chrono::milliseconds node_monitor_grace_period{40000};
+  // How long a node must be missing before its pods are deleted (kube: a fixed 40 s; see pod_gc.h).
+  std::chrono::milliseconds pod_gc_quarantine{5000};
 };
 
 class ControllerManager {

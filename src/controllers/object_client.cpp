@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "apiserver/deletion.h"
+
 namespace podnet::controllers {
 namespace json = boost::json;
 using apiserver::Subresource;
@@ -79,6 +81,15 @@ ApiResult<json::value> StoreObjectClient::update_status(const std::string& ns, c
 }
 ApiResult<json::value> StoreObjectClient::remove(const std::string& ns, const std::string& name) {
   return objects_.remove(type_, ns, name, "");
+}
+ApiResult<json::value> StoreObjectClient::force_delete(const std::string& ns, const std::string& name,
+                                                       const std::string& uid) {
+  apiserver::DeleteOptions options;
+  options.grace_period_seconds = 0;
+  if (!uid.empty()) options.precondition_uid = uid;
+  auto outcome = apiserver::delete_object(objects_, type_, ns, name, options);
+  if (!outcome) return std::unexpected(outcome.error());
+  return std::move(outcome->object);
 }
 
 // Binding writes spec and status together, which neither update nor update_status may, so it is a

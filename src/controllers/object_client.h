@@ -60,6 +60,11 @@ class ObjectClient {
                                                       boost::json::value object) = 0;
   // The removed object, its resourceVersion the revision of the deletion.
   virtual ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) = 0;
+  // A DELETE with gracePeriodSeconds=0 and a UID precondition, as the REST layer does it: a pod goes
+  // at once (no graceful termination), but finalizers still hold it (deletionTimestamp set). The
+  // precondition keeps a pod recreated under the same name meanwhile from being deleted (409).
+  virtual ApiResult<boost::json::value> force_delete(const std::string& ns, const std::string& name,
+                                                     const std::string& uid) = 0;
   // pods/binding: sets spec.nodeName and a PodScheduled=True condition in one write; 409 Conflict when
   // the pod is already bound (to another node or this one), as kube-apiserver answers.
   virtual ApiResult<boost::json::value> bind(const std::string& ns, const std::string& name,
@@ -82,6 +87,8 @@ class StoreObjectClient final : public ObjectClient {
   ApiResult<boost::json::value> update_status(const std::string& ns, const std::string& name,
                                               boost::json::value object) override;
   ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) override;
+  ApiResult<boost::json::value> force_delete(const std::string& ns, const std::string& name,
+                                             const std::string& uid) override;
   ApiResult<boost::json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
                                      const std::string& timestamp) override;
 

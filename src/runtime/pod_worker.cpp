@@ -34,6 +34,22 @@ uint64_t rv_number(const json::value& pod) {
   return n;
 }
 
+// The pod's Ready condition status as stored ("True"/"False"), "" when it has none.
+std::string ready_status(const json::value& pod) {
+  const auto* o = pod.if_object();
+  const auto* st = o ? o->if_contains("status") : nullptr;
+  const auto* cs = st && st->is_object() ? st->get_object().if_contains("conditions") : nullptr;
+  if (!cs || !cs->is_array()) return "";
+  for (const auto& c : cs->get_array()) {
+    const auto* co = c.if_object();
+    const auto* type = co ? co->if_contains("type") : nullptr;
+    const auto* status = co ? co->if_contains("status") : nullptr;
+    if (type && type->is_string() && type->get_string() == "Ready" && status && status->is_string())
+      return std::string(status->get_string());
+  }
+  return "";
+}
+
 // Kubernetes' $(VAR) references: defined names expand, $$ escapes, the rest stays as written.
 std::string expand(const std::string& s, const std::map<std::string, std::string>& vars) {
   std::string out;
@@ -766,6 +782,13 @@ void PodWorker::run() {
           spec_->deleting = decoded->deleting;
           spec_->deletion_grace_seconds = decoded->deletion_grace_seconds;
         }
+        // Someone else changed the readiness we posted (the node lifecycle controller marks the
+        // pods of a node that stopped posting not ready): post ours again, as kubelet's status
+        // manager does when the API's status differs from its own.
+        if (auto ours = conditions_.find("Ready");
+            !published_.empty() && ours != conditions_.end() &&
+            ready_status(*latest_) != (ours->second.first ? "True" : "False"))
+          published_.clear();
         updated_ = false;
       }
     }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "apiserver/object_store.h"
 #include "apiserver/resources.h"
@@ -63,6 +64,10 @@ class ConflictingClient final : public ObjectClient {
   }
   ApiResult<json::value> remove(const std::string& ns, const std::string& name) override {
     return real_.remove(ns, name);
+  }
+  ApiResult<json::value> force_delete(const std::string& ns, const std::string& name,
+                                      const std::string& uid) override {
+    return real_.force_delete(ns, name, uid);
   }
   ApiResult<json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
                               const std::string& ts) override {
@@ -118,19 +123,25 @@ class ControllerTest : public ::testing::Test {
 
   // Starts the caches, waits for their first list, then starts `controller` (made on the caches).
   void run(std::unique_ptr<Controller> controller) {
-    controller_ = std::move(controller);
+    std::vector<std::unique_ptr<Controller>> one;
+    one.push_back(std::move(controller));
+    run_all(std::move(one));
+  }
+  // Several controllers on the same caches, as the ControllerManager runs them.
+  void run_all(std::vector<std::unique_ptr<Controller>> controllers) {
+    controllers_ = std::move(controllers);
     for (auto* c : {node_cache_.get(), pod_cache_.get(), service_cache_.get(), slice_cache_.get()}) {
       c->start();
       ASSERT_TRUE(c->wait_synced(5s));
     }
-    controller_->start();
+    for (auto& c : controllers_) c->start();
   }
 
-  // Caches first: their threads call into the controller.
+  // Caches first: their threads call into the controllers.
   void stop() {
     for (auto* c : {node_cache_.get(), pod_cache_.get(), service_cache_.get(), slice_cache_.get()})
       if (c) c->stop();
-    controller_.reset();
+    controllers_.clear();
   }
 
   // A controller restart against the same database: new caches, new controller state.
@@ -152,10 +163,14 @@ class ControllerTest : public ::testing::Test {
   }
 
   // A fixed start (timestamps in objects are predictable) that moves on with real time, so that
-  // retry backoffs, measured on this clock, elapse.
+  // retry backoffs, measured on this clock, elapse; advance() jumps it ahead (grace periods).
   std::chrono::system_clock::time_point now() const {
-    return std::chrono::system_clock::time_point(1700000000s) + (std::chrono::steady_clock::now() - started_);
+    return std::chrono::system_clock::time_point(1700000000s) +
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::steady_clock::now() -
+                                                                           started_) +
+           std::chrono::milliseconds(advanced_ms_.load());
   }
+  void advance(std::chrono::milliseconds by) { advanced_ms_ += by.count(); }
 
   static json::value must(const ApiResult<json::value>& r) {
     EXPECT_TRUE(r) << (r ? "" : r.error().message);
@@ -216,6 +231,7 @@ class ControllerTest : public ::testing::Test {
   }
 
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<int64_t> advanced_ms_{0};
   podnet::testing::TempDir dir_{"pn-ctrl"};
   apiserver::ResourceRegistry registry_ = apiserver::ResourceRegistry::builtin();
   std::unique_ptr<storage::SqliteStore> store_;
@@ -223,7 +239,7 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<StoreObjectClient> nodes_, pods_, services_, slices_, events_;
   std::unique_ptr<ObjectCache> node_cache_, pod_cache_, service_cache_, slice_cache_;
   std::unique_ptr<EventRecorder> recorder_;
-  std::unique_ptr<Controller> controller_;
+  std::vector<std::unique_ptr<Controller>> controllers_;
 };
 
 }  // namespace podnet::controllers::testing

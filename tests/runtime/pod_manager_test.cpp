@@ -116,6 +116,25 @@ TEST_F(PodTest, ReadinessProbeFlipsReadyCondition) {
   EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
 }
 
+// The node lifecycle controller sets the Ready condition of a silent node's pods to False; once the
+// agent is heard again it must post its own readiness, or the pods stay out of their Services.
+TEST_F(PodTest, ReadinessChangedByOthersIsPostedAgain) {
+  start_manager();
+  make_pod("marked", {container("app", {"/bin/sh", "-c", "exec sleep 1000"})});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("marked"), "Ready") == "True"; }))
+      << json::serialize(pod);
+  for (auto& c : pod.at("status").at("conditions").as_array())
+    if (str(c, {"type"}) == "Ready") c.as_object()["status"] = "False";
+  auto marked = request("PUT", "/api/v1/namespaces/default/pods/marked/status", pod);
+  ASSERT_TRUE(marked) << marked.error().message();
+  ASSERT_EQ(condition(*marked, "Ready"), "False");
+  EXPECT_TRUE(eventually([&] { return condition(pod = get_pod("marked"), "Ready") == "True"; }))
+      << json::serialize(pod);
+  admin().del("/api/v1/namespaces/default/pods/marked");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
 TEST_F(PodTest, LivenessFailureRestartsContainer) {
   start_manager();
   std::string flag = dir_.path() + "/alive-flag";
