@@ -109,6 +109,10 @@ class BenchCluster {
   void down() {
     std::lock_guard lock(down_mu_);
     if (state_dir_.empty()) return;
+    // For a look at what the daemons did: PN_BENCH_LOGS=/var/tmp/pn-somewhere keeps their logs.
+    if (const char* keep = ::getenv("PN_BENCH_LOGS"))
+      shell("mkdir -p " + std::string(keep) + " && cp -r " + state_dir_ + "/logs " + keep + "/" +
+            std::filesystem::path(state_dir_).filename().string());
     auto r = shell(podnet_ + " down --state-dir " + state_dir_);
     if (r.rc != 0) std::fprintf(stderr, "podnet down failed (%d):\n%s\n", r.rc, r.out.c_str());
     std::error_code ec;
