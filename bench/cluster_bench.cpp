@@ -61,8 +61,8 @@ double pct(const std::vector<double>& sorted, double p) {
 std::string summary(std::vector<double> v, const char* unit = "ms") {
   std::sort(v.begin(), v.end());
   char buf[200];
-  std::snprintf(buf, sizeof buf, "n=%zu p50 %.1f %s, p95 %.1f, p99 %.1f, max %.1f", v.size(), pct(v, 0.5), unit,
-                pct(v, 0.95), pct(v, 0.99), v.empty() ? NAN : v.back());
+  std::snprintf(buf, sizeof buf, "n=%zu p50 %.1f %s, p95 %.1f, p99 %.1f, max %.1f", v.size(), pct(v, 0.5),
+                unit, pct(v, 0.95), pct(v, 0.99), v.empty() ? NAN : v.back());
   return buf;
 }
 
@@ -123,7 +123,8 @@ json::value service(const std::string& name) {
       {"apiVersion", "v1"},
       {"kind", "Service"},
       {"metadata", {{"name", name}}},
-      {"spec", {{"ports", json::array{json::object{{"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}}}};
+      {"spec",
+       {{"ports", json::array{json::object{{"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}}}};
 }
 json::value slice(const std::string& service, const std::string& ip) {
   return json::object{
@@ -132,7 +133,8 @@ json::value slice(const std::string& service, const std::string& ip) {
       {"metadata",
        {{"name", service + "-bench"},
         {"labels",
-         {{"kubernetes.io/service-name", service}, {"endpointslice.kubernetes.io/managed-by", "cluster-bench"}}}}},
+         {{"kubernetes.io/service-name", service},
+          {"endpointslice.kubernetes.io/managed-by", "cluster-bench"}}}}},
       {"addressType", "IPv4"},
       {"endpoints", json::array{json::object{{"addresses", json::array{json::value(ip)}},
                                              {"conditions", {{"ready", true}}}}}},
@@ -226,7 +228,7 @@ int bench_netprog(int changes) {
       vips.push_back(str(*s, {"spec", "clusterIP"}));
     }
     std::this_thread::sleep_for(std::chrono::seconds(3));
-    std::vector<double> slice_ms, slice_write_ms;
+    std::vector<double> slice_ms, slice_write_ms, slice_ack_ms;
     for (int i = 0; i < changes; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
       auto t0 = Clock::now();
@@ -234,14 +236,16 @@ int bench_netprog(int changes) {
       slice_write_ms.push_back(ms_since(t0, Clock::now()));
       if (!r) return std::fprintf(stderr, "create slice: %s\n", r.error().message().c_str()), 1;
       auto live = wait_live(nodes, vips[i], 80);
-      if (live) slice_ms.push_back(ms_since(t0, *live));
-      else ++failed;
+      if (live)
+        slice_ms.push_back(ms_since(t0, *live));
+      else
+        ++failed;
     }
     // (b) Service write: the slice exists first, the Service (new ClusterIP) makes it live.
     for (int i = 0; i < changes; ++i)
       if (!api->create(kSlices, slice("np-b" + tag + "-" + std::to_string(i), backend_ip))) return 1;
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    std::vector<double> svc_ms, svc_write_ms;
+    std::vector<double> svc_ms, svc_write_ms, svc_ack_ms;
     for (int i = 0; i < changes; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
       auto t0 = Clock::now();
@@ -249,19 +253,25 @@ int bench_netprog(int changes) {
       svc_write_ms.push_back(ms_since(t0, Clock::now()));
       if (!s) return std::fprintf(stderr, "create service: %s\n", s.error().message().c_str()), 1;
       auto live = wait_live(nodes, str(*s, {"spec", "clusterIP"}), 80);
-      if (live) svc_ms.push_back(ms_since(t0, *live));
-      else ++failed;
+      if (live)
+        svc_ms.push_back(ms_since(t0, *live));
+      else
+        ++failed;
     }
     std::printf("  changes %s:\n", gap_ms ? ("every " + tag + " ms after the last one went live").c_str()
-                                         : "back to back (the next write as soon as the last one is live)");
+                                          : "back to back (the next write as soon as the last one is live)");
     std::printf("    EndpointSlice create -> live on all nodes: %s\n", summary(slice_ms).c_str());
     std::printf("      (the POST itself: %s)\n", summary(slice_write_ms).c_str());
-    std::printf("    Service create (slice already there) -> live on all nodes: %s\n", summary(svc_ms).c_str());
+    std::printf("      (POST response -> live: %s)\n", summary(slice_ack_ms).c_str());
+    std::printf("    Service create (slice already there) -> live on all nodes: %s\n",
+                summary(svc_ms).c_str());
     std::printf("      (the POST itself: %s)\n", summary(svc_write_ms).c_str());
+    std::printf("      (POST response -> live: %s)\n", summary(svc_ack_ms).c_str());
     std::fflush(stdout);
     return 0;
   };
-  std::printf("netprog (3 nodes, vxlan; live = connect() to the ClusterIP succeeds from all 3 node netns):\n");
+  std::printf(
+      "netprog (3 nodes, vxlan; live = connect() to the ClusterIP succeeds from all 3 node netns):\n");
   for (int gap : {0, 150})
     if (phases(gap)) return 1;
   std::printf("  not live within 10 s: %d; target p99 < 100 ms\n", failed);
@@ -385,10 +395,10 @@ class VethPair {
     cleanup_id_ = podnet::bench::ScopedCleanup::get().add([this] { remove(); });
     ok_ = shell("ip netns add " + a_ + " && ip netns add " + b_ + " && ip -n " + a_ +
                 " link add veth0 type veth peer name veth1 netns " + b_ + " && ip -n " + a_ +
-                " addr add 10.250.0.1/24 dev veth0 && ip -n " + b_ + " addr add 10.250.0.2/24 dev veth1 && ip -n " +
-                a_ + " link set veth0 up && ip -n " + b_ + " link set veth1 up && ip -n " + a_ +
-                " link set lo up && ip -n " + b_ + " link set lo up && ip netns exec " + b_ +
-                " iperf3 -s -D --pidfile " + pidfile_)
+                " addr add 10.250.0.1/24 dev veth0 && ip -n " + b_ +
+                " addr add 10.250.0.2/24 dev veth1 && ip -n " + a_ + " link set veth0 up && ip -n " + b_ +
+                " link set veth1 up && ip -n " + a_ + " link set lo up && ip -n " + b_ +
+                " link set lo up && ip netns exec " + b_ + " iperf3 -s -D --pidfile " + pidfile_)
               .rc == 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
@@ -454,7 +464,8 @@ int bench_iperf(int seconds, int reps) {
     cases.push_back(same);
     cases.push_back(cross);
   }
-  std::printf("iperf3 (1 TCP stream, %d s per run, first second omitted, %d runs each, medians):\n", seconds, reps);
+  std::printf("iperf3 (1 TCP stream, %d s per run, first second omitted, %d runs each, medians):\n", seconds,
+              reps);
   std::printf("  bare veth pair between two namespaces (mtu 1500): %.2f Gbit/s (all %zu baseline runs)\n",
               median(base_all), base_all.size());
   for (auto& k : cases) {
@@ -511,6 +522,7 @@ int bench_rss(int services, int writers) {
   std::printf("rss (3 nodes, vxlan; %d selector-less Services, one EndpointSlice with 1 endpoint each):\n",
               services);
   report("before");
+  long preexisting = frontends(nodes[0]);  // the kubernetes Service's, if any
   std::atomic<int> next{0}, errors{0};
   std::vector<std::string> last_vip(writers);
   auto t0 = Clock::now();
@@ -537,17 +549,19 @@ int bench_rss(int services, int writers) {
   std::vector<long> counts(3);
   for (int tries = 0; tries < 120; ++tries) {
     for (int i = 0; i < 3; ++i) counts[i] = frontends(nodes[i]);
-    if (*std::min_element(counts.begin(), counts.end()) >= services) break;
+    if (*std::min_element(counts.begin(), counts.end()) >= preexisting + services) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   double live_s = ms_since(t0, Clock::now()) / 1000;
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  std::printf("  %d Services + %d EndpointSlices written in %.1f s by %d clients (%d errors); all programmed "
-              "after %.1f s; service-ips elements per node: %ld %ld %ld\n",
-              services, services, write_s, writers, errors.load(), live_s, counts[0], counts[1], counts[2]);
+  std::printf(
+      "  %d Services + %d EndpointSlices written in %.1f s by %d clients (%d errors); all programmed "
+      "after %.1f s; service-ips elements per node: %ld %ld %ld (%ld before)\n",
+      services, services, write_s, writers, errors.load(), live_s, counts[0], counts[1], counts[2],
+      preexisting);
   report("after");
   std::fflush(stdout);
-  return errors == 0 && *std::min_element(counts.begin(), counts.end()) >= services ? 0 : 1;
+  return errors == 0 && *std::min_element(counts.begin(), counts.end()) >= preexisting + services ? 0 : 1;
 }
 
 }  // namespace
@@ -558,14 +572,22 @@ int main(int argc, char** argv) {
   int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 3, writers = 8;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
-    if (a == "--bench") which = v;
-    else if (a == "--changes") changes = std::stoi(v);
-    else if (a == "--pods") pods = std::stoi(v);
-    else if (a == "--services") services = std::stoi(v);
-    else if (a == "--iperf-seconds") seconds = std::stoi(v);
-    else if (a == "--iperf-reps") reps = std::stoi(v);
-    else if (a == "--writers") writers = std::stoi(v);
-    else return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
+    if (a == "--bench")
+      which = v;
+    else if (a == "--changes")
+      changes = std::stoi(v);
+    else if (a == "--pods")
+      pods = std::stoi(v);
+    else if (a == "--services")
+      services = std::stoi(v);
+    else if (a == "--iperf-seconds")
+      seconds = std::stoi(v);
+    else if (a == "--iperf-reps")
+      reps = std::stoi(v);
+    else if (a == "--writers")
+      writers = std::stoi(v);
+    else
+      return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
   }
   if (::geteuid() != 0) return std::fprintf(stderr, "needs root\n"), 2;
   std::set<std::string> run;
