@@ -233,13 +233,16 @@ int bench_netprog(int changes) {
       std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
       auto t0 = Clock::now();
       auto r = api->create(kSlices, slice("np-a" + tag + "-" + std::to_string(i), backend_ip));
-      slice_write_ms.push_back(ms_since(t0, Clock::now()));
+      auto t1 = Clock::now();
+      slice_write_ms.push_back(ms_since(t0, t1));
       if (!r) return std::fprintf(stderr, "create slice: %s\n", r.error().message().c_str()), 1;
       auto live = wait_live(nodes, vips[i], 80);
-      if (live)
+      if (live) {
         slice_ms.push_back(ms_since(t0, *live));
-      else
+        slice_ack_ms.push_back(ms_since(t1, *live));
+      } else {
         ++failed;
+      }
     }
     // (b) Service write: the slice exists first, the Service (new ClusterIP) makes it live.
     for (int i = 0; i < changes; ++i)
@@ -250,13 +253,16 @@ int bench_netprog(int changes) {
       std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
       auto t0 = Clock::now();
       auto s = api->create(kServices, service("np-b" + tag + "-" + std::to_string(i)));
-      svc_write_ms.push_back(ms_since(t0, Clock::now()));
+      auto t1 = Clock::now();
+      svc_write_ms.push_back(ms_since(t0, t1));
       if (!s) return std::fprintf(stderr, "create service: %s\n", s.error().message().c_str()), 1;
       auto live = wait_live(nodes, str(*s, {"spec", "clusterIP"}), 80);
-      if (live)
+      if (live) {
         svc_ms.push_back(ms_since(t0, *live));
-      else
+        svc_ack_ms.push_back(ms_since(t1, *live));
+      } else {
         ++failed;
+      }
     }
     std::printf("  changes %s:\n", gap_ms ? ("every " + tag + " ms after the last one went live").c_str()
                                           : "back to back (the next write as soon as the last one is live)");
