@@ -1,0 +1,608 @@
+// cluster_bench: issue 5's benchmarks on real `podnet up` clusters (3 nodes each, brought up in a
+// private state dir on a free underlay and removed with `podnet down`, also on failure or Ctrl-C):
+//   netprog  Service / EndpointSlice write -> rule live on every node, detected by the datapath: a
+//            connect() from each node's namespace to the ClusterIP succeeds (backend: one pod)
+//   podstart create -> Ready (seen on a watch) of N pods with a tcpSocket probe, scheduled over 3 nodes
+//   iperf    iperf3 pod-to-pod on one node and across nodes (vxlan and host-gw) against a bare veth
+//            pair between two namespaces made here
+//   rss      VmRSS of the agents with N selector-less Services (one endpoint each) programmed
+// Needs root, podnet, podnet-cni, pod_tool, iperf3.
+//
+//   cluster_bench [--bench netprog,podstart,iperf,rss] [--changes 200] [--pods 100]
+//                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 3]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "bench_cluster.h"
+#include "client/https_client.h"
+#include "client/kubeconfig.h"
+#include "common/fd.h"
+#include "netlink/netns.h"
+
+namespace {
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+using podnet::bench::BenchCluster;
+using podnet::bench::shell;
+using podnet::client::HttpsApiClient;
+
+const std::string kBin = PODNET_BINARY_DIR;
+const std::string kPodnet = kBin + "/podnet";
+const std::string kPodTool = kBin + "/tests/runtime/pod_tool";
+
+double ms_since(Clock::time_point t0, Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t - t0).count();
+}
+
+// Nearest-rank percentile of sorted values.
+double pct(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return NAN;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+std::string summary(std::vector<double> v, const char* unit = "ms") {
+  std::sort(v.begin(), v.end());
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "n=%zu p50 %.1f %s, p95 %.1f, p99 %.1f, max %.1f", v.size(), pct(v, 0.5),
+                unit, pct(v, 0.95), pct(v, 0.99), v.empty() ? NAN : v.back());
+  return buf;
+}
+
+std::unique_ptr<HttpsApiClient> api_for(const BenchCluster& c) {
+  auto access = podnet::client::load_kubeconfig(c.kubeconfig());
+  if (!access) return nullptr;
+  auto api = HttpsApiClient::create(*access);
+  return api ? std::move(*api) : nullptr;
+}
+
+std::string str(const json::value& v, std::initializer_list<const char*> path) {
+  const json::value* cur = &v;
+  for (const char* k : path) {
+    if (!cur->is_object()) return "";
+    cur = cur->as_object().if_contains(k);
+    if (!cur) return "";
+  }
+  return cur->is_string() ? std::string(cur->as_string()) : "";
+}
+
+bool pod_ready(const json::value& pod) {
+  const auto* st = pod.as_object().if_contains("status");
+  const auto* cs = st && st->is_object() ? st->as_object().if_contains("conditions") : nullptr;
+  if (!cs || !cs->is_array()) return false;
+  for (const auto& c : cs->as_array())
+    if (str(c, {"type"}) == "Ready" && str(c, {"status"}) == "True") return true;
+  return false;
+}
+
+// A pod with one container; a tcpSocket readiness probe on `probe_port` unless 0.
+json::value pod_spec(const std::string& name, const std::string& node, std::vector<std::string> command,
+                     int probe_port) {
+  json::array cmd;
+  for (auto& a : command) cmd.emplace_back(a);
+  json::object c{{"name", "c"}, {"image", "none"}, {"command", cmd}};
+  if (probe_port)
+    c["readinessProbe"] = json::object{{"tcpSocket", {{"port", probe_port}}}, {"periodSeconds", 1}};
+  json::object spec{{"containers", json::array{c}}, {"terminationGracePeriodSeconds", 1}};
+  if (!node.empty()) spec["nodeName"] = node;
+  return json::object{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}}}, {"spec", spec}};
+}
+
+// Waits until the pod is Ready; returns it (nullopt after `timeout`).
+std::optional<json::value> wait_ready(HttpsApiClient& api, const std::string& name,
+                                      std::chrono::seconds timeout = std::chrono::seconds(90)) {
+  auto end = Clock::now() + timeout;
+  while (Clock::now() < end) {
+    auto p = api.get("/api/v1/namespaces/default/pods/" + name);
+    if (p && pod_ready(*p) && !str(*p, {"status", "podIP"}).empty()) return *p;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  std::fprintf(stderr, "pod %s not Ready within %llds\n", name.c_str(), (long long)timeout.count());
+  return std::nullopt;
+}
+
+json::value service(const std::string& name) {
+  return json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Service"},
+      {"metadata", {{"name", name}}},
+      {"spec",
+       {{"ports", json::array{json::object{{"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}}}};
+}
+json::value slice(const std::string& service, const std::string& ip) {
+  return json::object{
+      {"apiVersion", "discovery.k8s.io/v1"},
+      {"kind", "EndpointSlice"},
+      {"metadata",
+       {{"name", service + "-bench"},
+        {"labels",
+         {{"kubernetes.io/service-name", service},
+          {"endpointslice.kubernetes.io/managed-by", "cluster-bench"}}}}},
+      {"addressType", "IPv4"},
+      {"endpoints", json::array{json::object{{"addresses", json::array{json::value(ip)}},
+                                             {"conditions", {{"ready", true}}}}}},
+      {"ports", json::array{json::object{{"name", ""}, {"port", 8080}, {"protocol", "TCP"}}}}};
+}
+const char* kServices = "/api/v1/namespaces/default/services";
+const char* kSlices = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices";
+const char* kPods = "/api/v1/namespaces/default/pods";
+
+// One TCP connect attempt; true when the handshake completed within `wait`.
+bool try_connect(const sockaddr_in& sa, std::chrono::milliseconds wait) {
+  podnet::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (::poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  return err == 0;
+}
+
+// From every node's namespace, connects to ip:port until one succeeds; the time of the last node's
+// success (nullopt when a node did not get through within 10 s). A refused attempt (the proxy's
+// reject of a frontend without endpoints) is retried after 1 ms, one that hangs (no rule yet:
+// the SYN leaves the node and dies in the root namespace, which does not forward) after 5 ms.
+std::optional<Clock::time_point> wait_live(const std::vector<std::string>& node_netns, const std::string& ip,
+                                           int port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+  std::vector<std::optional<Clock::time_point>> done(node_netns.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < node_netns.size(); ++i)
+    threads.emplace_back([&, i] {
+      auto ns = podnet::netlink::NetNs::open("/run/netns/" + node_netns[i]);
+      if (!ns) return;
+      (void)ns->run([&]() -> podnet::Status {
+        auto end = Clock::now() + std::chrono::seconds(10);
+        while (Clock::now() < end) {
+          auto before = Clock::now();
+          if (try_connect(sa, std::chrono::milliseconds(5))) {
+            done[i] = Clock::now();
+            break;
+          }
+          if (Clock::now() - before < std::chrono::milliseconds(4))
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return {};
+      });
+    });
+  for (auto& t : threads) t.join();
+  Clock::time_point last{};
+  for (auto& d : done) {
+    if (!d) return std::nullopt;
+    last = std::max(last, *d);
+  }
+  return last;
+}
+
+std::vector<std::string> node_namespaces(const BenchCluster& c, int nodes) {
+  std::vector<std::string> v;
+  for (int i = 1; i <= nodes; ++i) v.push_back(c.layout().node_netns(i));
+  return v;
+}
+
+// ---- netprog -------------------------------------------------------------------------------------
+
+int bench_netprog(int changes) {
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  auto nodes = node_namespaces(c, 3);
+  if (!api->create(kPods, pod_spec("np-backend", "node1", {kPodTool, "serve", "8080", "x"}, 8080))) return 1;
+  auto backend = wait_ready(*api, "np-backend");
+  if (!backend) return 1;
+  std::string backend_ip = str(*backend, {"status", "podIP"});
+
+  // The agent's proxy syncs at most once per --min-sync-interval (50 ms): a change that comes less
+  // than that after the previous sync waits for the window to end. Back to back, every change does;
+  // with a gap longer than the window, none does. Both are measured.
+  int failed = 0;
+  auto phases = [&](int gap_ms) -> int {
+    std::string tag = std::to_string(gap_ms);
+    // (a) EndpointSlice write: the Services exist (no endpoints: refused), the slice makes them live.
+    std::vector<std::string> vips;
+    for (int i = 0; i < changes; ++i) {
+      auto s = api->create(kServices, service("np-a" + tag + "-" + std::to_string(i)));
+      if (!s) return std::fprintf(stderr, "create service: %s\n", s.error().message().c_str()), 1;
+      vips.push_back(str(*s, {"spec", "clusterIP"}));
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::vector<double> slice_ms, slice_write_ms, slice_ack_ms;
+    for (int i = 0; i < changes; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+      auto t0 = Clock::now();
+      auto r = api->create(kSlices, slice("np-a" + tag + "-" + std::to_string(i), backend_ip));
+      auto t1 = Clock::now();
+      slice_write_ms.push_back(ms_since(t0, t1));
+      if (!r) return std::fprintf(stderr, "create slice: %s\n", r.error().message().c_str()), 1;
+      auto live = wait_live(nodes, vips[i], 80);
+      if (live) {
+        slice_ms.push_back(ms_since(t0, *live));
+        slice_ack_ms.push_back(ms_since(t1, *live));
+      } else {
+        ++failed;
+      }
+    }
+    // (b) Service write: the slice exists first, the Service (new ClusterIP) makes it live.
+    for (int i = 0; i < changes; ++i)
+      if (!api->create(kSlices, slice("np-b" + tag + "-" + std::to_string(i), backend_ip))) return 1;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    std::vector<double> svc_ms, svc_write_ms, svc_ack_ms;
+    for (int i = 0; i < changes; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+      auto t0 = Clock::now();
+      auto s = api->create(kServices, service("np-b" + tag + "-" + std::to_string(i)));
+      auto t1 = Clock::now();
+      svc_write_ms.push_back(ms_since(t0, t1));
+      if (!s) return std::fprintf(stderr, "create service: %s\n", s.error().message().c_str()), 1;
+      auto live = wait_live(nodes, str(*s, {"spec", "clusterIP"}), 80);
+      if (live) {
+        svc_ms.push_back(ms_since(t0, *live));
+        svc_ack_ms.push_back(ms_since(t1, *live));
+      } else {
+        ++failed;
+      }
+    }
+    std::printf("  changes %s:\n", gap_ms ? ("every " + tag + " ms after the last one went live").c_str()
+                                          : "back to back (the next write as soon as the last one is live)");
+    std::printf("    EndpointSlice create -> live on all nodes: %s\n", summary(slice_ms).c_str());
+    std::printf("      (the POST itself: %s)\n", summary(slice_write_ms).c_str());
+    std::printf("      (POST response -> live: %s)\n", summary(slice_ack_ms).c_str());
+    std::printf("    Service create (slice already there) -> live on all nodes: %s\n",
+                summary(svc_ms).c_str());
+    std::printf("      (the POST itself: %s)\n", summary(svc_write_ms).c_str());
+    std::printf("      (POST response -> live: %s)\n", summary(svc_ack_ms).c_str());
+    std::fflush(stdout);
+    return 0;
+  };
+  std::printf(
+      "netprog (3 nodes, vxlan; live = connect() to the ClusterIP succeeds from all 3 node netns):\n");
+  for (int gap : {0, 150})
+    if (phases(gap)) return 1;
+  std::printf("  not live within 10 s: %d; target p99 < 100 ms\n", failed);
+  std::fflush(stdout);
+  return failed ? 1 : 0;
+}
+
+// ---- podstart ------------------------------------------------------------------------------------
+
+int bench_podstart(int pods) {
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  auto watch_api = api_for(c);
+  auto list = api->list(kPods, 500, "");
+  if (!list) return 1;
+  auto watch = watch_api->watch(kPods, list->resource_version);
+  if (!watch) return std::fprintf(stderr, "watch: %s\n", watch.error().message().c_str()), 1;
+
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> ready_at;
+  std::map<std::string, std::string> node_of;
+  // Stages seen on the watch: bound to a node, podIP in the status (network set up, containers
+  // started), Ready.
+  std::map<std::string, Clock::time_point> bound_at, ip_at;
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    while (!stop) {
+      auto ev = (*watch)->next();
+      if (!ev || !*ev) break;
+      auto now = Clock::now();
+      const auto& obj = (*ev)->object;
+      std::string name = str(obj, {"metadata", "name"});
+      std::lock_guard lock(mu);
+      if (!str(obj, {"spec", "nodeName"}).empty() && !bound_at.contains(name)) bound_at[name] = now;
+      if (!str(obj, {"status", "podIP"}).empty() && !ip_at.contains(name)) ip_at[name] = now;
+      if (pod_ready(obj) && !ready_at.contains(name)) {
+        ready_at[name] = now;
+        node_of[name] = str(obj, {"spec", "nodeName"});
+      }
+    }
+  });
+  std::map<std::string, Clock::time_point> requested, responded;
+  for (int i = 0; i < pods; ++i) {
+    std::string name = "start-" + std::to_string(i);
+    auto t0 = Clock::now();
+    auto r = api->create(kPods, pod_spec(name, "", {kPodTool, "serve", "8080", "x"}, 8080));
+    auto t1 = Clock::now();
+    if (!r) {
+      std::fprintf(stderr, "create %s: %s\n", name.c_str(), r.error().message().c_str());
+      continue;
+    }
+    requested[name] = t0;
+    responded[name] = t1;
+  }
+  auto created_all = Clock::now();
+  for (int i = 0; i < 1200; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (ready_at.size() >= responded.size()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop = true;
+  (*watch)->cancel();
+  watcher.join();
+  std::vector<double> from_resp, from_req, to_bound, to_ip;
+  std::map<std::string, int> per_node;
+  for (auto& [name, t] : ready_at) {
+    if (!responded.contains(name)) continue;
+    if (bound_at.contains(name)) to_bound.push_back(ms_since(responded[name], bound_at[name]));
+    if (ip_at.contains(name)) to_ip.push_back(ms_since(responded[name], ip_at[name]));
+    from_resp.push_back(ms_since(responded[name], t));
+    from_req.push_back(ms_since(requested[name], t));
+    per_node[node_of[name]]++;
+  }
+  std::printf("podstart (%d pods, tcpSocket probe periodSeconds 1, `pod_tool serve 8080`, 3 nodes):\n", pods);
+  std::printf("  created in %.0f ms (sequential POSTs); Ready: %zu\n",
+              requested.empty() ? 0.0 : ms_since(requested.begin()->second, created_all), from_resp.size());
+  std::printf("  create response -> Ready=True on the watch: %s\n", summary(from_resp).c_str());
+  std::printf("  create request  -> Ready=True on the watch: %s\n", summary(from_req).c_str());
+  std::printf("  stages from the create response: bound to a node %s\n", summary(to_bound).c_str());
+  std::printf("                                   podIP in status %s\n", summary(to_ip).c_str());
+  std::printf("  pods per node:");
+  for (auto& [n, k] : per_node) std::printf(" %s=%d", n.c_str(), k);
+  std::printf("; target p99 < 1000 ms\n");
+  std::fflush(stdout);
+  return static_cast<int>(from_resp.size()) == pods ? 0 : 1;
+}
+
+// ---- iperf ---------------------------------------------------------------------------------------
+
+// Gbit/s received by the iperf3 client run in `netns` against ip (first second omitted).
+std::optional<double> iperf(const std::string& netns, const std::string& ip, int seconds) {
+  auto r = shell("ip netns exec " + netns + " iperf3 -J -O 1 -t " + std::to_string(seconds) + " -c " + ip);
+  boost::system::error_code ec;
+  auto v = json::parse(r.out, ec);
+  if (ec || !v.is_object()) {
+    std::fprintf(stderr, "iperf3 %s -> %s: %s\n", netns.c_str(), ip.c_str(), r.out.c_str());
+    return std::nullopt;
+  }
+  const auto* end = v.as_object().if_contains("end");
+  const auto* sum = end && end->is_object() ? end->as_object().if_contains("sum_received") : nullptr;
+  if (!sum) return std::nullopt;
+  return sum->at("bits_per_second").to_number<double>() / 1e9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? NAN : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// Two namespaces joined by a bare veth pair (nothing in the root namespace), iperf3 -s in the second.
+class VethPair {
+ public:
+  VethPair() {
+    std::string p = "pn-cbench" + std::to_string(::getpid());
+    a_ = p + "-a";
+    b_ = p + "-b";
+    pidfile_ = "/var/tmp/" + p + "-iperf.pid";
+    cleanup_id_ = podnet::bench::ScopedCleanup::get().add([this] { remove(); });
+    ok_ = shell("ip netns add " + a_ + " && ip netns add " + b_ + " && ip -n " + a_ +
+                " link add veth0 type veth peer name veth1 netns " + b_ + " && ip -n " + a_ +
+                " addr add 10.250.0.1/24 dev veth0 && ip -n " + b_ +
+                " addr add 10.250.0.2/24 dev veth1 && ip -n " + a_ + " link set veth0 up && ip -n " + b_ +
+                " link set veth1 up && ip -n " + a_ + " link set lo up && ip -n " + b_ +
+                " link set lo up && ip netns exec " + b_ + " iperf3 -s -D --pidfile " + pidfile_)
+              .rc == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  ~VethPair() {
+    podnet::bench::ScopedCleanup::get().remove(cleanup_id_);
+    remove();
+  }
+  bool ok() const { return ok_; }
+  std::optional<double> run(int seconds) { return iperf(a_, "10.250.0.2", seconds); }
+
+ private:
+  void remove() {
+    std::ifstream f(pidfile_);
+    pid_t pid = 0;
+    if (f >> pid && pid > 1 && podnet::cluster::cmdline_contains(pid, "iperf3")) ::kill(pid, SIGKILL);
+    ::unlink(pidfile_.c_str());
+    shell("ip netns delete " + a_ + "; ip netns delete " + b_);
+  }
+  std::string a_, b_, pidfile_;
+  bool ok_ = false;
+  int cleanup_id_ = 0;
+};
+
+int bench_iperf(int seconds, int reps) {
+  VethPair base;
+  if (!base.ok()) return std::fprintf(stderr, "baseline veth pair failed\n"), 1;
+  std::vector<double> base_all;
+  struct Case {
+    std::string name;
+    std::vector<double> gbps, base;
+  };
+  std::vector<Case> cases;
+  for (std::string overlay : {"vxlan", "host-gw"}) {
+    BenchCluster c(kPodnet);
+    if (!c.up(3, overlay)) return 1;
+    auto api = api_for(c);
+    for (auto& [name, node, cmd, port] :
+         std::vector<std::tuple<std::string, std::string, std::vector<std::string>, int>>{
+             {"srv1", "node1", {"iperf3", "-s"}, 5201},
+             {"srv2", "node2", {"iperf3", "-s"}, 5201},
+             {"cli", "node1", {"sleep", "100000"}, 0}})
+      if (!api->create(kPods, pod_spec(name, node, cmd, port))) return 1;
+    auto srv1 = wait_ready(*api, "srv1");
+    auto srv2 = wait_ready(*api, "srv2");
+    auto cli = wait_ready(*api, "cli");
+    if (!srv1 || !srv2 || !cli) return 1;
+    std::string cli_ns = "pn-node1-" + str(*cli, {"metadata", "uid"}).substr(0, 8);
+    std::string mtu = shell("ip -n " + cli_ns + " -o link show eth0 | grep -o 'mtu [0-9]*'").out;
+    if (!mtu.empty()) mtu.pop_back();
+    Case same{"pod-to-pod, one node (" + overlay + " cluster, pod " + mtu + ")", {}, {}};
+    Case cross{"pod-to-pod, across nodes, " + overlay + " (pod " + mtu + ")", {}, {}};
+    for (int rep = 0; rep < reps; ++rep) {
+      // Baseline next to every run, so load on the shared machine hits both sides alike.
+      for (Case* k : {&same, &cross}) {
+        auto b = base.run(seconds);
+        auto g = iperf(cli_ns, str(k == &same ? *srv1 : *srv2, {"status", "podIP"}), seconds);
+        if (!b || !g) return 1;
+        k->base.push_back(*b);
+        k->gbps.push_back(*g);
+        base_all.push_back(*b);
+      }
+    }
+    cases.push_back(same);
+    cases.push_back(cross);
+  }
+  std::printf("iperf3 (1 TCP stream, %d s per run, first second omitted, %d runs each, medians):\n", seconds,
+              reps);
+  std::printf("  bare veth pair between two namespaces (mtu 1500): %.2f Gbit/s (all %zu baseline runs)\n",
+              median(base_all), base_all.size());
+  for (auto& k : cases) {
+    std::string runs;
+    for (double g : k.gbps) runs += std::to_string(g).substr(0, 5) + " ";
+    std::printf("  %s: %.2f Gbit/s = %.0f%% of the veth runs next to it (%.2f); runs: %s\n", k.name.c_str(),
+                median(k.gbps), 100 * median(k.gbps) / median(k.base), median(k.base), runs.c_str());
+  }
+  std::printf("  targets: >= 90%% on one node, >= 80%% across nodes with vxlan\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+// ---- rss -----------------------------------------------------------------------------------------
+
+long status_kb(pid_t pid, const std::string& field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.starts_with(field + ":")) return std::atol(line.c_str() + field.size() + 1);
+  return -1;
+}
+
+// Elements of the proxy's service-ips map in a node namespace.
+long frontends(const std::string& netns) {
+  auto r = shell("ip netns exec " + netns + " nft -j list map ip podnet-proxy service-ips");
+  boost::system::error_code ec;
+  auto v = json::parse(r.out, ec);
+  if (ec) return -1;
+  for (const auto& item : v.at("nftables").as_array())
+    if (const auto* m = item.as_object().if_contains("map"))
+      if (const auto* e = m->as_object().if_contains("elem")) return static_cast<long>(e->as_array().size());
+  return 0;
+}
+
+int bench_rss(int services, int writers) {
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  auto nodes = node_namespaces(c, 3);
+  if (!api->create(kPods, pod_spec("rss-backend", "node1", {kPodTool, "serve", "8080", "x"}, 8080))) return 1;
+  auto backend = wait_ready(*api, "rss-backend");
+  if (!backend) return 1;
+  std::string backend_ip = str(*backend, {"status", "podIP"});
+  auto report = [&](const char* when) {
+    std::printf("  %s:", when);
+    for (int i = 1; i <= 3; ++i) {
+      pid_t pid = c.daemon_pid("agent-node" + std::to_string(i));
+      std::printf(" node%d VmRSS %.1f MB (VmHWM %.1f);", i, status_kb(pid, "VmRSS") / 1024.0,
+                  status_kb(pid, "VmHWM") / 1024.0);
+    }
+    std::printf(" server VmRSS %.1f MB\n", status_kb(c.daemon_pid("server"), "VmRSS") / 1024.0);
+  };
+  std::printf("rss (3 nodes, vxlan; %d selector-less Services, one EndpointSlice with 1 endpoint each):\n",
+              services);
+  report("before");
+  long preexisting = frontends(nodes[0]);  // the kubernetes Service's, if any
+  std::atomic<int> next{0}, errors{0};
+  std::vector<std::string> last_vip(writers);
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w)
+    threads.emplace_back([&, w] {
+      auto mine = api_for(c);
+      for (int i; (i = next++) < services;) {
+        std::string name = "rss-" + std::to_string(i);
+        auto s = mine->create(kServices, service(name));
+        auto e = mine->create(kSlices, slice(name, backend_ip));
+        if (!s || !e) {
+          ++errors;
+          continue;
+        }
+        last_vip[w] = str(*s, {"spec", "clusterIP"});
+      }
+    });
+  for (auto& t : threads) t.join();
+  double write_s = ms_since(t0, Clock::now()) / 1000;
+  // Every writer's last Service reachable everywhere, and every node's map complete.
+  for (auto& vip : last_vip)
+    if (!vip.empty() && !wait_live(nodes, vip, 80)) std::fprintf(stderr, "%s not live\n", vip.c_str());
+  std::vector<long> counts(3);
+  for (int tries = 0; tries < 120; ++tries) {
+    for (int i = 0; i < 3; ++i) counts[i] = frontends(nodes[i]);
+    if (*std::min_element(counts.begin(), counts.end()) >= preexisting + services) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  double live_s = ms_since(t0, Clock::now()) / 1000;
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::printf(
+      "  %d Services + %d EndpointSlices written in %.1f s by %d clients (%d errors); all programmed "
+      "after %.1f s; service-ips elements per node: %ld %ld %ld (%ld before)\n",
+      services, services, write_s, writers, errors.load(), live_s, counts[0], counts[1], counts[2],
+      preexisting);
+  report("after");
+  std::fflush(stdout);
+  return errors == 0 && *std::min_element(counts.begin(), counts.end()) >= preexisting + services ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  podnet::bench::ScopedCleanup cleanup;
+  std::string which = "netprog,podstart,iperf,rss";
+  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 3, writers = 8;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--bench")
+      which = v;
+    else if (a == "--changes")
+      changes = std::stoi(v);
+    else if (a == "--pods")
+      pods = std::stoi(v);
+    else if (a == "--services")
+      services = std::stoi(v);
+    else if (a == "--iperf-seconds")
+      seconds = std::stoi(v);
+    else if (a == "--iperf-reps")
+      reps = std::stoi(v);
+    else if (a == "--writers")
+      writers = std::stoi(v);
+    else
+      return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
+  }
+  if (::geteuid() != 0) return std::fprintf(stderr, "needs root\n"), 2;
+  std::set<std::string> run;
+  std::stringstream ss(which);
+  for (std::string w; std::getline(ss, w, ',');) run.insert(w);
+  int rc = 0;
+  if (run.contains("netprog")) rc |= bench_netprog(changes);
+  if (run.contains("podstart")) rc |= bench_podstart(pods);
+  if (run.contains("iperf")) rc |= bench_iperf(seconds, reps);
+  if (run.contains("rss")) rc |= bench_rss(services, writers);
+  return rc;
+}
