@@ -92,8 +92,12 @@ std::string ObjectStore::prefix(const ResourceType& type, const std::string& ns)
 }
 
 ApiResult<json::value> ObjectStore::decode(const storage::KeyValue& kv) const {
+  return decode(kv, {});
+}
+
+ApiResult<json::value> ObjectStore::decode(const storage::KeyValue& kv, json::storage_ptr sp) const {
   boost::system::error_code ec;
-  json::value v = json::parse(kv.value, ec);
+  json::value v = json::parse(kv.value, ec, std::move(sp));
   if (ec || !v.is_object())
     return api_fail(internal_error("stored object " + kv.key + " is not a JSON object"));
   metadata_of(v.get_object())["resourceVersion"] = std::to_string(kv.mod_revision);
@@ -218,7 +222,10 @@ ApiResult<json::value> ObjectStore::list(const ResourceType& type, const std::st
   if (const std::string* name = query.fields.required_value("metadata.name");
       name && (!type.namespaced || !ns.empty()))
     pfx += *name;
-  json::array items;
+  // Every item lives until the reply is written, so one arena for the whole list saves a malloc and
+  // a free per JSON node (a LIST of 10,000 Services is ~1M nodes).
+  json::storage_ptr arena = json::make_shared_resource<json::monotonic_resource>();
+  json::array items(arena);
   storage::ListOptions options;
   options.continue_token = query.continue_token;
   storage::Revision revision = 0;
@@ -237,7 +244,7 @@ ApiResult<json::value> ObjectStore::list(const ResourceType& type, const std::st
     }
     revision = page->revision;
     for (const auto& kv : page->items) {
-      auto obj = decode(kv);
+      auto obj = decode(kv, arena);
       if (!obj) return std::unexpected(obj.error());
       if (query.labels.matches(*obj) && query.fields.matches(*obj)) items.push_back(std::move(*obj));
     }
@@ -248,10 +255,12 @@ ApiResult<json::value> ObjectStore::list(const ResourceType& type, const std::st
   }
   json::object list_meta{{"resourceVersion", std::to_string(revision)}};
   if (!next.empty()) list_meta["continue"] = next;
-  return json::object{{"kind", type.kind + "List"},
-                      {"apiVersion", type.api_version()},
-                      {"metadata", std::move(list_meta)},
-                      {"items", std::move(items)}};
+  json::object list(arena);
+  list["kind"] = type.kind + "List";
+  list["apiVersion"] = type.api_version();
+  list["metadata"] = std::move(list_meta);
+  list["items"] = std::move(items);
+  return list;
 }
 
 ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const std::string& name,

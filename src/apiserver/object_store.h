@@ -52,6 +52,8 @@ class ObjectStore {
   std::string prefix(const ResourceType& type, const std::string& ns) const;
   // The stored JSON with metadata.resourceVersion set to the key's mod revision.
   ApiResult<boost::json::value> decode(const storage::KeyValue& kv) const;
+  // The same, allocating from `sp` (a LIST parses every item into one arena).
+  ApiResult<boost::json::value> decode(const storage::KeyValue& kv, boost::json::storage_ptr sp) const;
 
   ApiResult<boost::json::value> create(const ResourceType& type, const std::string& ns,
                                        boost::json::value object, const WriteOptions& opts = {});

@@ -50,8 +50,9 @@ ApiResult<ObjectList> StoreObjectClient::list() {
   if (!list) return std::unexpected(list.error());
   ObjectList out;
   out.revision = std::stoll(string_at(*list, {"metadata", "resourceVersion"}));
+  // Copied out of the LIST's arena: cached objects outlive the list one by one.
   for (auto& item : list->at("items").as_array())
-    out.items.push_back(std::make_shared<const json::value>(std::move(item)));
+    out.items.push_back(std::make_shared<const json::value>(item, json::storage_ptr()));
   return out;
 }
 
