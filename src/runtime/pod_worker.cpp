@@ -159,6 +159,12 @@ void PodWorker::save() {
   for (auto& [name, c] : containers_) running_[name] = c.state == Container::State::kRunning;
 }
 
+void PodWorker::phase_done(const char* what) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  auto ms = std::chrono::duration<double, std::milli>(Clock::now() - created_).count();
+  spdlog::debug("pod {}: {} at +{:.1f} ms", spec_ ? spec_->key() : uid_, what, ms);
+}
+
 // ---- startup ------------------------------------------------------------------------------------
 
 void PodWorker::adopt() {
@@ -250,12 +256,14 @@ bool PodWorker::setup_sandbox() {
   rec_.netns = ctx_.netns_name(uid_);
   save();  // before the netns exists, so a crash leaves a record that GC finds
   std::string path = "/var/run/netns/" + rec_.netns;
+  phase_done("sandbox start");
   auto ns = netlink::NetNs::open(path);
   if (!ns) ns = netlink::create_named_netns(rec_.netns);
   if (!ns) {
     sandbox_error_ = ns.error().message();
     return false;
   }
+  phase_done("netns ready");
   auto lo = ns->run([]() -> Status {
     PODNET_TRY(nl, netlink::Netlink::open());
     PODNET_TRY(link, nl.get_link("lo"));
@@ -266,12 +274,14 @@ bool PodWorker::setup_sandbox() {
     return false;
   }
   att.netns = path;
+  phase_done("lo up");
   auto result = ctx_.cni.add(*network, att);
   if (!result) {
     sandbox_error_ = result.error().message();
     (void)ctx_.cni.del(*network, att, json::value());
     return false;
   }
+  phase_done("CNI ADD done");
   rec_.cni_result = *result;
   rec_.ips = result_ips(*result);
   rec_.network_released = false;
@@ -376,6 +386,7 @@ bool PodWorker::start_container(Container& c) {
   l.log_path = ctx_.store.log_path(uid_, c.spec.name);
   l.exit_path = ctx_.store.exit_path(uid_, c.spec.name);
   bool restart = c.rec.shim.pid > 0 || c.exit.has_value();
+  phase_done("container launching");
   auto launched = launch_container(l);
   if (restart) ++c.rec.restart_count;
   if (!launched) {
@@ -388,6 +399,7 @@ bool PodWorker::start_container(Container& c) {
     save();
     return false;
   }
+  phase_done("container launched");
   c.rec.container = launched->container;
   c.rec.shim = launched->shim;
   c.rec.started_unix_ns = launched->started_unix_ns;
@@ -536,6 +548,7 @@ void PodWorker::run_probes(Clock::time_point now) {
       auto r = run_probe(p, c.spec, target);
       if (r.success) {
         c.readiness.failures = 0;
+        if (!c.ready) phase_done("readiness probe succeeded");
         if (++c.readiness.successes >= p.success_threshold) c.ready = true;
       } else {
         c.readiness.successes = 0;
@@ -686,6 +699,7 @@ void PodWorker::publish(bool force) {
     obj.as_object()["status"] = status;
     auto r = ctx_.api->update_status(obj);
     if (r) {
+      phase_done(ready_status(obj) == "True" ? "status Ready published" : "status published");
       published_ = text;
       std::lock_guard lock(mu_);
       if (latest_ && rv_number(*r) >= rv_number(*latest_)) latest_ = *r;
@@ -767,6 +781,7 @@ void PodWorker::run() {
     }
     updated_ = false;
   }
+  phase_done("worker running");
   adopt();
   save();
   while (!stop_) {

@@ -121,6 +121,9 @@ class PodWorker {
   Clock::time_point next_sandbox_retry_{};
   std::string sandbox_error_;
   bool init_failed_ = false;
+  // Start-up phases (debug log): where a pod's create -> Ready time goes.
+  Clock::time_point created_ = Clock::now();
+  void phase_done(const char* what);
   std::atomic<int> running_count_{0};
   std::mutex status_mu_;  // running names for the log server
   std::map<std::string, bool> running_;
