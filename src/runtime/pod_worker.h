@@ -82,6 +82,8 @@ class PodWorker {
   void adopt();
   bool setup_sandbox();
   void release_network();
+  void wait_links_up(const netlink::NetNs& pod_ns, const std::string& ifname,
+                     const boost::json::value& cni_result);
   bool start_container(Container& c);
   void on_exit(Container& c);
   void schedule_restart(Container& c);
