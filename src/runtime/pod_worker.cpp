@@ -592,9 +592,7 @@ void PodWorker::run_probes(Clock::time_point now) {
       if (r.success) {
         c.readiness.failures = 0;
         if (!c.ready)
-          phase_done(c.readiness.tries == 0  ? "readiness probe succeeded (1st try)"
-                     : c.readiness.tries < 3 ? "readiness probe succeeded (2nd/3rd try)"
-                                             : "readiness probe succeeded (4th+ try)");
+          phase_done(c.readiness.tries == 0 ? "ready at the first probe" : "ready after probe retries");
         if (++c.readiness.successes >= p.success_threshold) c.ready = true;
       } else {
         c.readiness.successes = 0;
