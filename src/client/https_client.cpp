@@ -17,6 +17,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <mutex>
+#include <vector>
 
 #include "client/watch_decoder.h"
 
@@ -217,9 +218,10 @@ struct HttpsApiClient::Impl {
   std::string token;
   HttpsClientOptions opts;
 
-  // The kept-alive connection, when no request is using it.
+  // Kept-alive connections no request is using (newest last): concurrent callers each reuse one
+  // instead of paying a TLS handshake per request.
   std::mutex pool_mu;
-  std::unique_ptr<Connection> idle;
+  std::vector<std::unique_ptr<Connection>> idle;
   std::atomic<uint64_t> opened{0};
 
   template <class Body = http::empty_body>
@@ -255,7 +257,10 @@ struct HttpsApiClient::Impl {
     std::unique_ptr<Connection> conn;
     {
       std::lock_guard l(pool_mu);
-      conn = std::move(idle);
+      if (!idle.empty()) {
+        conn = std::move(idle.back());
+        idle.pop_back();
+      }
     }
     const std::string what = std::string(http::to_string(verb)) + " " + target;
     for (int attempt = 0;; ++attempt) {
@@ -283,7 +288,7 @@ struct HttpsApiClient::Impl {
       Reply reply{p.get().result_int(), std::move(p.get().body())};
       if (p.get().keep_alive()) {
         std::lock_guard l(pool_mu);
-        idle = std::move(conn);
+        if (idle.size() < opts.max_idle_connections) idle.push_back(std::move(conn));
       }
       return reply;
     }

@@ -1,6 +1,6 @@
 // The real ApiClient: HTTPS to a Kubernetes API server with Boost.Beast and OpenSSL, CA
-// verification, client-certificate and/or bearer-token auth. Reads and writes share one kept-alive
-// TLS connection (one request at a time, others open their own); each watch has its own.
+// verification, client-certificate and/or bearer-token auth. Reads and writes share a small pool of
+// kept-alive TLS connections (one request at a time on each); each watch has its own.
 #pragma once
 
 #include <chrono>
@@ -18,6 +18,8 @@ struct HttpsClientOptions {
   // which is what catches a peer that vanished without a reset.
   int watch_timeout_seconds = 300;
   std::string user_agent = "podnet";
+  // Kept-alive request connections kept for reuse while no request uses them.
+  size_t max_idle_connections = 8;
 };
 
 // "https://host[:port][/prefix]" split up; IPv6 hosts in brackets.

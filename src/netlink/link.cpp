@@ -1,5 +1,6 @@
 #include "netlink/link.h"
 
+#include <linux/if.h>
 #include <linux/if_link.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -36,6 +37,7 @@ LinkInfo to_info(rtnl_link* l) {
   info.mtu = rtnl_link_get_mtu(l);
   unsigned flags = rtnl_link_get_flags(l);
   info.up = flags & IFF_UP;
+  info.oper_up = rtnl_link_get_operstate(l) == IF_OPER_UP;
   info.promisc = flags & IFF_PROMISC;
   info.master = rtnl_link_get_master(l);
   return info;

@@ -31,6 +31,9 @@ struct LinkInfo {
   Mac mac{};
   unsigned mtu = 0;
   bool up = false;
+  // operstate UP (RFC 2863): carrier on, and the kernel's link watch has caught up with it (until
+  // then a new veth reports UNKNOWN, and its queue and bridge port drop what is sent).
+  bool oper_up = false;
   int master = 0;  // ifindex of the bridge this link is enslaved to, 0 if none
   bool promisc = false;
 };

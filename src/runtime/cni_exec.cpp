@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "runtime/spawn.h"
+
 namespace podnet::runtime {
 
 Result<CniProcess> start_cni(const CniRequest& req) {
@@ -33,15 +35,22 @@ Result<CniProcess> start_cni(const CniRequest& req) {
   std::string arg0 = req.binary;
   char* argv[] = {arg0.data(), nullptr};
 
-  pid_t pid = ::fork();
-  if (pid < 0) return fail("fork for " + req.binary);
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    if (req.node_netns_fd >= 0 && ::setns(req.node_netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
-    if (::dup2(in_r.get(), 0) < 0 || ::dup2(out_w.get(), 1) < 0) ::_exit(126);
-    ::execve(req.binary.c_str(), argv, envp.data());
-    ::_exit(127);
-  }
+  struct Child {
+    const CniRequest* req;
+    int in_r, out_w;
+    char** argv;
+    char** envp;
+  } child{&req, in_r.get(), out_w.get(), argv, envp.data()};
+  // Only async-signal-safe calls in the child: it shares our memory until execve.
+  auto run = [](void* p) -> int {
+    auto* c = static_cast<Child*>(p);
+    if (c->req->node_netns_fd >= 0 && ::setns(c->req->node_netns_fd, CLONE_NEWNET) != 0) return 126;
+    if (::dup2(c->in_r, 0) < 0 || ::dup2(c->out_w, 1) < 0) return 126;
+    ::execve(c->req->binary.c_str(), c->argv, c->envp);
+    return 127;
+  };
+  pid_t pid = spawn_vfork(run, &child);
+  if (pid < 0) return fail("spawn " + req.binary);
   in_r.reset();
   out_w.reset();
   size_t off = 0;

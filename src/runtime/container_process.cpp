@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "runtime/spawn.h"
 
 namespace podnet::runtime {
 namespace {
@@ -184,8 +185,19 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
     write_all(report_w, reinterpret_cast<const char*>(report), sizeof report);
     ::_exit(1);
   }
-  pid_t child = ::fork();
-  if (child == 0) run_container_child(l, argv, envp, out[1], err[1], st[1]);
+  // Not a fork: the shim is a copy of the agent, and its page tables need not be copied again.
+  struct Child {
+    const ContainerLaunch* l;
+    char* const* argv;
+    char* const* envp;
+    int out_w, err_w, status_w;
+  } args{&l, argv, envp, out[1], err[1], st[1]};
+  pid_t child = spawn_vfork(
+      [](void* p) -> int {
+        auto* c = static_cast<Child*>(p);
+        run_container_child(*c->l, c->argv, c->envp, c->out_w, c->err_w, c->status_w);
+      },
+      &args);
   ::close(out[1]);
   ::close(err[1]);
   ::close(st[1]);

@@ -18,13 +18,23 @@ std::string ClientPodApi::pods_path() const {
   return "/api/v1/pods?fieldSelector=spec.nodeName%3D" + node_;
 }
 
+Result<json::value> ClientPodApi::write(const std::string& method, const std::string& path,
+                                        const json::value& body) {
+  in_flight_.acquire();
+  struct Release {
+    std::counting_semaphore<64>& s;
+    ~Release() { s.release(); }
+  } release{in_flight_};
+  return writes_(method, path, body);
+}
+
 Result<json::value> ClientPodApi::get_pod(const std::string& ns, const std::string& name) {
-  return writes_("GET", "/api/v1/namespaces/" + ns + "/pods/" + name, json::value());
+  return write("GET", "/api/v1/namespaces/" + ns + "/pods/" + name, json::value());
 }
 
 Result<json::value> ClientPodApi::update_status(const json::value& pod) {
   std::string ns = meta(pod, "namespace"), name = meta(pod, "name");
-  return writes_("PUT", "/api/v1/namespaces/" + ns + "/pods/" + name + "/status", pod);
+  return write("PUT", "/api/v1/namespaces/" + ns + "/pods/" + name + "/status", pod);
 }
 
 Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, const std::string& uid) {
@@ -32,7 +42,7 @@ Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, 
                                   {"apiVersion", "v1"},
                                   {"gracePeriodSeconds", 0},
                                   {"preconditions", json::object{{"uid", uid}}}};
-  auto r = writes_("DELETE", "/api/v1/namespaces/" + ns + "/pods/" + name, body);
+  auto r = write("DELETE", "/api/v1/namespaces/" + ns + "/pods/" + name, body);
   // 409: the uid precondition failed, so a new pod of the same name holds it; ours is gone.
   if (!r && r.error().code != kNotFound && r.error().code != kConflict) return std::unexpected(r.error());
   return {};

@@ -1,12 +1,13 @@
 // What the kubelet role needs from the Kubernetes API, as a small interface: list/watch the pods
 // bound to one node, write a pod's status, and remove a pod object once its containers are gone.
 // ClientPodApi implements it over the client module's ApiClient (reads) plus a request function
-// for writes (HttpsApiClient's generic request, or a test client).
+// for writes (HttpsApiClient's generic request, or a test client), at most a few at a time.
 #pragma once
 
 #include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
+#include <semaphore>
 #include <string>
 
 #include "client/api_client.h"
@@ -48,9 +49,15 @@ class ClientPodApi : public PodApi {
   Status delete_pod(const std::string& ns, const std::string& name, const std::string& uid) override;
 
  private:
+  Result<boost::json::value> write(const std::string& method, const std::string& path,
+                                   const boost::json::value& body);
+
   client::ApiClient& reads_;
   ApiRequestFn writes_;
   std::string node_;
+  // A burst of pod starts (one worker thread each) would otherwise open a connection, and pay a
+  // TLS handshake, per concurrent request: a few kept-alive ones in turn are faster.
+  std::counting_semaphore<64> in_flight_{6};
 };
 
 // Maps an HTTP status to the error codes above (for ApiRequestFn implementations).

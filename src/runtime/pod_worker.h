@@ -82,6 +82,8 @@ class PodWorker {
   void adopt();
   bool setup_sandbox();
   void release_network();
+  void wait_links_up(const netlink::NetNs& pod_ns, const std::string& ifname,
+                     const boost::json::value& cni_result);
   bool start_container(Container& c);
   void on_exit(Container& c);
   void schedule_restart(Container& c);
@@ -121,6 +123,9 @@ class PodWorker {
   Clock::time_point next_sandbox_retry_{};
   std::string sandbox_error_;
   bool init_failed_ = false;
+  // Start-up phases (debug log): where a pod's create -> Ready time goes.
+  Clock::time_point created_ = Clock::now();
+  void phase_done(const char* what);
   std::atomic<int> running_count_{0};
   std::mutex status_mu_;  // running names for the log server
   std::map<std::string, bool> running_;

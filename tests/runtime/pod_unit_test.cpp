@@ -1,14 +1,61 @@
 // Pieces of the kubelet role that need no root: pod decoding, CRI log rendering, timestamps.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 
 #include "runtime/container_process.h"
 #include "runtime/log_server.h"
 #include "runtime/pod_spec.h"
+#include "runtime/spawn.h"
 
 namespace podnet::runtime {
 namespace {
+
+int wait_code(pid_t pid) {
+  int st = 0;
+  if (::waitpid(pid, &st, 0) != pid) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void on_usr1(int) {}
+
+TEST(SpawnTest, ChildExecsOrExitsWithItsCodeAndLeavesParentHandlersAlone) {
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = on_usr1;
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  char sh[] = "/bin/sh", c[] = "-c", cmd[] = "exit 3";
+  char* argv[] = {sh, c, cmd, nullptr};
+  pid_t pid = spawn_vfork(
+      [](void* a) -> int {
+        ::execve("/bin/sh", static_cast<char**>(a), nullptr);
+        return 127;
+      },
+      argv);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(wait_code(pid), 3);
+  // No exec: the child's return value is its exit code; the parent was suspended until then, so
+  // the child's write to shared memory is visible.
+  int seen = 0;
+  pid = spawn_vfork(
+      [](void* a) -> int {
+        struct sigaction cur {};
+        ::sigaction(SIGUSR1, nullptr, &cur);
+        *static_cast<int*>(a) = cur.sa_handler == SIG_DFL ? 1 : 2;  // handlers reset in the child
+        return 5;
+      },
+      &seen);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(wait_code(pid), 5);
+  EXPECT_EQ(seen, 1);
+  struct sigaction now {};
+  ::sigaction(SIGUSR1, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, &on_usr1);  // the parent's own table is untouched
+  ::sigaction(SIGUSR1, &old, nullptr);
+}
 
 TEST(PodSpecTest, DecodesContainersProbesAndDefaults) {
   auto pod = boost::json::parse(R"({
