@@ -201,6 +201,18 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
       auto limit = parse_count(param(q, "limit"), "limit");
       if (!limit) return error_reply(limit.error());
       ListQuery query{std::move(*labels), std::move(*fields), *limit, param(q, "continue")};
+      if (!table) {
+        auto text = objects_.list_text(type, ns, query);
+        if (!text) return error_reply(text.error());
+        if (*text) {
+          Reply r;
+          r.msg.result(http::status::ok);
+          r.msg.set(http::field::content_type, "application/json");
+          r.msg.set(http::field::cache_control, "no-cache, private");
+          r.msg.body() = std::move(**text);
+          return r;
+        }
+      }
       auto list = objects_.list(type, ns, query);
       if (list && table) return json_reply(http::status::ok, list_to_table(type, *list, table_ctx));
       return object_or_error(list);

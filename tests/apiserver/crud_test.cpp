@@ -21,6 +21,32 @@ TEST_F(ApiServerTest, CreateFillsMetadataAndGetReturnsIt) {
   EXPECT_EQ(got.json(), created);
 }
 
+TEST_F(ApiServerTest, ListItemsAreWhatGetReturns) {
+  // A LIST without selectors copies stored JSON and splices resourceVersion in: every item must still
+  // equal its GET, also when an annotation's text looks like a metadata object.
+  json::value tricky = pod("tricky");
+  tricky.as_object()["metadata"].as_object()["annotations"] =
+      json::object{{"note", R"({"metadata":{"resourceVersion":"1"}} \" })"}};
+  create(kPods, tricky);
+  create(kPods, pod("plain", {{"app", "web"}}));
+  auto patched =
+      admin().request(http::verb::patch, kPods + "/plain", R"({"metadata":{"labels":{"tier":"front"}}})",
+                      "application/merge-patch+json");
+  ASSERT_EQ(patched.status, 200);
+  auto list = admin().get(kPods);
+  ASSERT_EQ(list.status, 200);
+  const json::value body = list.json();
+  const json::array& items = body.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  for (const auto& item : items) {
+    std::string name = str(item, {"metadata", "name"});
+    auto got = admin().get(kPods + "/" + name);
+    ASSERT_EQ(got.status, 200);
+    EXPECT_EQ(item, got.json()) << name;
+  }
+  EXPECT_FALSE(str(body, {"metadata", "resourceVersion"}).empty());
+}
+
 TEST_F(ApiServerTest, GenerateName) {
   json::value p = pod("");
   p.as_object()["metadata"].as_object().erase("name");
