@@ -31,12 +31,14 @@ namespace json = boost::json;
 using testing::ScopedNetns;
 using namespace std::chrono_literals;
 
-// A process this test started (ip netns exec execs, so the PID is the program's), stopped by PID.
+// A process this test started (ip netns exec execs, so the PID is the program's), in a process group
+// of its own: the destructor kills the whole group, so helpers it forked (socat's SYSTEM child) go too.
 class Process {
  public:
   Process(std::vector<std::string> argv, const std::string& log = "/dev/null") {
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::setpgid(0, 0);
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         ::dup2(fd, 1);
@@ -51,6 +53,7 @@ class Process {
   }
   ~Process() {
     if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
