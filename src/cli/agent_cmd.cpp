@@ -134,10 +134,7 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     http.log = [](const std::string& msg) { spdlog::warn("{}", msg); };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&stop_signals, sig);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    block_stop_signals();
     auto server = proxy::ProxyHttpServer::start(std::move(http));
     if (!server) {
       spdlog::error("proxy HTTP: {}", server.error().message());

@@ -175,10 +175,7 @@ int run_proxy(const ProxyFlags& flags) {
   }
   // The HTTP thread starts here, before SignalWaiter: it must not take SIGTERM either (the signal
   // would end the process with its default action instead of reaching sigwait).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&stop_signals, sig);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  block_stop_signals();
   auto server = proxy::ProxyHttpServer::start(std::move(http));
   if (!server) {
     spdlog::error("{}", server.error().message());

@@ -10,16 +10,21 @@
 
 namespace podnet::cli {
 
+// The signals SignalWaiter takes (SIGUSR1 is its own wake-up), blocked in the calling thread and so
+// in every thread it makes afterwards. Call it before starting threads that exist before the waiter.
+inline sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
 // Blocks SIGTERM/SIGINT in every thread made after it; a waiter thread turns them into a callback.
 class SignalWaiter {
  public:
   template <class F>
-  explicit SignalWaiter(F on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGUSR1);  // our own wake-up when the program stops for another reason
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  explicit SignalWaiter(F on_signal) : set_(block_stop_signals()) {
     thread_ = std::thread([this, on_signal] {
       int sig = 0;
       sigwait(&set_, &sig);
