@@ -495,16 +495,26 @@ long status_kb(pid_t pid, const std::string& field) {
   return -1;
 }
 
-// Elements of the proxy's service-ips map in a node namespace.
+// Elements of the proxy's service-ips maps in a node namespace: one per shard table
+// (podnet-proxy-<n>), IPv4 and IPv6. The node namespace is the cluster's, so its whole ruleset is ours.
 long frontends(const std::string& netns) {
-  auto r = shell("ip netns exec " + netns + " nft -j list map ip podnet-proxy service-ips");
+  auto r = shell("ip netns exec " + netns + " nft -j list ruleset");
   boost::system::error_code ec;
   auto v = json::parse(r.out, ec);
   if (ec) return -1;
-  for (const auto& item : v.at("nftables").as_array())
-    if (const auto* m = item.as_object().if_contains("map"))
-      if (const auto* e = m->as_object().if_contains("elem")) return static_cast<long>(e->as_array().size());
-  return 0;
+  long n = 0;
+  bool found = false;
+  for (const auto& item : v.at("nftables").as_array()) {
+    const auto* m = item.as_object().if_contains("map");
+    if (!m) continue;
+    const auto& map = m->as_object();
+    if (map.at("name").as_string() != "service-ips" ||
+        !map.at("table").as_string().starts_with("podnet-proxy"))
+      continue;
+    found = true;
+    if (const auto* e = map.if_contains("elem")) n += static_cast<long>(e->as_array().size());
+  }
+  return found ? n : -1;
 }
 
 int bench_rss(int services, int writers) {
