@@ -63,8 +63,10 @@ class PortmapTest : public ::testing::Test {
     r.mac_spoof_check = MacSpoofCheck{port, pod_ns.out("cat /sys/class/net/eth0/address")};
     return r;
   }
+  // Any of three echoes answered (one alone can be lost to ARP on a loaded machine); where frames
+  // must be dropped, three chances to slip through make the check stricter, not weaker.
   static bool pings(const pntest::Netns& from, const std::string& to) {
-    return from.run("ping -c1 -W1 " + to + " >/dev/null 2>&1") == 0;
+    return from.run("ping -c3 -i0.2 -W1 " + to + " >/dev/null 2>&1") == 0;
   }
   // A pod taking another MAC; everyone forgets the old one, so only the check can stop its frames.
   void change_mac(const pntest::Netns& pod_ns, const std::string& mac) {
