@@ -251,6 +251,14 @@ Status Netlink::create_veth(const VethSpec& spec) {
     rtnl_link_set_mtu(peer.get(), spec.mtu);
   }
   if (spec.peer_netns_fd >= 0) rtnl_link_set_ns_fd(peer.get(), spec.peer_netns_fd);
+  // One queue each way on both ends, said up front. Without it the kernel allocates one per CPU
+  // and then lowers the real count to 1, and each lowering waits for an expedited RCU grace
+  // period: two of them were most of the time a veth took to create. One queue is also what it
+  // uses either way.
+  for (auto* l : {link.get(), peer.get()}) {
+    rtnl_link_set_num_tx_queues(l, 1);
+    rtnl_link_set_num_rx_queues(l, 1);
+  }
   if (spec.peer_mac) rtnl_link_set_addr(peer.get(), nl_mac(*spec.peer_mac).get());
   if (spec.mac) rtnl_link_set_addr(link.get(), nl_mac(*spec.mac).get());
   // The kernel applies the request's flags to the new device (libnl cannot pass flags for the peer).

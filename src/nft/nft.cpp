@@ -21,6 +21,9 @@ struct Nft::Api {
   decltype(&nft_ctx_output_get_flags) output_get_flags;
   decltype(&nft_ctx_output_set_flags) output_set_flags;
   decltype(&nft_run_cmd_from_buffer) run_cmd_from_buffer;
+  // errno as libnftables sets it. In a static binary (podnet-cni) the library runs on the C library
+  // dlopen loads for it, whose errno is not ours; in a dynamic one this is our own errno.
+  int* (*errno_location)();
 
   // The handle stays open for the life of the process (dlclose of libnftables is not safe while
   // its libraries keep static state); dlopen of a loaded library is only a reference count.
@@ -42,6 +45,7 @@ struct Nft::Api {
     sym(api.output_get_flags, "nft_ctx_output_get_flags");
     sym(api.output_set_flags, "nft_ctx_output_set_flags");
     sym(api.run_cmd_from_buffer, "nft_run_cmd_from_buffer");
+    sym(api.errno_location, "__errno_location");
     if (!ok) return fail_msg("load libnftables: a symbol is missing");
     return api;
   }
@@ -61,9 +65,9 @@ std::string take(const char* buf) {
 Result<std::string> exec(const Nft::Api& api, nft_ctx* ctx, std::string_view commands) {
   if (ctx == nullptr) return fail_msg("nftables context is closed");
   std::string buf(commands);  // libnftables wants a NUL-terminated string
-  errno = 0;
+  *api.errno_location() = 0;
   int rc = api.run_cmd_from_buffer(ctx, buf.c_str());
-  int err = errno;
+  int err = *api.errno_location();
   std::string out = api.get_output_buffer(ctx);
   std::string msg = take(api.get_error_buffer(ctx));
   if (rc == 0) return out;
