@@ -10,8 +10,9 @@
 #include <set>
 #include <thread>
 
-#include "server_process.h"
+#include "support/server_process.h"
 #include "support/temp_dir.h"
+#include "tls_client.h"
 
 namespace podnet::apiserver::testing {
 namespace {
@@ -40,7 +41,7 @@ class CrashTest : public ::testing::Test {
     std::vector<std::thread> threads;
     for (int t = 0; t < kClients; ++t)
       threads.emplace_back([&, t] {
-        TlsClient client = server_.admin();
+        TlsClient client = admin();
         for (int i = 0; i < per_client && !stop; ++i) {
           std::string name = prefix + std::to_string(t) + "-" + std::to_string(i);
           auto r = client.post(kServices, node_port_service(name));
@@ -61,7 +62,7 @@ class CrashTest : public ::testing::Test {
 
   // Every acknowledged create is stored as acknowledged; no IP or port is held twice.
   size_t check_consistent() {
-    auto r = server_.admin().get(kServices);
+    auto r = admin().get(kServices);
     EXPECT_EQ(r.status, 200) << r.body << r.error;
     if (r.status != 200) return 0;
     std::map<std::string, Acked> stored;
@@ -91,8 +92,13 @@ class CrashTest : public ::testing::Test {
     return stored.size();
   }
 
+  // A client with the admin's certificate, for the server as last started.
+  TlsClient admin() const {
+    return TlsClient(server_.port(), server_.ca(), KeyPair{server_.admin_cert(), server_.admin_key()});
+  }
+
   podnet::testing::TempDir dir_{"podnet-crash"};
-  ServerProcess server_{dir_.path()};
+  podnet::testing::ServerProcess server_{dir_.path()};
   std::mutex mu_;
   std::map<std::string, Acked> acked_;
 };

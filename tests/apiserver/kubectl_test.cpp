@@ -1,98 +1,29 @@
 // End to end with the real kubectl against the `podnet server` binary started as a child process
 // (--port 0, so the port is whatever is free; the kubeconfig it writes names it).
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include "common/files.h"
 #include "fake_agent.h"
-#include "support/temp_dir.h"
+#include "support/server_process.h"
 
 namespace podnet::apiserver::testing {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr const char* kKubectl = "/usr/bin/kubectl";
+using podnet::testing::kKubectl;
+using podnet::testing::podnet_bin;
+using podnet::testing::spawn_logged;
 
-// fork+exec with stdout and stderr to `log`; returns the child's PID.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-struct KubectlRun {
-  int code = -1;
-  std::string out;
-};
-
-class KubectlTest : public ::testing::Test {
+class KubectlTest : public podnet::testing::KubectlServerTest {
  protected:
-  void SetUp() override {
-    if (::access(kKubectl, X_OK) != 0) GTEST_SKIP() << "no kubectl at " << kKubectl;
-    data_ = dir_.path() + "/data";
-    kubeconfig_ = data_ + "/admin.kubeconfig";
-    server_ =
-        spawn({std::string(PODNET_BINARY_DIR) + "/podnet", "server", "--data-dir", data_, "--port", "0"},
-              dir_.path() + "/server.log");
-    ASSERT_GT(server_, 0);
-    for (int i = 0; i < 200 && !std::filesystem::exists(kubeconfig_); ++i) std::this_thread::sleep_for(50ms);
-    ASSERT_TRUE(std::filesystem::exists(kubeconfig_)) << log("server.log");
-  }
-
-  void TearDown() override {
-    if (server_ <= 0) return;
-    ::kill(server_, SIGTERM);
-    int status = 0;
-    ::waitpid(server_, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "clean shutdown on SIGTERM\n"
-                                                               << log("server.log");
-  }
-
-  std::string log(const std::string& name) {
-    auto text = read_file(dir_.path() + "/" + name);
-    return text ? *text : "";
-  }
-
-  // As the admin, or as whoever `kubeconfig` names.
-  KubectlRun kubectl(std::vector<std::string> args, const std::string& kubeconfig = "") {
-    args.insert(args.begin(), {kKubectl, "--kubeconfig", kubeconfig.empty() ? kubeconfig_ : kubeconfig,
-                               "--request-timeout=20s"});
-    std::string out_file = dir_.path() + "/kubectl.out";
-    pid_t pid = spawn(args, out_file);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, log("kubectl.out")};
-  }
-
-  std::string write(const std::string& name, const std::string& content) {
-    std::string path = dir_.path() + "/" + name;
-    std::ofstream(path) << content;
-    return path;
-  }
-
-  podnet::testing::TempDir dir_{"podnet-kubectl"};
-  std::string data_, kubeconfig_;
-  pid_t server_ = -1;
+  KubectlTest() : KubectlServerTest("podnet-kubectl") {}
 };
 
 constexpr const char* kObjects = R"(apiVersion: v1
@@ -214,8 +145,9 @@ TEST_F(KubectlTest, GeneratorsThatSendProtobuf) {
 
 TEST_F(KubectlTest, WatchSeesAChange) {
   std::string watch_log = dir_.path() + "/watch.out";
-  pid_t watcher =
-      spawn({kKubectl, "--kubeconfig", kubeconfig_, "get", "po", "-w", "--output-watch-events"}, watch_log);
+  pid_t watcher = spawn_logged(
+      {kKubectl, "--kubeconfig", server_.kubeconfig(), "get", "po", "-w", "--output-watch-events"},
+      watch_log);
   ASSERT_GT(watcher, 0);
   std::this_thread::sleep_for(1s);  // let it list and start watching
   ASSERT_EQ(kubectl({"run", "watched", "--image=nginx"}).code, 0);
@@ -366,12 +298,10 @@ TEST_F(KubectlTest, ApiResourcesListsEveryResource) {
 
 TEST_F(KubectlTest, NodeCredentialIsNarrow) {
   std::string node_kubeconfig = dir_.path() + "/node1.kubeconfig";
-  pid_t issue = spawn({std::string(PODNET_BINARY_DIR) + "/podnet", "server", "--data-dir", data_,
-                       "--issue-node-credential", "node1", "--out", node_kubeconfig},
-                      dir_.path() + "/issue.log");
-  int status = 0;
-  ::waitpid(issue, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log("issue.log");
+  pid_t issue = spawn_logged({podnet_bin(), "server", "--data-dir", server_.data_dir(),
+                              "--issue-node-credential", "node1", "--out", node_kubeconfig},
+                             dir_.path() + "/issue.log");
+  ASSERT_EQ(podnet::testing::wait_exit_code(issue), 0) << log("issue.log");
 
   auto pods = kubectl({"get", "pods", "-A"}, node_kubeconfig);
   EXPECT_EQ(pods.code, 0) << pods.out;
@@ -419,8 +349,9 @@ spec: {nodeName: node1, containers: [{name: c, image: nginx}]}
                 .code,
             0);
   // kubectl delete waits until the object is gone, which is when its finalizer is removed.
-  pid_t waiting = spawn({kKubectl, "--kubeconfig", kubeconfig_, "delete", "svc", "held", "--timeout=30s"},
-                        dir_.path() + "/delete.out");
+  pid_t waiting =
+      spawn_logged({kKubectl, "--kubeconfig", server_.kubeconfig(), "delete", "svc", "held", "--timeout=30s"},
+                   dir_.path() + "/delete.out");
   std::string ts;
   for (int i = 0; i < 100 && ts.empty(); ++i) {
     ts = kubectl({"get", "svc", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"}).out;

@@ -3,34 +3,16 @@
 // values becoming reusable after a delete or a type change.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
-#include "server_process.h"
-#include "support/temp_dir.h"
+#include "support/server_process.h"
 
 namespace podnet::apiserver::testing {
 namespace {
 
-class ServiceKubectlTest : public ::testing::Test {
+class ServiceKubectlTest : public podnet::testing::KubectlServerTest {
  protected:
-  void SetUp() override {
-    if (::access("/usr/bin/kubectl", X_OK) != 0) GTEST_SKIP() << "no kubectl";
-    ASSERT_TRUE(server_.start()) << server_.log();
-  }
-  void TearDown() override {
-    if (server_.pid() > 0) EXPECT_EQ(server_.stop(), 0) << server_.log();
-  }
-  KubectlResult kubectl(std::vector<std::string> args) {
-    return run_kubectl(server_.kubeconfig(), dir_.path(), std::move(args));
-  }
-  std::string write(const std::string& name, const std::string& content) {
-    std::string path = dir_.path() + "/" + name;
-    std::ofstream(path) << content;
-    return path;
-  }
-
-  podnet::testing::TempDir dir_{"podnet-svc-kubectl"};
-  ServerProcess server_{dir_.path(), {"--service-cidr", "10.96.0.0/16", "--node-port-range", "30000-30100"}};
+  ServiceKubectlTest()
+      : KubectlServerTest("podnet-svc-kubectl",
+                          {"--service-cidr", "10.96.0.0/16", "--node-port-range", "30000-30100"}) {}
 };
 
 TEST_F(ServiceKubectlTest, RequestedClusterIPConflicts) {

@@ -6,8 +6,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "cli/up_cluster.h"
 #include "common/fd.h"
+#include "support/up_cluster.h"
 
 namespace podnet::testing {
 namespace {

@@ -15,11 +15,11 @@
 #include <set>
 #include <thread>
 
-#include "cli/up_cluster.h"
 #include "common/fd.h"
 #include "common/files.h"
 #include "netlink/netns.h"
 #include "support/temp_dir.h"
+#include "support/up_cluster.h"
 
 namespace podnet::testing {
 namespace {

@@ -3,14 +3,14 @@
 // (namespaces, links, processes, files). Needs root.
 #pragma once
 
+#include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,32 +18,11 @@
 #include "cluster/layout.h"
 #include "cluster/processes.h"
 #include "cluster/teardown.h"
-#include "cluster/underlay.h"
 #include "common/files.h"
 #include "netlink/link.h"
+#include "support/podnet_up.h"
 
 namespace podnet::testing {
-
-struct CommandResult {
-  int rc = -1;
-  std::string out;  // stdout and stderr
-};
-
-// Runs a shell command line; stdout and stderr together.
-inline CommandResult shell(const std::string& cmd) {
-  CommandResult r;
-  if (FILE* p = ::popen((cmd + " 2>&1").c_str(), "r")) {
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-    int st = ::pclose(p);
-    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  return r;
-}
-
-inline std::string podnet_bin() {
-  return std::string(PODNET_BINARY_DIR) + "/podnet";
-}
 
 // True when this build has `podnet agent` (the agent is built on another branch until merged).
 inline bool have_agent() {
@@ -51,12 +30,10 @@ inline bool have_agent() {
   return have;
 }
 
-class UpCluster {
+class UpCluster : public PodnetUp {
  public:
-  UpCluster() {
+  UpCluster() : PodnetUp(podnet_bin(), "pn-up", "192.168.199.0/24") {
     reap_orphans();
-    char tmpl[] = "/var/tmp/pn-up-XXXXXX";
-    if (::mkdtemp(tmpl)) state_dir_ = tmpl;
     // Outside the state dir (up wants it empty): who owns the cluster, for reap_orphans().
     (void)write_file_atomic(state_dir_ + ".owner", std::to_string(::getpid()));
   }
@@ -72,27 +49,18 @@ class UpCluster {
     auto left = leftovers();
     EXPECT_TRUE(left.empty()) << "left behind: " << ::testing::PrintToString(left);
   }
-  UpCluster(const UpCluster&) = delete;
-  UpCluster& operator=(const UpCluster&) = delete;
 
   // `podnet up` with a free underlay; flags are appended. The result of the last attempt.
   CommandResult up(int nodes, const std::string& flags = "") {
-    CommandResult r;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      underlay_ = pick_underlay();
-      r = shell(podnet_bin() + " up --nodes " + std::to_string(nodes) + " --state-dir " + state_dir_ +
-                " --underlay-cidr " + underlay_ + " " + flags);
-      if (r.rc == 0 || r.out.find("overlaps") == std::string::npos) break;
-    }
+    CommandResult r = run_up(nodes, flags);
     load();
     if (!record_) remember_failed(r.out, nodes);
     return r;
   }
   // `podnet up` that gets SIGINT as soon as it printed `trigger`; rc 1000 if it never did.
   CommandResult up_and_interrupt(int nodes, const std::string& trigger, const std::string& flags = "") {
-    underlay_ = pick_underlay();
-    std::string cmd = "exec " + podnet_bin() + " up --nodes " + std::to_string(nodes) + " --state-dir " +
-                      state_dir_ + " --underlay-cidr " + underlay_ + " " + flags + " 2>&1";
+    new_underlay();
+    std::string cmd = "exec " + up_command(nodes, flags) + " 2>&1";
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return {};
     pid_t pid = ::fork();
@@ -117,17 +85,9 @@ class UpCluster {
     if (!record_) remember_failed(r.out, nodes);
     return r;
   }
-  CommandResult down() { return shell(podnet_bin() + " down --state-dir " + state_dir_); }
-  CommandResult status() { return shell(podnet_bin() + " status --state-dir " + state_dir_); }
-  CommandResult kubectl(const std::string& args) {
-    return shell("kubectl --kubeconfig " + kubeconfig() + " --request-timeout=20s " + args);
-  }
-
   // Reads the record `up` wrote (also after a failed `up`, to check its cleanup).
   void load() {
-    auto rec = cluster::load_record(state_dir_);
-    if (rec && *rec) {
-      record_ = **rec;
+    if (load_record()) {
       // Everything that could be left behind, named before `down` removes the record.
       cluster::Layout l(*record_);
       watched_netns_.clear();
@@ -176,22 +136,6 @@ class UpCluster {
         watched_netns_.push_back(n);
   }
 
-  bool running() const { return record_.has_value(); }
-  const std::string& state_dir() const { return state_dir_; }
-  cluster::Layout layout() const { return cluster::Layout(*record_); }
-  std::string kubeconfig() const { return state_dir_ + "/server/admin.kubeconfig"; }
-  std::string cid() const { return record_ ? record_->cid : ""; }
-  std::string node_netns(int i) const { return layout().node_netns(i); }
-  std::string node_ip(int i) const { return layout().node_ip(i).addr.to_string(); }
-  std::string gateway() const { return layout().gateway().addr.to_string(); }
-  pid_t daemon_pid(const std::string& daemon) const {
-    return cluster::read_pid_file(layout().pid_path(daemon)).value_or(-1);
-  }
-  // A shell command inside node i's namespace.
-  CommandResult in_node(int i, const std::string& cmd) {
-    return shell("ip netns exec " + node_netns(i) + " sh -c '" + cmd + "'");
-  }
-
  private:
   // Clusters of test processes that were killed (a ctest timeout) before their destructor ran.
   static void reap_orphans() {
@@ -222,20 +166,6 @@ class UpCluster {
     record_ = s;
   }
 
-  static std::string pick_underlay() {
-    auto used = cluster::used_prefixes();
-    for (int i = 0; i < 50; ++i) {
-      uint8_t r = 0;
-      (void)!::getrandom(&r, 1, 0);
-      std::string cidr = "192.168." + std::to_string(100 + r % 150) + ".0/24";
-      if (!used || cluster::check_underlay_free(parse_prefix(cidr).value(), *used)) return cidr;
-    }
-    return "192.168.199.0/24";
-  }
-
-  std::string state_dir_;
-  std::string underlay_;
-  std::optional<cluster::ClusterSpec> record_;
   std::vector<std::string> watched_netns_;
 };
 
