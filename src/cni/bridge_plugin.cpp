@@ -129,18 +129,18 @@ Status ensure_bridge_address(Netlink& nl, const LinkInfo& br, const IpPrefix& gw
 // Everything inside the container's namespace: addresses, link and lo up, routes.
 Status configure_container(const std::string& ifname, const NetResult& r, bool nodad) {
   PODNET_TRY(nl, Netlink::open());
-  PODNET_TRY(link, nl.get_link(ifname));
+  PODNET_TRY(index, nl.index_of(ifname));
   for (const auto& ip : r.ips) {
-    if (auto s = nl.add_address(link.index, ip.address, nodad ? IFA_F_NODAD : 0); !s) return s;
+    if (auto s = nl.add_address(index, ip.address, nodad ? IFA_F_NODAD : 0); !s) return s;
   }
-  if (auto s = nl.set_up(link.index); !s) return s;
+  if (auto s = nl.set_up(index); !s) return s;
   // Loopback is always ifindex 1 in a network namespace; setting it up again is harmless.
   constexpr int kLoopbackIndex = 1;
   if (auto s = nl.set_up(kLoopbackIndex); !s) return s;
   for (const auto& rt : r.routes) {
     netlink::RouteSpec spec;
     spec.dst = rt.dst;
-    spec.oif = link.index;
+    spec.oif = index;
     spec.gateway = rt.gw;
     if (!spec.gateway) {
       // Like the reference plugins: a route without gw goes via the gateway of its family.
@@ -169,9 +169,6 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   auto br = host.ensure_bridge({conf.bridge, conf.mtu, conf.promisc_mode, false});
   if (!br) return cni_fail(br.error().code == EEXIST ? kBridgeConflict : kKernelFailure, br.error());
 
-  // A DEL of this interface may still be finishing in the background.
-  link_reaper(conf).wait_pending(*ns, env.ifname, kPendingDeleteWait);
-
   Rollback undo;
   PODNET_TRY(result, ipam_add(env, conf));
   undo.push([&] { (void)ipam_del(env, conf); });
@@ -188,6 +185,7 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
     cont_mac = *m;
   }
   std::string host_if;
+  bool waited_for_del = false;
   for (int attempt = 0;; ++attempt) {
     host_if = random_veth_name();
     netlink::VethSpec veth{host_if, env.ifname, ns->fd(), conf.mtu, br->index, cont_mac, host_mac, true};
@@ -200,6 +198,12 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
         PODNET_TRY(found, nl.find_link(env.ifname));
         return found.has_value();
       });
+      // CNI_IFNAME may be the one a DEL is still deleting in the background (podman network
+      // disconnect + connect): wait for that once, then try again. Only this path looks.
+      if (exists && *exists && !waited_for_del) {
+        waited_for_del = true;
+        if (link_reaper(conf).wait_pending(*ns, env.ifname, kPendingDeleteWait)) continue;
+      }
       if (exists && *exists)
         return cni_fail(kInterfaceExists,
                         "container interface \"" + env.ifname + "\" already exists in " + env.netns);

@@ -74,17 +74,17 @@ Status LinkReaper::teardown_detached(const netlink::NetNs* ns, const std::string
   return {};
 }
 
-void LinkReaper::wait_pending(const netlink::NetNs& ns, const std::string& ifname,
+bool LinkReaper::wait_pending(const netlink::NetNs& ns, const std::string& ifname,
                               std::chrono::milliseconds limit) const {
   DIR* d = ::opendir(dir_.c_str());
-  if (d == nullptr) return;  // no DEL ever deferred anything here
+  if (d == nullptr) return false;  // no DEL ever deferred anything here
   std::string prefix = marker_prefix(ns, ifname);
   std::vector<std::string> pending;
   while (dirent* e = ::readdir(d)) {
     if (std::string_view(e->d_name).starts_with(prefix)) pending.emplace_back(e->d_name);
   }
   ::closedir(d);
-  if (pending.empty()) return;
+  if (pending.empty()) return false;
 
   auto deadline = std::chrono::steady_clock::now() + limit;
   for (const auto& name : pending) {
@@ -104,6 +104,7 @@ void LinkReaper::wait_pending(const netlink::NetNs& ns, const std::string& ifnam
     }
     ::unlink(path.c_str());
   }
+  return true;
 }
 
 }  // namespace podnet::cni

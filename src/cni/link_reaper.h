@@ -23,8 +23,9 @@ class LinkReaper {
   // Starts a detached grandchild that deletes link `index` of `ns` (when ns && index), and returns
   // at once. The child does not keep the caller's stdout, so a runtime reading it is not held up.
   Status teardown_detached(const netlink::NetNs* ns, const std::string& ifname, int index) const;
-  // Returns when no deletion of `ifname` in `ns` is pending (or `limit` passed).
-  void wait_pending(const netlink::NetNs& ns, const std::string& ifname,
+  // Returns when no deletion of `ifname` in `ns` is pending (or `limit` passed); false when none
+  // was pending to begin with.
+  bool wait_pending(const netlink::NetNs& ns, const std::string& ifname,
                     std::chrono::milliseconds limit) const;
 
  private:

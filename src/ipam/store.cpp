@@ -227,13 +227,26 @@ Status Store::write_index(const IndexRecord& rec) const {
   std::string text = owner_record(rec.who) + std::string(kLineBreak);
   for (const auto& ip : rec.ips) text += ip.to_string() + std::string(kLineBreak);
   auto p = index_path(index_name(rec.who));
-  auto s = write_file_atomic(p, text);
+  // Written in place, in one write() under the network's lock: a kill -9 leaves the file either
+  // whole or empty (a write of less than a page stops, if at all, before its first byte), and an
+  // empty or torn index reads as none, which makes release() scan the reservations instead. A
+  // temporary file and a rename would cost an inode allocation and a rename on every ADD.
+  auto open_index = [&] {
+    return UniqueFd(::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  };
+  UniqueFd fd = open_index();
   // A network directory made by host-local (or an older podnet) has no by-id yet.
-  if (!s && s.error().code == ENOENT) {
+  if (!fd.valid() && errno == ENOENT) {
     if (auto m = make_dirs(index_dir_); !m) return m;
-    s = write_file_atomic(p, text);
+    fd = open_index();
   }
-  return s;
+  if (!fd.valid()) return fail("open " + p);
+  if (!write_all(fd.get(), text)) {
+    int e = errno;
+    ::unlink(p.c_str());
+    return fail("write " + p, e);
+  }
+  return {};
 }
 
 Status Store::remove_index(const std::string& name) const {

@@ -98,6 +98,9 @@ class Netlink {
   // ENODEV in the error when the link does not exist.
   Result<LinkInfo> get_link(const std::string& name);
   Result<LinkInfo> get_link(int index);
+  // Only the index of `name` in the socket's namespace (one ioctl, nothing to parse); ENODEV when
+  // the link does not exist.
+  Result<int> index_of(const std::string& name);
   // nullopt when absent; errors only for real failures.
   Result<std::optional<LinkInfo>> find_link(const std::string& name);
   Result<std::vector<LinkInfo>> list_links();

@@ -121,6 +121,12 @@ TEST_F(LinkTest, EnsureBridgeCreatesOnceAndRejectsOtherKinds) {
   EXPECT_TRUE(now->up) << "ensure_bridge brings an existing bridge up";
   EXPECT_TRUE(now->promisc);
   EXPECT_TRUE(again->up && again->promisc);
+  // An existing bridge is looked up through ioctls: the same facts as RTM_GETLINK gives.
+  EXPECT_EQ(again->name, now->name);
+  EXPECT_EQ(again->kind, "bridge");
+  EXPECT_EQ(again->mac, now->mac);
+  EXPECT_EQ(again->mac, br->mac);
+  EXPECT_EQ(again->mtu, 1400u);
 
   auto [a, b] = veth_pair("k");
   auto wrong = nl_.ensure_bridge({.name = a.name});
