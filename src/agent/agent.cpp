@@ -148,7 +148,10 @@ void Agent::heartbeat_loop() {
 Status Agent::write_cni_config(const IpPrefix& cidr) {
   unsigned mtu = reconciler_.underlay_mtu();
   if (opts_.node.overlay == Overlay::kVxlan) mtu -= kVxlanOverhead;
-  std::string text = cni_conflist({.pod_cidr = cidr, .mtu = mtu, .ipam_dir = opts_.state_dir + "/ipam"});
+  std::string text = cni_conflist({.pod_cidr = cidr,
+                                   .mtu = mtu,
+                                   .ipam_dir = opts_.state_dir + "/ipam",
+                                   .state_dir = opts_.state_dir + "/cni-state"});
   std::vector<std::string> dirs{opts_.state_dir + "/cni"};
   if (!opts_.cni_conf_dir.empty()) dirs.push_back(opts_.cni_conf_dir);
   for (const auto& dir : dirs) {

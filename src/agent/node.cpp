@@ -160,6 +160,9 @@ std::string cni_conflist(const CniConfigSpec& spec) {
   json::object plugin{{"type", "podnet"},         {"bridge", "pnbr0"},      {"isGateway", true},
                       {"isDefaultGateway", true}, {"ipMasq", false},        {"hairpinMode", true},
                       {"mtu", spec.mtu},          {"ipam", std::move(ipam)}};
+  // Each node's own, not the default /var/lib/cni/podnet that every node namespace of a
+  // `podnet up` cluster would share (and `podnet down` would leave behind).
+  if (!spec.state_dir.empty()) plugin["stateDir"] = spec.state_dir;
   json::object list{{"cniVersion", "1.1.0"}, {"name", "podnet"}, {"plugins", json::array{std::move(plugin)}}};
   return json::serialize(list) + "\n";
 }

@@ -59,7 +59,8 @@ boost::json::value status_patch(const LocalNode& n, SystemTime now, SystemTime r
 struct CniConfigSpec {
   IpPrefix pod_cidr;
   unsigned mtu = 1500;
-  std::string ipam_dir;  // <state-dir>/ipam
+  std::string ipam_dir;   // <state-dir>/ipam
+  std::string state_dir;  // <state-dir>/cni-state: podnet-cni's own state (pending deletions)
 };
 // The conflist of CONTRACTS.md (type podnet, bridge pnbr0, ipMasq false: the agent masquerades).
 std::string cni_conflist(const CniConfigSpec& spec);

@@ -313,14 +313,16 @@ TEST(NodeObjects, StatusPatchAndCniConfig) {
   EXPECT_TRUE(node_ready(*n, now, std::chrono::seconds(20)));
   EXPECT_EQ(status.at("status").at("daemonEndpoints").at("kubeletEndpoint").at("Port"), 10250);
 
-  auto conf = boost::json::parse(
-      cni_conflist({.pod_cidr = pfx("10.244.1.0/24"), .mtu = 1450, .ipam_dir = "/s/ipam"}));
+  auto conf = boost::json::parse(cni_conflist(
+      {.pod_cidr = pfx("10.244.1.0/24"), .mtu = 1450, .ipam_dir = "/s/ipam", .state_dir = "/s/cni-state"}));
   EXPECT_EQ(conf.at("cniVersion"), "1.1.0");
   const auto& p = conf.at("plugins").at(0);
   EXPECT_EQ(p.at("type"), "podnet");
   EXPECT_EQ(p.at("bridge"), "pnbr0");
   EXPECT_EQ(p.at("mtu"), 1450);
   EXPECT_EQ(p.at("ipMasq"), false);
+  EXPECT_EQ(p.at("stateDir"), "/s/cni-state");
+  EXPECT_EQ(p.at("ipam").at("dataDir"), "/s/ipam");
   EXPECT_EQ(p.at("ipam").at("ranges").at(0).at(0).at("subnet"), "10.244.1.0/24");
 }
 
