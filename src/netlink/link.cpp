@@ -78,7 +78,13 @@ Status set_vlan_filtering(nl_sock* sk, int index, bool on, const std::string& wh
   return {};
 }
 
-// Brings an existing bridge to the spec, sending nothing when it already matches.
+// An ifreq naming `name` (the caller has checked it fits IFNAMSIZ), for the interface ioctls.
+ifreq named_ifreq(const std::string& name) {
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  return ifr;
+}
+
 // What ensure_bridge needs of an existing link (index, flags, MTU, MAC, kind), through interface
 // ioctls on the netlink socket, which answer for its namespace: no RTM_GETLINK reply with
 // statistics to build and parse. podnet-cni pays for the lookup on every ADD; a cold libnl parse
@@ -86,8 +92,7 @@ Status set_vlan_filtering(nl_sock* sk, int index, bool on, const std::string& wh
 // "veth", "vxlan", ...; "" for a device without one). master and oper_up are not filled in.
 Result<std::optional<LinkInfo>> brief_link(nl_sock* sk, const std::string& name) {
   std::string what = "look up link " + name;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  ifreq ifr = named_ifreq(name);
   int fd = nl_socket_get_fd(sk);
   auto io = [&](unsigned long request) { return ::ioctl(fd, request, &ifr) == 0; };
   if (!io(SIOCGIFINDEX)) {
@@ -112,6 +117,7 @@ Result<std::optional<LinkInfo>> brief_link(nl_sock* sk, const std::string& name)
   return std::optional<LinkInfo>(std::move(info));
 }
 
+// Brings an existing bridge to the spec, sending nothing when it already matches.
 Result<LinkInfo> adopt_bridge(nl_sock* sk, LinkInfo info, const BridgeSpec& spec, const std::string& what) {
   if (info.kind != "bridge") {
     std::string kind = info.kind.empty() ? "device" : info.kind;
@@ -221,8 +227,7 @@ Result<int> Netlink::index_of(const std::string& name) {
   std::string what = "get index of link " + name;
   if (auto s = check_ifname(name, what); !s) return std::unexpected(s.error());
   // Any socket answers the interface ioctls for its own namespace, a netlink one included.
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, name.c_str(), name.size());
+  ifreq ifr = named_ifreq(name);
   if (::ioctl(nl_socket_get_fd(sock_), SIOCGIFINDEX, &ifr) != 0) return fail(what);
   return ifr.ifr_ifindex;
 }
