@@ -1,0 +1,32 @@
+// The layout shared by the eBPF fast path (fastpath.bpf.c) and the C++ that fills its maps. Plain C,
+// fixed-width fields only: it is compiled by clang for the BPF target and by g++ for the host.
+#pragma once
+
+#include <linux/types.h>
+
+// pn_pods: IPv4 address of a pod on this node (network byte order) -> where it lives.
+struct pn_pod {
+  __u32 ifindex;  // the host end of the pod's veth; bpf_redirect_peer() delivers into its peer
+  __u8 mac[6];    // the pod's eth0, written as the frame's destination
+  __u8 pad[2];
+};
+
+// pn_config[0]: this node's facts, written by the agent.
+struct pn_config {
+  __u32 cluster_net;     // the cluster's pod range, network byte order: only destinations inside it
+  __u32 cluster_mask;    //   are taken past the stack (everything else may need masquerade)
+  __u32 bridge_ifindex;  // the pod bridge: a FIB answer through it means "a local pod not in pn_pods"
+  __u8 bridge_mac[6];    // the pods' gateway MAC: the source of frames routed into a pod
+  __u8 pad[2];
+};
+
+#define PN_PODS_MAX 65536
+
+// pn_stats indices.
+enum pn_stat {
+  PN_STAT_TO_LOCAL_POD = 0,   // redirected into a pod of this node
+  PN_STAT_TO_REMOTE_NODE = 1,  // redirected out towards another node
+  PN_STAT_CONNTRACK = 2,       // left to the stack: conntrack knows the connection here
+  PN_STAT_STACK = 3,           // left to the stack: the FIB gave no direct answer
+  PN_STAT_MAX = 4,
+};
