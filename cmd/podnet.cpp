@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   agent_cmd->add_option("--cni-bin", agent.cni_bin, "Path of podnet-cni (for --run-pods)");
   agent_cmd->add_option("--cni-conf-dir", agent.cni_conf_dir, "Also write the CNI config here");
+  agent_cmd->add_option("--bpf-dir", agent.bpf_dir,
+                        "bpffs directory of the eBPF fast path's pins (default: <state-dir>/bpf; a bpffs "
+                        "is mounted there when it is not on one)");
+  agent_cmd->add_flag("!--no-fast-path", agent.fast_path,
+                      "No eBPF fast path: pod traffic goes through the bridge and the stack");
   agent_cmd->add_flag("--run-pods", agent.run_pods, "Run the pods bound to this node (kubelet role)");
   agent_cmd->add_flag("!--no-proxy", agent.proxy, "Do not run the embedded service proxy");
   agent_cmd
@@ -97,7 +102,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   agent_cmd->add_flag(
       "--cleanup", agent.cleanup,
-      "Remove the agent's and proxy's tables, pnvx0, routes and announced addresses, and exit");
+      "Remove the agent's and proxy's tables, pnvx0, routes, announced addresses and the fast path's "
+      "programs and pins, and exit");
 
   podnet::cli::UpOptions up;
   auto* up_cmd =

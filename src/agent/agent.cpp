@@ -151,7 +151,8 @@ Status Agent::write_cni_config(const IpPrefix& cidr) {
   std::string text = cni_conflist({.pod_cidr = cidr,
                                    .mtu = mtu,
                                    .ipam_dir = opts_.state_dir + "/ipam",
-                                   .state_dir = opts_.state_dir + "/cni-state"});
+                                   .state_dir = opts_.state_dir + "/cni-state",
+                                   .bpf_dir = fast_ ? fast_->dir() : std::string()});
   std::vector<std::string> dirs{opts_.state_dir + "/cni"};
   if (!opts_.cni_conf_dir.empty()) dirs.push_back(opts_.cni_conf_dir);
   for (const auto& dir : dirs) {
@@ -160,6 +161,70 @@ Status Agent::write_cni_config(const IpPrefix& cidr) {
     if (auto old = read_file(path); old && *old == text) continue;
     if (auto s = write_file_atomic(path, text, 0644, true); !s) return s;
     spdlog::info("wrote CNI config {} (pod range {}, MTU {})", path, cidr.str(), mtu);
+  }
+  return {};
+}
+
+void Agent::open_fastpath() {
+  if (opts_.bpf_dir.empty()) return;
+  auto fp = fastpath::FastPath::open(opts_.bpf_dir);
+  if (!fp) {
+    // The node still works, through the bridge and the stack.
+    spdlog::error("eBPF fast path off: {}", fp.error().message());
+    return;
+  }
+  fast_ = std::move(*fp);
+}
+
+Status Agent::sync_fastpath(const ClusterView& view) {
+  if (!fast_) return {};
+  const Links& links = reconciler_.links();
+  fastpath::NodeConfig cfg;
+  for (const auto& c : opts_.cluster_cidrs)
+    if (c.is_v4()) {
+      cfg.cluster = c;
+      break;
+    }
+  if (!cfg.cluster.addr.is_v4() || cfg.cluster.len == 0) return {};
+  // The pod bridge appears with the first pod (podnet-cni makes it); until then 0, which only
+  // means a local pod missing from pn_pods is sent to the bridge's egress instead of the stack.
+  PODNET_TRY(bridge, kernel_.find_link(kPodBridge));
+  if (bridge) {
+    cfg.bridge_ifindex = bridge->index;
+    cfg.bridge_mac = bridge->mac;
+  }
+  cfg.node_ip = opts_.node.ip;
+  cfg.uplink_ifindex = links.underlay;
+  if (opts_.node.overlay == Overlay::kVxlan && opts_.node.vtep_mac)
+    cfg.vxlan = fastpath::VxlanConfig{kVxlanPort, kVxlanVni, *opts_.node.vtep_mac};
+  if (fast_config_ != cfg) {
+    if (auto s = fast_->configure(cfg); !s) return s;
+    fast_config_ = cfg;
+  }
+  std::vector<int> want_attached;
+  if (links.underlay) want_attached.push_back(links.underlay);
+  if (links.vxlan) want_attached.push_back(links.vxlan);
+  if (want_attached != fast_attached_) {
+    for (int ifindex : want_attached)
+      if (auto s = fast_->attach_node(ifindex); !s) return s;
+    fast_attached_ = want_attached;
+  }
+  std::vector<fastpath::Tunnel> tunnels;
+  if (cfg.vxlan)
+    for (const auto& p : view.peers)
+      if (p.vtep_mac && p.ip.is_v4())
+        for (const auto& c : p.pod_cidrs)
+          if (c.is_v4()) tunnels.push_back({c.network(), p.ip, *p.vtep_mac});
+  if (tunnels != fast_tunnels_) {
+    if (auto s = fast_->set_tunnels(tunnels); !s) return s;
+    fast_tunnels_ = tunnels;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now - fast_swept_ > std::chrono::seconds(30)) {
+    fast_swept_ = now;
+    auto n = fast_->forget_missing_pods();
+    if (!n) return std::unexpected(n.error());
+    if (*n) spdlog::info("fast path: forgot {} pod address(es) whose veth is gone", *n);
   }
   return {};
 }
@@ -199,6 +264,7 @@ Status Agent::run() {
                overlay_name(opts_.node.overlay), opts_.node.ip.to_string(), reconciler_.underlay_name(),
                reconciler_.underlay_mtu(),
                opts_.node.vtep_mac ? ", VTEP MAC " + netlink::format_mac(*opts_.node.vtep_mac) : "");
+  open_fastpath();
 
   client::Informer nodes(api_, *node_handler_, {.path = "/api/v1/nodes"});
   client::Informer services(api_, *service_handler_, {.path = "/api/v1/services"});
@@ -251,6 +317,8 @@ Status Agent::run() {
     if (view.own_cidrs.empty() && !cni_written)
       spdlog::debug("waiting for spec.podCIDR of {}", opts_.node.name);
     auto changed = reconciler_.reconcile(view);
+    if (changed)
+      if (auto s = sync_fastpath(view); !s) spdlog::error("fast path: {}", s.error().message());
     if (!changed) {
       spdlog::error("reconcile: {}", changed.error().message());
       l.lock();

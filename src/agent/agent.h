@@ -16,6 +16,7 @@
 #include "agent/pod_runner.h"
 #include "agent/reconciler.h"
 #include "client/https_client.h"
+#include "fastpath/fastpath.h"
 #include "client/informer.h"
 #include "proxy/feed.h"
 
@@ -27,6 +28,7 @@ struct AgentOptions {
   std::string state_dir;
   std::string cni_conf_dir;  // extra copy of the conflist, empty: none
   std::string cni_bin;
+  std::string bpf_dir;  // the eBPF fast path's bpffs directory; empty: no fast path
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds node_grace{20000};      // heartbeat age after which a node is not Ready
   std::chrono::milliseconds resync_interval{1000};  // reconcile at least this often (readiness ages)
@@ -51,6 +53,8 @@ class Agent {
   Status post_status();
   void heartbeat_loop();
   Status write_cni_config(const IpPrefix& cidr);
+  void open_fastpath();
+  Status sync_fastpath(const ClusterView& view);
   ClusterView view_locked(SystemTime now);
   bool wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d);
 
@@ -72,6 +76,13 @@ class Agent {
   std::map<std::string, NodeInfo> nodes_;
   std::map<std::string, std::vector<IpAddress>> lb_ips_;  // by service key
   std::vector<IpAddress> announced_;                      // logged when it changes
+
+  // The eBPF fast path (run() thread only): what it was last told, to write only changes.
+  std::optional<fastpath::FastPath> fast_;
+  std::optional<fastpath::NodeConfig> fast_config_;
+  std::vector<fastpath::Tunnel> fast_tunnels_;
+  std::vector<int> fast_attached_;
+  std::chrono::steady_clock::time_point fast_swept_{};
 };
 
 }  // namespace podnet::agent

@@ -17,6 +17,7 @@ namespace podnet::agent {
 // tells its routes from anyone else's without a state file.
 inline constexpr int kRouteProtocol = 112;
 inline constexpr const char* kVxlanDevice = "pnvx0";
+inline constexpr const char* kPodBridge = "pnbr0";  // podnet-cni's bridge, named in the conflist
 inline constexpr uint32_t kVxlanVni = 1;
 inline constexpr uint16_t kVxlanPort = 4789;
 inline constexpr unsigned kVxlanOverhead = 50;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "agent/network.h"
+
 namespace podnet::agent {
 
 namespace json = boost::json;
@@ -157,12 +159,13 @@ std::string cni_conflist(const CniConfigSpec& spec) {
       {"type", "podnet"},
       {"ranges", json::array{json::array{json::object{{"subnet", spec.pod_cidr.network().str()}}}}},
       {"dataDir", spec.ipam_dir}};
-  json::object plugin{{"type", "podnet"},         {"bridge", "pnbr0"},      {"isGateway", true},
+  json::object plugin{{"type", "podnet"},         {"bridge", kPodBridge},      {"isGateway", true},
                       {"isDefaultGateway", true}, {"ipMasq", false},        {"hairpinMode", true},
                       {"mtu", spec.mtu},          {"ipam", std::move(ipam)}};
   // Each node's own, not the default /var/lib/cni/podnet that every node namespace of a
   // `podnet up` cluster would share (and `podnet down` would leave behind).
   if (!spec.state_dir.empty()) plugin["stateDir"] = spec.state_dir;
+  if (!spec.bpf_dir.empty()) plugin["fastPath"] = json::object{{"bpfDir", spec.bpf_dir}};
   json::object list{{"cniVersion", "1.1.0"}, {"name", "podnet"}, {"plugins", json::array{std::move(plugin)}}};
   return json::serialize(list) + "\n";
 }

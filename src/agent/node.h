@@ -61,6 +61,7 @@ struct CniConfigSpec {
   unsigned mtu = 1500;
   std::string ipam_dir;   // <state-dir>/ipam
   std::string state_dir;  // <state-dir>/cni-state: podnet-cni's own state (pending deletions)
+  std::string bpf_dir;    // the fast path's pins (podnet-cni attaches pods there); empty: none
 };
 // The conflist of CONTRACTS.md (type podnet, bridge pnbr0, ipMasq false: the agent masquerades).
 std::string cni_conflist(const CniConfigSpec& spec);

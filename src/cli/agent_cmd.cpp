@@ -14,6 +14,7 @@
 #include "cli/proxy_cmd.h"
 #include "cli/signal_waiter.h"
 #include "client/kubeconfig.h"
+#include "fastpath/fastpath.h"
 #include "proxy/conntrack.h"
 #include "proxy/http_server.h"
 #include "proxy/kernel.h"
@@ -21,6 +22,8 @@
 namespace podnet::cli {
 
 namespace {
+
+std::string bpf_dir_of(const AgentFlags& f) { return f.bpf_dir.empty() ? f.state_dir + "/bpf" : f.bpf_dir; }
 
 Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
   agent::AgentOptions o;
@@ -46,6 +49,7 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
   o.state_dir = f.state_dir;
   o.cni_conf_dir = f.cni_conf_dir;
   o.cni_bin = f.cni_bin;
+  if (f.fast_path) o.bpf_dir = bpf_dir_of(f);
   PODNET_TRY(hb, parse_duration(f.heartbeat_interval));
   PODNET_TRY(grace, parse_duration(f.node_grace_period));
   if (hb.count() <= 0 || grace <= hb) return fail_msg("want 0 < --heartbeat-interval < --node-grace-period");
@@ -61,13 +65,16 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
   if (flags.cleanup) {
     auto a = agent::cleanup_agent_network();
     auto p = cleanup_proxy_tables(ruleset.table);
-    if (!a || !p) {
-      spdlog::error("{}", !a ? a.error().message() : p.error().message());
-      return 1;
-    }
+    auto d = fastpath::detach_all();
+    auto f = fastpath::remove_pins(bpf_dir_of(flags));
+    for (const Status* s : {&a, &p, &d, &f})
+      if (!*s) {
+        spdlog::error("{}", s->error().message());
+        return 1;
+      }
     spdlog::info(
-        "removed the agent's nftables tables, {} device, routes and announced addresses, and the proxy's "
-        "tables",
+        "removed the agent's nftables tables, {} device, routes and announced addresses, the proxy's "
+        "tables, and the fast path's programs and pins",
         agent::kVxlanDevice);
     return 0;
   }

@@ -19,6 +19,8 @@ struct AgentFlags {
   std::vector<std::string> cluster_cidrs{"10.244.0.0/16"};
   std::string cni_bin;
   std::string cni_conf_dir;
+  std::string bpf_dir;  // empty: <state_dir>/bpf
+  bool fast_path = true;
   bool run_pods = false;
   bool proxy = true;
   std::string min_sync_interval = "50ms";

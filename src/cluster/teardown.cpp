@@ -1,8 +1,11 @@
 #include "cluster/teardown.h"
 
+#include <sys/mount.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "cluster/processes.h"
 #include "cluster/underlay.h"
@@ -91,6 +94,25 @@ std::vector<PodRecord> recorded_pods(const Layout& layout) {
   return out;
 }
 
+// Unmounts every file system mounted below `dir` (the agents' bpffs instances), deepest first,
+// so removing the directory removes files, not mounted file systems' contents.
+Status unmount_below(const std::string& dir) {
+  auto text = read_file("/proc/self/mountinfo");
+  if (!text) return std::unexpected(text.error());
+  std::vector<std::string> points;
+  std::istringstream in(*text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, point;
+    if (!(f >> id >> parent >> dev >> root >> point)) continue;
+    if (point.starts_with(dir + "/")) points.push_back(point);
+  }
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& p : points)
+    if (::umount2(p.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) return fail("unmount " + p);
+  return {};
+}
+
 Status tear_down(const Layout& layout, const Progress& progress) {
   Status first;
   auto note = [&](Status s) {
@@ -123,6 +145,7 @@ Status tear_down(const Layout& layout, const Progress& progress) {
   note(delete_root_links(layout));
 
   progress("removing " + layout.spec().state_dir);
+  note(unmount_below(fs::weakly_canonical(layout.spec().state_dir).string()));
   std::error_code ec;
   fs::remove_all(layout.spec().state_dir, ec);
   if (ec) note(fail("remove " + layout.spec().state_dir, ec.value()));

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-// podnet's pod-to-pod fast path: tc programs that carry IPv4 TCP/UDP between pods past the node's
-// bridge and IP forwarding, the way Cilium's "BPF host routing" does.
+// podnet's pod-to-pod fast path: tc programs that carry IPv4 TCP/UDP between pods past the nodes'
+// bridges, IP forwarding and (with VXLAN) the VXLAN device, the way Cilium's "BPF host routing"
+// and Calico's eBPF data plane do.
 //
 //   pn_from_pod   tcx ingress of each pod's host-side veth (attached by podnet-cni at ADD)
-//   pn_from_node  tcx ingress of the overlay device (VXLAN) or, with host-gw, the node's uplink
+//   pn_from_node  tcx ingress of the node's uplink and of the VXLAN device (attached by the agent)
 //
-// A packet to a pod of this node goes straight into the pod's namespace with bpf_redirect_peer();
-// one to a pod of another node goes straight out of the device the FIB names (the VXLAN device or
-// the uplink), with the next hop's MAC from the neighbour table. Everything else, and any packet of
-// a connection that conntrack knows in this node's namespace, takes the normal path (TC_ACT_OK).
+// A packet to a pod of this node goes straight into the pod's namespace with bpf_redirect_peer().
+// One to a pod of another node leaves straight through the uplink: in VXLAN, wrapped here in the
+// same outer headers the VXLAN device would write (so either end may be the kernel's VXLAN device);
+// in host-gw, or without a tunnel entry, towards the next hop the FIB names, with its MAC from the
+// neighbour table. A VXLAN packet for a pod of this node is unwrapped on the uplink and goes
+// straight into the pod. Everything else takes the normal path (TC_ACT_OK), and so does any packet
+// of a connection conntrack knows in this node's namespace.
 //
 // Why the conntrack test keeps NAT right: a connection is NATed (Service DNAT, NodePort, hostPort,
 // masquerade) only by a node whose stack saw its first packet, which leaves an entry there for the
@@ -20,6 +24,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
+#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -47,7 +52,16 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } pn_config SEC(".maps");
 
-// Per-CPU packet counters, indexed by enum pn_stat (read by `podnet` and the tests).
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, PN_TUNNELS_MAX);
+  __type(key, struct pn_tunnel_key);
+  __type(value, struct pn_tunnel);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pn_tunnels SEC(".maps");
+
+// Per-CPU packet counters, indexed by enum pn_stat (read by the agent and the tests).
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, PN_STAT_MAX);
@@ -72,6 +86,17 @@ extern struct nf_conn* bpf_skb_ct_lookup(struct __sk_buff* skb, struct bpf_sock_
                                          struct bpf_ct_opts___pn* opts, __u32 opts_sz) __ksym;
 extern void bpf_ct_release(struct nf_conn* ct) __ksym;
 
+struct vxlan_hdr {
+  __be32 flags;  // 0x08000000: "VNI present"
+  __be32 vni;    // VNI << 8
+};
+
+#define PN_VXLAN_FLAGS 0x08000000
+// Outer IPv4 + UDP + VXLAN + inner Ethernet: what VXLAN adds after the outer Ethernet header.
+#define PN_ENCAP_LEN (sizeof(struct iphdr) + sizeof(struct udphdr) + sizeof(struct vxlan_hdr) + ETH_HLEN)
+// Everything up to and including the inner L4 ports of a VXLAN packet.
+#define PN_VXLAN_HEADERS (ETH_HLEN + PN_ENCAP_LEN + sizeof(struct iphdr) + 4)
+
 static __always_inline void count(__u32 what) {
   __u64* n = bpf_map_lookup_elem(&pn_stats, &what);
   if (n) *n += 1;
@@ -85,38 +110,109 @@ static __always_inline void decrement_ttl(struct iphdr* ip) {
   ip->ttl--;
 }
 
-static __always_inline int forward(struct __sk_buff* skb, int from_node) {
+// True when the inner packet at ip is one the fast path may carry: IPv4 without options or
+// fragmentation, TTL left to route it, TCP or UDP with its ports in the linear data.
+static __always_inline int carriable(struct iphdr* ip, void* end) {
+  if ((void*)(ip + 1) + 4 > end) return 0;
+  if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)) || ip->ttl <= 1) return 0;
+  return ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP;
+}
+
+// True when conntrack in this namespace has an entry for the packet's connection (see the top).
+static __always_inline int conntrack_knows(struct __sk_buff* skb, struct iphdr* ip) {
+  __be16* ports = (void*)(ip + 1);
+  struct bpf_sock_tuple tuple = {};
+  tuple.ipv4.saddr = ip->saddr;
+  tuple.ipv4.daddr = ip->daddr;
+  tuple.ipv4.sport = ports[0];
+  tuple.ipv4.dport = ports[1];
+  struct bpf_ct_opts___pn opts = {.netns_id = -1 /* BPF_F_CURRENT_NETNS */, .l4proto = ip->protocol};
+  struct nf_conn* ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts, sizeof(opts));
+  if (!ct) return 0;
+  bpf_ct_release(ct);
+  count(PN_STAT_CONNTRACK);
+  return 1;
+}
+
+static __always_inline __u16 fold_csum(__u64 sum) {
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return (__u16)~sum;
+}
+
+// Wraps the frame in VXLAN towards tun and sends it out of the uplink. TC_ACT_OK (unchanged
+// packet) when the outer next hop is not resolved yet or the result would be too long.
+static __always_inline int encapsulate(struct __sk_buff* skb, struct pn_config* cfg, struct pn_tunnel* tun) {
+  if (skb->len - ETH_HLEN + PN_ENCAP_LEN > 0xFFFF) return TC_ACT_OK;
+  struct bpf_fib_lookup fib = {};
+  fib.family = AF_INET;
+  fib.ifindex = cfg->uplink_ifindex;
+  fib.ipv4_src = cfg->node_ip;
+  fib.ipv4_dst = tun->node_ip;
+  if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) != BPF_FIB_LKUP_RET_SUCCESS) return TC_ACT_OK;
+  // The source port spreads flows over the underlay's paths, as the VXLAN device does.
+  __u16 sport = 32768 + (__u16)(bpf_get_hash_recalc(skb) % 28232);
+  __u32 outer_len = skb->len - ETH_HLEN + PN_ENCAP_LEN;
+
+  // FIXED_GSO: the pod's MTU already leaves room for the 50 bytes, so the segment size stays.
+  __u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+                BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
+  if (bpf_skb_adjust_room(skb, PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, flags)) return TC_ACT_OK;
+
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* oip = (void*)(eth + 1);
+  struct udphdr* udp = (void*)(oip + 1);
+  struct vxlan_hdr* vx = (void*)(udp + 1);
+  struct ethhdr* ieth = (void*)(vx + 1);
+  struct iphdr* iip = (void*)(ieth + 1);
+  if ((void*)(iip + 1) > end) return TC_ACT_SHOT;  // cannot happen: the headers were there before
+
+  struct iphdr h = {};
+  h.version = 4;
+  h.ihl = 5;
+  h.tot_len = bpf_htons(outer_len);
+  h.ttl = 64;
+  h.protocol = IPPROTO_UDP;
+  h.saddr = cfg->node_ip;
+  h.daddr = tun->node_ip;
+  h.check = fold_csum(bpf_csum_diff(0, 0, (__be32*)&h, sizeof(h), 0));
+  __builtin_memcpy(oip, &h, sizeof(h));
+  udp->source = bpf_htons(sport);
+  udp->dest = cfg->vxlan_port;
+  udp->len = bpf_htons(outer_len - sizeof(struct iphdr));
+  udp->check = 0;  // allowed over IPv4, and what the VXLAN device sends by default
+  vx->flags = bpf_htonl(PN_VXLAN_FLAGS);
+  vx->vni = bpf_htonl(cfg->vni << 8);
+  __builtin_memcpy(ieth->h_dest, tun->vtep_mac, ETH_ALEN);
+  __builtin_memcpy(ieth->h_source, cfg->vtep_mac, ETH_ALEN);
+  ieth->h_proto = bpf_htons(ETH_P_IP);
+  __builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+  decrement_ttl(iip);  // this node routed the inner packet
+  count(PN_STAT_TO_REMOTE_NODE);
+  count(PN_STAT_ENCAP);
+  return bpf_redirect(fib.ifindex, 0);
+}
+
+SEC("tc")
+int pn_from_pod(struct __sk_buff* skb) {
   void* data = (void*)(long)skb->data;
   void* end = (void*)(long)skb->data_end;
   struct ethhdr* eth = data;
   if ((void*)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
   struct iphdr* ip = (void*)(eth + 1);
-  if ((void*)(ip + 1) > end) return TC_ACT_OK;
-  // Options, fragments, TTL about to expire, anything but TCP and UDP: the stack's business.
-  if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)) || ip->ttl <= 1) return TC_ACT_OK;
-  if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP) return TC_ACT_OK;
-  __be16* ports = (void*)(ip + 1);
-  if ((void*)(ports + 2) > end) return TC_ACT_OK;
+  if (!carriable(ip, end)) return TC_ACT_OK;
 
   __u32 zero = 0;
   struct pn_config* cfg = bpf_map_lookup_elem(&pn_config, &zero);
   if (!cfg || !cfg->cluster_mask) return TC_ACT_OK;
   __u32 daddr = ip->daddr;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
-  if (!pod && (from_node || (daddr & cfg->cluster_mask) != cfg->cluster_net)) return TC_ACT_OK;
-
-  struct bpf_sock_tuple tuple = {};
-  tuple.ipv4.saddr = ip->saddr;
-  tuple.ipv4.daddr = daddr;
-  tuple.ipv4.sport = ports[0];
-  tuple.ipv4.dport = ports[1];
-  struct bpf_ct_opts___pn opts = {.netns_id = -1 /* BPF_F_CURRENT_NETNS */, .l4proto = ip->protocol};
-  struct nf_conn* ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts, sizeof(opts));
-  if (ct) {
-    bpf_ct_release(ct);
-    count(PN_STAT_CONNTRACK);
-    return TC_ACT_OK;
-  }
+  if (!pod && (daddr & cfg->cluster_mask) != cfg->cluster_net) return TC_ACT_OK;
+  if (conntrack_knows(skb, ip)) return TC_ACT_OK;
 
   // The kfunc call ends the verifier's knowledge of the packet pointers: take them again.
   data = (void*)(long)skb->data;
@@ -125,14 +221,20 @@ static __always_inline int forward(struct __sk_buff* skb, int from_node) {
   ip = (void*)(eth + 1);
   if ((void*)(ip + 1) > end) return TC_ACT_OK;
 
-  if (pod) {
+  if (pod) {  // same node: bridged, so no TTL change
     __builtin_memcpy(eth->h_dest, pod->mac, ETH_ALEN);
-    if (from_node) {  // routed in: from the gateway, one hop less
-      __builtin_memcpy(eth->h_source, cfg->bridge_mac, ETH_ALEN);
-      decrement_ttl(ip);
-    }
     count(PN_STAT_TO_LOCAL_POD);
     return bpf_redirect_peer(pod->ifindex, 0);
+  }
+
+  if (cfg->vxlan_port) {
+    struct pn_tunnel_key key = {.prefixlen = 32, .addr = daddr};
+    struct pn_tunnel* tun = bpf_map_lookup_elem(&pn_tunnels, &key);
+    if (tun) {
+      int rc = encapsulate(skb, cfg, tun);
+      if (rc == TC_ACT_OK) count(PN_STAT_STACK);
+      return rc;
+    }
   }
 
   struct bpf_fib_lookup fib = {};
@@ -159,8 +261,82 @@ static __always_inline int forward(struct __sk_buff* skb, int from_node) {
   return bpf_redirect(fib.ifindex, 0);
 }
 
-SEC("tc")
-int pn_from_pod(struct __sk_buff* skb) { return forward(skb, 0); }
+// A VXLAN packet for a pod of this node, on the uplink: unwrapped and delivered into the pod.
+static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* cfg) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  if (data + PN_VXLAN_HEADERS > end) {
+    // A NIC may leave headers in page fragments: bring them into the linear part.
+    if (skb->len < PN_VXLAN_HEADERS || bpf_skb_pull_data(skb, PN_VXLAN_HEADERS)) return TC_ACT_OK;
+    data = (void*)(long)skb->data;
+    end = (void*)(long)skb->data_end;
+  }
+  struct ethhdr* eth = data;
+  struct iphdr* oip = (void*)(eth + 1);
+  struct udphdr* udp = (void*)(oip + 1);
+  struct vxlan_hdr* vx = (void*)(udp + 1);
+  struct ethhdr* ieth = (void*)(vx + 1);
+  struct iphdr* iip = (void*)(ieth + 1);
+  if ((void*)(iip + 1) + 4 > end) return TC_ACT_OK;
+  if (oip->ihl != 5 || oip->protocol != IPPROTO_UDP || oip->daddr != cfg->node_ip ||
+      (oip->frag_off & bpf_htons(0x3fff)) || udp->dest != cfg->vxlan_port)
+    return TC_ACT_OK;
+  if (vx->flags != bpf_htonl(PN_VXLAN_FLAGS) || vx->vni != bpf_htonl(cfg->vni << 8) ||
+      ieth->h_proto != bpf_htons(ETH_P_IP) || !carriable(iip, end))
+    return TC_ACT_OK;
+  __u32 daddr = iip->daddr;
+  struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
+  if (!pod || conntrack_knows(skb, iip)) return TC_ACT_OK;  // the VXLAN device takes it
+  __u32 ifindex = pod->ifindex;
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, pod->mac, ETH_ALEN);
+
+  if (bpf_skb_adjust_room(skb, -(__s32)PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) return TC_ACT_OK;
+  data = (void*)(long)skb->data;
+  end = (void*)(long)skb->data_end;
+  eth = data;
+  struct iphdr* ip = (void*)(eth + 1);
+  if ((void*)(ip + 1) > end) return TC_ACT_SHOT;  // cannot happen: the inner header was there
+  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, cfg->bridge_mac, ETH_ALEN);
+  eth->h_proto = bpf_htons(ETH_P_IP);
+  decrement_ttl(ip);
+  count(PN_STAT_TO_LOCAL_POD);
+  count(PN_STAT_DECAP);
+  return bpf_redirect_peer(ifindex, 0);
+}
 
 SEC("tc")
-int pn_from_node(struct __sk_buff* skb) { return forward(skb, 1); }
+int pn_from_node(struct __sk_buff* skb) {
+  __u32 zero = 0;
+  struct pn_config* cfg = bpf_map_lookup_elem(&pn_config, &zero);
+  if (!cfg || !cfg->cluster_mask) return TC_ACT_OK;
+
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
+  struct iphdr* ip = (void*)(eth + 1);
+  if ((void*)(ip + 1) > end) return TC_ACT_OK;
+  if (cfg->vxlan_port && ip->protocol == IPPROTO_UDP && ip->daddr == cfg->node_ip) return decapsulate(skb, cfg);
+
+  // Routed in (host-gw, or already unwrapped by the VXLAN device): a pod of this node.
+  if (!carriable(ip, end)) return TC_ACT_OK;
+  __u32 daddr = ip->daddr;
+  struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
+  if (!pod) return TC_ACT_OK;
+  __u32 ifindex = pod->ifindex;
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, pod->mac, ETH_ALEN);
+  if (conntrack_knows(skb, ip)) return TC_ACT_OK;
+  data = (void*)(long)skb->data;
+  end = (void*)(long)skb->data_end;
+  eth = data;
+  ip = (void*)(eth + 1);
+  if ((void*)(ip + 1) > end) return TC_ACT_OK;
+  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, cfg->bridge_mac, ETH_ALEN);
+  decrement_ttl(ip);
+  count(PN_STAT_TO_LOCAL_POD);
+  return bpf_redirect_peer(ifindex, 0);
+}

@@ -11,14 +11,32 @@ struct pn_pod {
   __u8 pad[2];
 };
 
-// pn_config[0]: this node's facts, written by the agent.
+// pn_config[0]: this node's facts, written by the agent. Addresses in network byte order.
 struct pn_config {
-  __u32 cluster_net;     // the cluster's pod range, network byte order: only destinations inside it
-  __u32 cluster_mask;    //   are taken past the stack (everything else may need masquerade)
+  __u32 cluster_net;     // the cluster's pod range: only destinations inside it are taken past the
+  __u32 cluster_mask;    //   stack (everything else may need masquerade)
   __u32 bridge_ifindex;  // the pod bridge: a FIB answer through it means "a local pod not in pn_pods"
   __u8 bridge_mac[6];    // the pods' gateway MAC: the source of frames routed into a pod
+  __u16 vxlan_port;      // UDP port of the VXLAN overlay (network order); 0: no VXLAN in the program
+  __u32 node_ip;         // this node's IP: the outer source, and the outer destination to decapsulate
+  __u32 vni;             // the overlay's VNI (host order)
+  __u32 uplink_ifindex;  // the node's interface towards the other nodes (outer FIB lookups)
+  __u8 vtep_mac[6];      // this node's VXLAN device MAC: the inner source of encapsulated frames
   __u8 pad[2];
 };
+
+// pn_tunnels: longest-prefix match on a remote node's pod range -> that node's VTEP. Filled only
+// with the VXLAN overlay; the program then encapsulates itself, as the VXLAN device would.
+struct pn_tunnel_key {
+  __u32 prefixlen;
+  __u32 addr;  // network order
+};
+struct pn_tunnel {
+  __u32 node_ip;    // outer destination
+  __u8 vtep_mac[6];  // the remote VXLAN device's MAC: the inner destination
+  __u8 pad[2];
+};
+#define PN_TUNNELS_MAX 4096
 
 #define PN_PODS_MAX 65536
 
@@ -28,5 +46,7 @@ enum pn_stat {
   PN_STAT_TO_REMOTE_NODE = 1,  // redirected out towards another node
   PN_STAT_CONNTRACK = 2,       // left to the stack: conntrack knows the connection here
   PN_STAT_STACK = 3,           // left to the stack: the FIB gave no direct answer
-  PN_STAT_MAX = 4,
+  PN_STAT_ENCAP = 4,           // of TO_REMOTE_NODE: encapsulated in VXLAN by the program
+  PN_STAT_DECAP = 5,           // of TO_LOCAL_POD: a VXLAN packet decapsulated by the program
+  PN_STAT_MAX = 6,
 };

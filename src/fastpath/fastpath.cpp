@@ -1,0 +1,312 @@
+// Loading and filling the fast path with libbpf (Debian's libbpf-dev): it parses the embedded ELF
+// object, resolves the conntrack kfuncs against the kernel's BTF, creates or reuses the pinned maps
+// (LIBBPF_PIN_BY_NAME) and loads the programs.
+#include "fastpath/fastpath.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdarg>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "fastpath/fastpath_abi.h"
+
+namespace podnet::fastpath {
+namespace {
+
+constexpr long kBpfFsMagic = 0xcafe4a11;
+// enum bpf_attach_type's BPF_TCX_INGRESS (kernel 6.6+); Debian 12's 6.1 headers do not have it.
+constexpr auto kTcxIngress = static_cast<bpf_attach_type>(46);
+
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+  std::array<char, 1024> line{};
+  int n = std::vsnprintf(line.data(), line.size(), fmt, args);
+  std::string_view text(line.data(), n < 0 ? 0 : std::min<size_t>(n, line.size() - 1));
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (level == LIBBPF_WARN)
+    spdlog::warn("libbpf: {}", text);
+  else
+    spdlog::debug("libbpf: {}", text);
+  return n;
+}
+
+bool on_bpffs(const std::string& path) {
+  struct statfs st {};
+  return ::statfs(path.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
+}
+
+Status ensure_bpffs(const std::string& dir) {
+  if (on_bpffs(dir)) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail("create " + dir, ec.value());
+  if (::mount("bpf", dir.c_str(), "bpf", 0, "mode=0700") != 0) return fail("mount a bpffs at " + dir);
+  return {};
+}
+
+std::string pin(const std::string& dir, const char* name) { return dir + "/" + name; }
+
+Result<UniqueFd> obj_get(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return fail("open pinned " + path, -fd == 0 ? errno : -fd);
+  return UniqueFd(fd);
+}
+
+Result<UniqueFd> dup_fd(int fd, const std::string& what) {
+  int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return fail("dup " + what);
+  return UniqueFd(d);
+}
+
+uint32_t be32(const IpAddress& a) {
+  auto b = a.to_v4().to_bytes();
+  uint32_t v;
+  std::memcpy(&v, b.data(), 4);
+  return v;
+}
+
+uint32_t mask_be32(int len) {
+  uint32_t host = len <= 0 ? 0 : ~uint32_t{0} << (32 - len);
+  return htonl(host);
+}
+
+Result<std::string> prog_name(uint32_t id, UniqueFd& fd_out) {
+  int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return fail("open program " + std::to_string(id), errno);
+  fd_out.reset(fd);
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail("read program " + std::to_string(id), errno);
+  return std::string(info.name);
+}
+
+Result<uint32_t> prog_id(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail("read program info", errno);
+  return info.id;
+}
+
+}  // namespace
+
+Result<FastPath> FastPath::open(const std::string& bpf_dir) {
+  libbpf_set_print(libbpf_log);
+  if (auto s = ensure_bpffs(bpf_dir); !s) return std::unexpected(s.error());
+  FastPath fp;
+  fp.dir_ = bpf_dir;
+
+  // A restart: everything pinned already, nothing to load.
+  auto from_pod = obj_get(pin(bpf_dir, kFromPodProgram));
+  auto from_node = obj_get(pin(bpf_dir, kFromNodeProgram));
+  if (from_pod && from_node) {
+    fp.from_pod_ = std::move(*from_pod);
+    fp.from_node_ = std::move(*from_node);
+    std::array<std::pair<const char*, UniqueFd*>, 4> maps{{{kPodsMap, &fp.pods_},
+                                                           {kConfigMap, &fp.config_},
+                                                           {kTunnelsMap, &fp.tunnels_},
+                                                           {kStatsMap, &fp.stats_}}};
+    bool all = true;
+    for (auto& [name, fd] : maps) {
+      auto m = obj_get(pin(bpf_dir, name));
+      if (!m) {
+        all = false;
+        break;
+      }
+      *fd = std::move(*m);
+    }
+    if (all) return fp;
+  }
+
+  auto bytes = object_file();
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "podnet_fastpath", .pin_root_path = bpf_dir.c_str());
+  bpf_object* obj = bpf_object__open_mem(bytes.data(), bytes.size(), &opts);
+  if (!obj) return fail("open the fast path's BPF object", errno);
+  struct Closer {
+    bpf_object* o;
+    ~Closer() { bpf_object__close(o); }
+  } closer{obj};
+  if (int err = bpf_object__load(obj); err)
+    return fail("load the fast path into the kernel (pinned maps of another podnet version in " + bpf_dir +
+                    "? `podnet agent --cleanup` removes them)",
+                -err);
+  for (auto [name, out] : {std::pair{kFromPodProgram, &fp.from_pod_}, std::pair{kFromNodeProgram, &fp.from_node_}}) {
+    bpf_program* prog = bpf_object__find_program_by_name(obj, name);
+    if (!prog) return fail_msg(std::string("the BPF object has no program ") + name);
+    std::string path = pin(bpf_dir, name);
+    ::unlink(path.c_str());
+    if (int err = bpf_program__pin(prog, path.c_str()); err) return fail("pin " + path, -err);
+    PODNET_TRY(fd, dup_fd(bpf_program__fd(prog), name));
+    *out = std::move(fd);
+  }
+  for (auto [name, out] : {std::pair{kPodsMap, &fp.pods_}, std::pair{kConfigMap, &fp.config_},
+                           std::pair{kTunnelsMap, &fp.tunnels_}, std::pair{kStatsMap, &fp.stats_}}) {
+    bpf_map* map = bpf_object__find_map_by_name(obj, name);
+    if (!map) return fail_msg(std::string("the BPF object has no map ") + name);
+    PODNET_TRY(fd, dup_fd(bpf_map__fd(map), name));
+    *out = std::move(fd);
+  }
+  spdlog::info("fast path loaded and pinned in {}", bpf_dir);
+  return fp;
+}
+
+Status FastPath::configure(const NodeConfig& c) {
+  pn_config v{};
+  if (!c.cluster.is_v4()) return fail_msg("fast path: the cluster range " + c.cluster.str() + " is not IPv4");
+  v.cluster_net = be32(c.cluster.network().addr);
+  v.cluster_mask = mask_be32(c.cluster.len);
+  v.bridge_ifindex = c.bridge_ifindex;
+  std::memcpy(v.bridge_mac, c.bridge_mac.data(), 6);
+  if (c.node_ip.is_v4()) v.node_ip = be32(c.node_ip);
+  v.uplink_ifindex = c.uplink_ifindex;
+  if (c.vxlan && c.node_ip.is_v4()) {
+    v.vxlan_port = htons(c.vxlan->port);
+    v.vni = c.vxlan->vni;
+    std::memcpy(v.vtep_mac, c.vxlan->vtep_mac.data(), 6);
+  }
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(config_.get(), &zero, &v, BPF_ANY) != 0) return fail("write " + pin(dir_, kConfigMap));
+  return {};
+}
+
+Status FastPath::set_tunnels(const std::vector<Tunnel>& tunnels) {
+  std::vector<std::pair<pn_tunnel_key, pn_tunnel>> want;
+  for (const auto& t : tunnels) {
+    if (!t.pod_cidr.is_v4() || !t.node_ip.is_v4()) continue;
+    pn_tunnel_key k{static_cast<__u32>(t.pod_cidr.len), be32(t.pod_cidr.network().addr)};
+    pn_tunnel v{};
+    v.node_ip = be32(t.node_ip);
+    std::memcpy(v.vtep_mac, t.vtep_mac.data(), 6);
+    want.emplace_back(k, v);
+  }
+  auto same_key = [](const pn_tunnel_key& a, const pn_tunnel_key& b) {
+    return a.prefixlen == b.prefixlen && a.addr == b.addr;
+  };
+  // Stale keys first (collected, then deleted: deleting while iterating restarts the walk).
+  std::vector<pn_tunnel_key> stale;
+  pn_tunnel_key key{}, next{};
+  bool first = true;
+  while (bpf_map_get_next_key(tunnels_.get(), first ? nullptr : &key, &next) == 0) {
+    first = false;
+    key = next;
+    bool wanted = false;
+    for (const auto& [k, _] : want) wanted |= same_key(k, key);
+    if (!wanted) stale.push_back(key);
+  }
+  for (const auto& k : stale)
+    if (bpf_map_delete_elem(tunnels_.get(), &k) != 0 && errno != ENOENT)
+      return fail("delete from " + pin(dir_, kTunnelsMap));
+  for (const auto& [k, v] : want) {
+    pn_tunnel cur{};
+    if (bpf_map_lookup_elem(tunnels_.get(), &k, &cur) == 0 && std::memcmp(&cur, &v, sizeof(v)) == 0) continue;
+    if (bpf_map_update_elem(tunnels_.get(), &k, &v, BPF_ANY) != 0) return fail("write " + pin(dir_, kTunnelsMap));
+  }
+  return {};
+}
+
+Status FastPath::attach_node(int ifindex) {
+  PODNET_TRY(ours, prog_id(from_node_.get()));
+  std::array<uint32_t, 64> ids{};
+  uint32_t count = ids.size(), attach_flags = 0;
+  if (bpf_prog_query(ifindex, kTcxIngress, 0, &attach_flags, ids.data(), &count) != 0)
+    return fail("query the tcx programs of link " + std::to_string(ifindex), errno);
+  UniqueFd replace;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (ids[i] == ours) return {};
+    UniqueFd fd;
+    auto name = prog_name(ids[i], fd);
+    if (name && *name == kFromNodeProgram) replace = std::move(fd);  // an earlier load's
+  }
+  LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = replace.valid() ? BPF_F_REPLACE : 0u,
+              .replace_prog_fd = replace.valid() ? replace.get() : 0);
+  if (int err = bpf_prog_attach_opts(from_node_.get(), ifindex, kTcxIngress, &opts); err && -err != EEXIST)
+    return fail("attach " + std::string(kFromNodeProgram) + " to link " + std::to_string(ifindex), -err);
+  return {};
+}
+
+Result<size_t> FastPath::forget_missing_pods() {
+  std::vector<uint32_t> gone;
+  uint32_t key = 0, next = 0;
+  bool first = true;
+  while (bpf_map_get_next_key(pods_.get(), first ? nullptr : &key, &next) == 0) {
+    first = false;
+    key = next;
+    pn_pod pod{};
+    if (bpf_map_lookup_elem(pods_.get(), &key, &pod) != 0) continue;
+    std::array<char, IF_NAMESIZE> name{};
+    if (!::if_indextoname(pod.ifindex, name.data()) && errno == ENXIO) gone.push_back(key);
+  }
+  for (uint32_t k : gone)
+    if (bpf_map_delete_elem(pods_.get(), &k) != 0 && errno != ENOENT) return fail("delete from " + pin(dir_, kPodsMap));
+  return gone.size();
+}
+
+namespace {
+
+Result<Stats> stats_of(int fd, const std::string& what) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return fail("count possible CPUs", -cpus);
+  std::vector<uint64_t> per_cpu(cpus);
+  std::array<uint64_t, PN_STAT_MAX> sum{};
+  for (uint32_t i = 0; i < PN_STAT_MAX; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) return fail("read " + what);
+    for (auto v : per_cpu) sum[i] += v;
+  }
+  return Stats{sum[PN_STAT_TO_LOCAL_POD], sum[PN_STAT_TO_REMOTE_NODE], sum[PN_STAT_CONNTRACK],
+               sum[PN_STAT_STACK],        sum[PN_STAT_ENCAP],          sum[PN_STAT_DECAP]};
+}
+
+}  // namespace
+
+Result<Stats> FastPath::stats() const { return stats_of(stats_.get(), pin(dir_, kStatsMap)); }
+
+Result<Stats> read_stats(const std::string& bpf_dir) {
+  PODNET_TRY(fd, obj_get(pin(bpf_dir, kStatsMap)));
+  return stats_of(fd.get(), pin(bpf_dir, kStatsMap));
+}
+
+Status detach_all() {
+  struct if_nameindex* links = ::if_nameindex();
+  if (!links) return fail("list links");
+  std::unique_ptr<struct if_nameindex, decltype(&::if_freenameindex)> owned(links, &::if_freenameindex);
+  for (auto* l = links; l->if_index != 0; ++l) {
+    std::array<uint32_t, 64> ids{};
+    uint32_t count = ids.size(), attach_flags = 0;
+    if (bpf_prog_query(l->if_index, kTcxIngress, 0, &attach_flags, ids.data(), &count) != 0) continue;
+    for (uint32_t i = 0; i < count; ++i) {
+      UniqueFd fd;
+      auto name = prog_name(ids[i], fd);
+      if (!name || (*name != kFromNodeProgram && *name != kFromPodProgram)) continue;
+      if (bpf_prog_detach2(fd.get(), l->if_index, kTcxIngress) != 0 && errno != ENOENT)
+        return fail(std::string("detach ") + *name + " from " + l->if_name);
+    }
+  }
+  return {};
+}
+
+Status remove_pins(const std::string& bpf_dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(bpf_dir, ec)) return {};
+  for (const char* name : {kFromPodProgram, kFromNodeProgram, kPodsMap, kConfigMap, kTunnelsMap, kStatsMap}) {
+    std::string path = pin(bpf_dir, name);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail("remove " + path);
+  }
+  // Our own bpffs instance: on bpffs, but its parent is not.
+  std::string parent = std::filesystem::path(bpf_dir).parent_path().string();
+  if (on_bpffs(bpf_dir) && !on_bpffs(parent) && ::umount2(bpf_dir.c_str(), MNT_DETACH) != 0)
+    return fail("unmount the bpffs at " + bpf_dir);
+  if (::rmdir(bpf_dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) return fail("remove " + bpf_dir);
+  return {};
+}
+
+}  // namespace podnet::fastpath

@@ -1,0 +1,94 @@
+// The node agent's side of the eBPF fast path (fastpath.bpf.c): loads the programs and maps into a
+// bpffs directory, or opens what an earlier run pinned there (a restarted agent changes nothing in
+// the data path), writes the node's facts and the VXLAN tunnels, and attaches pn_from_node. The
+// per-pod part (pn_from_pod on the pod's veth, its pn_pods entry) is podnet-cni's (pod_attach.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/fd.h"
+#include "common/ip.h"
+#include "netlink/link.h"
+
+namespace podnet::fastpath {
+
+// Pin names inside the bpffs directory (podnet-cni opens the first two).
+inline constexpr const char* kFromPodProgram = "pn_from_pod";
+inline constexpr const char* kPodsMap = "pn_pods";
+inline constexpr const char* kFromNodeProgram = "pn_from_node";
+inline constexpr const char* kConfigMap = "pn_config";
+inline constexpr const char* kTunnelsMap = "pn_tunnels";
+inline constexpr const char* kStatsMap = "pn_stats";
+
+// The compiled fastpath.bpf.c (an ELF object with BTF), embedded at build time.
+std::span<const unsigned char> object_file();
+
+struct VxlanConfig {
+  uint16_t port = 4789;
+  uint32_t vni = 1;
+  netlink::Mac vtep_mac{};  // this node's VXLAN device
+  bool operator==(const VxlanConfig&) const = default;
+};
+
+struct NodeConfig {
+  IpPrefix cluster;  // the cluster's IPv4 pod range
+  int bridge_ifindex = 0;
+  netlink::Mac bridge_mac{};
+  IpAddress node_ip;
+  int uplink_ifindex = 0;
+  std::optional<VxlanConfig> vxlan;  // none: host-gw (the FIB picks the next node)
+  bool operator==(const NodeConfig&) const = default;
+};
+
+struct Tunnel {
+  IpPrefix pod_cidr;  // a remote node's IPv4 pod range
+  IpAddress node_ip;
+  netlink::Mac vtep_mac{};
+  bool operator==(const Tunnel&) const = default;
+};
+
+struct Stats {
+  uint64_t to_local_pod = 0, to_remote_node = 0, conntrack = 0, stack = 0, encap = 0, decap = 0;
+};
+
+class FastPath {
+ public:
+  // Makes `bpf_dir` a bpffs (mounting a private instance there when it is not on one), then opens
+  // the programs and maps pinned there, or loads and pins them. Pinned maps of another layout
+  // (another podnet version) are an error naming `podnet agent --cleanup`.
+  static Result<FastPath> open(const std::string& bpf_dir);
+
+  Status configure(const NodeConfig& cfg);
+  // Makes pn_tunnels hold exactly `tunnels` (IPv4 ones; others are skipped).
+  Status set_tunnels(const std::vector<Tunnel>& tunnels);
+  // Attaches pn_from_node at tcx ingress of `ifindex` (already attached: nothing to do).
+  Status attach_node(int ifindex);
+  // Deletes the pn_pods entries whose veth no longer exists (a pod removed without CNI DEL).
+  // Returns how many.
+  Result<size_t> forget_missing_pods();
+  Result<Stats> stats() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  UniqueFd from_pod_, from_node_, pods_, config_, tunnels_, stats_;
+};
+
+// Removes what open() made in `bpf_dir`: the pins, and the bpffs instance when it mounted one
+// there (the programs stay attached to links until those go; the maps live as long as they do).
+// A directory that is not there is not an error.
+Status remove_pins(const std::string& bpf_dir);
+
+// Detaches pn_from_node and pn_from_pod from every link of the current namespace
+// (`podnet agent --cleanup`).
+Status detach_all();
+
+// Reads the per-CPU counters of the pn_stats map pinned in `bpf_dir` (tests, `podnet status`).
+Result<Stats> read_stats(const std::string& bpf_dir);
+
+}  // namespace podnet::fastpath
