@@ -12,6 +12,7 @@
 #include "cni/link_reaper.h"
 #include "cni/result.h"
 #include "cni/version.h"
+#include "fastpath/pod_attach.h"
 #include "netlink/link.h"
 #include "netlink/netns.h"
 #include "nft/portmap.h"
@@ -159,6 +160,27 @@ Status delete_container_link(const std::string& ifname) {
   return s;
 }
 
+std::vector<IpAddress> addresses(const NetResult& r) {
+  std::vector<IpAddress> out;
+  for (const auto& ip : r.ips) out.push_back(ip.address.addr);
+  return out;
+}
+
+// The pod's addresses for DEL: the built-in IPAM still holds them; a delegated IPAM's are only
+// known from prevResult. Neither: nothing to remove.
+CniResult<std::vector<IpAddress>> addresses_for_del(const Env& env, const NetConf& conf) {
+  if (conf.ipam_type == "podnet") {
+    auto held = ipam::addresses_of(conf.ipam, attachment(env));
+    if (!held && held.error().code == ENOENT) return std::vector<IpAddress>{};
+    if (!held) return cni_fail(kIoFailure, held.error());
+    return *held;
+  }
+  if (conf.prev_result.is_object()) {
+    if (auto prev = decode_result(conf.prev_result)) return addresses(*prev);
+  }
+  return std::vector<IpAddress>{};
+}
+
 }  // namespace
 
 CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
@@ -245,6 +267,20 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   if (auto s = ns->run([&] { return configure_container(env.ifname, result, !conf.enable_dad); }); !s)
     return kernel_fail(wrap(s.error(), "configure " + env.ifname + " in " + env.netns));
 
+  if (!conf.fastpath_bpf_dir.empty()) {
+    // Without pins the agent has not loaded the fast path (yet): the pod uses the normal path.
+    auto pins = fastpath::open_pod_pins(conf.fastpath_bpf_dir);
+    if (!pins) return kernel_fail(wrap(pins.error(), "fast path"));
+    if (*pins) {
+      const auto ips = addresses(result);
+      undo.push([&conf, ips] { (void)fastpath::remove_pod(conf.fastpath_bpf_dir, ips); });
+      auto index = host.index_of(host_if);
+      if (!index) return kernel_fail(wrap(index.error(), "fast path"));
+      if (auto s = fastpath::add_pod(**pins, *index, cont_mac, ips); !s)
+        return kernel_fail(wrap(s.error(), "fast path: map the pod's addresses to " + host_if));
+    }
+  }
+
   if (conf.ip_masq || !conf.port_mappings.empty() || conf.macspoofchk) {
     auto nft = nft::Nft::open();
     if (!nft) return cni_fail(kPortMappingFailed, nft.error());
@@ -277,6 +313,11 @@ CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
     nft.emplace(std::move(*opened));
     if (auto s = nft::delete_pod_rules(*nft, store, portmap_key(env)); !s)
       return cni_fail(kPortMappingFailed, s.error());
+  }
+  if (!conf.fastpath_bpf_dir.empty()) {
+    PODNET_TRY(ips, addresses_for_del(env, conf));
+    if (auto s = fastpath::remove_pod(conf.fastpath_bpf_dir, ips); !s)
+      return kernel_fail(wrap(s.error(), "fast path"));
   }
   if (auto s = ipam_del(env, conf); !s) return std::unexpected(s.error());
 

@@ -211,6 +211,15 @@ CniResult<NetConf> parse_netconf(std::string_view stdin_json) {
 
   PODNET_TRY(state_dir, get_string(o, "stateDir", ""));
   if (!state_dir.empty()) conf.state_dir = state_dir;
+  if (auto* fp = o.if_contains("fastPath"); fp && !fp->is_null()) {
+    if (!fp->is_object()) return cni_fail(kInvalidConfig, "fastPath must be an object");
+    PODNET_TRY(bpf_dir, get_string(fp->as_object(), "bpfDir", "fastPath."));
+    if (bpf_dir.empty())
+      return cni_fail(kInvalidConfig, "fastPath.bpfDir is required (the agent's bpffs directory)");
+    if (bpf_dir.front() != '/')
+      return cni_fail(kInvalidConfig, "fastPath.bpfDir \"" + bpf_dir + "\" must be an absolute path");
+    conf.fastpath_bpf_dir = bpf_dir;
+  }
   PODNET_TRY(bridge, get_string(o, "bridge", ""));
   if (!bridge.empty()) conf.bridge = bridge;
   if (conf.bridge.size() > 15)

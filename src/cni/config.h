@@ -34,6 +34,9 @@ struct NetConf {
   bool macspoofchk = false;  // drop frames from the pod whose source MAC is not the pod's
   // podnet's own: where hostPort state lives (tests point it at a temporary directory).
   std::string state_dir = "/var/lib/cni/podnet";
+  // podnet's own: "fastPath": {"bpfDir": ...}, the bpffs directory where the agent pins the eBPF
+  // fast path (pn_from_pod, pn_pods). Empty: off. Set but nothing pinned: pods use the normal path.
+  std::string fastpath_bpf_dir;
 
   // IPAM: built in when ipam_type is "podnet", delegated through CNI_PATH otherwise, none when empty.
   std::string ipam_type;

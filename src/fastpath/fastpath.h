@@ -13,17 +13,10 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/ip.h"
+#include "fastpath/pins.h"
 #include "netlink/link.h"
 
 namespace podnet::fastpath {
-
-// Pin names inside the bpffs directory (podnet-cni opens the first two).
-inline constexpr const char* kFromPodProgram = "pn_from_pod";
-inline constexpr const char* kPodsMap = "pn_pods";
-inline constexpr const char* kFromNodeProgram = "pn_from_node";
-inline constexpr const char* kConfigMap = "pn_config";
-inline constexpr const char* kTunnelsMap = "pn_tunnels";
-inline constexpr const char* kStatsMap = "pn_stats";
 
 // The compiled fastpath.bpf.c (an ELF object with BTF), embedded at build time.
 std::span<const unsigned char> object_file();

@@ -67,6 +67,19 @@ TEST(NetConf, MacSpoofCheckIsABooleanOffByDefault) {
   EXPECT_NE(bad.error().msg.find("macspoofchk"), std::string::npos) << bad.error().msg;
 }
 
+TEST(NetConf, FastPathNamesTheBpfDirOffByDefault) {
+  auto on = parse_netconf(
+      R"({"cniVersion":"1.1.0","name":"n","type":"podnet","fastPath":{"bpfDir":"/sys/fs/bpf/podnet"}})");
+  ASSERT_TRUE(on) << on.error().msg;
+  EXPECT_EQ(on->fastpath_bpf_dir, "/sys/fs/bpf/podnet");
+  auto off = parse_netconf(R"({"cniVersion":"1.1.0","name":"n","type":"podnet"})");
+  ASSERT_TRUE(off) << off.error().msg;
+  EXPECT_TRUE(off->fastpath_bpf_dir.empty());
+  auto null = parse_netconf(R"({"cniVersion":"1.1.0","name":"n","type":"podnet","fastPath":null})");
+  ASSERT_TRUE(null) << null.error().msg;
+  EXPECT_TRUE(null->fastpath_bpf_dir.empty());
+}
+
 TEST(NetConf, HostLocalLegacySubnetForm) {
   auto c = parse_netconf(R"({"cniVersion":"0.4.0","name":"n","type":"podnet",
     "ipam":{"type":"podnet","subnet":"10.9.0.0/24","gateway":"10.9.0.254"}})");
@@ -146,6 +159,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadConf{"bad_ip_request",
                 R"({"cniVersion":"1.1.0","name":"n","runtimeConfig":{"ips":["10.0.0.300"]}})", kInvalidConfig,
                 "10.0.0.300"},
+        BadConf{"fastpath_type", R"({"cniVersion":"1.1.0","name":"n","fastPath":"/sys/fs/bpf/podnet"})",
+                kInvalidConfig, "fastPath must be an object"},
+        BadConf{"fastpath_no_dir", R"({"cniVersion":"1.1.0","name":"n","fastPath":{}})", kInvalidConfig,
+                "fastPath.bpfDir"},
+        BadConf{"fastpath_dir_type", R"({"cniVersion":"1.1.0","name":"n","fastPath":{"bpfDir":1}})",
+                kInvalidConfig, "fastPath.bpfDir"},
+        BadConf{"fastpath_relative",
+                R"({"cniVersion":"1.1.0","name":"n","fastPath":{"bpfDir":"bpf/podnet"}})", kInvalidConfig,
+                "absolute"},
         BadConf{"ipam_path", R"({"cniVersion":"1.1.0","name":"n","ipam":{"type":"../../bin/sh"}})",
                 kInvalidConfig, "ipam.type"}),
     [](const auto& info) { return std::string(info.param.name); });

@@ -14,12 +14,16 @@
 #include <thread>
 
 #include "cni/cni_harness.h"
+#include "fastpath/bpf_sys.h"
+#include "support/bpf_fixture.h"
 #include "support/temp_dir.h"
 
 namespace podnet::testing {
 namespace {
 
 namespace json = boost::json;
+using podnet::testing::BpfFs;
+using podnet::testing::PinnedFastPath;
 
 struct ConfOpts {
   std::string version = "1.1.0";
@@ -560,6 +564,102 @@ TEST_F(PluginTest, SecondAddForSameContainerIsAnError) {
   EXPECT_EQ(reservations().size(), 1u);
   EXPECT_EQ(in_ns(a.ns->name(), "ping -c1 -W1 -w5 10.88.0.1").status, 0)
       << "the first ADD's network is intact";
+}
+
+// fastPath.bpfDir: with the agent's pins present, ADD maps the pod's IPv4 address to its host veth
+// and the container's MAC (attaching the program is the agent's); DEL unmaps it. Without pins, ADD
+// and DEL work as without the key.
+TEST_F(PluginTest, FastPathMapsPodAddress) {
+  PinnedFastPath fp;
+  ASSERT_TRUE(fp.pinned);
+  ConfOpts o;
+  o.extra = R"(, "fastPath": {"bpfDir": ")" + fp.fs.path() + R"("})";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto ifs = a.add.json().as_object().at("interfaces").as_array();
+  std::string host_if(ifs[1].as_object().at("name").as_string());
+  auto cont_mac = netlink::parse_mac(std::string(ifs[2].as_object().at("mac").as_string()));
+  ASSERT_TRUE(cont_mac);
+
+  auto nl = node_.netlink();
+  auto host_index = nl.index_of(host_if);
+  ASSERT_TRUE(host_index) << host_index.error().message();
+  auto ids = node_.netns().run([&] { return fastpath::tcx_query(*host_index); });
+  ASSERT_TRUE(ids) << ids.error().message();
+  EXPECT_TRUE(ids->empty()) << "ADD does not wait for a tcx attach on " << host_if;
+
+  auto key_bytes = parse_ip(a.ip)->to_v4().to_bytes();
+  __u32 key;
+  std::memcpy(&key, key_bytes.data(), sizeof key);
+  pn_pod v{};
+  auto found = fastpath::map_lookup(fp.pods.get(), &key, &v);
+  ASSERT_TRUE(found) << found.error().message();
+  ASSERT_TRUE(*found) << a.ip << " is in pn_pods";
+  EXPECT_EQ(v.ifindex, static_cast<__u32>(*host_index));
+  EXPECT_EQ(std::memcmp(v.mac, cont_mac->data(), 6), 0);
+  EXPECT_EQ(in_ns(node_.name(), "ping -c1 -W1 -w5 " + a.ip).status, 0);
+
+  ASSERT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0);
+  found = fastpath::map_lookup(fp.pods.get(), &key, &v);
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(*found) << "DEL removed " << a.ip;
+  auto again = call("DEL", a.id, a.ns->path(), a.conf);
+  EXPECT_EQ(again.exit_code, 0) << "second DEL: " << again.out;
+}
+
+TEST_F(PluginTest, FastPathWithoutPinsLeavesPodsOnTheNormalPath) {
+  BpfFs empty;
+  ASSERT_TRUE(empty.ok());
+  for (const std::string& dir : {empty.path(), empty.path() + "/not-there"}) {
+    ConfOpts o;
+    o.extra = R"(, "fastPath": {"bpfDir": ")" + dir + R"("})";
+    auto& a = add_pod(conf(o));
+    ASSERT_EQ(a.add.exit_code, 0) << dir << ": " << a.add.out;
+    std::string host_if(
+        a.add.json().as_object().at("interfaces").as_array()[1].as_object().at("name").as_string());
+    auto host_index = node_.netlink().index_of(host_if);
+    ASSERT_TRUE(host_index);
+    auto ids = node_.netns().run([&] { return fastpath::tcx_query(*host_index); });
+    ASSERT_TRUE(ids) << ids.error().message();
+    EXPECT_TRUE(ids->empty());
+    EXPECT_EQ(in_ns(node_.name(), "ping -c1 -W1 -w5 " + a.ip).status, 0);
+    auto del = call("DEL", a.id, a.ns->path(), a.conf);
+    EXPECT_EQ(del.exit_code, 0) << del.out;
+  }
+  // DEL of a pod that never was (no IPAM state at all) with the key set.
+  ConfOpts o;
+  o.extra = R"(, "fastPath": {"bpfDir": ")" + empty.path() + R"("})";
+  auto del = call("DEL", "pn-never-added", "", conf(o));
+  EXPECT_EQ(del.exit_code, 0) << del.out;
+}
+
+// A delegated IPAM keeps no addresses podnet-cni can read: DEL takes them from prevResult.
+TEST_F(PluginTest, FastPathWithDelegatedIpamUnmapsFromPrevResult) {
+  if (::access("/usr/lib/cni/host-local", X_OK) != 0)
+    GTEST_SKIP() << "containernetworking-plugins not installed";
+  PinnedFastPath fp;
+  ASSERT_TRUE(fp.pinned);
+  ConfOpts o;
+  o.version = "1.0.0";  // Debian's host-local speaks up to 1.0.0
+  o.ipam_override =
+      R"({"type": "host-local", "dataDir": ")" + dir_ + R"(/hl", "ranges": [[{"subnet": "10.89.0.0/24"}]]})";
+  o.extra = R"(, "fastPath": {"bpfDir": ")" + fp.fs.path() + R"("})";
+  auto& a = add_pod(conf(o));
+  ASSERT_EQ(a.add.exit_code, 0) << a.add.out;
+  auto key_bytes = parse_ip(a.ip)->to_v4().to_bytes();
+  __u32 key;
+  std::memcpy(&key, key_bytes.data(), sizeof key);
+  pn_pod v{};
+  auto found = fastpath::map_lookup(fp.pods.get(), &key, &v);
+  ASSERT_TRUE(found && *found) << a.ip << " is in pn_pods";
+
+  auto with_prev = json::parse(a.conf).as_object();
+  with_prev["prevResult"] = a.add.json();
+  auto del = call("DEL", a.id, a.ns->path(), json::serialize(with_prev));
+  ASSERT_EQ(del.exit_code, 0) << del.out;
+  found = fastpath::map_lookup(fp.pods.get(), &key, &v);
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(*found) << "DEL removed " << a.ip;
 }
 
 }  // namespace

@@ -1,0 +1,68 @@
+#include "fastpath/pod_attach.h"
+
+#include <linux/bpf.h>
+
+#include <cstring>
+
+#include "fastpath/bpf_sys.h"
+#include "fastpath/fastpath_abi.h"
+
+namespace podnet::fastpath {
+namespace {
+
+static_assert(sizeof(pn_pod) == 12, "pn_pod is shared with the BPF program");
+
+// pn_pods keys are IPv4 addresses in network byte order, as the packet carries them.
+__u32 pod_key(const boost::asio::ip::address_v4& a) {
+  const auto bytes = a.to_bytes();
+  __u32 key;
+  std::memcpy(&key, bytes.data(), sizeof key);
+  return key;
+}
+
+// An absent pin is nullopt, any other failure an error.
+Result<std::optional<UniqueFd>> get_optional(const std::string& path) {
+  auto fd = bpf_obj_get(path);
+  if (fd) return std::optional<UniqueFd>(std::move(*fd));
+  if (fd.error().code == ENOENT) return std::optional<UniqueFd>();
+  return std::unexpected(fd.error());
+}
+
+}  // namespace
+
+Result<std::optional<PodPins>> open_pod_pins(const std::string& bpf_dir) {
+  PODNET_TRY(pods, get_optional(bpf_dir + "/" + kPodsMap));
+  if (!pods) return std::nullopt;
+  return PodPins{std::move(*pods)};
+}
+
+Status add_pod(const PodPins& pins, int host_ifindex, const netlink::Mac& pod_mac,
+               const std::vector<IpAddress>& ips) {
+  pn_pod value{};
+  value.ifindex = static_cast<__u32>(host_ifindex);
+  std::memcpy(value.mac, pod_mac.data(), sizeof value.mac);
+  for (const auto& ip : ips) {
+    if (!ip.is_v4()) continue;
+    const __u32 key = pod_key(ip.to_v4());
+    if (auto s = map_update(pins.pods.get(), &key, &value, BPF_ANY); !s)
+      return std::unexpected(wrap(s.error(), "add " + ip.to_string() + " to pn_pods"));
+  }
+  return {};
+}
+
+Status remove_pod(const std::string& bpf_dir, const std::vector<IpAddress>& ips) {
+  bool any_v4 = false;
+  for (const auto& ip : ips) any_v4 |= ip.is_v4();
+  if (!any_v4) return {};
+  PODNET_TRY(pods, get_optional(bpf_dir + "/" + kPodsMap));
+  if (!pods) return {};
+  for (const auto& ip : ips) {
+    if (!ip.is_v4()) continue;
+    const __u32 key = pod_key(ip.to_v4());
+    if (auto s = map_delete(pods->get(), &key); !s)
+      return std::unexpected(wrap(s.error(), "remove " + ip.to_string() + " from pn_pods"));
+  }
+  return {};
+}
+
+}  // namespace podnet::fastpath
