@@ -219,14 +219,30 @@ Status Agent::sync_fastpath(const ClusterView& view) {
     if (auto s = fast_->set_tunnels(tunnels); !s) return s;
     fast_tunnels_ = tunnels;
   }
-  auto now = std::chrono::steady_clock::now();
-  if (now - fast_swept_ > std::chrono::seconds(30)) {
-    fast_swept_ = now;
-    auto n = fast_->forget_missing_pods();
-    if (!n) return std::unexpected(n.error());
-    if (*n) spdlog::info("fast path: forgot {} pod address(es) whose veth is gone", *n);
-  }
   return {};
+}
+
+void Agent::fastpath_pods_loop() {
+  // Separate from the reconcile loop: a first tcx attach on a veth waits for an RCU grace period
+  // (7-20 ms), and a burst of new pods must not hold up network programming.
+  std::map<int, netlink::Mac> attached;
+  auto swept = std::chrono::steady_clock::now();
+  std::unique_lock l(mu_);
+  while (wait_locked(l, std::chrono::milliseconds(100))) {
+    l.unlock();
+    if (auto n = fast_->attach_pods(attached); !n)
+      spdlog::warn("fast path: attach pods: {}", n.error().message());
+    else if (*n)
+      spdlog::debug("fast path: attached {} pod veth(s)", *n);
+    if (auto now = std::chrono::steady_clock::now(); now - swept > std::chrono::seconds(30)) {
+      swept = now;
+      if (auto n = fast_->forget_missing_pods(); !n)
+        spdlog::warn("fast path: {}", n.error().message());
+      else if (*n)
+        spdlog::info("fast path: forgot {} pod address(es) whose veth is gone", *n);
+    }
+    l.lock();
+  }
 }
 
 ClusterView Agent::view_locked(SystemTime now) {
@@ -278,6 +294,7 @@ Status Agent::run() {
   if (slices) threads.emplace_back([&] { slices->run(); });
   if (feed_) threads.emplace_back([&] { feed_->run(); });
   threads.emplace_back([&] { heartbeat_loop(); });
+  if (fast_) threads.emplace_back([&] { fastpath_pods_loop(); });
 
   std::unique_ptr<PodRunner> pods;
   std::optional<IpPrefix> cni_written;

@@ -55,6 +55,7 @@ class Agent {
   Status write_cni_config(const IpPrefix& cidr);
   void open_fastpath();
   Status sync_fastpath(const ClusterView& view);
+  void fastpath_pods_loop();
   ClusterView view_locked(SystemTime now);
   bool wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d);
 
@@ -82,7 +83,6 @@ class Agent {
   std::optional<fastpath::NodeConfig> fast_config_;
   std::vector<fastpath::Tunnel> fast_tunnels_;
   std::vector<int> fast_attached_;
-  std::chrono::steady_clock::time_point fast_swept_{};
 };
 
 }  // namespace podnet::agent

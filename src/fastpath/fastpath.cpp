@@ -18,8 +18,10 @@
 #include <cstdarg>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 
+#include "fastpath/bpf_sys.h"
 #include "fastpath/fastpath_abi.h"
 
 namespace podnet::fastpath {
@@ -57,12 +59,6 @@ Status ensure_bpffs(const std::string& dir) {
 
 std::string pin(const std::string& dir, const char* name) { return dir + "/" + name; }
 
-Result<UniqueFd> obj_get(const std::string& path) {
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) return fail("open pinned " + path, -fd == 0 ? errno : -fd);
-  return UniqueFd(fd);
-}
-
 Result<UniqueFd> dup_fd(int fd, const std::string& what) {
   int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0) return fail("dup " + what);
@@ -91,13 +87,6 @@ Result<std::string> prog_name(uint32_t id, UniqueFd& fd_out) {
   return std::string(info.name);
 }
 
-Result<uint32_t> prog_id(int fd) {
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail("read program info", errno);
-  return info.id;
-}
-
 }  // namespace
 
 Result<FastPath> FastPath::open(const std::string& bpf_dir) {
@@ -107,8 +96,8 @@ Result<FastPath> FastPath::open(const std::string& bpf_dir) {
   fp.dir_ = bpf_dir;
 
   // A restart: everything pinned already, nothing to load.
-  auto from_pod = obj_get(pin(bpf_dir, kFromPodProgram));
-  auto from_node = obj_get(pin(bpf_dir, kFromNodeProgram));
+  auto from_pod = bpf_obj_get(pin(bpf_dir, kFromPodProgram));
+  auto from_node = bpf_obj_get(pin(bpf_dir, kFromNodeProgram));
   if (from_pod && from_node) {
     fp.from_pod_ = std::move(*from_pod);
     fp.from_node_ = std::move(*from_node);
@@ -118,7 +107,7 @@ Result<FastPath> FastPath::open(const std::string& bpf_dir) {
                                                            {kStatsMap, &fp.stats_}}};
     bool all = true;
     for (auto& [name, fd] : maps) {
-      auto m = obj_get(pin(bpf_dir, name));
+      auto m = bpf_obj_get(pin(bpf_dir, name));
       if (!m) {
         all = false;
         break;
@@ -214,24 +203,50 @@ Status FastPath::set_tunnels(const std::vector<Tunnel>& tunnels) {
   return {};
 }
 
-Status FastPath::attach_node(int ifindex) {
-  PODNET_TRY(ours, prog_id(from_node_.get()));
-  std::array<uint32_t, 64> ids{};
-  uint32_t count = ids.size(), attach_flags = 0;
-  if (bpf_prog_query(ifindex, kTcxIngress, 0, &attach_flags, ids.data(), &count) != 0)
-    return fail("query the tcx programs of link " + std::to_string(ifindex), errno);
-  UniqueFd replace;
-  for (uint32_t i = 0; i < count; ++i) {
-    if (ids[i] == ours) return {};
+Status FastPath::attach(int prog_fd, const char* name, int ifindex) {
+  PODNET_TRY(ours, prog_id(prog_fd));
+  PODNET_TRY(ids, tcx_query(ifindex));
+  UniqueFd earlier;
+  for (uint32_t id : ids) {
+    if (id == ours) return {};
     UniqueFd fd;
-    auto name = prog_name(ids[i], fd);
-    if (name && *name == kFromNodeProgram) replace = std::move(fd);  // an earlier load's
+    if (auto n = prog_name(id, fd); n && *n == name) earlier = std::move(fd);
   }
-  LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = replace.valid() ? BPF_F_REPLACE : 0u,
-              .replace_prog_fd = replace.valid() ? replace.get() : 0);
-  if (int err = bpf_prog_attach_opts(from_node_.get(), ifindex, kTcxIngress, &opts); err && -err != EEXIST)
-    return fail("attach " + std::string(kFromNodeProgram) + " to link " + std::to_string(ifindex), -err);
+  if (!earlier.valid()) return tcx_attach(ifindex, prog_fd);
+  // An earlier load's program (the pins were removed and the agent restarted): swap atomically.
+  LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = BPF_F_REPLACE, .replace_prog_fd = earlier.get());
+  if (int err = bpf_prog_attach_opts(prog_fd, ifindex, kTcxIngress, &opts); err)
+    return fail(std::string("replace ") + name + " at tcx ingress of ifindex " + std::to_string(ifindex), -err);
   return {};
+}
+
+Status FastPath::attach_node(int ifindex) { return attach(from_node_.get(), kFromNodeProgram, ifindex); }
+
+Result<size_t> FastPath::attach_pods(std::map<int, netlink::Mac>& attached) {
+  std::map<int, netlink::Mac> present;
+  uint32_t key = 0, next = 0;
+  bool first = true;
+  while (bpf_map_get_next_key(pods_.get(), first ? nullptr : &key, &next) == 0) {
+    first = false;
+    key = next;
+    pn_pod pod{};
+    if (bpf_map_lookup_elem(pods_.get(), &key, &pod) != 0) continue;
+    netlink::Mac mac;
+    std::memcpy(mac.data(), pod.mac, 6);
+    present[static_cast<int>(pod.ifindex)] = mac;
+  }
+  std::erase_if(attached, [&](const auto& kv) { return !present.contains(kv.first); });
+  size_t n = 0;
+  for (const auto& [ifindex, mac] : present) {
+    // The same ifindex with another MAC is a new pod's veth that reused the number.
+    if (auto it = attached.find(ifindex); it != attached.end() && it->second == mac) continue;
+    auto s = attach(from_pod_.get(), kFromPodProgram, ifindex);
+    if (!s && s.error().code == ENODEV) continue;  // gone already; forget_missing_pods() drops it
+    if (!s) return std::unexpected(s.error());
+    attached[ifindex] = mac;
+    ++n;
+  }
+  return n;
 }
 
 Result<size_t> FastPath::forget_missing_pods() {
@@ -271,7 +286,7 @@ Result<Stats> stats_of(int fd, const std::string& what) {
 Result<Stats> FastPath::stats() const { return stats_of(stats_.get(), pin(dir_, kStatsMap)); }
 
 Result<Stats> read_stats(const std::string& bpf_dir) {
-  PODNET_TRY(fd, obj_get(pin(bpf_dir, kStatsMap)));
+  PODNET_TRY(fd, bpf_obj_get(pin(bpf_dir, kStatsMap)));
   return stats_of(fd.get(), pin(bpf_dir, kStatsMap));
 }
 

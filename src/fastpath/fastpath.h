@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -61,6 +62,9 @@ class FastPath {
   Status set_tunnels(const std::vector<Tunnel>& tunnels);
   // Attaches pn_from_node at tcx ingress of `ifindex` (already attached: nothing to do).
   Status attach_node(int ifindex);
+  // Attaches pn_from_pod to every pod veth in pn_pods (podnet-cni's entries) that `attached`
+  // (ifindex -> pod MAC, the caller's memory of earlier calls) does not have. Returns how many.
+  Result<size_t> attach_pods(std::map<int, netlink::Mac>& attached);
   // Deletes the pn_pods entries whose veth no longer exists (a pod removed without CNI DEL).
   // Returns how many.
   Result<size_t> forget_missing_pods();
@@ -68,6 +72,8 @@ class FastPath {
   const std::string& dir() const { return dir_; }
 
  private:
+  Status attach(int prog_fd, const char* name, int ifindex);
+
   std::string dir_;
   UniqueFd from_pod_, from_node_, pods_, config_, tunnels_, stats_;
 };
