@@ -14,6 +14,10 @@
 // straight into the pod. Everything else takes the normal path (TC_ACT_OK), and so does any packet
 // of a connection conntrack knows in this node's namespace.
 //
+// Only packets from a pod address to a pod address (both in the cluster's pod range) are carried:
+// their replies are pod-to-pod too, so neither direction is ever masqueraded. A node's or an
+// outside client's packet to a pod takes the stack, which sees the reply leave as well.
+//
 // Why the conntrack test keeps NAT right: a connection is NATed (Service DNAT, NodePort, hostPort,
 // masquerade) only by a node whose stack saw its first packet, which leaves an entry there for the
 // connection's life. Every later packet of it, either direction, finds that entry on that node and
@@ -112,6 +116,10 @@ static __always_inline void decrement_ttl(struct iphdr* ip) {
 
 // True when the inner packet at ip is one the fast path may carry: IPv4 without options or
 // fragmentation, TTL left to route it, TCP or UDP with its ports in the linear data.
+static __always_inline int in_cluster(struct pn_config* cfg, __u32 addr) {
+  return (addr & cfg->cluster_mask) == cfg->cluster_net;
+}
+
 static __always_inline int carriable(struct iphdr* ip, void* end) {
   if ((void*)(ip + 1) + 4 > end) return 0;
   if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff)) || ip->ttl <= 1) return 0;
@@ -210,8 +218,8 @@ int pn_from_pod(struct __sk_buff* skb) {
   struct pn_config* cfg = bpf_map_lookup_elem(&pn_config, &zero);
   if (!cfg || !cfg->cluster_mask) return TC_ACT_OK;
   __u32 daddr = ip->daddr;
+  if (!in_cluster(cfg, ip->saddr) || !in_cluster(cfg, daddr)) return TC_ACT_OK;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
-  if (!pod && (daddr & cfg->cluster_mask) != cfg->cluster_net) return TC_ACT_OK;
   if (conntrack_knows(skb, ip)) return TC_ACT_OK;
 
   // The kfunc call ends the verifier's knowledge of the packet pointers: take them again.
@@ -285,6 +293,7 @@ static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* 
       ieth->h_proto != bpf_htons(ETH_P_IP) || !carriable(iip, end))
     return TC_ACT_OK;
   __u32 daddr = iip->daddr;
+  if (!in_cluster(cfg, iip->saddr)) return TC_ACT_OK;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
   if (!pod || conntrack_knows(skb, iip)) return TC_ACT_OK;  // the VXLAN device takes it
   __u32 ifindex = pod->ifindex;
@@ -321,7 +330,7 @@ int pn_from_node(struct __sk_buff* skb) {
   if (cfg->vxlan_port && ip->protocol == IPPROTO_UDP && ip->daddr == cfg->node_ip) return decapsulate(skb, cfg);
 
   // Routed in (host-gw, or already unwrapped by the VXLAN device): a pod of this node.
-  if (!carriable(ip, end)) return TC_ACT_OK;
+  if (!carriable(ip, end) || !in_cluster(cfg, ip->saddr)) return TC_ACT_OK;
   __u32 daddr = ip->daddr;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
   if (!pod) return TC_ACT_OK;

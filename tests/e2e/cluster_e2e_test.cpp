@@ -17,6 +17,7 @@
 
 #include "common/fd.h"
 #include "common/files.h"
+#include "fastpath/fastpath.h"
 #include "netlink/netns.h"
 #include "support/temp_dir.h"
 #include "support/up_cluster.h"
@@ -162,6 +163,13 @@ class E2E : public ::testing::Test {
     wait_ready(names);
   }
 
+  // The eBPF fast path's packet counters of node i (pinned by its agent in <node dir>/bpf).
+  fastpath::Stats fast_stats(int i) {
+    auto s = fastpath::read_stats(c_.state_dir() + "/nodes/node" + std::to_string(i) + "/bpf");
+    EXPECT_TRUE(s) << s.error().message();
+    return s ? *s : fastpath::Stats{};
+  }
+
   UpCluster c_;
 };
 
@@ -205,6 +213,19 @@ TEST_P(PodToPod, SameNodeAndAcrossNodesWithThePodsOwnIp) {
   EXPECT_TRUE(eventually([&] {
     return (across = from_pod("client", pod_ip("srv-2"), 8080)) == "srv-2 " + client_ip;
   })) << across;
+  // Both went by the eBPF fast path once the agents had attached the pods' veths (within ~100 ms
+  // of ADD; a connection that started on the normal path stays there, so new ones are made).
+  const bool vxlan = GetParam() == "vxlan";
+  auto before1 = fast_stats(1), before2 = fast_stats(2);
+  EXPECT_TRUE(eventually([&] {
+    EXPECT_EQ(from_pod("client", pod_ip("srv-1"), 8080), "srv-1 " + client_ip);
+    EXPECT_EQ(from_pod("client", pod_ip("srv-2"), 8080), "srv-2 " + client_ip);
+    auto n1 = fast_stats(1), n2 = fast_stats(2);
+    bool same_node = n1.to_local_pod > before1.to_local_pod;
+    bool out = vxlan ? n1.encap > before1.encap : n1.to_remote_node > before1.to_remote_node;
+    bool in = vxlan ? n2.decap > before2.decap : n2.to_local_pod > before2.to_local_pod;
+    return same_node && out && in;
+  })) << "fast path counters did not move";
   // A node reaches pods, its own and others', and is seen at one of its own addresses.
   auto node1_addrs = c_.in_node(1, "ip -4 -o addr show").out;
   for (const std::string p : {"srv-1", "srv-2"}) {
@@ -235,6 +256,10 @@ TEST_F(E2E, PodToServiceSpreadsAndSurvivesAPodDelete) {
     seen[got.substr(0, got.find(' '))]++;
   }
   EXPECT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
+  // The backends' replies to the client's own IP could have taken the fast path; the conntrack
+  // entry of the DNAT on node1 sent them through the stack, which turned their source back into
+  // the service IP (or the client would not have had its answers).
+  EXPECT_GT(fast_stats(1).conntrack, 0u);
 
   auto del = c_.kubectl("delete pod web-2 --wait=true --timeout=60s");
   ASSERT_EQ(del.rc, 0) << del.out;
