@@ -16,8 +16,8 @@
 #include "agent/pod_runner.h"
 #include "agent/reconciler.h"
 #include "client/https_client.h"
-#include "fastpath/fastpath.h"
 #include "client/informer.h"
+#include "fastpath/fastpath.h"
 #include "proxy/feed.h"
 
 namespace podnet::agent {

@@ -23,7 +23,9 @@ namespace podnet::cli {
 
 namespace {
 
-std::string bpf_dir_of(const AgentFlags& f) { return f.bpf_dir.empty() ? f.state_dir + "/bpf" : f.bpf_dir; }
+std::string bpf_dir_of(const AgentFlags& f) {
+  return f.bpf_dir.empty() ? f.state_dir + "/bpf" : f.bpf_dir;
+}
 
 Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
   agent::AgentOptions o;

@@ -109,7 +109,8 @@ Status unmount_below(const std::string& dir) {
   }
   std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
   for (const auto& p : points)
-    if (::umount2(p.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) return fail("unmount " + p);
+    if (::umount2(p.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      return fail("unmount " + p);
   return {};
 }
 

@@ -32,7 +32,7 @@ struct pn_tunnel_key {
   __u32 addr;  // network order
 };
 struct pn_tunnel {
-  __u32 node_ip;    // outer destination
+  __u32 node_ip;     // outer destination
   __u8 vtep_mac[6];  // the remote VXLAN device's MAC: the inner destination
   __u8 pad[2];
 };
@@ -42,7 +42,7 @@ struct pn_tunnel {
 
 // pn_stats indices.
 enum pn_stat {
-  PN_STAT_TO_LOCAL_POD = 0,   // redirected into a pod of this node
+  PN_STAT_TO_LOCAL_POD = 0,    // redirected into a pod of this node
   PN_STAT_TO_REMOTE_NODE = 1,  // redirected out towards another node
   PN_STAT_CONNTRACK = 2,       // left to the stack: conntrack knows the connection here
   PN_STAT_STACK = 3,           // left to the stack: the FIB gave no direct answer

@@ -2,10 +2,10 @@
 // agent would pin there (a trivial tc program as pn_from_pod, a pn_pods-shaped hash map), made with
 // raw bpf(2) so the tests need neither clang nor libbpf.
 //
-//   podnet::testing::BpfFs fs;                    // bpffs at /var/tmp/pn-bpftest-XXXXXX, unmounted at scope
-//   exit auto prog = load_pass_program();              // SCHED_CLS "return TC_ACT_OK", tcx ingress auto map
-//   = create_pods_map();                 // hash __u32 -> struct pn_pod pin(prog.get(), fs.path() +
-//   "/pn_from_pod");
+//   podnet::testing::BpfFs fs;              // bpffs at /var/tmp/pn-bpftest-XXXXXX, unmounted at scope exit
+//   auto prog = load_pass_program();        // SCHED_CLS "return TC_ACT_OK", tcx ingress
+//   auto map = create_pods_map();           // hash __u32 -> struct pn_pod
+//   pin(prog.get(), fs.path() + "/pn_from_pod");
 #pragma once
 
 #include <gtest/gtest.h>
