@@ -5,8 +5,8 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <fcntl.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
@@ -57,7 +57,9 @@ Status ensure_bpffs(const std::string& dir) {
   return {};
 }
 
-std::string pin(const std::string& dir, const char* name) { return dir + "/" + name; }
+std::string pin(const std::string& dir, const char* name) {
+  return dir + "/" + name;
+}
 
 Result<UniqueFd> dup_fd(int fd, const std::string& what) {
   int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -129,7 +131,8 @@ Result<FastPath> FastPath::open(const std::string& bpf_dir) {
     return fail("load the fast path into the kernel (pinned maps of another podnet version in " + bpf_dir +
                     "? `podnet agent --cleanup` removes them)",
                 -err);
-  for (auto [name, out] : {std::pair{kFromPodProgram, &fp.from_pod_}, std::pair{kFromNodeProgram, &fp.from_node_}}) {
+  for (auto [name, out] :
+       {std::pair{kFromPodProgram, &fp.from_pod_}, std::pair{kFromNodeProgram, &fp.from_node_}}) {
     bpf_program* prog = bpf_object__find_program_by_name(obj, name);
     if (!prog) return fail_msg(std::string("the BPF object has no program ") + name);
     std::string path = pin(bpf_dir, name);
@@ -164,7 +167,8 @@ Status FastPath::configure(const NodeConfig& c) {
     std::memcpy(v.vtep_mac, c.vxlan->vtep_mac.data(), 6);
   }
   uint32_t zero = 0;
-  if (bpf_map_update_elem(config_.get(), &zero, &v, BPF_ANY) != 0) return fail("write " + pin(dir_, kConfigMap));
+  if (bpf_map_update_elem(config_.get(), &zero, &v, BPF_ANY) != 0)
+    return fail("write " + pin(dir_, kConfigMap));
   return {};
 }
 
@@ -198,7 +202,8 @@ Status FastPath::set_tunnels(const std::vector<Tunnel>& tunnels) {
   for (const auto& [k, v] : want) {
     pn_tunnel cur{};
     if (bpf_map_lookup_elem(tunnels_.get(), &k, &cur) == 0 && std::memcmp(&cur, &v, sizeof(v)) == 0) continue;
-    if (bpf_map_update_elem(tunnels_.get(), &k, &v, BPF_ANY) != 0) return fail("write " + pin(dir_, kTunnelsMap));
+    if (bpf_map_update_elem(tunnels_.get(), &k, &v, BPF_ANY) != 0)
+      return fail("write " + pin(dir_, kTunnelsMap));
   }
   return {};
 }
@@ -216,11 +221,14 @@ Status FastPath::attach(int prog_fd, const char* name, int ifindex) {
   // An earlier load's program (the pins were removed and the agent restarted): swap atomically.
   LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = BPF_F_REPLACE, .replace_prog_fd = earlier.get());
   if (int err = bpf_prog_attach_opts(prog_fd, ifindex, kTcxIngress, &opts); err)
-    return fail(std::string("replace ") + name + " at tcx ingress of ifindex " + std::to_string(ifindex), -err);
+    return fail(std::string("replace ") + name + " at tcx ingress of ifindex " + std::to_string(ifindex),
+                -err);
   return {};
 }
 
-Status FastPath::attach_node(int ifindex) { return attach(from_node_.get(), kFromNodeProgram, ifindex); }
+Status FastPath::attach_node(int ifindex) {
+  return attach(from_node_.get(), kFromNodeProgram, ifindex);
+}
 
 Result<size_t> FastPath::attach_pods(std::map<int, netlink::Mac>& attached) {
   std::map<int, netlink::Mac> present;
@@ -262,7 +270,8 @@ Result<size_t> FastPath::forget_missing_pods() {
     if (!::if_indextoname(pod.ifindex, name.data()) && errno == ENXIO) gone.push_back(key);
   }
   for (uint32_t k : gone)
-    if (bpf_map_delete_elem(pods_.get(), &k) != 0 && errno != ENOENT) return fail("delete from " + pin(dir_, kPodsMap));
+    if (bpf_map_delete_elem(pods_.get(), &k) != 0 && errno != ENOENT)
+      return fail("delete from " + pin(dir_, kPodsMap));
   return gone.size();
 }
 
@@ -283,7 +292,9 @@ Result<Stats> stats_of(int fd, const std::string& what) {
 
 }  // namespace
 
-Result<Stats> FastPath::stats() const { return stats_of(stats_.get(), pin(dir_, kStatsMap)); }
+Result<Stats> FastPath::stats() const {
+  return stats_of(stats_.get(), pin(dir_, kStatsMap));
+}
 
 Result<Stats> read_stats(const std::string& bpf_dir) {
   PODNET_TRY(fd, bpf_obj_get(pin(bpf_dir, kStatsMap)));
@@ -320,7 +331,8 @@ Status remove_pins(const std::string& bpf_dir) {
   std::string parent = std::filesystem::path(bpf_dir).parent_path().string();
   if (on_bpffs(bpf_dir) && !on_bpffs(parent) && ::umount2(bpf_dir.c_str(), MNT_DETACH) != 0)
     return fail("unmount the bpffs at " + bpf_dir);
-  if (::rmdir(bpf_dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) return fail("remove " + bpf_dir);
+  if (::rmdir(bpf_dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+    return fail("remove " + bpf_dir);
   return {};
 }
 
