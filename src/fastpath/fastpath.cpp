@@ -49,10 +49,12 @@ bool on_bpffs(const std::string& path) {
 }
 
 Status ensure_bpffs(const std::string& dir) {
-  if (on_bpffs(dir)) return {};
+  // Created first: a new directory below a bpffs (/sys/fs/bpf/podnet) is on it, and needs no
+  // instance of its own (which remove_pins() would not unmount).
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail("create " + dir, ec.value());
+  if (on_bpffs(dir)) return {};
   if (::mount("bpf", dir.c_str(), "bpf", 0, "mode=0700") != 0) return fail("mount a bpffs at " + dir);
   return {};
 }
