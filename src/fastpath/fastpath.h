@@ -50,6 +50,8 @@ struct Stats {
   uint64_t to_local_pod = 0, to_remote_node = 0, conntrack = 0, stack = 0, encap = 0, decap = 0;
 };
 
+// Link indexes (attach_node, attach_pods, forget_missing_pods) are those of the calling thread's
+// network namespace: the node's.
 class FastPath {
  public:
   // Makes `bpf_dir` a bpffs (mounting a private instance there when it is not on one), then opens
