@@ -273,7 +273,9 @@ TEST(LoadBalancerOwner, DeterministicAndMovesOnlyWhatItMust) {
   std::vector<std::string> without2{"node1", "node3"};
   for (const auto& [a, o] : owner) {
     std::string now = lb_owner(*parse_ip(a), without2);
-    if (o != "node2") EXPECT_EQ(now, o) << a;  // only node2's addresses move
+    if (o != "node2") {
+      EXPECT_EQ(now, o) << a;  // only node2's addresses move
+    }
     EXPECT_NE(now, "node2");
   }
   EXPECT_EQ(lb_owner(ip("10.0.0.1"), {}), "");

@@ -33,15 +33,6 @@ std::string trim(std::string s) {
   return s;
 }
 
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-    out.push_back(text.substr(start, nl - start));
-  if (start < text.size()) out.push_back(text.substr(start));
-  return out;
-}
-
 // A container answering every TCP connection on `port` with "<name> <client address>".
 json::object echo_name_container(const std::string& name, int port) {
   return {{"name", "srv"},
