@@ -223,8 +223,8 @@ Status Agent::sync_fastpath(const ClusterView& view) {
 }
 
 void Agent::fastpath_pods_loop() {
-  // Separate from the reconcile loop: a first tcx attach on a veth waits for an RCU grace period
-  // (7-20 ms), and a burst of new pods must not hold up network programming.
+  // Separate from the reconcile loop: attaching takes a qdisc and a filter per new veth, and a
+  // burst of new pods must not hold up network programming.
   std::map<int, netlink::Mac> attached;
   auto swept = std::chrono::steady_clock::now();
   std::unique_lock l(mu_);

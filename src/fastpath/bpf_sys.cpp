@@ -9,11 +9,6 @@
 namespace podnet::fastpath {
 namespace {
 
-// tcx (kernel 6.6) is newer than the 6.1 uapi headers we build against. The values are ABI:
-// enum bpf_attach_type in include/uapi/linux/bpf.h of 6.6+. For tcx, the PROG_ATTACH/DETACH/QUERY
-// member target_fd holds an ifindex (newer headers name it target_ifindex).
-constexpr uint32_t kTcxIngress = 46;  // BPF_TCX_INGRESS
-
 uint64_t ptr(const void* p) {
   return reinterpret_cast<uintptr_t>(p);
 }
@@ -22,10 +17,6 @@ uint64_t ptr(const void* p) {
 int sys_bpf(int cmd, union bpf_attr& attr) {
   int rc = static_cast<int>(::syscall(__NR_bpf, cmd, &attr, sizeof attr));
   return rc < 0 ? -errno : rc;
-}
-
-std::string at(int ifindex) {
-  return "tcx ingress of ifindex " + std::to_string(ifindex);
 }
 
 }  // namespace
@@ -37,51 +28,6 @@ Result<UniqueFd> bpf_obj_get(const std::string& path) {
   int fd = sys_bpf(BPF_OBJ_GET, attr);
   if (fd < 0) return fail("open pinned bpf object " + path, -fd);
   return UniqueFd(fd);
-}
-
-Status tcx_attach(int ifindex, int prog_fd) {
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof attr);
-  attr.target_fd = static_cast<uint32_t>(ifindex);
-  attr.attach_bpf_fd = static_cast<uint32_t>(prog_fd);
-  attr.attach_type = kTcxIngress;
-  int rc = sys_bpf(BPF_PROG_ATTACH, attr);
-  if (rc == 0 || rc == -EEXIST) return {};
-  return fail("attach bpf program to " + at(ifindex), -rc);
-}
-
-Status tcx_detach(int ifindex, int prog_fd) {
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof attr);
-  attr.target_fd = static_cast<uint32_t>(ifindex);
-  attr.attach_bpf_fd = static_cast<uint32_t>(prog_fd);
-  attr.attach_type = kTcxIngress;
-  int rc = sys_bpf(BPF_PROG_DETACH, attr);
-  if (rc == 0 || rc == -ENOENT) return {};
-  return fail("detach bpf program from " + at(ifindex), -rc);
-}
-
-Result<std::vector<uint32_t>> tcx_query(int ifindex) {
-  std::vector<uint32_t> ids(8);
-  for (;;) {
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof attr);
-    attr.query.target_fd = static_cast<uint32_t>(ifindex);
-    attr.query.attach_type = kTcxIngress;
-    attr.query.prog_ids = ptr(ids.data());
-    attr.query.prog_cnt = static_cast<uint32_t>(ids.size());
-    int rc = sys_bpf(BPF_PROG_QUERY, attr);
-    if (rc == 0) {
-      ids.resize(attr.query.prog_cnt);
-      return ids;
-    }
-    // ENOSPC: more programs than room; prog_cnt now says how many.
-    if (rc == -ENOSPC && attr.query.prog_cnt > ids.size()) {
-      ids.resize(attr.query.prog_cnt);
-      continue;
-    }
-    return fail("query programs at " + at(ifindex), -rc);
-  }
 }
 
 Result<uint32_t> prog_id(int prog_fd) {

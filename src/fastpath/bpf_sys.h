@@ -1,5 +1,5 @@
 // Thin wrappers over the bpf(2) system call for the few commands podnet-cni needs: open pinned
-// objects, attach/detach/query tcx programs, and read/write map elements. No libbpf: podnet-cni is
+// objects, read program ids, and read/write map elements. No libbpf: podnet-cni is
 // linked statically and exec'd for every pod, so it speaks the syscall directly.
 #pragma once
 
@@ -15,14 +15,7 @@ namespace podnet::fastpath {
 // Opens a pinned map or program (BPF_OBJ_GET). ENOENT when nothing is pinned at `path`.
 Result<UniqueFd> bpf_obj_get(const std::string& path);
 
-// Attaches `prog_fd` at tcx ingress of `ifindex` in the calling thread's network namespace, after
-// the programs already there. The same program already attached counts as success.
-Status tcx_attach(int ifindex, int prog_fd);
-// Detaches it; not attached (or no tcx programs on the device at all) counts as success.
-Status tcx_detach(int ifindex, int prog_fd);
-// Ids of the programs attached at tcx ingress of `ifindex`, in run order.
-Result<std::vector<uint32_t>> tcx_query(int ifindex);
-// The kernel's id of a loaded program (what tcx_query lists).
+// The kernel's id of a loaded program.
 Result<uint32_t> prog_id(int prog_fd);
 
 // Map elements; key and value sizes must be the map's. `flags`: BPF_ANY, BPF_NOEXIST, BPF_EXIST.

@@ -3,9 +3,9 @@
 // bridges, IP forwarding and (with VXLAN) the VXLAN device, the way Cilium's "BPF host routing"
 // and Calico's eBPF data plane do.
 //
-//   pn_from_pod   tcx ingress of each pod's host-side veth (attached by the agent to the veths
-//                 podnet-cni lists in pn_pods)
-//   pn_from_node  tcx ingress of the node's uplink and of the VXLAN device (attached by the agent)
+//   pn_from_pod   tc ingress (clsact) of each pod's host-side veth (attached by the agent to the
+//                 veths podnet-cni lists in pn_pods)
+//   pn_from_node  tc ingress of the node's uplink and of the VXLAN device (attached by the agent)
 //
 // A packet to a pod of this node goes straight into the pod's namespace with bpf_redirect_peer().
 // One to a pod of another node leaves straight through the uplink: in VXLAN, wrapped here in the

@@ -28,8 +28,11 @@ namespace podnet::fastpath {
 namespace {
 
 constexpr long kBpfFsMagic = 0xcafe4a11;
-// enum bpf_attach_type's BPF_TCX_INGRESS (kernel 6.6+); Debian 12's 6.1 headers do not have it.
-constexpr auto kTcxIngress = static_cast<bpf_attach_type>(46);
+// Where the programs sit: a cls_bpf filter (direct action) at this priority and handle of the
+// device's clsact ingress hook. Classic tc, not tcx: a tcx attach waits for an RCU grace period
+// while holding RTNL (7-20 ms here), and one per new pod stalls every other pod's set-up.
+constexpr uint32_t kTcPriority = 1;
+constexpr uint32_t kTcHandle = 0x706e;  // "pn"
 
 int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
   std::array<char, 1024> line{};
@@ -210,21 +213,27 @@ Status FastPath::set_tunnels(const std::vector<Tunnel>& tunnels) {
   return {};
 }
 
+Result<uint32_t> attached_program(int ifindex) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  LIBBPF_OPTS(bpf_tc_opts, query, .handle = kTcHandle, .priority = kTcPriority);
+  int err = bpf_tc_query(&hook, &query);
+  if (err == -ENOENT || err == -EINVAL) return 0u;  // no clsact, or no filter of ours
+  if (err) return fail("query the tc ingress filters of ifindex " + std::to_string(ifindex), -err);
+  return query.prog_id;
+}
+
 Status FastPath::attach(int prog_fd, const char* name, int ifindex) {
   PODNET_TRY(ours, prog_id(prog_fd));
-  PODNET_TRY(ids, tcx_query(ifindex));
-  UniqueFd earlier;
-  for (uint32_t id : ids) {
-    if (id == ours) return {};
-    UniqueFd fd;
-    if (auto n = prog_name(id, fd); n && *n == name) earlier = std::move(fd);
-  }
-  if (!earlier.valid()) return tcx_attach(ifindex, prog_fd);
-  // An earlier load's program (the pins were removed and the agent restarted): swap atomically.
-  LIBBPF_OPTS(bpf_prog_attach_opts, opts, .flags = BPF_F_REPLACE, .replace_prog_fd = earlier.get());
-  if (int err = bpf_prog_attach_opts(prog_fd, ifindex, kTcxIngress, &opts); err)
-    return fail(std::string("replace ") + name + " at tcx ingress of ifindex " + std::to_string(ifindex),
-                -err);
+  PODNET_TRY(current, attached_program(ifindex));
+  if (current == ours) return {};
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  if (int err = bpf_tc_hook_create(&hook); err && err != -EEXIST)
+    return fail("add a clsact qdisc to ifindex " + std::to_string(ifindex), -err);
+  // REPLACE: an earlier load's program at our handle is swapped atomically.
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+              .priority = kTcPriority);
+  if (int err = bpf_tc_attach(&hook, &opts); err)
+    return fail(std::string("attach ") + name + " at tc ingress of ifindex " + std::to_string(ifindex), -err);
   return {};
 }
 
@@ -308,16 +317,15 @@ Status detach_all() {
   if (!links) return fail("list links");
   std::unique_ptr<struct if_nameindex, decltype(&::if_freenameindex)> owned(links, &::if_freenameindex);
   for (auto* l = links; l->if_index != 0; ++l) {
-    std::array<uint32_t, 64> ids{};
-    uint32_t count = ids.size(), attach_flags = 0;
-    if (bpf_prog_query(l->if_index, kTcxIngress, 0, &attach_flags, ids.data(), &count) != 0) continue;
-    for (uint32_t i = 0; i < count; ++i) {
-      UniqueFd fd;
-      auto name = prog_name(ids[i], fd);
-      if (!name || (*name != kFromNodeProgram && *name != kFromPodProgram)) continue;
-      if (bpf_prog_detach2(fd.get(), l->if_index, kTcxIngress) != 0 && errno != ENOENT)
-        return fail(std::string("detach ") + *name + " from " + l->if_name);
-    }
+    auto id = attached_program(static_cast<int>(l->if_index));
+    if (!id || *id == 0) continue;
+    UniqueFd fd;
+    auto name = prog_name(*id, fd);
+    if (!name || (*name != kFromNodeProgram && *name != kFromPodProgram)) continue;
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(l->if_index), .attach_point = BPF_TC_INGRESS);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    if (int err = bpf_tc_detach(&hook, &opts); err && err != -ENOENT)
+      return fail(std::string("detach ") + *name + " from " + l->if_name, -err);
   }
   return {};
 }

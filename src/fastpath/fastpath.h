@@ -62,7 +62,7 @@ class FastPath {
   Status configure(const NodeConfig& cfg);
   // Makes pn_tunnels hold exactly `tunnels` (IPv4 ones; others are skipped).
   Status set_tunnels(const std::vector<Tunnel>& tunnels);
-  // Attaches pn_from_node at tcx ingress of `ifindex` (already attached: nothing to do).
+  // Attaches pn_from_node at tc ingress of `ifindex` (already attached: nothing to do).
   Status attach_node(int ifindex);
   // Attaches pn_from_pod to every pod veth in pn_pods (podnet-cni's entries) that `attached`
   // (ifindex -> pod MAC, the caller's memory of earlier calls) does not have. Returns how many.
@@ -84,6 +84,10 @@ class FastPath {
 // there (the programs stay attached to links until those go; the maps live as long as they do).
 // A directory that is not there is not an error.
 Status remove_pins(const std::string& bpf_dir);
+
+// The id of the program podnet attached at tc ingress of `ifindex` (a cls_bpf filter at podnet's
+// priority and handle), 0 when none.
+Result<uint32_t> attached_program(int ifindex);
 
 // Detaches pn_from_node and pn_from_pod from every link of the current namespace
 // (`podnet agent --cleanup`).

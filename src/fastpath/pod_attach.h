@@ -1,7 +1,7 @@
 // What podnet-cni does for the fast path per pod: record the pod's IPv4 addresses and host-side veth
 // in the agent's pinned pn_pods map. The agent attaches pn_from_pod to the veths it finds there
-// (FastPath::attach_pods): a first tcx attach on a device waits for an RCU grace period, 7-20 ms
-// here, too long for ADD. Without pins, pods use the normal path and nothing here runs.
+// (FastPath::attach_pods): that takes netlink round trips and a qdisc, more than ADD should pay.
+// Without pins, pods use the normal path and nothing here runs.
 #pragma once
 
 #include <optional>

@@ -114,10 +114,6 @@ TEST_F(FastPathTest, AddPodMapsIpv4RemovePodUnmaps) {
   ASSERT_TRUE(added) << added.error().message();
   added = add_pod(**pins, ifindex_, mac, ips);  // a retried ADD
   ASSERT_TRUE(added) << added.error().message();
-  // Attaching is the agent's (a first tcx attach waits for an RCU grace period).
-  auto none = in_ns([&] { return tcx_query(ifindex_); });
-  ASSERT_TRUE(none) << none.error().message();
-  EXPECT_TRUE(none->empty());
 
   for (const char* ip : {"10.77.0.5", "10.78.0.5"}) {
     pn_pod v{};
@@ -147,26 +143,6 @@ TEST_F(FastPathTest, AddPodMapsIpv4RemovePodUnmaps) {
   EXPECT_TRUE(removed) << "removing again is fine: " << removed.error().message();
 }
 
-TEST_F(FastPathTest, TcxAttachOnceQueryDetach) {
-  auto attached = in_ns([&] { return tcx_attach(ifindex_, fp_.prog.get()); });
-  ASSERT_TRUE(attached) << attached.error().message();
-  attached = in_ns([&] { return tcx_attach(ifindex_, fp_.prog.get()); });
-  ASSERT_TRUE(attached) << "attaching the same program again is fine: " << attached.error().message();
-  auto id = prog_id(fp_.prog.get());
-  ASSERT_TRUE(id) << id.error().message();
-  auto ids = in_ns([&] { return tcx_query(ifindex_); });
-  ASSERT_TRUE(ids) << ids.error().message();
-  EXPECT_EQ(*ids, std::vector<uint32_t>{*id}) << "attached once";
-
-  auto detached = in_ns([&] { return tcx_detach(ifindex_, fp_.prog.get()); });
-  ASSERT_TRUE(detached) << detached.error().message();
-  ids = in_ns([&] { return tcx_query(ifindex_); });
-  ASSERT_TRUE(ids) << ids.error().message();
-  EXPECT_TRUE(ids->empty());
-  detached = in_ns([&] { return tcx_detach(ifindex_, fp_.prog.get()); });
-  EXPECT_TRUE(detached) << "detaching again is fine: " << detached.error().message();
-}
-
 TEST_F(FastPathTest, RemovePodWithoutPinsIsNothingToDo) {
   BpfFs empty;
   ASSERT_TRUE(empty.ok());
@@ -177,41 +153,19 @@ TEST_F(FastPathTest, RemovePodWithoutPinsIsNothingToDo) {
 TEST_F(FastPathTest, ErrorsNameWhatFailed) {
   auto pins = open_pod_pins(fp_.fs.path());
   ASSERT_TRUE(pins && *pins);
-  constexpr int kNoSuchIndex = 999999;
-  auto s = in_ns([&] { return tcx_attach(kNoSuchIndex, fp_.prog.get()); });
-  ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().code, ENODEV) << s.error().message();
-  EXPECT_NE(s.error().message().find("ifindex 999999"), std::string::npos) << s.error().message();
   pn_pod v{};
   auto k = key_of("10.77.0.6");
-
-  auto q = in_ns([&] { return tcx_query(kNoSuchIndex); });
-  ASSERT_FALSE(q);
-  EXPECT_NE(q.error().message().find("ifindex 999999"), std::string::npos) << q.error().message();
+  // No object at all.
+  auto id = prog_id(-1);
+  ASSERT_FALSE(id);
+  EXPECT_NE(id.error().code, 0);
+  EXPECT_NE(id.error().message().find("fd -1"), std::string::npos) << id.error().message();
 
   // A program fd where a map is expected.
   auto u = map_update(fp_.prog.get(), &k, &v);
   ASSERT_FALSE(u);
   EXPECT_EQ(u.error().code, EINVAL) << u.error().message();
   EXPECT_NE(u.error().message().find("bpf map fd"), std::string::npos) << u.error().message();
-}
-
-TEST_F(FastPathTest, QueryListsManyProgramsInOrder) {
-  // More programs than tcx_query's first buffer holds: it asks again with room for all.
-  std::vector<UniqueFd> progs;
-  std::vector<uint32_t> want;
-  for (int i = 0; i < 12; ++i) {
-    progs.push_back(podnet::testing::load_pass_program());
-    ASSERT_TRUE(progs.back().valid());
-    auto id = prog_id(progs.back().get());
-    ASSERT_TRUE(id);
-    want.push_back(*id);
-    auto s = in_ns([&] { return tcx_attach(ifindex_, progs.back().get()); });
-    ASSERT_TRUE(s) << s.error().message();
-  }
-  auto ids = in_ns([&] { return tcx_query(ifindex_); });
-  ASSERT_TRUE(ids) << ids.error().message();
-  EXPECT_EQ(*ids, want);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The agent's side of the fast path with the real program (FastPath::open loads fastpath.bpf.c):
-// the loader and its pins, the maps it fills, tcx attachment, and packets between two pods on a
+// the loader and its pins, the maps it fills, tc attachment, and packets between two pods on a
 // bridge in namespaces of our own, with and without a Service-style DNAT in the node namespace.
 #include "fastpath/fastpath.h"
 
@@ -117,7 +117,7 @@ class FreshDir {
 };
 
 // A named namespace pn-fpt-<random>; deleting it destroys its links (veth pairs included) and
-// the tcx attachments on them.
+// the tc attachments on them.
 class Netns {
  public:
   Netns() : name_("pn-fpt-" + random_suffix()) {
@@ -367,8 +367,11 @@ Veth make_veth(const Netns& ns, const std::string& tag) {
   return v;
 }
 
+// The programs podnet has at tc ingress of `ifindex`: none or one.
 Result<std::vector<uint32_t>> query_in(const Netns& ns, int ifindex) {
-  return ns.run([&] { return tcx_query(ifindex); });
+  auto id = ns.run([&] { return attached_program(ifindex); });
+  if (!id) return std::unexpected(id.error());
+  return *id ? std::vector<uint32_t>{*id} : std::vector<uint32_t>{};
 }
 
 TEST(FastPathAttach, AttachNodeAttachPodsForgetMissingPods) {

@@ -3,7 +3,7 @@
 // raw bpf(2) so the tests need neither clang nor libbpf.
 //
 //   podnet::testing::BpfFs fs;              // bpffs at /var/tmp/pn-bpftest-XXXXXX, unmounted at scope exit
-//   auto prog = load_pass_program();        // SCHED_CLS "return TC_ACT_OK", tcx ingress
+//   auto prog = load_pass_program();        // SCHED_CLS "return TC_ACT_OK"
 //   auto map = create_pods_map();           // hash __u32 -> struct pn_pod
 //   pin(prog.get(), fs.path() + "/pn_from_pod");
 #pragma once
@@ -23,8 +23,6 @@
 #include "fastpath/fastpath_abi.h"
 
 namespace podnet::testing {
-
-inline constexpr uint32_t kBpfTcxIngress = 46;  // BPF_TCX_INGRESS, newer than the 6.1 headers
 
 inline int sys_bpf(int cmd, union bpf_attr& attr) {
   return static_cast<int>(::syscall(__NR_bpf, cmd, &attr, sizeof attr));
@@ -63,7 +61,7 @@ class BpfFs {
   std::string path_;
 };
 
-// r0 = TC_ACT_OK (0); exit. Loaded as a tcx ingress program, like the agent's pn_from_pod.
+// r0 = TC_ACT_OK (0); exit. A tc (SCHED_CLS) program, like the agent's pn_from_pod.
 inline UniqueFd load_pass_program() {
   struct bpf_insn insns[2];
   std::memset(insns, 0, sizeof insns);
@@ -76,7 +74,6 @@ inline UniqueFd load_pass_program() {
   attr.insns = reinterpret_cast<uintptr_t>(insns);
   attr.insn_cnt = 2;
   attr.license = reinterpret_cast<uintptr_t>(license);
-  attr.expected_attach_type = kBpfTcxIngress;
   std::strncpy(attr.prog_name, "pn_test_pass", sizeof attr.prog_name - 1);
   int fd = sys_bpf(BPF_PROG_LOAD, attr);
   EXPECT_GE(fd, 0) << "BPF_PROG_LOAD: " << std::strerror(errno);
