@@ -70,8 +70,8 @@ class BenchCluster : public testing::PodnetUp {
   }
 
   // `podnet up` on a free underlay; prints its output on failure.
-  bool up(int nodes, const std::string& overlay) {
-    CommandResult r = run_up(nodes, "--overlay " + overlay);
+  bool up(int nodes, const std::string& overlay, const std::string& more_flags = "") {
+    CommandResult r = run_up(nodes, "--overlay " + overlay + (more_flags.empty() ? "" : " " + more_flags));
     load_record();
     if (r.rc != 0 || !record_) {
       std::fprintf(stderr, "podnet up failed (%d):\n%s\n", r.rc, r.out.c_str());

@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--timeout", up.timeout_seconds, "Seconds to wait for every node to be Ready")
       ->capture_default_str();
   up_cmd->add_option("--cni-bin", up.cni_binary, "Path of podnet-cni (default: next to podnet)");
+  up_cmd->add_flag("!--no-fast-path", up.fast_path,
+                   "Agents without the eBPF fast path (pod traffic through the bridges and the stack)");
   bool no_agents = false;
   up_cmd->add_flag("--no-agents", no_agents, "Start no agents (node namespaces only, to run agents by hand)");
 

@@ -14,6 +14,7 @@ struct UpOptions {
   int nodes = 3;
   std::string overlay = "vxlan";
   std::string underlay_cidr = cluster::kDefaultUnderlay;
+  bool fast_path = true;
   uint16_t api_port = 6443;
   int timeout_seconds = 180;  // for every node to become Ready
   std::string cni_binary;     // empty: podnet-cni next to this executable

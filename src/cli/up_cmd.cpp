@@ -215,11 +215,18 @@ class Up {
     const std::string node = layout_.node_name(i);
     const std::string daemon = Layout::agent_daemon(node);
     say("* agent " + node + " in " + layout_.node_netns(i) + " (log " + layout_.log_path(daemon) + ")");
-    return spawn(daemon,
-                 {self_, "agent", "--kubeconfig", layout_.node_kubeconfig(i), "--node-name", node,
-                  "--node-ip", layout_.node_ip(i).addr.to_string(), "--overlay", spec.overlay, "--state-dir",
-                  layout_.node_dir(i), "--cluster-cidr", spec.cluster_cidr, "--cni-bin", cni_, "--run-pods"},
-                 "/run/netns/" + layout_.node_netns(i));
+    std::vector<std::string> args{self_, "agent", "--run-pods"};
+    for (const auto& [flag, value] :
+         std::vector<std::pair<const char*, std::string>>{{"--kubeconfig", layout_.node_kubeconfig(i)},
+                                                          {"--node-name", node},
+                                                          {"--node-ip", layout_.node_ip(i).addr.to_string()},
+                                                          {"--overlay", spec.overlay},
+                                                          {"--state-dir", layout_.node_dir(i)},
+                                                          {"--cluster-cidr", spec.cluster_cidr},
+                                                          {"--cni-bin", cni_}})
+      args.insert(args.end(), {flag, value});
+    if (!spec.fast_path) args.push_back("--no-fast-path");
+    return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 
   std::optional<Failed> wait_ready() {
@@ -286,6 +293,7 @@ int run_up(const UpOptions& opts) {
   while (spec.state_dir.size() > 1 && spec.state_dir.back() == '/') spec.state_dir.pop_back();
   spec.nodes = opts.nodes;
   spec.overlay = opts.overlay;
+  spec.fast_path = opts.fast_path;
   spec.api_port = opts.api_port;
   auto underlay = parse_prefix(opts.underlay_cidr);
   if (!underlay) return refuse("--underlay-cidr: " + underlay.error().message());
@@ -328,7 +336,8 @@ int run_up(const UpOptions& opts) {
     return refuse(s.error().message());
   }
   say("podnet up: cluster " + spec.cid + ", " + std::to_string(spec.nodes) + " node(s), overlay " +
-      spec.overlay + ", underlay " + spec.underlay.str() + ", state in " + spec.state_dir);
+      spec.overlay + (spec.fast_path ? "" : " (no eBPF fast path)") + ", underlay " + spec.underlay.str() +
+      ", state in " + spec.state_dir);
 
   Up up(layout, opts, self, cni, signals);
   auto failed = up.run();

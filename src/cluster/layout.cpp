@@ -80,6 +80,7 @@ std::string to_json(const ClusterSpec& spec) {
       {"underlay", spec.underlay.str()},  {"nodes", spec.nodes},
       {"overlay", spec.overlay},          {"apiPort", spec.api_port},
       {"clusterCIDR", spec.cluster_cidr}, {"serviceCIDR", spec.service_cidr},
+      {"fastPath", spec.fast_path},
   };
   return boost::json::serialize(o) + "\n";
 }
@@ -118,6 +119,11 @@ Result<ClusterSpec> spec_from_json(std::string_view text) {
   s.api_port = static_cast<uint16_t>(port);
   s.cluster_cidr = pods;
   s.service_cidr = services;
+  // Records written before the fast path existed lack the key.
+  if (auto* f = o.if_contains("fastPath")) {
+    if (!f->is_bool()) return fail_msg("cluster record: \"fastPath\" is not a boolean");
+    s.fast_path = f->as_bool();
+  }
   if (auto st = validate(s); !st) return std::unexpected(wrap(st.error(), "cluster record"));
   return s;
 }

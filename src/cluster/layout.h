@@ -26,6 +26,7 @@ struct ClusterSpec {
   uint16_t api_port = 6443;
   std::string cluster_cidr = "10.244.0.0/16";
   std::string service_cidr = "10.96.0.0/12";
+  bool fast_path = true;  // the agents' eBPF fast path (docs/agent.md)
 };
 
 // Checks what no kernel call can catch later: ranges that collide, too many nodes for the prefix.

@@ -63,8 +63,10 @@ TEST(Layout, RecordRoundTripsAndRejectsGarbage) {
   ClusterSpec s = spec(2);
   s.overlay = "host-gw";
   s.api_port = 7443;
+  s.fast_path = false;
   auto back = spec_from_json(to_json(s));
   ASSERT_TRUE(back) << back.error().message();
+  EXPECT_FALSE(back->fast_path);
   EXPECT_EQ(back->cid, "3f2a");
   EXPECT_EQ(back->nodes, 2);
   EXPECT_EQ(back->overlay, "host-gw");
@@ -74,6 +76,13 @@ TEST(Layout, RecordRoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(spec_from_json("not json"));
   EXPECT_FALSE(spec_from_json(R"({"stateDir":"/x","clusterID":"../..","underlay":"192.168.1.0/24","nodes":1,
     "overlay":"vxlan","apiPort":6443,"clusterCIDR":"10.244.0.0/16","serviceCIDR":"10.96.0.0/12"})"));
+  // A record from before the fast path (no "fastPath") reads as on; a non-boolean is refused.
+  const std::string old = R"({"stateDir":"/x","clusterID":"3f2a","underlay":"192.168.1.0/24","nodes":1,
+    "overlay":"vxlan","apiPort":6443,"clusterCIDR":"10.244.0.0/16","serviceCIDR":"10.96.0.0/12")";
+  auto before = spec_from_json(old + "}");
+  ASSERT_TRUE(before) << before.error().message();
+  EXPECT_TRUE(before->fast_path);
+  EXPECT_FALSE(spec_from_json(old + R"(,"fastPath":"yes"})"));
 }
 
 TEST(Layout, RecordIsWrittenOnlyOnce) {
