@@ -143,6 +143,17 @@ static __always_inline int conntrack_knows(struct __sk_buff* skb, struct iphdr* 
   return 1;
 }
 
+// The Ethernet and IPv4 headers at the start of the packet, read again after a call that ends the
+// verifier's knowledge of packet pointers (a kfunc, bpf_skb_adjust_room). NULL when too short.
+static __always_inline struct iphdr* headers(struct __sk_buff* skb, struct ethhdr** eth) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  *eth = data;
+  struct iphdr* ip = (void*)(*eth + 1);
+  if ((void*)(ip + 1) > end) return 0;
+  return ip;
+}
+
 static __always_inline __u16 fold_csum(__u64 sum) {
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
@@ -222,13 +233,7 @@ int pn_from_pod(struct __sk_buff* skb) {
   if (!in_cluster(cfg, ip->saddr) || !in_cluster(cfg, daddr)) return TC_ACT_OK;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
   if (conntrack_knows(skb, ip)) return TC_ACT_OK;
-
-  // The kfunc call ends the verifier's knowledge of the packet pointers: take them again.
-  data = (void*)(long)skb->data;
-  end = (void*)(long)skb->data_end;
-  eth = data;
-  ip = (void*)(eth + 1);
-  if ((void*)(ip + 1) > end) return TC_ACT_OK;
+  if (!(ip = headers(skb, &eth))) return TC_ACT_OK;
 
   if (pod) {  // same node: bridged, so no TTL change
     __builtin_memcpy(eth->h_dest, pod->mac, ETH_ALEN);
@@ -302,11 +307,8 @@ static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* 
   __builtin_memcpy(mac, pod->mac, ETH_ALEN);
 
   if (bpf_skb_adjust_room(skb, -(__s32)PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) return TC_ACT_OK;
-  data = (void*)(long)skb->data;
-  end = (void*)(long)skb->data_end;
-  eth = data;
-  struct iphdr* ip = (void*)(eth + 1);
-  if ((void*)(ip + 1) > end) return TC_ACT_SHOT;  // cannot happen: the inner header was there
+  struct iphdr* ip = headers(skb, &eth);
+  if (!ip) return TC_ACT_SHOT;  // cannot happen: the inner header was there
   __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, cfg->bridge_mac, ETH_ALEN);
   eth->h_proto = bpf_htons(ETH_P_IP);
@@ -338,12 +340,7 @@ int pn_from_node(struct __sk_buff* skb) {
   __u32 ifindex = pod->ifindex;
   __u8 mac[ETH_ALEN];
   __builtin_memcpy(mac, pod->mac, ETH_ALEN);
-  if (conntrack_knows(skb, ip)) return TC_ACT_OK;
-  data = (void*)(long)skb->data;
-  end = (void*)(long)skb->data_end;
-  eth = data;
-  ip = (void*)(eth + 1);
-  if ((void*)(ip + 1) > end) return TC_ACT_OK;
+  if (conntrack_knows(skb, ip) || !(ip = headers(skb, &eth))) return TC_ACT_OK;
   __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, cfg->bridge_mac, ETH_ALEN);
   decrement_ttl(ip);

@@ -213,6 +213,23 @@ Status FastPath::set_tunnels(const std::vector<Tunnel>& tunnels) {
   return {};
 }
 
+namespace {
+
+// Calls fn(key, value) for every pn_pods entry.
+template <class F>
+void each_pod(int pods_fd, F fn) {
+  uint32_t key = 0, next = 0;
+  bool first = true;
+  while (bpf_map_get_next_key(pods_fd, first ? nullptr : &key, &next) == 0) {
+    first = false;
+    key = next;
+    pn_pod pod{};
+    if (bpf_map_lookup_elem(pods_fd, &key, &pod) == 0) fn(key, pod);
+  }
+}
+
+}  // namespace
+
 Result<uint32_t> attached_program(int ifindex) {
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
   LIBBPF_OPTS(bpf_tc_opts, query, .handle = kTcHandle, .priority = kTcPriority);
@@ -243,17 +260,11 @@ Status FastPath::attach_node(int ifindex) {
 
 Result<size_t> FastPath::attach_pods(std::map<int, netlink::Mac>& attached) {
   std::map<int, netlink::Mac> present;
-  uint32_t key = 0, next = 0;
-  bool first = true;
-  while (bpf_map_get_next_key(pods_.get(), first ? nullptr : &key, &next) == 0) {
-    first = false;
-    key = next;
-    pn_pod pod{};
-    if (bpf_map_lookup_elem(pods_.get(), &key, &pod) != 0) continue;
+  each_pod(pods_.get(), [&](uint32_t, const pn_pod& pod) {
     netlink::Mac mac;
     std::memcpy(mac.data(), pod.mac, 6);
     present[static_cast<int>(pod.ifindex)] = mac;
-  }
+  });
   std::erase_if(attached, [&](const auto& kv) { return !present.contains(kv.first); });
   size_t n = 0;
   for (const auto& [ifindex, mac] : present) {
@@ -270,16 +281,10 @@ Result<size_t> FastPath::attach_pods(std::map<int, netlink::Mac>& attached) {
 
 Result<size_t> FastPath::forget_missing_pods() {
   std::vector<uint32_t> gone;
-  uint32_t key = 0, next = 0;
-  bool first = true;
-  while (bpf_map_get_next_key(pods_.get(), first ? nullptr : &key, &next) == 0) {
-    first = false;
-    key = next;
-    pn_pod pod{};
-    if (bpf_map_lookup_elem(pods_.get(), &key, &pod) != 0) continue;
+  each_pod(pods_.get(), [&](uint32_t key, const pn_pod& pod) {
     std::array<char, IF_NAMESIZE> name{};
     if (!::if_indextoname(pod.ifindex, name.data()) && errno == ENXIO) gone.push_back(key);
-  }
+  });
   for (uint32_t k : gone)
     if (bpf_map_delete_elem(pods_.get(), &k) != 0 && errno != ENOENT)
       return fail("delete from " + pin(dir_, kPodsMap));
