@@ -154,6 +154,30 @@ static __always_inline struct iphdr* headers(struct __sk_buff* skb, struct ethhd
   return ip;
 }
 
+// The headers of a VXLAN packet, outer Ethernet to inner IPv4.
+struct vxlan_packet {
+  struct ethhdr* eth;
+  struct iphdr* oip;
+  struct udphdr* udp;
+  struct vxlan_hdr* vx;
+  struct ethhdr* ieth;
+  struct iphdr* iip;
+};
+
+// Points p at the packet's headers; 0 when the linear data ends before the inner IPv4 header and
+// `extra` bytes after it.
+static __always_inline int vxlan_headers(struct __sk_buff* skb, struct vxlan_packet* p, __u32 extra) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  p->eth = data;
+  p->oip = (void*)(p->eth + 1);
+  p->udp = (void*)(p->oip + 1);
+  p->vx = (void*)(p->udp + 1);
+  p->ieth = (void*)(p->vx + 1);
+  p->iip = (void*)(p->ieth + 1);
+  return (void*)(p->iip + 1) + extra <= end;
+}
+
 static __always_inline __u16 fold_csum(__u64 sum) {
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
@@ -180,15 +204,14 @@ static __always_inline int encapsulate(struct __sk_buff* skb, struct pn_config* 
                 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(ETH_HLEN);
   if (bpf_skb_adjust_room(skb, PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, flags)) return TC_ACT_OK;
 
-  void* data = (void*)(long)skb->data;
-  void* end = (void*)(long)skb->data_end;
-  struct ethhdr* eth = data;
-  struct iphdr* oip = (void*)(eth + 1);
-  struct udphdr* udp = (void*)(oip + 1);
-  struct vxlan_hdr* vx = (void*)(udp + 1);
-  struct ethhdr* ieth = (void*)(vx + 1);
-  struct iphdr* iip = (void*)(ieth + 1);
-  if ((void*)(iip + 1) > end) return TC_ACT_SHOT;  // cannot happen: the headers were there before
+  struct vxlan_packet p;
+  if (!vxlan_headers(skb, &p, 0)) return TC_ACT_SHOT;  // cannot happen: the headers were there before
+  struct ethhdr* eth = p.eth;
+  struct iphdr* oip = p.oip;
+  struct udphdr* udp = p.udp;
+  struct vxlan_hdr* vx = p.vx;
+  struct ethhdr* ieth = p.ieth;
+  struct iphdr* iip = p.iip;
 
   struct iphdr h = {};
   h.version = 4;
@@ -277,21 +300,19 @@ int pn_from_pod(struct __sk_buff* skb) {
 
 // A VXLAN packet for a pod of this node, on the uplink: unwrapped and delivered into the pod.
 static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* cfg) {
-  void* data = (void*)(long)skb->data;
-  void* end = (void*)(long)skb->data_end;
-  if (data + PN_VXLAN_HEADERS > end) {
+  struct vxlan_packet p;
+  if (!vxlan_headers(skb, &p, 4)) {
     // A NIC may leave headers in page fragments: bring them into the linear part.
     if (skb->len < PN_VXLAN_HEADERS || bpf_skb_pull_data(skb, PN_VXLAN_HEADERS)) return TC_ACT_OK;
-    data = (void*)(long)skb->data;
-    end = (void*)(long)skb->data_end;
+    if (!vxlan_headers(skb, &p, 4)) return TC_ACT_OK;
   }
-  struct ethhdr* eth = data;
-  struct iphdr* oip = (void*)(eth + 1);
-  struct udphdr* udp = (void*)(oip + 1);
-  struct vxlan_hdr* vx = (void*)(udp + 1);
-  struct ethhdr* ieth = (void*)(vx + 1);
-  struct iphdr* iip = (void*)(ieth + 1);
-  if ((void*)(iip + 1) + 4 > end) return TC_ACT_OK;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = p.eth;
+  struct iphdr* oip = p.oip;
+  struct udphdr* udp = p.udp;
+  struct vxlan_hdr* vx = p.vx;
+  struct ethhdr* ieth = p.ieth;
+  struct iphdr* iip = p.iip;
   if (oip->ihl != 5 || oip->protocol != IPPROTO_UDP || oip->daddr != cfg->node_ip ||
       (oip->frag_off & bpf_htons(0x3fff)) || udp->dest != cfg->vxlan_port)
     return TC_ACT_OK;
