@@ -206,12 +206,6 @@ static __always_inline int encapsulate(struct __sk_buff* skb, struct pn_config* 
 
   struct vxlan_packet p;
   if (!vxlan_headers(skb, &p, 0)) return TC_ACT_SHOT;  // cannot happen: the headers were there before
-  struct ethhdr* eth = p.eth;
-  struct iphdr* oip = p.oip;
-  struct udphdr* udp = p.udp;
-  struct vxlan_hdr* vx = p.vx;
-  struct ethhdr* ieth = p.ieth;
-  struct iphdr* iip = p.iip;
 
   struct iphdr h = {};
   h.version = 4;
@@ -222,19 +216,19 @@ static __always_inline int encapsulate(struct __sk_buff* skb, struct pn_config* 
   h.saddr = cfg->node_ip;
   h.daddr = tun->node_ip;
   h.check = fold_csum(bpf_csum_diff(0, 0, (__be32*)&h, sizeof(h), 0));
-  __builtin_memcpy(oip, &h, sizeof(h));
-  udp->source = bpf_htons(sport);
-  udp->dest = cfg->vxlan_port;
-  udp->len = bpf_htons(outer_len - sizeof(struct iphdr));
-  udp->check = 0;  // allowed over IPv4, and what the VXLAN device sends by default
-  vx->flags = bpf_htonl(PN_VXLAN_FLAGS);
-  vx->vni = bpf_htonl(cfg->vni << 8);
-  __builtin_memcpy(ieth->h_dest, tun->vtep_mac, ETH_ALEN);
-  __builtin_memcpy(ieth->h_source, cfg->vtep_mac, ETH_ALEN);
-  ieth->h_proto = bpf_htons(ETH_P_IP);
-  __builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-  decrement_ttl(iip);  // this node routed the inner packet
+  __builtin_memcpy(p.oip, &h, sizeof(h));
+  p.udp->source = bpf_htons(sport);
+  p.udp->dest = cfg->vxlan_port;
+  p.udp->len = bpf_htons(outer_len - sizeof(struct iphdr));
+  p.udp->check = 0;  // allowed over IPv4, and what the VXLAN device sends by default
+  p.vx->flags = bpf_htonl(PN_VXLAN_FLAGS);
+  p.vx->vni = bpf_htonl(cfg->vni << 8);
+  __builtin_memcpy(p.ieth->h_dest, tun->vtep_mac, ETH_ALEN);
+  __builtin_memcpy(p.ieth->h_source, cfg->vtep_mac, ETH_ALEN);
+  p.ieth->h_proto = bpf_htons(ETH_P_IP);
+  __builtin_memcpy(p.eth->h_dest, fib.dmac, ETH_ALEN);
+  __builtin_memcpy(p.eth->h_source, fib.smac, ETH_ALEN);
+  decrement_ttl(p.iip);  // this node routed the inner packet
   count(PN_STAT_TO_REMOTE_NODE);
   count(PN_STAT_ENCAP);
   return bpf_redirect(fib.ifindex, 0);
@@ -307,17 +301,13 @@ static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* 
     if (!vxlan_headers(skb, &p, 4)) return TC_ACT_OK;
   }
   void* end = (void*)(long)skb->data_end;
-  struct ethhdr* eth = p.eth;
   struct iphdr* oip = p.oip;
-  struct udphdr* udp = p.udp;
-  struct vxlan_hdr* vx = p.vx;
-  struct ethhdr* ieth = p.ieth;
   struct iphdr* iip = p.iip;
   if (oip->ihl != 5 || oip->protocol != IPPROTO_UDP || oip->daddr != cfg->node_ip ||
-      (oip->frag_off & bpf_htons(0x3fff)) || udp->dest != cfg->vxlan_port)
+      (oip->frag_off & bpf_htons(0x3fff)) || p.udp->dest != cfg->vxlan_port)
     return TC_ACT_OK;
-  if (vx->flags != bpf_htonl(PN_VXLAN_FLAGS) || vx->vni != bpf_htonl(cfg->vni << 8) ||
-      ieth->h_proto != bpf_htons(ETH_P_IP) || !carriable(iip, end))
+  if (p.vx->flags != bpf_htonl(PN_VXLAN_FLAGS) || p.vx->vni != bpf_htonl(cfg->vni << 8) ||
+      p.ieth->h_proto != bpf_htons(ETH_P_IP) || !carriable(iip, end))
     return TC_ACT_OK;
   __u32 daddr = iip->daddr;
   if (!in_cluster(cfg, iip->saddr)) return TC_ACT_OK;
@@ -328,6 +318,7 @@ static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* 
   __builtin_memcpy(mac, pod->mac, ETH_ALEN);
 
   if (bpf_skb_adjust_room(skb, -(__s32)PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) return TC_ACT_OK;
+  struct ethhdr* eth;
   struct iphdr* ip = headers(skb, &eth);
   if (!ip) return TC_ACT_SHOT;  // cannot happen: the inner header was there
   __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
