@@ -159,7 +159,7 @@ std::string cni_conflist(const CniConfigSpec& spec) {
       {"type", "podnet"},
       {"ranges", json::array{json::array{json::object{{"subnet", spec.pod_cidr.network().str()}}}}},
       {"dataDir", spec.ipam_dir}};
-  json::object plugin{{"type", "podnet"},         {"bridge", kPodBridge},      {"isGateway", true},
+  json::object plugin{{"type", "podnet"},         {"bridge", kPodBridge},   {"isGateway", true},
                       {"isDefaultGateway", true}, {"ipMasq", false},        {"hairpinMode", true},
                       {"mtu", spec.mtu},          {"ipam", std::move(ipam)}};
   // Each node's own, not the default /var/lib/cni/podnet that every node namespace of a

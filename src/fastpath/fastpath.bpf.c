@@ -30,6 +30,8 @@
 #include <linux/ip.h>
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
+
+// libbpf's headers need the kernel's types above first.
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -194,7 +196,8 @@ static __always_inline int encapsulate(struct __sk_buff* skb, struct pn_config* 
   fib.ifindex = cfg->uplink_ifindex;
   fib.ipv4_src = cfg->node_ip;
   fib.ipv4_dst = tun->node_ip;
-  if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) != BPF_FIB_LKUP_RET_SUCCESS) return TC_ACT_OK;
+  if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) != BPF_FIB_LKUP_RET_SUCCESS)
+    return TC_ACT_OK;
   // The source port spreads flows over the underlay's paths, as the VXLAN device does.
   __u16 sport = 32768 + (__u16)(bpf_get_hash_recalc(skb) % 28232);
   __u32 outer_len = skb->len - ETH_HLEN + PN_ENCAP_LEN;
@@ -317,7 +320,8 @@ static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* 
   __u8 mac[ETH_ALEN];
   __builtin_memcpy(mac, pod->mac, ETH_ALEN);
 
-  if (bpf_skb_adjust_room(skb, -(__s32)PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) return TC_ACT_OK;
+  if (bpf_skb_adjust_room(skb, -(__s32)PN_ENCAP_LEN, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO))
+    return TC_ACT_OK;
   struct ethhdr* eth;
   struct iphdr* ip = headers(skb, &eth);
   if (!ip) return TC_ACT_SHOT;  // cannot happen: the inner header was there
@@ -342,7 +346,8 @@ int pn_from_node(struct __sk_buff* skb) {
   if ((void*)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP)) return TC_ACT_OK;
   struct iphdr* ip = (void*)(eth + 1);
   if ((void*)(ip + 1) > end) return TC_ACT_OK;
-  if (cfg->vxlan_port && ip->protocol == IPPROTO_UDP && ip->daddr == cfg->node_ip) return decapsulate(skb, cfg);
+  if (cfg->vxlan_port && ip->protocol == IPPROTO_UDP && ip->daddr == cfg->node_ip)
+    return decapsulate(skb, cfg);
 
   // Routed in (host-gw, or already unwrapped by the VXLAN device): a pod of this node.
   if (!carriable(ip, end) || !in_cluster(cfg, ip->saddr)) return TC_ACT_OK;
