@@ -334,8 +334,6 @@ Status Agent::run() {
     if (view.own_cidrs.empty() && !cni_written)
       spdlog::debug("waiting for spec.podCIDR of {}", opts_.node.name);
     auto changed = reconciler_.reconcile(view);
-    if (changed)
-      if (auto s = sync_fastpath(view); !s) spdlog::error("fast path: {}", s.error().message());
     if (!changed) {
       spdlog::error("reconcile: {}", changed.error().message());
       l.lock();
@@ -343,6 +341,7 @@ Status Agent::run() {
       wait_locked(l, std::chrono::milliseconds(1000));
       continue;
     }
+    if (auto s = sync_fastpath(view); !s) spdlog::error("fast path: {}", s.error().message());
     if (!changed->empty()) spdlog::info("network changes:\n{}", changed->describe());
     l.lock();
   }

@@ -23,6 +23,7 @@
 
 #include "fastpath/bpf_sys.h"
 #include "fastpath/fastpath_abi.h"
+#include "fastpath/pod_attach.h"
 
 namespace podnet::fastpath {
 namespace {
@@ -70,13 +71,6 @@ Result<UniqueFd> dup_fd(int fd, const std::string& what) {
   int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0) return fail("dup " + what);
   return UniqueFd(d);
-}
-
-uint32_t be32(const IpAddress& a) {
-  auto b = a.to_v4().to_bytes();
-  uint32_t v;
-  std::memcpy(&v, b.data(), 4);
-  return v;
 }
 
 uint32_t mask_be32(int len) {
@@ -160,11 +154,11 @@ Result<FastPath> FastPath::open(const std::string& bpf_dir) {
 Status FastPath::configure(const NodeConfig& c) {
   pn_config v{};
   if (!c.cluster.is_v4()) return fail_msg("fast path: the cluster range " + c.cluster.str() + " is not IPv4");
-  v.cluster_net = be32(c.cluster.network().addr);
+  v.cluster_net = ipv4_be32(c.cluster.network().addr);
   v.cluster_mask = mask_be32(c.cluster.len);
   v.bridge_ifindex = c.bridge_ifindex;
   std::memcpy(v.bridge_mac, c.bridge_mac.data(), 6);
-  if (c.node_ip.is_v4()) v.node_ip = be32(c.node_ip);
+  if (c.node_ip.is_v4()) v.node_ip = ipv4_be32(c.node_ip);
   v.uplink_ifindex = c.uplink_ifindex;
   if (c.vxlan && c.node_ip.is_v4()) {
     v.vxlan_port = htons(c.vxlan->port);
@@ -181,9 +175,9 @@ Status FastPath::set_tunnels(const std::vector<Tunnel>& tunnels) {
   std::vector<std::pair<pn_tunnel_key, pn_tunnel>> want;
   for (const auto& t : tunnels) {
     if (!t.pod_cidr.is_v4() || !t.node_ip.is_v4()) continue;
-    pn_tunnel_key k{static_cast<__u32>(t.pod_cidr.len), be32(t.pod_cidr.network().addr)};
+    pn_tunnel_key k{static_cast<__u32>(t.pod_cidr.len), ipv4_be32(t.pod_cidr.network().addr)};
     pn_tunnel v{};
-    v.node_ip = be32(t.node_ip);
+    v.node_ip = ipv4_be32(t.node_ip);
     std::memcpy(v.vtep_mac, t.vtep_mac.data(), 6);
     want.emplace_back(k, v);
   }

@@ -12,14 +12,6 @@ namespace {
 
 static_assert(sizeof(pn_pod) == 12, "pn_pod is shared with the BPF program");
 
-// pn_pods keys are IPv4 addresses in network byte order, as the packet carries them.
-__u32 pod_key(const boost::asio::ip::address_v4& a) {
-  const auto bytes = a.to_bytes();
-  __u32 key;
-  std::memcpy(&key, bytes.data(), sizeof key);
-  return key;
-}
-
 // An absent pin is nullopt, any other failure an error.
 Result<std::optional<UniqueFd>> get_optional(const std::string& path) {
   auto fd = bpf_obj_get(path);
@@ -29,6 +21,13 @@ Result<std::optional<UniqueFd>> get_optional(const std::string& path) {
 }
 
 }  // namespace
+
+uint32_t ipv4_be32(const IpAddress& a) {
+  const auto bytes = a.to_v4().to_bytes();
+  uint32_t v;
+  std::memcpy(&v, bytes.data(), sizeof v);
+  return v;
+}
 
 Result<std::optional<PodPins>> open_pod_pins(const std::string& bpf_dir) {
   PODNET_TRY(pods, get_optional(bpf_dir + "/" + kPodsMap));
@@ -43,7 +42,7 @@ Status add_pod(const PodPins& pins, int host_ifindex, const netlink::Mac& pod_ma
   std::memcpy(value.mac, pod_mac.data(), sizeof value.mac);
   for (const auto& ip : ips) {
     if (!ip.is_v4()) continue;
-    const __u32 key = pod_key(ip.to_v4());
+    const __u32 key = ipv4_be32(ip);
     if (auto s = map_update(pins.pods.get(), &key, &value, BPF_ANY); !s)
       return std::unexpected(wrap(s.error(), "add " + ip.to_string() + " to pn_pods"));
   }
@@ -58,7 +57,7 @@ Status remove_pod(const std::string& bpf_dir, const std::vector<IpAddress>& ips)
   if (!pods) return {};
   for (const auto& ip : ips) {
     if (!ip.is_v4()) continue;
-    const __u32 key = pod_key(ip.to_v4());
+    const __u32 key = ipv4_be32(ip);
     if (auto s = map_delete(pods->get(), &key); !s)
       return std::unexpected(wrap(s.error(), "remove " + ip.to_string() + " from pn_pods"));
   }

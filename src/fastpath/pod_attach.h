@@ -16,6 +16,9 @@
 
 namespace podnet::fastpath {
 
+// An IPv4 address as the maps and the packet hold it: network byte order in a __u32.
+uint32_t ipv4_be32(const IpAddress& a);
+
 struct PodPins {
   UniqueFd pods;  // the pn_pods map
 };

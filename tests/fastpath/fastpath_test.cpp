@@ -664,6 +664,15 @@ class FastPathDatapath : public ::testing::Test {
     return fp;
   }
 
+  // Pod A connects to dst:port and pings; the server (pod B) must see A's own address and answer.
+  ::testing::AssertionResult a_talks_to(const std::string& dst, uint16_t port) {
+    auto x = exchange(*a().ns, server_.get(), dst, port);
+    if (!x.error.empty()) return ::testing::AssertionFailure() << x.error;
+    if (x.peer_seen != a().ip) return ::testing::AssertionFailure() << "the server saw " << x.peer_seen;
+    if (x.reply != "pong") return ::testing::AssertionFailure() << "the reply was " << x.reply;
+    return ::testing::AssertionSuccess();
+  }
+
   Pod& a() { return pods_[0]; }
   Pod& b() { return pods_[1]; }
 
@@ -681,14 +690,8 @@ TEST_F(FastPathDatapath, PodToPodIsFastAndServiceRepliesGoThroughConntrack) {
   ASSERT_TRUE(fp) << fp.error().message();
 
   // c. Without pn_from_pod on the veths both work through the bridge and the stack alone.
-  auto x = exchange(*a().ns, server_.get(), b().ip, kServerPort);
-  ASSERT_EQ(x.error, "") << "pod to pod without the fast path";
-  EXPECT_EQ(x.peer_seen, a().ip);
-  EXPECT_EQ(x.reply, "pong");
-  x = exchange(*a().ns, server_.get(), "10.96.77.77", 80);
-  ASSERT_EQ(x.error, "") << "pod to Service without the fast path";
-  EXPECT_EQ(x.peer_seen, a().ip);
-  EXPECT_EQ(x.reply, "pong");
+  ASSERT_TRUE(a_talks_to(b().ip, kServerPort)) << "pod to pod without the fast path";
+  ASSERT_TRUE(a_talks_to("10.96.77.77", 80)) << "pod to Service without the fast path";
   auto before = fp->stats();
   ASSERT_TRUE(before) << before.error().message();
   EXPECT_EQ(before->to_local_pod + before->conntrack + before->stack, 0u) << "nothing attached yet";
@@ -699,10 +702,7 @@ TEST_F(FastPathDatapath, PodToPodIsFastAndServiceRepliesGoThroughConntrack) {
   ASSERT_EQ(*n, 2u);
 
   // a. Pod to pod: past the bridge, both ways, and the server sees pod A's own address.
-  x = exchange(*a().ns, server_.get(), b().ip, kServerPort);
-  ASSERT_EQ(x.error, "") << "pod to pod with the fast path";
-  EXPECT_EQ(x.peer_seen, a().ip);
-  EXPECT_EQ(x.reply, "pong");
+  ASSERT_TRUE(a_talks_to(b().ip, kServerPort)) << "pod to pod with the fast path";
   auto fast = fp->stats();
   ASSERT_TRUE(fast) << fast.error().message();
   // SYN, SYN-ACK, ACK, ping, its ACK, pong: each one redirected into the other pod.
@@ -713,10 +713,7 @@ TEST_F(FastPathDatapath, PodToPodIsFastAndServiceRepliesGoThroughConntrack) {
   // b. Pod to Service: the request is not for the cluster range and takes the stack, which
   // DNATs it; B's replies, addressed to pod A, must go through the stack too, or A sees answers
   // from 10.99.0.3 it never asked and resets the connection.
-  x = exchange(*a().ns, server_.get(), "10.96.77.77", 80);
-  ASSERT_EQ(x.error, "") << "pod to Service with the fast path";
-  EXPECT_EQ(x.peer_seen, a().ip);
-  EXPECT_EQ(x.reply, "pong");
+  ASSERT_TRUE(a_talks_to("10.96.77.77", 80)) << "pod to Service with the fast path";
   auto service = fp->stats();
   ASSERT_TRUE(service) << service.error().message();
   // SYN-ACK, ping's ACK, pong, at least.
@@ -725,8 +722,7 @@ TEST_F(FastPathDatapath, PodToPodIsFastAndServiceRepliesGoThroughConntrack) {
       << "no packet of a DNATed connection went past the stack";
 
   // And pod to pod again afterwards: still fast.
-  x = exchange(*a().ns, server_.get(), b().ip, kServerPort);
-  ASSERT_EQ(x.error, "");
+  ASSERT_TRUE(a_talks_to(b().ip, kServerPort)) << "pod to pod after the Service";
   auto again = fp->stats();
   ASSERT_TRUE(again);
   EXPECT_GE(again->to_local_pod, service->to_local_pod + 6);
