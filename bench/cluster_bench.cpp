@@ -9,7 +9,12 @@
 // Needs root, podnet, podnet-cni, pod_tool, iperf3.
 //
 //   cluster_bench [--bench netprog,podstart,iperf,rss] [--changes 200] [--pods 100]
-//                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 3]
+//                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 3] [--iperf-pin yes|no]
+//
+// iperf3's client and server run pinned to CPUs 0 and 1 (iperf3 -A 0,1) in every case, the bare
+// veth pair's included, when the machine has 2 CPUs or more: the two ends get a CPU each, as two
+// machines would give them, instead of whatever the scheduler's wake-up placement decides on each
+// run (on 2 CPUs that placement alone moves a run by +-20%). --iperf-pin no measures unpinned.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -370,9 +375,15 @@ int bench_podstart(int pods) {
 
 // ---- iperf ---------------------------------------------------------------------------------------
 
+// iperf3's option pinning the client to CPU 0 and the server to CPU 1; empty when not pinning.
+std::string iperf_affinity(bool pin) {
+  return pin && std::thread::hardware_concurrency() >= 2 ? "-A 0,1 " : "";
+}
+
 // Gbit/s received by the iperf3 client run in `netns` against ip (first second omitted).
-std::optional<double> iperf(const std::string& netns, const std::string& ip, int seconds) {
-  auto r = shell("ip netns exec " + netns + " iperf3 -J -O 1 -t " + std::to_string(seconds) + " -c " + ip);
+std::optional<double> iperf(const std::string& netns, const std::string& ip, int seconds, bool pin) {
+  auto r = shell("ip netns exec " + netns + " iperf3 -J -O 1 " + iperf_affinity(pin) + "-t " +
+                 std::to_string(seconds) + " -c " + ip);
   boost::system::error_code ec;
   auto v = json::parse(r.out, ec);
   if (ec || !v.is_object()) {
@@ -413,7 +424,7 @@ class VethPair {
     remove();
   }
   bool ok() const { return ok_; }
-  std::optional<double> run(int seconds) { return iperf(a_, "10.250.0.2", seconds); }
+  std::optional<double> run(int seconds, bool pin) { return iperf(a_, "10.250.0.2", seconds, pin); }
 
  private:
   void remove() {
@@ -428,7 +439,7 @@ class VethPair {
   int cleanup_id_ = 0;
 };
 
-int bench_iperf(int seconds, int reps) {
+int bench_iperf(int seconds, int reps, bool pin) {
   VethPair base;
   if (!base.ok()) return std::fprintf(stderr, "baseline veth pair failed\n"), 1;
   std::vector<double> base_all;
@@ -462,8 +473,8 @@ int bench_iperf(int seconds, int reps) {
     for (int rep = 0; rep < reps; ++rep) {
       // Baseline next to every run, so load on the shared machine hits both sides alike.
       for (Case* k : {&same, &cross}) {
-        auto b = base.run(seconds);
-        auto g = iperf(cli_ns, str(k == &same ? *srv1 : *srv2, {"status", "podIP"}), seconds);
+        auto b = base.run(seconds, pin);
+        auto g = iperf(cli_ns, str(k == &same ? *srv1 : *srv2, {"status", "podIP"}), seconds, pin);
         if (!b || !g) return 1;
         k->base.push_back(*b);
         k->gbps.push_back(*g);
@@ -473,8 +484,8 @@ int bench_iperf(int seconds, int reps) {
     cases.push_back(same);
     cases.push_back(cross);
   }
-  std::printf("iperf3 (1 TCP stream, %d s per run, first second omitted, %d runs each, medians):\n", seconds,
-              reps);
+  std::printf("iperf3 (1 TCP stream, %d s per run, first second omitted, %d runs each, medians, %s):\n",
+              seconds, reps, iperf_affinity(pin).empty() ? "unpinned" : "client on CPU 0, server on CPU 1");
   std::printf("  bare veth pair between two namespaces (mtu 1500): %.2f Gbit/s (all %zu baseline runs)\n",
               median(base_all), base_all.size());
   for (auto& k : cases) {
@@ -589,6 +600,7 @@ int main(int argc, char** argv) {
   podnet::bench::ScopedCleanup cleanup;
   std::string which = "netprog,podstart,iperf,rss";
   int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 3, writers = 8;
+  bool pin = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--bench")
@@ -603,6 +615,8 @@ int main(int argc, char** argv) {
       seconds = std::stoi(v);
     else if (a == "--iperf-reps")
       reps = std::stoi(v);
+    else if (a == "--iperf-pin" && (v == "yes" || v == "no"))
+      pin = v == "yes";
     else if (a == "--writers")
       writers = std::stoi(v);
     else
@@ -615,7 +629,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (run.contains("netprog")) rc |= bench_netprog(changes);
   if (run.contains("podstart")) rc |= bench_podstart(pods);
-  if (run.contains("iperf")) rc |= bench_iperf(seconds, reps);
+  if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin);
   if (run.contains("rss")) rc |= bench_rss(services, writers);
   return rc;
 }

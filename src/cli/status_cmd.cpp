@@ -63,8 +63,8 @@ int run_status(const StateDirOptions& opts) {
   (*record)->state_dir = dir;
   cluster::Layout layout(**record);
   const auto& spec = layout.spec();
-  std::printf("cluster %s: %d node(s), overlay %s, underlay %s on bridge %s, LB pool %s\n", spec.cid.c_str(),
-              spec.nodes, spec.overlay.c_str(), spec.underlay.str().c_str(), layout.bridge().c_str(),
+  std::printf("cluster %s: %d node(s), overlay %s, underlay %s via %s, LB pool %s\n", spec.cid.c_str(),
+              spec.nodes, spec.overlay.c_str(), spec.underlay.str().c_str(), layout.root_link().c_str(),
               layout.lb_pool().str().c_str());
   std::printf("API server %s: %s\nkubeconfig %s\n", layout.server_url().c_str(),
               daemon_state(layout, "server").c_str(), layout.admin_kubeconfig().c_str());

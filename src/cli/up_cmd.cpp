@@ -84,8 +84,9 @@ class Up {
   // Runs every step; nullopt on success.
   std::optional<Failed> run() {
     const auto& spec = layout_.spec();
-    say("* underlay bridge " + layout_.bridge() + " " + layout_.gateway().str());
-    if (auto s = cluster::create_bridge(layout_); !s) return Failed{s.error().message()};
+    say("* underlay: netns " + layout_.underlay_netns() + ", reached from here by " + layout_.root_link() +
+        " " + layout_.gateway().str());
+    if (auto s = cluster::create_underlay(layout_); !s) return Failed{s.error().message()};
     for (int i = 1; i <= spec.nodes; ++i) {
       if (signals_.interrupted()) return Failed{"interrupted"};
       say("* " + layout_.node_name(i) + ": netns " + layout_.node_netns(i) + ", eth0 " +

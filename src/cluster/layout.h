@@ -37,15 +37,21 @@ class Layout {
   explicit Layout(ClusterSpec spec) : spec_(std::move(spec)) {}
   const ClusterSpec& spec() const { return spec_; }
 
-  // Root-namespace objects: the underlay bridge and its address (the cluster's gateway and the
-  // API server's address).
-  std::string bridge() const { return "pnu" + spec_.cid; }
+  // The underlay ("the wire" between the nodes and the outside) is a bridge in a namespace of its
+  // own, so node-to-node traffic never meets the root namespace's firewall (br_netfilter). The root
+  // namespace gets one veth into it, with the gateway address: the API server's address, and how
+  // the outside reaches node IPs, NodePorts and LoadBalancer IPs.
+  std::string underlay_netns() const { return "pn-" + spec_.cid + "-underlay"; }
+  static constexpr const char* kUnderlayBridge = "pnbr0";     // in underlay_netns()
+  static constexpr const char* kUnderlayRootPort = "pnroot";  // in underlay_netns(), peer of root_link()
+  std::string root_link() const { return "pnu" + spec_.cid; }
   IpPrefix gateway() const;  // 192.168.X.1/24
   IpPrefix lb_pool() const;  // 192.168.X.240/28
 
   // Node i counts from 1.
   std::string node_name(int i) const { return "node" + std::to_string(i); }
   std::string node_netns(int i) const { return "pn-" + spec_.cid + "-node" + std::to_string(i); }
+  // Node i's port on the underlay bridge (in underlay_netns(); its peer is the node's eth0).
   std::string node_veth(int i) const { return "pn" + spec_.cid + "n" + std::to_string(i); }
   IpPrefix node_ip(int i) const;  // 192.168.X.(10+i)/24
   std::string node_dir(int i) const { return spec_.state_dir + "/nodes/" + node_name(i); }

@@ -65,15 +65,19 @@ std::vector<std::string> cluster_netns(const Layout& layout, const std::vector<s
     for (const char* dir : {"/run/netns/", "/var/run/netns/"})
       if (p.netns_path.starts_with(dir)) pod_names.insert(p.netns_path.substr(std::string(dir).size()));
   }
-  // Pod namespaces first: removing a node's namespace first would strand its pods' veths.
-  std::vector<std::string> pod_ns, node_ns;
+  // Pod namespaces first: removing a node's namespace first would strand its pods' veths. The
+  // underlay last: the nodes' eth0 go with it.
+  std::vector<std::string> pod_ns, node_ns, underlay;
   for (const auto& name : existing) {
-    if (nodes.contains(name))
+    if (name == layout.underlay_netns())
+      underlay.push_back(name);
+    else if (nodes.contains(name))
       node_ns.push_back(name);
     else if (name.starts_with(own_prefix) || pod_names.contains(name))
       pod_ns.push_back(name);
   }
   pod_ns.insert(pod_ns.end(), node_ns.begin(), node_ns.end());
+  pod_ns.insert(pod_ns.end(), underlay.begin(), underlay.end());
   return pod_ns;
 }
 

@@ -43,8 +43,8 @@ Status check_underlay_free(const IpPrefix& underlay, const std::vector<IpPrefix>
 
 Result<bool> cid_free(const std::string& cid) {
   PODNET_TRY(nl, netlink::Netlink::open());
-  PODNET_TRY(bridge, nl.find_link("pnu" + cid));
-  if (bridge) return false;
+  PODNET_TRY(root_link, nl.find_link("pnu" + cid));
+  if (root_link) return false;
   PODNET_TRY(veth, nl.find_link("pn" + cid + "n1"));
   if (veth) return false;
   std::error_code ec;
@@ -53,13 +53,36 @@ Result<bool> cid_free(const std::string& cid) {
   return true;
 }
 
-Status create_bridge(const Layout& layout) {
-  const std::string what = "underlay bridge " + layout.bridge();
+Status create_underlay(const Layout& layout) {
+  const std::string what = "underlay " + layout.underlay_netns();
+  PODNET_TRY(root_ns, netlink::NetNs::current());
+  auto ns = netlink::create_named_netns(layout.underlay_netns());
+  if (!ns) return std::unexpected(wrap(ns.error(), what));
+  auto made = ns->run([&]() -> Status {
+    PODNET_TRY(nl, netlink::Netlink::open());
+    PODNET_TRY(lo, nl.get_link("lo"));
+    if (auto s = nl.set_up(lo.index); !s) return s;
+    // A bridge here is a plain switch: with br_netfilter loaded (a global module), frames crossing
+    // it would go through this namespace's iptables unless told not to. The keys exist only while
+    // the module is loaded.
+    for (const char* key : {"net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+                            "net.bridge.bridge-nf-call-arptables"})
+      if (auto s = netlink::set_sysctl(key, "0"); !s && s.error().code != ENOENT) return s;
+    PODNET_TRY(bridge, nl.ensure_bridge(netlink::BridgeSpec{.name = Layout::kUnderlayBridge}));
+    if (auto s = nl.set_up(bridge.index); !s) return s;
+    return nl.create_veth(netlink::VethSpec{.name = Layout::kUnderlayRootPort,
+                                            .peer_name = layout.root_link(),
+                                            .peer_netns_fd = root_ns.fd(),
+                                            .master = bridge.index,
+                                            .up = true});
+  });
+  if (!made) return std::unexpected(wrap(made.error(), what));
   PODNET_TRY(nl, netlink::Netlink::open());
-  auto bridge = nl.ensure_bridge(netlink::BridgeSpec{.name = layout.bridge()});
-  if (!bridge) return std::unexpected(wrap(bridge.error(), what));
-  if (auto s = nl.add_address(bridge->index, layout.gateway()); !s)
+  auto link = nl.get_link(layout.root_link());
+  if (!link) return std::unexpected(wrap(link.error(), what));
+  if (auto s = nl.add_address(link->index, layout.gateway()); !s)
     return std::unexpected(wrap(s.error(), what));
+  if (auto s = nl.set_up(link->index); !s) return std::unexpected(wrap(s.error(), what));
   return {};
 }
 
@@ -67,14 +90,17 @@ Status create_node(const Layout& layout, int i) {
   const std::string what = layout.node_name(i);
   auto ns = netlink::create_named_netns(layout.node_netns(i));
   if (!ns) return std::unexpected(wrap(ns.error(), what));
-  PODNET_TRY(root, netlink::Netlink::open());
-  PODNET_TRY(bridge, root.get_link(layout.bridge()));
-  netlink::VethSpec veth{.name = layout.node_veth(i),
-                         .peer_name = "eth0",
-                         .peer_netns_fd = ns->fd(),
-                         .master = bridge.index,
-                         .up = true};
-  if (auto s = root.create_veth(veth); !s) return std::unexpected(wrap(s.error(), what));
+  PODNET_TRY(underlay, netlink::NetNs::open("/run/netns/" + layout.underlay_netns()));
+  auto plugged = underlay.run([&]() -> Status {
+    PODNET_TRY(nl, netlink::Netlink::open());
+    PODNET_TRY(bridge, nl.get_link(Layout::kUnderlayBridge));
+    return nl.create_veth(netlink::VethSpec{.name = layout.node_veth(i),
+                                            .peer_name = "eth0",
+                                            .peer_netns_fd = ns->fd(),
+                                            .master = bridge.index,
+                                            .up = true});
+  });
+  if (!plugged) return std::unexpected(wrap(plugged.error(), what));
   return ns->run([&]() -> Status {
     PODNET_TRY(nl, netlink::Netlink::open());
     PODNET_TRY(lo, nl.get_link("lo"));
@@ -95,9 +121,10 @@ Status delete_netns_if_present(const std::string& name) {
 
 Status delete_root_links(const Layout& layout) {
   PODNET_TRY(nl, netlink::Netlink::open());
+  // Clusters made before the underlay had its own namespace kept the node ports in the root one.
   for (int i = 1; i <= layout.spec().nodes; ++i)
     if (auto s = ok_if_absent(nl.delete_link(layout.node_veth(i)), ENODEV); !s) return s;
-  return ok_if_absent(nl.delete_link(layout.bridge()), ENODEV);
+  return ok_if_absent(nl.delete_link(layout.root_link()), ENODEV);
 }
 
 }  // namespace podnet::cluster

@@ -1,6 +1,6 @@
-// The network of a `podnet up` cluster outside its agents' reach: the underlay bridge in the root
-// namespace and each node's namespace with its eth0 on that bridge. Everything through rtnetlink;
-// the root namespace gets nothing but the bridge, its address and the root-side veths.
+// The network of a `podnet up` cluster outside its agents' reach: the underlay, a bridge in a
+// namespace of its own, and each node's namespace with its eth0 on that bridge. Everything through
+// rtnetlink; the root namespace gets nothing but one veth into the underlay and its address.
 #pragma once
 
 #include <string>
@@ -18,16 +18,18 @@ Result<std::vector<IpPrefix>> used_prefixes();
 // EADDRINUSE naming the collision when `underlay` overlaps one of `used`.
 Status check_underlay_free(const IpPrefix& underlay, const std::vector<IpPrefix>& used);
 
-// True when the names the cluster id `cid` would use are all free (no bridge, no netns).
+// True when the names the cluster id `cid` would use are all free (no root link, no netns).
 Result<bool> cid_free(const std::string& cid);
 
-// The bridge pnu<cid>, up, with the gateway address.
-Status create_bridge(const Layout& layout);
-// Node i: netns pn-<cid>-node<i>, lo up, eth0 (peer of pn<cid>n<i> on the bridge) with the node's
-// address, default route via the gateway, ip_forward=1.
+// Netns pn-<cid>-underlay with the bridge pnbr0 (br_netfilter off there), and the root namespace's
+// veth pnu<cid> into it (peer pnroot on the bridge), up, with the gateway address.
+Status create_underlay(const Layout& layout);
+// Node i: netns pn-<cid>-node<i>, lo up, eth0 (peer of pn<cid>n<i> on the underlay bridge) with
+// the node's address, default route via the gateway, ip_forward=1.
 Status create_node(const Layout& layout, int i);
 
-// Deletes a named netns, the node veths and the bridge; absent objects are fine.
+// Deletes a named netns; the root link pnu<cid> (and the root-side node veths and bridge of
+// clusters made before the underlay namespace); absent objects are fine.
 Status delete_netns_if_present(const std::string& name);
 Status delete_root_links(const Layout& layout);
 

@@ -42,6 +42,15 @@ TEST(Up, UpStatusDownLeavesNothing) {
   auto route = c.in_node(2, "ip route show default");
   EXPECT_NE(route.out.find("via " + c.gateway() + " dev eth0"), std::string::npos) << route.out;
   EXPECT_EQ(c.in_node(1, "cat /proc/sys/net/ipv4/ip_forward").out, "1\n");
+  // The root namespace holds one link of the cluster, the veth into the underlay namespace; the
+  // bridge and the nodes' ports are in there, out of the root namespace's firewall's reach.
+  auto root_links = shell("ip -o link show | grep -o ' pn" + c.cid() + "[^:@]*\\| pnu" + c.cid() + "[^:@]*'");
+  EXPECT_EQ(root_links.out, " pnu" + c.cid() + "\n") << root_links.out;
+  const std::string underlay = "ip netns exec pn-" + c.cid() + "-underlay ";
+  auto ports = shell(underlay + "ip -o link show master pnbr0 | grep -c 'pnroot\\|pn" + c.cid() + "n[12]@'");
+  EXPECT_EQ(ports.out, "3\n") << ports.out;
+  auto nf = shell(underlay + "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent");
+  EXPECT_TRUE(nf.out == "0\n" || nf.out == "absent\n") << nf.out;
   auto ns = c.kubectl("get namespace default -o name");
   EXPECT_EQ(ns.rc, 0) << ns.out;
 

@@ -24,7 +24,8 @@ ClusterSpec spec(int nodes = 3) {
 
 TEST(Layout, NamesAndAddressesFollowTheContract) {
   Layout l(spec());
-  EXPECT_EQ(l.bridge(), "pnu3f2a");
+  EXPECT_EQ(l.root_link(), "pnu3f2a");
+  EXPECT_EQ(l.underlay_netns(), "pn-3f2a-underlay");
   EXPECT_EQ(l.gateway().str(), "192.168.213.1/24");
   EXPECT_EQ(l.lb_pool().str(), "192.168.213.240/28");
   EXPECT_EQ(l.node_name(2), "node2");
@@ -113,14 +114,16 @@ TEST(Layout, Overlaps) {
 TEST(Teardown, SelectsOnlyTheClustersNamespacesPodsFirst) {
   Layout l(spec(2));
   std::vector<std::string> existing{
-      "pn-3f2a-node1",     "pn-3f2a-node2",     "pn-3f2a-node3",  // node3: no such node, but ours
-      "pn-node1-0b1e5c3a", "pn-node2-ffffffff",                   // second one: another cluster's pod
+      "pn-3f2a-underlay",  "pn-3f2a-node1",     "pn-3f2a-node2",
+      "pn-3f2a-node3",                           // no such node, but ours
+      "pn-node1-0b1e5c3a", "pn-node2-ffffffff",  // second one: another cluster's pod
       "pn-3f2a-12345678",  "pn-beef-node1",     "cni-1234",      "pn-node1-custom"};
   std::vector<PodRecord> pods{{"node1", "0b1e5c3a-aaaa-bbbb-cccc-dddddddddddd", ""},
                               {"node1", "99999999-0000", "/var/run/netns/pn-node1-custom"}};
   auto got = cluster_netns(l, existing, pods);
   EXPECT_EQ(got, (std::vector<std::string>{"pn-3f2a-node3", "pn-node1-0b1e5c3a", "pn-3f2a-12345678",
-                                           "pn-node1-custom", "pn-3f2a-node1", "pn-3f2a-node2"}));
+                                           "pn-node1-custom", "pn-3f2a-node1", "pn-3f2a-node2",
+                                           "pn-3f2a-underlay"}));
 }
 
 TEST(Views, DecodeNodesPodsServices) {

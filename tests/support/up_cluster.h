@@ -113,7 +113,7 @@ class UpCluster : public PodnetUp {
     if (auto nl = netlink::Netlink::open()) {
       if (auto links = nl->list_links())
         for (const auto& link : *links)
-          if (link.name == l.bridge() || link.name.starts_with("pn" + l.spec().cid + "n"))
+          if (link.name == l.root_link() || link.name.starts_with("pn" + l.spec().cid + "n"))
             left.push_back("link " + link.name);
     }
     for (const auto& e : std::filesystem::directory_iterator("/proc")) {
