@@ -1,4 +1,6 @@
 // podnet: the command-line entry point. Subcommands parse flags and call into the libraries.
+#include <spdlog/cfg/env.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -10,6 +12,9 @@
 #include "cli/server.h"
 
 int main(int argc, char** argv) {
+  // SPDLOG_LEVEL=debug (or e.g. "info,podnet=debug") raises or lowers what the daemons log; `podnet
+  // up` passes its environment on to them.
+  spdlog::cfg::load_env_levels();
   CLI::App app{"podnet: the Kubernetes networking model as one fast program"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("podnet 0.1.0"));
@@ -114,9 +119,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   up_cmd->add_option("--state-dir", up.state_dir, "Where the cluster's record, logs, pids, credentials live")
       ->capture_default_str();
-  up_cmd->add_option("--underlay-cidr", up.underlay_cidr, "Node network (bridge in the root namespace)")
+  up_cmd
+      ->add_option(
+          "--underlay-cidr", up.underlay_cidr,
+          "Node network (a bridge in the cluster's own underlay namespace; the root namespace gets .1)")
       ->capture_default_str();
-  up_cmd->add_option("--api-port", up.api_port, "API server port on the bridge address")
+  up_cmd
+      ->add_option("--api-port", up.api_port,
+                   "API server port on the underlay's .1 (the root namespace's address there)")
       ->capture_default_str();
   up_cmd->add_option("--timeout", up.timeout_seconds, "Seconds to wait for every node to be Ready")
       ->capture_default_str();

@@ -208,9 +208,15 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
   }
   std::string host_if;
   bool waited_for_del = false;
+  // With the fast path, the host end gets its tc hook (clsact) while still down, then goes up: on
+  // an up link, adding the qdisc drops what the link sends for an RCU grace period (measured: a
+  // pod's first readiness probe, whose SYN the agent's later attach dropped, waited out a 1 s
+  // retransmit). Attaching the program to the existing hook later drops nothing.
+  const bool hook_first = !conf.fastpath_bpf_dir.empty();
   for (int attempt = 0;; ++attempt) {
     host_if = random_veth_name();
-    netlink::VethSpec veth{host_if, env.ifname, ns->fd(), conf.mtu, br->index, cont_mac, host_mac, true};
+    netlink::VethSpec veth{host_if,   env.ifname, ns->fd(), conf.mtu,
+                           br->index, cont_mac,   host_mac, !hook_first};
     auto s = host.create_veth(veth);
     if (s) break;
     if (s.error().code == EEXIST) {
@@ -234,6 +240,11 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
     return kernel_fail(wrap(s.error(), "create veth " + host_if + " for " + env.ifname));
   }
   undo.push([&] { (void)ns->run([&] { return delete_container_link(env.ifname); }); });
+  if (hook_first) {
+    CNI_TRY(host_index, host.index_of(host_if), kKernelFailure);
+    if (auto s = host.add_clsact(host_index); !s && s.error().code != EEXIST) return kernel_fail(s.error());
+    if (auto s = host.set_up(host_index); !s) return kernel_fail(s.error());
+  }
 
   if (conf.hairpin_mode) {
     CNI_TRY(host_link, host.get_link(host_if), kKernelFailure);

@@ -3,6 +3,7 @@
 #include <linux/ethtool.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
 #include <linux/sockios.h>
 #include <net/if_arp.h>
 #include <netlink/attr.h>
@@ -401,6 +402,24 @@ Status Netlink::set_hairpin(int index, bool on) {
                : rtnl_link_bridge_unset_flags(changes.get(), RTNL_BRIDGE_HAIRPIN_MODE);
   if (err >= 0) err = rtnl_link_change(sock_, orig.get(), changes.get(), 0);
   if (err < 0) return nl_fail(what, err);
+  return {};
+}
+
+Status Netlink::add_clsact(int index) {
+  std::string what = "add clsact qdisc on " + link_ref(index);
+  // Built by hand: libnl's qdisc objects look their kind up in a table that a static podnet-cni
+  // does not carry.
+  nl_msg* msg = must(nlmsg_alloc_simple(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL));
+  tcmsg tc{};
+  tc.tcm_family = AF_UNSPEC;
+  tc.tcm_ifindex = index;
+  tc.tcm_parent = TC_H_CLSACT;
+  tc.tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+  if (nlmsg_append(msg, &tc, sizeof tc, NLMSG_ALIGNTO) < 0 || nla_put_string(msg, TCA_KIND, "clsact") < 0) {
+    nlmsg_free(msg);
+    return fail(what + ": build request", EMSGSIZE);
+  }
+  if (int err = nl_send_sync(sock_, msg); err < 0) return nl_fail(what, err);
   return {};
 }
 

@@ -119,6 +119,10 @@ class Netlink {
   Status set_mac(int index, const Mac& mac);
   // Bridge port flags of an enslaved link (EOPNOTSUPP when it has no bridge master).
   Status set_hairpin(int index, bool on);
+  // Adds the clsact qdisc (the tc ingress/egress hooks BPF programs attach to); EEXIST when the
+  // link has one. Do it while the link is down: grafting a qdisc onto an up link deactivates its
+  // transmit queues for an RCU grace period, and packets sent meanwhile are dropped.
+  Status add_clsact(int index);
 
   // flags: IFA_F_NODAD etc. Adding an address that exists is EEXIST. An IPv4 `label` (at most 15
   // characters) marks an address as someone's, so it can be found again after a restart.

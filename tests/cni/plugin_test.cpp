@@ -567,8 +567,9 @@ TEST_F(PluginTest, SecondAddForSameContainerIsAnError) {
 }
 
 // fastPath.bpfDir: with the agent's pins present, ADD maps the pod's IPv4 address to its host veth
-// and the container's MAC (attaching the program is the agent's); DEL unmaps it. Without pins, ADD
-// and DEL work as without the key.
+// and the container's MAC and gives the host veth its clsact hook, made before the veth went up
+// (attaching the program is the agent's); DEL unmaps it. Without pins, ADD and DEL work as without
+// the key.
 TEST_F(PluginTest, FastPathMapsPodAddress) {
   PinnedFastPath fp;
   ASSERT_TRUE(fp.pinned);
@@ -594,6 +595,10 @@ TEST_F(PluginTest, FastPathMapsPodAddress) {
   ASSERT_TRUE(*found) << a.ip << " is in pn_pods";
   EXPECT_EQ(v.ifindex, static_cast<__u32>(*host_index));
   EXPECT_EQ(std::memcmp(v.mac, cont_mac->data(), 6), 0);
+  auto qdiscs = in_ns(node_.name(), "tc qdisc show dev " + host_if);
+  EXPECT_NE(qdiscs.out.find("qdisc clsact ffff:"), std::string::npos) << qdiscs.out;
+  auto link = in_ns(node_.name(), "ip link show dev " + host_if);
+  EXPECT_NE(link.out.find(",UP,LOWER_UP>"), std::string::npos) << link.out;
   EXPECT_EQ(in_ns(node_.name(), "ping -c1 -W1 -w5 " + a.ip).status, 0);
 
   ASSERT_EQ(call("DEL", a.id, a.ns->path(), a.conf).exit_code, 0);

@@ -227,6 +227,19 @@ TEST_F(LinkTest, HairpinFlag) {
   EXPECT_TRUE(contains(ns_.output("bridge -d link show dev " + a.name), "hairpin off"));
 }
 
+TEST_F(LinkTest, ClsactQdiscOnceAndErrors) {
+  auto [a, b] = veth_pair("qd");
+  ASSERT_OK(nl_.add_clsact(a.index));
+  std::string shown = ns_.output("tc qdisc show dev " + a.name);
+  EXPECT_TRUE(contains(shown, "qdisc clsact ffff: parent ffff:fff1")) << shown;
+  auto again = nl_.add_clsact(a.index);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, EEXIST) << again.error().message();
+  auto missing = nl_.add_clsact(987654);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ENODEV) << missing.error().message();
+}
+
 TEST_F(LinkTest, AddressesV4AndV6) {
   auto [a, b] = veth_pair("ad");
   ASSERT_OK(nl_.add_address(a.index, pfx("10.0.0.5/24")));
