@@ -182,18 +182,21 @@ Outcome Scheduler::reconcile(const std::string& key) {
       int l = load(n);
       if (chosen.empty() || l < best) chosen = n, best = l;
     }
+    // Assumed before the bind, not after: the watch event of the bind may arrive before bind()
+    // returns, and an assumption recorded after it would never be cleared (the pod counted twice).
+    assumed_[key] = chosen;
   }
   auto [ns, name] = split_key(key);
   auto bound = pods_.client().bind(ns, name, chosen, rfc3339(clock_()));
   if (!bound) {
+    {
+      std::lock_guard lock(mu_);
+      assumed_.erase(key);
+    }
     if (bound.error().code == 404) return Outcome::kDone;
     // 409: bound meanwhile (the cache will show it) or a racing write (retry on fresh state).
     spdlog::debug("scheduler: bind {} to {}: {}", key, chosen, bound.error().message);
     return Outcome::kRetry;
-  }
-  {
-    std::lock_guard lock(mu_);
-    assumed_[key] = chosen;
   }
   spdlog::info("scheduler: pod {} bound to node {}", key, chosen);
   return Outcome::kDone;
