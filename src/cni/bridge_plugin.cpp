@@ -240,8 +240,10 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
     return kernel_fail(wrap(s.error(), "create veth " + host_if + " for " + env.ifname));
   }
   undo.push([&] { (void)ns->run([&] { return delete_container_link(env.ifname); }); });
+  int host_index = 0;  // known with the fast path, which needs it twice
   if (hook_first) {
-    CNI_TRY(host_index, host.index_of(host_if), kKernelFailure);
+    CNI_TRY(index, host.index_of(host_if), kKernelFailure);
+    host_index = index;
     if (auto s = host.add_clsact(host_index); !s && s.error().code != EEXIST) return kernel_fail(s.error());
     if (auto s = host.set_up(host_index); !s) return kernel_fail(s.error());
   }
@@ -285,9 +287,7 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
     if (*pins) {
       const auto ips = addresses(result);
       undo.push([&conf, ips] { (void)fastpath::remove_pod(conf.fastpath_bpf_dir, ips); });
-      auto index = host.index_of(host_if);
-      if (!index) return kernel_fail(wrap(index.error(), "fast path"));
-      if (auto s = fastpath::add_pod(**pins, *index, cont_mac, ips); !s)
+      if (auto s = fastpath::add_pod(**pins, host_index, cont_mac, ips); !s)
         return kernel_fail(wrap(s.error(), "fast path: map the pod's addresses to " + host_if));
     }
   }

@@ -407,8 +407,8 @@ Status Netlink::set_hairpin(int index, bool on) {
 
 Status Netlink::add_clsact(int index) {
   std::string what = "add clsact qdisc on " + link_ref(index);
-  // Built by hand: libnl's qdisc objects look their kind up in a table that a static podnet-cni
-  // does not carry.
+  // Built by hand, like set_vlan_filtering: libnl's rtnl_qdisc crashed the static podnet-cni
+  // (SIGSEGV on its first use there).
   nl_msg* msg = must(nlmsg_alloc_simple(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL));
   tcmsg tc{};
   tc.tcm_family = AF_UNSPEC;
