@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
@@ -600,36 +601,43 @@ int main(int argc, char** argv) {
   podnet::bench::ScopedCleanup cleanup;
   std::string which = "netprog,podstart,iperf,rss";
   int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 3, writers = 8;
-  bool pin = true;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i], v = argv[i + 1];
-    if (a == "--bench")
-      which = v;
-    else if (a == "--changes")
-      changes = std::stoi(v);
-    else if (a == "--pods")
-      pods = std::stoi(v);
-    else if (a == "--services")
-      services = std::stoi(v);
-    else if (a == "--iperf-seconds")
-      seconds = std::stoi(v);
-    else if (a == "--iperf-reps")
-      reps = std::stoi(v);
-    else if (a == "--iperf-pin" && (v == "yes" || v == "no"))
-      pin = v == "yes";
-    else if (a == "--writers")
-      writers = std::stoi(v);
-    else
-      return std::fprintf(stderr, "unknown option %s\n", a.c_str()), 2;
-  }
+  std::string pin = "yes";
+  CLI::App app{"cluster_bench: issue 5's benchmarks on real `podnet up` clusters"};
+  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss")->capture_default_str();
+  app.add_option("--changes", changes, "netprog: writes per series")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--pods", pods, "podstart: pods created")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--services", services, "rss: Services programmed")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--iperf-seconds", seconds, "iperf: seconds per run")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 600));
+  app.add_option("--iperf-reps", reps, "iperf: runs per case")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--iperf-pin", pin, "iperf3 -A 0,1 in every case")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"yes", "no"}));
+  app.add_option("--writers", writers, "rss: concurrent writers")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
   if (::geteuid() != 0) return std::fprintf(stderr, "needs root\n"), 2;
   std::set<std::string> run;
   std::stringstream ss(which);
-  for (std::string w; std::getline(ss, w, ',');) run.insert(w);
+  for (std::string w; std::getline(ss, w, ',');) {
+    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss")
+      return std::fprintf(stderr, "--bench: unknown benchmark '%s' (netprog, podstart, iperf, rss)\n",
+                          w.c_str()),
+             2;
+    run.insert(w);
+  }
   int rc = 0;
   if (run.contains("netprog")) rc |= bench_netprog(changes);
   if (run.contains("podstart")) rc |= bench_podstart(pods);
-  if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin);
+  if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin == "yes");
   if (run.contains("rss")) rc |= bench_rss(services, writers);
   return rc;
 }
