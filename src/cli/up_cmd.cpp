@@ -319,6 +319,9 @@ int run_up(const UpOptions& opts) {
       opts.cni_binary.empty() ? fs::path(self).parent_path().string() + "/podnet-cni" : opts.cni_binary;
   if (opts.agents && ::access(cni.c_str(), X_OK) != 0)
     return refuse("CNI plugin not found at " + cni + " (use --cni-bin)");
+  std::string shim = fs::path(cni).parent_path().string() + "/podnet-shim";
+  if (opts.agents && ::access(shim.c_str(), X_OK) != 0)
+    return refuse("container shim not found at " + shim + " (it belongs next to podnet-cni)");
 
   bool found = false;
   for (int attempt = 0; attempt < 32 && !found; ++attempt) {

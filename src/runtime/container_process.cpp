@@ -14,248 +14,10 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "runtime/shim.h"
 #include "runtime/spawn.h"
 
 namespace podnet::runtime {
-namespace {
-
-// ---- async-signal-safe helpers for the shim and the container child ----------------------------
-
-// Writes all of buf; gives up on errors other than EINTR.
-void write_all(int fd, const char* buf, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, buf, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    buf += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Decimal digits of v into out (right-aligned in `width` with zeros when width > 0); returns length.
-size_t put_uint(char* out, uint64_t v, int width = 0) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (static_cast<int>(n) < width) tmp[n++] = '0';
-  for (size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
-  return n;
-}
-
-// "2024-05-01T12:00:00.123456789Z" (30 chars) or without the fraction; pure arithmetic so the
-// shim can call it (gmtime is not async-signal-safe).
-size_t format_time(char* out, int64_t unix_ns, bool nanos) {
-  int64_t secs = unix_ns / 1000000000, frac = unix_ns % 1000000000;
-  int64_t days = secs / 86400, rem = secs % 86400;
-  // civil_from_days (H. Hinnant)
-  int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  size_t n = 0;
-  n += put_uint(out + n, static_cast<uint64_t>(y), 4);
-  out[n++] = '-';
-  n += put_uint(out + n, static_cast<uint64_t>(m), 2);
-  out[n++] = '-';
-  n += put_uint(out + n, static_cast<uint64_t>(d), 2);
-  out[n++] = 'T';
-  n += put_uint(out + n, static_cast<uint64_t>(rem / 3600), 2);
-  out[n++] = ':';
-  n += put_uint(out + n, static_cast<uint64_t>(rem / 60 % 60), 2);
-  out[n++] = ':';
-  n += put_uint(out + n, static_cast<uint64_t>(rem % 60), 2);
-  if (nanos) {
-    out[n++] = '.';
-    n += put_uint(out + n, static_cast<uint64_t>(frac), 9);
-  }
-  out[n++] = 'Z';
-  return n;
-}
-
-int64_t now_ns_safe() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-// Closes every descriptor from 3 up except those in keep (sorted ascending, all >= 3).
-void close_all_except(const int* keep, size_t n) {
-  unsigned from = 3;
-  for (size_t i = 0; i < n; ++i) {
-    if (static_cast<unsigned>(keep[i]) > from) ::syscall(SYS_close_range, from, keep[i] - 1, 0);
-    from = static_cast<unsigned>(keep[i]) + 1;
-  }
-  ::syscall(SYS_close_range, from, ~0U, 0);
-}
-
-// One output stream of the container, cut into CRI log lines.
-struct LineBuffer {
-  const char* stream;  // "stdout" / "stderr"
-  char buf[16384];
-  size_t len = 0;
-};
-
-void emit(int log_fd, LineBuffer& lb, const char* data, size_t n, bool partial) {
-  char head[64];
-  size_t h = format_time(head, now_ns_safe(), true);
-  head[h++] = ' ';
-  for (const char* s = lb.stream; *s; ++s) head[h++] = *s;
-  head[h++] = ' ';
-  head[h++] = partial ? 'P' : 'F';
-  head[h++] = ' ';
-  // One write per line keeps lines whole even when both streams append at once.
-  char line[sizeof(head) + sizeof(lb.buf) + 1];
-  std::memcpy(line, head, h);
-  std::memcpy(line + h, data, n);
-  line[h + n] = '\n';
-  write_all(log_fd, line, h + n + 1);
-}
-
-void feed(int log_fd, LineBuffer& lb, const char* data, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (data[i] == '\n') {
-      emit(log_fd, lb, lb.buf, lb.len, false);
-      lb.len = 0;
-      continue;
-    }
-    lb.buf[lb.len++] = data[i];
-    if (lb.len == sizeof(lb.buf)) {
-      emit(log_fd, lb, lb.buf, lb.len, true);
-      lb.len = 0;
-    }
-  }
-}
-
-// Reads what is available on fd into lb; false at EOF or error.
-bool pump(int fd, int log_fd, LineBuffer& lb) {
-  char chunk[4096];
-  ssize_t n = ::read(fd, chunk, sizeof chunk);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-  if (n <= 0) return false;
-  feed(log_fd, lb, chunk, static_cast<size_t>(n));
-  return true;
-}
-
-[[noreturn]] void run_container_child(const ContainerLaunch& l, char* const* argv, char* const* envp,
-                                      int out_w, int err_w, int status_w) {
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);
-  ::setpgid(0, 0);
-  int err = 0;
-  if (l.netns_fd >= 0 && ::setns(l.netns_fd, CLONE_NEWNET) != 0) err = errno;
-  if (!err && !l.hostname.empty() &&
-      (::unshare(CLONE_NEWUTS) != 0 || ::sethostname(l.hostname.data(), l.hostname.size()) != 0))
-    err = errno;
-  if (!err && ::chdir(l.working_dir.empty() ? "/" : l.working_dir.c_str()) != 0) err = errno;
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (!err && (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(out_w, 1) < 0 || ::dup2(err_w, 2) < 0))
-    err = errno;
-  if (!err) {
-    ::execve(l.executable.c_str(), argv, envp);
-    err = errno;
-  }
-  write_all(status_w, reinterpret_cast<const char*>(&err), sizeof err);
-  ::_exit(127);
-}
-
-[[noreturn]] void run_shim(const ContainerLaunch& l, char* const* argv, char* const* envp, int log_fd,
-                           int report_w, const char* exit_path, const char* exit_tmp) {
-  ::setsid();
-  // Let go of the agent's stdio (a terminal, a log, a test runner's pipe that waits for EOF).
-  if (int null = ::open("/dev/null", O_RDWR); null >= 0) {
-    for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
-    if (null > 2) ::close(null);
-  }
-  int keep[] = {log_fd, report_w, l.netns_fd};
-  std::sort(keep, keep + 3);
-  int* first = std::find_if(keep, keep + 3, [](int fd) { return fd >= 3; });
-  close_all_except(first, static_cast<size_t>(keep + 3 - first));
-  int out[2], err[2], st[2];
-  int32_t report[2] = {0, 0};  // container pid, exec errno
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(st, O_CLOEXEC) != 0) {
-    report[1] = errno;
-    write_all(report_w, reinterpret_cast<const char*>(report), sizeof report);
-    ::_exit(1);
-  }
-  // Not a fork: the shim is a copy of the agent, and its page tables need not be copied again.
-  struct Child {
-    const ContainerLaunch* l;
-    char* const* argv;
-    char* const* envp;
-    int out_w, err_w, status_w;
-  } args{&l, argv, envp, out[1], err[1], st[1]};
-  pid_t child = spawn_vfork(
-      [](void* p) -> int {
-        auto* c = static_cast<Child*>(p);
-        run_container_child(*c->l, c->argv, c->envp, c->out_w, c->err_w, c->status_w);
-      },
-      &args);
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(st[1]);
-  report[0] = child;
-  if (child < 0) report[1] = errno;
-  int exec_err = 0;
-  if (child > 0) {
-    ssize_t n;
-    do n = ::read(st[0], &exec_err, sizeof exec_err);
-    while (n < 0 && errno == EINTR);
-    if (n != sizeof exec_err) exec_err = 0;  // EOF: exec succeeded
-    report[1] = exec_err;
-  }
-  ::close(st[0]);
-  write_all(report_w, reinterpret_cast<const char*>(report), sizeof report);
-  ::close(report_w);
-  if (child < 0) ::_exit(1);
-
-  LineBuffer lo{"stdout"}, le{"stderr"};
-  bool out_open = true, err_open = true;
-  int status = 0;
-  bool exited = false;
-  while (!exited) {
-    pollfd fds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
-    ::poll(fds, 2, out_open || err_open ? 200 : 100);
-    if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) out_open = pump(out[0], log_fd, lo);
-    if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(err[0], log_fd, le);
-    // A background process of the container may keep the pipes open: the container's own exit
-    // is what ends the shim.
-    if (::waitpid(child, &status, WNOHANG) == child) exited = true;
-  }
-  for (int fd : {out[0], err[0]}) {
-    ::fcntl(fd, F_SETFL, O_NONBLOCK);
-    LineBuffer& lb = fd == out[0] ? lo : le;
-    while (pump(fd, log_fd, lb)) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) break;
-    }
-    if (lb.len > 0) emit(log_fd, lb, lb.buf, lb.len, false);
-  }
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (exec_err != 0) code = 127;
-  char rec[64];
-  size_t n = put_uint(rec, static_cast<uint64_t>(code));
-  rec[n++] = ' ';
-  n += put_uint(rec + n, static_cast<uint64_t>(now_ns_safe()));
-  rec[n++] = '\n';
-  int fd = ::open(exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    write_all(fd, rec, n);
-    ::close(fd);
-    ::rename(exit_tmp, exit_path);
-  }
-  ::_exit(0);
-}
-
-}  // namespace
-
 uint64_t proc_start_time(pid_t pid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
   if (!text) return 0;
@@ -282,25 +44,50 @@ bool process_alive(const ProcessId& id) {
 }
 
 Result<LaunchedContainer> launch_container(const ContainerLaunch& launch) {
-  std::vector<std::string> argv_s = launch.argv, env_s = launch.env;
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string exit_tmp = launch.exit_path + ".tmp";
   ::unlink(launch.exit_path.c_str());
   UniqueFd log(::open(launch.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log.valid()) return fail("open log " + launch.log_path);
   int rp[2];
   if (::pipe2(rp, O_CLOEXEC) != 0) return fail("pipe for container");
   UniqueFd report_r(rp[0]), report_w(rp[1]);
+  ShimCommand cmd{log.get(),       report_w.get(),     launch.netns_fd,   launch.exit_path,
+                  launch.hostname, launch.working_dir, launch.executable, launch.argv};
+  std::vector<std::string> argv_s = shim_command(launch.shim_path, cmd), env_s = launch.env;
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  // vfork + exec, not fork: a fork would copy the page tables of the large multi-threaded agent
+  // and make each of its later writes take a copy-on-write fault, once per container start.
+  struct Child {
+    const char* path;
+    char* const* argv;
+    char* const* envp;
+    int pass[3];  // inherited by the shim (the agent opens everything close-on-exec)
+    int report_w;
+  } child{launch.shim_path.c_str(),
+          argv.data(),
+          envp.data(),
+          {log.get(), report_w.get(), launch.netns_fd},
+          report_w.get()};
   int64_t started = unix_now_ns();
-  pid_t shim = ::fork();
-  if (shim < 0) return fail("fork container shim");
-  if (shim == 0)
-    run_shim(launch, argv.data(), envp.data(), log.get(), report_w.get(), launch.exit_path.c_str(),
-             exit_tmp.c_str());
+  pid_t shim = spawn_vfork(
+      [](void* p) -> int {
+        auto* c = static_cast<Child*>(p);
+        int err = 0;
+        for (int fd : c->pass)
+          if (fd >= 0 && ::fcntl(fd, F_SETFD, 0) != 0) err = errno;
+        if (!err) {
+          ::execve(c->path, c->argv, c->envp);
+          err = errno;
+        }
+        int32_t report[2] = {0, err};
+        (void)!::write(c->report_w, report, sizeof report);
+        return 127;
+      },
+      &child);
+  if (shim < 0) return fail("spawn container shim " + launch.shim_path);
   report_w.reset();
   int32_t report[2] = {0, 0};
   size_t got = 0;
@@ -311,8 +98,9 @@ Result<LaunchedContainer> launch_container(const ContainerLaunch& launch) {
     got += static_cast<size_t>(n);
   }
   if (got != sizeof report || report[0] <= 0) {
-    reap(shim);
-    return fail("start container shim for " + launch.executable, got == sizeof report ? report[1] : EIO);
+    ::waitpid(shim, nullptr, 0);  // the shim (or the child that failed to exec it) is leaving
+    return fail("start container shim " + launch.shim_path + " for " + launch.executable,
+                got == sizeof report && report[1] != 0 ? report[1] : EIO);
   }
   if (report[1] != 0) {
     ::waitpid(shim, nullptr, 0);  // the shim leaves as soon as the failed child is collected
@@ -368,12 +156,12 @@ void signal_container(const ProcessId& id, int sig) {
 }
 
 int64_t unix_now_ns() {
-  return now_ns_safe();
+  return realtime_ns();
 }
 
 std::string rfc3339(int64_t unix_ns, bool nanos) {
   char buf[40];
-  return std::string(buf, format_time(buf, unix_ns, nanos));
+  return std::string(buf, format_rfc3339(buf, unix_ns, nanos));
 }
 
 }  // namespace podnet::runtime

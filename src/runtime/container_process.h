@@ -1,9 +1,8 @@
-// Containers as detached processes. A launch forks a small shim (a copy of this process that never
-// execs and makes only async-signal-safe calls): it calls setsid, forks the container (own process
-// group, the pod's netns, working dir, stdio to pipes), copies the container's output into the log
-// file in CRI format ("<RFC3339Nano> stdout|stderr F <line>"), waits for it and writes its exit code
-// to a file. The agent can die and come back: the shim and container live on, and pid + start time
-// (from /proc/<pid>/stat) tell a re-adopted process from a reused pid.
+// Containers as detached processes. A launch execs podnet-shim (shim.h), which starts the container
+// (own process group, the pod's netns, working dir, stdio to pipes), copies the container's output
+// into the log file in CRI format and writes its exit code to a file. The agent can die and come
+// back: the shim and container live on, and pid + start time (from /proc/<pid>/stat) tell a
+// re-adopted process from a reused pid.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +29,7 @@ uint64_t proc_start_time(pid_t pid);
 bool process_alive(const ProcessId& id);
 
 struct ContainerLaunch {
+  std::string shim_path;   // podnet-shim
   std::string executable;  // absolute path (resolve_executable)
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "NAME=value"

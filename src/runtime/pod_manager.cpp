@@ -1,6 +1,7 @@
 #include "runtime/pod_manager.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <map>
@@ -123,6 +124,14 @@ struct PodManager::Impl : client::InformerHandler {
 Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options, PodApi& api) {
   if (options.node_name.empty() || options.node_ip.empty() || options.state_dir.empty())
     return fail_msg("pod manager: node name, node IP and state dir are required");
+  if (options.shim_bin.empty()) {
+    auto slash = options.cni_bin.rfind('/');
+    options.shim_bin =
+        (slash == std::string::npos ? std::string(".") : options.cni_bin.substr(0, slash)) + "/podnet-shim";
+  }
+  if (::access(options.shim_bin.c_str(), X_OK) != 0)
+    return fail("pod manager: the container shim " + options.shim_bin +
+                " is not there or not executable (it is built and installed next to podnet-cni)");
   std::optional<netlink::NetNs> node_ns;
   if (!options.node_netns.empty()) {
     PODNET_TRY(ns, netlink::NetNs::open(options.node_netns));

@@ -20,6 +20,7 @@ struct PodManagerOptions {
   std::string node_ip;    // status.hostIP, the podIP of hostNetwork pods, the log server's address
   std::string state_dir;  // pods under <state_dir>/pods/<uid>/
   std::string cni_bin;    // the podnet-cni binary; other plugin types are looked up beside it
+  std::string shim_bin;   // podnet-shim (shim.h); empty: the one beside cni_bin
   std::string cni_conf;   // a .conflist/.conf file, or a directory holding one
   // Pod netns name = netns_prefix + the first 8 hex digits of the pod UID (CONTRACTS.md).
   std::string netns_prefix = "pn-";

@@ -421,6 +421,7 @@ bool PodWorker::start_container(Container& c) {
     schedule_restart(c);
     return false;
   }
+  l.shim_path = ctx_.opts.shim_bin;
   l.argv = std::move(argv);
   l.env = std::move(env);
   l.working_dir = c.spec.working_dir;

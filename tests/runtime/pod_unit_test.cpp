@@ -1,14 +1,20 @@
-// Pieces of the kubelet role that need no root: pod decoding, CRI log rendering, timestamps.
+// Pieces of the kubelet role that need no root: pod decoding, CRI log rendering, timestamps, and
+// containers started under the real podnet-shim.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
 
+#include "common/files.h"
 #include "runtime/container_process.h"
 #include "runtime/log_server.h"
 #include "runtime/pod_spec.h"
+#include "runtime/shim.h"
 #include "runtime/spawn.h"
 
 namespace podnet::runtime {
@@ -110,6 +116,139 @@ TEST(CriLogTest, RendersTailTimestampsAndPartialLines) {
 TEST(TimeTest, Rfc3339) {
   EXPECT_EQ(rfc3339(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(rfc3339(int64_t{1709251199} * 1000000000 + 5, true), "2024-02-29T23:59:59.000000005Z");
+}
+
+}  // namespace
+}  // namespace podnet::runtime
+
+namespace podnet::runtime {
+namespace {
+
+TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
+  ShimCommand c{7, 8, -1, "/x/c.exit", "web-0", "/tmp", "/bin/sh", {"sh", "-c", "echo \"$A\""}};
+  auto argv_s = shim_command("/bin/podnet-shim", c);
+  ASSERT_EQ(argv_s.size(), 11u);
+  EXPECT_EQ(argv_s[0], "/bin/podnet-shim");
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  ShimCommand back;
+  ASSERT_TRUE(parse_shim_command(static_cast<int>(argv.size()), argv.data(), back));
+  EXPECT_EQ(back.log_fd, 7);
+  EXPECT_EQ(back.report_fd, 8);
+  EXPECT_EQ(back.netns_fd, -1);
+  EXPECT_EQ(back.exit_path, c.exit_path);
+  EXPECT_EQ(back.hostname, c.hostname);
+  EXPECT_EQ(back.working_dir, c.working_dir);
+  EXPECT_EQ(back.executable, c.executable);
+  EXPECT_EQ(back.argv, c.argv);
+
+  struct Case {
+    const char* why;
+    std::vector<std::string> args;
+  } bad[] = {
+      {"no container argv", {"shim", "3", "4", "-1", "/e", "", "", "/bin/true"}},
+      {"log fd not a number", {"shim", "x", "4", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"report fd negative", {"shim", "3", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"netns fd below -1", {"shim", "3", "4", "-2", "/e", "", "", "/bin/true", "true"}},
+      {"trailing junk in a fd", {"shim", "3", "4x", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"no exit path", {"shim", "3", "4", "-1", "", "", "", "/bin/true", "true"}},
+      {"no executable", {"shim", "3", "4", "-1", "/e", "", "", "", "true"}},
+  };
+  for (auto& b : bad) {
+    std::vector<char*> v;
+    for (auto& a : b.args) v.push_back(a.data());
+    ShimCommand out;
+    EXPECT_FALSE(parse_shim_command(static_cast<int>(v.size()), v.data(), out)) << b.why;
+  }
+}
+
+class ContainerProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pn-proc-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  ContainerLaunch launch(std::vector<std::string> argv) {
+    ContainerLaunch l;
+    l.shim_path = std::string(PODNET_BINARY_DIR) + "/podnet-shim";
+    l.executable = "/bin/sh";
+    l.argv = std::move(argv);
+    l.env = {"PATH=/usr/bin:/bin", "GREETING=hello from env"};
+    l.working_dir = dir_;
+    l.log_path = dir_ + "/c.log";
+    l.exit_path = dir_ + "/c.exit";
+    return l;
+  }
+
+  std::optional<ExitRecord> wait_exit(const LaunchedContainer& c) {
+    for (int i = 0; i < 500; ++i) {
+      if (auto r = read_exit_record(dir_ + "/c.exit")) {
+        ::waitpid(c.shim.pid, nullptr, 0);
+        return r;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ContainerProcessTest, ShimRunsTheContainerLogsItsOutputAndRecordsItsExit) {
+  // It waits for ./go (in its working dir), reads stdin (/dev/null: EOF at once) and exits with 3.
+  auto l = launch({"sh", "-c",
+                   "echo \"$GREETING in $PWD\"; echo oops >&2; while [ ! -e go ]; do sleep 0.01; done; "
+                   "read line; exit 3"});
+  int64_t before = unix_now_ns();
+  auto c = launch_container(l);
+  ASSERT_TRUE(c) << c.error().message();
+  // The shim is our child and a process of its own session; the container leads its own group.
+  EXPECT_TRUE(process_alive(c->shim));
+  EXPECT_TRUE(process_alive(c->container));
+  EXPECT_EQ(::getsid(c->shim.pid), c->shim.pid);
+  EXPECT_EQ(::getpgid(c->container.pid), c->container.pid);
+  auto comm = read_file("/proc/" + std::to_string(c->shim.pid) + "/comm");
+  ASSERT_TRUE(comm);
+  EXPECT_EQ(*comm, "podnet-shim\n");
+  ASSERT_TRUE(write_file_atomic(dir_ + "/go", ""));
+  auto exit = wait_exit(*c);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_GE(exit->finished_unix_ns, before);
+  EXPECT_FALSE(process_alive(c->container));
+  auto log = read_file(dir_ + "/c.log");
+  ASSERT_TRUE(log);
+  EXPECT_NE(log->find(" stdout F hello from env in " + dir_ + "\n"), std::string::npos) << *log;
+  EXPECT_NE(log->find(" stderr F oops\n"), std::string::npos) << *log;
+}
+
+TEST_F(ContainerProcessTest, KilledContainerIsRecordedWithItsSignal) {
+  auto c = launch_container(launch({"sh", "-c", "sleep 30"}));
+  ASSERT_TRUE(c) << c.error().message();
+  signal_container(c->container, SIGTERM);
+  auto exit = wait_exit(*c);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 128 + SIGTERM);
+}
+
+TEST_F(ContainerProcessTest, MissingShimAndUnexecutableProgramAreErrors) {
+  auto l = launch({"sh"});
+  l.shim_path = dir_ + "/no-such-shim";
+  auto r = launch_container(l);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ENOENT);
+  EXPECT_NE(r.error().message().find(l.shim_path), std::string::npos) << r.error().message();
+
+  ASSERT_TRUE(write_file_atomic(dir_ + "/not-a-program", "just text", 0644));
+  l = launch({"not-a-program"});
+  l.executable = dir_ + "/not-a-program";
+  r = launch_container(l);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, EACCES);
+  EXPECT_NE(r.error().message().find("exec " + l.executable), std::string::npos) << r.error().message();
 }
 
 }  // namespace
