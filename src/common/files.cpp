@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 namespace podnet {
 
 Result<std::string> read_file(const std::string& path) {
@@ -49,6 +51,27 @@ Status write_file_atomic(const std::string& path, std::string_view content, unsi
     ::unlink(tmp.c_str());
     return fail("rename " + tmp + " to " + path, e);
   }
+  return {};
+}
+
+Status write_file_exchange(const std::string& path, std::string_view content, unsigned mode) {
+  std::string prev = path + ".prev";
+  UniqueFd fd(::open(prev.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd.valid()) return fail("open " + prev);
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write " + prev);
+    }
+    off += static_cast<size_t>(n);
+  }
+  fd.reset();
+  if (::renameat2(AT_FDCWD, prev.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) return {};
+  // ENOENT: the first write (no path yet); EINVAL: no RENAME_EXCHANGE on this file system.
+  if (errno != ENOENT && errno != EINVAL) return fail("exchange " + prev + " and " + path);
+  if (::rename(prev.c_str(), path.c_str()) != 0) return fail("rename " + prev + " to " + path);
   return {};
 }
 

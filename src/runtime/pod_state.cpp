@@ -61,8 +61,13 @@ Status PodStateStore::save(const PodRecord& rec) const {
                  {"ips", std::move(ips)},
                  {"startTime", rec.start_unix_ns},
                  {"containers", std::move(containers)}};
+  // Rewritten at every step of a pod's start: exchanged in place rather than renamed over
+  // (write_file_exchange says why); the directory is made by the first save.
+  std::string path = pod_dir(rec.uid) + "/state.json", text = json::serialize(o);
+  auto written = write_file_exchange(path, text, 0600);
+  if (written || written.error().code != ENOENT) return written;
   if (auto made = make_dirs(pod_dir(rec.uid), 0700); !made) return made;
-  return write_file_atomic(pod_dir(rec.uid) + "/state.json", json::serialize(o), 0600);
+  return write_file_exchange(path, text, 0600);
 }
 
 Result<PodRecord> PodStateStore::load(const std::string& uid) const {
