@@ -4,6 +4,7 @@
 #include "agent/agent.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -109,8 +110,12 @@ Status Agent::register_node() {
   // A Node left by an earlier run remembers the VTEP MAC: a recreated device keeps it, so the
   // other nodes' FDB and neighbour entries stay right.
   std::optional<netlink::Mac> remembered;
+  std::optional<NodeInfo> before;
   if (auto existing = api_.get(path); existing) {
-    if (auto n = decode_node(*existing); n) remembered = n->vtep_mac;
+    if (auto n = decode_node(*existing); n) {
+      remembered = n->vtep_mac;
+      before = std::move(*n);
+    }
   } else if (!client::is_not_found(existing.error())) {
     return std::unexpected(existing.error());
   }
@@ -122,17 +127,41 @@ Status Agent::register_node() {
     PODNET_TRY(patched, api_.patch(path, client::PatchType::kMerge, metadata_patch(opts_.node)));
     (void)patched;
   }
-  ready_since_ = std::chrono::system_clock::now();
+  {
+    std::lock_guard l(status_mu_);
+    network_ready_ =
+        !opts_.pod_runner || ::access((opts_.state_dir + "/cni/10-podnet.conflist").c_str(), F_OK) == 0;
+    // A restart that posts what was there keeps its transition time: Ready did not change.
+    ready_since_ = before && before->ready_condition == network_ready_ && before->ready_transition
+                       ? *before->ready_transition
+                       : std::chrono::system_clock::now();
+  }
   return post_status();
 }
 
 Status Agent::post_status() {
   auto now = std::chrono::system_clock::now();
-  PODNET_TRY(answer,
-             api_.patch("/api/v1/nodes/" + opts_.node.name + "/status", client::PatchType::kStrategicMerge,
-                        status_patch(opts_.node, now, ready_since_)));
+  json::value patch;
+  {
+    std::lock_guard l(status_mu_);
+    patch = status_patch(opts_.node, now, ready_since_, network_ready_);
+  }
+  PODNET_TRY(answer, api_.patch("/api/v1/nodes/" + opts_.node.name + "/status",
+                                client::PatchType::kStrategicMerge, patch));
   (void)answer;
   return {};
+}
+
+void Agent::set_network_ready() {
+  {
+    std::lock_guard l(status_mu_);
+    if (network_ready_) return;
+    network_ready_ = true;
+    ready_since_ = std::chrono::system_clock::now();
+  }
+  spdlog::info("node {}: network ready", opts_.node.name);
+  // Now rather than at the next heartbeat; the heartbeat posts it again if this fails.
+  if (auto s = post_status(); !s) spdlog::warn("node status: {}", s.error().message());
 }
 
 void Agent::heartbeat_loop() {
@@ -298,6 +327,7 @@ Status Agent::run() {
 
   std::unique_ptr<PodRunner> pods;
   std::optional<IpPrefix> cni_written;
+  std::string pod_runner_error;
   Status result;
   std::unique_lock l(mu_);
   while (!stop_) {
@@ -320,29 +350,38 @@ Status Agent::run() {
         cni_written = view.own_cidrs.front();
       else
         spdlog::error("CNI config: {}", s.error().message());
-      if (cni_written && opts_.pod_runner && !pods) {
-        auto made = opts_.pod_runner({api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
-                                      opts_.state_dir + "/cni/10-podnet.conflist", *cni_written});
-        if (made) {
-          pods = std::move(*made);
-          threads.emplace_back([&] { pods->run(); });
-        } else {
-          spdlog::error("pod runner: {}", made.error().message());
-        }
-      }
     }
     if (view.own_cidrs.empty() && !cni_written)
       spdlog::debug("waiting for spec.podCIDR of {}", opts_.node.name);
     auto changed = reconciler_.reconcile(view);
-    if (!changed) {
+    if (changed) {
+      if (auto s = sync_fastpath(view); !s) spdlog::error("fast path: {}", s.error().message());
+      if (!changed->empty()) spdlog::info("network changes:\n{}", changed->describe());
+    } else {
       spdlog::error("reconcile: {}", changed.error().message());
+    }
+    // Pods start after the first network sync, not before: attaching the fast path to the underlay
+    // device grafts a qdisc on it, which drops what the device sends meanwhile (seen: the pod
+    // informer's SYN to the API server, lost and resent a second later, so a node started its
+    // first pods ~1 s late).
+    if (cni_written && opts_.pod_runner && !pods) {
+      auto made = opts_.pod_runner({api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
+                                    opts_.state_dir + "/cni/10-podnet.conflist", *cni_written});
+      if (made) {
+        pods = std::move(*made);
+        threads.emplace_back([&] { pods->run(); });
+      } else if (made.error().message() != pod_runner_error) {
+        pod_runner_error = made.error().message();  // tried again at every sync, logged once
+        spdlog::error("pod runner: {}", pod_runner_error);
+      }
+    }
+    if (cni_written && changed && (!opts_.pod_runner || pods)) set_network_ready();
+    if (!changed) {
       l.lock();
       dirty_ = true;  // retry after a pause, not in a tight loop
       wait_locked(l, std::chrono::milliseconds(1000));
       continue;
     }
-    if (auto s = sync_fastpath(view); !s) spdlog::error("fast path: {}", s.error().message());
-    if (!changed->empty()) spdlog::info("network changes:\n{}", changed->describe());
     l.lock();
   }
   l.unlock();

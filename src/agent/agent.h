@@ -51,6 +51,7 @@ class Agent {
 
   Status register_node();
   Status post_status();
+  void set_network_ready();
   void heartbeat_loop();
   Status write_cni_config(const IpPrefix& cidr);
   void open_fastpath();
@@ -67,6 +68,11 @@ class Agent {
   std::unique_ptr<proxy::ProxyFeed> feed_;
   std::unique_ptr<NodeHandler> node_handler_;
   std::unique_ptr<ServiceHandler> service_handler_;
+  // The Ready condition posted. An agent that runs pods is its node's kubelet and, like kubelet
+  // with no CNI config, reports Ready=False until its network is in place (CNI config written,
+  // routes and fast path programmed); otherwise, and after a restart, Ready from the start.
+  std::mutex status_mu_;
+  bool network_ready_ = false;
   SystemTime ready_since_;
 
   std::mutex mu_;

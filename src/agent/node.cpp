@@ -80,6 +80,7 @@ Result<NodeInfo> decode_node(const json::value& node) {
         if (!t) return fail_msg(what + ": lastHeartbeatTime: " + t.error().message());
         n.heartbeat = *t;
       }
+      if (auto t = parse_time(string_at(c, {"lastTransitionTime"})); t) n.ready_transition = *t;
     }
   return n;
 }
@@ -138,19 +139,21 @@ json::value metadata_patch(const LocalNode& n) {
   return json::object{{"metadata", {{"labels", std::move(labels)}, {"annotations", std::move(annotations)}}}};
 }
 
-json::value status_patch(const LocalNode& n, SystemTime now, SystemTime ready_since) {
+json::value status_patch(const LocalNode& n, SystemTime now, SystemTime transition, bool ready) {
   json::array addresses{
       json::object{{"type", "InternalIP"}, {"address", n.ip.to_string()}},
       json::object{{"type", "Hostname"}, {"address", n.hostname.empty() ? n.name : n.hostname}}};
-  json::object ready{{"type", "Ready"},
-                     {"status", "True"},
-                     {"reason", "KubeletReady"},
-                     {"message", "podnet agent is posting ready status"},
-                     {"lastHeartbeatTime", format_time(now)},
-                     {"lastTransitionTime", format_time(ready_since)}};
+  json::object cond{{"type", "Ready"},
+                    {"status", ready ? "True" : "False"},
+                    {"reason", ready ? "KubeletReady" : "KubeletNotReady"},
+                    {"message", ready ? "podnet agent is posting ready status"
+                                      : "network not ready: waiting for the pod CIDR, the CNI config and "
+                                        "the first network sync"},
+                    {"lastHeartbeatTime", format_time(now)},
+                    {"lastTransitionTime", format_time(transition)}};
   return json::object{{"status",
                        {{"addresses", std::move(addresses)},
-                        {"conditions", json::array{std::move(ready)}},
+                        {"conditions", json::array{std::move(cond)}},
                         {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kKubeletPort}}}}}}}};
 }
 

@@ -32,6 +32,7 @@ struct NodeInfo {
   std::optional<netlink::Mac> vtep_mac;
   bool ready_condition = false;  // condition Ready is "True"
   std::optional<SystemTime> heartbeat;
+  std::optional<SystemTime> ready_transition;  // the Ready condition's lastTransitionTime
 };
 Result<NodeInfo> decode_node(const boost::json::value& node);
 
@@ -53,8 +54,10 @@ struct LocalNode {
 boost::json::value node_object(const LocalNode& n);
 // Merge patch for an existing Node's metadata (annotations, labels).
 boost::json::value metadata_patch(const LocalNode& n);
-// Strategic merge patch for nodes/<n>/status: addresses, Ready, heartbeat, daemonEndpoints.
-boost::json::value status_patch(const LocalNode& n, SystemTime now, SystemTime ready_since);
+// Strategic merge patch for nodes/<n>/status: addresses, Ready (True, or False with kubelet's
+// KubeletNotReady while the node's network is not ready), heartbeat, daemonEndpoints.
+// `transition`: when Ready last changed.
+boost::json::value status_patch(const LocalNode& n, SystemTime now, SystemTime transition, bool ready);
 
 struct CniConfigSpec {
   IpPrefix pod_cidr;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -95,9 +96,14 @@ struct PodManager::Impl : client::InformerHandler {
     // Attachments the plugin holds for pods nobody runs any more (e.g. a crash between ADD and the
     // state write). Orphans being torn down are excluded above only once their DEL is done; a GC
     // racing that DEL releases the same address, which is what both want.
+    auto gc_start = std::chrono::steady_clock::now();
     if (auto net = load_cni_network(ctx->opts.cni_conf); net) {
       if (auto s = ctx->cni.gc(*net, valid); !s) spdlog::warn("pods: CNI GC: {}", s.error().message());
     }
+    spdlog::debug(
+        "pods: listed; CNI GC ({} valid attachments) took {} ms", valid.size(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - gc_start)
+            .count());
   }
 
   std::optional<LogSource> log_source(const std::string& ns, const std::string& pod,

@@ -151,31 +151,32 @@ class AgentEndToEnd : public ::testing::TestWithParam<const char*> {
     return out;
   }
 
-  void start_agent(int i) {
+  void start_agent(int i, const std::vector<std::string>& extra = {}) {
     const std::string podnet = std::string(PODNET_BINARY_DIR) + "/podnet";
-    agents_[i] = std::make_unique<Process>(std::vector<std::string>{"ip",
-                                                                    "netns",
-                                                                    "exec",
-                                                                    nodes_[i - 1]->name(),
-                                                                    podnet,
-                                                                    "agent",
-                                                                    "--kubeconfig",
-                                                                    server_->kubeconfig_path(),
-                                                                    "--node-name",
-                                                                    "node" + std::to_string(i),
-                                                                    "--node-ip",
-                                                                    "192.168.77.1" + std::to_string(i),
-                                                                    "--overlay",
-                                                                    GetParam(),
-                                                                    "--state-dir",
-                                                                    state_dir(i),
-                                                                    "--cluster-cidr",
-                                                                    "10.244.0.0/16",
-                                                                    "--heartbeat-interval",
-                                                                    "1s",
-                                                                    "--node-grace-period",
-                                                                    "3s"},
-                                           log(i));
+    std::vector<std::string> argv{"ip",
+                                  "netns",
+                                  "exec",
+                                  nodes_[i - 1]->name(),
+                                  podnet,
+                                  "agent",
+                                  "--kubeconfig",
+                                  server_->kubeconfig_path(),
+                                  "--node-name",
+                                  "node" + std::to_string(i),
+                                  "--node-ip",
+                                  "192.168.77.1" + std::to_string(i),
+                                  "--overlay",
+                                  GetParam(),
+                                  "--state-dir",
+                                  state_dir(i),
+                                  "--cluster-cidr",
+                                  "10.244.0.0/16",
+                                  "--heartbeat-interval",
+                                  "1s",
+                                  "--node-grace-period",
+                                  "3s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    agents_[i] = std::make_unique<Process>(argv, log(i));
   }
 
   json::value get(const std::string& path) {
@@ -378,6 +379,56 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   EXPECT_EQ(nodes_[0]->output("ip route show proto 112"), "");
   EXPECT_EQ(nodes_[0]->output("nft list tables").find("podnet"), std::string::npos);
   EXPECT_NE(nodes_[0]->sh("ip link show pnvx0"), 0);
+}
+
+// An agent that runs pods is its node's kubelet: like kubelet without a CNI config it reports
+// Ready=False (KubeletNotReady) until its network is in place, so nothing is scheduled onto it
+// before pods can start there; then Ready=True, with the fast path already on eth0. A restarted
+// agent finds its network in place and stays Ready throughout.
+TEST_P(AgentEndToEnd, PodRunningAgentIsNotReadyUntilItsNetworkIsUp) {
+  const std::vector<std::string> run_pods{"--run-pods", "--cni-bin",
+                                          std::string(PODNET_BINARY_DIR) + "/podnet-cni"};
+  start_agent(1, run_pods);
+  auto ready = [&]() -> std::pair<std::string, std::string> {
+    json::value n = get("/api/v1/nodes/node1");
+    const auto* st = n.is_object() ? n.as_object().if_contains("status") : nullptr;
+    const auto* cs = st ? st->as_object().if_contains("conditions") : nullptr;
+    if (!cs) return {"", ""};
+    for (const auto& c : cs->as_array())
+      if (c.at("type") == "Ready")
+        return {std::string(c.at("status").as_string()), std::string(c.at("reason").as_string())};
+    return {"", ""};
+  };
+  ASSERT_TRUE(eventually([&] { return !ready().first.empty(); })) << logs();
+  EXPECT_EQ(ready(), std::make_pair(std::string("False"), std::string("KubeletNotReady")));
+  // No pod CIDR (this server runs no node IPAM): it stays so, heartbeat after heartbeat.
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(ready().first, "False") << logs();
+  EXPECT_NE(::access((state_dir(1) + "/cni/10-podnet.conflist").c_str(), F_OK), 0);
+
+  json::value p = json::parse(R"({"spec":{"podCIDR":"10.244.1.0/24","podCIDRs":["10.244.1.0/24"]}})");
+  ASSERT_TRUE(api([&] { return api_->patch("/api/v1/nodes/node1", client::PatchType::kMerge, p); }));
+  ASSERT_TRUE(eventually([&] { return ready().first == "True"; })) << logs();
+  EXPECT_EQ(ready().second, "KubeletReady");
+  EXPECT_EQ(::access((state_dir(1) + "/cni/10-podnet.conflist").c_str(), F_OK), 0);
+  if (read_file(log(1)).value_or("").find("fast path loaded") != std::string::npos)
+    EXPECT_NE(nodes_[0]->output("tc filter show dev eth0 ingress").find("pn_from_node"), std::string::npos)
+        << nodes_[0]->output("tc filter show dev eth0 ingress");
+
+  // kill -9 and restart: the first status the new agent posts is Ready=True with the same
+  // transition time (a flip to False and back would move it).
+  agents_[1]->signal(SIGKILL);
+  agents_[1].reset();
+  json::value before = get("/api/v1/nodes/node1").at("status").at("conditions").at(0);
+  std::this_thread::sleep_for(1100ms);  // lastHeartbeatTime has seconds: the new one differs
+  start_agent(1, run_pods);
+  json::value after;
+  ASSERT_TRUE(eventually([&] {
+    after = get("/api/v1/nodes/node1").at("status").at("conditions").at(0);
+    return after.at("lastHeartbeatTime") != before.at("lastHeartbeatTime");
+  })) << logs();
+  EXPECT_EQ(after.at("status"), "True") << logs();
+  EXPECT_EQ(after.at("lastTransitionTime"), before.at("lastTransitionTime"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Overlays, AgentEndToEnd, ::testing::Values("vxlan", "host-gw"),

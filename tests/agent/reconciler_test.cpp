@@ -304,7 +304,7 @@ TEST(NodeDecode, FieldsReadinessAndTimes) {
 TEST(NodeObjects, StatusPatchAndCniConfig) {
   LocalNode me{.name = "node1", .ip = ip("192.168.1.11"), .overlay = Overlay::kVxlan, .vtep_mac = mac(1)};
   auto now = std::chrono::system_clock::now();
-  auto status = status_patch(me, now, now);
+  auto status = status_patch(me, now, now, true);
   // What this agent posts is what every agent decodes.
   boost::json::value whole = node_object(me);
   whole.as_object()["status"] = status.at("status");
@@ -314,6 +314,16 @@ TEST(NodeObjects, StatusPatchAndCniConfig) {
   EXPECT_EQ(n->vtep_mac, me.vtep_mac);
   EXPECT_TRUE(node_ready(*n, now, std::chrono::seconds(20)));
   EXPECT_EQ(status.at("status").at("daemonEndpoints").at("kubeletEndpoint").at("Port"), 10250);
+  // Network not ready yet: Ready=False with kubelet's reason, and no node counts it as Ready.
+  auto not_ready = status_patch(me, now, now - std::chrono::seconds(5), false);
+  const auto& cond = not_ready.at("status").at("conditions").at(0);
+  EXPECT_EQ(cond.at("status"), "False");
+  EXPECT_EQ(cond.at("reason"), "KubeletNotReady");
+  EXPECT_EQ(cond.at("lastTransitionTime").as_string(), format_time(now - std::chrono::seconds(5)));
+  whole.as_object()["status"] = not_ready.at("status");
+  auto nr = decode_node(whole);
+  ASSERT_TRUE(nr) << nr.error().message();
+  EXPECT_FALSE(node_ready(*nr, now, std::chrono::seconds(20)));
 
   auto conf = boost::json::parse(cni_conflist(
       {.pod_cidr = pfx("10.244.1.0/24"), .mtu = 1450, .ipam_dir = "/s/ipam", .state_dir = "/s/cni-state"}));
