@@ -34,9 +34,11 @@ class NetKernel {
   virtual Status delete_neighbour(const netlink::NeighSpec& n) = 0;
   virtual Status replace_fdb(const netlink::NeighSpec& n) = 0;
   virtual Status delete_fdb(const netlink::NeighSpec& n) = 0;
+  // IPv4: labelled `label`; IPv6 (no labels): no DAD, address protocol kAddressProtocol.
   virtual Status add_address(int ifindex, const IpPrefix& a, const std::string& label) = 0;
   virtual Status delete_address(int ifindex, const IpPrefix& a) = 0;
-  // Gratuitous ARP for `ip` from `mac` out of the link, so neighbours update their caches.
+  // Gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6) for `ip` from `mac` out of
+  // the link, so neighbours update their caches.
   virtual Status announce(int ifindex, const netlink::Mac& mac, const IpAddress& ip) = 0;
 
   // Replaces the agent's masquerade tables (one transaction): traffic from `pod_cidrs` to outside

@@ -1,10 +1,14 @@
 // NetKernel on the real kernel: rtnetlink through src/netlink, the masquerade table through
-// libnftables (src/nft), gratuitous ARP through an AF_PACKET socket.
+// libnftables (src/nft), gratuitous ARP through an AF_PACKET socket, unsolicited neighbour
+// advertisements through a raw ICMPv6 socket.
 #include <arpa/inet.h>
+#include <linux/if_addr.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/rtnetlink.h>
 #include <net/if_arp.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -84,6 +88,8 @@ class NetlinkKernel : public NetKernel {
     if (links.underlay) {
       PODNET_TRY(lb, nl_.list_labelled_addresses(links.underlay, label));
       s.lb_addresses = std::move(lb);
+      PODNET_TRY(lb6, nl_.list_addresses_with_proto(links.underlay, AF_INET6, kAddressProtocol));
+      for (auto& [_, a] : lb6) s.lb_addresses.push_back(a);
     }
     return s;
   }
@@ -94,12 +100,15 @@ class NetlinkKernel : public NetKernel {
   Status replace_fdb(const NeighSpec& n) override { return nl_.add_fdb(n); }
   Status delete_fdb(const NeighSpec& n) override { return nl_.delete_fdb(n); }
   Status add_address(int ifindex, const IpPrefix& a, const std::string& label) override {
-    return nl_.add_address(ifindex, a, 0, label);
+    if (a.is_v4()) return nl_.add_address(ifindex, a, 0, label);
+    // No duplicate address detection: the owner election already makes the address this node's,
+    // and a tentative address would answer no neighbour solicitation for a second or more.
+    return nl_.add_address_with_proto(ifindex, a, IFA_F_NODAD, kAddressProtocol);
   }
   Status delete_address(int ifindex, const IpPrefix& a) override { return nl_.delete_address(ifindex, a); }
 
   Status announce(int ifindex, const Mac& mac, const IpAddress& ip) override {
-    if (!ip.is_v4()) return {};  // IPv6 would need an unsolicited NA: not done
+    if (!ip.is_v4()) return advertise(ifindex, mac, ip);
     UniqueFd fd(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
     if (!fd.valid()) return fail("gratuitous ARP socket");
     // A gratuitous ARP request: sender and target are both the announced address.
@@ -120,6 +129,43 @@ class NetlinkKernel : public NetKernel {
     std::memset(to.sll_addr, 0xff, 6);
     if (::sendto(fd.get(), pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
       return fail("send gratuitous ARP for " + ip.to_string());
+    return {};
+  }
+
+  // An unsolicited neighbour advertisement (RFC 4861 7.2.6) to all nodes: target the address,
+  // Override set, our MAC as the target link-layer address, hop limit 255, sent from the address
+  // itself; the kernel fills in the ICMPv6 checksum.
+  static Status advertise(int ifindex, const Mac& mac, const IpAddress& ip) {
+    std::string what = "send unsolicited neighbour advertisement for " + ip.to_string();
+    UniqueFd fd(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+    if (!fd.valid()) return fail(what + ": socket");
+    int hops = 255;
+    unsigned idx = static_cast<unsigned>(ifindex);
+    if (::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) != 0 ||
+        ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof idx) != 0)
+      return fail(what + ": socket options");
+    auto target = ip.to_v6().to_bytes();
+    sockaddr_in6 from{};
+    from.sin6_family = AF_INET6;
+    std::memcpy(&from.sin6_addr, target.data(), 16);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return fail(what + ": bind");
+    struct {
+      nd_neighbor_advert na;
+      nd_opt_hdr opt;
+      uint8_t lladdr[6];
+    } __attribute__((packed)) pkt{};
+    pkt.na.nd_na_type = ND_NEIGHBOR_ADVERT;
+    pkt.na.nd_na_flags_reserved = ND_NA_FLAG_OVERRIDE;
+    std::memcpy(&pkt.na.nd_na_target, target.data(), 16);
+    pkt.opt.nd_opt_type = ND_OPT_TARGET_LINKADDR;
+    pkt.opt.nd_opt_len = 1;  // in units of 8 bytes: type, length and the 6-byte MAC
+    std::memcpy(pkt.lladdr, mac.data(), 6);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    ::inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+    to.sin6_scope_id = idx;
+    if (::sendto(fd.get(), &pkt, sizeof pkt, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
+      return fail(what);
     return {};
   }
 
@@ -161,6 +207,9 @@ Status cleanup_agent_network() {
     for (const auto& a : addrs)
       if (auto s = nl.delete_address(l.index, a); !s && s.error().code != EADDRNOTAVAIL) return s;
   }
+  PODNET_TRY(v6, nl.list_addresses_with_proto(0, AF_INET6, kAddressProtocol));
+  for (const auto& [index, a] : v6)
+    if (auto s = nl.delete_address(index, a); !s && s.error().code != EADDRNOTAVAIL) return s;
   PODNET_TRY(vx, nl.find_link(kVxlanDevice));
   if (vx && vx->kind == "vxlan") {
     if (auto s = nl.delete_link(vx->index); !s) return s;

@@ -41,8 +41,7 @@ NetState plan(const PlanInput& in, const Links& links) {
     }
   }
   if (links.underlay)
-    for (const auto& ip : in.lb_addresses)
-      if (ip.is_v4()) s.lb_addresses.push_back({ip, 32});
+    for (const auto& ip : in.lb_addresses) s.lb_addresses.push_back({ip, ip.is_v4() ? 32 : 128});
   return s;
 }
 

@@ -16,6 +16,9 @@ namespace podnet::agent {
 // Route protocol of every route the agent owns (`ip route show proto 112`): how a restarted agent
 // tells its routes from anyone else's without a state file.
 inline constexpr int kRouteProtocol = 112;
+// The address protocol (IFA_PROTO) of the IPv6 LoadBalancer addresses the agent announces (IPv6
+// addresses have no labels); the same number as its routes'.
+inline constexpr uint8_t kAddressProtocol = kRouteProtocol;
 inline constexpr const char* kVxlanDevice = "pnvx0";
 inline constexpr const char* kPodBridge = "pnbr0";  // podnet-cni's bridge, named in the conflist
 inline constexpr uint32_t kVxlanVni = 1;
@@ -44,7 +47,7 @@ struct NetState {
   std::vector<netlink::NeighSpec> neighbours;  // permanent entries on the VXLAN device
   std::vector<netlink::NeighSpec> fdb;         // unicast entries on the VXLAN device
   std::vector<IpPrefix> vtep_addresses;        // on the VXLAN device
-  std::vector<IpPrefix> lb_addresses;          // /32 on the underlay, labelled
+  std::vector<IpPrefix> lb_addresses;  // on the underlay: IPv4 /32 labelled, IPv6 /128 with kAddressProtocol
 };
 
 struct PlanInput {

@@ -84,7 +84,7 @@ Status Reconciler::apply(const NetDiff& d) {
   for (const auto& a : d.add.lb_addresses) {
     if (auto s = kernel_.add_address(links_.underlay, a, label); !s && s.error().code != EEXIST) return s;
     if (auto s = kernel_.announce(links_.underlay, underlay_mac_, a.addr); !s)
-      spdlog::warn("gratuitous ARP for {}: {}", a.addr.to_string(), s.error().message());
+      spdlog::warn("announce {}: {}", a.addr.to_string(), s.error().message());
   }
 
   for (const auto& a : d.remove.lb_addresses)

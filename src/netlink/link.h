@@ -132,6 +132,14 @@ class Netlink {
   Result<std::vector<IpPrefix>> list_addresses(int index, int family = 0);
   // IPv4 addresses of the link carrying exactly this label.
   Result<std::vector<IpPrefix>> list_labelled_addresses(int index, const std::string& label);
+  // The IPv6 way to mark an address (IPv6 has no labels): the address protocol (IFA_PROTO,
+  // Linux 5.18+; `ip addr add ... proto N`), a byte that is the owner's. Built by hand: libnl
+  // 3.7 knows no IFA_PROTO. Adding an address that exists is EEXIST.
+  Status add_address_with_proto(int index, const IpPrefix& addr, unsigned flags, uint8_t proto);
+  // Addresses of `family` on the link with this address protocol; index 0: on every link (the
+  // link's index is then in each pair's first member).
+  Result<std::vector<std::pair<int, IpPrefix>>> list_addresses_with_proto(int index, int family,
+                                                                          uint8_t proto);
 
   Status add_route(const RouteSpec& route);      // EEXIST if present
   Status replace_route(const RouteSpec& route);  // create or replace

@@ -151,6 +151,81 @@ Result<std::vector<IpPrefix>> Netlink::list_labelled_addresses(int index, const 
   return list_addresses_matching(sock_, index, AF_INET, &label);
 }
 
+Status Netlink::add_address_with_proto(int index, const IpPrefix& addr, unsigned flags, uint8_t proto) {
+  std::string what =
+      "add address " + addr.str() + " (proto " + std::to_string(proto) + ") to " + link_ref(index);
+  nl_msg* msg = must(nlmsg_alloc_simple(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL));
+  ifaddrmsg ifa{};
+  ifa.ifa_family = addr.is_v4() ? AF_INET : AF_INET6;
+  ifa.ifa_prefixlen = static_cast<unsigned char>(addr.len);
+  ifa.ifa_index = static_cast<unsigned>(index);
+  ifa.ifa_flags = static_cast<unsigned char>(flags & 0xff);
+  std::string bytes;
+  if (addr.is_v4()) {
+    auto b = addr.addr.to_v4().to_bytes();
+    bytes.assign(b.begin(), b.end());
+  } else {
+    auto b = addr.addr.to_v6().to_bytes();
+    bytes.assign(b.begin(), b.end());
+  }
+  bool ok = nlmsg_append(msg, &ifa, sizeof ifa, NLMSG_ALIGNTO) >= 0 &&
+            nla_put(msg, IFA_LOCAL, static_cast<int>(bytes.size()), bytes.data()) >= 0 &&
+            nla_put(msg, IFA_ADDRESS, static_cast<int>(bytes.size()), bytes.data()) >= 0 &&
+            nla_put_u32(msg, IFA_FLAGS, flags) >= 0 && nla_put_u8(msg, IFA_PROTO, proto) >= 0;
+  if (!ok) {
+    nlmsg_free(msg);
+    return fail(what + ": build request", EMSGSIZE);
+  }
+  if (int err = nl_send_sync(sock_, msg); err < 0) return nl_fail(what, err);
+  return {};
+}
+
+Result<std::vector<std::pair<int, IpPrefix>>> Netlink::list_addresses_with_proto(int index, int family,
+                                                                                 uint8_t proto) {
+  struct Ctx {
+    int index, family;
+    uint8_t proto;
+    std::vector<std::pair<int, IpPrefix>> out;
+  } ctx{index, family, proto, {}};
+  ifaddrmsg req{};
+  req.ifa_family = static_cast<unsigned char>(family);
+  if (int err = nl_send_simple(sock_, RTM_GETADDR, NLM_F_DUMP, &req, sizeof req); err < 0)
+    return nl_fail("list addresses", err);
+  nl_cb* cb = must(nl_cb_alloc(NL_CB_DEFAULT));
+  nl_cb_set(
+      cb, NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* m, void* arg) -> int {
+        auto* c = static_cast<Ctx*>(arg);
+        nlmsghdr* h = nlmsg_hdr(m);
+        if (h->nlmsg_type != RTM_NEWADDR) return NL_OK;
+        const auto* ifa = static_cast<const ifaddrmsg*>(nlmsg_data(h));
+        if (ifa->ifa_family != c->family || (c->index != 0 && static_cast<int>(ifa->ifa_index) != c->index))
+          return NL_OK;
+        nlattr* tb[IFA_MAX + 1] = {};
+        if (nlmsg_parse(h, sizeof *ifa, tb, IFA_MAX, nullptr) < 0) return NL_OK;
+        if (!tb[IFA_PROTO] || nla_get_u8(tb[IFA_PROTO]) != c->proto) return NL_OK;
+        const nlattr* a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+        if (!a) return NL_OK;
+        if (ifa->ifa_family == AF_INET && nla_len(a) == 4) {
+          boost::asio::ip::address_v4::bytes_type b;
+          std::memcpy(b.data(), nla_data(a), 4);
+          c->out.push_back({static_cast<int>(ifa->ifa_index),
+                            {IpAddress(boost::asio::ip::address_v4(b)), ifa->ifa_prefixlen}});
+        } else if (ifa->ifa_family == AF_INET6 && nla_len(a) == 16) {
+          boost::asio::ip::address_v6::bytes_type b;
+          std::memcpy(b.data(), nla_data(a), 16);
+          c->out.push_back({static_cast<int>(ifa->ifa_index),
+                            {IpAddress(boost::asio::ip::address_v6(b)), ifa->ifa_prefixlen}});
+        }
+        return NL_OK;
+      },
+      &ctx);
+  int err = nl_recvmsgs(sock_, cb);
+  nl_cb_put(cb);
+  if (err < 0) return nl_fail("list addresses", err);
+  return ctx.out;
+}
+
 namespace {
 Result<std::vector<IpPrefix>> list_addresses_matching(nl_sock* sock_, int index, int family,
                                                       const std::string* label) {

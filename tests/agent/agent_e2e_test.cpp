@@ -16,6 +16,7 @@
 #include <functional>
 #include <thread>
 
+#include "agent/lb.h"
 #include "apiserver/api_server.h"
 #include "client/https_client.h"
 #include "client/kubeconfig.h"
@@ -98,8 +99,8 @@ class AgentEndToEnd : public ::testing::TestWithParam<const char*> {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     world_ = std::make_unique<ScopedNetns>();
-    ASSERT_EQ(world_->sh(
-                  "ip link add br0 type bridge && ip addr add 192.168.77.1/24 dev br0 && ip link set br0 up"),
+    ASSERT_EQ(world_->sh("ip link add br0 type bridge && ip addr add 192.168.77.1/24 dev br0 && "
+                         "ip addr add fd00:77::1/64 dev br0 nodad && ip link set br0 up"),
               0);
     for (int i = 1; i <= 2; ++i) {
       nodes_.push_back(std::make_unique<ScopedNetns>());
@@ -109,7 +110,8 @@ class AgentEndToEnd : public ::testing::TestWithParam<const char*> {
                            " && ip link set " + v + " master br0 up"),
                 0);
       ASSERT_EQ(n.sh("ip addr add 192.168.77.1" + std::to_string(i) +
-                     "/24 dev eth0 && ip link set eth0 up && ip route add default via 192.168.77.1 && "
+                     "/24 dev eth0 && ip addr add fd00:77::1" + std::to_string(i) +
+                     "/64 dev eth0 nodad && ip link set eth0 up && ip route add default via 192.168.77.1 && "
                      "sysctl -qw net.ipv4.ip_forward=1"),
                 0);
     }
@@ -340,42 +342,67 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   EXPECT_EQ(nodes_[0]->output("cat /sys/class/net/pnvx0/address"), mac_before);
   EXPECT_EQ(read_file(log(1)).value_or("").find("- route", log_mark), std::string::npos) << logs();
 
-  // LoadBalancer address: announced by exactly one node, moved when that node stops heartbeating.
+  // LoadBalancer addresses, IPv4 and IPv6: each announced by exactly one node (answering ARP or
+  // neighbour solicitations), moved when that node stops heartbeating. The IPv6 address is one
+  // the same node owns (owners are chosen per address), so one stopped agent moves both.
+  const std::string lb4 = "192.168.77.240";
+  std::string lb6;
+  for (int last = 0xf0; last <= 0xff && lb6.empty(); ++last) {
+    char cand[32];
+    std::snprintf(cand, sizeof cand, "fd00:77::%x", last);
+    auto a = parse_ip(cand), b = parse_ip(lb4);
+    if (agent::lb_owner(*a, {"node1", "node2"}) == agent::lb_owner(*b, {"node1", "node2"})) lb6 = cand;
+  }
+  ASSERT_FALSE(lb6.empty());
   auto svc =
       json::parse(R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"lb","namespace":"default"},
       "spec":{"type":"LoadBalancer","ports":[{"port":80,"targetPort":8080,"protocol":"TCP"}]}})");
   ASSERT_TRUE(api([&] { return api_->create("/api/v1/namespaces/default/services", svc); }));
   auto st = api([&] {
     return api_->patch("/api/v1/namespaces/default/services/lb/status", client::PatchType::kMerge,
-                       json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":"192.168.77.240"}]}}})"));
+                       json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":")" + lb4 +
+                                   R"("},{"ip":")" + lb6 + R"("}]}}})"));
   });
   ASSERT_TRUE(st) << st.error().message();
   auto has_lb = [&](int i) {
-    return nodes_[i - 1]->output("ip -4 addr show dev eth0").find("192.168.77.240/32") != std::string::npos;
+    return nodes_[i - 1]->output("ip -4 addr show dev eth0").find(lb4 + "/32") != std::string::npos;
+  };
+  auto has_lb6 = [&](int i) {
+    return nodes_[i - 1]->output("ip -6 addr show dev eth0").find(lb6 + "/128 scope global nodad") !=
+           std::string::npos;
   };
   int owner = 0;
   ASSERT_TRUE(eventually([&] {
     owner = has_lb(1) ? 1 : has_lb(2) ? 2 : 0;
-    return owner != 0;
+    return owner != 0 && has_lb6(owner);
   })) << logs();
   EXPECT_FALSE(has_lb(3 - owner));
-  EXPECT_EQ(world_->sh("ping -c1 -W1 192.168.77.240"), 0);
+  EXPECT_FALSE(has_lb6(3 - owner));
+  EXPECT_EQ(world_->sh("ping -c1 -W1 " + lb4), 0);
+  EXPECT_EQ(world_->sh("ping -6 -c1 -W1 " + lb6), 0) << world_->output("ip -6 neigh");
+  std::string owner_mac = trim(nodes_[owner - 1]->output("cat /sys/class/net/eth0/address"));
+  EXPECT_NE(world_->output("ip -6 neigh show " + lb6).find(owner_mac), std::string::npos)
+      << world_->output("ip -6 neigh show " + lb6);
   agents_[owner]->signal(SIGSTOP);
   const int other = 3 - owner;
-  EXPECT_TRUE(eventually([&] { return has_lb(other); }, 10s)) << logs();
+  EXPECT_TRUE(eventually([&] { return has_lb(other) && has_lb6(other); }, 10s)) << logs();
   std::string other_mac = trim(nodes_[other - 1]->output("cat /sys/class/net/eth0/address"));
-  // The gratuitous ARP moved the world's neighbour entry to the new owner.
+  // The gratuitous ARP and the unsolicited neighbour advertisement moved the world's neighbour
+  // entries to the new owner.
   EXPECT_TRUE(eventually(
-      [&] { return world_->output("ip neigh show 192.168.77.240").find(other_mac) != std::string::npos; },
-      5s))
-      << world_->output("ip neigh show 192.168.77.240") << " want " << other_mac;
+      [&] { return world_->output("ip neigh show " + lb4).find(other_mac) != std::string::npos; }, 5s))
+      << world_->output("ip neigh show " + lb4) << " want " << other_mac;
+  EXPECT_TRUE(eventually(
+      [&] { return world_->output("ip -6 neigh show " + lb6).find(other_mac) != std::string::npos; }, 5s))
+      << world_->output("ip -6 neigh show " + lb6) << " want " << other_mac;
   agents_[owner]->signal(SIGCONT);
 
   for (int i = 1; i <= 2; ++i) EXPECT_EQ(agents_[i]->terminate(5s), 0) << logs();
   // Stopping leaves the network in place; --cleanup removes it.
   EXPECT_NE(nodes_[0]->output("ip route show proto 112").find("10.244.2.0/24"), std::string::npos);
   const std::string podnet = std::string(PODNET_BINARY_DIR) + "/podnet";
-  EXPECT_EQ(nodes_[0]->sh(podnet + " agent --cleanup"), 0);
+  for (int i = 1; i <= 2; ++i) EXPECT_EQ(nodes_[i - 1]->sh(podnet + " agent --cleanup"), 0);
+  for (int i = 1; i <= 2; ++i) EXPECT_FALSE(has_lb(i) || has_lb6(i)) << "cleanup removes announced addresses";
   EXPECT_EQ(nodes_[0]->output("ip route show proto 112"), "");
   EXPECT_EQ(nodes_[0]->output("nft list tables").find("podnet"), std::string::npos);
   EXPECT_NE(nodes_[0]->sh("ip link show pnvx0"), 0);

@@ -243,18 +243,22 @@ TEST_F(ReconcilerTest, PeersWithoutRangeOrMacGetNoRoute) {
   EXPECT_EQ(d->add.routes.size(), 2u);
 }
 
-TEST_F(ReconcilerTest, LoadBalancerAddressAddedWithArpAndRemoved) {
+TEST_F(ReconcilerTest, LoadBalancerAddressesAddedAnnouncedAndRemoved) {
   Reconciler r(kernel, cfg);
   ASSERT_TRUE(r.prepare(std::nullopt));
-  view.lb_addresses = {ip("192.168.1.240")};
+  view.lb_addresses = {ip("192.168.1.240"), ip("fd00::f0")};
   ASSERT_TRUE(r.reconcile(view));
   EXPECT_NE(std::find(kernel.log.begin(), kernel.log.end(), "add address 192.168.1.240/32 label 'eth0:pnlb'"),
             kernel.log.end());
   EXPECT_NE(std::find(kernel.log.begin(), kernel.log.end(), "garp 192.168.1.240"), kernel.log.end());
+  // IPv6: a host address too, announced the same way (an unsolicited neighbour advertisement).
+  EXPECT_NE(std::find(kernel.log.begin(), kernel.log.end(), "add address fd00::f0/128 label 'eth0:pnlb'"),
+            kernel.log.end());
+  EXPECT_NE(std::find(kernel.log.begin(), kernel.log.end(), "garp fd00::f0"), kernel.log.end());
   view.lb_addresses.clear();
   auto d = r.reconcile(view);
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->describe(), "- lb address 192.168.1.240/32\n");
+  EXPECT_EQ(d->describe(), "- lb address 192.168.1.240/32\n- lb address fd00::f0/128\n");
   EXPECT_TRUE(kernel.state.lb_addresses.empty());
 }
 

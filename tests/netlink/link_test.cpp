@@ -274,6 +274,41 @@ TEST_F(LinkTest, AddressesV4AndV6) {
   EXPECT_EQ(nl_.delete_address(a.index, pfx("10.0.0.5/24")).error().code, EADDRNOTAVAIL);
 }
 
+TEST_F(LinkTest, AddressProtocolMarksAddressesAsOurs) {
+  auto [a, b] = veth_pair("ap");
+  ASSERT_OK(nl_.add_address_with_proto(a.index, pfx("fd00::7/128"), IFA_F_NODAD, 112));
+  ASSERT_OK(nl_.add_address_with_proto(b.index, pfx("fd00::8/128"), IFA_F_NODAD, 112));
+  ASSERT_OK(nl_.add_address_with_proto(a.index, pfx("fd00::9/128"), IFA_F_NODAD, 7));  // someone else's
+  ASSERT_OK(nl_.add_address(a.index, pfx("fd00::a/64"), IFA_F_NODAD));                 // nobody's
+  ASSERT_OK(nl_.add_address_with_proto(a.index, pfx("10.9.0.1/32"), 0, 112));          // ours, IPv4
+
+  auto mine = nl_.list_addresses_with_proto(a.index, AF_INET6, 112);
+  ASSERT_OK(mine);
+  EXPECT_EQ(*mine, (std::vector<std::pair<int, IpPrefix>>{{a.index, pfx("fd00::7/128")}}));
+  auto everywhere = nl_.list_addresses_with_proto(0, AF_INET6, 112);
+  ASSERT_OK(everywhere);
+  std::sort(everywhere->begin(), everywhere->end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  auto want =
+      std::vector<std::pair<int, IpPrefix>>{{a.index, pfx("fd00::7/128")}, {b.index, pfx("fd00::8/128")}};
+  std::sort(want.begin(), want.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  EXPECT_EQ(*everywhere, want);
+  auto v4 = nl_.list_addresses_with_proto(a.index, AF_INET, 112);
+  ASSERT_OK(v4);
+  EXPECT_EQ(*v4, (std::vector<std::pair<int, IpPrefix>>{{a.index, pfx("10.9.0.1/32")}}));
+
+  // No DAD: usable at once, not tentative (iproute2 6.1 does not print the protocol).
+  std::string shown = ns_.output("ip -6 addr show dev " + a.name);
+  EXPECT_TRUE(contains(shown, "inet6 fd00::7/128 scope global nodad \n")) << shown;
+
+  auto dup = nl_.add_address_with_proto(a.index, pfx("fd00::7/128"), IFA_F_NODAD, 112);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, EEXIST);
+  ASSERT_OK(nl_.delete_address(a.index, pfx("fd00::7/128")));
+  EXPECT_TRUE(nl_.list_addresses_with_proto(a.index, AF_INET6, 112)->empty());
+  EXPECT_EQ(nl_.add_address_with_proto(999999, pfx("fd00::7/128"), IFA_F_NODAD, 112).error().code, ENODEV);
+}
+
 std::optional<RouteSpec> find_route(Netlink& nl, int family, const IpPrefix& dst) {
   auto routes = nl.list_routes(family);
   if (!routes) return std::nullopt;
