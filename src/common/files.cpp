@@ -26,20 +26,30 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
+namespace {
+// All of content, retrying short writes and EINTR; false with errno set on failure.
+bool write_whole(int fd, std::string_view content) {
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
 Status write_file_atomic(const std::string& path, std::string_view content, unsigned mode, bool sync) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid()) return fail("create " + tmp);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return fail("write " + tmp, e);
-    }
-    off += static_cast<size_t>(n);
+  if (!write_whole(fd.get(), content)) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return fail("write " + tmp, e);
   }
   if (sync && ::fsync(fd.get()) != 0) {
     int e = errno;
@@ -58,15 +68,7 @@ Status write_file_exchange(const std::string& path, std::string_view content, un
   std::string prev = path + ".prev";
   UniqueFd fd(::open(prev.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid()) return fail("open " + prev);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("write " + prev);
-    }
-    off += static_cast<size_t>(n);
-  }
+  if (!write_whole(fd.get(), content)) return fail("write " + prev);
   fd.reset();
   if (::renameat2(AT_FDCWD, prev.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) return {};
   // ENOENT: the first write (no path yet); EINVAL: no RENAME_EXCHANGE on this file system.

@@ -16,6 +16,7 @@
 #include "runtime/pod_spec.h"
 #include "runtime/shim.h"
 #include "runtime/spawn.h"
+#include "support/temp_dir.h"
 
 namespace podnet::runtime {
 namespace {
@@ -164,13 +165,6 @@ TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
 
 class ContainerProcessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pn-proc-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   ContainerLaunch launch(std::vector<std::string> argv) {
     ContainerLaunch l;
     l.shim_path = std::string(PODNET_BINARY_DIR) + "/podnet-shim";
@@ -194,7 +188,8 @@ class ContainerProcessTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::string dir_;
+  podnet::testing::TempDir tmp_{"pn-proc"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(ContainerProcessTest, ShimRunsTheContainerLogsItsOutputAndRecordsItsExit) {
