@@ -128,7 +128,9 @@ class KubectlServerTest : public ::testing::Test {
     ASSERT_TRUE(server_.start()) << server_.log();
   }
   void TearDown() override {
-    if (server_.pid() > 0) EXPECT_EQ(server_.stop(), 0) << "clean shutdown on SIGTERM\n" << server_.log();
+    if (server_.pid() > 0) {
+      EXPECT_EQ(server_.stop(), 0) << "clean shutdown on SIGTERM\n" << server_.log();
+    }
   }
 
   // As the admin, or as whoever `kubeconfig` names.
