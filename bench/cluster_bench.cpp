@@ -9,7 +9,7 @@
 // Needs root, podnet, podnet-cni, pod_tool, iperf3.
 //
 //   cluster_bench [--bench netprog,podstart,iperf,rss] [--changes 200] [--pods 100]
-//                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 3] [--iperf-pin yes|no]
+//                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 5] [--iperf-pin yes|no]
 //
 // iperf3's client and server run pinned to CPUs 0 and 1 (iperf3 -A 0,1) in every case, the bare
 // veth pair's included, when the machine has 2 CPUs or more: the two ends get a CPU each, as two
@@ -397,6 +397,34 @@ std::optional<double> iperf(const std::string& netns, const std::string& ip, int
   return sum->at("bits_per_second").to_number<double>() / 1e9;
 }
 
+// Busy and total jiffies of all CPUs from /proc/stat's first line.
+std::pair<uint64_t, uint64_t> cpu_jiffies() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  uint64_t v[8] = {}, total = 0;
+  f >> cpu;
+  for (auto& x : v) {
+    f >> x;
+    total += x;
+  }
+  return {total - v[3] - v[4], total};  // idle and iowait are not busy
+}
+
+// Waits (at most `limit`) until the machine is at least 90% idle over half a second: a cluster
+// just brought up, and the namespaces of the one before it that the kernel is still freeing, keep
+// the CPUs busy for a while, and a throughput run then measures them too. Returns the wait.
+double settle(std::chrono::seconds limit = std::chrono::seconds(30)) {
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    auto [b0, t0] = cpu_jiffies();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto [b1, t1] = cpu_jiffies();
+    double busy = t1 > t0 ? double(b1 - b0) / double(t1 - t0) : 0;
+    auto waited = std::chrono::steady_clock::now() - start;
+    if (busy <= 0.10 || waited >= limit) return std::chrono::duration<double>(waited).count();
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? NAN : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -449,6 +477,7 @@ int bench_iperf(int seconds, int reps, bool pin) {
     std::vector<double> gbps, base;
   };
   std::vector<Case> cases;
+  std::vector<double> settled;  // seconds waited for an idle machine, per cluster
   // The third cluster is the first without the eBPF fast path: what the fast path gains.
   for (auto [overlay, flags] : std::vector<std::pair<std::string, std::string>>{
            {"vxlan", ""}, {"host-gw", ""}, {"vxlan", "--no-fast-path"}}) {
@@ -469,6 +498,7 @@ int bench_iperf(int seconds, int reps, bool pin) {
     std::string cli_ns = "pn-node1-" + str(*cli, {"metadata", "uid"}).substr(0, 8);
     std::string mtu = shell("ip -n " + cli_ns + " -o link show eth0 | grep -o 'mtu [0-9]*'").out;
     if (!mtu.empty()) mtu.pop_back();
+    settled.push_back(settle());
     Case same{"pod-to-pod, one node (" + label + " cluster, pod " + mtu + ")", {}, {}};
     Case cross{"pod-to-pod, across nodes, " + label + " (pod " + mtu + ")", {}, {}};
     for (int rep = 0; rep < reps; ++rep) {
@@ -489,6 +519,9 @@ int bench_iperf(int seconds, int reps, bool pin) {
               seconds, reps, iperf_affinity(pin).empty() ? "unpinned" : "client on CPU 0, server on CPU 1");
   std::printf("  bare veth pair between two namespaces (mtu 1500): %.2f Gbit/s (all %zu baseline runs)\n",
               median(base_all), base_all.size());
+  std::string waits;
+  for (double w : settled) waits += std::to_string(w).substr(0, 4) + " s ";
+  std::printf("  (each cluster's runs began once the machine was >= 90%% idle: waited %s)\n", waits.c_str());
   for (auto& k : cases) {
     std::string runs;
     for (double g : k.gbps) runs += std::to_string(g).substr(0, 5) + " ";
@@ -600,7 +633,7 @@ int bench_rss(int services, int writers) {
 int main(int argc, char** argv) {
   podnet::bench::ScopedCleanup cleanup;
   std::string which = "netprog,podstart,iperf,rss";
-  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 3, writers = 8;
+  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8;
   std::string pin = "yes";
   CLI::App app{"cluster_bench: issue 5's benchmarks on real `podnet up` clusters"};
   app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss")->capture_default_str();

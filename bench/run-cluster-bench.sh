@@ -4,7 +4,7 @@
 # with `podnet down` at the end, on failure and on Ctrl-C. Needs root and iperf3 (install-deps.sh).
 #
 #   bench/run-cluster-bench.sh [--bench netprog,podstart,iperf,rss] [--changes 200] [--pods 100]
-#                              [--services 10000] [--writers 8] [--iperf-seconds 5] [--iperf-reps 3]
+#                              [--services 10000] [--writers 8] [--iperf-seconds 5] [--iperf-reps 5]
 #                              [--iperf-pin yes|no]   (iperf3 -A 0,1 in every case; see cluster_bench.cpp)
 # Environment: BUILD_DIR (default build; needs the tests, for pod_tool), JOBS (default 2).
 set -euo pipefail
