@@ -21,7 +21,7 @@ namespace podnet::runtime {
 
 namespace {
 
-// ---- async-signal-safe helpers for the shim and the container child ----------------------------
+// ---- helpers, async-signal-safe: the container child runs them between vfork and exec ---------
 
 // Writes all of buf; gives up on errors other than EINTR.
 void write_all(int fd, const char* buf, size_t n) {
