@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/kernel.h"
+#include "agent/system_info.h"
 #include "cli/proxy_cmd.h"
 #include "cli/signal_waiter.h"
 #include "client/kubeconfig.h"
@@ -35,6 +36,7 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
   if (::gethostname(host, sizeof host - 1) != 0) return fail("gethostname");
   o.node.hostname = f.node_name.empty() ? host : f.node_name;
   o.node.name = o.node.hostname;
+  o.node.system_info = agent::read_node_system_info(f.proxy);
   if (!f.node_ip.empty()) {
     PODNET_TRY(ip, parse_ip(f.node_ip));
     o.node.ip = ip;
