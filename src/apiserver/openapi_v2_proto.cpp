@@ -7,6 +7,7 @@
 // boolean, a parameter by its "in", a $ref instead of an object) have encoders of their own.
 #include "apiserver/openapi_v2_proto.h"
 
+#include <array>
 #include <boost/json.hpp>
 #include <span>
 
@@ -36,8 +37,8 @@ enum class As {
 
 struct Rule {
   std::string_view key;
-  uint32_t number;
-  As as;
+  uint32_t number = 0;
+  As as = As::kString;
   Encoder sub = nullptr;
 };
 
@@ -285,63 +286,52 @@ Encoded primitives_items(const json::value& v, const std::string& p) {
   return message(v, kRules, p);
 }
 
-// Query and formData parameters share one layout, path and header parameters another (the same
-// without allowEmptyValue, so every later field number is one lower).
+// Query and formData parameters share one layout; path and header parameters have the same one
+// without allowEmptyValue (5), so every later field number is one lower.
+constexpr Rule kQueryParameterRules[] = {
+    {"required", 1, As::kBool},
+    {"in", 2, As::kString},
+    {"description", 3, As::kString},
+    {"name", 4, As::kString},
+    {"allowEmptyValue", 5, As::kBool},
+    {"type", 6, As::kString},
+    {"format", 7, As::kString},
+    {"items", 8, As::kMessage, primitives_items},
+    {"collectionFormat", 9, As::kString},
+    {"default", 10, As::kYaml},
+    {"maximum", 11, As::kDouble},
+    {"exclusiveMaximum", 12, As::kBool},
+    {"minimum", 13, As::kDouble},
+    {"exclusiveMinimum", 14, As::kBool},
+    {"maxLength", 15, As::kInt64},
+    {"minLength", 16, As::kInt64},
+    {"pattern", 17, As::kString},
+    {"maxItems", 18, As::kInt64},
+    {"minItems", 19, As::kInt64},
+    {"uniqueItems", 20, As::kBool},
+    {"enum", 21, As::kYamls},
+    {"multipleOf", 22, As::kDouble},
+    {"", 23, As::kVendor},
+};
+
+constexpr auto kPathParameterRules = [] {
+  std::array<Rule, std::size(kQueryParameterRules) - 1> out{};
+  size_t i = 0;
+  for (Rule r : kQueryParameterRules) {
+    if (r.number == 5) continue;
+    if (r.number > 5) --r.number;
+    out[i++] = r;
+  }
+  return out;
+}();
+static_assert(kPathParameterRules[4].key == "type" && kPathParameterRules[4].number == 5);
+
 Encoded query_parameter(const json::value& v, const std::string& p) {
-  static constexpr Rule kRules[] = {
-      {"required", 1, As::kBool},
-      {"in", 2, As::kString},
-      {"description", 3, As::kString},
-      {"name", 4, As::kString},
-      {"allowEmptyValue", 5, As::kBool},
-      {"type", 6, As::kString},
-      {"format", 7, As::kString},
-      {"items", 8, As::kMessage, primitives_items},
-      {"collectionFormat", 9, As::kString},
-      {"default", 10, As::kYaml},
-      {"maximum", 11, As::kDouble},
-      {"exclusiveMaximum", 12, As::kBool},
-      {"minimum", 13, As::kDouble},
-      {"exclusiveMinimum", 14, As::kBool},
-      {"maxLength", 15, As::kInt64},
-      {"minLength", 16, As::kInt64},
-      {"pattern", 17, As::kString},
-      {"maxItems", 18, As::kInt64},
-      {"minItems", 19, As::kInt64},
-      {"uniqueItems", 20, As::kBool},
-      {"enum", 21, As::kYamls},
-      {"multipleOf", 22, As::kDouble},
-      {"", 23, As::kVendor},
-  };
-  return message(v, kRules, p);
+  return message(v, kQueryParameterRules, p);
 }
 
 Encoded path_parameter(const json::value& v, const std::string& p) {
-  static constexpr Rule kRules[] = {
-      {"required", 1, As::kBool},
-      {"in", 2, As::kString},
-      {"description", 3, As::kString},
-      {"name", 4, As::kString},
-      {"type", 5, As::kString},
-      {"format", 6, As::kString},
-      {"items", 7, As::kMessage, primitives_items},
-      {"collectionFormat", 8, As::kString},
-      {"default", 9, As::kYaml},
-      {"maximum", 10, As::kDouble},
-      {"exclusiveMaximum", 11, As::kBool},
-      {"minimum", 12, As::kDouble},
-      {"exclusiveMinimum", 13, As::kBool},
-      {"maxLength", 14, As::kInt64},
-      {"minLength", 15, As::kInt64},
-      {"pattern", 16, As::kString},
-      {"maxItems", 17, As::kInt64},
-      {"minItems", 18, As::kInt64},
-      {"uniqueItems", 19, As::kBool},
-      {"enum", 20, As::kYamls},
-      {"multipleOf", 21, As::kDouble},
-      {"", 22, As::kVendor},
-  };
-  return message(v, kRules, p);
+  return message(v, kPathParameterRules, p);
 }
 
 Encoded body_parameter(const json::value& v, const std::string& p) {

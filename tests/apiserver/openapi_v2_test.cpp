@@ -17,6 +17,7 @@
 #include "apiserver/openapi_v2_proto.h"
 #include "apiserver/protobuf_wire.h"
 #include "common/files.h"
+#include "hand_encoded.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -37,21 +38,10 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
-// Hand-made encodings for the expected values, independent of WireWriter.
-std::string varint(uint64_t v) {
-  std::string out;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    out += static_cast<char>(v ? b | 0x80 : b);
-  } while (v);
-  return out;
-}
-std::string field(int number, const std::string& data) {
-  return varint(number << 3 | 2) + varint(data.size()) + data;
-}
-std::string number(int n, uint64_t v) {
-  return varint(n << 3) + varint(v);
+using hand_encoded::number;
+// A length-delimited field: a string, bytes or an embedded message.
+std::string field(int n, const std::string& data) {
+  return hand_encoded::bytes(n, data);
 }
 
 TEST(ProtobufWire, WriterMatchesTheEncodingGuideExamples) {
