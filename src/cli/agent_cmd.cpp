@@ -36,7 +36,6 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
   if (::gethostname(host, sizeof host - 1) != 0) return fail("gethostname");
   o.node.hostname = f.node_name.empty() ? host : f.node_name;
   o.node.name = o.node.hostname;
-  o.node.system_info = agent::read_node_system_info(f.proxy);
   if (!f.node_ip.empty()) {
     PODNET_TRY(ip, parse_ip(f.node_ip));
     o.node.ip = ip;
@@ -97,6 +96,9 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     else
       spdlog::warn("--run-pods: this build has no pod runner; pods are not run");
   }
+  // Only a node's kubelet reports nodeInfo. Without --run-pods the cluster's own kubelet runs the
+  // pods (the DaemonSet on a real cluster), and its versions must not be overwritten by ours.
+  if (opts->pod_runner) opts->node.system_info = agent::read_node_system_info(flags.proxy);
   auto access = client::load_kubeconfig(flags.kubeconfig);
   if (!access) {
     spdlog::error("{}", access.error().message());
