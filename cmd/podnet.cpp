@@ -10,6 +10,7 @@
 #include "cli/demo.h"
 #include "cli/proxy_cmd.h"
 #include "cli/server.h"
+#include "common/version.h"
 
 int main(int argc, char** argv) {
   // SPDLOG_LEVEL=debug (or e.g. "info,podnet=debug") raises or lowers what the daemons log; `podnet
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   spdlog::cfg::load_env_levels();
   CLI::App app{"podnet: the Kubernetes networking model as one fast program"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("podnet 0.1.0"));
+  app.set_version_flag("--version", "podnet " + std::string(podnet::kPodnetVersion));
 
   podnet::cli::DemoOptions demo;
   auto* demo_cmd =

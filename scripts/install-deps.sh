@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package podnet needs to build, test and run (Debian 12).
 # Usage: scripts/install-deps.sh [--runtime-tests]
-#   --runtime-tests  also installs podman, containerd and runc for the real-runtime tests.
+#   --runtime-tests  also installs what only the tests use: podman, containerd and runc for the
+#                    real-runtime tests, protoc (decodes the OpenAPI v2 protobuf independently) and
+#                    Debian's python3-kubernetes client (the Python client tests).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -16,9 +18,10 @@ build_pkgs=(
 )
 run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins)
 runtime_pkgs=(podman containerd runc)
+test_pkgs=(protobuf-compiler python3-kubernetes)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
-if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}"); fi
+if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}" "${test_pkgs[@]}"); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

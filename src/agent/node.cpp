@@ -151,10 +151,21 @@ json::value status_patch(const LocalNode& n, SystemTime now, SystemTime transiti
                                         "the first network sync"},
                     {"lastHeartbeatTime", format_time(now)},
                     {"lastTransitionTime", format_time(transition)}};
-  return json::object{{"status",
-                       {{"addresses", std::move(addresses)},
-                        {"conditions", json::array{std::move(cond)}},
-                        {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kKubeletPort}}}}}}}};
+  json::object status{{"addresses", std::move(addresses)},
+                      {"conditions", json::array{std::move(cond)}},
+                      {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kKubeletPort}}}}}};
+  if (const auto& i = n.system_info)
+    status["nodeInfo"] = {{"machineID", i->machine_id},
+                          {"systemUUID", i->system_uuid},
+                          {"bootID", i->boot_id},
+                          {"kernelVersion", i->kernel_version},
+                          {"osImage", i->os_image},
+                          {"containerRuntimeVersion", i->container_runtime_version},
+                          {"kubeletVersion", i->kubelet_version},
+                          {"kubeProxyVersion", i->kube_proxy_version},
+                          {"operatingSystem", i->operating_system},
+                          {"architecture", i->architecture}};
+  return json::object{{"status", std::move(status)}};
 }
 
 std::string cni_conflist(const CniConfigSpec& spec) {

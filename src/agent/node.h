@@ -43,19 +43,27 @@ bool node_ready(const NodeInfo& n, SystemTime now, std::chrono::milliseconds gra
 std::string format_time(SystemTime t);  // RFC 3339, seconds, UTC ("2025-01-02T03:04:05Z")
 Result<SystemTime> parse_time(std::string_view text);
 
+// status.nodeInfo, field for field (system_info.h reads it from the machine).
+struct NodeSystemInfo {
+  std::string machine_id, system_uuid, boot_id, kernel_version, os_image;
+  std::string container_runtime_version, kubelet_version, kube_proxy_version;
+  std::string operating_system, architecture;
+};
+
 struct LocalNode {
   std::string name;
   IpAddress ip;
   std::string hostname;
   Overlay overlay = Overlay::kVxlan;
   std::optional<netlink::Mac> vtep_mac;
+  std::optional<NodeSystemInfo> system_info;  // none: nodeInfo is not posted
 };
 // The object POSTed when the Node does not exist (metadata only; status goes through /status).
 boost::json::value node_object(const LocalNode& n);
 // Merge patch for an existing Node's metadata (annotations, labels).
 boost::json::value metadata_patch(const LocalNode& n);
 // Strategic merge patch for nodes/<n>/status: addresses, Ready (True, or False with kubelet's
-// KubeletNotReady while the node's network is not ready), heartbeat, daemonEndpoints.
+// KubeletNotReady while the node's network is not ready), heartbeat, daemonEndpoints, nodeInfo.
 // `transition`: when Ready last changed.
 boost::json::value status_patch(const LocalNode& n, SystemTime now, SystemTime transition, bool ready);
 

@@ -134,6 +134,7 @@ Reply ApiHandler::handle(Request& request) {
         return json_reply(http::status::ok, *doc);
     }
   }
+  if (get && path == "/openapi/v2") return openapi_v2_.serve(request);
   if (get && path == "/openapi/v3") return json_reply(http::status::ok, openapi_v3_index(registry_));
   if (get && path.starts_with("/openapi/v3/")) {
     if (auto doc = openapi_v3_document(registry_, path.substr(12))) return json_reply(http::status::ok, *doc);

@@ -7,6 +7,7 @@
 
 #include "apiserver/http_types.h"
 #include "apiserver/object_store.h"
+#include "apiserver/openapi_v2_endpoint.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resources.h"
 
@@ -29,6 +30,7 @@ class ApiHandler final : public HttpHandler {
   const ResourceRegistry& registry_;
   ObjectStore& objects_;
   ApiHandlerOptions options_;
+  OpenApiV2Endpoint openapi_v2_{registry_};
 };
 
 }  // namespace podnet::apiserver

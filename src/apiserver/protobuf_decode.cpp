@@ -1,95 +1,19 @@
-// A minimal protobuf wire-format reader and the field numbers of k8s.io/api's generated.proto for
-// the messages involved. Unknown fields are skipped, as protobuf requires; server-owned metadata
+// The field numbers of k8s.io/api's generated.proto for the messages involved, over the wire-format
+// reader of protobuf_wire.h. Unknown fields are skipped, as protobuf requires; server-owned metadata
 // (uid, timestamps, resourceVersion) is not read because create overwrites it anyway.
 #include "apiserver/protobuf_decode.h"
 
 #include <boost/json.hpp>
 #include <cstdint>
-#include <optional>
+
+#include "apiserver/protobuf_wire.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
 namespace {
 
-struct Field {
-  uint32_t number = 0;
-  uint32_t wire_type = 0;
-  uint64_t varint = 0;     // wire types 0 (and the value of 1/5, unused here)
-  std::string_view bytes;  // wire type 2
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool done() const { return pos_ >= data_.size(); }
-  bool failed() const { return failed_; }
-
-  std::optional<Field> next() {
-    auto key = varint();
-    if (!key) return std::nullopt;
-    Field f;
-    f.number = static_cast<uint32_t>(*key >> 3);
-    f.wire_type = static_cast<uint32_t>(*key & 7);
-    switch (f.wire_type) {
-      case 0: {
-        auto v = varint();
-        if (!v) return std::nullopt;
-        f.varint = *v;
-        return f;
-      }
-      case 1:
-        return skip(8) ? std::optional<Field>(f) : std::nullopt;
-      case 5:
-        return skip(4) ? std::optional<Field>(f) : std::nullopt;
-      case 2: {
-        auto len = varint();
-        if (!len || *len > data_.size() - pos_) return fail();
-        f.bytes = data_.substr(pos_, *len);
-        pos_ += *len;
-        return f;
-      }
-      default:
-        return fail();  // groups (3, 4) are not used by Kubernetes
-    }
-  }
-
- private:
-  std::optional<Field> fail() {
-    failed_ = true;
-    return std::nullopt;
-  }
-  bool skip(size_t n) {
-    if (n > data_.size() - pos_) return fail(), false;
-    pos_ += n;
-    return true;
-  }
-  std::optional<uint64_t> varint() {
-    uint64_t out = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= data_.size()) return fail(), std::nullopt;
-      auto byte = static_cast<uint8_t>(data_[pos_++]);
-      out |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return out;
-    }
-    return fail(), std::nullopt;
-  }
-
-  std::string_view data_;
-  size_t pos_ = 0;
-  bool failed_ = false;
-};
-
-// Calls on(field) for each field; false on malformed input.
-template <class F>
-bool each_field(std::string_view data, F on) {
-  Reader r(data);
-  while (!r.done()) {
-    auto f = r.next();
-    if (!f) return false;
-    on(*f);
-  }
-  return !r.failed();
-}
+using protobuf::each_field;
+using Field = protobuf::WireField;
 
 json::string str(const Field& f) {
   return json::string(f.bytes);

@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/kernel.h"
+#include "agent/system_info.h"
 #include "cli/proxy_cmd.h"
 #include "cli/signal_waiter.h"
 #include "client/kubeconfig.h"
@@ -95,6 +96,9 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     else
       spdlog::warn("--run-pods: this build has no pod runner; pods are not run");
   }
+  // Only a node's kubelet reports nodeInfo. Without --run-pods the cluster's own kubelet runs the
+  // pods (the DaemonSet on a real cluster), and its versions must not be overwritten by ours.
+  if (opts->pod_runner) opts->node.system_info = agent::read_node_system_info(flags.proxy);
   auto access = client::load_kubeconfig(flags.kubeconfig);
   if (!access) {
     spdlog::error("{}", access.error().message());

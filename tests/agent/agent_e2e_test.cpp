@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <iostream>
 #include <thread>
 
 #include "agent/lb.h"
@@ -22,6 +23,8 @@
 #include "client/kubeconfig.h"
 #include "common/files.h"
 #include "runtime/cni_exec.h"
+#include "support/kubectl.h"
+#include "support/process.h"
 #include "support/scoped_netns.h"
 #include "support/temp_dir.h"
 
@@ -221,6 +224,35 @@ class AgentEndToEnd : public ::testing::TestWithParam<const char*> {
                             ",connect-timeout=1 </dev/null"));
   }
 
+  // status.nodeInfo as kubelet reports it, each value checked against this machine's own source
+  // (read here with other tools than the agent's), and the columns `kubectl get nodes -o wide` shows.
+  void expect_node_info_of_this_machine(const json::value& node) {
+    const json::value& info = node.at("status").at("nodeInfo");
+    auto field = [&](const char* name) { return std::string(info.at(name).as_string()); };
+    auto shell_out = [](const std::string& cmd) { return trim(testing::shell(cmd).out); };
+    EXPECT_EQ(field("machineID"), shell_out("cat /etc/machine-id"));
+    EXPECT_EQ(field("bootID"), shell_out("cat /proc/sys/kernel/random/boot_id"));
+    EXPECT_EQ(field("systemUUID"), shell_out("cat /sys/class/dmi/id/product_uuid 2>/dev/null; true"));
+    EXPECT_EQ(field("kernelVersion"), shell_out("uname -r"));
+    EXPECT_EQ(field("osImage"), shell_out(". /etc/os-release && echo \"$PRETTY_NAME\""));
+    EXPECT_EQ(field("operatingSystem"), shell_out("uname -s | tr A-Z a-z"));
+    EXPECT_EQ(field("architecture"), shell_out("dpkg --print-architecture"));
+    EXPECT_EQ(field("containerRuntimeVersion"), "podnet://0.1.0");
+    EXPECT_TRUE(field("kubeletVersion").starts_with("v1.32.")) << field("kubeletVersion");
+    EXPECT_EQ(field("kubeProxyVersion"), field("kubeletVersion"));  // the agent runs the proxy
+    if (std::string why = testing::kubectl_missing(); !why.empty()) {
+      std::cout << why << ": `kubectl get nodes -o wide` not checked\n";
+      return;
+    }
+    std::string name(node.at("metadata").at("name").as_string());
+    std::string wide = world_->output(std::string(testing::kKubectl) + " --kubeconfig " +
+                                      server_->kubeconfig_path() + " get nodes -o wide");
+    std::string row = wide.substr(wide.find(name + " "));
+    row = row.substr(0, row.find('\n'));
+    for (const char* column : {"kubeletVersion", "osImage", "kernelVersion", "containerRuntimeVersion"})
+      EXPECT_NE(row.find(field(column)), std::string::npos) << column << " missing in:\n" << wide;
+  }
+
   testing::TempDir dir_{"pn-agent-e2e"};
   std::unique_ptr<ScopedNetns> world_;
   std::vector<std::unique_ptr<ScopedNetns>> nodes_, pods_;
@@ -248,6 +280,8 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
             R"({"type":"InternalIP","address":"192.168.77.12"})");
   EXPECT_EQ(n2.at("status").at("daemonEndpoints").at("kubeletEndpoint").at("Port"), 10250);
   EXPECT_EQ(n2.at("metadata").at("annotations").at("podnet.io/overlay"), GetParam());
+  // Not the node's kubelet (no --run-pods): nodeInfo is the kubelet's to report, not the agent's.
+  EXPECT_FALSE(n2.at("status").as_object().contains("nodeInfo")) << n2;
   if (vxlan) {
     std::string mac(n2.at("metadata").at("annotations").at("podnet.io/vtep-mac").as_string());
     EXPECT_NE(nodes_[1]->output("ip link show pnvx0").find(mac), std::string::npos);
@@ -437,6 +471,7 @@ TEST_P(AgentEndToEnd, PodRunningAgentIsNotReadyUntilItsNetworkIsUp) {
   ASSERT_TRUE(api([&] { return api_->patch("/api/v1/nodes/node1", client::PatchType::kMerge, p); }));
   ASSERT_TRUE(eventually([&] { return ready().first == "True"; })) << logs();
   EXPECT_EQ(ready().second, "KubeletReady");
+  expect_node_info_of_this_machine(get("/api/v1/nodes/node1"));
   EXPECT_EQ(::access((state_dir(1) + "/cni/10-podnet.conflist").c_str(), F_OK), 0);
   if (read_file(log(1)).value_or("").find("fast path loaded") != std::string::npos)
     EXPECT_NE(nodes_[0]->output("tc filter show dev eth0 ingress").find("pn_from_node"), std::string::npos)

@@ -7,26 +7,15 @@
 #include <boost/json.hpp>
 #include <string>
 
+#include "hand_encoded.h"
+
 namespace podnet::apiserver {
 namespace {
 
 namespace json = boost::json;
+using hand_encoded::bytes;
+using hand_encoded::number;
 
-std::string varint(uint64_t v) {
-  std::string out;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    out += static_cast<char>(v ? b | 0x80 : b);
-  } while (v);
-  return out;
-}
-std::string bytes(int field, const std::string& data) {
-  return varint(field << 3 | 2) + varint(data.size()) + data;
-}
-std::string number(int field, uint64_t v) {
-  return varint(field << 3) + varint(v);
-}
 std::string envelope(const std::string& kind, const std::string& raw) {
   return std::string("k8s\0", 4) + bytes(1, bytes(1, "v1") + bytes(2, kind)) + bytes(2, raw);
 }

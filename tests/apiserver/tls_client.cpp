@@ -31,7 +31,8 @@ bool TlsClient::connect(net::io_context& ioc, ssl::context& ctx,
 }
 
 HttpResult TlsClient::request(http::verb method, const std::string& target, const std::string& body,
-                              const std::string& content_type, const std::string& accept) {
+                              const std::string& content_type, const std::string& accept,
+                              const http::fields& extra) {
   HttpResult result;
   net::io_context ioc;
   ssl::context ctx(ssl::context::tls_client);
@@ -40,6 +41,7 @@ HttpResult TlsClient::request(http::verb method, const std::string& target, cons
   http::request<http::string_body> req(method, target, 11);
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::accept, accept);
+  for (const auto& h : extra) req.set(h.name_string(), h.value());
   if (!body.empty() || method == http::verb::post || method == http::verb::put ||
       method == http::verb::patch) {
     req.set(http::field::content_type, content_type);
@@ -59,6 +61,7 @@ HttpResult TlsClient::request(http::verb method, const std::string& target, cons
   }
   result.status = parser.get().result_int();
   result.body = parser.get().body();
+  result.headers = parser.get().base();
   return result;
 }
 

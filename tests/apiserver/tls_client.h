@@ -25,7 +25,8 @@ namespace http = beast::http;
 struct HttpResult {
   int status = 0;  // 0: the connection or TLS handshake failed
   std::string body;
-  std::string error;  // transport error, when status is 0
+  std::string error;     // transport error, when status is 0
+  http::fields headers;  // the response's
 
   boost::json::value json() const {
     boost::system::error_code ec;
@@ -62,9 +63,10 @@ class TlsClient {
   TlsClient(uint16_t port, std::string ca_pem, std::optional<KeyPair> client)
       : port_(port), ca_pem_(std::move(ca_pem)), client_(std::move(client)) {}
 
+  // `extra`: more request headers (If-None-Match, ...).
   HttpResult request(http::verb method, const std::string& target, const std::string& body = "",
                      const std::string& content_type = "application/json",
-                     const std::string& accept = "application/json");
+                     const std::string& accept = "application/json", const http::fields& extra = {});
   HttpResult get(const std::string& target) { return request(http::verb::get, target); }
   HttpResult post(const std::string& target, const boost::json::value& body) {
     return request(http::verb::post, target, boost::json::serialize(body));

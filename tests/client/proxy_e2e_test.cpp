@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "client/fake_apiserver.h"
+#include "support/kubectl.h"
 #include "support/scoped_netns.h"
 #include "support/temp_dir.h"
 
@@ -204,7 +205,7 @@ TEST_F(ProxyEndToEnd, ServesWatchesAndCleansUp) {
 // The same path with podnet's own API server, driven by the real kubectl: server, proxy and client
 // all in the node namespace, objects created and changed with `kubectl apply` / `delete`.
 TEST_F(ProxyEndToEnd, AgainstPodnetServerDrivenByKubectl) {
-  if (::access("/usr/bin/kubectl", X_OK) != 0) GTEST_SKIP() << "kubectl not installed";
+  if (std::string why = podnet::testing::kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
   podnet::testing::TempDir dir("pn-proxy-srv");
   const std::string podnet = std::string(PODNET_BINARY_DIR) + "/podnet";
   // The port is the node namespace's own: nothing else listens there.

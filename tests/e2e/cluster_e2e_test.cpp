@@ -19,6 +19,7 @@
 #include "common/files.h"
 #include "fastpath/fastpath.h"
 #include "netlink/netns.h"
+#include "support/kubectl.h"
 #include "support/temp_dir.h"
 #include "support/up_cluster.h"
 
@@ -82,6 +83,7 @@ class E2E : public ::testing::Test {
  protected:
   void bring_up(int nodes, const std::string& overlay) {
     if (!have_agent()) GTEST_SKIP() << "podnet agent is not in this build";
+    if (std::string why = kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
     auto r = c_.up(nodes, "--overlay " + overlay + " --timeout 120");
     ASSERT_EQ(r.rc, 0) << r.out;
   }

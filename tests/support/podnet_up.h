@@ -16,6 +16,7 @@
 #include "cluster/layout.h"
 #include "cluster/processes.h"
 #include "cluster/underlay.h"
+#include "support/kubectl.h"
 #include "support/process.h"
 
 namespace podnet::testing {
@@ -54,7 +55,7 @@ class PodnetUp {
   CommandResult down() const { return shell(podnet_ + " down --state-dir " + state_dir_); }
   CommandResult status() const { return shell(podnet_ + " status --state-dir " + state_dir_); }
   CommandResult kubectl(const std::string& args) const {
-    return shell("kubectl --kubeconfig " + kubeconfig() + " --request-timeout=20s " + args);
+    return shell(std::string(kKubectl) + " --kubeconfig " + kubeconfig() + " --request-timeout=20s " + args);
   }
 
   // Reads the record `up` wrote into the state dir; false when there is none.

@@ -24,12 +24,11 @@
 #include <vector>
 
 #include "common/files.h"
+#include "support/kubectl.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace podnet::testing {
-
-inline constexpr const char* kKubectl = "/usr/bin/kubectl";
 
 class ServerProcess {
  public:
@@ -124,7 +123,7 @@ class KubectlServerTest : public ::testing::Test {
       : dir_(dir_prefix), server_(dir_.path(), std::move(server_args)) {}
 
   void SetUp() override {
-    if (::access(kKubectl, X_OK) != 0) GTEST_SKIP() << "no kubectl at " << kKubectl;
+    if (std::string why = kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
     ASSERT_TRUE(server_.start()) << server_.log();
   }
   void TearDown() override {
