@@ -89,8 +89,22 @@ class Up {
         cni_(std::move(cni)),
         signals_(signals) {}
 
-  // Runs every step, keeping what exists; nullopt on success.
+  // Runs every step, keeping what exists; nullopt on success (and not interrupted meanwhile).
   std::optional<Failed> run() {
+    auto failed = steps();
+    if (!failed && signals_.interrupted()) failed = Failed{"interrupted"};
+    return failed;
+  }
+
+  // The supervisors this run started, and their daemons with them (a restore that failed).
+  void stop_started() {
+    std::vector<pid_t> pids;
+    for (const auto& [daemon, started] : started_) pids.push_back(started.supervisor);
+    cluster::stop_processes(pids, 8s);
+  }
+
+ private:
+  std::optional<Failed> steps() {
     const auto& spec = layout_.spec();
     say("* underlay: netns " + layout_.underlay_netns() + ", reached from here by " + layout_.root_link() +
         " " + layout_.gateway().str() + kept(cluster::netns_present(layout_.underlay_netns())));
@@ -120,16 +134,6 @@ class Up {
     return wait_ready();
   }
 
-  bool interrupted() { return signals_.interrupted(); }
-
-  // The supervisors this run started, and their daemons with them (a restore that failed).
-  void stop_started() {
-    std::vector<pid_t> pids;
-    for (const auto& [daemon, started] : started_) pids.push_back(started.supervisor);
-    cluster::stop_processes(pids, 8s);
-  }
-
- private:
   struct Started {
     pid_t supervisor = 0;
     int64_t at_unix_ms = 0;
@@ -318,6 +322,12 @@ std::string state_flag(const std::string& state_dir) {
   return state_dir == cluster::kDefaultStateDir ? "" : " --state-dir " + state_dir;
 }
 
+// EADDRINUSE naming the collision when the underlay overlaps the root namespace's addresses or routes.
+Status underlay_unused(const IpPrefix& underlay) {
+  PODNET_TRY(used, cluster::used_prefixes());
+  return cluster::check_underlay_free(underlay, used);
+}
+
 // podnet-cni, with podnet-shim beside it (only agents need them); an error says which is missing.
 Result<std::string> cni_binary(const UpOptions& opts, const std::string& self, bool agents) {
   std::string cni =
@@ -411,20 +421,15 @@ int restore(const cluster::ClusterSpec& recorded, const UpOptions& opts, Signals
     say("  podnet up --fresh" + flag + "   # replace it with a new cluster");
     return 0;
   }
-  if (!cluster::root_link_present(layout).value_or(false)) {
-    auto used = cluster::used_prefixes();
-    if (!used) return refuse(used.error().message());
-    if (auto s = cluster::check_underlay_free(spec.underlay, *used); !s) return refuse(s.error().message());
-  }
+  if (!cluster::root_link_present(layout).value_or(false))
+    if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
   std::string self = self_path();
   auto cni = cni_binary(opts, self, spec.agents);
   if (!cni) return refuse(cni.error().message());
 
   say("podnet up: restoring cluster " + describe(spec));
   Up up(layout, opts, self, *cni, signals);
-  auto failed = up.run();
-  if (!failed && up.interrupted()) failed = Failed{"interrupted"};
-  if (failed) {
+  if (auto failed = up.run()) {
     std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
     say("stopping the daemons this run started; the cluster's data stays in " + dir + " (`podnet up" + flag +
         "` tries again, `podnet down" + flag + "` removes it)");
@@ -468,9 +473,7 @@ int run_up(const UpOptions& opts) {
   // A failed `up` removes the state dir, so refusing a foreign non-empty one keeps that removal safe.
   if (!empty_or_absent(spec.state_dir))
     return refuse(spec.state_dir + " is not empty and holds no cluster; pick another --state-dir");
-  auto used = cluster::used_prefixes();
-  if (!used) return refuse(used.error().message());
-  if (auto s = cluster::check_underlay_free(spec.underlay, *used); !s) return refuse(s.error().message());
+  if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
 
   std::string self = self_path();
   auto cni = cni_binary(opts, self, opts.agents);
@@ -497,9 +500,7 @@ int run_up(const UpOptions& opts) {
   say("podnet up: cluster " + describe(spec));
 
   Up up(layout, opts, self, *cni, signals);
-  auto failed = up.run();
-  if (!failed && up.interrupted()) failed = Failed{"interrupted"};
-  if (failed) {
+  if (auto failed = up.run()) {
     std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
     say("removing what was made");
     (void)cluster::tear_down(layout, [](const std::string& line) { say("  " + line); });

@@ -120,8 +120,10 @@ TEST(Restore, FreshStartsOver) {
   ASSERT_EQ(fresh.rc, 0) << fresh.out;
   EXPECT_NE(fresh.out.find("removing cluster " + old_cid), std::string::npos) << fresh.out;
   EXPECT_NE(cluster::probe(old_server), cluster::ProcState::kRunning);
-  for (const auto& e : std::filesystem::directory_iterator("/run/netns"))
-    if (old_cid != c.cid()) EXPECT_FALSE(e.path().filename().string().starts_with("pn-" + old_cid + "-"));
+  if (old_cid != c.cid()) {
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns"))
+      EXPECT_FALSE(e.path().filename().string().starts_with("pn-" + old_cid + "-")) << e.path();
+  }
   auto ns = c.kubectl("get namespace keep-me -o name");
   EXPECT_NE(ns.rc, 0) << "the old cluster's data is still there: " << ns.out;
   EXPECT_EQ(c.kubectl("get namespace default -o name").rc, 0);
