@@ -106,9 +106,20 @@ class Up {
  private:
   std::optional<Failed> steps() {
     const auto& spec = layout_.spec();
+    auto stale = cluster::remove_stale_netns_files(layout_);
+    if (!stale) return Failed{stale.error().message()};
+    if (*stale > 0)
+      say("* removed " + std::to_string(*stale) + " stale netns file(s) under /run/netns (a reboot's)");
     say("* underlay: netns " + layout_.underlay_netns() + ", reached from here by " + layout_.root_link() +
         " " + layout_.gateway().str() + kept(cluster::netns_present(layout_.underlay_netns())));
     if (auto s = cluster::ensure_underlay(layout_); !s) return Failed{s.error().message()};
+    for (const auto& dir :
+         {layout_.logs_dir(), layout_.pids_dir(), layout_.server_dir(), layout_.supervise_dir()})
+      if (auto s = make_dirs(dir, 0700); !s) return Failed{s.error().message()};
+    for (int i = 1; i <= spec.nodes; ++i)
+      if (auto s = make_dirs(layout_.node_dir(i), 0700); !s) return Failed{s.error().message()};
+    // The server needs only the underlay's .1: it starts while the node namespaces are made.
+    if (auto f = start_server()) return f;
     for (int i = 1; i <= spec.nodes; ++i) {
       if (signals_.interrupted()) return Failed{"interrupted"};
       say("* " + layout_.node_name(i) + ": netns " + layout_.node_netns(i) + ", eth0 " +
@@ -116,19 +127,14 @@ class Up {
           kept(cluster::netns_present(layout_.node_netns(i))));
       if (auto s = cluster::ensure_node(layout_, i); !s) return Failed{s.error().message()};
     }
-    for (const auto& dir :
-         {layout_.logs_dir(), layout_.pids_dir(), layout_.server_dir(), layout_.supervise_dir()})
-      if (auto s = make_dirs(dir, 0700); !s) return Failed{s.error().message()};
-    for (int i = 1; i <= spec.nodes; ++i)
-      if (auto s = make_dirs(layout_.node_dir(i), 0700); !s) return Failed{s.error().message()};
-
-    if (auto f = start_server()) return f;
+    if (auto f = wait_for_server()) return f;
     if (!spec.agents) {
       say("* no agents started (--no-agents): node namespaces are ready for agents run by hand");
       return std::nullopt;
     }
     for (int i = 1; i <= spec.nodes; ++i)
       if (auto f = issue_credential(i)) return f;
+    remember_heartbeats();
     for (int i = 1; i <= spec.nodes; ++i)
       if (auto f = start_agent(i)) return f;
     return wait_ready();
@@ -186,7 +192,7 @@ class Up {
 
   std::optional<Failed> start_server() {
     const auto& spec = layout_.spec();
-    if (supervised("server", "API server on " + layout_.server_url())) return wait_for_server();
+    if (supervised("server", "API server on " + layout_.server_url())) return std::nullopt;
     say("* API server on " + layout_.server_url() + " (log " + layout_.log_path("server") + ")");
     std::vector<std::string> argv{self_,
                                   "server",
@@ -202,8 +208,7 @@ class Up {
                                   spec.service_cidr,
                                   "--cluster-cidr",
                                   spec.cluster_cidr};
-    if (auto f = spawn("server", argv, "")) return f;
-    return wait_for_server();
+    return spawn("server", argv, "");
   }
 
   std::optional<Failed> wait_for_server() {
@@ -268,6 +273,19 @@ class Up {
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 
+  // The nodes' last heartbeats before any agent starts. A restored cluster's nodes still say Ready
+  // from before it stopped: a node whose agent this run starts counts only once it posted anew.
+  void remember_heartbeats() {
+    if (auto list = client_->get("/api/v1/nodes"))
+      for (const auto& n : cluster::node_views(*list)) old_heartbeats_[n.name] = n.ready_heartbeat;
+  }
+
+  bool posted_since_start(const cluster::NodeView& n) const {
+    if (!started_.contains(Layout::agent_daemon(n.name))) return true;  // kept running: as it says
+    auto it = old_heartbeats_.find(n.name);
+    return it == old_heartbeats_.end() || it->second != n.ready_heartbeat;
+  }
+
   std::optional<Failed> wait_ready() {
     say("* waiting for " + std::to_string(layout_.spec().nodes) + " node(s) to be Ready");
     std::map<std::string, bool> reported;
@@ -279,7 +297,7 @@ class Up {
       if (auto list = client_->get("/api/v1/nodes")) {
         last.clear();
         for (const auto& n : cluster::node_views(*list)) {
-          if (!n.ready || reported[n.name]) continue;
+          if (!n.ready || reported[n.name] || !posted_since_start(n)) continue;
           reported[n.name] = true;
           say("  " + n.name + " Ready: " + n.internal_ip + ", podCIDR " +
               (n.pod_cidr.empty() ? "-" : n.pod_cidr));
@@ -303,6 +321,7 @@ class Up {
   std::string self_, cni_;
   Signals& signals_;
   std::map<std::string, Started> started_;
+  std::map<std::string, std::string> old_heartbeats_;
   std::unique_ptr<client::HttpsApiClient> client_;
   bool said_credentials_ = false;
 };

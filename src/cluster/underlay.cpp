@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "cluster/teardown.h"
 #include "netlink/link.h"
 #include "netlink/netns.h"
 
@@ -85,6 +86,13 @@ Status ensure_underlay(const Layout& layout) {
     if (auto s = nl.set_up(bridge.index); !s) return s;
     PODNET_TRY(port, nl.find_link(Layout::kUnderlayRootPort));
     if (port) return Status{};
+    // A root link without its peer here is the rest of an underlay namespace being destroyed (the
+    // kernel frees a deleted namespace's devices asynchronously): ours by name, so it goes.
+    auto stale = root_ns.run([&]() -> Status {
+      PODNET_TRY(root_nl, netlink::Netlink::open());
+      return tolerating(root_nl.delete_link(layout.root_link()), ENODEV);
+    });
+    if (!stale) return stale;
     return nl.create_veth(netlink::VethSpec{.name = Layout::kUnderlayRootPort,
                                             .peer_name = layout.root_link(),
                                             .peer_netns_fd = root_ns.fd(),
@@ -115,6 +123,8 @@ Status ensure_node(const Layout& layout, int i) {
     auto plugged = underlay.run([&]() -> Status {
       PODNET_TRY(nl, netlink::Netlink::open());
       PODNET_TRY(bridge, nl.get_link(Layout::kUnderlayBridge));
+      // The port of a node namespace that is still being destroyed (see ensure_underlay).
+      if (auto s = tolerating(nl.delete_link(layout.node_veth(i)), ENODEV); !s) return s;
       return nl.create_veth(netlink::VethSpec{.name = layout.node_veth(i),
                                               .peer_name = "eth0",
                                               .peer_netns_fd = ns->fd(),
@@ -141,6 +151,20 @@ Status ensure_node(const Layout& layout, int i) {
 bool netns_present(const std::string& name) {
   struct statfs fs {};
   return ::statfs((std::string(kNetnsDir) + "/" + name).c_str(), &fs) == 0 && fs.f_type == NSFS_MAGIC;
+}
+
+Result<int> remove_stale_netns_files(const Layout& layout) {
+  std::vector<std::string> existing;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(kNetnsDir, ec))
+    existing.push_back(e.path().filename());
+  int removed = 0;
+  for (const auto& name : cluster_netns(layout, existing, recorded_pods(layout))) {
+    if (netns_present(name)) continue;
+    if (auto s = netlink::delete_named_netns(name); !s) return std::unexpected(s.error());
+    ++removed;
+  }
+  return removed;
 }
 
 Result<bool> root_link_present(const Layout& layout) {

@@ -31,6 +31,10 @@ Status ensure_underlay(const Layout& layout);
 Status ensure_node(const Layout& layout, int i);
 // True when /run/netns/NAME is a mounted network namespace.
 bool netns_present(const std::string& name);
+// Removes the cluster's files under /run/netns (its own and its recorded pods') that no longer
+// hold a namespace: a reboot leaves them where /run is not a tmpfs, and an agent would take such a
+// file for its pod's namespace. Returns how many went.
+Result<int> remove_stale_netns_files(const Layout& layout);
 // True when the root namespace has a link of that name.
 Result<bool> root_link_present(const Layout& layout);
 

@@ -84,6 +84,7 @@ TEST(Restore, AfterASimulatedRebootTheClusterComesBackWithItsData) {
   ASSERT_EQ(restored.rc, 0) << restored.out;
   EXPECT_NE(restored.out.find("restoring cluster " + cid), std::string::npos) << restored.out;
   EXPECT_NE(restored.out.find("node2 Ready"), std::string::npos) << restored.out;
+  EXPECT_NE(restored.out.find("stale netns file(s)"), std::string::npos) << restored.out;
   ASSERT_TRUE(c.load_record());
   EXPECT_EQ(c.cid(), cid);
   for (int i = 1; i <= 2; ++i)
