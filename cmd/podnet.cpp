@@ -136,6 +136,27 @@ int main(int argc, char** argv) {
                    "Agents without the eBPF fast path (pod traffic through the bridges and the stack)");
   bool no_agents = false;
   up_cmd->add_flag("--no-agents", no_agents, "Start no agents (node namespaces only, to run agents by hand)");
+  up_cmd->add_flag("--fresh", up.fresh,
+                   "Remove the cluster in the state dir first and start a new one (default: restore it)");
+
+  podnet::cli::SuperviseFlags supervise;
+  auto* supervise_cmd = app.add_subcommand(
+      "supervise", "Keep one daemon of a `podnet up` cluster running (started by `podnet up`)");
+  supervise_cmd->add_option("--state-dir", supervise.state_dir, "The cluster's state dir")->required();
+  supervise_cmd->add_option("--daemon", supervise.daemon, "The daemon: server, agent-node1, ...")->required();
+  supervise_cmd->add_option("--netns", supervise.netns, "Network namespace to start the daemon in");
+  supervise_cmd->add_flag("--adopt", supervise.adopt,
+                          "Take over the daemon running under its pid file instead of starting one");
+  supervise_cmd->add_option("--restart-delay-ms", supervise.restart_delay_ms, "First restart delay")
+      ->capture_default_str();
+  supervise_cmd->add_option("--max-restart-delay-ms", supervise.max_restart_delay_ms, "Backoff cap")
+      ->capture_default_str();
+  supervise_cmd
+      ->add_option("--healthy-after-ms", supervise.healthy_after_ms, "A run this long resets the backoff")
+      ->capture_default_str();
+  supervise_cmd->add_option("--stop-grace-ms", supervise.stop_grace_ms, "SIGTERM to SIGKILL when stopping")
+      ->capture_default_str();
+  supervise_cmd->add_option("command", supervise.command, "The daemon's command line, after --")->required();
 
   podnet::cli::StateDirOptions down, status;
   auto* down_cmd = app.add_subcommand("down", "Remove everything `podnet up` made");
@@ -147,9 +168,12 @@ int main(int argc, char** argv) {
   if (agent_cmd->parsed()) return podnet::cli::run_agent(agent, podnet::cli::pod_manager_runner());
   if (up_cmd->parsed()) {
     up.agents = !no_agents;
+    for (const auto* o : up_cmd->get_options())
+      if (o->count() > 0) up.given.insert(o->get_name());
     return podnet::cli::run_up(up);
   }
   if (down_cmd->parsed()) return podnet::cli::run_down(down);
+  if (supervise_cmd->parsed()) return podnet::cli::run_supervise(supervise);
   if (status_cmd->parsed()) return podnet::cli::run_status(status);
   if (proxy_cmd->parsed()) return podnet::cli::run_proxy(proxy);
   if (demo_cmd->parsed()) return podnet::cli::run_demo(demo);

@@ -3,7 +3,9 @@
 // returns once every node is Ready and leaves it running; `down` and `status` use what it recorded.
 #pragma once
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "cluster/layout.h"
 
@@ -19,6 +21,10 @@ struct UpOptions {
   int timeout_seconds = 180;  // for every node to become Ready
   std::string cni_binary;     // empty: podnet-cni next to this executable
   bool agents = true;         // false: control plane and node namespaces only (agents run by hand)
+  bool fresh = false;         // an existing cluster in the state dir is removed first
+  // The options given on the command line ("--nodes", ...): on a state dir that holds a cluster, only
+  // these are compared with its record, the rest come from it.
+  std::set<std::string> given;
 };
 
 int run_up(const UpOptions& opts);
@@ -29,5 +35,20 @@ struct StateDirOptions {
 
 int run_down(const StateDirOptions& opts);
 int run_status(const StateDirOptions& opts);
+
+// `podnet supervise`, which `up` starts for each daemon (docs/up.md).
+struct SuperviseFlags {
+  std::string state_dir;
+  std::string daemon;
+  std::string netns;
+  bool adopt = false;
+  int restart_delay_ms = 1000;
+  int max_restart_delay_ms = 30000;
+  int healthy_after_ms = 60000;
+  int stop_grace_ms = 5000;
+  std::vector<std::string> command;
+};
+
+int run_supervise(const SuperviseFlags& flags);
 
 }  // namespace podnet::cli

@@ -1,4 +1,5 @@
 // `podnet status`: the cluster at a glance, from its record, its pid files and the API server.
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "cli/cluster_cmds.h"
 #include "cluster/processes.h"
+#include "cluster/supervision.h"
 #include "cluster/views.h"
 
 namespace podnet::cli {
@@ -32,13 +34,93 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-std::string daemon_state(const cluster::Layout& layout, const std::string& daemon) {
-  auto pid = cluster::read_pid_file(layout.pid_path(daemon));
-  if (!pid) return "not started";
-  if (cluster::probe(*pid) == cluster::ProcState::kRunning &&
-      cluster::cmdline_contains(*pid, layout.spec().state_dir))
-    return "running (pid " + std::to_string(*pid) + ")";
-  return "DEAD (pid " + std::to_string(*pid) + ", log " + layout.log_path(daemon) + ")";
+// "42s", "3m5s", "2h10m".
+std::string span(int64_t ms) {
+  int64_t s = std::max<int64_t>(ms, 0) / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+  return std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
+}
+
+// "14:02:11 (35s ago)" (local time of day; the date too when it was not today).
+std::string when(int64_t unix_ms) {
+  const int64_t now = cluster::unix_now_ms();
+  time_t t = static_cast<time_t>(unix_ms / 1000), today = static_cast<time_t>(now / 1000);
+  tm at{}, now_tm{};
+  ::localtime_r(&t, &at);
+  ::localtime_r(&today, &now_tm);
+  char buf[32];
+  bool same_day = at.tm_yday == now_tm.tm_yday && at.tm_year == now_tm.tm_year;
+  std::strftime(buf, sizeof buf, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &at);
+  return std::string(buf) + " (" + span(now - unix_ms) + " ago)";
+}
+
+std::string last_exit(const cluster::DaemonObservation& d) {
+  if (!d.report || !d.report->last_exit) return "-";
+  const auto& e = *d.report->last_exit;
+  return e.status.describe() + " after " + span(e.ran_ms) + ", at " + when(e.at_unix_ms);
+}
+
+// The STATE column: a word, with kubelet's name for a daemon that fails again and again.
+std::string state_word(const cluster::DaemonObservation& d) {
+  using State = cluster::SupervisorReport::State;
+  if (d.running()) return d.supervised() ? "Running" : "Running (unsupervised)";
+  if (d.supervised()) {
+    if (d.report && d.report->crash_looping()) return "CrashLoopBackOff";
+    if (d.report && d.report->state == State::kBackoff) return "Restarting";
+    return "Starting";
+  }
+  if (d.report && d.report->state == State::kStopped && d.report->last_exit &&
+      d.report->last_exit->status.clean())
+    return "Stopped";
+  return d.recorded_pid > 0 ? "DEAD" : "Not started";
+}
+
+// One phrase for the API server line and the nodes' AGENT column.
+std::string daemon_state(const cluster::Layout& layout, const cluster::DaemonObservation& d) {
+  const std::string log = layout.log_path(d.name);
+  const int restarts = d.report ? d.report->restarts : 0;
+  if (d.running()) {
+    std::string out = "running (pid " + std::to_string(d.pid) + ")";
+    if (restarts > 0) out += ", " + std::to_string(restarts) + " restart(s), last " + last_exit(d);
+    if (!d.supervised()) out += ", unsupervised (`podnet up` resumes supervision)";
+    return out;
+  }
+  const std::string word = state_word(d);
+  if (d.supervised() && d.report && d.report->state == cluster::SupervisorReport::State::kBackoff)
+    return word + " (" + last_exit(d) + "; restart " + std::to_string(restarts + 1) + " in " +
+           span(d.report->next_start_unix_ms - cluster::unix_now_ms()) + "; log " + log + ")";
+  if (word == "DEAD")
+    return "DEAD (pid " + std::to_string(d.recorded_pid) + ", log " + log + "; `podnet up` restarts it)";
+  if (word == "Stopped") return "stopped (" + last_exit(d) + ", not restarted; log " + log + ")";
+  return word == "Starting" ? "starting (log " + log + ")" : "not started";
+}
+
+void print_daemons(const cluster::Layout& layout, const std::vector<cluster::DaemonObservation>& daemons) {
+  std::printf("\nDAEMONS (each under `podnet supervise`; restarted with backoff when it fails)\n");
+  std::vector<std::vector<std::string>> rows{{"NAME", "STATE", "PID", "RESTARTS", "LAST EXIT", "LOG"}};
+  for (const auto& d : daemons) {
+    std::string state = state_word(d);
+    if (d.supervised() && d.report && !d.running() &&
+        d.report->state == cluster::SupervisorReport::State::kBackoff)
+      state += " (restart in " + span(d.report->next_start_unix_ms - cluster::unix_now_ms()) + ")";
+    rows.push_back({d.name, state, d.running() ? std::to_string(d.pid) : "-",
+                    std::to_string(d.report ? d.report->restarts : 0), last_exit(d),
+                    layout.log_path(d.name)});
+  }
+  print_table(rows);
+  if (std::none_of(daemons.begin(), daemons.end(), [](const auto& d) { return !d.supervised(); })) return;
+  const std::string& dir = layout.spec().state_dir;
+  const std::string flag = dir == cluster::kDefaultStateDir ? "" : " --state-dir " + dir;
+  std::printf("  `podnet up%s` starts what is not running and supervises what runs unsupervised\n",
+              flag.c_str());
+}
+
+const cluster::DaemonObservation* find(const std::vector<cluster::DaemonObservation>& daemons,
+                                       const std::string& name) {
+  for (const auto& d : daemons)
+    if (d.name == name) return &d;
+  return nullptr;
 }
 
 std::string or_dash(const std::string& s) {
@@ -66,8 +148,10 @@ int run_status(const StateDirOptions& opts) {
   std::printf("cluster %s: %d node(s), overlay %s, underlay %s via %s, LB pool %s\n", spec.cid.c_str(),
               spec.nodes, spec.overlay.c_str(), spec.underlay.str().c_str(), layout.root_link().c_str(),
               layout.lb_pool().str().c_str());
+  const auto daemons = cluster::observe_daemons(layout);
   std::printf("API server %s: %s\nkubeconfig %s\n", layout.server_url().c_str(),
-              daemon_state(layout, "server").c_str(), layout.admin_kubeconfig().c_str());
+              daemon_state(layout, *find(daemons, "server")).c_str(), layout.admin_kubeconfig().c_str());
+  print_daemons(layout, daemons);
 
   auto client = cluster::admin_client(layout, 5s);
   if (!client) {
@@ -88,7 +172,8 @@ int run_status(const StateDirOptions& opts) {
   for (int i = 1; i <= spec.nodes; ++i) {
     std::string name = layout.node_name(i);
     auto it = std::find_if(node_list.begin(), node_list.end(), [&](const auto& n) { return n.name == name; });
-    std::string agent = daemon_state(layout, cluster::Layout::agent_daemon(name));
+    const auto* seen = find(daemons, cluster::Layout::agent_daemon(name));
+    std::string agent = seen ? daemon_state(layout, *seen) : "not started (--no-agents)";
     if (it == node_list.end())
       rows.push_back({name, "(not registered)", layout.node_ip(i).addr.to_string(), "-", agent});
     else

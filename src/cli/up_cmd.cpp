@@ -1,6 +1,8 @@
 // `podnet up`. Every step after the cluster record is written is undone by tear_down() when a
 // later step fails or Ctrl-C arrives: SIGINT/SIGTERM/SIGHUP stay blocked and are polled between
-// steps and while waiting, so no signal can cut the cleanup short.
+// steps and while waiting, so no signal can cut the cleanup short. On a state dir that holds a
+// stopped cluster the same steps restore it, keeping what exists; a failure there stops only what
+// this run started and never removes the cluster's data. Each daemon runs under `podnet supervise`.
 #include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 
 #include "cli/cluster_cmds.h"
 #include "cluster/processes.h"
+#include "cluster/supervision.h"
 #include "cluster/teardown.h"
 #include "cluster/underlay.h"
 #include "cluster/views.h"
@@ -72,6 +75,11 @@ struct Failed {
   std::string what;
 };
 
+// Marks what a restoring `up` found in place.
+std::string kept(bool present) {
+  return present ? " (kept)" : "";
+}
+
 class Up {
  public:
   Up(Layout layout, const UpOptions& opts, std::string self, std::string cni, Signals& signals)
@@ -81,59 +89,110 @@ class Up {
         cni_(std::move(cni)),
         signals_(signals) {}
 
-  // Runs every step; nullopt on success.
+  // Runs every step, keeping what exists; nullopt on success (and not interrupted meanwhile).
   std::optional<Failed> run() {
+    auto failed = steps();
+    if (!failed && signals_.interrupted()) failed = Failed{"interrupted"};
+    return failed;
+  }
+
+  // The supervisors this run started, and their daemons with them (a restore that failed).
+  void stop_started() {
+    std::vector<pid_t> pids;
+    for (const auto& [daemon, started] : started_) pids.push_back(started.supervisor);
+    cluster::stop_processes(pids, 8s);
+  }
+
+ private:
+  std::optional<Failed> steps() {
     const auto& spec = layout_.spec();
+    auto stale = cluster::remove_stale_netns_files(layout_);
+    if (!stale) return Failed{stale.error().message()};
+    if (*stale > 0)
+      say("* removed " + std::to_string(*stale) + " stale netns file(s) under /run/netns (a reboot's)");
     say("* underlay: netns " + layout_.underlay_netns() + ", reached from here by " + layout_.root_link() +
-        " " + layout_.gateway().str());
-    if (auto s = cluster::create_underlay(layout_); !s) return Failed{s.error().message()};
-    for (int i = 1; i <= spec.nodes; ++i) {
-      if (signals_.interrupted()) return Failed{"interrupted"};
-      say("* " + layout_.node_name(i) + ": netns " + layout_.node_netns(i) + ", eth0 " +
-          layout_.node_ip(i).str() + " (veth " + layout_.node_veth(i) + ")");
-      if (auto s = cluster::create_node(layout_, i); !s) return Failed{s.error().message()};
-    }
-    for (const auto& dir : {layout_.logs_dir(), layout_.pids_dir(), layout_.server_dir()})
+        " " + layout_.gateway().str() + kept(cluster::netns_present(layout_.underlay_netns())));
+    if (auto s = cluster::ensure_underlay(layout_); !s) return Failed{s.error().message()};
+    for (const auto& dir :
+         {layout_.logs_dir(), layout_.pids_dir(), layout_.server_dir(), layout_.supervise_dir()})
       if (auto s = make_dirs(dir, 0700); !s) return Failed{s.error().message()};
     for (int i = 1; i <= spec.nodes; ++i)
       if (auto s = make_dirs(layout_.node_dir(i), 0700); !s) return Failed{s.error().message()};
-
+    // The server needs only the underlay's .1: it starts while the node namespaces are made.
     if (auto f = start_server()) return f;
-    if (!opts_.agents) {
+    for (int i = 1; i <= spec.nodes; ++i) {
+      if (signals_.interrupted()) return Failed{"interrupted"};
+      say("* " + layout_.node_name(i) + ": netns " + layout_.node_netns(i) + ", eth0 " +
+          layout_.node_ip(i).str() + " (veth " + layout_.node_veth(i) + ")" +
+          kept(cluster::netns_present(layout_.node_netns(i))));
+      if (auto s = cluster::ensure_node(layout_, i); !s) return Failed{s.error().message()};
+    }
+    if (auto f = wait_for_server()) return f;
+    if (!spec.agents) {
       say("* no agents started (--no-agents): node namespaces are ready for agents run by hand");
       return std::nullopt;
     }
     for (int i = 1; i <= spec.nodes; ++i)
       if (auto f = issue_credential(i)) return f;
+    remember_heartbeats();
     for (int i = 1; i <= spec.nodes; ++i)
       if (auto f = start_agent(i)) return f;
     return wait_ready();
   }
 
-  bool interrupted() { return signals_.interrupted(); }
+  struct Started {
+    pid_t supervisor = 0;
+    int64_t at_unix_ms = 0;
+  };
 
- private:
-  // Reports a daemon that exited, with the end of its log.
+  // Reports a daemon that exited since this run started it, with the end of its log. Its supervisor
+  // would restart it, but a daemon that fails while the cluster comes up is a failed `up`.
   std::optional<Failed> check_alive(const std::string& daemon) {
-    auto it = pids_.find(daemon);
-    if (it == pids_.end()) return std::nullopt;
-    int status = 0;
-    if (cluster::probe(it->second, &status) == cluster::ProcState::kRunning) return std::nullopt;
+    auto it = started_.find(daemon);
+    if (it == started_.end()) return std::nullopt;
     std::string log = layout_.log_path(daemon);
-    return Failed{daemon + " exited; end of " + log + ":\n" + cluster::tail_file(log, 15)};
+    if (cluster::probe(it->second.supervisor) != cluster::ProcState::kRunning)
+      return Failed{"the supervisor of " + daemon + " exited; end of " + log + ":\n" +
+                    cluster::tail_file(log, 15)};
+    auto report = cluster::load_report(layout_.supervisor_report_path(daemon));
+    if (!report || !*report || !(*report)->last_exit ||
+        (*report)->last_exit->at_unix_ms < it->second.at_unix_ms)
+      return std::nullopt;
+    return Failed{daemon + " exited (" + (*report)->last_exit->status.describe() + "); end of " + log +
+                  ":\n" + cluster::tail_file(log, 15)};
   }
 
-  std::optional<Failed> spawn(const std::string& daemon, std::vector<std::string> argv,
+  // True (and says so) when the daemon runs under a live supervisor: a restore keeps it.
+  bool supervised(const std::string& daemon, const std::string& label) {
+    auto seen = cluster::observe_daemon(layout_, daemon);
+    if (!seen.supervised()) return false;
+    say("* " + label + ": supervised" +
+        (seen.running() ? ", running (pid " + std::to_string(seen.pid) + ")" : "") + " (kept)");
+    return true;
+  }
+
+  // Starts `podnet supervise` for the daemon, which starts the daemon, or takes over the one still
+  // running from an earlier supervisor.
+  std::optional<Failed> spawn(const std::string& daemon, const std::vector<std::string>& argv,
                               const std::string& netns) {
-    cluster::DaemonSpec d{std::move(argv), netns, layout_.log_path(daemon), layout_.pid_path(daemon)};
+    std::vector<std::string> command{self_,      "supervise", "--state-dir", layout_.spec().state_dir,
+                                     "--daemon", daemon};
+    if (!netns.empty()) command.insert(command.end(), {"--netns", netns});
+    if (cluster::observe_daemon(layout_, daemon).running()) command.push_back("--adopt");
+    command.push_back("--");
+    command.insert(command.end(), argv.begin(), argv.end());
+    const int64_t now = cluster::unix_now_ms();
+    cluster::DaemonSpec d{std::move(command), "", layout_.log_path(daemon),
+                          layout_.supervisor_pid_path(daemon)};
     auto pid = cluster::spawn_daemon(d);
     if (!pid) return Failed{daemon + ": " + pid.error().message()};
-    pids_[daemon] = *pid;
+    started_[daemon] = Started{*pid, now};
     return std::nullopt;
   }
 
   std::optional<Failed> start_server() {
     const auto& spec = layout_.spec();
+    if (supervised("server", "API server on " + layout_.server_url())) return std::nullopt;
     say("* API server on " + layout_.server_url() + " (log " + layout_.log_path("server") + ")");
     std::vector<std::string> argv{self_,
                                   "server",
@@ -149,7 +208,10 @@ class Up {
                                   spec.service_cidr,
                                   "--cluster-cidr",
                                   spec.cluster_cidr};
-    if (auto f = spawn("server", argv, "")) return f;
+    return spawn("server", argv, "");
+  }
+
+  std::optional<Failed> wait_for_server() {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -172,32 +234,12 @@ class Up {
     return Failed{"API server not answering after 60 s" + (last.empty() ? "" : ": " + last)};
   }
 
-  // FALLBACK until `podnet server --issue-node-credential` exists (branch wip/api): agents get a
-  // copy of the admin credential. Remove this function and its caller's branch once it is merged.
-  std::optional<Failed> copy_admin_credential(int i) {
-    auto text = read_file(layout_.admin_kubeconfig());
-    if (!text) return Failed{text.error().message()};
-    if (auto s = write_file_atomic(layout_.node_kubeconfig(i), *text, 0600); !s)
-      return Failed{s.error().message()};
-    return std::nullopt;
-  }
-
-  bool server_issues_credentials() {
-    if (!issues_credentials_) {
-      auto help = cluster::capture_command({self_, "server", "--help"});
-      issues_credentials_ = help && help->second.find("--issue-node-credential") != std::string::npos;
-    }
-    return *issues_credentials_;
-  }
-
+  // Agents get their node's credential and nothing else: `podnet server` (this very binary) issues it.
   std::optional<Failed> issue_credential(int i) {
     const std::string node = layout_.node_name(i);
-    if (!server_issues_credentials()) {
-      if (i == 1)
-        say("* node credentials: this podnet has no --issue-node-credential, agents use the admin's");
-      return copy_admin_credential(i);
-    }
-    if (i == 1) say("* node credentials (system:node:<name>, signed by the cluster CA)");
+    if (::access(layout_.node_kubeconfig(i).c_str(), F_OK) == 0) return std::nullopt;  // a restore keeps it
+    if (!said_credentials_) say("* node credentials (system:node:<name>, signed by the cluster CA)");
+    said_credentials_ = true;
     const std::string log = layout_.log_path("credentials");
     auto rc = cluster::run_command(
         {self_, "server", "--data-dir", layout_.server_dir(), "--bind-address",
@@ -215,6 +257,7 @@ class Up {
     const auto& spec = layout_.spec();
     const std::string node = layout_.node_name(i);
     const std::string daemon = Layout::agent_daemon(node);
+    if (supervised(daemon, "agent " + node)) return std::nullopt;
     say("* agent " + node + " in " + layout_.node_netns(i) + " (log " + layout_.log_path(daemon) + ")");
     std::vector<std::string> args{self_, "agent", "--run-pods"};
     for (const auto& [flag, value] :
@@ -230,6 +273,19 @@ class Up {
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 
+  // The nodes' last heartbeats before any agent starts. A restored cluster's nodes still say Ready
+  // from before it stopped: a node whose agent this run starts counts only once it posted anew.
+  void remember_heartbeats() {
+    if (auto list = client_->get("/api/v1/nodes"))
+      for (const auto& n : cluster::node_views(*list)) old_heartbeats_[n.name] = n.ready_heartbeat;
+  }
+
+  bool posted_since_start(const cluster::NodeView& n) const {
+    if (!started_.contains(Layout::agent_daemon(n.name))) return true;  // kept running: as it says
+    auto it = old_heartbeats_.find(n.name);
+    return it == old_heartbeats_.end() || it->second != n.ready_heartbeat;
+  }
+
   std::optional<Failed> wait_ready() {
     say("* waiting for " + std::to_string(layout_.spec().nodes) + " node(s) to be Ready");
     std::map<std::string, bool> reported;
@@ -241,7 +297,7 @@ class Up {
       if (auto list = client_->get("/api/v1/nodes")) {
         last.clear();
         for (const auto& n : cluster::node_views(*list)) {
-          if (!n.ready || reported[n.name]) continue;
+          if (!n.ready || reported[n.name] || !posted_since_start(n)) continue;
           reported[n.name] = true;
           say("  " + n.name + " Ready: " + n.internal_ip + ", podCIDR " +
               (n.pod_cidr.empty() ? "-" : n.pod_cidr));
@@ -264,9 +320,10 @@ class Up {
   const UpOptions& opts_;
   std::string self_, cni_;
   Signals& signals_;
-  std::map<std::string, pid_t> pids_;
+  std::map<std::string, Started> started_;
+  std::map<std::string, std::string> old_heartbeats_;
   std::unique_ptr<client::HttpsApiClient> client_;
-  std::optional<bool> issues_credentials_;
+  bool said_credentials_ = false;
 };
 
 int refuse(const std::string& why) {
@@ -284,6 +341,124 @@ std::string state_flag(const std::string& state_dir) {
   return state_dir == cluster::kDefaultStateDir ? "" : " --state-dir " + state_dir;
 }
 
+// EADDRINUSE naming the collision when the underlay overlaps the root namespace's addresses or routes.
+Status underlay_unused(const IpPrefix& underlay) {
+  PODNET_TRY(used, cluster::used_prefixes());
+  return cluster::check_underlay_free(underlay, used);
+}
+
+// podnet-cni, with podnet-shim beside it (only agents need them); an error says which is missing.
+Result<std::string> cni_binary(const UpOptions& opts, const std::string& self, bool agents) {
+  std::string cni =
+      opts.cni_binary.empty() ? fs::path(self).parent_path().string() + "/podnet-cni" : opts.cni_binary;
+  if (agents && ::access(cni.c_str(), X_OK) != 0)
+    return fail_msg("CNI plugin not found at " + cni + " (use --cni-bin)");
+  std::string shim = fs::path(cni).parent_path().string() + "/podnet-shim";
+  if (agents && ::access(shim.c_str(), X_OK) != 0)
+    return fail_msg("container shim not found at " + shim + " (it belongs next to podnet-cni)");
+  return cni;
+}
+
+// The options on the command line that contradict the cluster's record, as "--nodes 1 (it has 2)".
+std::string contradicting(const UpOptions& opts, const cluster::ClusterSpec& rec) {
+  std::string out;
+  auto check = [&](const char* flag, bool differs, const std::string& asked, const std::string& has) {
+    if (!opts.given.contains(flag) || !differs) return;
+    out += (out.empty() ? "" : ", ") + std::string(flag) + (asked.empty() ? "" : " " + asked) + " (it has " +
+           has + ")";
+  };
+  auto underlay = parse_prefix(opts.underlay_cidr);
+  check("--nodes", opts.nodes != rec.nodes, std::to_string(opts.nodes), std::to_string(rec.nodes));
+  check("--overlay", opts.overlay != rec.overlay, opts.overlay, rec.overlay);
+  check("--underlay-cidr", !underlay || underlay->network() != rec.underlay, opts.underlay_cidr,
+        rec.underlay.str());
+  check("--api-port", opts.api_port != rec.api_port, std::to_string(opts.api_port),
+        std::to_string(rec.api_port));
+  check("--no-fast-path", opts.fast_path != rec.fast_path, "", "the fast path");
+  check("--no-agents", opts.agents != rec.agents, "", "agents");
+  return out;
+}
+
+void print_ready(const Layout& layout) {
+  const std::string flag = state_flag(layout.spec().state_dir);
+  say("");
+  say("The cluster is up. kubeconfig: " + layout.admin_kubeconfig());
+  say("  export KUBECONFIG=" + layout.admin_kubeconfig());
+  say("  kubectl get nodes -o wide");
+  say("  podnet status" + flag + "       # nodes, pods, services at a glance");
+  say("  podnet down" + flag + "         # remove the cluster and everything it made");
+}
+
+std::string describe(const cluster::ClusterSpec& spec) {
+  return spec.cid + ", " + std::to_string(spec.nodes) + " node(s), overlay " + spec.overlay +
+         (spec.fast_path ? "" : " (no eBPF fast path)") + ", underlay " + spec.underlay.str() +
+         ", state in " + spec.state_dir;
+}
+
+// True when every daemon runs under its supervisor and the cluster's namespaces and link exist.
+bool fully_running(const Layout& layout) {
+  for (const auto& d : cluster::observe_daemons(layout))
+    if (!d.supervised() || !d.running()) return false;
+  if (!cluster::netns_present(layout.underlay_netns()) || !cluster::root_link_present(layout).value_or(false))
+    return false;
+  for (int i = 1; i <= layout.spec().nodes; ++i)
+    if (!cluster::netns_present(layout.node_netns(i))) return false;
+  return true;
+}
+
+bool anything_alive(const Layout& layout) {
+  for (const auto& d : cluster::observe_daemons(layout))
+    if (d.supervised() || d.running()) return true;
+  return false;
+}
+
+// `up` on a state dir that holds a cluster: brings back what is missing of it (namespaces, links,
+// daemons) from its record, with the same id, addresses and API data. Nothing is removed: a
+// failure stops only the supervisors this run started.
+int restore(const cluster::ClusterSpec& recorded, const UpOptions& opts, Signals& signals) {
+  const std::string& dir = recorded.state_dir;
+  const std::string flag = state_flag(dir);
+  if (auto conflict = contradicting(opts, recorded); !conflict.empty()) {
+    if (anything_alive(Layout(recorded)))
+      return refuse("a cluster (" + recorded.cid + ") already runs in " + dir + " with other options (" +
+                    conflict + "); run `podnet down" + flag + "` first, or `podnet up --fresh`");
+    return refuse("the stopped cluster (" + recorded.cid + ") in " + dir + " was made with other options (" +
+                  conflict + "); `podnet up" + flag + "` without them restores it, `--fresh` replaces it");
+  }
+  // One `up` at a time per state dir; the record is read again under the lock, since the run that
+  // held it may have removed the cluster or brought it up.
+  auto lock = FileLock::acquire(dir + "/up.lock");
+  if (!lock) return refuse(lock.error().message());
+  auto again = cluster::load_record(dir);
+  if (!again || !*again) return refuse("the cluster in " + dir + " was removed meanwhile");
+  cluster::ClusterSpec spec = **again;
+  spec.state_dir = dir;
+  Layout layout(spec);
+  if (fully_running(layout)) {
+    say("podnet up: cluster " + spec.cid + " already runs in " + dir + "; nothing to do");
+    say("  podnet status" + flag + "       # its nodes, daemons, pods, services");
+    say("  podnet up --fresh" + flag + "   # replace it with a new cluster");
+    return 0;
+  }
+  if (!cluster::root_link_present(layout).value_or(false))
+    if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
+  std::string self = self_path();
+  auto cni = cni_binary(opts, self, spec.agents);
+  if (!cni) return refuse(cni.error().message());
+
+  say("podnet up: restoring cluster " + describe(spec));
+  Up up(layout, opts, self, *cni, signals);
+  if (auto failed = up.run()) {
+    std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
+    say("stopping the daemons this run started; the cluster's data stays in " + dir + " (`podnet up" + flag +
+        "` tries again, `podnet down" + flag + "` removes it)");
+    up.stop_started();
+    return 1;
+  }
+  print_ready(layout);
+  return 0;
+}
+
 }  // namespace
 
 int run_up(const UpOptions& opts) {
@@ -295,6 +470,7 @@ int run_up(const UpOptions& opts) {
   spec.nodes = opts.nodes;
   spec.overlay = opts.overlay;
   spec.fast_path = opts.fast_path;
+  spec.agents = opts.agents;
   spec.api_port = opts.api_port;
   auto underlay = parse_prefix(opts.underlay_cidr);
   if (!underlay) return refuse("--underlay-cidr: " + underlay.error().message());
@@ -304,24 +480,23 @@ int run_up(const UpOptions& opts) {
 
   auto existing = cluster::load_record(spec.state_dir);
   if (!existing) return refuse(existing.error().message());
-  if (*existing)
-    return refuse("a cluster (" + (*existing)->cid + ") already runs in " + spec.state_dir +
-                  "; run `podnet down" + state_flag(spec.state_dir) + "` first");
+  if (*existing) {
+    // The record names its own directory; a copied or moved state dir must not touch another.
+    (*existing)->state_dir = spec.state_dir;
+    if (!opts.fresh) return restore(**existing, opts, signals);
+    say("podnet up --fresh: removing cluster " + (*existing)->cid + " in " + spec.state_dir);
+    if (auto s = cluster::tear_down(Layout(**existing), [](const std::string& line) { say("  " + line); });
+        !s)
+      return refuse("--fresh: " + s.error().message());
+  }
   // A failed `up` removes the state dir, so refusing a foreign non-empty one keeps that removal safe.
   if (!empty_or_absent(spec.state_dir))
     return refuse(spec.state_dir + " is not empty and holds no cluster; pick another --state-dir");
-  auto used = cluster::used_prefixes();
-  if (!used) return refuse(used.error().message());
-  if (auto s = cluster::check_underlay_free(spec.underlay, *used); !s) return refuse(s.error().message());
+  if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
 
   std::string self = self_path();
-  std::string cni =
-      opts.cni_binary.empty() ? fs::path(self).parent_path().string() + "/podnet-cni" : opts.cni_binary;
-  if (opts.agents && ::access(cni.c_str(), X_OK) != 0)
-    return refuse("CNI plugin not found at " + cni + " (use --cni-bin)");
-  std::string shim = fs::path(cni).parent_path().string() + "/podnet-shim";
-  if (opts.agents && ::access(shim.c_str(), X_OK) != 0)
-    return refuse("container shim not found at " + shim + " (it belongs next to podnet-cni)");
+  auto cni = cni_binary(opts, self, opts.agents);
+  if (!cni) return refuse(cni.error().message());
 
   bool found = false;
   for (int attempt = 0; attempt < 32 && !found; ++attempt) {
@@ -334,31 +509,23 @@ int run_up(const UpOptions& opts) {
 
   Layout layout(spec);
   if (auto s = make_dirs(spec.state_dir, 0755); !s) return refuse(s.error().message());
+  auto lock = FileLock::acquire(spec.state_dir + "/up.lock");
+  if (!lock) return refuse(lock.error().message());
   if (auto s = cluster::write_record_exclusive(layout); !s) {
     if (s.error().code == EEXIST)
       return refuse("another `podnet up` is starting a cluster in " + spec.state_dir);
     return refuse(s.error().message());
   }
-  say("podnet up: cluster " + spec.cid + ", " + std::to_string(spec.nodes) + " node(s), overlay " +
-      spec.overlay + (spec.fast_path ? "" : " (no eBPF fast path)") + ", underlay " + spec.underlay.str() +
-      ", state in " + spec.state_dir);
+  say("podnet up: cluster " + describe(spec));
 
-  Up up(layout, opts, self, cni, signals);
-  auto failed = up.run();
-  if (!failed && up.interrupted()) failed = Failed{"interrupted"};
-  if (failed) {
+  Up up(layout, opts, self, *cni, signals);
+  if (auto failed = up.run()) {
     std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
     say("removing what was made");
     (void)cluster::tear_down(layout, [](const std::string& line) { say("  " + line); });
     return 1;
   }
-  const std::string flag = state_flag(spec.state_dir);
-  say("");
-  say("The cluster is up. kubeconfig: " + layout.admin_kubeconfig());
-  say("  export KUBECONFIG=" + layout.admin_kubeconfig());
-  say("  kubectl get nodes -o wide");
-  say("  podnet status" + flag + "       # nodes, pods, services at a glance");
-  say("  podnet down" + flag + "         # remove the cluster and everything it made");
+  print_ready(layout);
   return 0;
 }
 

@@ -70,7 +70,7 @@ std::string Layout::server_url() const {
 
 std::vector<std::string> Layout::daemons() const {
   std::vector<std::string> out{"server"};
-  for (int i = 1; i <= spec_.nodes; ++i) out.push_back(agent_daemon(node_name(i)));
+  for (int i = 1; spec_.agents && i <= spec_.nodes; ++i) out.push_back(agent_daemon(node_name(i)));
   return out;
 }
 
@@ -80,7 +80,7 @@ std::string to_json(const ClusterSpec& spec) {
       {"underlay", spec.underlay.str()},  {"nodes", spec.nodes},
       {"overlay", spec.overlay},          {"apiPort", spec.api_port},
       {"clusterCIDR", spec.cluster_cidr}, {"serviceCIDR", spec.service_cidr},
-      {"fastPath", spec.fast_path},
+      {"fastPath", spec.fast_path},       {"agents", spec.agents},
   };
   return boost::json::serialize(o) + "\n";
 }
@@ -123,6 +123,12 @@ Result<ClusterSpec> spec_from_json(std::string_view text) {
   if (auto* f = o.if_contains("fastPath")) {
     if (!f->is_bool()) return fail_msg("cluster record: \"fastPath\" is not a boolean");
     s.fast_path = f->as_bool();
+  }
+  // Records written before `up` could restore a cluster lack the key; they had agents unless made
+  // with --no-agents, which nothing recorded.
+  if (auto* f = o.if_contains("agents")) {
+    if (!f->is_bool()) return fail_msg("cluster record: \"agents\" is not a boolean");
+    s.agents = f->as_bool();
   }
   if (auto st = validate(s); !st) return std::unexpected(wrap(st.error(), "cluster record"));
   return s;

@@ -27,6 +27,7 @@ struct ClusterSpec {
   std::string cluster_cidr = "10.244.0.0/16";
   std::string service_cidr = "10.96.0.0/12";
   bool fast_path = true;  // the agents' eBPF fast path (docs/agent.md)
+  bool agents = true;     // false: `up --no-agents`, node namespaces only
 };
 
 // Checks what no kernel call can catch later: ranges that collide, too many nodes for the prefix.
@@ -67,7 +68,16 @@ class Layout {
   static std::string agent_daemon(const std::string& node) { return "agent-" + node; }
   std::string log_path(const std::string& daemon) const { return logs_dir() + "/" + daemon + ".log"; }
   std::string pid_path(const std::string& daemon) const { return pids_dir() + "/" + daemon + ".pid"; }
-  std::vector<std::string> daemons() const;  // server first, then the agents
+  std::vector<std::string> daemons() const;  // server first, then the agents (none with --no-agents)
+  // Each daemon runs under its own `podnet supervise`: that process's pid file, and the report it
+  // keeps of the daemon (state, restarts, last exit) for `status` and `up`.
+  std::string supervise_dir() const { return spec_.state_dir + "/supervise"; }
+  std::string supervisor_pid_path(const std::string& daemon) const {
+    return supervise_dir() + "/" + daemon + ".pid";
+  }
+  std::string supervisor_report_path(const std::string& daemon) const {
+    return supervise_dir() + "/" + daemon + ".json";
+  }
 
  private:
   ClusterSpec spec_;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cluster/processes.h"
+#include "cluster/supervision.h"
 #include "cluster/underlay.h"
 #include "common/files.h"
 
@@ -37,15 +38,19 @@ std::vector<std::string> list_dir(const std::string& dir) {
   return out;
 }
 
-// Recorded daemons whose pid still names one of ours: a pid file outlives its process, and the
+// Recorded processes whose pid still names one of ours: a pid file outlives its process, and the
 // pid may have been reused since.
-std::vector<pid_t> live_daemons(const Layout& layout) {
+std::vector<pid_t> live_pids(const Layout& layout, const std::vector<std::string>& pid_files) {
   std::vector<pid_t> out;
-  for (const auto& d : layout.daemons()) {
-    auto pid = read_pid_file(layout.pid_path(d));
-    if (pid && probe(*pid) == ProcState::kRunning && cmdline_contains(*pid, layout.spec().state_dir))
-      out.push_back(*pid);
-  }
+  for (const auto& f : pid_files)
+    if (pid_t pid = live_pid_from_file(f, layout.spec().state_dir); pid > 0) out.push_back(pid);
+  return out;
+}
+
+std::vector<std::string> pid_files(const Layout& layout, bool supervisors) {
+  std::vector<std::string> out;
+  for (const auto& d : layout.daemons())
+    out.push_back(supervisors ? layout.supervisor_pid_path(d) : layout.pid_path(d));
   return out;
 }
 
@@ -98,8 +103,7 @@ std::vector<PodRecord> recorded_pods(const Layout& layout) {
   return out;
 }
 
-// Unmounts every file system mounted below `dir` (the agents' bpffs instances), deepest first,
-// so removing the directory removes files, not mounted file systems' contents.
+// Deepest first, so removing the directory removes files, not mounted file systems' contents.
 Status unmount_below(const std::string& dir) {
   auto text = read_file("/proc/self/mountinfo");
   if (!text) return std::unexpected(text.error());
@@ -126,7 +130,14 @@ Status tear_down(const Layout& layout, const Progress& progress) {
     if (first) first = s;
   };
 
-  auto daemons = live_daemons(layout);
+  // Supervisors first: each forwards SIGTERM to its daemon and waits for it (SIGKILL after its 5 s),
+  // so nothing is restarted behind our back; then whatever runs without one.
+  auto supervisors = live_pids(layout, pid_files(layout, true));
+  if (!supervisors.empty()) {
+    progress("stopping " + std::to_string(supervisors.size()) + " supervised daemon(s)");
+    stop_processes(supervisors, 8s);
+  }
+  auto daemons = live_pids(layout, pid_files(layout, false));
   if (!daemons.empty()) {
     progress("stopping " + std::to_string(daemons.size()) + " daemon(s)");
     stop_processes(daemons, 5s);

@@ -1,7 +1,7 @@
-// Removing a `podnet up` cluster, whatever state it is in: recorded daemons, then every process
-// living in one of the cluster's network namespaces, then pod and node namespaces, root-side veths,
-// the bridge and finally the state directory. Each step tolerates what is already gone, so running
-// it twice, or after a crash half-way through `up`, is fine.
+// Removing a `podnet up` cluster, whatever state it is in: supervisors and recorded daemons, then
+// every process living in one of the cluster's network namespaces, then pod and node namespaces,
+// root-side veths, the bridge and finally the state directory. Each step tolerates what is already
+// gone, so running it twice, or after a crash half-way through `up`, is fine.
 #pragma once
 
 #include <functional>
@@ -29,6 +29,9 @@ std::vector<std::string> cluster_netns(const Layout& layout, const std::vector<s
 
 // The pods recorded under STATE/nodes/*/pods/<uid>/ (netns path from a `netns` file if present).
 std::vector<PodRecord> recorded_pods(const Layout& layout);
+
+// Unmounts every file system mounted below `dir` (the agents' bpffs instances), deepest first.
+Status unmount_below(const std::string& dir);
 
 using Progress = std::function<void(const std::string&)>;
 

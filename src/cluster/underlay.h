@@ -22,11 +22,21 @@ Status check_underlay_free(const IpPrefix& underlay, const std::vector<IpPrefix>
 Result<bool> cid_free(const std::string& cid);
 
 // Netns pn-<cid>-underlay with the bridge pnbr0 (br_netfilter off there), and the root namespace's
-// veth pnu<cid> into it (peer pnroot on the bridge), up, with the gateway address.
-Status create_underlay(const Layout& layout);
+// veth pnu<cid> into it (peer pnroot on the bridge), up, with the gateway address. What exists is
+// kept and the rest made, so it also restores the underlay of a stopped cluster (after a reboot).
+Status ensure_underlay(const Layout& layout);
 // Node i: netns pn-<cid>-node<i>, lo up, eth0 (peer of pn<cid>n<i> on the underlay bridge) with
-// the node's address, default route via the gateway, ip_forward=1.
-Status create_node(const Layout& layout, int i);
+// the node's address, default route via the gateway, ip_forward=1. Like ensure_underlay, keeps
+// what exists (the agent's own objects in the namespace included).
+Status ensure_node(const Layout& layout, int i);
+// True when /run/netns/NAME is a mounted network namespace.
+bool netns_present(const std::string& name);
+// Removes the cluster's files under /run/netns (its own and its recorded pods') that no longer
+// hold a namespace: a reboot leaves them where /run is not a tmpfs, and an agent would take such a
+// file for its pod's namespace. Returns how many went.
+Result<int> remove_stale_netns_files(const Layout& layout);
+// True when the root namespace has a link of that name.
+Result<bool> root_link_present(const Layout& layout);
 
 // Deletes a named netns; the root link pnu<cid> (and the root-side node veths and bridge of
 // clusters made before the underlay namespace); absent objects are fine.

@@ -49,7 +49,10 @@ NodeView node_view(const json::value& node) {
   v.name = str(node, {"metadata", "name"});
   v.pod_cidr = str(node, {"spec", "podCIDR"});
   for (const auto& c : arr(node, {"status", "conditions"}))
-    if (str(c, {"type"}) == "Ready") v.ready = str(c, {"status"}) == "True";
+    if (str(c, {"type"}) == "Ready") {
+      v.ready = str(c, {"status"}) == "True";
+      v.ready_heartbeat = str(c, {"lastHeartbeatTime"});
+    }
   for (const auto& a : arr(node, {"status", "addresses"}))
     if (str(a, {"type"}) == "InternalIP" && v.internal_ip.empty()) v.internal_ip = str(a, {"address"});
   return v;

@@ -16,6 +16,7 @@ namespace podnet::cluster {
 struct NodeView {
   std::string name;
   bool ready = false;
+  std::string ready_heartbeat;  // the Ready condition's lastHeartbeatTime, as the API wrote it
   std::string internal_ip;
   std::string pod_cidr;
 };

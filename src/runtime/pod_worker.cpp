@@ -248,10 +248,15 @@ bool PodWorker::setup_sandbox() {
       }
   if (!mappings.empty()) att.runtime_config["portMappings"] = std::move(mappings);
 
-  if (!rec_.netns.empty() && rec_.cni_result.is_null()) {
-    // A setup that died half-way: let the plugin forget what it may have allocated.
+  if (!rec_.netns.empty()) {
+    // A setup that died half-way, or a sandbox that is gone (its netns removed, the node rebooted):
+    // the plugin forgets what it holds for the pod (addresses, host-side objects) before the new
+    // ADD, as kubelet stops a dead sandbox before it makes a new one. Without this the old address
+    // would stay reserved (IPAM refuses a second ADD of one attachment).
     att.netns = "/var/run/netns/" + rec_.netns;
-    (void)ctx_.cni.del(*network, att, json::value());
+    if (::access(att.netns.c_str(), F_OK) != 0) att.netns.clear();
+    (void)ctx_.cni.del(*network, att, rec_.cni_result);
+    rec_.cni_result = json::value();
   }
   rec_.netns = ctx_.netns_name(uid_);
   save();  // before the netns exists, so a crash leaves a record that GC finds

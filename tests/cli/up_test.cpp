@@ -1,5 +1,6 @@
 // `podnet up`, `status` and `down` through the real binary: what up makes, that status shows it,
-// that down removes all of it (also after kill -9 of the daemons, a failed up or Ctrl-C), and
+// that down removes all of it (also after kill -9 of the daemons and their supervisors, a failed
+// up or Ctrl-C), and
 // that up refuses a second cluster on one state dir or an underlay already in use. With `podnet
 // agent` in this build the nodes run their agents and must become Ready; without it (the agent is
 // built on another branch until merged) up runs with --no-agents.
@@ -104,13 +105,14 @@ TEST(Up, DownAfterKill9OfTheDaemons) {
   auto up = c.up(2, agents_flag());
   ASSERT_EQ(up.rc, 0) << up.out;
   start_stray_process(c, 2);
+  // Their supervisors first (kill -9 too), or they would start the daemons again.
   pid_t server = c.daemon_pid("server");
   ASSERT_GT(server, 0);
-  ASSERT_EQ(::kill(server, SIGKILL), 0);
+  c.kill_unsupervised("server");
   if (have_agent()) {
     pid_t agent = c.daemon_pid("agent-node1");
     ASSERT_GT(agent, 0);
-    ASSERT_EQ(::kill(agent, SIGKILL), 0);
+    c.kill_unsupervised("agent-node1");
   }
   auto st = c.status();
   EXPECT_NE(st.rc, 0) << "status with a dead server: " << st.out;

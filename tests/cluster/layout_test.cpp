@@ -38,6 +38,11 @@ TEST(Layout, NamesAndAddressesFollowTheContract) {
   EXPECT_EQ(l.pid_path(Layout::agent_daemon("node3")), "/var/lib/podnet/up/pids/agent-node3.pid");
   EXPECT_EQ(l.log_path("server"), "/var/lib/podnet/up/logs/server.log");
   EXPECT_EQ(l.daemons(), (std::vector<std::string>{"server", "agent-node1", "agent-node2", "agent-node3"}));
+  EXPECT_EQ(l.supervisor_pid_path("agent-node1"), "/var/lib/podnet/up/supervise/agent-node1.pid");
+  EXPECT_EQ(l.supervisor_report_path("server"), "/var/lib/podnet/up/supervise/server.json");
+  ClusterSpec without_agents = spec();
+  without_agents.agents = false;
+  EXPECT_EQ(Layout(without_agents).daemons(), std::vector<std::string>{"server"});
 }
 
 TEST(Layout, ValidateRejectsWhatCannotWork) {
@@ -65,9 +70,11 @@ TEST(Layout, RecordRoundTripsAndRejectsGarbage) {
   s.overlay = "host-gw";
   s.api_port = 7443;
   s.fast_path = false;
+  s.agents = false;
   auto back = spec_from_json(to_json(s));
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_FALSE(back->fast_path);
+  EXPECT_FALSE(back->agents);
   EXPECT_EQ(back->cid, "3f2a");
   EXPECT_EQ(back->nodes, 2);
   EXPECT_EQ(back->overlay, "host-gw");
@@ -83,7 +90,9 @@ TEST(Layout, RecordRoundTripsAndRejectsGarbage) {
   auto before = spec_from_json(old + "}");
   ASSERT_TRUE(before) << before.error().message();
   EXPECT_TRUE(before->fast_path);
+  EXPECT_TRUE(before->agents);
   EXPECT_FALSE(spec_from_json(old + R"(,"fastPath":"yes"})"));
+  EXPECT_FALSE(spec_from_json(old + R"(,"agents":1})"));
 }
 
 TEST(Layout, RecordIsWrittenOnlyOnce) {

@@ -32,6 +32,8 @@ TEST(Processes, DaemonRunsDetachedWithLogAndPidFile) {
   for (int i = 0; i < 100 && tail_file(d.log_path, 2) != "started\noops\n"; ++i) ::usleep(10000);
   EXPECT_EQ(tail_file(d.log_path, 2), "started\noops\n");
   EXPECT_EQ(tail_file(d.log_path, 1), "oops\n");
+  // The shell prints before it execs sleep: the command line changes a moment later.
+  for (int i = 0; i < 100 && !cmdline_contains(*pid, "sleep 30"); ++i) ::usleep(10000);
   EXPECT_TRUE(cmdline_contains(*pid, "sleep 30"));
 
   auto own = netns_id("/proc/self/ns/net");

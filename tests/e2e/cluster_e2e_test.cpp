@@ -348,22 +348,19 @@ TEST_F(E2E, AgentKill9AndRestartKeepsAnOpenConnectionThroughAService) {
   };
   ASSERT_EQ(roundtrip("before\n"), "before\n");
 
-  // kill -9 both agents (the client's and the server's node), then start them again as up did.
+  // kill -9 both agents (the client's and the server's node); their supervisors start them again.
   for (int i = 1; i <= 2; ++i) {
     std::string daemon = "agent-node" + std::to_string(i);
     pid_t pid = c_.daemon_pid(daemon);
     ASSERT_GT(pid, 0);
-    auto cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    ASSERT_TRUE(cmdline);
-    std::vector<std::string> argv;
-    for (size_t start = 0, end; (end = cmdline->find('\0', start)) != std::string::npos; start = end + 1)
-      argv.push_back(cmdline->substr(start, end - start));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     while (cluster::probe(pid) == cluster::ProcState::kRunning) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(roundtrip("during-" + std::to_string(i) + "\n"), "during-" + std::to_string(i) + "\n");
-    cluster::DaemonSpec d{argv, "/run/netns/" + c_.node_netns(i), c_.layout().log_path(daemon),
-                          c_.layout().pid_path(daemon)};
-    ASSERT_TRUE(cluster::spawn_daemon(d));
+    ASSERT_TRUE(eventually([&] {
+      pid_t again = c_.daemon_pid(daemon);
+      return again > 0 && again != pid && cluster::probe(again) == cluster::ProcState::kRunning;
+    })) << daemon
+        << " was not restarted";
   }
   std::this_thread::sleep_for(5s);  // the restarted agents resync everything meanwhile
   EXPECT_EQ(roundtrip("after\n"), "after\n");
@@ -393,7 +390,8 @@ TEST_F(E2E, ARemovedNodesRoutesAndEndpointsGoAway) {
   };
   ASSERT_TRUE(eventually([&] { return slice_ips().find(ip3) != std::string::npos; })) << slice_ips();
 
-  ASSERT_EQ(::kill(c_.daemon_pid("agent-node3"), SIGKILL), 0);
+  // Gone for good: a supervised agent would register its node again.
+  c_.kill_unsupervised("agent-node3");
   auto del = c_.kubectl("delete node node3 --wait=true --timeout=30s");
   ASSERT_EQ(del.rc, 0) << del.out;
   EXPECT_TRUE(eventually([&] {

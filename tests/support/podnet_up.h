@@ -51,6 +51,10 @@ class PodnetUp {
   }
   // Picks a new random underlay for up_command().
   void new_underlay() { underlay_ = pick_underlay(); }
+  // `podnet up` on the state dir as it is (the cluster's record gives nodes, underlay, ...).
+  CommandResult up_again(const std::string& flags = "") const {
+    return shell(podnet_ + " up --state-dir " + state_dir_ + " " + flags);
+  }
 
   CommandResult down() const { return shell(podnet_ + " down --state-dir " + state_dir_); }
   CommandResult status() const { return shell(podnet_ + " status --state-dir " + state_dir_); }
@@ -77,6 +81,10 @@ class PodnetUp {
   std::string gateway() const { return layout().gateway().addr.to_string(); }
   pid_t daemon_pid(const std::string& daemon) const {
     return cluster::read_pid_file(layout().pid_path(daemon)).value_or(-1);
+  }
+  // The `podnet supervise` that runs the daemon.
+  pid_t supervisor_pid(const std::string& daemon) const {
+    return cluster::read_pid_file(layout().supervisor_pid_path(daemon)).value_or(-1);
   }
   // A shell command inside node i's namespace.
   CommandResult in_node(int i, const std::string& cmd) const {

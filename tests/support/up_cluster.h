@@ -7,17 +7,21 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "cluster/layout.h"
 #include "cluster/processes.h"
 #include "cluster/teardown.h"
+#include "cluster/underlay.h"
 #include "common/files.h"
 #include "netlink/link.h"
 #include "support/podnet_up.h"
@@ -116,13 +120,41 @@ class UpCluster : public PodnetUp {
           if (link.name == l.root_link() || link.name.starts_with("pn" + l.spec().cid + "n"))
             left.push_back("link " + link.name);
     }
-    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-      std::string pid = e.path().filename().string();
-      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      if (std::stoi(pid) != ::getpid() && cluster::cmdline_contains(std::stoi(pid), state_dir_))
-        left.push_back("process " + pid);
-    }
+    for (pid_t pid : processes_naming_state_dir()) left.push_back("process " + std::to_string(pid));
     return left;
+  }
+
+  // kill -9 of the daemon's supervisor, then of the daemon: it stays dead, as on a machine where
+  // nothing restarts it.
+  void kill_unsupervised(const std::string& daemon) {
+    for (pid_t pid : {supervisor_pid(daemon), daemon_pid(daemon)})
+      if (pid > 0 && cluster::cmdline_contains(pid, state_dir_))
+        cluster::stop_processes({pid}, std::chrono::milliseconds(0));
+  }
+
+  // What a reboot does to the cluster, leaving its state dir: every process gone (supervisors,
+  // daemons, pods' containers), the bpffs mounts below the state dir gone, its namespaces and
+  // links gone. The netns files under /run/netns stay, unmounted, as they do where /run is on disk
+  // (this project's VMs). Ends the test on failure.
+  void simulate_reboot() {
+    cluster::Layout l(*record_);
+    load_pods_netns(l);
+    std::vector<std::string> all;
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns"))
+      all.push_back(e.path().filename().string());
+    auto names = cluster::cluster_netns(l, all, cluster::recorded_pods(l));
+    std::set<cluster::NsId> ids;
+    for (const auto& n : names)
+      if (auto id = cluster::netns_id("/run/netns/" + n)) ids.insert(*id);
+    for (int round = 0; round < 20; ++round) {
+      auto pids = processes_naming_state_dir();
+      for (pid_t p : cluster::pids_in_netns(ids)) pids.push_back(p);
+      if (pids.empty()) break;
+      cluster::stop_processes(pids, std::chrono::milliseconds(0));
+    }
+    ASSERT_TRUE(cluster::unmount_below(state_dir_));
+    for (const auto& n : names) ASSERT_EQ(::umount2(("/run/netns/" + n).c_str(), MNT_DETACH), 0) << n;
+    ASSERT_TRUE(cluster::delete_root_links(l));
   }
 
   // Records the pod namespaces of the moment, so leftovers() checks them after `down` too.
@@ -164,6 +196,17 @@ class UpCluster : public PodnetUp {
     s.underlay = parse_prefix(underlay_).value();
     s.nodes = nodes;
     record_ = s;
+  }
+
+  std::vector<pid_t> processes_naming_state_dir() const {
+    std::vector<pid_t> out;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::string name = e.path().filename().string();
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+      pid_t pid = std::stoi(name);
+      if (pid != ::getpid() && cluster::cmdline_contains(pid, state_dir_)) out.push_back(pid);
+    }
+    return out;
   }
 
   std::vector<std::string> watched_netns_;
