@@ -12,7 +12,6 @@
 #include "apiserver/service_spec.h"
 #include "apiserver/validation.h"
 #include "common/ip.h"
-#include "k8s/names.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
@@ -41,7 +40,7 @@ void validate_port_num_or_name(const json::value* v, const std::string& path, st
   if (!v) return;
   if (v->is_string()) {
     std::string name(v->get_string());
-    for (const auto& msg : k8s::port_name_errors(name))
+    for (const auto& msg : port_name_errors(name))
       out.push_back(field::invalid(path, field::quote(name), msg));
   } else if (auto n = as_int(v)) {
     if (*n < 1 || *n > 65535) out.push_back(field::invalid(path, std::to_string(*n), kPortRangeMsg));
@@ -362,7 +361,7 @@ std::vector<StatusCause> validate_service(const json::object& obj, const json::o
     if (cname.empty())
       out.push_back(field::required("spec.externalName"));
     else
-      for (const auto& msg : k8s::dns1123_subdomain_errors(cname))
+      for (const auto& msg : dns1123_subdomain_errors(cname))
         out.push_back(field::invalid("spec.externalName", field::quote(cname), msg));
   }
 
@@ -378,7 +377,7 @@ std::vector<StatusCause> validate_service(const json::object& obj, const json::o
     if (nports > 1 && name.empty()) {
       out.push_back(field::required(path + ".name"));
     } else if (!name.empty()) {
-      for (const auto& msg : k8s::dns1123_label_errors(name))
+      for (const auto& msg : dns1123_label_errors(name))
         out.push_back(field::invalid(path + ".name", field::quote(name), msg));
       if (!names.insert(name).second) out.push_back(field::duplicate(path + ".name", field::quote(name)));
     }

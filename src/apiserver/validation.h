@@ -8,8 +8,15 @@
 
 #include "apiserver/api_error.h"
 #include "apiserver/resources.h"
+#include "k8s/names.h"
 
 namespace podnet::apiserver {
+
+// kube's value rules (DNS-1123 label and subdomain, IANA port name) live in k8s/names.h, where
+// the node checks what it reads with them too.
+using k8s::dns1123_label_errors;
+using k8s::dns1123_subdomain_errors;
+using k8s::port_name_errors;
 
 // Empty when the name is valid; otherwise one cause per broken rule (field metadata.name).
 std::vector<StatusCause> validate_name(NameRule rule, const std::string& name);
