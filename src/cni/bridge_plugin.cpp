@@ -315,15 +315,16 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
 
 CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
   // A namespace that is already gone took the veth with it: DEL still succeeds. A path that is
-  // not a network namespace is the runtime's mistake (as for the reference plugins): refused
-  // before anything is released.
+  // not a network namespace is the runtime's mistake: as the reference plugins do, what DEL can
+  // release without it (rules, fast path entries, addresses) is released, then it is reported.
   std::optional<NetNs> ns;
+  std::optional<CniError> bad_netns;
   if (!env.netns.empty()) {
     auto opened = NetNs::open(env.netns);
     if (opened)
       ns.emplace(std::move(*opened));
     else if (opened.error().code != ENOENT)
-      return cni_fail(kInvalidEnvironment, "CNI_NETNS: " + opened.error().message());
+      bad_netns = CniError{kInvalidEnvironment, "CNI_NETNS: " + opened.error().message(), {}};
   }
   // The reverse of ADD: rules that name the pod's address go before the address is released, so a
   // new pod given the same address cannot collide with them.
@@ -352,6 +353,7 @@ CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
     if (auto s = link_reaper(conf).teardown_detached(ns ? &*ns : nullptr, env.ifname, index); !s)
       return kernel_fail(s.error());
   }
+  if (bad_netns) return std::unexpected(*bad_netns);
   return std::string{};
 }
 
