@@ -103,15 +103,20 @@ class E2E : public ::testing::Test {
   }
   std::string pod_ip(const std::string& p) { return get("pod/" + p, "{.status.podIP}"); }
 
-  // The pod's network namespace, named by the agent after the first 8 hex digits of its uid.
+  // The pod's network namespace, named by the agent after the first 8 hex digits of its uid. Kept
+  // while it exists: looking it up costs a kubectl call, which on a loaded machine made each
+  // connection of a test take about a second.
   std::string pod_netns(const std::string& p) {
+    if (auto it = netns_of_.find(p);
+        it != netns_of_.end() && std::filesystem::exists("/run/netns/" + it->second))
+      return it->second;
     std::string uid = get("pod/" + p, "{.metadata.uid}");
     std::string h;
     for (char ch : uid)
       if (ch != '-' && h.size() < 8) h += ch;
     for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
       std::string n = e.path().filename().string();
-      if (n.starts_with("pn-") && n.ends_with("-" + h)) return n;
+      if (n.starts_with("pn-") && n.ends_with("-" + h)) return netns_of_[p] = n;
     }
     ADD_FAILURE() << "no netns for pod " << p << " (uid " << uid << ")";
     return "none";
@@ -162,6 +167,7 @@ class E2E : public ::testing::Test {
   }
 
   UpCluster c_;
+  std::map<std::string, std::string> netns_of_;  // pod name -> its netns (pod_netns)
 };
 
 TEST_F(E2E, ContainerToContainerOverLocalhost) {
