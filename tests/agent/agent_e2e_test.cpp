@@ -238,7 +238,12 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   start_agent(2, pools);
   for (int i = 1; i <= 2; ++i) {
     std::string name = "node" + std::to_string(i);
-    ASSERT_TRUE(eventually([&] { return get("/api/v1/nodes/" + name).is_object(); })) << logs();
+    // Registered and its first status posted (the Node is created before its status is).
+    ASSERT_TRUE(eventually([&] {
+      json::value n = get("/api/v1/nodes/" + name);
+      const auto* st = n.is_object() ? n.as_object().if_contains("status") : nullptr;
+      return st && st->is_object() && st->as_object().contains("addresses");
+    })) << logs();
     json::value p = json::parse(R"({"spec":{"podCIDR":"10.244.)" + std::to_string(i) +
                                 R"(.0/24","podCIDRs":["10.244.)" + std::to_string(i) + R"(.0/24"]}})");
     auto patched = api([&] { return api_->patch("/api/v1/nodes/" + name, client::PatchType::kMerge, p); });
