@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   agent_cmd->add_option("--cluster-cidr", agent.cluster_cidrs, "Pod network (repeatable)")
       ->capture_default_str();
+  agent_cmd->add_option("--lb-pool", agent.lb_pools,
+                        "LoadBalancer addresses this node may announce (CIDR, repeatable; the API server's "
+                        "--lb-pool). Without it no LoadBalancer address is announced");
   agent_cmd->add_option("--cni-bin", agent.cni_bin, "Path of podnet-cni (for --run-pods)");
   agent_cmd->add_option("--cni-conf-dir", agent.cni_conf_dir, "Also write the CNI config here");
   agent_cmd->add_option("--bpf-dir", agent.bpf_dir,

@@ -16,7 +16,8 @@ build_pkgs=(
   libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins)
+run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins
+  python3-kubernetes)
 runtime_pkgs=(podman containerd runc)
 test_pkgs=(protobuf-compiler python3-kubernetes)
 

@@ -50,9 +50,11 @@ class Agent::ServiceHandler : public client::InformerHandler {
   ServiceHandler(Agent& a, client::InformerHandler* proxy) : a_(a), proxy_(proxy) {}
   void on_upsert(const json::value& object) override {
     if (proxy_) proxy_->on_upsert(object);
-    auto ips = loadbalancer_ips(object);
+    std::vector<IpAddress> outside;
+    auto ips = inside_pools(loadbalancer_ips(object), a_.opts_.lb_pools, outside);
     std::lock_guard l(a_.mu_);
     auto key = client::object_key(object);
+    log_outside(key, outside);
     if (ips.empty() ? a_.lb_ips_.erase(key) > 0 : (a_.lb_ips_[key] != ips)) {
       if (!ips.empty()) a_.lb_ips_[key] = std::move(ips);
       a_.dirty_ = true;
@@ -62,6 +64,7 @@ class Agent::ServiceHandler : public client::InformerHandler {
   void on_delete(const json::value& last_known) override {
     if (proxy_) proxy_->on_delete(last_known);
     std::lock_guard l(a_.mu_);
+    outside_.erase(client::object_key(last_known));
     if (a_.lb_ips_.erase(client::object_key(last_known)) > 0) {
       a_.dirty_ = true;
       a_.cv_.notify_all();
@@ -75,8 +78,29 @@ class Agent::ServiceHandler : public client::InformerHandler {
   }
 
  private:
+  // Logged once per change of a service's refused addresses (under a_.mu_); only services that
+  // have some are remembered.
+  void log_outside(const std::string& key, const std::vector<IpAddress>& outside) {
+    auto it = outside_.find(key);
+    if (outside.empty()) {
+      if (it != outside_.end()) outside_.erase(it);
+      return;
+    }
+    if (it != outside_.end() && it->second == outside) return;
+    outside_[key] = outside;
+    std::string list;
+    for (const auto& ip : outside) list += (list.empty() ? "" : ", ") + ip.to_string();
+    if (a_.opts_.lb_pools.empty())
+      spdlog::warn("service {}: not announcing LoadBalancer address(es) {}: this agent has no --lb-pool", key,
+                   list);
+    else
+      spdlog::warn("service {}: not announcing LoadBalancer address(es) {}: outside every --lb-pool", key,
+                   list);
+  }
+
   Agent& a_;
   client::InformerHandler* proxy_;
+  std::map<std::string, std::vector<IpAddress>> outside_;
 };
 
 Agent::Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options)

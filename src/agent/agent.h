@@ -29,6 +29,8 @@ struct AgentOptions {
   std::string cni_conf_dir;  // extra copy of the conflist, empty: none
   std::string cni_bin;
   std::string bpf_dir;  // the eBPF fast path's bpffs directory; empty: no fast path
+  // LoadBalancer addresses the node may announce (the API server's --lb-pool); empty: none.
+  std::vector<IpPrefix> lb_pools;
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds node_grace{20000};      // heartbeat age after which a node is not Ready
   std::chrono::milliseconds resync_interval{1000};  // reconcile at least this often (readiness ages)

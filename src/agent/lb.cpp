@@ -1,5 +1,6 @@
 #include "agent/lb.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace podnet::agent {
@@ -23,6 +24,16 @@ std::vector<IpAddress> loadbalancer_ips(const json::value& service) {
     if (auto a = parse_ip(ip->get_string()); a) out.push_back(*a);
   }
   return out;
+}
+
+std::vector<IpAddress> inside_pools(const std::vector<IpAddress>& ips, const std::vector<IpPrefix>& pools,
+                                    std::vector<IpAddress>& outside) {
+  std::vector<IpAddress> in;
+  for (const auto& ip : ips) {
+    bool ok = std::any_of(pools.begin(), pools.end(), [&](const IpPrefix& p) { return p.contains(ip); });
+    (ok ? in : outside).push_back(ip);
+  }
+  return in;
 }
 
 namespace {

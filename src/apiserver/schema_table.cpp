@@ -216,7 +216,15 @@ ContainerPort io.k8s.api.core.v1.ContainerPort | A network port in a single cont
 EnvVar io.k8s.api.core.v1.EnvVar | An environment variable present in a container.
   name string req | Name of the environment variable.
   value string | The variable's value; $(VAR) references are expanded.
-  valueFrom any | Source for the variable's value.
+  valueFrom EnvVarSource | Source for the variable's value.
+EnvVarSource io.k8s.api.core.v1.EnvVarSource | Source for the value of an EnvVar.
+  fieldRef ObjectFieldSelector | A field of the pod: metadata.name, status.podIP, ...
+  resourceFieldRef any | A resource of the container: limits.cpu, requests.memory, ...
+  configMapKeyRef any | A key of a ConfigMap.
+  secretKeyRef any | A key of a secret in the pod's namespace.
+ObjectFieldSelector io.k8s.api.core.v1.ObjectFieldSelector | Selects a field of an object.
+  apiVersion string | Version of the schema the FieldPath is written in terms of, defaults to "v1".
+  fieldPath string req | Path of the field to select in the specified API version.
 VolumeMount io.k8s.api.core.v1.VolumeMount | A mounting of a volume within a container.
   name string req | Must match the name of a volume.
   readOnly boolean | Mounted read-only if true.
@@ -243,22 +251,30 @@ ResourceRequirements io.k8s.api.core.v1.ResourceRequirements | Compute resource 
   requests {}quantity | Minimum amount of compute resources required.
   claims []any map=name | Resource claims used by this container.
 Probe io.k8s.api.core.v1.Probe | A health check performed against a container.
-  exec any | The command to run.
+  exec ExecAction | The command to run.
   httpGet HTTPGetAction | The HTTP request to perform.
   tcpSocket TCPSocketAction | The TCP port to connect to.
-  grpc any | A GRPC port.
+  grpc GRPCAction | A GRPC port.
   initialDelaySeconds int32 | Seconds after the container started before probes are initiated.
   timeoutSeconds int32 | Seconds after which the probe times out.
   periodSeconds int32 | How often (in seconds) to perform the probe.
   successThreshold int32 | Minimum consecutive successes after having failed.
   failureThreshold int32 | Minimum consecutive failures to be considered failed.
   terminationGracePeriodSeconds int64 | Grace period when the probe fails.
+ExecAction io.k8s.api.core.v1.ExecAction | Run a command in the container.
+  command []string atomic | Command line to execute inside the container; not run in a shell.
+GRPCAction io.k8s.api.core.v1.GRPCAction | A GRPC health check.
+  port int32 req | Port number of the gRPC service.
+  service string | Name of the service in the gRPC HealthCheckRequest.
 HTTPGetAction io.k8s.api.core.v1.HTTPGetAction | An action based on HTTP Get requests.
   path string | Path to access on the HTTP server.
   port intstr req | Number or name of the port.
   host string | Host name to connect to; defaults to the pod IP.
   scheme string | HTTP or HTTPS.
-  httpHeaders []any atomic | Custom headers to set in the request.
+  httpHeaders []HTTPHeader atomic | Custom headers to set in the request.
+HTTPHeader io.k8s.api.core.v1.HTTPHeader | A custom header used in HTTP probes.
+  name string req | The header field name.
+  value string req | The header field value.
 TCPSocketAction io.k8s.api.core.v1.TCPSocketAction | An action based on opening a socket.
   port intstr req | Number or name of the port.
   host string | Host name to connect to; defaults to the pod IP.

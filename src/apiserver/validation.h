@@ -8,18 +8,18 @@
 
 #include "apiserver/api_error.h"
 #include "apiserver/resources.h"
+#include "k8s/names.h"
 
 namespace podnet::apiserver {
 
+// kube's value rules (DNS-1123 label and subdomain, IANA port name) live in k8s/names.h, where
+// the node checks what it reads with them too.
+using k8s::dns1123_label_errors;
+using k8s::dns1123_subdomain_errors;
+using k8s::port_name_errors;
+
 // Empty when the name is valid; otherwise one cause per broken rule (field metadata.name).
 std::vector<StatusCause> validate_name(NameRule rule, const std::string& name);
-
-// kube's IsDNS1123Label / IsDNS1123Subdomain messages for a value that is not a name (port names,
-// container names, externalName); empty when valid.
-std::vector<std::string> dns1123_label_errors(const std::string& value);
-std::vector<std::string> dns1123_subdomain_errors(const std::string& value);
-// kube's IsValidPortName (IANA service names: at most 15 of [-a-z0-9], a letter, no "--").
-std::vector<std::string> port_name_errors(const std::string& name);
 
 // metadata.labels: qualified-name keys ([prefix/]name) and label values, as kube checks them.
 // A non-object labels field is one cause too.

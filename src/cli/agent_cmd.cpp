@@ -49,6 +49,10 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
     PODNET_TRY(p, parse_prefix(c));
     o.cluster_cidrs.push_back(p.network());
   }
+  for (const auto& c : f.lb_pools) {
+    PODNET_TRY(p, parse_prefix(c));
+    o.lb_pools.push_back(p.network());
+  }
   o.state_dir = f.state_dir;
   o.cni_conf_dir = f.cni_conf_dir;
   o.cni_bin = f.cni_bin;

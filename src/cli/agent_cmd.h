@@ -17,6 +17,7 @@ struct AgentFlags {
   std::string overlay = "vxlan";
   std::string state_dir = "/var/lib/podnet/agent";
   std::vector<std::string> cluster_cidrs{"10.244.0.0/16"};
+  std::vector<std::string> lb_pools;  // LoadBalancer addresses this node may announce
   std::string cni_bin;
   std::string cni_conf_dir;
   std::string bpf_dir;  // empty: <state_dir>/bpf

@@ -267,6 +267,7 @@ class Up {
                                                           {"--overlay", spec.overlay},
                                                           {"--state-dir", layout_.node_dir(i)},
                                                           {"--cluster-cidr", spec.cluster_cidr},
+                                                          {"--lb-pool", layout_.lb_pool().str()},
                                                           {"--cni-bin", cni_}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");

@@ -314,6 +314,18 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
 }
 
 CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
+  // A namespace that is already gone took the veth with it: DEL still succeeds. A path that is
+  // not a network namespace is the runtime's mistake: as the reference plugins do, what DEL can
+  // release without it (rules, fast path entries, addresses) is released, then it is reported.
+  std::optional<NetNs> ns;
+  std::optional<CniError> bad_netns;
+  if (!env.netns.empty()) {
+    auto opened = NetNs::open(env.netns);
+    if (opened)
+      ns.emplace(std::move(*opened));
+    else if (opened.error().code != ENOENT)
+      bad_netns = CniError{kInvalidEnvironment, "CNI_NETNS: " + opened.error().message(), {}};
+  }
   // The reverse of ADD: rules that name the pod's address go before the address is released, so a
   // new pod given the same address cannot collide with them.
   std::optional<nft::Nft> nft;  // kept open until the detached teardown has inherited its socket
@@ -332,20 +344,16 @@ CniResult<std::string> cmd_del(const Env& env, const NetConf& conf) {
   }
   if (auto s = ipam_del(env, conf); !s) return std::unexpected(s.error());
 
-  // A namespace that is already gone took the veth with it: DEL still succeeds.
-  std::optional<NetNs> ns;
   int index = 0;
-  if (!env.netns.empty()) {
-    if (auto opened = NetNs::open(env.netns)) {
-      ns.emplace(std::move(*opened));
-      CNI_TRY(found, link_reaper(conf).find(*ns, env.ifname), kKernelFailure);
-      index = found;
-    }
+  if (ns) {
+    CNI_TRY(found, link_reaper(conf).find(*ns, env.ifname), kKernelFailure);
+    index = found;
   }
   if (index > 0 || nft) {
     if (auto s = link_reaper(conf).teardown_detached(ns ? &*ns : nullptr, env.ifname, index); !s)
       return kernel_fail(s.error());
   }
+  if (bad_netns) return std::unexpected(*bad_netns);
   return std::string{};
 }
 

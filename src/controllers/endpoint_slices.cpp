@@ -165,7 +165,7 @@ std::map<std::string, Group> desired_groups(const json::value& svc, const json::
       json::object endpoint{{"addresses", json::array{json::value(parsed->to_string())}},
                             {"conditions",
                              {{"ready", publish_not_ready || (ready && !terminating)},
-                              {"serving", publish_not_ready || ready},
+                              {"serving", ready},
                               {"terminating", terminating}}}};
       if (std::string node = string_at(*pod, {"spec", "nodeName"}); !node.empty())
         endpoint["nodeName"] = node;

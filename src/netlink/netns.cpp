@@ -1,9 +1,13 @@
 #include "netlink/netns.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <thread>
@@ -17,6 +21,44 @@ std::string named_path(const std::string& name) {
   return std::string(kNetnsDir) + "/" + name;
 }
 
+std::string file_kind(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return "a regular file";
+    case S_IFDIR:
+      return "a directory";
+    case S_IFIFO:
+      return "a FIFO";
+    case S_IFSOCK:
+      return "a socket";
+    case S_IFCHR:
+      return "a character device";
+    case S_IFBLK:
+      return "a block device";
+    default:
+      return "a file";
+  }
+}
+
+std::string namespace_kind(int type) {
+  switch (type) {
+    case CLONE_NEWNS:
+      return "a mount";
+    case CLONE_NEWUTS:
+      return "a UTS";
+    case CLONE_NEWIPC:
+      return "an IPC";
+    case CLONE_NEWUSER:
+      return "a user";
+    case CLONE_NEWPID:
+      return "a PID";
+    case CLONE_NEWCGROUP:
+      return "a cgroup";
+    default:
+      return "another";
+  }
+}
+
 bool valid_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
 }
@@ -24,8 +66,24 @@ bool valid_name(const std::string& name) {
 }  // namespace
 
 Result<NetNs> NetNs::open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_PATH opens any file without touching it: a FIFO would block a plain open, a device could
+  // act on it. Only a file of the namespace filesystem is then opened for real.
+  UniqueFd probe(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!probe.valid()) return fail("open netns " + path);
+  struct statfs fs {};
+  if (::fstatfs(probe.get(), &fs) != 0) return fail("open netns " + path);
+  if (fs.f_type != NSFS_MAGIC) {
+    struct stat st {};
+    (void)::fstat(probe.get(), &st);
+    return fail("open netns " + path + ": " + file_kind(st.st_mode) + ", not a network namespace", EINVAL);
+  }
+  UniqueFd fd(::open(("/proc/self/fd/" + std::to_string(probe.get())).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return fail("open netns " + path);
+  int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+  if (type < 0) return fail("open netns " + path + ": namespace type");
+  if (type != CLONE_NEWNET)
+    return fail("open netns " + path + ": " + namespace_kind(type) + " namespace, not a network namespace",
+                EINVAL);
   return NetNs(std::move(fd), path);
 }
 

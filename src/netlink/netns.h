@@ -12,7 +12,9 @@ namespace podnet::netlink {
 
 class NetNs {
  public:
-  // Opens a namespace by path: /var/run/netns/NAME, /proc/PID/ns/net...
+  // Opens a namespace by path: /var/run/netns/NAME, /proc/PID/ns/net... Anything else (a FIFO,
+  // a regular file, a directory, another kind of namespace) fails with EINVAL and says what it
+  // is, without blocking and without opening it for reading.
   static Result<NetNs> open(const std::string& path);
   // The calling thread's current namespace.
   static Result<NetNs> current();

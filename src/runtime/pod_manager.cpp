@@ -26,16 +26,16 @@ struct PodManager::Impl : client::InformerHandler {
   std::map<std::string, std::unique_ptr<PodWorker>> workers;  // by uid
   bool gc_done = false;
 
-  static std::string meta(const json::value& pod, const char* key) {
-    const auto* m = pod.as_object().if_contains("metadata");
-    const auto* v = m && m->is_object() ? m->get_object().if_contains(key) : nullptr;
-    return v && v->is_string() ? std::string(v->get_string()) : std::string();
-  }
   static std::string field(const json::value& pod, const char* a, const char* b) {
-    const auto* x = pod.as_object().if_contains(a);
+    const auto* o = pod.if_object();
+    const auto* x = o ? o->if_contains(a) : nullptr;
     const auto* v = x && x->is_object() ? x->get_object().if_contains(b) : nullptr;
     return v && v->is_string() ? std::string(v->get_string()) : std::string();
   }
+  static std::string meta(const json::value& pod, const char* key) { return field(pod, "metadata", key); }
+
+  // Pods whose identity the node cannot use (no valid uid or name): logged once, never run.
+  std::set<std::string> refused;
 
   // Finished workers are joined here, on the informer thread, never while holding `mu` in a worker.
   void collect_finished() {
@@ -59,6 +59,15 @@ struct PodManager::Impl : client::InformerHandler {
     if (uid.empty() || field(pod, "spec", "nodeName") != ctx->opts.node_name) return;
     std::lock_guard lock(mu);
     if (auto it = workers.find(uid); it != workers.end()) return it->second->update(pod);
+    // The uid names files and the name goes into status writes: without both the pod cannot
+    // even be reported. A worker takes any other problem and reports it on the pod.
+    if (auto identity = decode_pod_identity(pod); !identity) {
+      std::string key = meta(pod, "namespace") + "/" + meta(pod, "name") + " " + uid;
+      if (refused.size() >= 1024) refused.clear();
+      if (refused.insert(key).second)
+        spdlog::error("pods: ignoring a pod bound to this node: {}", identity.error().message());
+      return;
+    }
     // A finished pod we no longer run (or never ran) stays finished: nothing to start.
     std::string phase = field(pod, "status", "phase");
     bool known = ctx->store.load(uid).has_value();

@@ -1,11 +1,15 @@
 // The part of a v1 Pod the node runs: containers (command, env, probes), restart policy, grace
 // period, host networking. Decoded from the API's JSON; no process or network work here.
+// The node trusts no object it reads: every field it acts on is checked here (kube's rules where
+// the node depends on them), so a bad pod becomes an error naming the field, never a crash.
 #pragma once
 
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -15,7 +19,9 @@ namespace podnet::runtime {
 struct EnvVar {
   std::string name;
   std::string value;
-  std::string field_path;  // valueFrom.fieldRef.fieldPath; resolved when the container starts
+  // valueFrom.fieldRef.fieldPath, resolved when the container starts: one of the paths
+  // env_field_supported() accepts.
+  std::string field_path;
 };
 
 struct Probe {
@@ -54,8 +60,12 @@ struct ContainerSpec {
 
 enum class RestartPolicy { kAlways, kOnFailure, kNever };
 
+// Grace periods are capped here so that deadlines computed from them cannot overflow.
+inline constexpr int64_t kMaxGraceSeconds = int64_t{1} << 30;
+
 struct PodSpec {
-  std::string uid, namespace_, name, node_name;
+  std::string uid, namespace_, name, node_name, service_account;
+  std::map<std::string, std::string> labels, annotations;  // for fieldRef env vars
   bool host_network = false;
   RestartPolicy restart_policy = RestartPolicy::kAlways;
   int64_t grace_period_seconds = 30;              // terminationGracePeriodSeconds
@@ -67,7 +77,24 @@ struct PodSpec {
   std::string key() const { return namespace_ + "/" + name; }
 };
 
+// The whole pod, or the first field the node cannot act on:
+// "spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: \"99999999999\": ...".
 Result<PodSpec> decode_pod(const boost::json::value& pod);
+
+// What the node can still read of a pod decode_pod refuses, to report why and to honour its
+// deletion: uid, namespace, name, deletion fields and the containers whose names are valid (no
+// command, ports or probes). Fails only without a usable uid or name.
+Result<PodSpec> decode_pod_identity(const boost::json::value& pod);
+
+struct PodDeletion {
+  bool deleting = false;
+  std::optional<int64_t> grace_seconds;  // within [0, kMaxGraceSeconds]
+};
+// metadata.deletionTimestamp and deletionGracePeriodSeconds; malformed values read as absent.
+PodDeletion decode_deletion(const boost::json::value& pod);
+
+// A uid the node may put in file and namespace names: 1-128 of [0-9A-Za-z-] (kube's are UUIDs).
+bool valid_pod_uid(std::string_view uid);
 
 // A probe's port, resolving a named port through the container's ports; 0 when unknown.
 int probe_port(const Probe& probe, const ContainerSpec& container);

@@ -75,6 +75,17 @@ std::string expand(const std::string& s, const std::map<std::string, std::string
   return out;
 }
 
+// metadata.labels['key'] and metadata.annotations['key'] (pod_spec.cpp accepts no other form).
+std::string subscripted_field(const PodSpec& spec, const std::string& path) {
+  for (auto [prefix, map] : {std::pair{std::string_view("metadata.labels['"), &spec.labels},
+                             std::pair{std::string_view("metadata.annotations['"), &spec.annotations}}) {
+    if (!path.starts_with(prefix) || !path.ends_with("']")) continue;
+    auto it = map->find(path.substr(prefix.size(), path.size() - prefix.size() - 2));
+    return it == map->end() ? "" : it->second;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string NodeContext::netns_name(const std::string& uid) const {
@@ -107,9 +118,31 @@ PodWorker::~PodWorker() {
 
 void PodWorker::start() {
   thread_ = std::thread([this] {
-    run();
+    // Nothing a pod holds may take the agent down: whatever escapes is logged, and the worker
+    // stays (doing nothing) until the pod goes, so the manager does not start it again and again.
+    try {
+      run();
+    } catch (const std::exception& e) {
+      spdlog::error("pod {}: worker stopped: {}", uid_, e.what());
+      park();
+    }
     finished_ = true;
   });
+}
+
+void PodWorker::park() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (gone_) return;
+    }
+    if (stop_) return;
+    pollfd p{wake_fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) > 0) {
+      uint64_t v;
+      (void)!::read(wake_fd_.get(), &v, sizeof v);
+    }
+  }
 }
 
 void PodWorker::wake() {
@@ -197,6 +230,10 @@ void PodWorker::adopt() {
         if (!init || !c.rec.succeeded_init) schedule_restart(c);
       }
     }
+    if (!config_error_.empty() && c.state == Container::State::kWaiting) {
+      c.reason = "CreateContainerConfigError";
+      c.message = config_error_;
+    }
     (init ? init_order_ : order_).push_back(cs.name);
     containers_.emplace(cs.name, std::move(c));
   };
@@ -263,6 +300,8 @@ bool PodWorker::setup_sandbox() {
   std::string path = "/var/run/netns/" + rec_.netns;
   phase_done("sandbox start");
   auto ns = netlink::NetNs::open(path);
+  // EINVAL: a file but no namespace there (a removal that stopped half-way): start afresh.
+  if (!ns && ns.error().code == EINVAL) (void)netlink::delete_named_netns(rec_.netns);
   if (!ns) ns = netlink::create_named_netns(rec_.netns);
   if (!ns) {
     sandbox_error_ = ns.error().message();
@@ -381,11 +420,12 @@ std::vector<std::string> PodWorker::container_env(const ContainerSpec& c) {
       v = f == "metadata.name"                            ? spec_->name
           : f == "metadata.namespace"                     ? spec_->namespace_
           : f == "metadata.uid"                           ? spec_->uid
-          : f == "spec.nodeName"                          ? ctx_.opts.node_name
+          : f == "spec.nodeName" || f == "spec.host"      ? ctx_.opts.node_name
+          : f == "spec.serviceAccountName"                ? spec_->service_account
           : f == "status.hostIP" || f == "status.hostIPs" ? ctx_.opts.node_ip
           : f == "status.podIP"                           ? (rec_.ips.empty() ? "" : rec_.ips[0])
           : f == "status.podIPs"                          ? ips
-                                                          : "";
+                                                          : subscripted_field(*spec_, f);
     } else {
       v = expand(v, vars);
     }
@@ -514,11 +554,14 @@ void PodWorker::on_exit(Container& c) {
   save();
 }
 
-void PodWorker::kill_containers(std::vector<Container*> which, int64_t grace_seconds) {
+void PodWorker::kill_containers(std::vector<Container*> which, int64_t grace_seconds, bool pod_terminating) {
   for (auto* c : which) signal_container(c->rec.container, SIGTERM);
-  auto deadline = Clock::now() + std::chrono::seconds(grace_seconds);
+  auto deadline =
+      Clock::now() + std::chrono::seconds(std::clamp<int64_t>(grace_seconds, 0, kMaxGraceSeconds));
+  int64_t grace_seen = spec_ ? spec_->deletion_grace_seconds.value_or(-1) : -1;
   bool killed = false;
   for (;;) {
+    if (stop_) return;  // the agent stops: containers stay, a restarted agent finishes the job
     bool any = false;
     for (auto* c : which)
       if (c->state == Container::State::kRunning) {
@@ -529,6 +572,19 @@ void PodWorker::kill_containers(std::vector<Container*> which, int64_t grace_sec
       }
     if (!any) return;
     auto now = Clock::now();
+    if (pod_terminating && !killed) {
+      // A second delete may shorten the grace period (kube restarts the kill with the shorter
+      // one); a pod removed from the API (force deletion) gets kubelet's minimum, 1 s.
+      bool gone = absorb_updates();
+      if (gone) deadline = std::min(deadline, now + 1s);
+      if (spec_ && spec_->deletion_grace_seconds.value_or(-1) >= 0 &&
+          *spec_->deletion_grace_seconds != grace_seen) {
+        grace_seen = *spec_->deletion_grace_seconds;
+        deadline = std::min(deadline, now + std::chrono::seconds(grace_seen));
+      }
+      run_probes(now);
+      if (!gone) publish();
+    }
     if (now >= deadline) {
       if (killed) return;  // SIGKILL and five more seconds: give up on a stuck shim
       for (auto* c : which)
@@ -536,7 +592,8 @@ void PodWorker::kill_containers(std::vector<Container*> which, int64_t grace_sec
       killed = true;
       deadline = now + 5s;
     }
-    wait_events(std::min(deadline, Clock::now() + 50ms));
+    auto next = std::min(deadline, Clock::now() + 50ms);
+    wait_events(next);
   }
 }
 
@@ -564,7 +621,7 @@ void PodWorker::run_probes(Clock::time_point now) {
     if (c.state != Container::State::kRunning) continue;
     ProbeTarget target{ctx_.node(), pod_ns_ ? &*pod_ns_ : ctx_.node(), pod_ip, container_env(c.spec)};
     auto period = [](const Probe& p) { return std::chrono::seconds(p.period_seconds); };
-    if (c.spec.startup && !c.started && now >= c.startup.next) {
+    if (c.spec.startup && !c.started && !terminating_ && now >= c.startup.next) {
       auto r = run_probe(*c.spec.startup, c.spec, target);
       c.startup.next = Clock::now() + period(*c.spec.startup);
       if (r.success) {
@@ -577,7 +634,7 @@ void PodWorker::run_probes(Clock::time_point now) {
       }
     }
     if (!c.started) continue;
-    if (c.spec.liveness && now >= c.liveness.next) {
+    if (c.spec.liveness && !terminating_ && now >= c.liveness.next) {
       auto r = run_probe(*c.spec.liveness, c.spec, target);
       c.liveness.next = Clock::now() + period(*c.spec.liveness);
       if (r.success) {
@@ -626,6 +683,7 @@ bool PodWorker::terminal() const {
 }
 
 std::string PodWorker::phase() const {
+  if (!config_error_.empty()) return "Pending";  // as kubelet's pods with CreateContainerConfigError
   if (init_failed_) return "Failed";
   bool all_done = true, all_ok = true, any_running = false;
   for (const auto& name : order_) {
@@ -688,11 +746,12 @@ json::object PodWorker::build_status() {
     }
   }
   std::string ph = phase();
-  bool terminating = spec_ && spec_->deleting;
+  // A terminating pod stays Ready while its readiness says so (kubelet keeps probing): its
+  // endpoints then read serving and terminating, and kube-proxy may still use them.
   std::vector<std::pair<std::string, bool>> want = {{"PodReadyToStartContainers", sandbox_ready_},
                                                     {"Initialized", initialized},
-                                                    {"Ready", all_ready && !terminating && ph == "Running"},
-                                                    {"ContainersReady", all_ready && !terminating},
+                                                    {"Ready", all_ready && ph == "Running"},
+                                                    {"ContainersReady", all_ready},
                                                     {"PodScheduled", true}};
   json::array conds;
   std::string now = rfc3339(unix_now_ns());
@@ -730,6 +789,8 @@ json::object PodWorker::build_status() {
     st["podIPs"] = std::move(ips);
   }
   if (!sandbox_error_.empty()) st["message"] = sandbox_error_;
+  // No container could carry it (none has a valid name): the pod does.
+  if (!config_error_.empty() && containers_.empty()) st["message"] = config_error_;
   return st;
 }
 
@@ -794,10 +855,10 @@ void PodWorker::wait_events(Clock::time_point deadline) {
 }
 
 void PodWorker::terminate(bool api_present) {
-  if (api_present) {
-    for (auto& [name, c] : containers_) c.ready = false;
-    publish();  // Ready=False first: endpoints go terminating before anything stops
-  }
+  // Kubelet on deletion: liveness and startup probes end as passed, readiness goes on.
+  terminating_ = true;
+  for (auto& [name, c] : containers_)
+    if (c.state == Container::State::kRunning) c.started = true;
   int64_t grace = 10;  // orphans: their spec is gone
   if (spec_) grace = spec_->deletion_grace_seconds.value_or(spec_->grace_period_seconds);
   std::vector<Container*> running;
@@ -805,7 +866,7 @@ void PodWorker::terminate(bool api_present) {
     c.restart_pending = false;
     if (c.state == Container::State::kRunning) running.push_back(&c);
   }
-  kill_containers(running, grace);
+  kill_containers(running, grace, api_present);
   for (auto& [name, c] : containers_) c.restart_pending = false;  // on_exit may have scheduled one
   if (stop_) return;
   release_network();
@@ -819,48 +880,59 @@ void PodWorker::terminate(bool api_present) {
   (void)ctx_.store.remove(uid_);
 }
 
-void PodWorker::run() {
-  {
-    std::lock_guard lock(mu_);
-    if (latest_) {
-      auto decoded = decode_pod(*latest_);
-      if (decoded)
-        spec_ = std::move(*decoded);
-      else
-        spdlog::warn("pod {}: {}", uid_, decoded.error().message());
+void PodWorker::load_spec() {
+  std::lock_guard lock(mu_);
+  updated_ = false;
+  if (!latest_) return;
+  auto decoded = decode_pod(*latest_);
+  if (decoded) {
+    spec_ = std::move(*decoded);
+    return;
+  }
+  // A pod the node cannot run is reported, not retried: its containers cannot change.
+  config_error_ = decoded.error().message();
+  spdlog::error("pod {}: cannot run it: {}", uid_, config_error_);
+  if (auto identity = decode_pod_identity(*latest_)) spec_ = std::move(*identity);
+}
+
+bool PodWorker::absorb_updates() {
+  std::lock_guard lock(mu_);
+  if (updated_ && latest_) {
+    // Containers cannot change in a running pod (only images can, which we do not pull): only
+    // the deletion fields matter here.
+    PodDeletion d = decode_deletion(*latest_);
+    if (spec_ && d.deleting) {
+      spec_->deleting = true;
+      if (d.grace_seconds) spec_->deletion_grace_seconds = d.grace_seconds;
     }
+    // Someone else changed the readiness we posted (the node lifecycle controller marks the
+    // pods of a node that stopped posting not ready): post ours again, as kubelet's status
+    // manager does when the API's status differs from its own.
+    if (auto ours = conditions_.find("Ready");
+        !published_.empty() && ours != conditions_.end() &&
+        ready_status(*latest_) != (ours->second.first ? "True" : "False"))
+      published_.clear();
     updated_ = false;
   }
+  return gone_;
+}
+
+void PodWorker::run() {
+  load_spec();
   phase_done("worker running");
   adopt();
   save();
   while (!stop_) {
-    bool gone;
-    {
-      std::lock_guard lock(mu_);
-      gone = gone_;
-      if (updated_ && latest_) {
-        auto decoded = decode_pod(*latest_);
-        // Containers cannot change in a running pod (only images can, which we do not pull):
-        // only the deletion fields matter here.
-        if (decoded && spec_) {
-          spec_->deleting = decoded->deleting;
-          spec_->deletion_grace_seconds = decoded->deletion_grace_seconds;
-        }
-        // Someone else changed the readiness we posted (the node lifecycle controller marks the
-        // pods of a node that stopped posting not ready): post ours again, as kubelet's status
-        // manager does when the API's status differs from its own.
-        if (auto ours = conditions_.find("Ready");
-            !published_.empty() && ours != conditions_.end() &&
-            ready_status(*latest_) != (ours->second.first ? "True" : "False"))
-          published_.clear();
-        updated_ = false;
-      }
-    }
+    bool gone = absorb_updates();
     if (gone || !spec_) return terminate(false);
     if (spec_->deleting) return terminate(true);
 
     auto now = Clock::now();
+    if (!config_error_.empty()) {
+      publish();
+      wait_events(now + 1s);
+      continue;
+    }
     if (!sandbox_ready_ && !rec_.network_released && now >= next_sandbox_retry_) {
       if (!setup_sandbox()) {
         spdlog::warn("pod {}: sandbox: {}", spec_->key(), sandbox_error_);

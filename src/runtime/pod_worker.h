@@ -78,6 +78,8 @@ class PodWorker {
   using Clock = std::chrono::steady_clock;
 
   void run();
+  void load_spec();
+  void park();
   void wake();
   void adopt();
   bool setup_sandbox();
@@ -88,7 +90,12 @@ class PodWorker {
   void on_exit(Container& c);
   void schedule_restart(Container& c);
   void run_probes(Clock::time_point now);
-  void kill_containers(std::vector<Container*> which, int64_t grace_seconds);
+  // SIGTERM, up to `grace_seconds`, SIGKILL. `pod_terminating`: the whole pod is going, and as
+  // kubelet does, readiness probes keep running meanwhile and the status follows them.
+  void kill_containers(std::vector<Container*> which, int64_t grace_seconds, bool pod_terminating = false);
+  // Takes the manager's news (a newer object, gone): deletion fields, readiness posted by others.
+  // Returns whether the pod left the API.
+  bool absorb_updates();
   void wait_events(Clock::time_point deadline);
   void terminate(bool api_present);
   void publish(bool force = false);
@@ -122,6 +129,10 @@ class PodWorker {
   Clock::time_point next_publish_retry_{};
   Clock::time_point next_sandbox_retry_{};
   std::string sandbox_error_;
+  // Why the node cannot run this pod (decode_pod's error): nothing is started, every container
+  // waits with reason CreateContainerConfigError and this message.
+  std::string config_error_;
+  bool terminating_ = false;  // deletion in progress: liveness and startup probes stop
   bool init_failed_ = false;
   // Start-up phases (debug log): where a pod's create -> Ready time goes.
   Clock::time_point created_ = Clock::now();

@@ -66,13 +66,31 @@ Result<UniqueFd> connect_to(const ProbeTarget& t, const std::string& host, int p
   return fd;
 }
 
+// The path as a request target: bytes that would end or split the request line (controls, space)
+// and non-ASCII ones are percent-encoded, as kubelet's URL formatting does.
+std::string request_target(const std::string& path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path) {
+    if (c <= 0x20 || c >= 0x7f) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out.empty() || out[0] != '/' ? "/" + out : out;
+}
+
 ProbeOutcome http_get(const Probe& probe, int port, const ProbeTarget& t, Clock::time_point deadline) {
   if (probe.https) return {false, "httpGet with scheme HTTPS is not supported"};
   std::string host = probe.host.empty() ? t.pod_ip : probe.host;
   auto fd = connect_to(t, host, port, deadline);
   if (!fd) return {false, fd.error().message()};
   std::string hosthdr = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  std::string req = "GET " + probe.path + " HTTP/1.1\r\nHost: " + hosthdr + ":" + std::to_string(port) +
+  std::string req = "GET " + request_target(probe.path) + " HTTP/1.1\r\nHost: " + hosthdr + ":" +
+                    std::to_string(port) +
                     "\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n\r\n";
   size_t off = 0;
   while (off < req.size()) {

@@ -264,11 +264,18 @@ class AgentEndToEnd : public ::testing::TestWithParam<const char*> {
 
 TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   const bool vxlan = std::string(GetParam()) == "vxlan";
-  start_agent(1);
-  start_agent(2);
+  // The LoadBalancer pool the nodes may announce from (the API server's --lb-pool).
+  const std::vector<std::string> pools{"--lb-pool", "192.168.77.240/28", "--lb-pool", "fd00:77::f0/124"};
+  start_agent(1, pools);
+  start_agent(2, pools);
   for (int i = 1; i <= 2; ++i) {
     std::string name = "node" + std::to_string(i);
-    ASSERT_TRUE(eventually([&] { return get("/api/v1/nodes/" + name).is_object(); })) << logs();
+    // Registered and its first status posted (the Node is created before its status is).
+    ASSERT_TRUE(eventually([&] {
+      json::value n = get("/api/v1/nodes/" + name);
+      const auto* st = n.is_object() ? n.as_object().if_contains("status") : nullptr;
+      return st && st->is_object() && st->as_object().contains("addresses");
+    })) << logs();
     json::value p = json::parse(R"({"spec":{"podCIDR":"10.244.)" + std::to_string(i) +
                                 R"(.0/24","podCIDRs":["10.244.)" + std::to_string(i) + R"(.0/24"]}})");
     auto patched = api([&] { return api_->patch("/api/v1/nodes/" + name, client::PatchType::kMerge, p); });
@@ -363,8 +370,8 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   for (int i = 1; i <= 2; ++i) agents_[i]->signal(SIGKILL);
   agents_[1].reset();
   agents_[2].reset();
-  start_agent(1);
-  start_agent(2);
+  start_agent(1, pools);
+  start_agent(2, pools);
   ASSERT_TRUE(
       eventually([&] { return read_file(log(1)).value_or("").find("registered") != std::string::npos; }));
   std::this_thread::sleep_for(1500ms);  // a few reconcile passes
@@ -392,10 +399,13 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
       json::parse(R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"lb","namespace":"default"},
       "spec":{"type":"LoadBalancer","ports":[{"port":80,"targetPort":8080,"protocol":"TCP"}]}})");
   ASSERT_TRUE(api([&] { return api_->create("/api/v1/namespaces/default/services", svc); }));
+  // The third address is the world's own gateway, outside the pool: whoever may write a Service's
+  // status must not make a node answer ARP for it.
+  const std::string outside = "192.168.77.1";
   auto st = api([&] {
     return api_->patch("/api/v1/namespaces/default/services/lb/status", client::PatchType::kMerge,
                        json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":")" + lb4 +
-                                   R"("},{"ip":")" + lb6 + R"("}]}}})"));
+                                   R"("},{"ip":")" + lb6 + R"("},{"ip":")" + outside + R"("}]}}})"));
   });
   ASSERT_TRUE(st) << st.error().message();
   auto has_lb = [&](int i) {
@@ -412,6 +422,14 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   })) << logs();
   EXPECT_FALSE(has_lb(3 - owner));
   EXPECT_FALSE(has_lb6(3 - owner));
+  for (int i = 1; i <= 2; ++i) {
+    EXPECT_EQ(nodes_[i - 1]->output("ip -4 addr show dev eth0").find(outside + "/32"), std::string::npos)
+        << "node" << i << " announces an address outside its pool";
+    EXPECT_NE(read_file(log(i)).value_or("").find("not announcing LoadBalancer address(es) " + outside +
+                                                  ": outside every --lb-pool"),
+              std::string::npos)
+        << logs();
+  }
   EXPECT_EQ(world_->sh("ping -c1 -W1 " + lb4), 0);
   EXPECT_EQ(world_->sh("ping -6 -c1 -W1 " + lb6), 0) << world_->output("ip -6 neigh");
   std::string owner_mac = trim(nodes_[owner - 1]->output("cat /sys/class/net/eth0/address"));

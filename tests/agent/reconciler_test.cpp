@@ -262,6 +262,22 @@ TEST_F(ReconcilerTest, LoadBalancerAddressesAddedAnnouncedAndRemoved) {
   EXPECT_TRUE(kernel.state.lb_addresses.empty());
 }
 
+TEST(LoadBalancerPool, OnlyAddressesInsideAPoolAreAnnounced) {
+  auto svc = boost::json::parse(R"({"spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [
+      {"ip": "192.168.1.241"}, {"ip": "192.168.1.1"}, {"ip": "fd00::f3"}, {"ip": "fd00::1"}, {"hostname": "x"},
+      {"ip": "not-an-ip"}]}}})");
+  auto ips = loadbalancer_ips(svc);
+  ASSERT_EQ(ips.size(), 4u);
+  std::vector<IpPrefix> pools{*parse_prefix("192.168.1.240/28"), *parse_prefix("fd00::f0/124")};
+  std::vector<IpAddress> outside;
+  EXPECT_EQ(inside_pools(ips, pools, outside), (std::vector<IpAddress>{ip("192.168.1.241"), ip("fd00::f3")}));
+  EXPECT_EQ(outside, (std::vector<IpAddress>{ip("192.168.1.1"), ip("fd00::1")}));
+  // No pool: nothing is announced (an agent on a real cluster is given none).
+  outside.clear();
+  EXPECT_TRUE(inside_pools(ips, {}, outside).empty());
+  EXPECT_EQ(outside.size(), 4u);
+}
+
 TEST(LoadBalancerOwner, DeterministicAndMovesOnlyWhatItMust) {
   std::vector<std::string> nodes{"node1", "node2", "node3"};
   std::map<std::string, std::string> owner;

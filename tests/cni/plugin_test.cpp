@@ -3,17 +3,21 @@
 // them all; nothing touches the root namespace.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "cni/cni_harness.h"
+#include "common/files.h"
 #include "fastpath/bpf_sys.h"
 #include "support/bpf_fixture.h"
 #include "support/temp_dir.h"
@@ -73,6 +77,27 @@ class PluginTest : public ::testing::Test {
                  const std::string& c, const std::string& ifname = "eth0") {
     CniCall call{cmd, id, netns, ifname};
     return run_plugin(podnet_cni_binary(), node_.netns().fd(), call, c);
+  }
+
+  // Runs the plugin, killing it if it is still running after `limit` (a hung plugin then fails
+  // the test instead of hanging it).
+  PluginRun run_plugin_within(std::chrono::seconds limit, const CniCall& c, const std::string& body) {
+    auto proc = start_plugin(podnet_cni_binary(), node_.netns().fd(), c, body);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread watchdog([&] {
+      std::unique_lock l(mu);
+      if (!cv.wait_for(l, limit, [&] { return done; }) && proc.pid > 0) ::kill(proc.pid, SIGKILL);
+    });
+    PluginRun r = wait_plugin(proc);
+    {
+      std::lock_guard l(mu);
+      done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
+    return r;
   }
 
   Pod& add_pod(const std::string& c) {
@@ -264,6 +289,17 @@ TEST_F(PluginTest, DelIsIdempotentAndWorksWithoutNamespace) {
   auto r = call("DEL", b.id, gone, b.conf);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(call("DEL", b.id, "", b.conf).exit_code, 0) << "DEL with no CNI_NETNS";
+  // A path that exists but is no network namespace is the runtime's mistake: reported (code 4),
+  // at once, after what can be released without it was released, as the reference plugins do.
+  auto& c = add_pod(conf());
+  ASSERT_EQ(c.add.exit_code, 0) << c.add.out;
+  std::string fifo = tmp_.path() + "/pn-del-fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto refused = run_plugin_within(std::chrono::seconds(10), CniCall{"DEL", c.id, fifo}, c.conf);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_EQ(refused.error_code(), 4u) << refused.out;
+  EXPECT_NE(refused.out.find("a FIFO, not a network namespace"), std::string::npos) << refused.out;
+  c.ns.reset();  // the runtime removes the namespace; its veth goes with it
   EXPECT_TRUE(reservations().empty());
   // Both host veths disappear: one deleted by DEL in the background, one with its namespace.
   std::string links;
@@ -481,6 +517,7 @@ TEST_F(PluginTest, StatusReportsPoolExhaustionAndBridgeConflict) {
 struct BadInput {
   const char* name;
   uint32_t code;
+  const char* says = "";  // in the error's msg
 };
 
 class PluginBadInput : public PluginTest, public ::testing::WithParamInterface<BadInput> {};
@@ -511,6 +548,18 @@ TEST_P(PluginBadInput, GivesItsCodeAndLeavesNothing) {
     ASSERT_EQ(in_ns(pod.name(), "ip link add eth0 type veth peer name pnpeer0").status, 0);
   }
   if (name == "missing_netns") c.netns = "/var/run/netns/pn-does-not-exist";
+  // CNI_NETNS naming something that is not a network namespace: refused at once, never opened
+  // for reading (a FIFO would block the plugin forever).
+  if (name == "netns_is_fifo") {
+    c.netns = tmp_.path() + "/pn-fifo";
+    ASSERT_EQ(::mkfifo(c.netns.c_str(), 0600), 0);
+  }
+  if (name == "netns_is_file") {
+    c.netns = tmp_.path() + "/pn-file";
+    ASSERT_TRUE(write_file_atomic(c.netns, "x"));
+  }
+  if (name == "netns_is_directory") c.netns = tmp_.path();
+  if (name == "netns_is_mount_namespace") c.netns = "/proc/self/ns/mnt";
   if (name == "bridge_is_not_a_bridge") {
     ASSERT_EQ(in_ns(node_.name(), "ip link add pndummy0 type veth peer name pnpeer0").status, 0);
     links_before = node_links();
@@ -519,9 +568,15 @@ TEST_P(PluginBadInput, GivesItsCodeAndLeavesNothing) {
     body = json::serialize(obj);
   }
 
-  auto r = run_plugin(podnet_cni_binary(), node_.netns().fd(), c, body);
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_plugin_within(std::chrono::seconds(10), c, body);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "not prompt";
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_EQ(r.error_code(), GetParam().code) << r.out;
+  if (std::string_view says = GetParam().says; !says.empty()) {
+    EXPECT_NE(r.out.find(says), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("CNI_NETNS: open netns " + c.netns), std::string::npos) << r.out;
+  }
   EXPECT_TRUE(r.json().as_object().contains("msg"));
   EXPECT_EQ(node_links(), links_before);
   EXPECT_EQ(reservations(), res_before);
@@ -533,13 +588,18 @@ TEST_P(PluginBadInput, GivesItsCodeAndLeavesNothing) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, PluginBadInput,
-                         ::testing::Values(BadInput{"malformed_json", 6}, BadInput{"unknown_version", 1},
-                                           BadInput{"missing_env", 4}, BadInput{"bad_cidr", 7},
-                                           BadInput{"exhausted_pool", 104},
-                                           BadInput{"existing_interface", 101}, BadInput{"missing_netns", 4},
-                                           BadInput{"bridge_is_not_a_bridge", 102}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Table, PluginBadInput,
+    ::testing::Values(BadInput{"malformed_json", 6}, BadInput{"unknown_version", 1},
+                      BadInput{"missing_env", 4}, BadInput{"bad_cidr", 7}, BadInput{"exhausted_pool", 104},
+                      BadInput{"existing_interface", 101},
+                      BadInput{"missing_netns", 4, "No such file or directory"},
+                      BadInput{"netns_is_fifo", 4, "a FIFO, not a network namespace"},
+                      BadInput{"netns_is_file", 4, "a regular file, not a network namespace"},
+                      BadInput{"netns_is_directory", 4, "a directory, not a network namespace"},
+                      BadInput{"netns_is_mount_namespace", 4, "a mount namespace, not a network namespace"},
+                      BadInput{"bridge_is_not_a_bridge", 102}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(PluginTest, AddRightAfterDelInTheSameNamespaceWorks) {
   // podman network disconnect + connect: DEL returns before the kernel finished deleting eth0, and

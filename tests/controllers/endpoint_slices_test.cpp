@@ -111,6 +111,24 @@ TEST_F(EndpointSliceTest, SlicesFollowPodsBecomingReadyTerminatingAndDeleted) {
   ASSERT_TRUE(eventually([&] { return slices_of("web").empty(); }));
 }
 
+// kube's podToEndpoint: publishNotReadyAddresses makes every endpoint ready, while serving still
+// says what the pod's readiness says (kube-proxy's fallback to terminating endpoints reads it).
+TEST_F(EndpointSliceTest, PublishNotReadyAddressesSetsReadyButNotServing) {
+  start();
+  auto svc = service("web");
+  svc["spec"].as_object()["publishNotReadyAddresses"] = true;
+  must(services_->create("default", svc));
+  must(pods_->create("default", running_pod("idle", "web", {"10.244.0.5"}, false)));
+  must(pods_->create("default", running_pod("up", "web", {"10.244.0.6"}, true)));
+  ASSERT_TRUE(eventually([&] { return endpoints_of("web").size() == 2; }));
+  EXPECT_EQ(conditions(endpoints_of("web")["10.244.0.5"]), "ready=1 serving=0 terminating=0");
+  EXPECT_EQ(conditions(endpoints_of("web")["10.244.0.6"]), "ready=1 serving=1 terminating=0");
+  mark_terminating("up");
+  ASSERT_TRUE(eventually(
+      [&] { return conditions(endpoints_of("web")["10.244.0.6"]) == "ready=1 serving=1 terminating=1"; }));
+  EXPECT_EQ(conditions(endpoints_of("web")["10.244.0.5"]), "ready=1 serving=0 terminating=0");
+}
+
 TEST_F(EndpointSliceTest, NamedTargetPortsResolvePerPod) {
   start();
   must(services_->create("default", service("web", "web")));

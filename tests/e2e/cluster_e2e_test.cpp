@@ -105,15 +105,20 @@ class E2E : public ::testing::Test {
   }
   std::string pod_ip(const std::string& p) { return get("pod/" + p, "{.status.podIP}"); }
 
-  // The pod's network namespace, named by the agent after the first 8 hex digits of its uid.
+  // The pod's network namespace, named by the agent after the first 8 hex digits of its uid. Kept
+  // while it exists: looking it up costs a kubectl call, which on a loaded machine made each
+  // connection of a test take about a second.
   std::string pod_netns(const std::string& p) {
+    if (auto it = netns_of_.find(p);
+        it != netns_of_.end() && std::filesystem::exists("/run/netns/" + it->second))
+      return it->second;
     std::string uid = get("pod/" + p, "{.metadata.uid}");
     std::string h;
     for (char ch : uid)
       if (ch != '-' && h.size() < 8) h += ch;
     for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
       std::string n = e.path().filename().string();
-      if (n.starts_with("pn-") && n.ends_with("-" + h)) return n;
+      if (n.starts_with("pn-") && n.ends_with("-" + h)) return netns_of_[p] = n;
     }
     ADD_FAILURE() << "no netns for pod " << p << " (uid " << uid << ")";
     return "none";
@@ -164,6 +169,7 @@ class E2E : public ::testing::Test {
   }
 
   UpCluster c_;
+  std::map<std::string, std::string> netns_of_;  // pod name -> its netns (pod_netns)
 };
 
 TEST_F(E2E, ContainerToContainerOverLocalhost) {
@@ -262,6 +268,91 @@ TEST_F(E2E, PodToServiceSpreadsAndSurvivesAPodDelete) {
     ok_in_a_row = (!got.empty() && !got.starts_with("web-2")) ? ok_in_a_row + 1 : 0;
     return ok_in_a_row >= 20;
   }));
+}
+
+// KEP-1669 end to end: a Service whose only pod is terminating (its container ignores SIGTERM and
+// keeps serving through a long grace period) still takes new connections on its ClusterIP, because
+// the agent keeps probing the pod's readiness (Ready, so the slice says serving + terminating) and
+// the proxy falls back to serving-terminating endpoints. A ready pod beside it takes everything;
+// once the terminating pod's readiness fails, it is used no more.
+TEST_F(E2E, PodToServiceUsesTerminatingPodsWhileTheyServe) {
+  PODNET_BRING_UP((1, "vxlan"));
+  TempDir flags("pn-e2e-drain");
+  const std::string flag = flags.path() + "/ready";
+  ASSERT_TRUE(write_file_atomic(flag, "1"));
+  auto draining = json::object{
+      {"name", "srv"},
+      {"image", "unused"},
+      // socat ends on SIGTERM; the shell, ignoring it, starts it again at once.
+      {"command",
+       json::array{"sh", "-c",
+                   "trap '' TERM; while :; do socat TCP-LISTEN:8080,fork,reuseaddr 'SYSTEM:echo old'; "
+                   "sleep 0.05; done"}},
+      {"readinessProbe",
+       {{"exec", {{"command", json::array{"test", "-f", flag}}}},
+        {"periodSeconds", 1},
+        {"failureThreshold", 1}}}};
+  auto old = pod("old", "node1", {{"app", "drain"}}, json::array{draining});
+  old["spec"].as_object()["terminationGracePeriodSeconds"] = 300;
+  ASSERT_NO_FATAL_FAILURE(apply(old));
+  ASSERT_NO_FATAL_FAILURE(apply(sleeper("client", "node1")));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"old", "client"}));
+  ASSERT_NO_FATAL_FAILURE(apply(service("drain", "drain", "ClusterIP", 80, 8080)));
+  const std::string vip = get("service/drain", "{.spec.clusterIP}");
+  ASSERT_FALSE(vip.empty());
+  ASSERT_TRUE(eventually([&] { return from_pod("client", vip, 80) == "old"; })) << "service never answered";
+  auto conditions = [&] {
+    return get("endpointslices -l kubernetes.io/service-name=drain", "{.items[*].endpoints[*].conditions}");
+  };
+
+  auto del = c_.kubectl("delete pod old --wait=false");
+  ASSERT_EQ(del.rc, 0) << del.out;
+  std::string seen;
+  ASSERT_TRUE(eventually([&] {
+    return (seen = conditions()) == R"({"ready":false,"serving":true,"terminating":true})";
+  })) << seen;
+  EXPECT_EQ(get("pod/old", "{.status.conditions[?(@.type==\"Ready\")].status}"), "True");
+  // Its only pod is terminating, yet every new connection is served (SIGTERM was sent long ago).
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(from_pod("client", vip, 80), "old") << "connection " << i;
+
+  // A ready pod next to it takes all new connections.
+  auto fresh =
+      json::object{{"name", "srv"},
+                   {"image", "unused"},
+                   {"command", json::array{"socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo new"}},
+                   {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}, {"periodSeconds", 1}}}};
+  ASSERT_NO_FATAL_FAILURE(apply(pod("new", "node1", {{"app", "drain"}}, json::array{fresh})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"new"}));
+  int in_a_row = 0;
+  EXPECT_TRUE(eventually([&] {
+    in_a_row = from_pod("client", vip, 80) == "new" ? in_a_row + 1 : 0;
+    return in_a_row >= 10;
+  })) << "the ready pod did not take over";
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(from_pod("client", vip, 80), "new") << "connection " << i;
+  del = c_.kubectl("delete pod new --wait=true --timeout=60s");
+  ASSERT_EQ(del.rc, 0) << del.out;
+  EXPECT_TRUE(eventually([&] { return from_pod("client", vip, 80) == "old"; }))
+      << "back to the terminating pod";
+
+  // Its readiness fails: not Ready, not serving, not used (the service has no endpoint left).
+  std::filesystem::remove(flag);
+  EXPECT_TRUE(eventually([&] {
+    return (seen = conditions()) == R"({"ready":false,"serving":false,"terminating":true})";
+  })) << seen;
+  EXPECT_EQ(get("pod/old", "{.status.conditions[?(@.type==\"Ready\")].status}"), "False");
+  CommandResult refused;
+  EXPECT_TRUE(eventually([&] { return (refused = in_pod("client", connect_cmd(vip, 80))).rc != 0; }))
+      << "still used: " << refused.out;
+  EXPECT_NE(refused.out.find("Connection refused"), std::string::npos) << refused.out;
+  // (The pattern's brackets keep pgrep from finding the shell that runs it.)
+  const std::string still_running = "pgrep -f \"SYSTEM:echo ol[d]\" >/dev/null";
+  EXPECT_EQ(c_.in_node(1, still_running).rc, 0) << "the pod itself still runs";
+
+  // Force deletion ends it at once rather than after 300 s.
+  del = c_.kubectl("delete pod old --grace-period=0 --force");
+  EXPECT_EQ(del.rc, 0) << del.out;
+  EXPECT_TRUE(eventually([&] { return c_.in_node(1, still_running).rc != 0; }))
+      << "the container outlived its forced deletion";
 }
 
 TEST_F(E2E, InternetToServiceNodePortLoadBalancerLocalPolicyAndEgress) {

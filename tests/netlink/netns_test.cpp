@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
+#include "common/files.h"
 #include "support/scoped_netns.h"
+#include "support/temp_dir.h"
 
 namespace podnet::netlink {
 namespace {
@@ -58,6 +62,39 @@ TEST(NetNs, OpenMissingPathFails) {
   ASSERT_FALSE(ns);
   EXPECT_EQ(ns.error().code, ENOENT);
   EXPECT_NE(ns.error().message().find("missing"), std::string::npos);
+}
+
+// Whatever sits at the path, open() says what it is at once: it never opens a non-namespace for
+// reading (a FIFO would block, a device could act on it).
+TEST(NetNs, OpenRefusesWhatIsNotANetworkNamespacePromptly) {
+  testing::TempDir dir("pn-netns");
+  const std::string fifo = dir.path() + "/fifo", file = dir.path() + "/file";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_TRUE(write_file_atomic(file, "x"));
+  struct Case {
+    std::string path;
+    int code;
+    const char* says;
+  } cases[] = {
+      {fifo, EINVAL, "a FIFO, not a network namespace"},
+      {file, EINVAL, "a regular file, not a network namespace"},
+      {dir.path(), EINVAL, "a directory, not a network namespace"},
+      {"/dev/null", EINVAL, "a character device, not a network namespace"},
+      {"/proc/self/ns/mnt", EINVAL, "a mount namespace, not a network namespace"},
+      {"/proc/self/ns/uts", EINVAL, "a UTS namespace, not a network namespace"},
+      {dir.path() + "/missing", ENOENT, "No such file or directory"},
+  };
+  for (const auto& c : cases) {
+    auto start = std::chrono::steady_clock::now();
+    auto ns = NetNs::open(c.path);
+    auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(ns) << c.path;
+    EXPECT_EQ(ns.error().code, c.code) << ns.error().message();
+    EXPECT_NE(ns.error().message().find(c.says), std::string::npos) << ns.error().message();
+    EXPECT_NE(ns.error().message().find(c.path), std::string::npos) << ns.error().message();
+    EXPECT_LT(took, std::chrono::seconds(1)) << c.path;
+  }
+  EXPECT_TRUE(NetNs::open("/proc/self/ns/net"));
 }
 
 TEST(NetNs, RunEntersAndReturns) {

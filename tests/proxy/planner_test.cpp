@@ -63,6 +63,47 @@ INSTANTIATE_TEST_SUITE_P(
                  [] { return cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}); },
                  {slice("web", {{"10.1.0.1", false, true, true}, {"10.1.0.2"}}, {slice_port("http", 8080)})},
                  {"10.96.0.1 tcp/80 -> svc-n1 10.1.0.2:8080"}},
+        // kube-proxy's CategorizeEndpoints: Cluster and Local each fall back to serving-terminating
+        // endpoints on their own, only when they have no ready one.
+        PlanCase{"ClusterPrefersRemoteReadyOverLocalTerminating",
+                 [] { return cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}); },
+                 {slice("web", {{"10.1.0.1", false, true, true}, {"10.2.0.1", true, true, false, "node-b"}},
+                        {slice_port("http", 8080)})},
+                 {"10.96.0.1 tcp/80 -> svc-n1 10.2.0.1:8080"}},
+        PlanCase{"NotServingTerminatingIsNeverUsed",
+                 [] { return cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}); },
+                 {slice("web", {{"10.1.0.1", false, false, true}, {"10.1.0.2", false, false, false}},
+                        {slice_port("http", 8080)})},
+                 {"10.96.0.1 tcp/80 -> reject"}},
+        PlanCase{"InternalLocalFallsBackToLocalServingTerminating",
+                 [] {
+                   auto s = cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)});
+                   s.internal_traffic_policy = k8s::TrafficPolicy::kLocal;
+                   return s;
+                 },
+                 {slice("web", {{"10.1.0.1", false, true, true}, {"10.2.0.1", true, true, false, "node-b"}},
+                        {slice_port("http", 8080)})},
+                 {"10.96.0.1 tcp/80 -> svc-n1 10.1.0.1:8080"}},
+        PlanCase{"ExternalLocalReadyBeatsLocalTerminatingWhileClusterFallsBack",
+                 [] {
+                   auto s = cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080, 30080)});
+                   s.type = k8s::ServiceType::kNodePort;
+                   s.external_traffic_policy = k8s::TrafficPolicy::kLocal;
+                   return s;
+                 },
+                 {slice("web", {{"10.1.0.1", false, true, true}, {"10.1.0.2"}, {"10.2.0.1", false, true, true, "node-b"}},
+                        {slice_port("http", 8080)})},
+                 {"10.96.0.1 tcp/80 -> svc-n1 10.1.0.2:8080", "192.168.1.10 tcp/30080 -> svc-n1 10.1.0.2:8080"}},
+        PlanCase{"ExternalLocalFallsBackToLocalServingTerminatingOnly",
+                 [] {
+                   auto s = cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080, 30080)});
+                   s.type = k8s::ServiceType::kNodePort;
+                   s.external_traffic_policy = k8s::TrafficPolicy::kLocal;
+                   return s;
+                 },
+                 {slice("web", {{"10.1.0.1", false, true, true}, {"10.2.0.1", true, true, false, "node-b"}},
+                        {slice_port("http", 8080)})},
+                 {"10.96.0.1 tcp/80 -> svc-n1 10.2.0.1:8080", "192.168.1.10 tcp/30080 -> svc-n1 10.1.0.1:8080"}},
         PlanCase{"NoEndpointsRejects",
                  [] { return cluster_ip_service("web", "10.96.0.1", {tcp_port("http", 80, 8080)}); },
                  {},

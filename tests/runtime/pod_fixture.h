@@ -51,6 +51,10 @@ class PodTest : public apiserver::testing::ApiServerTest {
                                                         {"ranges", json::array{json::array{json::object{
                                                                        {"subnet", "10.244.7.0/24"}}}}}}}}}}};
     write_file_atomic(state_ + "/cni/10-podnet.conflist", json::serialize(conf));
+    // The node exists, as it does for a real agent: pod GC deletes the pods of a missing node
+    // after a few seconds, which longer tests would meet.
+    create("/api/v1/nodes",
+           json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "node1"}}}});
     auto access = client::load_kubeconfig(server_->kubeconfig_path());
     ASSERT_TRUE(access) << access.error().message();
     auto c = client::HttpsApiClient::create(*access);

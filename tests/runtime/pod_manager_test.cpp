@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <fstream>
+#include <functional>
 
 #include "common/files.h"
 #include "pod_fixture.h"
@@ -200,6 +201,149 @@ TEST_F(PodTest, GracefulDeleteMarksNotReadySendsSigtermAndRemovesPod) {
   EXPECT_TRUE(std::filesystem::exists(marker));  // the container got SIGTERM, not SIGKILL
   EXPECT_FALSE(pod_exists("graceful"));
   EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+// Rewrites the stored pod `name` (past the API server's validation, as a buggy or hostile
+// writer could) with `edit`.
+void edit_stored_pod(storage::Store& store, const std::string& name,
+                     const std::function<void(json::object&)>& edit) {
+  auto list = store.list("/");
+  ASSERT_TRUE(list);
+  for (const auto& kv : list->items) {
+    auto v = json::parse(kv.value);
+    if (PodTest::str(v, {"metadata", "name"}) != name || PodTest::str(v, {"kind"}) != "Pod") continue;
+    edit(v.as_object());
+    ASSERT_TRUE(store.update(kv.key, json::serialize(v), kv.mod_revision));
+    return;
+  }
+  FAIL() << "no stored pod " << name;
+}
+
+// KEP-1669 as kubelet does it: a deleted pod keeps running its readiness probe through its grace
+// period and stays Ready while the probe passes (its endpoints then read serving + terminating);
+// once the probe fails it is not Ready; a shorter grace period from a second delete ends it.
+TEST_F(PodTest, TerminatingPodStaysReadyWhileItsReadinessProbePasses) {
+  start_manager();
+  std::string flag = dir_.path() + "/ready-flag";
+  write_file_atomic(flag, "1");
+  // Ignores SIGTERM (and so does its sleep): it serves its whole grace period.
+  auto c = container("app", {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"});
+  c["readinessProbe"] = json::object{{"exec", {{"command", json::array{"test", "-f", flag}}}},
+                                     {"periodSeconds", 1},
+                                     {"failureThreshold", 1}};
+  make_pod("draining", {c}, {{"terminationGracePeriodSeconds", 60}});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("draining"), "Ready") == "True"; }))
+      << json::serialize(pod);
+  PodStateStore store(state_);
+  auto rec = store.load(str(pod, {"metadata", "uid"}));
+  ASSERT_TRUE(rec);
+  ProcessId pid = rec->containers.at("app").container;
+
+  ASSERT_EQ(admin().del("/api/v1/namespaces/default/pods/draining").status, 200);
+  pod = get_pod("draining");
+  ASSERT_FALSE(str(pod, {"metadata", "deletionTimestamp"}).empty()) << json::serialize(pod);
+  // SIGTERM went out and was ignored: still running, still Ready, for as long as we look.
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(500ms);
+    pod = get_pod("draining");
+    EXPECT_EQ(condition(pod, "Ready"), "True") << json::serialize(pod);
+    EXPECT_TRUE(process_alive(pid));
+  }
+  const auto* cs = container_status(pod, "app");
+  ASSERT_TRUE(cs);
+  EXPECT_EQ(str(*cs, {"ready"}), "true");
+  EXPECT_FALSE(str(*cs, {"state", "running", "startedAt"}).empty());
+
+  // The readiness probe keeps running: its failure takes the pod out of Ready, still running.
+  std::filesystem::remove(flag);
+  EXPECT_TRUE(eventually([&] { return condition(pod = get_pod("draining"), "Ready") == "False"; }, 10s))
+      << json::serialize(pod);
+  EXPECT_TRUE(process_alive(pid));
+
+  // A second delete with a shorter grace period: SIGKILL after it, then the pod goes.
+  ASSERT_EQ(admin().del("/api/v1/namespaces/default/pods/draining?gracePeriodSeconds=1").status, 200);
+  EXPECT_TRUE(eventually([&] { return !process_alive(pid); }, 10s));
+  EXPECT_TRUE(eventually([&] { return !pod_exists("draining"); }, 10s));
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+// A pod force-deleted from the API while terminating: kubelet's minimum grace (1 s), not the 60 s
+// the pod asked for.
+TEST_F(PodTest, ForceDeletedTerminatingPodIsKilledAtOnce) {
+  start_manager();
+  auto c = container("app", {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"});
+  make_pod("stubborn", {c}, {{"terminationGracePeriodSeconds", 60}});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("stubborn"), "Ready") == "True"; }));
+  auto uid = str(pod, {"metadata", "uid"});
+  ProcessId pid = PodStateStore(state_).load(uid)->containers.at("app").container;
+  ASSERT_EQ(admin().del("/api/v1/namespaces/default/pods/stubborn").status, 200);
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(process_alive(pid)) << "SIGTERM is ignored: it runs into its grace period";
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(admin().del("/api/v1/namespaces/default/pods/stubborn?gracePeriodSeconds=0").status, 200);
+  EXPECT_FALSE(pod_exists("stubborn"));
+  EXPECT_TRUE(eventually([&] { return !process_alive(pid); }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 8s);
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(state_ + "/pods/" + uid); }));
+}
+
+// A pod the node cannot run (here written past the API server's validation) is reported on the pod
+// as kubelet reports a bad container config, and nothing else suffers: the agent keeps running
+// its other pods and starts new ones. Its deletion still completes.
+TEST_F(PodTest, InvalidPodFromTheApiIsReportedAndTheNodeCarriesOn) {
+  start_manager();
+  make_pod("good", {container("app", {"/bin/sh", "-c", "exec sleep 1000"})});
+  json::value pod;
+  ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("good"), "Ready") == "True"; }));
+
+  // Bound elsewhere first, so this node sees it only once it is broken.
+  make_pod("broken", {container("app", {"/bin/sh", "-c", "exec sleep 1000"})}, {{"nodeName", "elsewhere"}});
+  edit_stored_pod(server_->store(), "broken", [](json::object& p) {
+    auto& spec = p["spec"].as_object();
+    spec["nodeName"] = "node1";
+    spec["containers"].as_array()[0].as_object()["readinessProbe"] =
+        json::object{{"tcpSocket", {{"port", "99999999999"}}}};
+  });
+  // And one whose uid would lead out of the state directory: not even reported, never run.
+  make_pod("escape", {container("app", {"/bin/sh", "-c", "exec sleep 1000"})}, {{"nodeName", "elsewhere"}});
+  edit_stored_pod(server_->store(), "escape", [](json::object& p) {
+    p["metadata"].as_object()["uid"] = "../../escape";
+    p["spec"].as_object()["nodeName"] = "node1";
+  });
+
+  const json::value* cs = nullptr;
+  ASSERT_TRUE(eventually([&] {
+    pod = get_pod("broken");
+    cs = container_status(pod, "app");
+    return cs && str(*cs, {"state", "waiting", "reason"}) == "CreateContainerConfigError";
+  })) << json::serialize(pod);
+  EXPECT_NE(str(*cs, {"state", "waiting", "message"})
+                .find("spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: \"99999999999\""),
+            std::string::npos)
+      << json::serialize(pod);
+  EXPECT_EQ(str(pod, {"status", "phase"}), "Pending");
+  EXPECT_EQ(condition(pod, "Ready"), "False");
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/escape"));
+
+  // The node carries on: the good pod is untouched, a new one starts.
+  EXPECT_EQ(condition(get_pod("good"), "Ready"), "True");
+  make_pod("after", {container("app", {"/bin/sh", "-c", "exec sleep 1000"})});
+  EXPECT_TRUE(eventually([&] { return condition(get_pod("after"), "Ready") == "True"; }));
+  // The broken pod stays reported, not retried in a loop: its status does not move.
+  auto rv = str(get_pod("broken"), {"metadata", "resourceVersion"});
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(str(get_pod("broken"), {"metadata", "resourceVersion"}), rv);
+
+  // Graceful deletion of the broken pod completes (nothing runs, so nothing to wait for).
+  ASSERT_EQ(admin().del("/api/v1/namespaces/default/pods/broken").status, 200);
+  EXPECT_TRUE(eventually([&] { return !pod_exists("broken"); }, 10s));
+  for (const char* name : {"good", "after"})
+    admin().del(std::string("/api/v1/namespaces/default/pods/") + name);
+  edit_stored_pod(server_->store(), "escape",
+                  [](json::object& p) { p["spec"].as_object()["nodeName"] = "gone"; });
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }, 20s));
 }
 
 TEST_F(PodTest, RestartedManagerReadoptsRunningContainer) {
