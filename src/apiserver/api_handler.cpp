@@ -78,9 +78,13 @@ Reply object_or_error(const ApiResult<T>& r, http::status ok = http::status::ok)
   return r ? json_reply(ok, *r) : error_reply(r.error());
 }
 
-// fieldManager (or the User-Agent's product, as kube derives it) and fieldValidation.
-ApiResult<WriteOptions> write_options(const Request& request, const QueryParams& q, bool json_body) {
+// fieldManager (or the User-Agent's product, as kube derives it) and fieldValidation; the caller
+// and the admission chain that judges the write.
+ApiResult<WriteOptions> write_options(const Request& request, const QueryParams& q, bool json_body,
+                                      const AdmissionChain* admission) {
   WriteOptions opts;
+  opts.admission = admission;
+  opts.user = &request.identity;
   opts.field_manager = param(q, "fieldManager");
   if (opts.field_manager.empty())
     opts.field_manager = manager_from_user_agent(request.msg[http::field::user_agent]);
@@ -224,7 +228,7 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(mt));
       auto body = mt == kProtobufMediaType ? decode_protobuf_object(request.msg.body()) : parse_body(request);
       if (!body) return error_reply(body.error());
-      auto opts = write_options(request, q, mt != kProtobufMediaType);
+      auto opts = write_options(request, q, mt != kProtobufMediaType, options_.admission);
       if (!opts) return error_reply(opts.error());
       std::vector<std::string> warnings;
       opts->warnings = &warnings;
@@ -237,7 +241,7 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(media_type(request)));
       auto body = parse_body(request);
       if (!body) return error_reply(body.error());
-      auto opts = write_options(request, q, true);
+      auto opts = write_options(request, q, true, options_.admission);
       if (!opts) return error_reply(opts.error());
       std::vector<std::string> warnings;
       opts->warnings = &warnings;
@@ -258,7 +262,7 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(mt));
       auto body = parse_body(request);
       if (!body) return error_reply(body.error());
-      auto opts = write_options(request, q, true);
+      auto opts = write_options(request, q, true, options_.admission);
       if (!opts) return error_reply(opts.error());
       std::vector<std::string> warnings;
       opts->warnings = &warnings;

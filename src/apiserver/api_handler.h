@@ -5,6 +5,7 @@
 #include <chrono>
 #include <string>
 
+#include "apiserver/admission.h"
 #include "apiserver/http_types.h"
 #include "apiserver/object_store.h"
 #include "apiserver/request_info.h"
@@ -14,6 +15,8 @@ namespace podnet::apiserver {
 
 struct ApiHandlerOptions {
   std::chrono::milliseconds bookmark_interval{60000};
+  // Judges every create, update, patch and apply before it is stored (null: none).
+  const AdmissionChain* admission = nullptr;
 };
 
 class ApiHandler final : public HttpHandler {

@@ -148,7 +148,9 @@ class Up {
                                   "--service-cidr",
                                   spec.service_cidr,
                                   "--cluster-cidr",
-                                  spec.cluster_cidr};
+                                  spec.cluster_cidr,
+                                  "--node-network",
+                                  spec.underlay.str()};
     if (auto f = spawn("server", argv, "")) return f;
     auto deadline = std::chrono::steady_clock::now() + 60s;
     std::string last;
