@@ -145,8 +145,22 @@ Reply ApiHandler::handle(Request& request) {
   if (auto resource_path = parse_resource_path(path)) {
     if (registry_.find(resource_path->group, resource_path->version, resource_path->resource))
       return handle_resource(request, *resource_path, target);
+    const ResourceType* review =
+        registry_.find_create_only(resource_path->group, resource_path->version, resource_path->resource);
+    if (review && options_.reviews) return handle_review(request, *resource_path, *review);
   }
   return error_reply({404, "NotFound", "the server could not find the requested resource"});
+}
+
+Reply ApiHandler::handle_review(Request& request, const ResourcePath& rp, const ResourceType& type) {
+  if (request.msg.method() != http::verb::post)
+    return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+  std::string mt = media_type(request);
+  if (mt != "application/json" && mt != kProtobufMediaType) return error_reply(unsupported_media_type(mt));
+  auto body = mt == kProtobufMediaType ? decode_protobuf_object(request.msg.body()) : parse_body(request);
+  if (!body) return error_reply(body.error());
+  return object_or_error(options_.reviews->answer(request.identity, type, rp, std::move(*body)),
+                         http::status::created);
 }
 
 Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, const Target& target) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "apiserver/access_review.h"
 #include "apiserver/api_handler.h"
 #include "apiserver/compactor.h"
 #include "apiserver/front_handler.h"
@@ -44,6 +45,8 @@ struct ApiServer::Parts {
   std::unique_ptr<NodeRestriction> node_restriction;
   AdmissionChain admission;
   std::unique_ptr<ObjectStore> objects;
+  std::unique_ptr<Authorizer> authorizer;
+  std::unique_ptr<AccessReviews> reviews;
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<FrontHandler> front;
   std::unique_ptr<HttpsServer> https;
@@ -96,6 +99,8 @@ ApiServer::~ApiServer() {
   parts_->https.reset();
   parts_->front.reset();
   parts_->handler.reset();
+  parts_->reviews.reset();
+  parts_->authorizer.reset();
   parts_->objects.reset();
   parts_->compactor.reset();
   parts_->metered.reset();
@@ -173,8 +178,11 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   auto creds = ensure_credentials(boot);
   if (!creds) return std::unexpected(wrap(creds.error(), "credentials"));
 
-  parts->handler = std::make_unique<ApiHandler>(parts->registry, *parts->objects,
-                                                ApiHandlerOptions{opts.bookmark_interval, &parts->admission});
+  parts->authorizer = std::make_unique<Authorizer>(pod_node_lookup(*parts->objects, parts->registry));
+  parts->reviews = std::make_unique<AccessReviews>(*parts->authorizer, parts->registry);
+  parts->handler = std::make_unique<ApiHandler>(
+      parts->registry, *parts->objects,
+      ApiHandlerOptions{opts.bookmark_interval, &parts->admission, parts->reviews.get()});
   HttpsServerOptions https;
   https.bind_address = opts.bind_address;
   https.port = opts.port;
@@ -182,8 +190,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   https.client_ca_pem = creds->ca.cert_pem;
   https.body_limit = opts.body_limit;
   https.threads = opts.threads;
-  parts->front =
-      std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics, *parts->handler);
+  parts->front = std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics,
+                                                *parts->handler, *parts->authorizer);
   auto server = HttpsServer::start(std::move(https), *parts->front);
   if (!server) return std::unexpected(wrap(server.error(), "listen"));
   parts->https = std::move(*server);
