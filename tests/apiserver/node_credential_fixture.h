@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "api_fixture.h"
 #include "client/kubeconfig.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
-#include "tls_client.h"
 
 namespace podnet::apiserver::testing {
 
@@ -76,15 +76,7 @@ class NodeCredentialTest : public ::testing::Test {
     return c.request(http::verb::patch, target, body, type);
   }
 
-  static std::string str(const boost::json::value& v, std::initializer_list<const char*> path) {
-    const boost::json::value* cur = &v;
-    for (const char* p : path) {
-      const auto* o = cur->if_object();
-      cur = o ? o->if_contains(p) : nullptr;
-      if (!cur) return {};
-    }
-    return cur->is_string() ? std::string(cur->get_string()) : boost::json::serialize(*cur);
-  }
+  static constexpr auto str = &ApiServerTest::str;
 
   podnet::testing::TempDir dir_;
   podnet::testing::ServerProcess server_;  // after dir_: killed before the directory goes
