@@ -7,6 +7,7 @@
 #include <set>
 
 #include "apiserver/authorizer.h"
+#include "apiserver/field_error.h"
 #include "apiserver/ip_validation.h"
 #include "apiserver/node_validation.h"
 #include "apiserver/service_spec.h"
@@ -164,7 +165,7 @@ ApiResult<void> NodeRestriction::admit_addresses(const std::string& node,
       std::string type = str(*a, "type");
       if (type != "InternalIP" && type != "ExternalIP") continue;  // host names are never dialled
       std::string text = str(*a, "address");
-      std::string what = "status.addresses[" + std::to_string(i) + "].address " + quoted(text);
+      std::string what = "status.addresses[" + std::to_string(i) + "].address " + field::quote(text);
       auto parsed = parse_ip(text);
       if (!parsed || text.find('/') != std::string::npos)
         return refuse(what, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
