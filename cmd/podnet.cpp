@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   server_cmd->add_option("--node-port-range", server.node_port_range, "NodePort range LOW-HIGH")
       ->capture_default_str();
   server_cmd->add_option("--lb-pool", server.lb_pool, "Addresses for LoadBalancer services (CIDR)");
+  server_cmd->add_option("--node-network", server.node_network,
+                         "The network node InternalIPs are in (CIDR); a node reporting another is refused");
   server_cmd
       ->add_option("--node-monitor-grace-period", server.node_monitor_grace_period,
                    "Seconds without a node heartbeat before the node is Unknown and its pods not ready")

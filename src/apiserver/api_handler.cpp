@@ -78,9 +78,13 @@ Reply object_or_error(const ApiResult<T>& r, http::status ok = http::status::ok)
   return r ? json_reply(ok, *r) : error_reply(r.error());
 }
 
-// fieldManager (or the User-Agent's product, as kube derives it) and fieldValidation.
-ApiResult<WriteOptions> write_options(const Request& request, const QueryParams& q, bool json_body) {
+// fieldManager (or the User-Agent's product, as kube derives it) and fieldValidation; the caller
+// and the admission chain that judges the write.
+ApiResult<WriteOptions> write_options(const Request& request, const QueryParams& q, bool json_body,
+                                      const AdmissionChain* admission) {
   WriteOptions opts;
+  opts.admission = admission;
+  opts.user = &request.identity;
   opts.field_manager = param(q, "fieldManager");
   if (opts.field_manager.empty())
     opts.field_manager = manager_from_user_agent(request.msg[http::field::user_agent]);
@@ -142,8 +146,22 @@ Reply ApiHandler::handle(Request& request) {
   if (auto resource_path = parse_resource_path(path)) {
     if (registry_.find(resource_path->group, resource_path->version, resource_path->resource))
       return handle_resource(request, *resource_path, target);
+    const ResourceType* review =
+        registry_.find_create_only(resource_path->group, resource_path->version, resource_path->resource);
+    if (review && options_.reviews) return handle_review(request, *resource_path, *review);
   }
   return error_reply({404, "NotFound", "the server could not find the requested resource"});
+}
+
+Reply ApiHandler::handle_review(Request& request, const ResourcePath& rp, const ResourceType& type) {
+  if (request.msg.method() != http::verb::post)
+    return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+  std::string mt = media_type(request);
+  if (mt != "application/json" && mt != kProtobufMediaType) return error_reply(unsupported_media_type(mt));
+  auto body = mt == kProtobufMediaType ? decode_protobuf_object(request.msg.body()) : parse_body(request);
+  if (!body) return error_reply(body.error());
+  return object_or_error(options_.reviews->answer(request.identity, type, rp, std::move(*body)),
+                         http::status::created);
 }
 
 Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, const Target& target) {
@@ -225,7 +243,7 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(mt));
       auto body = mt == kProtobufMediaType ? decode_protobuf_object(request.msg.body()) : parse_body(request);
       if (!body) return error_reply(body.error());
-      auto opts = write_options(request, q, mt != kProtobufMediaType);
+      auto opts = write_options(request, q, mt != kProtobufMediaType, options_.admission);
       if (!opts) return error_reply(opts.error());
       std::vector<std::string> warnings;
       opts->warnings = &warnings;
@@ -238,7 +256,7 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(media_type(request)));
       auto body = parse_body(request);
       if (!body) return error_reply(body.error());
-      auto opts = write_options(request, q, true);
+      auto opts = write_options(request, q, true, options_.admission);
       if (!opts) return error_reply(opts.error());
       std::vector<std::string> warnings;
       opts->warnings = &warnings;
@@ -259,7 +277,7 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         return error_reply(unsupported_media_type(mt));
       auto body = parse_body(request);
       if (!body) return error_reply(body.error());
-      auto opts = write_options(request, q, true);
+      auto opts = write_options(request, q, true, options_.admission);
       if (!opts) return error_reply(opts.error());
       std::vector<std::string> warnings;
       opts->warnings = &warnings;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <string>
 
+#include "apiserver/access_review.h"
+#include "apiserver/admission.h"
 #include "apiserver/http_types.h"
 #include "apiserver/object_store.h"
 #include "apiserver/openapi_v2_endpoint.h"
@@ -15,6 +17,10 @@ namespace podnet::apiserver {
 
 struct ApiHandlerOptions {
   std::chrono::milliseconds bookmark_interval{60000};
+  // Judges every create, update, patch and apply before it is stored (null: none).
+  const AdmissionChain* admission = nullptr;
+  // Answers the registry's create-only kinds (null: they are 404).
+  const AccessReviews* reviews = nullptr;
 };
 
 class ApiHandler final : public HttpHandler {
@@ -26,6 +32,7 @@ class ApiHandler final : public HttpHandler {
 
  private:
   Reply handle_resource(Request& request, const ResourcePath& path, const Target& target);
+  Reply handle_review(Request& request, const ResourcePath& path, const ResourceType& type);
 
   const ResourceRegistry& registry_;
   ObjectStore& objects_;

@@ -2,9 +2,15 @@
 // every watch) goes before the handler, the object layer and the store.
 #include "apiserver/api_server.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <boost/json.hpp>
+#include <cstring>
 #include <random>
 
+#include "apiserver/access_review.h"
 #include "apiserver/api_handler.h"
 #include "apiserver/compactor.h"
 #include "apiserver/front_handler.h"
@@ -12,6 +18,8 @@
 #include "apiserver/kubeconfig.h"
 #include "apiserver/metered_store.h"
 #include "apiserver/metrics.h"
+#include "apiserver/node_restriction.h"
+#include "apiserver/node_validation.h"
 #include "apiserver/object_store.h"
 #include "apiserver/pod_validation.h"
 #include "apiserver/resources.h"
@@ -33,7 +41,12 @@ struct ApiServer::Parts {
   // Write hooks: declared before `objects`, which points at them, so they outlive it.
   std::unique_ptr<ServiceRest> services;
   PodValidation pods;
+  NodeValidation nodes;
+  std::unique_ptr<NodeRestriction> node_restriction;
+  AdmissionChain admission;
   std::unique_ptr<ObjectStore> objects;
+  std::unique_ptr<Authorizer> authorizer;
+  std::unique_ptr<AccessReviews> reviews;
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<FrontHandler> front;
   std::unique_ptr<HttpsServer> https;
@@ -54,6 +67,30 @@ Status ensure_namespaces(ObjectStore& objects, const ResourceRegistry& registry)
   return {};
 }
 
+// The addresses a node must not claim as its own: the one the server listens on or, listening on
+// every address, each address of this host.
+Result<std::vector<IpAddress>> own_addresses(const std::string& bind_address) {
+  PODNET_TRY(bind, parse_ip(bind_address));
+  if (!bind.is_unspecified()) return std::vector<IpAddress>{bind};
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return fail("getifaddrs");
+  std::vector<IpAddress> out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      out.push_back(boost::asio::ip::address_v4(ntohl(in->sin_addr.s_addr)));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      boost::asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      out.push_back(boost::asio::ip::address_v6(bytes));
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
 }  // namespace
 
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -62,6 +99,8 @@ ApiServer::~ApiServer() {
   parts_->https.reset();
   parts_->front.reset();
   parts_->handler.reset();
+  parts_->reviews.reset();
+  parts_->authorizer.reset();
   parts_->objects.reset();
   parts_->compactor.reset();
   parts_->metered.reset();
@@ -109,6 +148,18 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
     return std::unexpected(wrap(rebuilt.error(), "service allocators"));
   parts->objects->set_write_hook("Service", parts->services.get());
   parts->objects->set_write_hook("Pod", &parts->pods);
+  parts->objects->set_write_hook("Node", &parts->nodes);
+  NodeRestrictionOptions restriction;
+  if (!opts.node_network.empty()) {
+    auto network = parse_prefix(opts.node_network);
+    if (!network) return std::unexpected(wrap(network.error(), "node network"));
+    restriction.node_network = network->network();
+  }
+  auto own = own_addresses(opts.bind_address);
+  if (!own) return std::unexpected(wrap(own.error(), "the server's own addresses"));
+  restriction.server_addresses = std::move(*own);
+  parts->node_restriction = std::make_unique<NodeRestriction>(std::move(restriction));
+  parts->admission.add(*parts->node_restriction);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
   if (opts.run_controllers) {
@@ -127,8 +178,11 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   auto creds = ensure_credentials(boot);
   if (!creds) return std::unexpected(wrap(creds.error(), "credentials"));
 
-  parts->handler = std::make_unique<ApiHandler>(parts->registry, *parts->objects,
-                                                ApiHandlerOptions{opts.bookmark_interval});
+  parts->authorizer = std::make_unique<Authorizer>(pod_node_lookup(*parts->objects, parts->registry));
+  parts->reviews = std::make_unique<AccessReviews>(*parts->authorizer, parts->registry);
+  parts->handler = std::make_unique<ApiHandler>(
+      parts->registry, *parts->objects,
+      ApiHandlerOptions{opts.bookmark_interval, &parts->admission, parts->reviews.get()});
   HttpsServerOptions https;
   https.bind_address = opts.bind_address;
   https.port = opts.port;
@@ -136,8 +190,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   https.client_ca_pem = creds->ca.cert_pem;
   https.body_limit = opts.body_limit;
   https.threads = opts.threads;
-  parts->front =
-      std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics, *parts->handler);
+  parts->front = std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics,
+                                                *parts->handler, *parts->authorizer);
   auto server = HttpsServer::start(std::move(https), *parts->front);
   if (!server) return std::unexpected(wrap(server.error(), "listen"));
   parts->https = std::move(*server);

@@ -23,6 +23,8 @@ struct ApiServerOptions {
   int threads = 4;
   // Service clusterIPs (one range, or an IPv4 and an IPv6 range comma-separated) and node ports.
   std::string service_cidr = "10.96.0.0/12";
+  // Where node InternalIPs must be (a node reporting another is refused); empty: not known.
+  std::string node_network;
   std::string node_port_range = "30000-32767";
   std::chrono::milliseconds bookmark_interval{60000};
   std::chrono::milliseconds compaction_interval{std::chrono::minutes(5)};  // 0: never compact

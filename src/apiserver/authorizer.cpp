@@ -1,5 +1,7 @@
 // The node role mirrors kube's system:node ClusterRole plus the Node authorizer's object checks:
-// reads of what the agent watches, writes only to its own Node and to pods bound to it.
+// reads of what the agent watches, writes only to its own Node and to pods bound to it. Unlike
+// kube's node role it holds no SubjectAccessReview or TokenReview: the agent serves no API that
+// would delegate its authorization, so a node credential cannot ask about other users.
 #include "apiserver/authorizer.h"
 
 #include <algorithm>
@@ -19,6 +21,17 @@ bool read_verb(const std::string& verb) {
 
 bool write_verb(const std::string& verb) {
   return verb == "update" || verb == "patch";
+}
+
+constexpr const char* kVerbs[] = {"get",    "list",  "watch",  "create",
+                                  "update", "patch", "delete", "deletecollection"};
+
+// kube's system:basic-user: anyone may ask what it may do and who it is.
+bool self_review(const RequestAttributes& a) {
+  if (a.verb != "create" || !a.subresource.empty()) return false;
+  if (a.group == "authorization.k8s.io")
+    return a.resource == "selfsubjectaccessreviews" || a.resource == "selfsubjectrulesreviews";
+  return a.group == "authentication.k8s.io" && a.resource == "selfsubjectreviews";
 }
 
 // What every authenticated user may read: health, version and discovery (kube's system:discovery
@@ -98,39 +111,92 @@ std::optional<std::string> node_name_of(const Identity& who) {
   return who.user.substr(kNodeUserPrefix.size());
 }
 
-bool Authorizer::allowed(const Identity& who, const RequestAttributes& what) const {
-  if (!who.authenticated) return false;
-  if (has_group(who, "system:masters")) return true;
-  if (!what.resource_request) return what.verb == "get" && public_path(what.path);
-  if (auto node = node_name_of(who)) return node_allowed(*node, what);
-  return false;
+Decision Authorizer::authorize(const Identity& who, const RequestAttributes& what) const {
+  if (!who.authenticated) return {};
+  if (has_group(who, "system:masters")) return {true, ""};
+  if (!what.resource_request) return {what.verb == "get" && public_path(what.path), ""};
+  if (self_review(what)) return {true, ""};
+  if (auto node = node_name_of(who)) return node_decision(*node, what);
+  return {};
 }
 
-bool Authorizer::node_allowed(const std::string& node, const RequestAttributes& a) const {
+Decision Authorizer::node_decision(const std::string& node, const RequestAttributes& a) const {
   const bool core = a.group.empty();
   const bool plain = a.subresource.empty();
   if (read_verb(a.verb) && (plain || a.subresource == "status")) {
     if (core && (a.resource == "services" || a.resource == "pods" || a.resource == "nodes" ||
                  a.resource == "namespaces"))
-      return true;
-    if (a.group == "discovery.k8s.io" && a.resource == "endpointslices") return true;
+      return {true, ""};
+    if (a.group == "discovery.k8s.io" && a.resource == "endpointslices") return {true, ""};
   }
   if (core && a.resource == "nodes") {
-    if (a.verb == "create" && plain) return a.object_name == node;
-    if (write_verb(a.verb) && (plain || a.subresource == "status")) return a.name == node;
-    return false;
+    if (a.verb == "create" && plain) return {a.object_name == node, ""};
+    if (write_verb(a.verb) && (plain || a.subresource == "status")) return {a.name == node, ""};
+    return {};
   }
   if (core && a.resource == "pods" && !a.name.empty()) {
     // Status reports and the final delete after the containers stopped, for its own pods only.
     bool status_write = write_verb(a.verb) && a.subresource == "status";
     bool final_delete = a.verb == "delete" && plain;
-    if (!status_write && !final_delete) return false;
+    if (!status_write && !final_delete) return {};
     auto bound_to = pod_node_(a.ns, a.name);
-    return bound_to && *bound_to == node;
+    if (bound_to && *bound_to == node) return {true, ""};
+    return {false, "no relationship found between node '" + node + "' and this object"};
   }
   if (core && a.resource == "events" && plain)
-    return a.verb == "create" || a.verb == "update" || a.verb == "patch";
-  return false;
+    return {a.verb == "create" || a.verb == "update" || a.verb == "patch", ""};
+  return {};
+}
+
+Rules Authorizer::rules_for(const Identity& who, const std::string& ns,
+                            const std::vector<ServedResource>& served,
+                            const std::vector<std::string>& paths) const {
+  Rules rules;
+  RequestAttributes everything{"*", true, "", "*", "", "*", "", "", "", ""};
+  if (allowed(who, everything)) rules.resource_rules.push_back({{"*"}, {"*"}, {"*"}, {}});
+  RequestAttributes any_path{"*", false, "*"};
+  if (allowed(who, any_path)) rules.non_resource_rules.push_back({{"*"}, {"*"}});
+  if (!rules.resource_rules.empty() && !rules.non_resource_rules.empty()) return rules;
+
+  auto node = node_name_of(who);
+  for (const auto& r : served) {
+    RequestAttributes a;
+    a.resource_request = true;
+    a.group = r.group;
+    size_t slash = r.resource.find('/');
+    a.resource = r.resource.substr(0, slash);
+    a.subresource = slash == std::string::npos ? "" : r.resource.substr(slash + 1);
+    a.ns = r.namespaced ? ns : "";
+    std::vector<std::string> verbs, own_verbs;
+    for (const char* verb : kVerbs) {
+      a.verb = verb;
+      a.name.clear();
+      a.object_name.clear();
+      if (allowed(who, a)) {
+        verbs.push_back(verb);
+        continue;
+      }
+      // A node's rights on its own Node name the object.
+      if (!node || r.namespaced) continue;
+      a.name = a.verb == "create" ? "" : *node;
+      a.object_name = *node;
+      if (allowed(who, a)) own_verbs.push_back(verb);
+    }
+    if (!verbs.empty()) rules.resource_rules.push_back({verbs, {r.group}, {r.resource}, {}});
+    if (!own_verbs.empty()) rules.resource_rules.push_back({own_verbs, {r.group}, {r.resource}, {*node}});
+  }
+  if (rules.non_resource_rules.empty()) {
+    std::vector<std::string> readable;
+    for (const auto& path : paths)
+      if (allowed(who, RequestAttributes{"get", false, path})) readable.push_back(path);
+    if (!readable.empty()) rules.non_resource_rules.push_back({{"get"}, readable});
+  }
+  if (node) {
+    rules.incomplete = true;
+    rules.evaluation_error =
+        "the status and deletion of pods bound to node \"" + *node + "\" are decided per pod and not listed";
+  }
+  return rules;
 }
 
 ApiError forbidden(const Identity& who, const RequestAttributes& a) {

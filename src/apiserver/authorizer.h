@@ -1,11 +1,14 @@
 // Who may do what. The admin (group system:masters) may do everything; a node (user
-// system:node:<name> in group system:nodes) gets the kubelet's narrow role; anyone else nothing.
-// Decisions are pure functions of the request's attributes and one lookup (the node a pod is on).
+// system:node:<name> in group system:nodes) gets the kubelet's narrow role; every authenticated
+// user may read discovery and ask about its own access (kube's system:basic-user); nobody else
+// anything. Decisions are pure functions of the request's attributes and one lookup (the node a pod
+// is on); what a write then contains is admission's business (node_restriction.h).
 #pragma once
 
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "apiserver/api_error.h"
 #include "apiserver/http_types.h"
@@ -32,13 +35,47 @@ RequestAttributes request_attributes(http::verb method, const Target& target);
 using PodNodeLookup =
     std::function<std::optional<std::string>(const std::string& ns, const std::string& name)>;
 
+// kube's authorizer decision: allowed or not, and why not when the authorizer can say.
+struct Decision {
+  bool allowed = false;
+  std::string reason;
+};
+
+// A resource the server serves, as the rules review asks about it.
+struct ServedResource {
+  std::string group;
+  std::string resource;  // "pods" or "pods/status"
+  bool namespaced = true;
+};
+
+// kube's SubjectRulesReviewStatus: what a user may do, as far as it can be listed.
+struct ResourceRule {
+  std::vector<std::string> verbs, api_groups, resources, resource_names;
+};
+struct NonResourceRule {
+  std::vector<std::string> verbs, urls;
+};
+struct Rules {
+  std::vector<ResourceRule> resource_rules;
+  std::vector<NonResourceRule> non_resource_rules;
+  bool incomplete = false;  // some decisions depend on the object and are not listed
+  std::string evaluation_error;
+};
+
 class Authorizer {
  public:
   explicit Authorizer(PodNodeLookup pod_node) : pod_node_(std::move(pod_node)) {}
-  bool allowed(const Identity& who, const RequestAttributes& what) const;
+  bool allowed(const Identity& who, const RequestAttributes& what) const {
+    return authorize(who, what).allowed;
+  }
+  Decision authorize(const Identity& who, const RequestAttributes& what) const;
+  // The rules of `who` in namespace `ns`, found by asking authorize() about every resource in
+  // `served` and every path in `paths`, so they cannot disagree with the decisions themselves.
+  Rules rules_for(const Identity& who, const std::string& ns, const std::vector<ServedResource>& served,
+                  const std::vector<std::string>& paths) const;
 
  private:
-  bool node_allowed(const std::string& node, const RequestAttributes& what) const;
+  Decision node_decision(const std::string& node, const RequestAttributes& what) const;
   PodNodeLookup pod_node_;
 };
 

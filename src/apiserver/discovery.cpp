@@ -1,7 +1,9 @@
 // Discovery JSON built from the resource table. Verbs are only those the REST layer implements, so
-// kubectl does not offer what would fail (namespaces: no deletecollection, as in kube).
+// kubectl does not offer what would fail (namespaces: no deletecollection, as in kube; the access
+// reviews: create only).
 #include "apiserver/discovery.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace podnet::apiserver {
@@ -17,6 +19,16 @@ json::array strings(const std::vector<std::string>& v) {
 json::object group_entry(const std::string& group, const std::string& version) {
   json::object gv{{"groupVersion", group + "/" + version}, {"version", version}};
   return {{"name", group}, {"versions", json::array{gv}}, {"preferredVersion", gv}};
+}
+
+// Stored kinds' group versions, then those only the create-only kinds use.
+std::vector<std::pair<std::string, std::string>> all_group_versions(const ResourceRegistry& registry) {
+  auto out = registry.group_versions();
+  for (const auto& t : registry.create_only()) {
+    std::pair gv{t.group, t.version};
+    if (std::find(out.begin(), out.end(), gv) == out.end()) out.push_back(gv);
+  }
+  return out;
 }
 
 }  // namespace
@@ -37,13 +49,13 @@ json::value api_versions_json(const std::string& server_address) {
 
 json::value api_group_list_json(const ResourceRegistry& registry) {
   json::array groups;
-  for (const auto& [group, version] : registry.group_versions())
+  for (const auto& [group, version] : all_group_versions(registry))
     if (!group.empty()) groups.push_back(group_entry(group, version));
   return json::object{{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", std::move(groups)}};
 }
 
 std::optional<json::value> api_group_json(const ResourceRegistry& registry, const std::string& group) {
-  for (const auto& [g, version] : registry.group_versions()) {
+  for (const auto& [g, version] : all_group_versions(registry)) {
     if (g != group || g.empty()) continue;
     json::object out = group_entry(g, version);
     out["kind"] = "APIGroup";
@@ -82,6 +94,14 @@ std::optional<json::value> api_resource_list_json(const ResourceRegistry& regist
                                        {"kind", "Pod"},
                                        {"verbs", json::array{"get"}}});
     }
+  }
+  for (const auto& t : registry.create_only()) {
+    if (t.group != group || t.version != version) continue;
+    resources.push_back(json::object{{"name", t.plural},
+                                     {"singularName", t.singular},
+                                     {"namespaced", t.namespaced},
+                                     {"kind", t.kind},
+                                     {"verbs", json::array{"create"}}});
   }
   if (resources.empty()) return std::nullopt;
   std::string gv = group.empty() ? version : group + "/" + version;

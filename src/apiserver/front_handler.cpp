@@ -60,20 +60,19 @@ std::string body_name(const Request& request) {
 }  // namespace
 
 FrontHandler::FrontHandler(const ResourceRegistry& registry, ObjectStore& objects, Metrics& metrics,
-                           HttpHandler& api)
-    : registry_(registry),
-      objects_(objects),
-      metrics_(metrics),
-      api_(api),
-      authorizer_([&registry, &objects](const std::string& ns,
-                                        const std::string& name) -> std::optional<std::string> {
-        auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
-        if (!pod) return std::nullopt;
-        const json::value* spec = pod->get_object().if_contains("spec");
-        const json::value* node =
-            spec && spec->is_object() ? spec->get_object().if_contains("nodeName") : nullptr;
-        return node && node->is_string() ? std::string(node->get_string()) : std::string();
-      }) {}
+                           HttpHandler& api, const Authorizer& authorizer)
+    : registry_(registry), objects_(objects), metrics_(metrics), api_(api), authorizer_(authorizer) {}
+
+PodNodeLookup pod_node_lookup(ObjectStore& objects, const ResourceRegistry& registry) {
+  return [&registry, &objects](const std::string& ns, const std::string& name) -> std::optional<std::string> {
+    auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
+    if (!pod) return std::nullopt;
+    const json::value* spec = pod->get_object().if_contains("spec");
+    const json::value* node =
+        spec && spec->is_object() ? spec->get_object().if_contains("nodeName") : nullptr;
+    return node && node->is_string() ? std::string(node->get_string()) : std::string();
+  };
+}
 
 Reply FrontHandler::handle(Request& request) {
   const auto start = std::chrono::steady_clock::now();

@@ -14,7 +14,8 @@ namespace podnet::apiserver {
 class FrontHandler final : public HttpHandler {
  public:
   // All references must outlive the handler; `metrics` also every stream it returned.
-  FrontHandler(const ResourceRegistry& registry, ObjectStore& objects, Metrics& metrics, HttpHandler& api);
+  FrontHandler(const ResourceRegistry& registry, ObjectStore& objects, Metrics& metrics, HttpHandler& api,
+               const Authorizer& authorizer);
 
   Reply handle(Request& request) override;
   Reply too_large(size_t limit) override { return api_.too_large(limit); }
@@ -27,7 +28,10 @@ class FrontHandler final : public HttpHandler {
   ObjectStore& objects_;
   Metrics& metrics_;
   HttpHandler& api_;
-  Authorizer authorizer_;
+  const Authorizer& authorizer_;
 };
+
+// The Authorizer's pod lookup over the store: the node a pod is bound to.
+PodNodeLookup pod_node_lookup(ObjectStore& objects, const ResourceRegistry& registry);
 
 }  // namespace podnet::apiserver

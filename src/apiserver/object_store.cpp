@@ -60,6 +60,24 @@ ApiError bad_object(std::string message) {
   return bad_request(std::move(message));
 }
 
+// Apply has validated and recorded ownership itself; what it writes is still admitted.
+WriteOptions admission_only(const WriteOptions& opts) {
+  WriteOptions out;
+  out.admission = opts.admission;
+  out.user = opts.user;
+  return out;
+}
+
+ApiResult<void> admit(const WriteOptions& opts, AdmissionOperation operation, const ResourceType& type,
+                      Subresource sub, const json::object* old, const json::object& obj) {
+  if (!opts.admission || !opts.user) return {};
+  const json::value* meta = (old ? *old : obj).if_contains("metadata");
+  static const json::object kNone;
+  const json::object& m = meta && meta->is_object() ? meta->get_object() : kNone;
+  return opts.admission->admit({*opts.user, operation, type, sub == Subresource::kStatus ? "status" : "",
+                                string_at(m, "namespace"), string_at(m, "name"), old, obj});
+}
+
 }  // namespace
 
 ApiResult<json::value> check_type(const ResourceType& type, json::value object) {
@@ -189,6 +207,9 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
     meta.erase("generation");
   apply_defaults(type, obj);
   record_update(type, json::object{}, *typed, FieldOwner{opts.field_manager, false, now_rfc3339()});
+  if (auto admitted = admit(opts, AdmissionOperation::kCreate, type, Subresource::kNone, nullptr, obj);
+      !admitted)
+    return std::unexpected(admitted.error());
   std::unique_ptr<WriteTxn> txn;
   if (WriteHook* hook = write_hook(type.kind)) {
     auto prepared = hook->before_write(nullptr, obj);
@@ -403,6 +424,8 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
   if (auto cause = check_finalizers_update(old_meta, metadata_of(result)))
     causes.push_back(std::move(*cause));
   if (!causes.empty()) return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
+  if (auto admitted = admit(opts, AdmissionOperation::kUpdate, type, sub, &old_obj, result); !admitted)
+    return std::unexpected(admitted.error());
   if (deletion_completes(old_meta, metadata_of(result))) {
     // The last finalizer of a deleting object is gone: the update is its deletion.
     auto removed = store_.remove(current.key, current.mod_revision);
@@ -514,7 +537,7 @@ ApiResult<json::value> ObjectStore::apply(const ResourceType& type, const std::s
       auto applied = server_side_apply(type, nullptr, *typed, owner, force);
       if (!applied) return applied;
       metadata_of(applied->get_object())["name"] = name;
-      auto created = create(type, ns, std::move(*applied));
+      auto created = create(type, ns, std::move(*applied), admission_only(opts));
       if (!created && created.error().reason == "AlreadyExists" && attempt + 1 < kPatchAttempts) continue;
       return created;
     }
@@ -522,7 +545,7 @@ ApiResult<json::value> ObjectStore::apply(const ResourceType& type, const std::s
     if (!doc) return std::unexpected(doc.error());
     auto applied = server_side_apply(type, &*doc, *typed, owner, force);
     if (!applied) return applied;
-    auto result = write_update(type, name, *current, std::move(*applied), sub, {}, false);
+    auto result = write_update(type, name, *current, std::move(*applied), sub, admission_only(opts), false);
     bool pinned = !string_at(metadata_of(typed->get_object()), "resourceVersion").empty();
     if (!result && result.error().reason == "Conflict" && result.error().causes.empty() && !pinned &&
         attempt + 1 < kPatchAttempts)

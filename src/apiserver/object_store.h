@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "apiserver/admission.h"
 #include "apiserver/api_error.h"
 #include "apiserver/field_validation.h"
 #include "apiserver/resources.h"
@@ -41,6 +42,10 @@ struct WriteOptions {
   std::optional<FieldValidation> validation;  // unset: the object is trusted as it is
   std::vector<std::string> strict_errors;     // found before decoding: `duplicate field "x"`
   std::vector<std::string>* warnings = nullptr;
+  // Who writes and the admission chain that judges the object about to be stored; both set for
+  // API requests, unset for the server's own writes.
+  const AdmissionChain* admission = nullptr;
+  const Identity* user = nullptr;
 };
 
 class ObjectStore {

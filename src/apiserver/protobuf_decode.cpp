@@ -170,6 +170,78 @@ json::object namespace_spec(std::string_view data) {
   return spec;
 }
 
+// authorization.k8s.io/v1 ResourceAttributes and NonResourceAttributes. A message that is present
+// decodes to an object even when empty: the reviews ask which one of the two was sent.
+json::object resource_attributes(std::string_view data) {
+  static constexpr const char* kKeys[] = {"namespace", "verb",        "group", "version",
+                                          "resource",  "subresource", "name"};
+  json::object out;
+  each_field(data, [&](const Field& f) {
+    if (f.number >= 1 && f.number <= 7 && f.wire_type == 2) set_string(out, kKeys[f.number - 1], f);
+  });
+  return out;
+}
+
+json::object non_resource_attributes(std::string_view data) {
+  json::object out;
+  each_field(data, [&](const Field& f) {
+    if (f.number == 1) set_string(out, "path", f);
+    if (f.number == 2) set_string(out, "verb", f);
+  });
+  return out;
+}
+
+// SelfSubjectAccessReviewSpec and SubjectAccessReviewSpec (the latter adds user, groups, uid).
+json::object access_review_spec(std::string_view data) {
+  json::object spec;
+  json::array groups;
+  each_field(data, [&](const Field& f) {
+    switch (f.number) {
+      case 1:
+        spec["resourceAttributes"] = resource_attributes(f.bytes);
+        break;
+      case 2:
+        spec["nonResourceAttributes"] = non_resource_attributes(f.bytes);
+        break;
+      case 3:
+        set_string(spec, "user", f);
+        break;
+      case 4:
+        groups.push_back(str(f));
+        break;
+      case 6:
+        set_string(spec, "uid", f);
+        break;
+      default:
+        break;
+    }
+  });
+  if (!groups.empty()) spec["groups"] = std::move(groups);
+  return spec;
+}
+
+json::object rules_review_spec(std::string_view data) {
+  json::object spec;
+  each_field(data, [&](const Field& f) {
+    if (f.number == 1) set_string(spec, "namespace", f);
+  });
+  return spec;
+}
+
+using SpecDecoder = json::object (*)(std::string_view);
+
+// The kinds understood, by apiVersion and kind; null: the kind has no spec to read.
+std::optional<SpecDecoder> spec_decoder(const std::string& api_version, const std::string& kind) {
+  if (api_version == "v1" && kind == "Service") return service_spec;
+  if (api_version == "v1" && kind == "Namespace") return namespace_spec;
+  if (api_version == "authorization.k8s.io/v1" &&
+      (kind == "SelfSubjectAccessReview" || kind == "SubjectAccessReview"))
+    return access_review_spec;
+  if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectRulesReview") return rules_review_spec;
+  if (api_version == "authentication.k8s.io/v1" && kind == "SelfSubjectReview") return SpecDecoder{nullptr};
+  return std::nullopt;
+}
+
 }  // namespace
 
 ApiResult<json::value> decode_protobuf_object(std::string_view body) {
@@ -188,14 +260,15 @@ ApiResult<json::value> decode_protobuf_object(std::string_view body) {
     }
   });
   if (!ok) return api_fail(bad_request("malformed protobuf body"));
-  if (api_version != "v1" || (kind != "Namespace" && kind != "Service"))
+  auto decoder = spec_decoder(api_version, kind);
+  if (!decoder)
     return api_fail(
         unsupported_media_type(std::string(kProtobufMediaType) + " for " + api_version + "/" + kind));
   json::object obj{{"apiVersion", api_version}, {"kind", kind}};
   ok = each_field(raw, [&](const Field& f) {
     if (f.number == 1) obj["metadata"] = object_meta(f.bytes);
-    if (f.number == 2) obj["spec"] = kind == "Service" ? service_spec(f.bytes) : namespace_spec(f.bytes);
-    // 3: status, server-owned on create
+    if (f.number == 2 && *decoder) obj["spec"] = (*decoder)(f.bytes);
+    // 3 (2 for SelfSubjectReview): status, the server's to fill in
   });
   if (!ok) return api_fail(bad_request("malformed protobuf " + kind));
   return obj;

@@ -1,7 +1,7 @@
 // Request bodies in Kubernetes' protobuf encoding ("k8s\0" + runtime.Unknown), which kubectl's
-// typed clients send for `kubectl create namespace` and `kubectl create service`. Decoded to the
-// JSON the rest of the server works with. Only Namespace and Service are understood (the kinds
-// served here that kubectl creates that way); other kinds are 415, as before.
+// typed clients send for `kubectl create namespace`, `kubectl create service` and `kubectl auth
+// can-i` / `whoami`. Decoded to the JSON the rest of the server works with. Only Namespace, Service
+// and the access reviews are understood (what kubectl sends that way); other kinds are 415.
 #pragma once
 
 #include <boost/json/value.hpp>

@@ -3,6 +3,7 @@
 #include "apiserver/resources.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace podnet::apiserver {
 
@@ -89,12 +90,33 @@ ResourceRegistry ResourceRegistry::builtin() {
        NameRule::kDns1123Subdomain,
        {}},
   };
+  for (const auto& [kind, plural] : {std::pair{"SelfSubjectAccessReview", "selfsubjectaccessreviews"},
+                                     std::pair{"SelfSubjectRulesReview", "selfsubjectrulesreviews"},
+                                     std::pair{"SubjectAccessReview", "subjectaccessreviews"}}) {
+    ResourceType t{"authorization.k8s.io", "v1", kind, plural};
+    t.namespaced = false;
+    r.create_only_.push_back(std::move(t));
+  }
+  ResourceType self{"authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews"};
+  self.namespaced = false;
+  r.create_only_.push_back(std::move(self));
+  for (auto& t : r.create_only_) {
+    t.singular = t.kind;
+    for (char& c : t.singular) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return r;
 }
 
 const ResourceType* ResourceRegistry::find(const std::string& group, const std::string& version,
                                            const std::string& plural) const {
   for (const auto& t : types_)
+    if (t.group == group && t.version == version && t.plural == plural) return &t;
+  return nullptr;
+}
+
+const ResourceType* ResourceRegistry::find_create_only(const std::string& group, const std::string& version,
+                                                       const std::string& plural) const {
+  for (const auto& t : create_only_)
     if (t.group == group && t.version == version && t.plural == plural) return &t;
   return nullptr;
 }

@@ -39,11 +39,17 @@ class ResourceRegistry {
   const ResourceType* find(const std::string& group, const std::string& version,
                            const std::string& plural) const;
   const std::vector<ResourceType>& all() const { return types_; }
+  // Kinds that are answered, never stored (kube's access reviews): a POST asks, the reply answers.
+  // Discovery lists them with the verb "create" only; find() and all() leave them out.
+  const std::vector<ResourceType>& create_only() const { return create_only_; }
+  const ResourceType* find_create_only(const std::string& group, const std::string& version,
+                                       const std::string& plural) const;
   // Group versions in discovery order, core ("", "v1") first.
   std::vector<std::pair<std::string, std::string>> group_versions() const;
 
  private:
   std::vector<ResourceType> types_;
+  std::vector<ResourceType> create_only_;
 };
 
 }  // namespace podnet::apiserver

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "apiserver/field_error.h"
+#include "apiserver/ip_validation.h"
 #include "apiserver/service_spec.h"
 #include "apiserver/validation.h"
 #include "common/ip.h"
@@ -65,27 +66,8 @@ void validate_non_special_ip(const std::string& text, const std::string& path,
                              std::vector<StatusCause>& out) {
   auto ip = parse_ip(text);
   if (!ip) return;
-  std::string q = field::quote(text);
-  bool unspecified = ip->is_unspecified();
-  bool loopback = ip->is_loopback();
-  bool link_local = false, ll_multicast = false;
-  if (ip->is_v4()) {
-    uint32_t a = ip->to_v4().to_uint();
-    link_local = (a >> 16) == 0xa9fe;     // 169.254/16
-    ll_multicast = (a >> 8) == 0xe00000;  // 224.0.0/24
-  } else {
-    auto b = ip->to_v6().to_bytes();
-    link_local = b[0] == 0xfe && (b[1] & 0xc0) == 0x80;    // fe80::/10
-    ll_multicast = b[0] == 0xff && (b[1] & 0x0f) == 0x02;  // ff02::/16 (Go: multicast, link-local scope)
-  }
-  if (unspecified) out.push_back(field::invalid(path, q, "may not be unspecified (" + text + ")"));
-  if (loopback)
-    out.push_back(field::invalid(path, q, "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
-  if (link_local)
-    out.push_back(field::invalid(path, q, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
-  if (ll_multicast)
-    out.push_back(
-        field::invalid(path, q, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"));
+  for (const auto& msg : special_ip_errors(*ip, text))
+    out.push_back(field::invalid(path, field::quote(text), msg));
 }
 
 bool same(const json::object& a, const json::object& b, std::string_view key) {

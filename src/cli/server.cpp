@@ -30,7 +30,7 @@ bool valid_port_range(const std::string& range) {
 bool validate(const ServerFlags& flags, spdlog::logger& log) {
   for (const auto& [name, value] :
        {std::pair{"--service-cidr", flags.service_cidr}, std::pair{"--cluster-cidr", flags.cluster_cidr},
-        std::pair{"--lb-pool", flags.lb_pool}}) {
+        std::pair{"--lb-pool", flags.lb_pool}, std::pair{"--node-network", flags.node_network}}) {
     if (value.empty()) continue;
     // --service-cidr may name two ranges (dual-stack): "10.96.0.0/12,fd00:10:96::/108".
     for (size_t start = 0, end = 0; start <= value.size(); start = end + 1) {
@@ -98,6 +98,7 @@ int run_server(const ServerFlags& flags) {
   options.cluster_cidr = flags.cluster_cidr;
   options.node_cidr_mask = flags.node_cidr_mask;
   options.lb_pool = flags.lb_pool;
+  options.node_network = flags.node_network;
   options.node_monitor_grace_period = std::chrono::seconds(flags.node_monitor_grace_period);
   options.pod_gc_quarantine = std::chrono::seconds(flags.pod_gc_quarantine);
   options.service_cidr = flags.service_cidr;

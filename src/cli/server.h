@@ -16,6 +16,7 @@ struct ServerFlags {
   int node_cidr_mask = 24;
   std::string node_port_range = "30000-32767";
   std::string lb_pool;                 // empty: LoadBalancer services get no address
+  std::string node_network;            // where node InternalIPs must be; empty: not checked
   int node_monitor_grace_period = 40;  // seconds
   int pod_gc_quarantine = 5;           // seconds
   // One-shot mode: sign a node agent's credential, write its kubeconfig to `out` and exit.

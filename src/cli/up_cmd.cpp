@@ -207,7 +207,9 @@ class Up {
                                   "--service-cidr",
                                   spec.service_cidr,
                                   "--cluster-cidr",
-                                  spec.cluster_cidr};
+                                  spec.cluster_cidr,
+                                  "--node-network",
+                                  spec.underlay.str()};
     return spawn("server", argv, "");
   }
 

@@ -91,6 +91,17 @@ TEST(Authorizer, Table) {
       // A node name without the group is nobody.
       {&kFakeNode, V::get, "/api/v1/pods", false},
       {&kFakeNode, V::put, "/api/v1/nodes/node1", false},
+      // Everyone may ask about its own access and identity (kube's system:basic-user) ...
+      {&kStranger, V::post, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", true},
+      {&kStranger, V::post, "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", true},
+      {&kStranger, V::post, "/apis/authentication.k8s.io/v1/selfsubjectreviews", true},
+      {&kNode1, V::post, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", true},
+      {&kStranger, V::get, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", false},
+      // ... only the admin about someone else's.
+      {&kAdmin, V::post, "/apis/authorization.k8s.io/v1/subjectaccessreviews", true},
+      {&kNode1, V::post, "/apis/authorization.k8s.io/v1/subjectaccessreviews", false},
+      {&kStranger, V::post, "/apis/authorization.k8s.io/v1/subjectaccessreviews", false},
+      {&kFakeNode, V::post, "/apis/authorization.k8s.io/v1/subjectaccessreviews", false},
   };
   Authorizer authorizer = make_authorizer();
   for (const auto& c : cases) {
@@ -161,6 +172,68 @@ TEST(Authorizer, ForbiddenMessagesUseKubeWording) {
   auto metrics = request_attributes(http::verb::get, parse_target("/metrics"));
   EXPECT_EQ(forbidden(kNode1, metrics).message,
             "forbidden: User \"system:node:node1\" cannot get path \"/metrics\"");
+}
+
+TEST(Authorizer, DenialsSayWhyWhereKubeDoes) {
+  auto status =
+      request_attributes(http::verb::patch, parse_target("/api/v1/namespaces/default/pods/on-node2/status"));
+  Decision d = make_authorizer().authorize(kNode1, status);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "no relationship found between node 'node1' and this object");
+}
+
+// The rules a review lists are the decisions themselves, asked resource by resource.
+TEST(Authorizer, RulesAreTheDecisions) {
+  const std::vector<ServedResource> served{{"", "nodes", false},
+                                           {"", "nodes/status", false},
+                                           {"", "pods", true},
+                                           {"", "pods/status", true},
+                                           {"", "events", true},
+                                           {"networking.k8s.io", "networkpolicies", true},
+                                           {"authorization.k8s.io", "selfsubjectaccessreviews", false}};
+  const std::vector<std::string> paths{"/api", "/api/*", "/metrics", "/version"};
+  Authorizer authorizer = make_authorizer();
+  auto render = [](const Rules& r) {
+    std::string out;
+    for (const auto& rule : r.resource_rules) {
+      auto join = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+        return s;
+      };
+      out += join(rule.api_groups) + "|" + join(rule.resources) + "|" + join(rule.resource_names) + "|" +
+             join(rule.verbs) + "\n";
+    }
+    for (const auto& rule : r.non_resource_rules) {
+      std::string urls;
+      for (const auto& u : rule.urls) urls += (urls.empty() ? "" : ",") + u;
+      out += "nonresource|" + urls + "|" + rule.verbs.front() + "\n";
+    }
+    return out;
+  };
+  Rules admin = authorizer.rules_for(kAdmin, "default", served, paths);
+  EXPECT_EQ(render(admin), "*|*||*\nnonresource|*|*\n");
+  EXPECT_FALSE(admin.incomplete);
+
+  Rules node = authorizer.rules_for(kNode1, "default", served, paths);
+  EXPECT_EQ(render(node),
+            "|nodes||get,list,watch\n"
+            "|nodes|node1|create,update,patch\n"
+            "|nodes/status||get,list,watch\n"
+            "|nodes/status|node1|update,patch\n"
+            "|pods||get,list,watch\n"
+            "|pods/status||get,list,watch\n"
+            "|events||create,update,patch\n"
+            "authorization.k8s.io|selfsubjectaccessreviews||create\n"
+            "nonresource|/api,/api/*,/version|get\n");
+  EXPECT_TRUE(node.incomplete);
+  EXPECT_EQ(node.evaluation_error,
+            "the status and deletion of pods bound to node \"node1\" are decided per pod and not listed");
+
+  Rules stranger = authorizer.rules_for(kStranger, "default", served, paths);
+  EXPECT_EQ(render(stranger),
+            "authorization.k8s.io|selfsubjectaccessreviews||create\nnonresource|/api,/api/*,/version|get\n");
+  EXPECT_FALSE(stranger.incomplete);
 }
 
 TEST(Authorizer, NodeNameOfIdentity) {

@@ -493,5 +493,33 @@ TEST_F(E2E, ARemovedNodesRoutesAndEndpointsGoAway) {
   EXPECT_TRUE(eventually([&] { return (ips = slice_ips()).find(ip3) == std::string::npos; }, 60s)) << ips;
 }
 
+// `podnet up` gives the server its underlay as --node-network: a node's own credential cannot point
+// the API server (which fetches pod logs from the address a node reports) at the server itself or
+// off the underlay, nor take a pod range, while its agent's own writes keep the node Ready.
+TEST_F(E2E, ANodesCredentialCannotRedirectTheServer) {
+  PODNET_BRING_UP((1, "vxlan"));
+  const std::string as_node =
+      "kubectl --kubeconfig " + c_.state_dir() + "/nodes/node1/kubeconfig --request-timeout=20s ";
+  auto report_address = [&](const std::string& ip) {
+    return shell(as_node + "patch node node1 --subresource=status --type=merge -p " +
+                 "'{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"" + ip + "\"}]}}'");
+  };
+  auto own = report_address(c_.gateway());
+  EXPECT_NE(own.rc, 0);
+  EXPECT_NE(own.out.find("\"" + c_.gateway() + "\": may not be the API server's own address"),
+            std::string::npos)
+      << own.out;
+  auto off = report_address("10.9.9.9");
+  EXPECT_NE(off.rc, 0);
+  EXPECT_NE(off.out.find("must be in the node network " + c_.underlay()), std::string::npos) << off.out;
+  auto range =
+      shell(as_node + "patch node node1 --type=merge -p '{\"spec\":{\"podCIDRs\":[\"0.0.0.0/1\"]}}'");
+  EXPECT_NE(range.rc, 0);
+  EXPECT_NE(range.out.find("is not allowed to set or change spec.podCIDR"), std::string::npos) << range.out;
+  EXPECT_EQ(get("node/node1", "{.status.addresses[?(@.type==\"InternalIP\")].address}"), c_.node_ip(1));
+  auto ready = c_.kubectl("wait --for=condition=Ready node/node1 --timeout=30s");
+  EXPECT_EQ(ready.rc, 0) << ready.out;
+}
+
 }  // namespace
 }  // namespace podnet::testing
