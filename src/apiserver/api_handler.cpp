@@ -2,6 +2,7 @@
 // Request bodies are parsed here (400 for malformed JSON, 415 for unknown media types).
 #include "apiserver/api_handler.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
@@ -60,8 +61,7 @@ std::string param(const QueryParams& q, const std::string& key) {
 }
 
 bool flag(const QueryParams& q, const std::string& key) {
-  std::string v = param(q, key);
-  return v == "true" || v == "1";
+  return query_flag(q, key);
 }
 
 ApiResult<size_t> parse_count(const std::string& text, const std::string& what) {
@@ -209,7 +209,9 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         }
         auto timeout = parse_count(param(q, "timeoutSeconds"), "timeoutSeconds");
         if (!timeout) return error_reply(timeout.error());
-        if (*timeout > 0) w.timeout = std::chrono::seconds(*timeout);
+        // Any count parses; past a day it is a day (a larger one would overflow the timer's clock).
+        constexpr size_t kMaxWatchSeconds = 24 * 3600;
+        if (*timeout > 0) w.timeout = std::chrono::seconds(std::min(*timeout, kMaxWatchSeconds));
         if (auto rv = parse_resource_version(w.resource_version); !rv) return error_reply(rv.error());
         Reply r;
         r.msg.result(http::status::ok);

@@ -76,8 +76,7 @@ RequestAttributes request_attributes(http::verb method, const Target& target) {
     case http::verb::head:
       a.verb = "get";
       if (a.name.empty()) {
-        std::string watch = query("watch");
-        a.verb = watch == "true" || watch == "1" ? "watch" : "list";
+        a.verb = query_flag(target.query, "watch") ? "watch" : "list";
         // A list of exactly one name is authorized as that object (informers of a single Node).
         std::string fields = query("fieldSelector");
         for (std::string_view prefix : {"metadata.name=", "metadata.name=="})

@@ -2,6 +2,7 @@
 // namespace itself, any other third segment makes <ns> the namespace of a namespaced resource.
 #include "apiserver/request_info.h"
 
+#include <cctype>
 #include <vector>
 
 namespace podnet::apiserver {
@@ -42,6 +43,18 @@ std::vector<std::string> segments(const std::string& path) {
 }
 
 }  // namespace
+
+bool query_flag(const QueryParams& query, std::string_view key) {
+  auto it = query.find(std::string(key));
+  if (it == query.end()) return false;
+  const std::string& v = it->second;
+  if (v == "0") return false;
+  constexpr std::string_view kFalse = "false";
+  if (v.size() != kFalse.size()) return true;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(v[i])) != kFalse[i]) return true;
+  return false;
+}
 
 Target parse_target(std::string_view target) {
   Target t;

@@ -18,6 +18,11 @@ struct Target {
 
 Target parse_target(std::string_view target);
 
+// A boolean query parameter as kube-apiserver converts one (runtime.Convert_Slice_string_To_bool):
+// absent is false, `0` or `false` in any letter case is false, anything else (`True`, `1`, `yes`,
+// an empty value) is true.
+bool query_flag(const QueryParams& query, std::string_view key);
+
 // A resource URL: /api/v1/... or /apis/<group>/<version>/...
 struct ResourcePath {
   std::string group;
