@@ -44,7 +44,7 @@ ApiResult<std::string> string_member(const ResourceType& type, const json::objec
 }
 
 ApiError invalid_review(const ResourceType& type, std::vector<StatusCause> causes) {
-  ApiError e = invalid(type.group, type.kind + "." + type.group, "", std::move(causes));
+  ApiError e = invalid(type.group, type.kind, "", std::move(causes));
   e.kind = type.kind;
   return e;
 }

@@ -34,13 +34,16 @@ ApiError conflict(const std::string& group, const std::string& resource, const s
 
 ApiError invalid(const std::string& group, const std::string& kind, const std::string& name,
                  std::vector<StatusCause> causes) {
-  std::string msg = kind + " \"" + name + "\" is invalid: ";
+  // As kube's NewInvalid: the message names the qualified kind (GroupKind.String(), e.g.
+  // EndpointSlice.discovery.k8s.io), details.kind the bare one.
+  const std::string qualified_kind = group.empty() ? kind : kind + "." + group;
+  std::string list;
   for (size_t i = 0; i < causes.size(); ++i) {
-    if (i) msg += ", ";
-    msg += causes[i].field + ": " + causes[i].message;
+    if (i) list += ", ";
+    list += causes[i].field + ": " + causes[i].message;
   }
-  if (causes.size() > 1)
-    msg = kind + " \"" + name + "\" is invalid: [" + msg.substr(msg.find(": ") + 2) + "]";
+  std::string msg =
+      qualified_kind + " \"" + name + "\" is invalid: " + (causes.size() > 1 ? "[" + list + "]" : list);
   ApiError e{422, "Invalid", msg, name, group, kind};
   e.causes = std::move(causes);
   return e;

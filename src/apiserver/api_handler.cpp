@@ -286,14 +286,14 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
       if (mt == "application/apply-patch+yaml") {
         if (param(q, "fieldManager").empty())
           return error_reply(invalid(
-              "meta.k8s.io", "PatchOptions.meta.k8s.io", "",
+              "meta.k8s.io", "PatchOptions", "",
               {{"FieldValueRequired", "Required value: is required for apply patch", "fieldManager"}}));
         auto applied = objects_.apply(type, ns, rp.name, *body, flag(q, "force"), sub, *opts);
         return with_warnings(object_or_error(applied), warnings);
       }
       if (!param(q, "force").empty())
         return error_reply(invalid(
-            "meta.k8s.io", "PatchOptions.meta.k8s.io", "",
+            "meta.k8s.io", "PatchOptions", "",
             {{"FieldValueForbidden", "Forbidden: may not be specified for non-apply patch", "force"}}));
       return with_warnings(object_or_error(objects_.patch(type, ns, rp.name, pt, *body, sub, *opts)),
                            warnings);

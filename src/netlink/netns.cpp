@@ -97,9 +97,30 @@ Status NetNs::enter() const {
   return {};
 }
 
+namespace {
+
+// As iproute2 does before its first `ip netns add`: /run/netns becomes a mount point of its own
+// (a recursive bind onto itself) with shared propagation, so namespace mounts made in other
+// mount namespaces show up here and unmount everywhere. Without it, a later `ip netns add` makes
+// that bind itself and hides the mounts podnet made below it: they can then neither be
+// unmounted nor unlinked (EBUSY).
+Status ensure_netns_dir() {
+  if (::mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return fail(std::string("mkdir ") + kNetnsDir);
+  if (::mount("", kNetnsDir, "none", MS_SHARED | MS_REC, nullptr) == 0) return {};
+  if (errno != EINVAL) return fail(std::string("make ") + kNetnsDir + " shared");
+  // EINVAL: not a mount point yet.
+  if (::mount(kNetnsDir, kNetnsDir, "none", MS_BIND | MS_REC, nullptr) != 0)
+    return fail(std::string("bind-mount ") + kNetnsDir + " onto itself");
+  if (::mount("", kNetnsDir, "none", MS_SHARED | MS_REC, nullptr) != 0)
+    return fail(std::string("make ") + kNetnsDir + " shared");
+  return {};
+}
+
+}  // namespace
+
 Result<NetNs> create_named_netns(const std::string& name) {
   if (!valid_name(name)) return fail("create netns \"" + name + "\": invalid name", EINVAL);
-  if (::mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return fail(std::string("mkdir ") + kNetnsDir);
+  if (auto dir = ensure_netns_dir(); !dir) return std::unexpected(dir.error());
   std::string path = named_path(name);
   {
     UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0));

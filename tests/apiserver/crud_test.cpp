@@ -295,6 +295,18 @@ TEST_F(ApiServerTest, ClusterScopedNodesAndGroupResources) {
       {"addressType", "IPv4"},
       {"endpoints", json::array{}}};
   create("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice);
+  // A 422 names the qualified kind in its message and the bare kind in its details, as kube does.
+  json::value bad_slice = slice;
+  bad_slice.as_object()["metadata"].as_object()["name"] = "Bad_Name";
+  auto refused =
+      admin().request(http::verb::post, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                      json::serialize(bad_slice), "application/json");
+  ASSERT_EQ(refused.status, 422) << refused.body;
+  EXPECT_TRUE(str(refused.json(), {"message"})
+                  .starts_with(R"(EndpointSlice.discovery.k8s.io "Bad_Name" is invalid: )"))
+      << refused.body;
+  EXPECT_EQ(str(refused.json(), {"details", "kind"}), "EndpointSlice");
+  EXPECT_EQ(str(refused.json(), {"details", "group"}), "discovery.k8s.io");
   auto all = admin().get(
       "/apis/discovery.k8s.io/v1/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dweb");
   ASSERT_EQ(all.status, 200);

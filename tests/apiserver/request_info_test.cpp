@@ -43,5 +43,12 @@ TEST(ParseTarget, DecodesQuery) {
   EXPECT_EQ(t.query.count("empty"), 1u);
 }
 
+// kube-apiserver's Convert_Slice_string_To_bool: only absent, 0 and false (any case) are false.
+TEST(QueryFlag, ParsedAsKubeDoes) {
+  auto t = parse_target("/api/v1/pods?a=True&b=1&c=FALSE&d=0&e=&f=yes&g=false&h=fAlSe&i=falsey");
+  for (const char* yes : {"a", "b", "e", "f", "i"}) EXPECT_TRUE(query_flag(t.query, yes)) << yes;
+  for (const char* no : {"c", "d", "g", "h", "absent"}) EXPECT_FALSE(query_flag(t.query, no)) << no;
+}
+
 }  // namespace
 }  // namespace podnet::apiserver

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "common/files.h"
 #include "support/scoped_netns.h"
@@ -44,6 +45,32 @@ TEST(NetNs, CreateOpenAndDeleteNamed) {
   ASSERT_TRUE(delete_named_netns(name));
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
   EXPECT_TRUE(delete_named_netns(name)) << "deleting twice is not an error";
+}
+
+// /run/netns is made a shared mount point of its own before the first namespace, as iproute2
+// does, so a later `ip netns add` does not bind it over podnet's namespaces (which could then
+// never be removed: EBUSY).
+TEST(NetNs, CoexistsWithIproute2) {
+  std::string ours = fresh_name("ours");
+  std::string theirs = fresh_name("ip");
+  struct Cleanup {
+    std::string ours, theirs;
+    ~Cleanup() {
+      (void)delete_named_netns(ours);
+      std::string cmd = "ip netns del " + theirs + " 2>/dev/null";
+      (void)std::system(cmd.c_str());
+    }
+  } cleanup{ours, theirs};
+  ASSERT_TRUE(create_named_netns(ours));
+
+  std::string mountinfo = read_file("/proc/self/mountinfo").value_or("");
+  EXPECT_NE(mountinfo.find(" /run/netns "), std::string::npos) << "/run/netns is no mount point";
+
+  ASSERT_EQ(std::system(("ip netns add " + theirs).c_str()), 0);
+  auto del = delete_named_netns(ours);
+  ASSERT_TRUE(del) << del.error().message();
+  EXPECT_NE(::access(("/var/run/netns/" + ours).c_str(), F_OK), 0);
+  EXPECT_EQ(std::system(("ip netns del " + theirs).c_str()), 0);
 }
 
 TEST(NetNs, RejectsBadNames) {
