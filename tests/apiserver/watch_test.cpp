@@ -47,6 +47,29 @@ TEST_F(ApiServerTest, WatchWithoutResourceVersionStartsWithSyntheticAdded) {
   EXPECT_EQ(name_of(w->next()), "c");
 }
 
+// Python's client sends watch=True: any value but 0 and false (any case) asks for a watch.
+TEST_F(ApiServerTest, WatchFlagIsParsedAsKubeDoes) {
+  create(kPods, pod("a"));
+  for (const char* value : {"True", "TRUE", "yes"}) {
+    auto w = admin().watch(kPods + "?watch=" + value + "&resourceVersion=0");
+    ASSERT_TRUE(w) << value;
+    EXPECT_EQ(type_of(w->next()), "ADDED") << value;
+  }
+  auto list = admin().get(kPods + "?watch=FALSE");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(str(list.json(), {"kind"}), "PodList");
+}
+
+// A timeout too large for the timer is capped; one too large for any integer is a 400.
+TEST_F(ApiServerTest, HugeTimeoutSecondsIsCappedOrRefused) {
+  auto w = admin().watch(kPods + "?watch=true&timeoutSeconds=9223372036854775807");
+  ASSERT_TRUE(w);
+  create(kPods, pod("a"));
+  EXPECT_EQ(name_of(w->next()), "a");
+  auto bad = admin().get(kPods + "?watch=true&timeoutSeconds=99999999999999999999999");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+}
+
 TEST_F(ApiServerTest, WatchEventTypesFollowTheSelector) {
   create(kPods, pod("p", {{"app", "web"}}));
   auto w = admin().watch(kPods + "?watch=true&labelSelector=app%3Dweb&resourceVersion=0");
