@@ -2,6 +2,7 @@
 // deletion held by finalizers are writes of deletionTimestamp (server-owned, so straight to the
 // store with compare-and-swap); only what is left then is a real delete. Lost races re-read.
 #include "apiserver/deletion.h"
+#include "apiserver/limits.h"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -80,7 +81,7 @@ ApiResult<DeleteOptions> parse_delete_options(const std::string& body, const Que
   DeleteOptions out;
   if (!body.empty()) {
     boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
+    json::value v = limits::parse_request(body, ec);
     if (ec || !v.is_object()) return api_fail(bad_request("DeleteOptions: the body must be a JSON object"));
     const json::object& o = v.get_object();
     if (const json::value* g = o.if_contains("gracePeriodSeconds"); g && !g->is_null()) {
