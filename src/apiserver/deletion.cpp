@@ -2,12 +2,13 @@
 // deletion held by finalizers are writes of deletionTimestamp (server-owned, so straight to the
 // store with compare-and-swap); only what is left then is a real delete. Lost races re-read.
 #include "apiserver/deletion.h"
-#include "apiserver/limits.h"
 
 #include <boost/json.hpp>
 #include <charconv>
 #include <ctime>
 #include <set>
+
+#include "apiserver/limits.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;

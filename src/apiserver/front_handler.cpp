@@ -6,9 +6,9 @@
 #include <chrono>
 
 #include "apiserver/api_error.h"
+#include "apiserver/limits.h"
 #include "apiserver/pod_logs.h"
 #include "apiserver/protobuf_decode.h"
-#include "apiserver/limits.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;

@@ -7,11 +7,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <deque>
 #include <future>
 #include <mutex>

@@ -95,11 +95,11 @@ ApiResult<void> check_object(const json::value& object, std::string_view seriali
   if (depth(object) > kMaxWriteDepth) {
     std::string path;
     deep_path(object, 1, kMaxWriteDepth, path);
-    return api_fail(invalid(group, kind, name,
-                            {{"FieldValueInvalid",
-                              "Invalid value: \"object\": nested deeper than " + std::to_string(kMaxWriteDepth) +
-                                  " levels",
-                              path}}));
+    return api_fail(invalid(
+        group, kind, name,
+        {{"FieldValueInvalid",
+          "Invalid value: \"object\": nested deeper than " + std::to_string(kMaxWriteDepth) + " levels",
+          path}}));
   }
   return {};
 }

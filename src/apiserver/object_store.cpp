@@ -59,14 +59,15 @@ void apply_defaults(const ResourceType& type, json::object& obj) {
 
 // Annotations that are not a map of strings: what kube's decoder answers, 400 for a body it decodes
 // (create, update), 422 on the field "patch" for the result of a patch.
-std::optional<ApiError> limits_annotations_type(const ResourceType& type, const json::object& meta, bool decoding,
-                                                const std::string& name = "") {
+std::optional<ApiError> limits_annotations_type(const ResourceType& type, const json::object& meta,
+                                                bool decoding, const std::string& name = "") {
   auto wrong = annotations_type_error(meta.if_contains("annotations"));
   if (!wrong) return std::nullopt;
   if (decoding)
-    return bad_request(type.kind + " in version \"" + type.version + "\" cannot be handled as a " + type.kind +
-                       ": " + *wrong);
-  return invalid(type.group, type.kind, name, {{"FieldValueInvalid", "Invalid value: \"metadata.annotations\": " + *wrong, "patch"}});
+    return bad_request(type.kind + " in version \"" + type.version + "\" cannot be handled as a " +
+                       type.kind + ": " + *wrong);
+  return invalid(type.group, type.kind, name,
+                 {{"FieldValueInvalid", "Invalid value: \"metadata.annotations\": " + *wrong, "patch"}});
 }
 
 ApiError bad_object(std::string message) {

@@ -140,14 +140,15 @@ ApiResult<json::value> apply_json_patch(json::value doc, const json::value& patc
   if (ops->size() > limits::kMaxJsonPatchOperations)
     return api_fail({413, "RequestEntityTooLarge",
                      "Request entity too large: The allowed maximum operations in a JSON patch is " +
-                         std::to_string(limits::kMaxJsonPatchOperations) + ", got " + std::to_string(ops->size())});
+                         std::to_string(limits::kMaxJsonPatchOperations) + ", got " +
+                         std::to_string(ops->size())});
   size_t copied = 0;  // what copy operations added so far (kube's AccumulatedCopySizeLimit)
   // A value placed this deep would make the document deeper than any object may be: refused at
   // once, so a patch cannot build a document deeper than that operation by operation.
   auto too_deep = [](const std::vector<std::string>& at, const json::value& v) -> std::optional<ApiError> {
     if (at.size() + limits::depth(v) <= limits::kMaxWriteDepth) return std::nullopt;
-    return patch_error("the patched document would nest deeper than " + std::to_string(limits::kMaxWriteDepth) +
-                       " levels");
+    return patch_error("the patched document would nest deeper than " +
+                       std::to_string(limits::kMaxWriteDepth) + " levels");
   };
   for (const auto& op_value : *ops) {
     const json::object* op = op_value.if_object();
@@ -200,9 +201,10 @@ ApiResult<json::value> apply_json_patch(json::value doc, const json::value& patc
         if (!src) return api_fail(patch_error("copy operation does not apply: missing from path"));
         copied += limits::serialized_size(*src);
         if (copied > limits::kMaxJsonPatchCopyBytes)
-          return api_fail(patch_error("Unable to complete the copy, the accumulated size increase of copy is " +
-                                      std::to_string(copied) + ", exceeding the limit " +
-                                      std::to_string(limits::kMaxJsonPatchCopyBytes)));
+          return api_fail(
+              patch_error("Unable to complete the copy, the accumulated size increase of copy is " +
+                          std::to_string(copied) + ", exceeding the limit " +
+                          std::to_string(limits::kMaxJsonPatchCopyBytes)));
         moved = *src;
       }
       if (auto deep = too_deep(*tokens, moved)) return api_fail(*deep);

@@ -8,9 +8,9 @@
 #include <set>
 
 #include "apiserver/field_error.h"
+#include "apiserver/limits.h"
 #include "apiserver/service_spec.h"
 #include "apiserver/service_validation.h"
-#include "apiserver/limits.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;

@@ -56,10 +56,11 @@ Result<AuditReport> audit_stored_objects(storage::Store& store) {
         if (auto s = keep_copy(store, kv); !s) return std::unexpected(s.error());
         auto updated = store.update(kv.key, json::serialize(v), kv.mod_revision);
         if (!updated) return fail_msg("repair " + kv.key + ": " + updated.error().str());
-        report.findings.push_back("stored object " + kv.key +
-                                  " REPAIRED: annotation values that are not strings removed (the original is kept "
-                                  "at " +
-                                  kQuarantinePrefix + kv.key + ")");
+        report.findings.push_back(
+            "stored object " + kv.key +
+            " REPAIRED: annotation values that are not strings removed (the original is kept "
+            "at " +
+            kQuarantinePrefix + kv.key + ")");
         ++report.repaired;
         continue;
       }
@@ -74,10 +75,12 @@ Result<AuditReport> audit_stored_objects(storage::Store& store) {
       if (auto s = keep_copy(store, kv); !s) return std::unexpected(s.error());
       auto removed = store.remove(kv.key, kv.mod_revision);
       if (!removed) return fail_msg("quarantine " + kv.key + ": " + removed.error().str());
-      std::string why = !readable ? (ec ? "unreadable JSON: " + ec.message() : std::string("not a JSON object"))
-                                  : "nested deeper than " + std::to_string(limits::kMaxWriteDepth) + " levels";
+      std::string why = !readable
+                            ? (ec ? "unreadable JSON: " + ec.message() : std::string("not a JSON object"))
+                            : "nested deeper than " + std::to_string(limits::kMaxWriteDepth) + " levels";
       report.findings.push_back("stored object " + kv.key + " QUARANTINED (" + why + "): moved to " +
-                                kQuarantinePrefix + kv.key + " (" + std::to_string(kv.value.size()) + " bytes)");
+                                kQuarantinePrefix + kv.key + " (" + std::to_string(kv.value.size()) +
+                                " bytes)");
       ++report.quarantined;
     }
     if (page->continue_token.empty()) break;

@@ -1,8 +1,8 @@
 // At start, before anything reads the store: every stored object must parse within the read limit
 // and pass the write limits (limits.h). One that does not is repaired when only its annotations
 // are at fault (values that are not strings are dropped) and quarantined otherwise: moved to
-// /quarantine/<its key>, reported for the caller to log loudly, and out of every list, watch and controller's way. The
-// original value is always kept under /quarantine/ for a person to inspect.
+// /quarantine/<its key>, reported for the caller to log loudly, and out of every list, watch and controller's
+// way. The original value is always kept under /quarantine/ for a person to inspect.
 #pragma once
 
 #include <cstddef>

@@ -105,12 +105,18 @@ std::vector<std::string> qualified_name_errors(std::string_view value) {
 std::optional<std::string> annotations_type_error(const boost::json::value* annotations) {
   auto go_type = [](const boost::json::value& v) {
     switch (v.kind()) {
-      case boost::json::kind::object: return "object";
-      case boost::json::kind::array: return "array";
-      case boost::json::kind::string: return "string";
-      case boost::json::kind::bool_: return "bool";
-      case boost::json::kind::null: return "null";
-      default: return "number";
+      case boost::json::kind::object:
+        return "object";
+      case boost::json::kind::array:
+        return "array";
+      case boost::json::kind::string:
+        return "string";
+      case boost::json::kind::bool_:
+        return "bool";
+      case boost::json::kind::null:
+        return "null";
+      default:
+        return "number";
     }
   };
   constexpr std::string_view kField = "Go struct field ObjectMeta.metadata.annotations of type ";
@@ -133,8 +139,8 @@ std::vector<StatusCause> validate_annotations(const boost::json::value* annotati
     std::string lower = key;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (const auto& msg : qualified_name_errors(lower))
-      out.push_back({"FieldValueInvalid", "Invalid value: " + boost::json::serialize(boost::json::value(key)) +
-                                              ": " + msg,
+      out.push_back({"FieldValueInvalid",
+                     "Invalid value: " + boost::json::serialize(boost::json::value(key)) + ": " + msg,
                      "metadata.annotations"});
     total += k.size() + (v.is_string() ? v.get_string().size() : 0);
   }

@@ -2,9 +2,9 @@
 // so the stream's state needs no lock.
 #include "apiserver/watch_stream.h"
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
-#include <atomic>
 #include <charconv>
 #include <thread>
 
@@ -36,8 +36,8 @@ ApiResult<void> wait_for_revision(storage::Store& store, storage::Revision revis
   storage::Revision current = store.current_revision();
   if (revision <= current) return {};
   ApiError e{504, "Timeout",
-             "Timeout: Too large resource version: " + std::to_string(revision) + ", current: " +
-                 std::to_string(current)};
+             "Timeout: Too large resource version: " + std::to_string(revision) +
+                 ", current: " + std::to_string(current)};
   e.causes.push_back({"ResourceVersionTooLarge", "Too large resource version", ""});
   e.retry_after_seconds = limits::kFutureWatchRetrySeconds;
   return api_fail(std::move(e));

@@ -5,9 +5,9 @@
 #include "cli/server.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <charconv>
@@ -16,9 +16,9 @@
 #include "apiserver/api_server.h"
 #include "apiserver/node_credential.h"
 #include "apiserver/readiness.h"
-#include "controllers/manager.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
+#include "controllers/manager.h"
 
 namespace podnet::cli {
 namespace {

@@ -96,8 +96,8 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
   parts->controllers.push_back(std::make_unique<PodGcController>(*parts->pod_cache, *parts->node_cache,
                                                                  options.clock, options.pod_gc_quarantine));
 
-  std::vector<ObjectCache*> caches{parts->node_cache.get(), parts->pod_cache.get(), parts->service_cache.get(),
-                                   parts->slice_cache.get()};
+  std::vector<ObjectCache*> caches{parts->node_cache.get(), parts->pod_cache.get(),
+                                   parts->service_cache.get(), parts->slice_cache.get()};
   for (auto* cache : caches) cache->start();
   Parts* p = parts.get();
   p->starter = std::thread([p, caches] {

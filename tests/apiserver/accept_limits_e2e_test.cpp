@@ -50,7 +50,8 @@ int connect_to(uint16_t port) {
 
 // True when the server closed `fd` within `wait` (a read sees EOF or a reset).
 bool closed_by_server(int fd, std::chrono::milliseconds wait) {
-  timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(wait.count() / 1000),
+             static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char c;
   ssize_t n = ::recv(fd, &c, 1, 0);
@@ -82,8 +83,9 @@ class LimitedServer {
     return 0;
   }
   TlsClient admin(uint16_t port) const {
-    return TlsClient(port, *read_file(dir_ + "/data/pki/ca.crt"),
-                     KeyPair{*read_file(dir_ + "/data/pki/admin.crt"), *read_file(dir_ + "/data/pki/admin.key")});
+    return TlsClient(
+        port, *read_file(dir_ + "/data/pki/ca.crt"),
+        KeyPair{*read_file(dir_ + "/data/pki/admin.crt"), *read_file(dir_ + "/data/pki/admin.key")});
   }
   pid_t pid() const { return pid_; }
   std::string log() const { return read_file(dir_ + "/server.log").value_or(""); }
@@ -115,7 +117,8 @@ TEST(AcceptLimits, ExhaustedFileDescriptorsDoNotSpinTheAcceptLoop) {
 
   for (int fd : held) ::close(fd);
   bool served = false;
-  for (auto deadline = std::chrono::steady_clock::now() + 10s; !served && std::chrono::steady_clock::now() < deadline;)
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       !served && std::chrono::steady_clock::now() < deadline;)
     if (!(served = server.admin(port).get("/version").status == 200)) std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(served) << "serves again once descriptors are free\n" << server.log();
 }
@@ -141,7 +144,8 @@ TEST(AcceptLimits, ConnectionsBeyondTheCapAreClosed) {
 
   for (int fd : held) ::close(fd);
   bool served = false;
-  for (auto deadline = std::chrono::steady_clock::now() + 10s; !served && std::chrono::steady_clock::now() < deadline;)
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       !served && std::chrono::steady_clock::now() < deadline;)
     if (!(served = server.admin(port).get("/version").status == 200)) std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(served) << server.log();
 }

@@ -29,12 +29,13 @@ class LimitsE2eTest : public NodeCredentialTest {
   LimitsE2eTest() : NodeCredentialTest("pn-limits-e2e") {}
 
   void register_node(const std::string& name) {
-    auto r = as_node(name).post("/api/v1/nodes",
-                                json::parse(R"({"metadata":{"name":")" + name + R"(","annotations":{"a":"b"}}})"));
+    auto r = as_node(name).post(
+        "/api/v1/nodes", json::parse(R"({"metadata":{"name":")" + name + R"(","annotations":{"a":"b"}}})"));
     ASSERT_EQ(r.status, 201) << r.body;
   }
   bool ready() {
-    for (auto deadline = std::chrono::steady_clock::now() + 15s; std::chrono::steady_clock::now() < deadline;) {
+    for (auto deadline = std::chrono::steady_clock::now() + 15s;
+         std::chrono::steady_clock::now() < deadline;) {
       if (admin().get("/readyz").status == 200) return true;
       std::this_thread::sleep_for(50ms);
     }
@@ -106,9 +107,10 @@ TEST_F(LimitsE2eTest, UnreadableStoredNodeIsQuarantinedAtStart) {
       auto updated = (*store)->update(key, value, 0);
       ASSERT_TRUE(updated) << updated.error().str();
     };
-    write("/registry/nodes/node1", R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"node1","uid":"u1",)"
-                                   R"("annotations":{"a":"b","deep":)" +
-                                       nested(60) + "}}}");
+    write("/registry/nodes/node1",
+          R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"node1","uid":"u1",)"
+          R"("annotations":{"a":"b","deep":)" +
+              nested(60) + "}}}");
     std::string unreadable = R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"node2","uid":"u2",)"
                              R"("annotations":{"deep":)" +
                              nested(300) + "}}}";

@@ -31,7 +31,8 @@ class LimitsHttpTest : public ApiServerTest {
     return admin().request(http::verb::patch, target, body, type);
   }
   void create_node() {
-    auto r = admin().post("/api/v1/nodes", json::parse(R"({"metadata":{"name":"n1","annotations":{"a":"b"}}})"));
+    auto r =
+        admin().post("/api/v1/nodes", json::parse(R"({"metadata":{"name":"n1","annotations":{"a":"b"}}})"));
     ASSERT_EQ(r.status, 201) << r.body;
   }
   // The node, its list and its deletion still work: nothing stored is unreadable.
@@ -48,9 +49,10 @@ TEST_F(LimitsHttpTest, DeepAnnotationIsRefusedAndTheNodeStaysReadable) {
   auto r = patch("/api/v1/nodes/n1",
                  R"([{"op":"add","path":"/metadata/annotations/deep","value":)" + nested(60) + "}]");
   EXPECT_EQ(r.status, 422) << r.body;
-  EXPECT_NE(r.body.find("cannot unmarshal object into Go struct field ObjectMeta.metadata.annotations of type "
-                        "string"),
-            std::string::npos)
+  EXPECT_NE(
+      r.body.find("cannot unmarshal object into Go struct field ObjectMeta.metadata.annotations of type "
+                  "string"),
+      std::string::npos)
       << r.body;
   // The same by merge patch and on create.
   r = patch("/api/v1/nodes/n1", R"({"metadata":{"annotations":{"deep":)" + nested(60) + "}}}",
@@ -59,7 +61,8 @@ TEST_F(LimitsHttpTest, DeepAnnotationIsRefusedAndTheNodeStaysReadable) {
   r = admin().post("/api/v1/nodes", json::parse(R"({"metadata":{"name":"n2","annotations":{"x":1}}})"));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.json().at("message"),
-            "Node in version \"v1\" cannot be handled as a Node: json: cannot unmarshal number into Go struct field "
+            "Node in version \"v1\" cannot be handled as a Node: json: cannot unmarshal number into Go "
+            "struct field "
             "ObjectMeta.metadata.annotations of type string");
   expect_node_usable();
   EXPECT_EQ(admin().del("/api/v1/nodes/n1").status, 200);
@@ -74,7 +77,8 @@ TEST_F(LimitsHttpTest, PatchCannotNestDeeperThanTheLimit) {
   EXPECT_EQ(r.status, 422) << r.body;
   EXPECT_NE(r.body.find("deeper than 64 levels"), std::string::npos) << r.body;
   // A body deeper than the limit is not parsed at all.
-  r = patch("/api/v1/nodes/n1", R"({"metadata":{"free":)" + nested(64) + "}}", "application/merge-patch+json");
+  r = patch("/api/v1/nodes/n1", R"({"metadata":{"free":)" + nested(64) + "}}",
+            "application/merge-patch+json");
   EXPECT_EQ(r.status, 400) << r.body;
   expect_node_usable();
 }
@@ -101,9 +105,11 @@ TEST_F(LimitsHttpTest, AnnotationsTotalSize) {
 TEST_F(LimitsHttpTest, JsonPatchCopyAmplificationIsRefused) {
   create_node();
   // 1.2 KB of patch that built a 16 MB object before the copy budget.
-  std::string ops = R"([{"op":"add","path":"/metadata/amplify","value":{"x":")" + std::string(1000, 'x') + R"("}})";
+  std::string ops =
+      R"([{"op":"add","path":"/metadata/amplify","value":{"x":")" + std::string(1000, 'x') + R"("}})";
   for (int i = 0; i < 24; ++i)
-    ops += R"(,{"op":"copy","from":"/metadata/amplify","path":"/metadata/amplify/c)" + std::to_string(i) + R"("})";
+    ops += R"(,{"op":"copy","from":"/metadata/amplify","path":"/metadata/amplify/c)" + std::to_string(i) +
+           R"("})";
   ops += "]";
   ASSERT_LT(ops.size(), 2000u);
   auto r = patch("/api/v1/nodes/n1", ops);

@@ -67,7 +67,8 @@ TEST(Limits, CheckObjectRefusesLargeAndDeepObjects) {
   ASSERT_FALSE(too_deep);
   EXPECT_EQ(too_deep.error().code, 422);
   ASSERT_EQ(too_deep.error().causes.size(), 1u);
-  EXPECT_TRUE(too_deep.error().causes[0].field.starts_with("metadata.x.a.a.")) << too_deep.error().causes[0].field;
+  EXPECT_TRUE(too_deep.error().causes[0].field.starts_with("metadata.x.a.a."))
+      << too_deep.error().causes[0].field;
 }
 
 TEST(Limits, AnnotationsAsKubeValidatesThem) {
@@ -76,8 +77,9 @@ TEST(Limits, AnnotationsAsKubeValidatesThem) {
   EXPECT_FALSE(annotations_type_error(&ok));
 
   json::value object_value = json::parse(R"({"a":{"b":"c"}})");
-  EXPECT_EQ(annotations_type_error(&object_value).value_or(""),
-            "json: cannot unmarshal object into Go struct field ObjectMeta.metadata.annotations of type string");
+  EXPECT_EQ(
+      annotations_type_error(&object_value).value_or(""),
+      "json: cannot unmarshal object into Go struct field ObjectMeta.metadata.annotations of type string");
   json::value not_map = json::parse(R"([1])");
   EXPECT_EQ(annotations_type_error(&not_map).value_or(""),
             "json: cannot unmarshal array into Go struct field ObjectMeta.metadata.annotations of type "
@@ -87,7 +89,8 @@ TEST(Limits, AnnotationsAsKubeValidatesThem) {
   auto causes = validate_annotations(&bad_key);
   ASSERT_EQ(causes.size(), 3u);  // "/x": empty prefix; its name part is fine
   for (const auto& c : causes) EXPECT_EQ(c.field, "metadata.annotations");
-  EXPECT_NE(causes[0].message.find(R"(Invalid value: "bad key!": name part must consist of)"), std::string::npos)
+  EXPECT_NE(causes[0].message.find(R"(Invalid value: "bad key!": name part must consist of)"),
+            std::string::npos)
       << causes[0].message;
   EXPECT_NE(causes[1].message.find(R"(Invalid value: "a/b/c": a qualified name must consist of)"),
             std::string::npos)
@@ -125,7 +128,8 @@ TEST(Limits, JsonPatchCopiesAreBudgeted) {
   auto r = apply_json_patch(json::object{}, ops);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 422);
-  EXPECT_TRUE(r.error().message.starts_with("Unable to complete the copy, the accumulated size increase of copy is "))
+  EXPECT_TRUE(
+      r.error().message.starts_with("Unable to complete the copy, the accumulated size increase of copy is "))
       << r.error().message;
   EXPECT_NE(r.error().message.find("exceeding the limit 3145728"), std::string::npos);
 }
@@ -136,7 +140,8 @@ TEST(Limits, JsonPatchCannotBuildADeepDocument) {
   for (int i = 0; i < 30; ++i) path += "/a";
   json::value doc = json::parse(nested(30));
   std::string value = nested(40);
-  auto r = apply_json_patch(doc, json::parse(R"([{"op":"add","path":")" + path + R"(","value":)" + value + "}]"));
+  auto r =
+      apply_json_patch(doc, json::parse(R"([{"op":"add","path":")" + path + R"(","value":)" + value + "}]"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 422);
   // Copying a subtree into its own deepest level over and over roughly doubles its depth each time.

@@ -66,7 +66,8 @@ TEST(ControllerManager, StartsAfterAFailingFirstSyncWithBackoff) {
   auto sqlite = storage::SqliteStore::open(options);
   ASSERT_TRUE(sqlite) << sqlite.error().str();
   FlakyStore store(**sqlite);
-  apiserver::ObjectStore objects(store, [] { return std::chrono::system_clock::now(); }, 7);
+  apiserver::ObjectStore objects(
+      store, [] { return std::chrono::system_clock::now(); }, 7);
   auto registry = apiserver::ResourceRegistry::builtin();
 
   auto began = std::chrono::steady_clock::now();
@@ -86,7 +87,8 @@ TEST(ControllerManager, StartsAfterAFailingFirstSyncWithBackoff) {
 
   store.failing = false;
   bool synced = false;
-  for (auto deadline = std::chrono::steady_clock::now() + 15s; !synced && std::chrono::steady_clock::now() < deadline;)
+  for (auto deadline = std::chrono::steady_clock::now() + 15s;
+       !synced && std::chrono::steady_clock::now() < deadline;)
     if (!(synced = (*manager)->synced())) std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(synced);
   EXPECT_TRUE(ready());
