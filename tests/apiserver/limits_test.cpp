@@ -28,6 +28,13 @@ std::string nested(size_t levels, const std::string& leaf = "\"x\"") {
   return s;
 }
 
+// Test inputs deeper than Boost.JSON's default (32 levels).
+json::value parse(const std::string& text) {
+  json::parse_options options;
+  options.max_depth = 1000;
+  return json::parse(text, {}, options);
+}
+
 TEST(Limits, ReadsAcceptDeeperJsonThanWrites) {
   boost::system::error_code ec;
   limits::parse_request(nested(limits::kMaxWriteDepth), ec);
@@ -43,17 +50,17 @@ TEST(Limits, ReadsAcceptDeeperJsonThanWrites) {
 
 TEST(Limits, DepthAndSerializedSize) {
   EXPECT_EQ(limits::depth(json::value(1)), 0u);
-  EXPECT_EQ(limits::depth(json::parse("{}")), 1u);
-  EXPECT_EQ(limits::depth(json::parse(R"({"a":[1,{"b":[]}],"c":{}})")), 4u);
-  EXPECT_EQ(limits::depth(json::parse(nested(50))), 50u);
+  EXPECT_EQ(limits::depth(parse("{}")), 1u);
+  EXPECT_EQ(limits::depth(parse(R"({"a":[1,{"b":[]}],"c":{}})")), 4u);
+  EXPECT_EQ(limits::depth(parse(nested(50))), 50u);
   for (const char* text : {R"({"a":[1,2.5,"\u00e9\n",null,true],"b":{"c":-7}})", "[]", "\"x\""}) {
-    json::value v = json::parse(text);
+    json::value v = parse(text);
     EXPECT_EQ(limits::serialized_size(v), json::serialize(v).size()) << text;
   }
 }
 
 TEST(Limits, CheckObjectRefusesLargeAndDeepObjects) {
-  json::value small = json::parse(R"({"metadata":{"name":"n"}})");
+  json::value small = parse(R"({"metadata":{"name":"n"}})");
   EXPECT_TRUE(limits::check_object(small, json::serialize(small), "", "Node", "n"));
 
   std::string big(limits::kMaxObjectBytes + 1, 'x');
@@ -62,7 +69,7 @@ TEST(Limits, CheckObjectRefusesLargeAndDeepObjects) {
   EXPECT_EQ(large.error().code, 413);
   EXPECT_EQ(large.error().reason, "RequestEntityTooLarge");
 
-  json::value deep = json::parse(R"({"metadata":{"name":"n","x":)" + nested(limits::kMaxWriteDepth) + "}}");
+  json::value deep = parse(R"({"metadata":{"name":"n","x":)" + nested(limits::kMaxWriteDepth) + "}}");
   auto too_deep = limits::check_object(deep, json::serialize(deep), "", "Node", "n");
   ASSERT_FALSE(too_deep);
   EXPECT_EQ(too_deep.error().code, 422);
@@ -72,20 +79,20 @@ TEST(Limits, CheckObjectRefusesLargeAndDeepObjects) {
 }
 
 TEST(Limits, AnnotationsAsKubeValidatesThem) {
-  json::value ok = json::parse(R"({"podnet.io/overlay":"vxlan","A_b.c":""})");
+  json::value ok = parse(R"({"podnet.io/overlay":"vxlan","A_b.c":""})");
   EXPECT_TRUE(validate_annotations(&ok).empty());
   EXPECT_FALSE(annotations_type_error(&ok));
 
-  json::value object_value = json::parse(R"({"a":{"b":"c"}})");
+  json::value object_value = parse(R"({"a":{"b":"c"}})");
   EXPECT_EQ(
       annotations_type_error(&object_value).value_or(""),
       "json: cannot unmarshal object into Go struct field ObjectMeta.metadata.annotations of type string");
-  json::value not_map = json::parse(R"([1])");
+  json::value not_map = parse(R"([1])");
   EXPECT_EQ(annotations_type_error(&not_map).value_or(""),
             "json: cannot unmarshal array into Go struct field ObjectMeta.metadata.annotations of type "
             "map[string]string");
 
-  json::value bad_key = json::parse(R"({"bad key!":"v","a/b/c":"v","/x":"v"})");
+  json::value bad_key = parse(R"({"bad key!":"v","a/b/c":"v","/x":"v"})");
   auto causes = validate_annotations(&bad_key);
   ASSERT_EQ(causes.size(), 3u);  // "/x": empty prefix; its name part is fine
   for (const auto& c : causes) EXPECT_EQ(c.field, "metadata.annotations");
@@ -111,13 +118,13 @@ TEST(Limits, JsonPatchOperationCap) {
   json::array ops;
   for (size_t i = 0; i <= limits::kMaxJsonPatchOperations; ++i)
     ops.push_back(json::object{{"op", "test"}, {"path", "/a"}, {"value", 1}});
-  auto r = apply_json_patch(json::parse(R"({"a":1})"), ops);
+  auto r = apply_json_patch(parse(R"({"a":1})"), ops);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 413);
   EXPECT_EQ(r.error().message,
             "Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001");
   ops.pop_back();
-  EXPECT_TRUE(apply_json_patch(json::parse(R"({"a":1})"), ops));
+  EXPECT_TRUE(apply_json_patch(parse(R"({"a":1})"), ops));
 }
 
 TEST(Limits, JsonPatchCopiesAreBudgeted) {
@@ -138,10 +145,10 @@ TEST(Limits, JsonPatchCannotBuildADeepDocument) {
   // 40 levels added under a 30-level path: each within the body limit, together too deep.
   std::string path;
   for (int i = 0; i < 30; ++i) path += "/a";
-  json::value doc = json::parse(nested(30));
+  json::value doc = parse(nested(30));
   std::string value = nested(40);
   auto r =
-      apply_json_patch(doc, json::parse(R"([{"op":"add","path":")" + path + R"(","value":)" + value + "}]"));
+      apply_json_patch(doc, parse(R"([{"op":"add","path":")" + path + R"(","value":)" + value + "}]"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 422);
   // Copying a subtree into its own deepest level over and over roughly doubles its depth each time.
@@ -150,7 +157,7 @@ TEST(Limits, JsonPatchCannotBuildADeepDocument) {
   json::array ops;
   for (int i = 0; i < 10; ++i)
     ops.push_back(json::object{{"op", "copy"}, {"from", "/a"}, {"path", deepest + "/k" + std::to_string(i)}});
-  r = apply_json_patch(json::parse(nested(20)), ops);
+  r = apply_json_patch(parse(nested(20)), ops);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 422);
 }
@@ -195,7 +202,7 @@ TEST(Limits, StartUpAuditRepairsOrQuarantines) {
   EXPECT_EQ(s.get("/registry/nodes/good")->value, good);
   auto fixed = s.get("/registry/nodes/fixable");
   ASSERT_TRUE(fixed);
-  EXPECT_EQ(json::parse(fixed->value).at("metadata").at("annotations"), json::parse(R"({"keep":"v"})"));
+  EXPECT_EQ(parse(fixed->value).at("metadata").at("annotations"), parse(R"({"keep":"v"})"));
   for (const char* gone : {"deep", "managed", "garbage"})
     EXPECT_FALSE(s.get(std::string("/registry/nodes/") + gone)) << gone;
   // Every original is kept for a person to look at.
