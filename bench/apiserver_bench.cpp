@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -104,6 +105,7 @@ class Connection {
     http::write(*stream_, req);
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
+    parser.header_limit(std::numeric_limits<std::uint32_t>::max());  // a server may send many warnings
     http::read(*stream_, buffer_, parser);
     if (out) *out = std::move(parser.get().body());
     return parser.get().result_int();
