@@ -1,7 +1,13 @@
 // API server benchmarks against an in-process ApiServer over real HTTPS with keep-alive connections:
 // creates/s from 16 clients, LIST of 10,000 Services, write -> 100 watchers delay, and the process's
 // RSS with 10,000 Services + 10,000 Pods. Usage: apiserver_bench [dir] (default /var/tmp).
+// `apiserver_bench --adversarial PODNET [dir]` instead starts PODNET's `server` as a child process
+// and reports the server's CPU time (from /proc) for each of issue 13's adversarial requests: a body
+// with 80,000 keys, deeply nested bodies and annotations, JSON patch copy amplification.
+#include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -81,18 +88,24 @@ class Connection {
 
   int request(http::verb method, const std::string& target, const std::string& body,
               std::string* out = nullptr) {
+    return request_typed(method, target, body, "application/json", out);
+  }
+
+  int request_typed(http::verb method, const std::string& target, const std::string& body,
+                    const std::string& content_type, std::string* out = nullptr) {
     http::request<http::string_body> req(method, target, 11);
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::accept, "application/json");
     req.keep_alive(true);
     if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
+      req.set(http::field::content_type, content_type);
       req.body() = body;
     }
     req.prepare_payload();
     http::write(*stream_, req);
     http::response_parser<http::string_body> parser;
     parser.body_limit(boost::none);
+    parser.header_limit(std::numeric_limits<std::uint32_t>::max());  // a server may send many warnings
     http::read(*stream_, buffer_, parser);
     if (out) *out = std::move(parser.get().body());
     return parser.get().result_int();
@@ -247,9 +260,121 @@ void watchers(const Credentials& creds, int writes) {
               kWatchers, writes, missing, percentile(delays, 50), percentile(delays, 99));
 }
 
+// utime + stime of `pid` in milliseconds.
+double cpu_ms(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = text.rfind(')');
+  if (at == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  std::string f;
+  for (char c : text.substr(at + 2)) {
+    if (c == ' ') {
+      fields.push_back(f);
+      f.clear();
+    } else {
+      f += c;
+    }
+  }
+  if (fields.size() < 13) return 0;
+  return (std::stod(fields[11]) + std::stod(fields[12])) * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string nested(int levels) {
+  std::string s;
+  for (int i = 0; i < levels; ++i) s += "{\"a\":";
+  s += "\"x\"";
+  for (int i = 0; i < levels; ++i) s += "}";
+  return s;
+}
+
+// The server as a child process: only its own CPU time is counted.
+int adversarial(const std::string& podnet, const std::string& root) {
+  std::filesystem::remove_all(root);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open((root + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(podnet.c_str(), podnet.c_str(), "server", "--data-dir", root.c_str(), "--port", "0", nullptr);
+    _exit(127);
+  }
+  Credentials creds;
+  for (int i = 0; i < 800 && creds.port == 0; ++i) {
+    if (auto text = podnet::read_file(root + "/admin.kubeconfig")) {
+      auto at = text->find("server: https://127.0.0.1:");
+      if (at != std::string::npos) creds.port = static_cast<uint16_t>(std::stoi(text->substr(at + 26)));
+    }
+    if (creds.port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  if (creds.port == 0) die("server did not start; see " + root + ".log");
+  creds.ca = podnet::read_file(root + "/pki/ca.crt").value();
+  creds.cert = podnet::read_file(root + "/pki/admin.crt").value();
+  creds.key = podnet::read_file(root + "/pki/admin.key").value();
+  Connection conn(creds);
+  if (conn.request(http::verb::post, "/api/v1/nodes",
+                   R"({"metadata":{"name":"n1","annotations":{"a":"b"}}})") != 201)
+    die("node");
+
+  std::string many_keys = R"({"metadata":{"name":"many-keys"})";
+  for (int i = 0; i < 80000; ++i) many_keys += ",\"k" + std::to_string(i) + "\":1";
+  many_keys += "}";
+  std::string deep_body = nested(100000);
+  std::string deep_annotation =
+      R"([{"op":"add","path":"/metadata/annotations/deep","value":)" + nested(60) + "}]";
+  // Into an annotation: kept where the server took object-valued annotations (unknown fields are dropped).
+  std::string amplify =
+      R"([{"op":"add","path":"/metadata/annotations/amp","value":{"x":")" + std::string(1000, 'x') + R"("}})";
+  for (int i = 0; i < 14; ++i)
+    amplify += R"(,{"op":"copy","from":"/metadata/annotations/amp","path":"/metadata/annotations/amp/c)" +
+               std::to_string(i) + R"("})";
+  amplify += "]";
+  struct Case {
+    const char* what;
+    http::verb method;
+    std::string target, body, type;
+  };
+  std::vector<Case> cases{
+      {"80,000-key body (POST namespace)", http::verb::post, "/api/v1/namespaces", many_keys,
+       "application/json"},
+      {"100,000-deep body (POST namespace)", http::verb::post, "/api/v1/namespaces", deep_body,
+       "application/json"},
+      {"1.2 KB copy amplification (JSON patch)", http::verb::patch, "/api/v1/nodes/n1", amplify,
+       "application/json-patch+json"},
+      // Last: where it is stored, the node can no longer be read.
+      {"60-deep annotation (JSON patch)", http::verb::patch, "/api/v1/nodes/n1", deep_annotation,
+       "application/json-patch+json"},
+  };
+  std::printf("| adversarial request | body | status | server CPU | object after |\n|---|---|---|---|---|\n");
+  for (const auto& c : cases) {
+    double before = cpu_ms(pid);
+    std::string out;
+    int status = conn.request_typed(c.method, c.target, c.body, c.type, &out);
+    double used = cpu_ms(pid) - before;
+    std::string node;
+    conn.request(http::verb::get, "/api/v1/nodes/n1", "", &node);
+    std::printf("| %s | %zu bytes | %d | %.0f ms | node %zu bytes |\n", c.what, c.body.size(), status, used,
+                node.size());
+    std::fflush(stdout);
+    // Undo what got through, so each case starts from the same node.
+    conn.request_typed(http::verb::patch, "/api/v1/nodes/n1",
+                       R"({"metadata":{"annotations":{"amp":null,"deep":null}}})",
+                       "application/merge-patch+json", &out);
+    conn.request(http::verb::delete_, "/api/v1/namespaces/many-keys", "");
+  }
+  conn.close();
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  std::filesystem::remove_all(root);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string(argv[1]) == "--adversarial")
+    return adversarial(argv[2], std::string(argc > 3 ? argv[3] : "/var/tmp") + "/pn-apiserver-adversarial-" +
+                                    std::to_string(getpid()));
   std::string root =
       std::string(argc > 1 ? argv[1] : "/var/tmp") + "/pn-apiserver-bench-" + std::to_string(getpid());
   std::filesystem::remove_all(root);

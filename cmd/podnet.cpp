@@ -54,6 +54,11 @@ int main(int argc, char** argv) {
                    "Seconds a node must be gone before its pods are deleted (kube: 40)")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();
+  server_cmd
+      ->add_option("--max-connections", server.max_connections,
+                   "Concurrent client connections; beyond them a new connection is closed at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   server_cmd->add_option("--issue-node-credential", server.issue_node_credential,
                          "Write a kubeconfig for node agent NAME (needs --out) and exit");
   server_cmd->add_option("--out", server.out, "Where --issue-node-credential writes the kubeconfig");

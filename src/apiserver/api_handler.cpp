@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
+#include <unordered_set>
 
 #include "apiserver/deletion.h"
 #include "apiserver/discovery.h"
+#include "apiserver/limits.h"
 #include "apiserver/namespace_lifecycle.h"
 #include "apiserver/openapi.h"
 #include "apiserver/protobuf_decode.h"
+#include "apiserver/readiness.h"
 #include "apiserver/request_info.h"
 #include "apiserver/server_side_apply.h"
 #include "apiserver/table.h"
@@ -30,7 +33,9 @@ Reply json_reply(http::status status, const json::value& body) {
 }
 
 Reply error_reply(const ApiError& e) {
-  return json_reply(static_cast<http::status>(e.code), status_json(e));
+  Reply r = json_reply(static_cast<http::status>(e.code), status_json(e));
+  if (e.retry_after_seconds > 0) r.msg.set(http::field::retry_after, std::to_string(e.retry_after_seconds));
+  return r;
 }
 
 Reply text_reply(std::string text) {
@@ -50,7 +55,7 @@ std::string media_type(const Request& request) {
 
 ApiResult<json::value> parse_body(const Request& request) {
   boost::system::error_code ec;
-  json::value v = json::parse(request.msg.body(), ec);
+  json::value v = limits::parse_request(request.msg.body(), ec);
   if (ec) return api_fail(bad_request("couldn't get version/kind; json parse error: " + ec.message()));
   return v;
 }
@@ -98,9 +103,30 @@ ApiResult<WriteOptions> write_options(const Request& request, const QueryParams&
 }
 
 // Each dropped or duplicate field as its own 299 warning, which kubectl prints as "Warning: ...".
+// As kube's warning recorder: repeats once, and past 4 KiB in all each warning is cut to 256
+// characters and the rest dropped, so a body with 80,000 duplicate keys gets a bounded header.
 Reply with_warnings(Reply r, const std::vector<std::string>& warnings) {
+  constexpr size_t kTotal = 4 * 1024, kItem = 256;
+  size_t total = 0;
+  std::unordered_set<std::string_view> seen;
+  std::vector<std::string_view> unique;
   for (const auto& w : warnings)
+    if (!w.empty() && seen.insert(w).second) {
+      unique.push_back(w);
+      total += w.size();
+    }
+  bool truncating = total > kTotal;
+  size_t written = 0;
+  for (std::string_view w : unique) {
+    if (truncating && written >= kTotal) break;
+    if (truncating && w.size() > kItem) {
+      size_t n = kItem;  // on a character boundary
+      while (n > 0 && (static_cast<unsigned char>(w[n]) & 0xC0) == 0x80) --n;
+      w = w.substr(0, n);
+    }
+    written += w.size();
     r.msg.insert(http::field::warning, "299 - " + json::serialize(json::value(w)));
+  }
   return r;
 }
 
@@ -119,7 +145,17 @@ Reply ApiHandler::handle(Request& request) {
   const std::string& path = target.path;
   bool get = request.msg.method() == http::verb::get;
 
-  if (path == "/healthz" || path == "/livez" || path == "/readyz") return text_reply("ok");
+  if (path == "/healthz" || path == "/livez") return text_reply("ok");
+  if (path == "/readyz") {
+    if (!options_.readiness) return text_reply("ok");
+    std::set<std::string> excluded;
+    for (const auto& [k, v] : target.query)
+      if (k == "exclude") excluded.insert(v);
+    auto answer = options_.readiness->check(target.query.contains("verbose"), excluded);
+    Reply r = text_reply(std::move(answer.body));
+    if (!answer.ok) r.msg.result(http::status::internal_server_error);
+    return r;
+  }
   if (get && path == "/version") return json_reply(http::status::ok, version_json());
   if (get && path == "/api")
     return json_reply(http::status::ok, api_versions_json(std::string(request.msg[http::field::host])));
@@ -212,7 +248,10 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         // Any count parses; past a day it is a day (a larger one would overflow the timer's clock).
         constexpr size_t kMaxWatchSeconds = 24 * 3600;
         if (*timeout > 0) w.timeout = std::chrono::seconds(std::min(*timeout, kMaxWatchSeconds));
-        if (auto rv = parse_resource_version(w.resource_version); !rv) return error_reply(rv.error());
+        auto rv = parse_resource_version(w.resource_version);
+        if (!rv) return error_reply(rv.error());
+        if (auto caught_up = wait_for_revision(objects_.store(), *rv); !caught_up)
+          return error_reply(caught_up.error());
         Reply r;
         r.msg.result(http::status::ok);
         r.msg.set(http::field::content_type, "application/json");

@@ -15,12 +15,16 @@
 
 namespace podnet::apiserver {
 
+class Readiness;
+
 struct ApiHandlerOptions {
   std::chrono::milliseconds bookmark_interval{60000};
   // Judges every create, update, patch and apply before it is stored (null: none).
   const AdmissionChain* admission = nullptr;
   // Answers the registry's create-only kinds (null: they are 404).
   const AccessReviews* reviews = nullptr;
+  // Answers /readyz (null: always ready).
+  const Readiness* readiness = nullptr;
 };
 
 class ApiHandler final : public HttpHandler {

@@ -22,11 +22,11 @@
 #include "apiserver/node_validation.h"
 #include "apiserver/object_store.h"
 #include "apiserver/pod_validation.h"
+#include "apiserver/readiness.h"
 #include "apiserver/resources.h"
 #include "apiserver/service_rest.h"
 #include "apiserver/tls_bootstrap.h"
 #include "common/files.h"
-#include "controllers/manager.h"
 #include "storage/sqlite_store.h"
 
 namespace podnet::apiserver {
@@ -50,7 +50,8 @@ struct ApiServer::Parts {
   std::unique_ptr<ApiHandler> handler;
   std::unique_ptr<FrontHandler> front;
   std::unique_ptr<HttpsServer> https;
-  std::unique_ptr<controllers::ControllerManager> controllers;
+  Readiness readiness;
+  AuditReport audit;
 };
 
 namespace {
@@ -95,7 +96,6 @@ Result<std::vector<IpAddress>> own_addresses(const std::string& bind_address) {
 
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ApiServer::~ApiServer() {
-  parts_->controllers.reset();
   parts_->https.reset();
   parts_->front.reset();
   parts_->handler.reset();
@@ -116,6 +116,18 @@ std::string ApiServer::kubeconfig_path() const {
 storage::Store& ApiServer::store() {
   return *parts_->store;
 }
+ObjectStore& ApiServer::objects() {
+  return *parts_->objects;
+}
+const ResourceRegistry& ApiServer::registry() const {
+  return parts_->registry;
+}
+Readiness& ApiServer::readiness() {
+  return parts_->readiness;
+}
+const AuditReport& ApiServer::audit() const {
+  return parts_->audit;
+}
 std::string ApiServer::pki_dir() const {
   return parts_->options.data_dir + "/pki";
 }
@@ -131,6 +143,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   auto store = storage::SqliteStore::open(store_options);
   if (!store) return fail_msg("open store: " + store.error().str());
   parts->store = std::move(*store);
+  // Before anything reads the store: an object no read could parse would fail every LIST of its kind.
+  auto audit = audit_stored_objects(*parts->store);
+  if (!audit) return std::unexpected(wrap(audit.error(), "audit stored objects"));
+  parts->audit = std::move(*audit);
   if (opts.compaction_interval.count() > 0)
     parts->compactor = std::make_unique<Compactor>(*parts->store, opts.compaction_interval);
 
@@ -162,15 +178,6 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   parts->admission.add(*parts->node_restriction);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
-  if (opts.run_controllers) {
-    auto controllers = controllers::ControllerManager::start(
-        *parts->objects, parts->registry,
-        {opts.cluster_cidr, opts.node_cidr_mask, opts.lb_pool, opts.clock, opts.node_monitor_grace_period,
-         opts.pod_gc_quarantine});
-    if (!controllers) return std::unexpected(wrap(controllers.error(), "controllers"));
-    parts->controllers = std::move(*controllers);
-  }
-
   BootstrapOptions boot;
   boot.pki_dir = opts.data_dir + "/pki";
   if (opts.bind_address != "0.0.0.0" && opts.bind_address != "::" && opts.bind_address != "127.0.0.1")
@@ -182,13 +189,14 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   parts->reviews = std::make_unique<AccessReviews>(*parts->authorizer, parts->registry);
   parts->handler = std::make_unique<ApiHandler>(
       parts->registry, *parts->objects,
-      ApiHandlerOptions{opts.bookmark_interval, &parts->admission, parts->reviews.get()});
+      ApiHandlerOptions{opts.bookmark_interval, &parts->admission, parts->reviews.get(), &parts->readiness});
   HttpsServerOptions https;
   https.bind_address = opts.bind_address;
   https.port = opts.port;
   https.serving = creds->serving;
   https.client_ca_pem = creds->ca.cert_pem;
   https.body_limit = opts.body_limit;
+  https.max_connections = opts.max_connections;
   https.threads = opts.threads;
   parts->front = std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics,
                                                 *parts->handler, *parts->authorizer);

@@ -1,5 +1,7 @@
-// `podnet server` as a library: opens the store under the data directory, makes or loads the
-// credentials, creates the built-in namespaces, serves the API over HTTPS and writes admin.kubeconfig.
+// `podnet server` as a library: opens the store under the data directory (repairing or quarantining
+// stored objects it cannot serve, stored_audit.h), makes or loads the credentials, creates the
+// built-in namespaces, serves the API over HTTPS and writes admin.kubeconfig. It starts no
+// controllers: the composition root (cli/server.cpp) does, over objects() and registry().
 #pragma once
 
 #include <chrono>
@@ -8,16 +10,23 @@
 #include <memory>
 #include <string>
 
+#include "apiserver/limits.h"
+#include "apiserver/stored_audit.h"
 #include "common/error.h"
 #include "storage/store.h"
 
 namespace podnet::apiserver {
 
+class ObjectStore;
+class Readiness;
+class ResourceRegistry;
+
 struct ApiServerOptions {
   std::string data_dir;
   std::string bind_address = "127.0.0.1";
   uint16_t port = 6443;  // 0: a free port (tests); the kubeconfig gets the real one
-  size_t body_limit = 3 * 1024 * 1024;
+  size_t body_limit = limits::kMaxRequestBodyBytes;
+  size_t max_connections = limits::kDefaultMaxConnections;
   // Request handlers block on storage writes (group commit waits for fsync), so a few more threads
   // than cores let concurrent writes share a commit.
   int threads = 4;
@@ -31,14 +40,6 @@ struct ApiServerOptions {
   // Injected for tests; real time and a random seed otherwise.
   std::function<std::chrono::system_clock::time_point()> clock;
   uint64_t random_seed = 0;  // 0: from std::random_device
-  // In-process controllers (node IPAM, EndpointSlices, LoadBalancer IPs, scheduler). `podnet server`
-  // turns them on; API tests leave them off so that the store holds only what they wrote.
-  bool run_controllers = false;
-  std::string cluster_cidr = "10.244.0.0/16";
-  int node_cidr_mask = 24;
-  std::string lb_pool;                                         // empty: LoadBalancer services get no address
-  std::chrono::milliseconds node_monitor_grace_period{40000};  // node lifecycle: heartbeat grace
-  std::chrono::milliseconds pod_gc_quarantine{5000};           // pod GC: wait before deleting orphans
 };
 
 class ApiServer {
@@ -49,8 +50,15 @@ class ApiServer {
   uint16_t port() const;
   std::string kubeconfig_path() const;
   std::string pki_dir() const;
-  // The backing store, for in-process controllers and tests (compaction).
+  // The backing store, for tests (compaction).
   storage::Store& store();
+  // The object layer and the kinds it serves, for the in-process controllers.
+  ObjectStore& objects();
+  const ResourceRegistry& registry() const;
+  // /readyz's checks; the composition root adds the controllers'.
+  Readiness& readiness();
+  // What the start-up audit of stored objects found (repairs, quarantines), for the caller to log.
+  const AuditReport& audit() const;
 
   struct Parts;
 

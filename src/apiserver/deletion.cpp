@@ -8,6 +8,8 @@
 #include <ctime>
 #include <set>
 
+#include "apiserver/limits.h"
+
 namespace podnet::apiserver {
 namespace json = boost::json;
 namespace {
@@ -80,7 +82,7 @@ ApiResult<DeleteOptions> parse_delete_options(const std::string& body, const Que
   DeleteOptions out;
   if (!body.empty()) {
     boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
+    json::value v = limits::parse_request(body, ec);
     if (ec || !v.is_object()) return api_fail(bad_request("DeleteOptions: the body must be a JSON object"));
     const json::object& o = v.get_object();
     if (const json::value* g = o.if_contains("gracePeriodSeconds"); g && !g->is_null()) {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "apiserver/api_error.h"
+#include "apiserver/limits.h"
 #include "apiserver/pod_logs.h"
 #include "apiserver/protobuf_decode.h"
 
@@ -47,7 +48,7 @@ std::string body_name(const Request& request) {
     body = decode_protobuf_object(request.msg.body());
   } else {
     boost::system::error_code ec;
-    body = json::parse(request.msg.body(), ec);
+    body = limits::parse_request(request.msg.body(), ec);
     if (ec) return {};
   }
   if (!body) return {};

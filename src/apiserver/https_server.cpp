@@ -6,10 +6,12 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -32,10 +34,23 @@ constexpr size_t kHeaderLimit = 64 * 1024;
 // bound; it re-lists and re-watches.
 constexpr size_t kStreamQueueLimit = 16 * 1024 * 1024;
 
+// Counts a connection from accept until its session is destroyed (its socket closed).
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<size_t>& open) : open_(open) { ++open_; }
+  ~ConnectionSlot() { --open_; }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  std::atomic<size_t>& open_;
+};
+
 class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
  public:
-  Session(tcp::socket socket, ssl::context& ctx, HttpHandler& handler, size_t body_limit)
-      : stream_(std::move(socket), ctx), handler_(handler), body_limit_(body_limit) {}
+  Session(tcp::socket socket, ssl::context& ctx, HttpHandler& handler, size_t body_limit,
+          std::atomic<size_t>& open)
+      : slot_(open), stream_(std::move(socket), ctx), handler_(handler), body_limit_(body_limit) {}
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -198,6 +213,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
     beast::get_lowest_layer(stream_).close();
   }
 
+  ConnectionSlot slot_;  // first: released after the socket is closed
   beast::ssl_stream<beast::tcp_stream> stream_;
   HttpHandler& handler_;
   size_t body_limit_;
@@ -223,17 +239,43 @@ struct HttpsServer::Impl {
       : options(std::move(opts)),
         handler(h),
         ctx(ssl::context::tls_server),
-        acceptor(net::make_strand(ioc)) {}
+        acceptor(net::make_strand(ioc)),
+        backoff_timer(acceptor.get_executor()) {}
+
+  // Out of file descriptors or memory: waiting is the only cure (a connection closing frees one);
+  // accepting again at once would spin a core on the same error.
+  static bool resource_shortage(const beast::error_code& ec) {
+    int e = ec.category() == boost::system::system_category() ? ec.value() : 0;
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+  }
 
   void accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (resource_shortage(ec)) {
+        ++accept_backoffs;
+        backoff = backoff.count() == 0 ? std::chrono::milliseconds(5)
+                                       : std::min(backoff * 2, std::chrono::milliseconds(1000));
+        backoff_timer.expires_after(backoff);
+        backoff_timer.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open()) accept();
+        });
+        return;
+      }
+      backoff = std::chrono::milliseconds(0);
       if (!ec) {
+        if (open_connections.load() >= options.max_connections) {
+          ++refused_connections;
+          beast::error_code ignored;
+          socket.close(ignored);
+          return accept();
+        }
         // Responses go out as several TLS records; without this, Nagle's algorithm holds the last
         // one back until the client's delayed ACK (40 ms per request).
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        auto session = std::make_shared<Session>(std::move(socket), ctx, handler, options.body_limit);
+        auto session =
+            std::make_shared<Session>(std::move(socket), ctx, handler, options.body_limit, open_connections);
         track(session);
         session->run();
       }
@@ -268,6 +310,11 @@ struct HttpsServer::Impl {
   net::io_context ioc;
   ssl::context ctx;
   tcp::acceptor acceptor;
+  net::steady_timer backoff_timer;  // on the acceptor's strand
+  std::chrono::milliseconds backoff{0};
+  std::atomic<size_t> open_connections{0};
+  std::atomic<size_t> refused_connections{0};
+  std::atomic<size_t> accept_backoffs{0};
   std::vector<std::thread> threads;
   std::mutex sessions_mu;
   std::vector<std::weak_ptr<Session>> sessions;
@@ -280,6 +327,7 @@ HttpsServer::~HttpsServer() {
   net::post(impl_->acceptor.get_executor(), [impl = impl_.get(), &closed] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->backoff_timer.cancel();
     closed.set_value();
   });
   closed.get_future().wait();
@@ -291,6 +339,10 @@ HttpsServer::~HttpsServer() {
 
 uint16_t HttpsServer::port() const {
   return impl_->acceptor.local_endpoint().port();
+}
+
+size_t HttpsServer::connections() const {
+  return impl_->open_connections.load();
 }
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::start(HttpsServerOptions options, HttpHandler& handler) {

@@ -1,5 +1,7 @@
 // The HTTPS listener: Boost.Beast over OpenSSL on a small pool of threads, HTTP/1.1 keep-alive,
-// a request size limit, and client-certificate identity. It knows nothing about Kubernetes.
+// a request size limit, a connection cap, and client-certificate identity. When accept() fails for
+// want of file descriptors it backs off (5 ms doubling to 1 s, as Go's net/http) instead of spinning.
+// It knows nothing about Kubernetes.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,8 @@ struct HttpsServerOptions {
   std::string client_ca_pem;            // client certificates must chain to this CA to authenticate
   size_t body_limit = 3 * 1024 * 1024;  // kube-apiserver's default request size limit
   int threads = 2;
+  // Connections open at once; one more is accepted and closed at once (its file descriptor freed).
+  size_t max_connections = 4096;
 };
 
 class HttpsServer {
@@ -28,6 +32,7 @@ class HttpsServer {
   // Stops accepting, closes connections (streams get stop()) and joins the threads.
   ~HttpsServer();
   uint16_t port() const;
+  size_t connections() const;  // open now
 
   struct Impl;
 

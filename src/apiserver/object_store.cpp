@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "apiserver/deletion.h"
+#include "apiserver/limits.h"
 #include "apiserver/patch.h"
 #include "apiserver/server_side_apply.h"
 #include "apiserver/strategic_patch.h"
@@ -54,6 +55,19 @@ void apply_defaults(const ResourceType& type, json::object& obj) {
       }
     }
   }
+}
+
+// Annotations that are not a map of strings: what kube's decoder answers, 400 for a body it decodes
+// (create, update), 422 on the field "patch" for the result of a patch.
+std::optional<ApiError> limits_annotations_type(const ResourceType& type, const json::object& meta,
+                                                bool decoding, const std::string& name = "") {
+  auto wrong = annotations_type_error(meta.if_contains("annotations"));
+  if (!wrong) return std::nullopt;
+  if (decoding)
+    return bad_request(type.kind + " in version \"" + type.version + "\" cannot be handled as a " +
+                       type.kind + ": " + *wrong);
+  return invalid(type.group, type.kind, name,
+                 {{"FieldValueInvalid", "Invalid value: \"metadata.annotations\": " + *wrong, "patch"}});
 }
 
 ApiError bad_object(std::string message) {
@@ -115,7 +129,7 @@ ApiResult<json::value> ObjectStore::decode(const storage::KeyValue& kv) const {
 
 ApiResult<json::value> ObjectStore::decode(const storage::KeyValue& kv, json::storage_ptr sp) const {
   boost::system::error_code ec;
-  json::value v = json::parse(kv.value, ec, std::move(sp));
+  json::value v = limits::parse_stored(kv.value, ec, std::move(sp));
   if (ec || !v.is_object())
     return api_fail(internal_error("stored object " + kv.key + " is not a JSON object"));
   metadata_of(v.get_object())["resourceVersion"] = std::to_string(kv.mod_revision);
@@ -176,8 +190,10 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
   std::string name = string_at(meta, "name");
   std::string generate = string_at(meta, "generateName");
   if (name.empty() && !generate.empty()) name = generate + random_suffix(5);
+  if (auto wrong = limits_annotations_type(type, meta, true)) return std::unexpected(*wrong);
   auto causes = validate_name(type.name_rule, name);
   for (auto& c : validate_labels(meta.if_contains("labels"))) causes.push_back(std::move(c));
+  for (auto& c : validate_annotations(meta.if_contains("annotations"))) causes.push_back(std::move(c));
   if (!causes.empty()) return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
   if (type.namespaced) {
     static const ResourceType kNamespaces{"", "v1", "Namespace", "namespaces"};
@@ -216,7 +232,10 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
     if (!prepared) return std::unexpected(prepared.error());
     txn = std::move(*prepared);
   }
-  auto kv = store_.create(key(type, ns, name), json::serialize(obj));
+  std::string value = json::serialize(obj);
+  if (auto fits = limits::check_object(obj, value, type.group, type.kind, name); !fits)
+    return std::unexpected(fits.error());
+  auto kv = store_.create(key(type, ns, name), value);
   if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
   if (txn) txn->commit();
   return decode(*kv);
@@ -420,7 +439,11 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
                   FieldOwner{opts.field_manager, sub == Subresource::kStatus, now_rfc3339()});
     result = std::move(after.get_object());
   }
+  if (auto wrong = limits_annotations_type(type, metadata_of(result), decoding, name))
+    return std::unexpected(*wrong);
   auto causes = validate_labels(metadata_of(result).if_contains("labels"));
+  for (auto& c : validate_annotations(metadata_of(result).if_contains("annotations")))
+    causes.push_back(std::move(c));
   if (auto cause = check_finalizers_update(old_meta, metadata_of(result)))
     causes.push_back(std::move(*cause));
   if (!causes.empty()) return api_fail(invalid(type.group, type.kind, name, std::move(causes)));
@@ -447,6 +470,8 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
   }
   std::string value = json::serialize(result);
   if (json::value(result) == json::value(old_obj)) return decode(current);  // a no-op write keeps its version
+  if (auto fits = limits::check_object(result, value, type.group, type.kind, name); !fits)
+    return std::unexpected(fits.error());
   auto kv = store_.update(current.key, value, current.mod_revision);
   if (!kv) return api_fail(from_store(kv.error(), type.group, type.plural, name));
   if (txn) txn->commit();

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <vector>
 
+#include "apiserver/limits.h"
+
 namespace podnet::apiserver {
 namespace json = boost::json;
 
@@ -135,6 +137,19 @@ bool add_at(json::value& doc, const std::vector<std::string>& tokens, json::valu
 ApiResult<json::value> apply_json_patch(json::value doc, const json::value& patch) {
   const json::array* ops = patch.if_array();
   if (!ops) return api_fail(bad_request("json patch must be an array of operations"));
+  if (ops->size() > limits::kMaxJsonPatchOperations)
+    return api_fail({413, "RequestEntityTooLarge",
+                     "Request entity too large: The allowed maximum operations in a JSON patch is " +
+                         std::to_string(limits::kMaxJsonPatchOperations) + ", got " +
+                         std::to_string(ops->size())});
+  size_t copied = 0;  // what copy operations added so far (kube's AccumulatedCopySizeLimit)
+  // A value placed this deep would make the document deeper than any object may be: refused at
+  // once, so a patch cannot build a document deeper than that operation by operation.
+  auto too_deep = [](const std::vector<std::string>& at, const json::value& v) -> std::optional<ApiError> {
+    if (at.size() + limits::depth(v) <= limits::kMaxWriteDepth) return std::nullopt;
+    return patch_error("the patched document would nest deeper than " +
+                       std::to_string(limits::kMaxWriteDepth) + " levels");
+  };
   for (const auto& op_value : *ops) {
     const json::object* op = op_value.if_object();
     const json::value* op_name = op ? op->if_contains("op") : nullptr;
@@ -159,6 +174,7 @@ ApiResult<json::value> apply_json_patch(json::value doc, const json::value& patc
     if (name == "add") {
       auto v = need_value();
       if (!v) return std::unexpected(v.error());
+      if (auto deep = too_deep(*tokens, *v)) return api_fail(*deep);
       if (!add_at(doc, *tokens, std::move(*v)))
         return api_fail(patch_error("add operation does not apply: doc is missing path: \"" + path + "\""));
     } else if (name == "remove") {
@@ -167,6 +183,7 @@ ApiResult<json::value> apply_json_patch(json::value doc, const json::value& patc
     } else if (name == "replace") {
       auto v = need_value();
       if (!v) return std::unexpected(v.error());
+      if (auto deep = too_deep(*tokens, *v)) return api_fail(*deep);
       json::value* target = resolve(doc, *tokens, tokens->size());
       if (!target)
         return api_fail(patch_error("replace operation does not apply: doc is missing key: " + path));
@@ -182,8 +199,15 @@ ApiResult<json::value> apply_json_patch(json::value doc, const json::value& patc
       } else {
         json::value* src = resolve(doc, *from, from->size());
         if (!src) return api_fail(patch_error("copy operation does not apply: missing from path"));
+        copied += limits::serialized_size(*src);
+        if (copied > limits::kMaxJsonPatchCopyBytes)
+          return api_fail(
+              patch_error("Unable to complete the copy, the accumulated size increase of copy is " +
+                          std::to_string(copied) + ", exceeding the limit " +
+                          std::to_string(limits::kMaxJsonPatchCopyBytes)));
         moved = *src;
       }
+      if (auto deep = too_deep(*tokens, moved)) return api_fail(*deep);
       if (!add_at(doc, *tokens, std::move(moved)))
         return api_fail(
             patch_error(name + " operation does not apply: doc is missing path: \"" + path + "\""));

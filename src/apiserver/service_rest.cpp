@@ -8,6 +8,7 @@
 #include <set>
 
 #include "apiserver/field_error.h"
+#include "apiserver/limits.h"
 #include "apiserver/service_spec.h"
 #include "apiserver/service_validation.h"
 
@@ -139,7 +140,7 @@ Result<size_t> ServiceRest::rebuild(ObjectStore& objects, const ResourceType& se
     if (!page) return fail_msg("list services: " + page.error().str());
     for (const auto& kv : page->items) {
       boost::system::error_code ec;
-      json::value v = json::parse(kv.value, ec);
+      json::value v = limits::parse_stored(kv.value, ec);
       if (ec || !v.is_object()) continue;
       const json::object& spec = spec_of(v.get_object());
       for (const auto& ip : strings(spec, "clusterIPs")) {

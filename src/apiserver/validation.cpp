@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "apiserver/limits.h"
 #include "k8s/names.h"
 
 namespace podnet::apiserver {
@@ -70,6 +71,83 @@ std::vector<StatusCause> validate_labels(const boost::json::value* labels) {
       out.push_back({"FieldValueInvalid", "Invalid value: \"" + std::string(value) + "\": " + kValueRule,
                      "metadata.labels"});
   }
+  return out;
+}
+
+std::vector<std::string> qualified_name_errors(std::string_view value) {
+  constexpr std::string_view kRule =
+      "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+      "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+      "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+  std::vector<std::string> errs;
+  std::string_view name = value;
+  if (size_t slash = value.find('/'); slash != std::string_view::npos) {
+    if (value.find('/', slash + 1) != std::string_view::npos)
+      return {"a qualified name " + std::string(kRule) +
+              " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"};
+    std::string_view prefix = value.substr(0, slash);
+    name = value.substr(slash + 1);
+    if (prefix.empty())
+      errs.push_back("prefix part must be non-empty");
+    else
+      for (const auto& msg : k8s::dns1123_subdomain_errors(prefix)) errs.push_back("prefix part " + msg);
+  }
+  if (name.empty())
+    errs.push_back("name part must be non-empty");
+  else if (name.size() > 63)
+    errs.push_back("name part must be no more than 63 characters");
+  bool pattern = !name.empty() && alnum(name.front()) && alnum(name.back());
+  for (char c : name) pattern = pattern && (alnum(c) || c == '-' || c == '_' || c == '.');
+  if (!pattern) errs.push_back("name part " + std::string(kRule));
+  return errs;
+}
+
+std::optional<std::string> annotations_type_error(const boost::json::value* annotations) {
+  auto go_type = [](const boost::json::value& v) {
+    switch (v.kind()) {
+      case boost::json::kind::object:
+        return "object";
+      case boost::json::kind::array:
+        return "array";
+      case boost::json::kind::string:
+        return "string";
+      case boost::json::kind::bool_:
+        return "bool";
+      case boost::json::kind::null:
+        return "null";
+      default:
+        return "number";
+    }
+  };
+  constexpr std::string_view kField = "Go struct field ObjectMeta.metadata.annotations of type ";
+  if (!annotations || annotations->is_null()) return std::nullopt;
+  if (!annotations->is_object())
+    return "json: cannot unmarshal " + std::string(go_type(*annotations)) + " into " + std::string(kField) +
+           "map[string]string";
+  for (const auto& [k, v] : annotations->get_object())
+    if (!v.is_string() && !v.is_null())  // Go decodes null into a map value as ""
+      return "json: cannot unmarshal " + std::string(go_type(v)) + " into " + std::string(kField) + "string";
+  return std::nullopt;
+}
+
+std::vector<StatusCause> validate_annotations(const boost::json::value* annotations) {
+  std::vector<StatusCause> out;
+  if (!annotations || !annotations->is_object()) return out;
+  size_t total = 0;
+  for (const auto& [k, v] : annotations->get_object()) {
+    std::string key(k);
+    std::string lower = key;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& msg : qualified_name_errors(lower))
+      out.push_back({"FieldValueInvalid",
+                     "Invalid value: " + boost::json::serialize(boost::json::value(key)) + ": " + msg,
+                     "metadata.annotations"});
+    total += k.size() + (v.is_string() ? v.get_string().size() : 0);
+  }
+  if (total > limits::kMaxAnnotationsBytes)
+    out.push_back({"FieldValueTooLong",
+                   "Too long: must have at most " + std::to_string(limits::kMaxAnnotationsBytes) + " bytes",
+                   "metadata.annotations"});
   return out;
 }
 

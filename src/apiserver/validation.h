@@ -3,7 +3,9 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "apiserver/api_error.h"
@@ -24,5 +26,17 @@ std::vector<StatusCause> validate_name(NameRule rule, const std::string& name);
 // metadata.labels: qualified-name keys ([prefix/]name) and label values, as kube checks them.
 // A non-object labels field is one cause too.
 std::vector<StatusCause> validate_labels(const boost::json::value* labels);
+
+// kube's IsQualifiedName ([prefix/]name): one message per broken rule, empty when valid.
+std::vector<std::string> qualified_name_errors(std::string_view value);
+
+// metadata.annotations as kube's ValidateAnnotations checks them: qualified-name keys (case does
+// not matter) and at most limits::kMaxAnnotationsBytes of keys and values together. Only string
+// values are counted: annotations_type_error() refuses the others first.
+std::vector<StatusCause> validate_annotations(const boost::json::value* annotations);
+
+// annotations are a map of strings; otherwise Go's decoder error as kube reports it ("json: cannot
+// unmarshal object into Go struct field ObjectMeta.metadata.annotations of type string").
+std::optional<std::string> annotations_type_error(const boost::json::value* annotations);
 
 }  // namespace podnet::apiserver

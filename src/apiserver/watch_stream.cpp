@@ -2,9 +2,13 @@
 // so the stream's state needs no lock.
 #include "apiserver/watch_stream.h"
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+#include <thread>
+
+#include "apiserver/limits.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
@@ -17,6 +21,26 @@ ApiResult<storage::Revision> parse_resource_version(const std::string& text) {
   if (ec != std::errc() || end != text.data() + text.size() || rv < 0)
     return api_fail(bad_request("invalid resourceVersion \"" + text + "\""));
   return rv;
+}
+
+ApiResult<void> wait_for_revision(storage::Store& store, storage::Revision revision) {
+  if (revision <= store.current_revision()) return {};
+  static std::atomic<int> waiting{0};
+  constexpr int kMaxWaiting = 2;
+  if (waiting.fetch_add(1) < kMaxWaiting) {
+    auto deadline = std::chrono::steady_clock::now() + limits::kFutureWatchWait;
+    while (revision > store.current_revision() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  waiting.fetch_sub(1);
+  storage::Revision current = store.current_revision();
+  if (revision <= current) return {};
+  ApiError e{504, "Timeout",
+             "Timeout: Too large resource version: " + std::to_string(revision) +
+                 ", current: " + std::to_string(current)};
+  e.causes.push_back({"ResourceVersionTooLarge", "Too large resource version", ""});
+  e.retry_after_seconds = limits::kFutureWatchRetrySeconds;
+  return api_fail(std::move(e));
 }
 
 namespace {

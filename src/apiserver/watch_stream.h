@@ -60,6 +60,12 @@ class WatchStream final : public StreamBody, public std::enable_shared_from_this
   bool stopped_ = false;
 };
 
+// A watch from `revision` the store has not reached yet waits for it (limits::kFutureWatchWait, as
+// kube's watch cache does), then fails with kube's 504 Timeout "Too large resource version" and
+// Retry-After. Only a few requests wait at a time (each holds a handler thread); the others are
+// answered at once.
+ApiResult<void> wait_for_revision(storage::Store& store, storage::Revision revision);
+
 // Parses a resourceVersion query value: "" -> 0; a non-number is 400.
 ApiResult<storage::Revision> parse_resource_version(const std::string& text);
 

@@ -1,17 +1,24 @@
-// The server's main loop: signals are blocked before any thread starts so that only sigwait()
-// here sees them, and shutdown is the ApiServer's destructor (connections, then store).
+// The composition root of `podnet server`: the API server first, serving as soon as it can, then
+// the controllers over its object layer (they report not ready on /readyz until their caches have
+// synced, and keep retrying). Signals are blocked before any thread starts so that only sigwait()
+// here sees them; shutdown stops the controllers, then the API server (connections, then store).
 #include "cli/server.h"
 
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "apiserver/api_server.h"
 #include "apiserver/node_credential.h"
+#include "apiserver/readiness.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
+#include "controllers/manager.h"
 
 namespace podnet::cli {
 namespace {
@@ -77,12 +84,24 @@ int issue_node_credential(const ServerFlags& flags, spdlog::logger& log) {
   return 0;
 }
 
+// Each connection and watch holds a file descriptor; the soft limit (often 1024) is raised to the
+// hard one, as Go's runtime does for every Go server since 1.19.
+void raise_fd_limit(spdlog::logger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+    log.warn("raise RLIMIT_NOFILE from {} to {}: {}", before, limit.rlim_max, std::strerror(errno));
+}
+
 }  // namespace
 
 int run_server(const ServerFlags& flags) {
   auto log = spdlog::stderr_color_mt("server");
   if (!flags.issue_node_credential.empty()) return issue_node_credential(flags, *log);
   if (!validate(flags, *log)) return 2;
+  raise_fd_limit(*log);
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -94,13 +113,8 @@ int run_server(const ServerFlags& flags) {
   options.data_dir = flags.data_dir;
   options.bind_address = flags.bind_address;
   options.port = flags.port;
-  options.run_controllers = true;
-  options.cluster_cidr = flags.cluster_cidr;
-  options.node_cidr_mask = flags.node_cidr_mask;
-  options.lb_pool = flags.lb_pool;
   options.node_network = flags.node_network;
-  options.node_monitor_grace_period = std::chrono::seconds(flags.node_monitor_grace_period);
-  options.pod_gc_quarantine = std::chrono::seconds(flags.pod_gc_quarantine);
+  options.max_connections = static_cast<size_t>(flags.max_connections);
   options.service_cidr = flags.service_cidr;
   options.node_port_range = flags.node_port_range;
   auto server = apiserver::ApiServer::start(options);
@@ -108,11 +122,32 @@ int run_server(const ServerFlags& flags) {
     log->error("start: {}", server.error().message());
     return 1;
   }
+  const auto& audit = (*server)->audit();
+  for (const auto& finding : audit.findings) log->error("{}", finding);
+  if (audit.repaired + audit.quarantined > 0)
+    log->error("start-up audit: {} stored objects checked, {} repaired, {} quarantined (kept under {}/)",
+               audit.checked, audit.repaired, audit.quarantined, apiserver::kQuarantinePrefix);
   log->info("serving on https://{}:{}; kubeconfig {}", flags.bind_address, (*server)->port(),
             (*server)->kubeconfig_path());
+
+  controllers::ControllerOptions copts;
+  copts.cluster_cidr = flags.cluster_cidr;
+  copts.node_cidr_mask = flags.node_cidr_mask;
+  copts.lb_pool = flags.lb_pool;
+  copts.node_monitor_grace_period = std::chrono::seconds(flags.node_monitor_grace_period);
+  copts.pod_gc_quarantine = std::chrono::seconds(flags.pod_gc_quarantine);
+  auto manager = controllers::ControllerManager::start((*server)->objects(), (*server)->registry(), copts);
+  if (!manager) {
+    log->error("controllers: {}", manager.error().message());
+    return 1;
+  }
+  (*server)->readiness().add("controllers", (*manager)->readiness_check());
+
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("signal {}: shutting down", sig);
+  (*server)->readiness().add("shutdown", [] { return false; });
+  manager->reset();
   server->reset();
   log->info("stopped");
   return 0;

@@ -19,6 +19,7 @@ struct ServerFlags {
   std::string node_network;            // where node InternalIPs must be; empty: not checked
   int node_monitor_grace_period = 40;  // seconds
   int pod_gc_quarantine = 5;           // seconds
+  int max_connections = 4096;          // apiserver::limits::kDefaultMaxConnections
   // One-shot mode: sign a node agent's credential, write its kubeconfig to `out` and exit.
   std::string issue_node_credential;
   std::string out;

@@ -4,6 +4,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "controllers/endpoint_slices.h"
 #include "controllers/events.h"
 #include "controllers/lb_ip.h"
@@ -20,8 +25,21 @@ struct ControllerManager::Parts {
   std::unique_ptr<ObjectCache> node_cache, pod_cache, service_cache, slice_cache;
   std::unique_ptr<EventRecorder> recorder;
   std::vector<std::unique_ptr<Controller>> controllers;
+  // Waits for the caches' first lists (their own threads retry with backoff), then starts the
+  // controllers; `synced` tells /readyz.
+  std::thread starter;
+  std::mutex mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::shared_ptr<std::atomic<bool>> synced = std::make_shared<std::atomic<bool>>(false);
 
   ~Parts() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    stop_cv.notify_all();
+    if (starter.joinable()) starter.join();
     for (auto& c : controllers) c->stop();
     for (auto* cache : {slice_cache.get(), service_cache.get(), pod_cache.get(), node_cache.get()})
       if (cache) cache->stop();
@@ -78,15 +96,43 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
   parts->controllers.push_back(std::make_unique<PodGcController>(*parts->pod_cache, *parts->node_cache,
                                                                  options.clock, options.pod_gc_quarantine));
 
-  for (auto* cache : {parts->node_cache.get(), parts->pod_cache.get(), parts->service_cache.get(),
-                      parts->slice_cache.get()}) {
-    cache->start();
-    if (!cache->wait_synced(std::chrono::seconds(30)))
-      return fail_msg("controllers: first list of " + cache->client().type().plural + " failed");
-  }
-  for (auto& c : parts->controllers) c->start();
-  spdlog::info("controllers: started ({} controllers)", parts->controllers.size());
+  std::vector<ObjectCache*> caches{parts->node_cache.get(), parts->pod_cache.get(),
+                                   parts->service_cache.get(), parts->slice_cache.get()};
+  for (auto* cache : caches) cache->start();
+  Parts* p = parts.get();
+  p->starter = std::thread([p, caches] {
+    auto stopped = [p](std::chrono::milliseconds wait) {
+      std::unique_lock lock(p->mu);
+      return p->stop_cv.wait_for(lock, wait, [p] { return p->stopping; });
+    };
+    for (auto* cache : caches) {
+      auto since = std::chrono::steady_clock::now();
+      while (!cache->wait_synced(std::chrono::milliseconds(200))) {
+        if (stopped(std::chrono::milliseconds(0))) return;
+        if (std::chrono::steady_clock::now() - since > std::chrono::seconds(10)) {
+          spdlog::error("controllers: waiting for the first list of {} (not ready until it succeeds)",
+                        cache->client().type().plural);
+          since = std::chrono::steady_clock::now();
+        }
+      }
+    }
+    {
+      std::lock_guard lock(p->mu);
+      if (p->stopping) return;
+      for (auto& c : p->controllers) c->start();
+    }
+    *p->synced = true;
+    spdlog::info("controllers: started ({} controllers)", p->controllers.size());
+  });
   return std::unique_ptr<ControllerManager>(new ControllerManager(std::move(parts)));
+}
+
+bool ControllerManager::synced() const {
+  return *parts_->synced;
+}
+
+std::function<bool()> ControllerManager::readiness_check() const {
+  return [synced = parts_->synced] { return synced->load(); };
 }
 
 }  // namespace podnet::controllers

@@ -1,9 +1,11 @@
 // The controllers `podnet server` runs in its own process: shared caches of nodes, pods, services
 // and endpointslices over the object layer, the node IPAM, EndpointSlice, LoadBalancer IP, scheduler,
 // node lifecycle and pod GC controllers on them, started after the caches have their first list.
+// The composition root (cli/server.cpp) starts it after the API server serves.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,8 +32,14 @@ class ControllerManager {
   static Result<std::unique_ptr<ControllerManager>> start(apiserver::ObjectStore& objects,
                                                           const apiserver::ResourceRegistry& registry,
                                                           ControllerOptions options);
-  // Stops the controllers, then the caches; nothing runs after it returns.
+  // Returns at once: the caches list (retrying with backoff while that fails) and the controllers
+  // start once every cache has its first list. Stops the controllers, then the caches; nothing
+  // runs after the destructor returns.
   ~ControllerManager();
+  // True once the controllers run (/readyz reports "[-]controllers failed" until then).
+  bool synced() const;
+  // synced() as a check that stays valid after the manager is gone (then it reports its last state).
+  std::function<bool()> readiness_check() const;
 
   struct Parts;
 

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace podnet::controllers {
 
 ObjectCache::ObjectCache(ObjectClient& client) : client_(client) {}
@@ -118,6 +120,13 @@ void ObjectCache::apply(const ObjectEvent& event) {
 
 // stream_ is only replaced on this thread; stop() merely cancels it under the lock.
 void ObjectCache::run() {
+  // Failed lists and watches are retried after 1 s, doubling to 30 s, reset by a good watch.
+  constexpr auto kFirstBackoff = std::chrono::seconds(1), kMaxBackoff = std::chrono::seconds(30);
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  auto wait_backoff = [&](std::unique_lock<std::mutex>& lock) {
+    changed_.wait_for(lock, backoff, [this] { return stopping_; });
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+  };
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -127,9 +136,9 @@ void ObjectCache::run() {
       ApiResult<std::unique_ptr<ObjectStream>> w = apiserver::api_fail(ApiError{});
       if (relist()) w = client_.watch(revision());
       if (!w) {
-        // Storage trouble: try again a little later rather than spin.
+        // Storage trouble (or an object that cannot be read): try again later rather than spin.
         std::unique_lock lock(mu_);
-        changed_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        wait_backoff(lock);
         continue;
       }
       std::lock_guard lock(mu_);
@@ -143,10 +152,11 @@ void ObjectCache::run() {
       stream_.reset();
       if (events.error().code != 410) {
         spdlog::warn("controllers: watch {}: {}", client_.type().plural, events.error().message);
-        changed_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        wait_backoff(lock);
       }
       continue;
     }
+    backoff = kFirstBackoff;
     for (const auto& e : *events) apply(e);
   }
 }
