@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "apiserver/event_rate_limit.h"
 #include "common/error.h"
 #include "storage/store.h"
 
@@ -39,6 +41,10 @@ struct ApiServerOptions {
   std::string lb_pool;                                         // empty: LoadBalancer services get no address
   std::chrono::milliseconds node_monitor_grace_period{40000};  // node lifecycle: heartbeat grace
   std::chrono::milliseconds pod_gc_quarantine{5000};           // pod GC: wait before deleting orphans
+  // Events are deleted this long after their last write (kube's --event-ttl); 0: kept forever.
+  std::chrono::milliseconds event_ttl{std::chrono::hours(1)};
+  // EventRateLimit admission (event_rate_limit.h); empty: no limits.
+  std::vector<EventRateLimit> event_rate_limits = default_event_rate_limits();
 };
 
 class ApiServer {

@@ -12,6 +12,7 @@
 #include "apiserver/node_credential.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
+#include "common/time_format.h"
 
 namespace podnet::cli {
 namespace {
@@ -46,6 +47,15 @@ bool validate(const ServerFlags& flags, spdlog::logger& log) {
     log.error("--node-cidr-mask {}: out of range", flags.node_cidr_mask);
     return false;
   }
+  if (auto ttl = parse_duration(flags.event_ttl); !ttl) {
+    log.error("--event-ttl {}: want a duration such as 1h, 30m or 90s", flags.event_ttl);
+    return false;
+  }
+  if (flags.event_rate_limit != "default")
+    if (auto limits = apiserver::parse_event_rate_limits(flags.event_rate_limit); !limits) {
+      log.error("--event-rate-limit: {}", limits.error().message());
+      return false;
+    }
   if (!valid_port_range(flags.node_port_range)) {
     log.error("--node-port-range {}: want LOW-HIGH within 1-65535", flags.node_port_range);
     return false;
@@ -103,6 +113,9 @@ int run_server(const ServerFlags& flags) {
   options.pod_gc_quarantine = std::chrono::seconds(flags.pod_gc_quarantine);
   options.service_cidr = flags.service_cidr;
   options.node_port_range = flags.node_port_range;
+  options.event_ttl = *parse_duration(flags.event_ttl);
+  if (flags.event_rate_limit != "default")
+    options.event_rate_limits = *apiserver::parse_event_rate_limits(flags.event_rate_limit);
   auto server = apiserver::ApiServer::start(options);
   if (!server) {
     log->error("start: {}", server.error().message());

@@ -19,6 +19,8 @@ struct ServerFlags {
   std::string node_network;            // where node InternalIPs must be; empty: not checked
   int node_monitor_grace_period = 40;  // seconds
   int pod_gc_quarantine = 5;           // seconds
+  std::string event_ttl = "1h";        // a Go duration, as kube-apiserver's --event-ttl
+  std::string event_rate_limit = "default";  // parse_event_rate_limits' syntax, "default" or "none"
   // One-shot mode: sign a node agent's credential, write its kubeconfig to `out` and exit.
   std::string issue_node_credential;
   std::string out;
