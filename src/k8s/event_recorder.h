@@ -124,17 +124,17 @@ class EventRecorder {
   bool wait(uint64_t ticket, std::chrono::milliseconds timeout) const {
     return !broadcaster_ || ticket == 0 || broadcaster_->wait(ticket, timeout);
   }
-  void normal(const ObjectReference& o, std::string reason, std::string message) const {
-    event(o, kEventNormal, std::move(reason), std::move(message));
+  uint64_t normal(const ObjectReference& o, std::string reason, std::string message) const {
+    return event(o, kEventNormal, std::move(reason), std::move(message));
   }
-  void warning(const ObjectReference& o, std::string reason, std::string message) const {
-    event(o, kEventWarning, std::move(reason), std::move(message));
+  uint64_t warning(const ObjectReference& o, std::string reason, std::string message) const {
+    return event(o, kEventWarning, std::move(reason), std::move(message));
   }
-  void normal(const boost::json::value& object, std::string reason, std::string message) const {
-    event(reference_to(object), kEventNormal, std::move(reason), std::move(message));
+  uint64_t normal(const boost::json::value& object, std::string reason, std::string message) const {
+    return event(reference_to(object), kEventNormal, std::move(reason), std::move(message));
   }
-  void warning(const boost::json::value& object, std::string reason, std::string message) const {
-    event(reference_to(object), kEventWarning, std::move(reason), std::move(message));
+  uint64_t warning(const boost::json::value& object, std::string reason, std::string message) const {
+    return event(reference_to(object), kEventWarning, std::move(reason), std::move(message));
   }
   bool enabled() const { return broadcaster_ != nullptr; }
   const EventSource& source() const { return source_; }
