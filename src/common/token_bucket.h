@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 namespace podnet {
 
@@ -25,7 +26,7 @@ class TokenBucket {
     refill(now);
     if (tokens_ >= 1) return std::chrono::nanoseconds(0);
     if (qps_ <= 0) return std::chrono::nanoseconds::max();
-    return std::chrono::nanoseconds(static_cast<int64_t>((1 - tokens_) / qps_ * 1e9) + 1);
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::ceil((1 - tokens_) / qps_ * 1e9)));
   }
   double tokens(TimePoint now) {
     refill(now);
