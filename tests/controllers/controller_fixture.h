@@ -124,7 +124,7 @@ class ControllerTest : public ::testing::Test {
     service_cache_ = std::make_unique<ObjectCache>(*services_);
     slice_cache_ = std::make_unique<ObjectCache>(*slices_);
     event_hub_ = std::make_unique<ControllerEvents>(events_.get(), [this] { return now(); });
-    recorder_ = event_hub_->recorder("test"); }, "test");
+    recorder_ = event_hub_->recorder("test");
   }
 
   // Starts the caches, waits for their first list, then starts `controller` (made on the caches).
