@@ -127,6 +127,15 @@ class ControllerTest : public ::testing::Test {
     recorder_ = event_hub_->recorder("test");
   }
 
+  // The stored event with this reason about the object named `about` (null when there is none).
+  json::value event_about(const std::string& about, const std::string& reason) {
+    auto list = events_->list();
+    if (list)
+      for (const auto& e : list->items)
+        if (string_at(*e, {"reason"}) == reason && string_at(*e, {"involvedObject", "name"}) == about) return *e;
+    return nullptr;
+  }
+
   // Starts the caches, waits for their first list, then starts `controller` (made on the caches).
   void run(std::unique_ptr<Controller> controller) {
     std::vector<std::unique_ptr<Controller>> one;
