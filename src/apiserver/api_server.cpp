@@ -178,8 +178,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   parts->event_rate_limit = std::make_unique<EventRateLimitAdmission>(opts.event_rate_limits);
   parts->admission.add(*parts->event_rate_limit);
   if (opts.event_ttl.count() > 0)
-    parts->event_ttl =
-        std::make_unique<EventTtl>(*parts->objects, *parts->registry.find("", "v1", "events"), opts.event_ttl);
+    parts->event_ttl = std::make_unique<EventTtl>(*parts->objects, *parts->registry.find("", "v1", "events"),
+                                                  opts.event_ttl);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
   if (opts.run_controllers) {

@@ -40,9 +40,13 @@ std::string str(const json::object& o, std::initializer_list<const char*> path) 
 // kube's getSourceAndObjectKey, with a separator so that two tuples cannot make one key.
 std::string source_and_object(const json::object& e) {
   std::string key;
-  for (auto path : {std::initializer_list<const char*>{"source", "component"}, {"source", "host"},
-                    {"involvedObject", "kind"}, {"involvedObject", "namespace"}, {"involvedObject", "name"},
-                    {"involvedObject", "uid"}, {"involvedObject", "apiVersion"}})
+  for (auto path : {std::initializer_list<const char*>{"source", "component"},
+                    {"source", "host"},
+                    {"involvedObject", "kind"},
+                    {"involvedObject", "namespace"},
+                    {"involvedObject", "name"},
+                    {"involvedObject", "uid"},
+                    {"involvedObject", "apiVersion"}})
     key += str(e, path) + '\x1f';
   return key;
 }
@@ -59,7 +63,8 @@ struct EventRateLimitAdmission::Limiter {
   std::mutex mu;
   LruCache<std::string, TokenBucket<SteadyTime>> buckets;
 
-  explicit Limiter(EventRateLimit l) : limit(l), buckets(l.type == EventRateLimit::Type::kServer ? 1 : l.cache_size) {}
+  explicit Limiter(EventRateLimit l)
+      : limit(l), buckets(l.type == EventRateLimit::Type::kServer ? 1 : l.cache_size) {}
 
   std::string key(const AdmissionRequest& r) const {
     switch (limit.type) {
@@ -108,7 +113,8 @@ Result<std::vector<EventRateLimit>> parse_event_rate_limits(const std::string& t
       return bad("the type is one of Server, Namespace, User, SourceAndObject");
     size_t colon = part.find(':', slash);
     std::string_view qps = part.substr(eq + 1, slash - eq - 1);
-    std::string_view burst = part.substr(slash + 1, (colon == std::string_view::npos ? part.size() : colon) - slash - 1);
+    std::string_view burst =
+        part.substr(slash + 1, (colon == std::string_view::npos ? part.size() : colon) - slash - 1);
     if (!parse_number(qps, l.qps) || l.qps <= 0) return bad("QPS must be a positive number");
     if (!parse_number(burst, l.burst) || l.burst < 1) return bad("BURST must be at least 1");
     if (colon != std::string_view::npos) {
@@ -141,13 +147,15 @@ ApiResult<void> EventRateLimitAdmission::admit(const AdmissionRequest& request) 
   for (const auto& l : limiters_) {
     std::string key = l->key(request);
     std::lock_guard lock(l->mu);
-    auto& bucket = l->buckets.get_or_put(key, [&] { return TokenBucket<SteadyTime>(l->limit.qps, l->limit.burst, now); });
+    auto& bucket = l->buckets.get_or_put(
+        key, [&] { return TokenBucket<SteadyTime>(l->limit.qps, l->limit.burst, now); });
     if (bucket.take(now)) continue;
     wait = std::max(wait, bucket.wait(now));
     // kube's message; a source-and-object key is not for printing.
     std::string shown = l->limit.type == EventRateLimit::Type::kSourceAndObject ? "" : " for key " + key;
     if (l->limit.type == EventRateLimit::Type::kServer) shown.clear();
-    refused += (refusals++ ? ", " : "") + std::string("limit reached on type ") + type_name(l->limit.type) + shown;
+    refused +=
+        (refusals++ ? ", " : "") + std::string("limit reached on type ") + type_name(l->limit.type) + shown;
   }
   if (refused.empty()) return {};
   if (refusals > 1) refused = "[" + refused + "]";  // utilerrors.NewAggregate's form

@@ -106,8 +106,9 @@ bool EventTtl::relist() {
         // First sight after a start: the event's own account of when it last happened, never later
         // than now (a client's clock, or a lie, cannot keep an event longer than the TTL).
         if (auto stated = stated_last(kv.value); stated && *stated < wall)
-          deadline = now + ttl_ - std::min<std::chrono::milliseconds>(
-                                      ttl_, std::chrono::duration_cast<std::chrono::milliseconds>(wall - *stated));
+          deadline = now + ttl_ -
+                     std::min<std::chrono::milliseconds>(
+                         ttl_, std::chrono::duration_cast<std::chrono::milliseconds>(wall - *stated));
       }
       found[kv.key] = {kv.mod_revision, deadline};
     }

@@ -68,8 +68,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om) ||
-        oh > 23 || om > 59)
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59)
       return std::nullopt;
     offset = std::chrono::hours(oh) + std::chrono::minutes(om);
     if (s[pos] == '-') offset = -offset;
@@ -84,9 +84,7 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 }
 
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  auto bad = [&] {
-    return std::unexpected(Error{EINVAL, "invalid duration \"" + std::string(text) + "\""});
-  };
+  auto bad = [&] { return std::unexpected(Error{EINVAL, "invalid duration \"" + std::string(text) + "\""}); };
   if (text == "0") return std::chrono::milliseconds(0);
   if (text.empty()) return bad();
   double total_ms = 0;
@@ -101,10 +99,10 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     size_t unit_start = pos;
     while (pos < text.size() && !((text[pos] >= '0' && text[pos] <= '9') || text[pos] == '.')) ++pos;
     std::string_view unit = text.substr(unit_start, pos - unit_start);
-    double scale = unit == "h"    ? 3600000.0
-                   : unit == "m"  ? 60000.0
-                   : unit == "s"  ? 1000.0
-                   : unit == "ms" ? 1.0
+    double scale = unit == "h"                    ? 3600000.0
+                   : unit == "m"                  ? 60000.0
+                   : unit == "s"                  ? 1000.0
+                   : unit == "ms"                 ? 1.0
                    : unit == "us" || unit == "µs" ? 0.001
                    : unit == "ns"                 ? 0.000001
                                                   : -1;

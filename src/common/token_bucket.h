@@ -12,7 +12,8 @@ namespace podnet {
 template <class TimePoint>
 class TokenBucket {
  public:
-  TokenBucket(double qps, double burst, TimePoint now) : qps_(qps), burst_(burst), tokens_(burst), last_(now) {}
+  TokenBucket(double qps, double burst, TimePoint now)
+      : qps_(qps), burst_(burst), tokens_(burst), last_(now) {}
 
   // Takes one token if there is one.
   bool take(TimePoint now) {

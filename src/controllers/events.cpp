@@ -42,8 +42,8 @@ k8s::EventRecorder ControllerEvents::recorder(const std::string& component) {
 
 void warn(const k8s::EventRecorder& events, const json::value& object, const std::string& reason,
           const std::string& message) {
-  spdlog::warn("{}: {} {}: {}: {}", events.source().component, string_at(object, {"kind"}), key_of(object), reason,
-               message);
+  spdlog::warn("{}: {} {}: {}: {}", events.source().component, string_at(object, {"kind"}), key_of(object),
+               reason, message);
   events.warning(object, reason, message);
 }
 

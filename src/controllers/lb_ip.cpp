@@ -95,22 +95,21 @@ Outcome LoadBalancerIpController::reconcile(const std::string& key) {
       auto ip = parse_ip(requested);
       if (!ip || !pool_.contains(host(*ip))) {
         warn(events_, *svc, "AllocationFailed",
-                        "Failed to allocate IP for \"" + key + "\": \"" + requested +
-                            "\" is not in the pool " + pool_.range().str());
+             "Failed to allocate IP for \"" + key + "\": \"" + requested + "\" is not in the pool " +
+                 pool_.range().str());
         return Outcome::kDone;
       }
       if (!pool_.occupy(host(*ip))) {
         warn(events_, *svc, "AllocationFailed",
-                        "Failed to allocate IP for \"" + key + "\": \"" + requested + "\" is already in use");
+             "Failed to allocate IP for \"" + key + "\": \"" + requested + "\" is already in use");
         return Outcome::kDone;
       }
       it = owned_.emplace(key, *ip).first;
     } else {
       auto p = pool_.allocate();
       if (!p) {
-        warn(
-            events_, *svc, "AllocationFailed",
-            "Failed to allocate IP for \"" + key + "\": no available IPs in pool " + pool_.range().str());
+        warn(events_, *svc, "AllocationFailed",
+             "Failed to allocate IP for \"" + key + "\": no available IPs in pool " + pool_.range().str());
         return Outcome::kDone;  // release() queues it again when an address comes free
       }
       it = owned_.emplace(key, p->addr).first;

@@ -59,22 +59,21 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
 
   // Controllers register their cache handlers as they are made, before the caches start.
   if (!options.cluster_cidr.empty()) {
-    auto ipam = NodeIpamController::make(*parts->node_cache, recorders.recorder(kCidrAllocatorComponent), options.cluster_cidr,
-                                         options.node_cidr_mask, options.clock);
+    auto ipam = NodeIpamController::make(*parts->node_cache, recorders.recorder(kCidrAllocatorComponent),
+                                         options.cluster_cidr, options.node_cidr_mask, options.clock);
     if (!ipam) return std::unexpected(ipam.error());
     parts->controllers.push_back(std::move(*ipam));
   }
   parts->controllers.push_back(std::make_unique<EndpointSliceController>(
       *parts->service_cache, *parts->pod_cache, *parts->slice_cache, options.clock));
   if (!options.lb_pool.empty()) {
-    auto lb = LoadBalancerIpController::make(*parts->service_cache, recorders.recorder(kLoadBalancerComponent), options.lb_pool,
-                                             options.clock);
+    auto lb = LoadBalancerIpController::make(
+        *parts->service_cache, recorders.recorder(kLoadBalancerComponent), options.lb_pool, options.clock);
     if (!lb) return std::unexpected(lb.error());
     parts->controllers.push_back(std::move(*lb));
   }
-  parts->controllers.push_back(
-      std::make_unique<Scheduler>(*parts->pod_cache, *parts->node_cache, options.clock,
-                                  recorders.recorder(kSchedulerComponent)));
+  parts->controllers.push_back(std::make_unique<Scheduler>(
+      *parts->pod_cache, *parts->node_cache, options.clock, recorders.recorder(kSchedulerComponent)));
   parts->controllers.push_back(std::make_unique<NodeLifecycleController>(
       *parts->node_cache, *parts->pod_cache, options.clock, options.node_monitor_grace_period,
       recorders.recorder(kNodeControllerComponent)));

@@ -90,8 +90,8 @@ Outcome NodeIpamController::reconcile(const std::string& key) {
   auto cidr = cidrs_.allocate();
   if (!cidr) {
     warn(events_, *node, "CIDRNotAvailable",
-                    "Node " + key + " status is now: CIDRNotAvailable (no pod CIDR left in " +
-                        cidrs_.range().str() + ")");
+         "Node " + key + " status is now: CIDRNotAvailable (no pod CIDR left in " + cidrs_.range().str() +
+             ")");
     return Outcome::kDone;  // release() queues the node again when a range comes free
   }
   owned_[key] = *cidr;

@@ -45,8 +45,8 @@ EventRecorder EventBroadcaster::recorder(EventSource source) {
 uint64_t EventRecorder::event(const ObjectReference& involved, const char* type, std::string reason,
                               std::string message) const {
   if (!broadcaster_) return 0;
-  return broadcaster_->enqueue(EventBroadcaster::Item{involved, type, std::move(reason), std::move(message), source_,
-                                               broadcaster_->options_.clock()});
+  return broadcaster_->enqueue(EventBroadcaster::Item{involved, type, std::move(reason), std::move(message),
+                                                      source_, broadcaster_->options_.clock()});
 }
 
 uint64_t EventBroadcaster::enqueue(Item item) {
@@ -94,7 +94,8 @@ void EventBroadcaster::run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_ && !drain_deadline) drain_deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+      if (stopping_ && !drain_deadline)
+        drain_deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
       if (queue_.empty() || (drain_deadline && std::chrono::steady_clock::now() > *drain_deadline)) {
         stats_.failed += queue_.size();
         done_seq_ += queue_.size();

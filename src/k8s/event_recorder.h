@@ -53,12 +53,12 @@ struct BroadcasterOptions {
 };
 
 struct BroadcasterStats {
-  uint64_t recorded = 0;       // event() calls
-  uint64_t dropped_full = 0;   // the queue was full
-  uint64_t dropped_spam = 0;   // the spam filter said no
-  uint64_t created = 0;        // POSTs that succeeded
-  uint64_t patched = 0;        // PATCHes that succeeded
-  uint64_t failed = 0;         // given up on (refused, or unreachable after every try)
+  uint64_t recorded = 0;      // event() calls
+  uint64_t dropped_full = 0;  // the queue was full
+  uint64_t dropped_spam = 0;  // the spam filter said no
+  uint64_t created = 0;       // POSTs that succeeded
+  uint64_t patched = 0;       // PATCHes that succeeded
+  uint64_t failed = 0;        // given up on (refused, or unreachable after every try)
 };
 
 class EventRecorder;

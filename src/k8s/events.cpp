@@ -81,7 +81,8 @@ std::string event_key(const Event& e) {
 std::string aggregate_key(const Event& e) {
   const auto& i = e.involved;
   // reportingController and reportingInstance are the source's here.
-  return join(e.source.component, e.source.host, i.kind, i.ns, i.name, i.uid, i.api_version, e.type, e.reason);
+  return join(e.source.component, e.source.host, i.kind, i.ns, i.name, i.uid, i.api_version, e.type,
+              e.reason);
 }
 
 std::string spam_key(const Event& e) {
@@ -95,7 +96,8 @@ EventCorrelator::EventCorrelator(CorrelatorOptions options)
       observed_(options.cache_size),
       spam_(options.cache_size) {}
 
-EventCorrelator::Result EventCorrelator::correlate(Event event, TimePoint now, const std::string& unique_suffix) {
+EventCorrelator::Result EventCorrelator::correlate(Event event, TimePoint now,
+                                                   const std::string& unique_suffix) {
   // 1. Similar events (same object and reason): past the limit within the window, one combined event.
   std::string key = event_key(event);
   {
@@ -127,15 +129,13 @@ EventCorrelator::Result EventCorrelator::correlate(Event event, TimePoint now, c
     event.first = seen->first;
     event.name = seen->name;
     event.resource_version = seen->resource_version;
-    result.patch = json::object{{"count", event.count},
-                                {"lastTimestamp", rfc3339(event.last)},
-                                {"message", event.message}};
+    result.patch = json::object{
+        {"count", event.count}, {"lastTimestamp", rfc3339(event.last)}, {"message", event.message}};
   }
   observed_.put(key, Observed{event.count, event.first, event.name, event.resource_version});
   // 3. The spam filter: a token per event, per source and object.
-  auto& bucket = spam_.get_or_put(spam_key(event), [&] {
-    return TokenBucket<TimePoint>(options_.spam_qps, options_.spam_burst, now);
-  });
+  auto& bucket = spam_.get_or_put(
+      spam_key(event), [&] { return TokenBucket<TimePoint>(options_.spam_qps, options_.spam_burst, now); });
   result.skip = !bucket.take(now);
   result.event = std::move(event);
   return result;

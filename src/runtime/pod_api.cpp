@@ -65,12 +65,11 @@ k8s::SinkResult<json::value> to_sink(Result<json::value> r) {
   const Error& e = r.error();
   using Kind = k8s::SinkError::Kind;
   Kind kind = Kind::kRejected;
-  if (e.code == kNotFound)
-    kind = Kind::kNotFound;
+  if (e.code == kNotFound) kind = Kind::kNotFound;
   // The codes the client gives HTTP answers (api_client.h) and 0 (another status) are the server's
   // word; other system errors are the connection's.
-  else if (e.code != 0 && e.code != kConflict && e.code != client::kAlreadyExists && e.code != client::kExpired &&
-           e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
+  else if (e.code != 0 && e.code != kConflict && e.code != client::kAlreadyExists &&
+           e.code != client::kExpired && e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
     kind = Kind::kUnavailable;
   return std::unexpected(k8s::SinkError{kind, e.message()});
 }

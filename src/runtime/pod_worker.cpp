@@ -210,7 +210,8 @@ k8s::ObjectReference PodWorker::reference(const Container* c) {
     if (latest_) r.resource_version = meta_str(*latest_, "resourceVersion");
   }
   // kubelet's GenerateContainerRef.
-  if (c) r.field_path = std::string(c->init ? "spec.initContainers{" : "spec.containers{") + c->spec.name + "}";
+  if (c)
+    r.field_path = std::string(c->init ? "spec.initContainers{" : "spec.containers{") + c->spec.name + "}";
   return r;
 }
 

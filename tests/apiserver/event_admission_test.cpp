@@ -46,8 +46,8 @@ class NodeEvents : public ::testing::Test {
   // "" when admitted, else the refusal's message.
   std::string verdict(const Identity& who, const std::string& ns, const json::object& obj,
                       const json::object* old = nullptr) {
-    AdmissionRequest req{who, old ? AdmissionOperation::kUpdate : AdmissionOperation::kCreate,
-                         kEvents, "", ns, "e", old, obj};
+    AdmissionRequest req{
+        who, old ? AdmissionOperation::kUpdate : AdmissionOperation::kCreate, kEvents, "", ns, "e", old, obj};
     auto v = restriction_->admit(req);
     if (v) return "";
     EXPECT_EQ(v.error().code, 403);
@@ -66,8 +66,9 @@ TEST_F(NodeEvents, AboutItselfOrItsOwnPodsInTheirNamespace) {
             "\"shop/db\" is not");
   EXPECT_NE(verdict(kNode1, "shop", event("Pod", "shop", "pending")), "");
   EXPECT_NE(verdict(kNode1, "shop", event("Pod", "shop", "gone")).find("does not exist"), std::string::npos);
-  EXPECT_NE(verdict(kNode1, "shop", event("Pod", "shop", "web", "u-other")), "");  // a pod of that name before
-  EXPECT_NE(verdict(kNode1, "default", event("Pod", "shop", "web")), "");           // not the pod's namespace
+  EXPECT_NE(verdict(kNode1, "shop", event("Pod", "shop", "web", "u-other")),
+            "");                                                           // a pod of that name before
+  EXPECT_NE(verdict(kNode1, "default", event("Pod", "shop", "web")), "");  // not the pod's namespace
   EXPECT_NE(verdict(kNode1, "default", event("Pod", "default", "web")), "");
   EXPECT_NE(verdict(kNode1, "default", event("Node", "", "node2")), "");
   EXPECT_NE(verdict(kNode1, "shop", event("Node", "", "node1")), "");  // node events live in default
@@ -116,9 +117,10 @@ TEST_F(RateLimit, PerUserAndPerNamespaceWith429AndRetryAfter) {
   EXPECT_EQ(ns_only.error().message, "Too many requests: limit reached on type Namespace for key a");
   auto over = write(plugin, kNode2, "a", ev);
   ASSERT_FALSE(over);
-  EXPECT_EQ(over.error().message,
-            "Too many requests: [limit reached on type Namespace for key a, limit reached on type User for key "
-            "system:node:node2]");
+  EXPECT_EQ(
+      over.error().message,
+      "Too many requests: [limit reached on type Namespace for key a, limit reached on type User for key "
+      "system:node:node2]");
   // Another namespace has its own bucket; time refills them.
   EXPECT_FALSE(write(plugin, kNode2, "b", ev));  // node2's user bucket is still empty
   now_ += 2s;

@@ -19,7 +19,8 @@ json::object pod(const std::string& name, const std::string& node) {
           {"metadata", {{"name", name}}},
           {"spec",
            {{"nodeName", node},
-            {"containers", json::array{json::object{{"name", "c"}, {"image", "none"}, {"command", json::array{"sleep"}}}}}}}};
+            {"containers", json::array{json::object{
+                               {"name", "c"}, {"image", "none"}, {"command", json::array{"sleep"}}}}}}}};
 }
 
 // An event as kubelet writes it about `kind`/`name` (a pod in default, or a node).
@@ -68,7 +69,9 @@ class EventsE2E : public NodeCredentialTest {
     return e;
   }
   std::map<std::string, std::string> uids_;
-  bool exists(const std::string& event) { return admin().get(std::string(kEvents) + "/" + event).status == 200; }
+  bool exists(const std::string& event) {
+    return admin().get(std::string(kEvents) + "/" + event).status == 200;
+  }
 };
 
 TEST_F(EventsE2E, ANodeWritesEventsOnlyAboutItselfAndItsOwnPods) {
@@ -98,8 +101,8 @@ TEST_F(EventsE2E, ANodeWritesEventsOnlyAboutItselfAndItsOwnPods) {
   ASSERT_EQ(as_node("node2").post(kEvents, event("db.1", "Pod", "db")).status, 201);
   auto hijack = patch(n1, std::string(kEvents) + "/db.1", R"({"involvedObject":{"name":"web"},"count":9})");
   EXPECT_EQ(hijack.status, 403) << hijack.body;
-  auto counted = patch(n1, std::string(kEvents) + "/web.1", R"({"count":2})",
-                       "application/strategic-merge-patch+json");
+  auto counted =
+      patch(n1, std::string(kEvents) + "/web.1", R"({"count":2})", "application/strategic-merge-patch+json");
   EXPECT_EQ(counted.status, 200) << counted.body;
   EXPECT_FALSE(exists("db.2") || exists("node2.1") || exists("ghost.1"));
 
@@ -138,10 +141,12 @@ TEST_F(EventTtlE2E, EventsGoTheTtlAfterTheirLastWrite) {
   auto created = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(2s);
   EXPECT_TRUE(exists("once.1")) << "deleted before its TTL";
-  auto repeat = patch(a, std::string(kEvents) + "/again.1", R"({"count":2,"lastTimestamp":"2024-01-01T00:00:02Z"})");
+  auto repeat =
+      patch(a, std::string(kEvents) + "/again.1", R"({"count":2,"lastTimestamp":"2024-01-01T00:00:02Z"})");
   ASSERT_EQ(repeat.status, 200) << repeat.body;
   auto written_again = std::chrono::steady_clock::now();
-  while (exists("once.1") && std::chrono::steady_clock::now() - created < 15s) std::this_thread::sleep_for(100ms);
+  while (exists("once.1") && std::chrono::steady_clock::now() - created < 15s)
+    std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(exists("once.1")) << "never deleted";
   EXPECT_LT(std::chrono::steady_clock::now() - created, 5s);
   // The patched one lives on: its TTL counts from the patch.
@@ -165,7 +170,8 @@ TEST_F(EventRateE2E, OverTheLimitIs429WithRetryAfter) {
   auto over = a.post(kEvents, event("web.a3", "Pod", "web"));
   EXPECT_EQ(over.status, 429) << over.body;
   EXPECT_EQ(str(over.json(), {"reason"}), "TooManyRequests");
-  EXPECT_EQ(str(over.json(), {"message"}), "Too many requests: limit reached on type User for key podnet-admin")
+  EXPECT_EQ(str(over.json(), {"message"}),
+            "Too many requests: limit reached on type User for key podnet-admin")
       << over.body;
   EXPECT_EQ(std::string(over.headers[http::field::retry_after]), "5");
   EXPECT_FALSE(exists("web.a3"));

@@ -132,7 +132,8 @@ class ControllerTest : public ::testing::Test {
     auto list = events_->list();
     if (list)
       for (const auto& e : list->items)
-        if (string_at(*e, {"reason"}) == reason && string_at(*e, {"involvedObject", "name"}) == about) return *e;
+        if (string_at(*e, {"reason"}) == reason && string_at(*e, {"involvedObject", "name"}) == about)
+          return *e;
     return nullptr;
   }
 

@@ -10,7 +10,8 @@ namespace {
 class SchedulerTest : public ControllerTest {
  protected:
   void start() {
-    run(std::make_unique<Scheduler>(*pod_cache_, *node_cache_, [this] { return now(); }, *recorder_));
+    run(std::make_unique<Scheduler>(
+        *pod_cache_, *node_cache_, [this] { return now(); }, *recorder_));
   }
   std::string node_of(const std::string& pod) {
     auto p = pods_->get("default", pod);

@@ -1,6 +1,8 @@
 // client-go's event correlation (repeats counted on one event, similar events combined, the spam
 // filter) and the broadcaster that writes through a sink: asynchronous, bounded, retrying only what
 // did not reach the server, creating anew an event whose patch finds it gone.
+#include "k8s/events.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -10,7 +12,6 @@
 #include <set>
 
 #include "k8s/event_recorder.h"
-#include "k8s/events.h"
 
 namespace podnet::k8s {
 namespace {
@@ -46,19 +47,22 @@ TEST(EventCorrelator, RepeatsBecomeAPatchOfTheFirstEvent) {
   first.event.resource_version = "10";
   c.written(first.event);
 
-  auto again = c.correlate(occurrence("Unhealthy", "Readiness probe failed: refused", kT0 + 5s), kT0 + 5s, "2");
+  auto again =
+      c.correlate(occurrence("Unhealthy", "Readiness probe failed: refused", kT0 + 5s), kT0 + 5s, "2");
   ASSERT_FALSE(again.skip);
   EXPECT_EQ(again.event.name, "web.fresh");  // the first one's name
   EXPECT_EQ(again.event.count, 2);
   EXPECT_EQ(again.event.first, kT0);
   EXPECT_EQ(again.event.last, kT0 + 5s);
   EXPECT_EQ(again.event.resource_version, "10");
-  EXPECT_EQ(json::serialize(again.patch),
-            R"({"count":2,"lastTimestamp":"2023-11-14T22:13:25Z","message":"Readiness probe failed: refused"})");
+  EXPECT_EQ(
+      json::serialize(again.patch),
+      R"({"count":2,"lastTimestamp":"2023-11-14T22:13:25Z","message":"Readiness probe failed: refused"})");
 
   // Another object, another reason or another message is another event.
   EXPECT_TRUE(c.correlate(occurrence("Unhealthy", "x", kT0, pod_ref("db")), kT0, "3").patch.is_null());
-  EXPECT_TRUE(c.correlate(occurrence("BackOff", "Readiness probe failed: refused", kT0), kT0, "4").patch.is_null());
+  EXPECT_TRUE(
+      c.correlate(occurrence("BackOff", "Readiness probe failed: refused", kT0), kT0, "4").patch.is_null());
 }
 
 TEST(EventCorrelator, TenSimilarMessagesWithinTenMinutesAreCombined) {
@@ -123,7 +127,8 @@ class FakeSink : public EventSink {
     events[ns + "/" + name] = stored;
     return stored;
   }
-  SinkResult<json::value> patch(const std::string& ns, const std::string& name, const json::value& p) override {
+  SinkResult<json::value> patch(const std::string& ns, const std::string& name,
+                                const json::value& p) override {
     std::lock_guard lock(mu);
     ++patches;
     auto it = events.find(ns + "/" + name);
@@ -203,8 +208,9 @@ TEST(EventBroadcaster, WritesCoreV1EventsAndCountsRepeatsWithPatches) {
   EXPECT_EQ(b.stats().patched, 1u);
 
   // Events about nodes (cluster-scoped) go to "default".
-  b.recorder({"node-controller", ""}).normal(ObjectReference{"Node", "v1", "", "n1", "n1", "", ""},
-                                               "RegisteredNode", "Node n1 event: Registered Node n1 in Controller");
+  b.recorder({"node-controller", ""})
+      .normal(ObjectReference{"Node", "v1", "", "n1", "n1", "", ""}, "RegisteredNode",
+              "Node n1 event: Registered Node n1 in Controller");
   ASSERT_TRUE(b.flush(5s));
   bool node_event = false;
   for (const auto& [k, v] : sink.events) node_event = node_event || k.starts_with("default/n1.");
@@ -222,7 +228,8 @@ TEST(EventBroadcaster, RecordingNeverBlocksAndTheQueueIsBounded) {
     EventBroadcaster b(sink, options);
     auto r = b.recorder({"kubelet", "n"});
     auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < 100; ++i) r.normal(pod_ref("p" + std::to_string(i)), "Started", "Started container c");
+    for (int i = 0; i < 100; ++i)
+      r.normal(pod_ref("p" + std::to_string(i)), "Started", "Started container c");
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
     auto s = b.stats();
     EXPECT_EQ(s.recorded, 100u);

@@ -412,7 +412,8 @@ TEST_F(PodTest, EventsAsKubeletRecordsThem) {
   start_manager();
   auto events = [&](const std::string& pod) {
     std::map<std::string, json::value> by_reason;
-    auto list = admin().get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D" + pod).json();
+    auto list =
+        admin().get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D" + pod).json();
     for (const auto& e : list.at("items").as_array()) by_reason[str(e, {"reason"})] = e;
     return by_reason;
   };
@@ -462,7 +463,8 @@ TEST_F(PodTest, EventsAsKubeletRecordsThem) {
   auto crash = make_pod("crash", {container("app", {"/bin/sh", "-c", "exit 3"})});
   ASSERT_TRUE(eventually([&] { return (seen = events("crash")).contains("BackOff"); }));
   EXPECT_EQ(str(seen["BackOff"], {"message"}),
-            "Back-off restarting failed container app in pod crash_default(" + str(crash, {"metadata", "uid"}) + ")");
+            "Back-off restarting failed container app in pod crash_default(" +
+                str(crash, {"metadata", "uid"}) + ")");
   for (const char* p : {"nocmd", "crash"}) admin().del(std::string("/api/v1/namespaces/default/pods/") + p);
   EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
 }
