@@ -75,6 +75,9 @@ int run(int pods) {
       [&](const std::string& m, const std::string& path,
           const json::value& body) -> podnet::Result<json::value> {
         namespace http = boost::beast::http;
+        // Events (POST, PATCH) over the kept-alive client, as the agent sends them.
+        if (m == "POST") return (*reads)->create(path, body);
+        if (m == "PATCH") return (*reads)->patch(path, podnet::client::PatchType::kStrategicMerge, body);
         auto verb = m == "PUT" ? http::verb::put : m == "DELETE" ? http::verb::delete_ : http::verb::get;
         auto r = admin.request(verb, path, body.is_null() ? "" : json::serialize(body));
         if (r.status == 0) return podnet::fail_msg(r.error);

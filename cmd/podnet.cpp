@@ -59,6 +59,14 @@ int main(int argc, char** argv) {
                    "Concurrent client connections; beyond them a new connection is closed at once")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  server_cmd->add_option("--event-ttl", server.event_ttl, "How long events are kept after their last write")
+      ->capture_default_str();
+  server_cmd
+      ->add_option(
+          "--event-rate-limit", server.event_rate_limit,
+          "EventRateLimit admission: TYPE=QPS/BURST[:CACHE],... with TYPE Server, Namespace, User or "
+          "SourceAndObject; \"none\" for no limits (default: Namespace=50/500,User=50/500)")
+      ->capture_default_str();
   server_cmd->add_option("--issue-node-credential", server.issue_node_credential,
                          "Write a kubeconfig for node agent NAME (needs --out) and exit");
   server_cmd->add_option("--out", server.out, "Where --issue-node-credential writes the kubeconfig");

@@ -34,6 +34,7 @@ Reply json_reply(http::status status, const json::value& body) {
 
 Reply error_reply(const ApiError& e) {
   Reply r = json_reply(static_cast<http::status>(e.code), status_json(e));
+  // kube's responsewriters: a Status with details.retryAfterSeconds also says it in the header.
   if (e.retry_after_seconds > 0) r.msg.set(http::field::retry_after, std::to_string(e.retry_after_seconds));
   return r;
 }

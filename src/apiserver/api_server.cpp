@@ -13,6 +13,7 @@
 #include "apiserver/access_review.h"
 #include "apiserver/api_handler.h"
 #include "apiserver/compactor.h"
+#include "apiserver/event_ttl.h"
 #include "apiserver/front_handler.h"
 #include "apiserver/https_server.h"
 #include "apiserver/kubeconfig.h"
@@ -25,6 +26,7 @@
 #include "apiserver/readiness.h"
 #include "apiserver/resources.h"
 #include "apiserver/service_rest.h"
+#include "apiserver/service_spec.h"
 #include "apiserver/tls_bootstrap.h"
 #include "common/files.h"
 #include "storage/sqlite_store.h"
@@ -43,8 +45,10 @@ struct ApiServer::Parts {
   PodValidation pods;
   NodeValidation nodes;
   std::unique_ptr<NodeRestriction> node_restriction;
+  std::unique_ptr<EventRateLimitAdmission> event_rate_limit;
   AdmissionChain admission;
   std::unique_ptr<ObjectStore> objects;
+  std::unique_ptr<EventTtl> event_ttl;
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<AccessReviews> reviews;
   std::unique_ptr<ApiHandler> handler;
@@ -101,6 +105,7 @@ ApiServer::~ApiServer() {
   parts_->handler.reset();
   parts_->reviews.reset();
   parts_->authorizer.reset();
+  parts_->event_ttl.reset();
   parts_->objects.reset();
   parts_->compactor.reset();
   parts_->metered.reset();
@@ -174,8 +179,23 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   auto own = own_addresses(opts.bind_address);
   if (!own) return std::unexpected(wrap(own.error(), "the server's own addresses"));
   restriction.server_addresses = std::move(*own);
+  restriction.pod_binding = [objects = parts->objects.get(), pods = parts->registry.find("", "v1", "pods")](
+                                const std::string& ns, const std::string& name) -> std::optional<PodBinding> {
+    auto pod = objects->get(*pods, ns, name);
+    if (!pod) return std::nullopt;
+    const boost::json::object& o = pod->as_object();
+    const boost::json::object* spec = svc::object(o, "spec");
+    const boost::json::object* meta = svc::object(o, "metadata");
+    return PodBinding{spec ? svc::str(*spec, "nodeName") : "", meta ? svc::str(*meta, "uid") : ""};
+  };
   parts->node_restriction = std::make_unique<NodeRestriction>(std::move(restriction));
   parts->admission.add(*parts->node_restriction);
+  // After NodeRestriction, as kube orders them: a refused event takes no token.
+  parts->event_rate_limit = std::make_unique<EventRateLimitAdmission>(opts.event_rate_limits);
+  parts->admission.add(*parts->event_rate_limit);
+  if (opts.event_ttl.count() > 0)
+    parts->event_ttl = std::make_unique<EventTtl>(*parts->objects, *parts->registry.find("", "v1", "events"),
+                                                  opts.event_ttl);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
   BootstrapOptions boot;

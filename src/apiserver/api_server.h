@@ -9,7 +9,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "apiserver/event_rate_limit.h"
 #include "apiserver/limits.h"
 #include "apiserver/stored_audit.h"
 #include "common/error.h"
@@ -40,6 +42,10 @@ struct ApiServerOptions {
   // Injected for tests; real time and a random seed otherwise.
   std::function<std::chrono::system_clock::time_point()> clock;
   uint64_t random_seed = 0;  // 0: from std::random_device
+  // Events are deleted this long after their last write (kube's --event-ttl); 0: kept forever.
+  std::chrono::milliseconds event_ttl{std::chrono::hours(1)};
+  // EventRateLimit admission (event_rate_limit.h); empty: no limits.
+  std::vector<EventRateLimit> event_rate_limits = default_event_rate_limits();
 };
 
 class ApiServer {

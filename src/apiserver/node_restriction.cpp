@@ -114,6 +114,12 @@ ApiResult<void> NodeRestriction::admit(const AdmissionRequest& request) const {
   const ResourceType& t = request.type;
   if (!t.group.empty()) return {};
   if (t.plural == "nodes") return admit_node(*node, request);
+  if (t.plural == "events") {
+    // An update is judged on what the event was too: a node may not take over another's.
+    if (request.old)
+      if (auto verdict = admit_event(*node, request, *request.old); !verdict) return verdict;
+    return admit_event(*node, request, request.object);
+  }
   if (t.plural == "pods" && request.subresource == "status" && request.old) {
     if (str(svc::spec_of(*request.old), "nodeName") != *node)
       return api_fail(admission_forbidden(
@@ -148,6 +154,38 @@ ApiResult<void> NodeRestriction::admit_node(const std::string& node, const Admis
   if (node_pod_cidrs(obj) != (old ? node_pod_cidrs(*old) : std::vector<std::string>{}))
     return refuse(who + " is not allowed to set or change spec.podCIDR or spec.podCIDRs");
   return admit_addresses(node, request);
+}
+
+ApiResult<void> NodeRestriction::admit_event(const std::string& node, const AdmissionRequest& request,
+                                             const json::object& event) const {
+  auto refuse = [&](const std::string& why) { return api_fail(admission_forbidden(request, why)); };
+  const std::string who = "node " + quoted(node);
+  const json::object* involved = object(event, "involvedObject");
+  std::string kind = involved ? str(*involved, "kind") : "";
+  std::string ns = involved ? str(*involved, "namespace") : "";
+  std::string name = involved ? str(*involved, "name") : "";
+  if (kind == "Node") {
+    if (name != node) return refuse(who + " can only create events about itself, not node " + quoted(name));
+    // Cluster-scoped objects' events live in "default", where kubelet writes them.
+    if (!ns.empty() || request.ns != "default")
+      return refuse(who + " can only create events about itself in namespace \"default\"");
+    return {};
+  }
+  if (kind == "Pod") {
+    if (ns != request.ns)
+      return refuse(who + " can only create events about a pod in the pod's namespace (" + quoted(ns) + ")");
+    auto bound = options_.pod_binding ? options_.pod_binding(ns, name) : std::nullopt;
+    if (!bound || bound->node != node)
+      return refuse(who + " can only create events about pods bound to it; pod " + quoted(ns + "/" + name) +
+                    (bound ? " is not" : " does not exist"));
+    std::string uid = str(*involved, "uid");
+    if (!uid.empty() && uid != bound->uid)
+      return refuse(who + " can only create events about pods bound to it; pod " + quoted(ns + "/" + name) +
+                    " has another uid than " + quoted(uid));
+    return {};
+  }
+  return refuse(who + " can only create events about itself or pods bound to it, not about a " +
+                (kind.empty() ? std::string("missing involvedObject.kind") : quoted(kind)));
 }
 
 // Only what the node adds or changes is judged: an address a privileged writer set stays writable.

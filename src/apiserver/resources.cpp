@@ -65,8 +65,10 @@ ResourceRegistry ResourceRegistry::builtin() {
        {},
        false,
        NameRule::kDns1123Subdomain,
+       // kube's event ToSelectableFields ("source" is source.component, else reportingComponent).
        {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-        "reason", "reportingComponent", "source", "type"}},
+        "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+        "reportingComponent", "source", "type"}},
       {"discovery.k8s.io",
        "v1",
        "EndpointSlice",

@@ -199,6 +199,12 @@ ApiResult<FieldSelector> parse_field_selector(std::string_view text,
 bool FieldSelector::matches(const json::value& object) const {
   for (const auto& r : requirements) {
     std::string v = field_value(object, r.key);
+    // The one selectable field that is not a path: an Event's "source" is source.component, or
+    // reportingComponent when that is empty (kube's event ToSelectableFields).
+    if (r.key == "source") {
+      v = field_value(object, "source.component");
+      if (v.empty()) v = field_value(object, "reportingComponent");
+    }
     if (!requirement_matches(r, &v)) return false;
   }
   return true;

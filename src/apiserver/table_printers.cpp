@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "apiserver/table.h"
+#include "common/time_format.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
@@ -180,13 +181,54 @@ std::string selector_text(const json::value* selector) {
   return join(parts, ",");
 }
 
+// kube's translateTimestampSince for metav1.Time and MicroTime alike.
+std::string since_any(const json::value& e, std::initializer_list<std::string_view> path,
+                      std::chrono::system_clock::time_point now) {
+  auto t = parse_rfc3339(text(e, path));
+  if (!t) return "<unknown>";
+  return human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
+}
+
+std::string trimmed(std::string s) {
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!s.empty() && space(s.back())) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && space(s[i])) ++i;
+  return s.substr(i);
+}
+
+// kube's printEvent (every column; kubectl shows the priority-0 ones without -o wide).
 json::array event_cells(const json::value& e, std::chrono::system_clock::time_point now) {
-  std::string last =
-      text(e, {"lastTimestamp"}, text(e, {"eventTime"}, text(e, {"metadata", "creationTimestamp"})));
+  std::string first = text(e, {"firstTimestamp"}).empty() ? since_any(e, {"eventTime"}, now)
+                                                          : since_any(e, {"firstTimestamp"}, now);
+  std::string last = text(e, {"lastTimestamp"}).empty() ? first : since_any(e, {"lastTimestamp"}, now);
+  int64_t count = 0;
+  if (const json::value* c = at(e, {"count"}); c && c->is_int64()) count = c->get_int64();
+  if (const json::value* series = at(e, {"series"}); series && series->is_object()) {
+    last = since_any(e, {"series", "lastObservedTime"}, now);
+    const json::value* c = at(e, {"series", "count"});
+    count = c && c->is_int64() ? c->get_int64() : 0;
+  } else if (count == 0) {
+    count = 1;  // singleton events of the events.k8s.io API carry no count
+  }
   std::string kind = text(e, {"involvedObject", "kind"});
   for (auto& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return {since(last, now), text(e, {"type"}), text(e, {"reason"}),
-          kind + "/" + text(e, {"involvedObject", "name"}), text(e, {"message"})};
+  std::string name = text(e, {"involvedObject", "name"});
+  std::string target = name.empty() ? kind : kind + "/" + name;
+  // formatEventSource: component (or reportingComponent), then ", " and host (or reportingInstance).
+  std::string component = text(e, {"source", "component"}, text(e, {"reportingComponent"}));
+  std::string host = text(e, {"source", "host"}, text(e, {"reportingInstance"}));
+  std::string source = host.empty() ? component : component + ", " + host;
+  return {last,
+          text(e, {"type"}),
+          text(e, {"reason"}),
+          target,
+          text(e, {"involvedObject", "fieldPath"}),
+          source,
+          trimmed(text(e, {"message"})),
+          first,
+          count,
+          text(e, {"metadata", "name"})};
 }
 
 }  // namespace
@@ -233,10 +275,15 @@ const std::vector<TableColumn>& table_columns(const ResourceType& type) {
       {"Age", "string", "", 0, "Time since the object was created."}};
   static const std::vector<TableColumn> events = {
       {"Last Seen", "string", "", 0, "Time since the event was last seen."},
-      {"Type", "string", "", 0, "Type of this event."},
-      {"Reason", "string", "", 0, "Why the event happened."},
+      {"Type", "string", "", 0, "Type of this event (Normal, Warning)."},
+      {"Reason", "string", "", 0, "Why the action was taken, short and machine-readable."},
       {"Object", "string", "", 0, "The object this event is about."},
-      {"Message", "string", "", 0, "A human-readable description."}};
+      {"Subobject", "string", "", 1, "The part of the object the event is about (fieldPath)."},
+      {"Source", "string", "", 1, "The component reporting this event."},
+      {"Message", "string", "", 0, "A human-readable description of the status of this operation."},
+      {"First Seen", "string", "", 1, "Time since the event was first recorded."},
+      {"Count", "string", "", 1, "The number of times this event has occurred."},
+      {"Name", "string", "name", 1, "Name must be unique within a namespace."}};
   static const std::vector<TableColumn> namespaces = {
       {"Name", "string", "name", 0, "Name must be unique."},
       {"Status", "string", "", 0, "The status of the namespace."},

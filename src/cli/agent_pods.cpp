@@ -53,6 +53,7 @@ class PodManagerRunner final : public agent::PodRunner {
     if (method == "GET") return http_.get(path);
     if (method == "PUT") return http_.update(path, body);
     if (method == "POST") return http_.create(path, body);
+    if (method == "PATCH") return http_.patch(path, client::PatchType::kStrategicMerge, body);
     if (method == "DELETE") {
       if (auto done = http_.remove(path, body); !done) return std::unexpected(done.error());
       return json::value();

@@ -18,6 +18,7 @@
 #include "apiserver/readiness.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
+#include "common/time_format.h"
 #include "controllers/manager.h"
 
 namespace podnet::cli {
@@ -53,6 +54,15 @@ bool validate(const ServerFlags& flags, spdlog::logger& log) {
     log.error("--node-cidr-mask {}: out of range", flags.node_cidr_mask);
     return false;
   }
+  if (auto ttl = parse_duration(flags.event_ttl); !ttl) {
+    log.error("--event-ttl {}: want a duration such as 1h, 30m or 90s", flags.event_ttl);
+    return false;
+  }
+  if (flags.event_rate_limit != "default")
+    if (auto limits = apiserver::parse_event_rate_limits(flags.event_rate_limit); !limits) {
+      log.error("--event-rate-limit: {}", limits.error().message());
+      return false;
+    }
   if (!valid_port_range(flags.node_port_range)) {
     log.error("--node-port-range {}: want LOW-HIGH within 1-65535", flags.node_port_range);
     return false;
@@ -117,6 +127,9 @@ int run_server(const ServerFlags& flags) {
   options.max_connections = static_cast<size_t>(flags.max_connections);
   options.service_cidr = flags.service_cidr;
   options.node_port_range = flags.node_port_range;
+  options.event_ttl = *parse_duration(flags.event_ttl);
+  if (flags.event_rate_limit != "default")
+    options.event_rate_limits = *apiserver::parse_event_rate_limits(flags.event_rate_limit);
   auto server = apiserver::ApiServer::start(options);
   if (!server) {
     log->error("start: {}", server.error().message());

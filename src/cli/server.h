@@ -15,11 +15,13 @@ struct ServerFlags {
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask = 24;
   std::string node_port_range = "30000-32767";
-  std::string lb_pool;                 // empty: LoadBalancer services get no address
-  std::string node_network;            // where node InternalIPs must be; empty: not checked
-  int node_monitor_grace_period = 40;  // seconds
-  int pod_gc_quarantine = 5;           // seconds
-  int max_connections = 4096;          // apiserver::limits::kDefaultMaxConnections
+  std::string lb_pool;                       // empty: LoadBalancer services get no address
+  std::string node_network;                  // where node InternalIPs must be; empty: not checked
+  int node_monitor_grace_period = 40;        // seconds
+  int pod_gc_quarantine = 5;                 // seconds
+  int max_connections = 4096;                // apiserver::limits::kDefaultMaxConnections
+  std::string event_ttl = "1h";              // a Go duration, as kube-apiserver's --event-ttl
+  std::string event_rate_limit = "default";  // parse_event_rate_limits' syntax, "default" or "none"
   // One-shot mode: sign a node agent's credential, write its kubeconfig to `out` and exit.
   std::string issue_node_credential;
   std::string out;

@@ -3,57 +3,48 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
-#include <ctime>
 
 namespace podnet::controllers {
 namespace json = boost::json;
+namespace {
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+k8s::SinkResult<json::value> to_sink(ApiResult<json::value> r) {
+  if (r) return std::move(*r);
+  auto kind = r.error().code == 404 ? k8s::SinkError::Kind::kNotFound
+              // The object layer in this process: a 500 is the store failing, which may pass.
+              : r.error().code >= 500 ? k8s::SinkError::Kind::kUnavailable
+                                      : k8s::SinkError::Kind::kRejected;
+  return std::unexpected(k8s::SinkError{kind, r.error().message});
 }
 
-EventRecorder::EventRecorder(ObjectClient* events, Clock clock, std::string component)
-    : events_(events), clock_(std::move(clock)), component_(std::move(component)) {}
+}  // namespace
 
-void EventRecorder::warning(const json::value& object, const std::string& reason,
-                            const std::string& message) {
-  std::string uid = string_at(object, {"metadata", "uid"});
-  {
-    std::lock_guard lock(mu_);
-    // Forgetting everything now and then bounds the memory; a problem that persists is recorded again.
-    if (recorded_.size() >= 10000) recorded_.clear();
-    if (!recorded_.insert(uid + "\n" + reason + "\n" + message).second) return;
-  }
-  std::string kind = string_at(object, {"kind"});
-  spdlog::warn("{}: {} {}: {}: {}", component_, kind, key_of(object), reason, message);
-  if (!events_) return;
-  // Events about cluster-scoped objects live in "default", as kube records them.
-  std::string ns = namespace_of(object);
-  std::string event_ns = ns.empty() ? "default" : ns;
-  std::string now = rfc3339(clock_());
-  json::object involved{{"kind", kind},
-                        {"apiVersion", string_at(object, {"apiVersion"})},
-                        {"name", name_of(object)},
-                        {"uid", uid},
-                        {"resourceVersion", string_at(object, {"metadata", "resourceVersion"})}};
-  if (!ns.empty()) involved["namespace"] = ns;
-  json::object event{{"metadata", {{"generateName", name_of(object) + "."}, {"namespace", event_ns}}},
-                     {"involvedObject", std::move(involved)},
-                     {"reason", reason},
-                     {"message", message},
-                     {"type", "Warning"},
-                     {"count", 1},
-                     {"firstTimestamp", now},
-                     {"lastTimestamp", now},
-                     {"source", {{"component", component_}}},
-                     {"reportingComponent", component_}};
-  if (auto r = events_->create(event_ns, std::move(event)); !r)
-    spdlog::warn("{}: record event: {}", component_, r.error().message);
+k8s::SinkResult<json::value> ObjectEventSink::create(const std::string& ns, const json::value& event) {
+  return to_sink(events_.create(ns, event));
+}
+
+k8s::SinkResult<json::value> ObjectEventSink::patch(const std::string& ns, const std::string& name,
+                                                    const json::value& patch) {
+  return to_sink(events_.patch(ns, name, patch));
+}
+
+ControllerEvents::ControllerEvents(ObjectClient* events, Clock clock) {
+  if (!events) return;
+  sink_ = std::make_unique<ObjectEventSink>(*events);
+  k8s::BroadcasterOptions options;
+  options.clock = std::move(clock);
+  broadcaster_ = std::make_unique<k8s::EventBroadcaster>(*sink_, std::move(options));
+}
+
+k8s::EventRecorder ControllerEvents::recorder(const std::string& component) {
+  return broadcaster_ ? broadcaster_->recorder({component, ""}) : k8s::EventRecorder();
+}
+
+void warn(const k8s::EventRecorder& events, const json::value& object, const std::string& reason,
+          const std::string& message) {
+  spdlog::warn("{}: {} {}: {}: {}", events.source().component, string_at(object, {"kind"}), key_of(object),
+               reason, message);
+  events.warning(object, reason, message);
 }
 
 }  // namespace podnet::controllers

@@ -1,34 +1,51 @@
-// Kubernetes Events for what a controller cannot do (a range exhausted, an address taken), so that
-// `kubectl describe` and `kubectl get events` show it, not only the server log.
+// Events from the controllers in the server's process, so that `kubectl describe` and `kubectl get
+// events` show what they did and what they could not do: one k8s::EventBroadcaster (a queue and a
+// writer thread, events.h's correlation) writing through the object layer, and a recorder per
+// controller named as kube's components are (default-scheduler, node-controller, ...).
 #pragma once
 
-#include <boost/json/value.hpp>
-#include <mutex>
-#include <set>
+#include <memory>
 #include <string>
 
+#include "common/time_format.h"
 #include "controllers/object_client.h"
 #include "controllers/work_queue.h"
+#include "k8s/event_recorder.h"
 
 namespace podnet::controllers {
 
-class EventRecorder {
+// k8s::EventSink over an ObjectClient of core/v1 events.
+class ObjectEventSink final : public k8s::EventSink {
  public:
-  // `events` may be null: the event then only goes to the log.
-  EventRecorder(ObjectClient* events, Clock clock, std::string component);
-
-  // Logs a warning and records an Event about `object`; the same (object, reason, message) is
-  // recorded once, so a controller retrying in a loop does not flood the store.
-  void warning(const boost::json::value& object, const std::string& reason, const std::string& message);
+  explicit ObjectEventSink(ObjectClient& events) : events_(events) {}
+  k8s::SinkResult<boost::json::value> create(const std::string& ns, const boost::json::value& event) override;
+  k8s::SinkResult<boost::json::value> patch(const std::string& ns, const std::string& name,
+                                            const boost::json::value& patch) override;
 
  private:
-  ObjectClient* events_;
-  Clock clock_;
-  std::string component_;
-  std::mutex mu_;
-  std::set<std::string> recorded_;
+  ObjectClient& events_;
 };
 
-std::string rfc3339(std::chrono::system_clock::time_point t);
+class ControllerEvents {
+ public:
+  // `events` may be null: recorders then record nothing.
+  ControllerEvents(ObjectClient* events, Clock clock);
+  k8s::EventRecorder recorder(const std::string& component);
+  bool flush(std::chrono::milliseconds timeout) { return broadcaster_ ? broadcaster_->flush(timeout) : true; }
+
+ private:
+  std::unique_ptr<ObjectEventSink> sink_;
+  std::unique_ptr<k8s::EventBroadcaster> broadcaster_;
+};
+
+// Logs a warning (with the component's name) and records it as a Warning event about `object`.
+void warn(const k8s::EventRecorder& events, const boost::json::value& object, const std::string& reason,
+          const std::string& message);
+
+// kube's component names, as `kubectl describe` shows them under From.
+inline constexpr const char* kSchedulerComponent = "default-scheduler";
+inline constexpr const char* kNodeControllerComponent = "node-controller";
+inline constexpr const char* kCidrAllocatorComponent = "cidrAllocator";
+inline constexpr const char* kLoadBalancerComponent = "service-lb-controller";
 
 }  // namespace podnet::controllers

@@ -29,7 +29,7 @@ IpPrefix host(const IpAddress& ip) {
 }  // namespace
 
 Result<std::unique_ptr<LoadBalancerIpController>> LoadBalancerIpController::make(ObjectCache& services,
-                                                                                 EventRecorder& events,
+                                                                                 k8s::EventRecorder events,
                                                                                  const std::string& pool,
                                                                                  Clock clock) {
   PODNET_TRY(range, parse_prefix(pool));
@@ -39,7 +39,7 @@ Result<std::unique_ptr<LoadBalancerIpController>> LoadBalancerIpController::make
       new LoadBalancerIpController(services, events, std::move(*addrs), std::move(clock)));
 }
 
-LoadBalancerIpController::LoadBalancerIpController(ObjectCache& services, EventRecorder& events,
+LoadBalancerIpController::LoadBalancerIpController(ObjectCache& services, k8s::EventRecorder events,
                                                    PrefixAllocator pool, Clock clock)
     : Controller("lb-ip", std::move(clock)), services_(services), events_(events), pool_(std::move(pool)) {
   services_.add_handler(
@@ -94,23 +94,22 @@ Outcome LoadBalancerIpController::reconcile(const std::string& key) {
     if (!requested.empty()) {
       auto ip = parse_ip(requested);
       if (!ip || !pool_.contains(host(*ip))) {
-        events_.warning(*svc, "AllocationFailed",
-                        "Failed to allocate IP for \"" + key + "\": \"" + requested +
-                            "\" is not in the pool " + pool_.range().str());
+        warn(events_, *svc, "AllocationFailed",
+             "Failed to allocate IP for \"" + key + "\": \"" + requested + "\" is not in the pool " +
+                 pool_.range().str());
         return Outcome::kDone;
       }
       if (!pool_.occupy(host(*ip))) {
-        events_.warning(*svc, "AllocationFailed",
-                        "Failed to allocate IP for \"" + key + "\": \"" + requested + "\" is already in use");
+        warn(events_, *svc, "AllocationFailed",
+             "Failed to allocate IP for \"" + key + "\": \"" + requested + "\" is already in use");
         return Outcome::kDone;
       }
       it = owned_.emplace(key, *ip).first;
     } else {
       auto p = pool_.allocate();
       if (!p) {
-        events_.warning(
-            *svc, "AllocationFailed",
-            "Failed to allocate IP for \"" + key + "\": no available IPs in pool " + pool_.range().str());
+        warn(events_, *svc, "AllocationFailed",
+             "Failed to allocate IP for \"" + key + "\": no available IPs in pool " + pool_.range().str());
         return Outcome::kDone;  // release() queues it again when an address comes free
       }
       it = owned_.emplace(key, p->addr).first;

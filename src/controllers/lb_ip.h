@@ -17,7 +17,8 @@ namespace podnet::controllers {
 class LoadBalancerIpController final : public Controller {
  public:
   // `pool` a CIDR ("192.168.213.240/28"); for IPv4 its network and broadcast addresses are not used.
-  static Result<std::unique_ptr<LoadBalancerIpController>> make(ObjectCache& services, EventRecorder& events,
+  static Result<std::unique_ptr<LoadBalancerIpController>> make(ObjectCache& services,
+                                                                k8s::EventRecorder events,
                                                                 const std::string& pool, Clock clock);
   ~LoadBalancerIpController() override { stop(); }
 
@@ -26,13 +27,14 @@ class LoadBalancerIpController final : public Controller {
   Outcome reconcile(const std::string& key) override;
 
  private:
-  LoadBalancerIpController(ObjectCache& services, EventRecorder& events, PrefixAllocator pool, Clock clock);
+  LoadBalancerIpController(ObjectCache& services, k8s::EventRecorder events, PrefixAllocator pool,
+                           Clock clock);
   void release(const std::string& key);
   // Makes the stored service's load balancer status say `ip` (none when empty).
   Outcome write_status(const std::string& key, const std::string& ip);
 
   ObjectCache& services_;
-  EventRecorder& events_;
+  k8s::EventRecorder events_;
   PrefixAllocator pool_;
   std::map<std::string, IpAddress> owned_;  // service key -> address
 };

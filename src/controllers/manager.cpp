@@ -23,7 +23,7 @@ namespace podnet::controllers {
 struct ControllerManager::Parts {
   std::unique_ptr<StoreObjectClient> nodes, pods, services, slices, events;
   std::unique_ptr<ObjectCache> node_cache, pod_cache, service_cache, slice_cache;
-  std::unique_ptr<EventRecorder> recorder;
+  std::unique_ptr<ControllerEvents> events_out;  // outlives the controllers, which record with it
   std::vector<std::unique_ptr<Controller>> controllers;
   // Waits for the caches' first lists (their own threads retry with backoff), then starts the
   // controllers; `synced` tells /readyz.
@@ -72,27 +72,29 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
   parts->pod_cache = std::make_unique<ObjectCache>(*parts->pods);
   parts->service_cache = std::make_unique<ObjectCache>(*parts->services);
   parts->slice_cache = std::make_unique<ObjectCache>(*parts->slices);
-  parts->recorder = std::make_unique<EventRecorder>(parts->events.get(), options.clock, "podnet-controllers");
+  parts->events_out = std::make_unique<ControllerEvents>(parts->events.get(), options.clock);
+  auto& recorders = *parts->events_out;
 
   // Controllers register their cache handlers as they are made, before the caches start.
   if (!options.cluster_cidr.empty()) {
-    auto ipam = NodeIpamController::make(*parts->node_cache, *parts->recorder, options.cluster_cidr,
-                                         options.node_cidr_mask, options.clock);
+    auto ipam = NodeIpamController::make(*parts->node_cache, recorders.recorder(kCidrAllocatorComponent),
+                                         options.cluster_cidr, options.node_cidr_mask, options.clock);
     if (!ipam) return std::unexpected(ipam.error());
     parts->controllers.push_back(std::move(*ipam));
   }
   parts->controllers.push_back(std::make_unique<EndpointSliceController>(
       *parts->service_cache, *parts->pod_cache, *parts->slice_cache, options.clock));
   if (!options.lb_pool.empty()) {
-    auto lb = LoadBalancerIpController::make(*parts->service_cache, *parts->recorder, options.lb_pool,
-                                             options.clock);
+    auto lb = LoadBalancerIpController::make(
+        *parts->service_cache, recorders.recorder(kLoadBalancerComponent), options.lb_pool, options.clock);
     if (!lb) return std::unexpected(lb.error());
     parts->controllers.push_back(std::move(*lb));
   }
-  parts->controllers.push_back(
-      std::make_unique<Scheduler>(*parts->pod_cache, *parts->node_cache, options.clock));
+  parts->controllers.push_back(std::make_unique<Scheduler>(
+      *parts->pod_cache, *parts->node_cache, options.clock, recorders.recorder(kSchedulerComponent)));
   parts->controllers.push_back(std::make_unique<NodeLifecycleController>(
-      *parts->node_cache, *parts->pod_cache, options.clock, options.node_monitor_grace_period));
+      *parts->node_cache, *parts->pod_cache, options.clock, options.node_monitor_grace_period,
+      recorders.recorder(kNodeControllerComponent)));
   parts->controllers.push_back(std::make_unique<PodGcController>(*parts->pod_cache, *parts->node_cache,
                                                                  options.clock, options.pod_gc_quarantine));
 

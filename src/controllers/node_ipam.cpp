@@ -27,7 +27,7 @@ std::optional<IpPrefix> node_cidr(const json::value& node) {
 }  // namespace
 
 Result<std::unique_ptr<NodeIpamController>> NodeIpamController::make(ObjectCache& nodes,
-                                                                     EventRecorder& events,
+                                                                     k8s::EventRecorder events,
                                                                      const std::string& cluster_cidr,
                                                                      int node_cidr_mask, Clock clock) {
   PODNET_TRY(range, parse_prefix(cluster_cidr));
@@ -37,7 +37,7 @@ Result<std::unique_ptr<NodeIpamController>> NodeIpamController::make(ObjectCache
       new NodeIpamController(nodes, events, std::move(*cidrs), std::move(clock)));
 }
 
-NodeIpamController::NodeIpamController(ObjectCache& nodes, EventRecorder& events, PrefixAllocator cidrs,
+NodeIpamController::NodeIpamController(ObjectCache& nodes, k8s::EventRecorder events, PrefixAllocator cidrs,
                                        Clock clock)
     : Controller("node-ipam", std::move(clock)), nodes_(nodes), events_(events), cidrs_(std::move(cidrs)) {
   nodes_.add_handler(
@@ -89,9 +89,9 @@ Outcome NodeIpamController::reconcile(const std::string& key) {
   if (it != owned_.end()) return write(key, it->second);
   auto cidr = cidrs_.allocate();
   if (!cidr) {
-    events_.warning(*node, "CIDRNotAvailable",
-                    "Node " + key + " status is now: CIDRNotAvailable (no pod CIDR left in " +
-                        cidrs_.range().str() + ")");
+    warn(events_, *node, "CIDRNotAvailable",
+         "Node " + key + " status is now: CIDRNotAvailable (no pod CIDR left in " + cidrs_.range().str() +
+             ")");
     return Outcome::kDone;  // release() queues the node again when a range comes free
   }
   owned_[key] = *cidr;

@@ -15,6 +15,16 @@ namespace {
 
 constexpr int kAttempts = 5;
 
+// kube's RecordNodeEvent: the node by name and uid, without a resourceVersion.
+k8s::ObjectReference node_reference(const std::string& name, const std::string& uid) {
+  k8s::ObjectReference r;
+  r.kind = "Node";
+  r.api_version = "v1";
+  r.name = name;
+  r.uid = uid;
+  return r;
+}
+
 const json::value* condition(const json::value& obj, const char* type) {
   const auto* status = object_at(obj, {"status"});
   const auto* conds = status ? status->if_contains("conditions") : nullptr;
@@ -62,8 +72,13 @@ bool taints_match(const json::value& node, const std::string& want) {
 }  // namespace
 
 NodeLifecycleController::NodeLifecycleController(ObjectCache& nodes, ObjectCache& pods, Clock clock,
-                                                 std::chrono::milliseconds grace_period)
-    : Controller("node-lifecycle", std::move(clock)), nodes_(nodes), pods_(pods), grace_(grace_period) {
+                                                 std::chrono::milliseconds grace_period,
+                                                 k8s::EventRecorder events)
+    : Controller("node-lifecycle", std::move(clock)),
+      nodes_(nodes),
+      pods_(pods),
+      grace_(grace_period),
+      events_(std::move(events)) {
   nodes_.add_handler(
       [this](ObjectEvent::Type, const ObjectPtr& node, const ObjectPtr&) { enqueue(name_of(*node)); });
   // A pod that turns Ready on a node nobody posts for (a stale write) is marked again.
@@ -82,13 +97,21 @@ void NodeLifecycleController::resync() {
 Outcome NodeLifecycleController::reconcile(const std::string& name) {
   ObjectPtr node = nodes_.get(name);
   if (!node) {
-    probes_.erase(name);
+    if (auto gone = probes_.find(name); gone != probes_.end()) {
+      events_.normal(node_reference(name, gone->second.uid), "RemovingNode",
+                     "Node " + name + " event: Removing Node " + name + " from Controller");
+      probes_.erase(gone);
+    }
     return Outcome::kDone;
   }
   auto now = clock_();
   std::string hb = heartbeat(*node);
-  auto [probe, first] = probes_.try_emplace(name, Probe{hb, now});
-  if (!first && probe->second.heartbeat != hb) probe->second = Probe{hb, now};
+  std::string uid = string_at(*node, {"metadata", "uid"});
+  auto [probe, first] = probes_.try_emplace(name, Probe{hb, now, uid});
+  if (first)
+    events_.normal(node_reference(name, uid), "RegisteredNode",
+                   "Node " + name + " event: Registered Node " + name + " in Controller");
+  if (!first && probe->second.heartbeat != hb) probe->second = Probe{hb, now, uid};
 
   std::string ready = ready_status(*node);
   auto deadline = probe->second.seen + grace_;
@@ -98,7 +121,7 @@ Outcome NodeLifecycleController::reconcile(const std::string& name) {
         ready = "Unknown";
         break;
       case Marked::kHeartbeatCame:
-        probe->second = Probe{"", now};  // the node's next event records the new heartbeat
+        probe->second = Probe{"", now, uid};  // the node's next event records the new heartbeat
         deadline = now + grace_;
         break;
       case Marked::kGone:
@@ -151,6 +174,8 @@ NodeLifecycleController::Marked NodeLifecycleController::mark_unknown(const std:
     if (written) {
       spdlog::warn("node-lifecycle: node {} stopped posting status for {} s: Ready is Unknown", name,
                    std::chrono::duration_cast<std::chrono::seconds>(grace_).count());
+      events_.normal(node_reference(name, string_at(*written, {"metadata", "uid"})), "NodeNotReady",
+                     "Node " + name + " status is now: NodeNotReady");
       return Marked::kWritten;
     }
     if (written.error().code == 404) return Marked::kGone;
@@ -224,6 +249,7 @@ Outcome NodeLifecycleController::mark_pods_not_ready(const std::string& node) {
       auto written = pods_.client().update_status(ns, name, std::move(*pod));
       if (written) {
         spdlog::info("node-lifecycle: pod {}/{} on node {} marked not ready", ns, name, node);
+        events_.warning(*written, "NodeNotReady", "Node is not ready");
         break;
       }
       if (written.error().code == 404) break;

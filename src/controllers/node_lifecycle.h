@@ -11,6 +11,7 @@
 
 #include "controllers/controller.h"
 #include "controllers/object_cache.h"
+#include "k8s/event_recorder.h"
 
 namespace podnet::controllers {
 
@@ -22,8 +23,11 @@ class NodeLifecycleController final : public Controller {
   // kube-controller-manager's --node-monitor-grace-period default.
   static constexpr std::chrono::milliseconds kDefaultGracePeriod{40000};
 
+  // Records RegisteredNode, RemovingNode and NodeNotReady on nodes and NodeNotReady on their pods,
+  // as kube's node lifecycle controller does.
   NodeLifecycleController(ObjectCache& nodes, ObjectCache& pods, Clock clock,
-                          std::chrono::milliseconds grace_period = kDefaultGracePeriod);
+                          std::chrono::milliseconds grace_period = kDefaultGracePeriod,
+                          k8s::EventRecorder events = {});
   ~NodeLifecycleController() override { stop(); }
 
  protected:
@@ -39,12 +43,14 @@ class NodeLifecycleController final : public Controller {
   ObjectCache& nodes_;
   ObjectCache& pods_;
   std::chrono::milliseconds grace_;
+  k8s::EventRecorder events_;
   // Per node, the last lastHeartbeatTime seen and when this controller saw it change. As in kube, the
   // grace period runs on this controller's clock from that moment, so a node's clock skew does not
   // matter (and after a restart every node gets a full grace period). Worker thread only.
   struct Probe {
     std::string heartbeat;
     std::chrono::system_clock::time_point seen;
+    std::string uid;  // for the RemovingNode event once the node is gone
   };
   std::map<std::string, Probe> probes_;
 };

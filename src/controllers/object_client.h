@@ -58,6 +58,9 @@ class ObjectClient {
                                                boost::json::value object) = 0;
   virtual ApiResult<boost::json::value> update_status(const std::string& ns, const std::string& name,
                                                       boost::json::value object) = 0;
+  // A JSON merge patch (RFC 7386) of the main resource, without a resourceVersion precondition.
+  virtual ApiResult<boost::json::value> patch(const std::string& ns, const std::string& name,
+                                              const boost::json::value& merge_patch) = 0;
   // The removed object, its resourceVersion the revision of the deletion.
   virtual ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) = 0;
   // A DELETE with gracePeriodSeconds=0 and a UID precondition, as the REST layer does it: a pod goes
@@ -86,6 +89,8 @@ class StoreObjectClient final : public ObjectClient {
                                        boost::json::value object) override;
   ApiResult<boost::json::value> update_status(const std::string& ns, const std::string& name,
                                               boost::json::value object) override;
+  ApiResult<boost::json::value> patch(const std::string& ns, const std::string& name,
+                                      const boost::json::value& merge_patch) override;
   ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) override;
   ApiResult<boost::json::value> force_delete(const std::string& ns, const std::string& name,
                                              const std::string& uid) override;

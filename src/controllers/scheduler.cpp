@@ -88,8 +88,8 @@ std::string count_text(int n, const char* what) {
 
 }  // namespace
 
-Scheduler::Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock)
-    : Controller("scheduler", std::move(clock)), pods_(pods), nodes_(nodes) {
+Scheduler::Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock, k8s::EventRecorder events)
+    : Controller("scheduler", std::move(clock)), pods_(pods), nodes_(nodes), events_(std::move(events)) {
   pods_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& pod, const ObjectPtr& old) {
     on_pod(pod, old, type == ObjectEvent::Type::kDeleted);
   });
@@ -172,6 +172,8 @@ Outcome Scheduler::reconcile(const std::string& key) {
       for (size_t i = 0; i < why.size(); ++i) message += (i ? ", " : "") + why[i];
       message += ".";
     }
+    // Each failed attempt, as kube-scheduler records them; repeats become one event's count.
+    events_.warning(*pod, "FailedScheduling", message);
     return mark_unschedulable(key, message);  // a node event queues the pod again
   }
   std::string chosen;
@@ -199,6 +201,7 @@ Outcome Scheduler::reconcile(const std::string& key) {
     return Outcome::kRetry;
   }
   spdlog::info("scheduler: pod {} bound to node {}", key, chosen);
+  events_.normal(*pod, "Scheduled", "Successfully assigned " + key + " to " + chosen);
   return Outcome::kDone;
 }
 

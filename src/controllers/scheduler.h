@@ -9,12 +9,14 @@
 
 #include "controllers/controller.h"
 #include "controllers/object_cache.h"
+#include "k8s/event_recorder.h"
 
 namespace podnet::controllers {
 
 class Scheduler final : public Controller {
  public:
-  Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock);
+  // Records Scheduled and FailedScheduling on the pod, as kube-scheduler does.
+  Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock, k8s::EventRecorder events = {});
   ~Scheduler() override { stop(); }
 
  protected:
@@ -29,6 +31,7 @@ class Scheduler final : public Controller {
 
   ObjectCache& pods_;
   ObjectCache& nodes_;
+  k8s::EventRecorder events_;
   mutable std::mutex mu_;
   std::map<std::string, int> pods_per_node_;  // bound, non-terminal pods as the cache sees them
   // Pods bound here that the cache does not show bound yet, so back-to-back decisions spread.

@@ -48,6 +48,42 @@ Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, 
   return {};
 }
 
+// Events do not wait for the in-flight slots: one recorder thread writes them one at a time, and
+// pod status writes should not queue behind them.
+Result<json::value> ClientPodApi::create_event(const std::string& ns, const json::value& event) {
+  return writes_("POST", "/api/v1/namespaces/" + ns + "/events", event);
+}
+
+Result<json::value> ClientPodApi::patch_event(const std::string& ns, const std::string& name,
+                                              const json::value& patch) {
+  return writes_("PATCH", "/api/v1/namespaces/" + ns + "/events/" + name, patch);
+}
+
+namespace {
+k8s::SinkResult<json::value> to_sink(Result<json::value> r) {
+  if (r) return std::move(*r);
+  const Error& e = r.error();
+  using Kind = k8s::SinkError::Kind;
+  Kind kind = Kind::kRejected;
+  if (e.code == kNotFound) kind = Kind::kNotFound;
+  // The codes the client gives HTTP answers (api_client.h) and 0 (another status) are the server's
+  // word; other system errors are the connection's.
+  else if (e.code != 0 && e.code != kConflict && e.code != client::kAlreadyExists &&
+           e.code != client::kExpired && e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
+    kind = Kind::kUnavailable;
+  return std::unexpected(k8s::SinkError{kind, e.message()});
+}
+}  // namespace
+
+k8s::SinkResult<json::value> PodApiEventSink::create(const std::string& ns, const json::value& event) {
+  return to_sink(api_.create_event(ns, event));
+}
+
+k8s::SinkResult<json::value> PodApiEventSink::patch(const std::string& ns, const std::string& name,
+                                                    const json::value& patch) {
+  return to_sink(api_.patch_event(ns, name, patch));
+}
+
 Error http_error(unsigned status, const std::string& what) {
   int code = status == 409 ? kConflict : status == 404 ? kNotFound : 0;
   return Error{code, what + ": HTTP " + std::to_string(status)};

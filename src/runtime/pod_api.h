@@ -12,6 +12,7 @@
 
 #include "client/api_client.h"
 #include "common/error.h"
+#include "k8s/event_recorder.h"
 
 namespace podnet::runtime {
 
@@ -30,10 +31,15 @@ class PodApi {
   virtual Result<boost::json::value> update_status(const boost::json::value& pod) = 0;
   // DELETE with gracePeriodSeconds=0 and a uid precondition; a pod already gone is success.
   virtual Status delete_pod(const std::string& ns, const std::string& name, const std::string& uid) = 0;
+  // POST of a core/v1 Event, and a strategic merge patch of one (the node's event recorder).
+  virtual Result<boost::json::value> create_event(const std::string& ns, const boost::json::value& event) = 0;
+  virtual Result<boost::json::value> patch_event(const std::string& ns, const std::string& name,
+                                                 const boost::json::value& patch) = 0;
 };
 
-// One HTTP request: method ("PUT", "DELETE"...), path with query, JSON body (null: none). The
-// result is the response's JSON; failures carry kConflict / kNotFound for 409 / 404.
+// One HTTP request: method ("PUT", "DELETE", "POST", "PATCH": a strategic merge patch), path with
+// query, JSON body (null: none). The result is the response's JSON; failures carry kConflict /
+// kNotFound for 409 / 404.
 using ApiRequestFn = std::function<Result<boost::json::value>(
     const std::string& method, const std::string& path, const boost::json::value& body)>;
 
@@ -47,6 +53,9 @@ class ClientPodApi : public PodApi {
   Result<boost::json::value> get_pod(const std::string& ns, const std::string& name) override;
   Result<boost::json::value> update_status(const boost::json::value& pod) override;
   Status delete_pod(const std::string& ns, const std::string& name, const std::string& uid) override;
+  Result<boost::json::value> create_event(const std::string& ns, const boost::json::value& event) override;
+  Result<boost::json::value> patch_event(const std::string& ns, const std::string& name,
+                                         const boost::json::value& patch) override;
 
  private:
   Result<boost::json::value> write(const std::string& method, const std::string& path,
@@ -62,5 +71,18 @@ class ClientPodApi : public PodApi {
 
 // Maps an HTTP status to the error codes above (for ApiRequestFn implementations).
 Error http_error(unsigned status, const std::string& what);
+
+// The node's events go to the API through PodApi. Errors the server answered with are final; a
+// system error (no connection, a timeout) is worth another try.
+class PodApiEventSink final : public k8s::EventSink {
+ public:
+  explicit PodApiEventSink(PodApi& api) : api_(api) {}
+  k8s::SinkResult<boost::json::value> create(const std::string& ns, const boost::json::value& event) override;
+  k8s::SinkResult<boost::json::value> patch(const std::string& ns, const std::string& name,
+                                            const boost::json::value& patch) override;
+
+ private:
+  PodApi& api_;
+};
 
 }  // namespace podnet::runtime

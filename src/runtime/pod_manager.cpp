@@ -18,6 +18,9 @@ namespace podnet::runtime {
 namespace json = boost::json;
 
 struct PodManager::Impl : client::InformerHandler {
+  // The node's event recorder: outlives the workers, which record with it.
+  std::unique_ptr<PodApiEventSink> event_sink;
+  std::unique_ptr<k8s::EventBroadcaster> events;
   std::unique_ptr<NodeContext> ctx;
   std::unique_ptr<LogServer> logs;
   std::unique_ptr<client::Informer> informer;
@@ -153,7 +156,11 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
     node_ns.emplace(std::move(ns));
   }
   auto impl = std::make_unique<Impl>();
+  impl->event_sink = std::make_unique<PodApiEventSink>(api);
+  impl->events = std::make_unique<k8s::EventBroadcaster>(*impl->event_sink);
+  std::string node_name = options.node_name;
   impl->ctx = std::make_unique<NodeContext>(std::move(options), api, std::move(node_ns));
+  impl->ctx->events = impl->events->recorder({"kubelet", node_name});
   const auto& opts = impl->ctx->opts;
   Impl* raw = impl.get();
   PODNET_TRY(logs, LogServer::start(opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port,

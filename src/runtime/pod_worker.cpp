@@ -198,6 +198,29 @@ void PodWorker::phase_done(const char* what) {
   spdlog::debug("pod {}: {} at +{:.1f} ms", spec_ ? spec_->key() : uid_, what, ms);
 }
 
+k8s::ObjectReference PodWorker::reference(const Container* c) {
+  k8s::ObjectReference r;
+  r.kind = "Pod";
+  r.api_version = "v1";
+  r.ns = spec_->namespace_;
+  r.name = spec_->name;
+  r.uid = uid_;
+  {
+    std::lock_guard lock(mu_);
+    if (latest_) r.resource_version = meta_str(*latest_, "resourceVersion");
+  }
+  // kubelet's GenerateContainerRef.
+  if (c)
+    r.field_path = std::string(c->init ? "spec.initContainers{" : "spec.containers{") + c->spec.name + "}";
+  return r;
+}
+
+void PodWorker::record(const Container* c, const char* type, std::string reason, std::string message) {
+  if (!spec_) return;  // an orphan found on disk: no API object to tell about it
+  if (uint64_t ticket = ctx_.events.event(reference(c), type, std::move(reason), std::move(message)))
+    last_event_ = ticket;
+}
+
 // ---- startup ------------------------------------------------------------------------------------
 
 void PodWorker::adopt() {
@@ -463,7 +486,11 @@ bool PodWorker::start_container(Container& c) {
     c.reason = "CreateContainerError";
     c.message = argv.empty() ? "no command: images are not pulled, so command (or args) is required"
                              : "executable " + argv[0] + " not found on the node";
+    record(&c, k8s::kEventWarning, "Failed", "Error: " + c.message);
     schedule_restart(c);
+    // Never started, so no restart backoff applies: without a pause of its own the worker would
+    // try again at once, forever.
+    c.start_at = std::max(c.start_at, Clock::now() + ctx_.opts.restart_backoff);
     return false;
   }
   l.shim_path = ctx_.opts.shim_bin;
@@ -484,6 +511,7 @@ bool PodWorker::start_container(Container& c) {
     c.state = Container::State::kTerminated;
     c.reason = "StartError";
     c.message = launched.error().message();
+    record(&c, k8s::kEventWarning, "Failed", "Error: " + c.message);
     schedule_restart(c);
     save();
     return false;
@@ -505,7 +533,12 @@ bool PodWorker::start_container(Container& c) {
     c.readiness.next = now + std::chrono::seconds(c.spec.readiness->initial_delay_seconds);
   if (c.spec.liveness) c.liveness.next = now + std::chrono::seconds(c.spec.liveness->initial_delay_seconds);
   if (c.spec.startup) c.startup.next = now + std::chrono::seconds(c.spec.startup->initial_delay_seconds);
+  if (c.spec.readiness)
+    c.readiness_report = c.readiness.next + std::chrono::seconds(c.spec.readiness->period_seconds);
   save();
+  // kubelet records both steps; here one launch does both.
+  record(&c, k8s::kEventNormal, "Created", "Created container: " + c.spec.name);
+  record(&c, k8s::kEventNormal, "Started", "Started container " + c.spec.name);
   return true;
 }
 
@@ -538,6 +571,10 @@ void PodWorker::schedule_restart(Container& c) {
   // A container that ran ten minutes has earned a fresh start.
   if (c.exit && c.exit->finished_unix_ns - c.exit_started_ns > int64_t{600} * 1000000000) delay = 0ms;
   c.start_at = Clock::now() + delay;
+  if (delay > 0ms && c.state == Container::State::kTerminated && spec_)
+    record(&c, k8s::kEventWarning, "BackOff",
+           "Back-off restarting failed container " + c.spec.name + " in pod " + spec_->name + "_" +
+               spec_->namespace_ + "(" + uid_ + ")");
 }
 
 void PodWorker::on_exit(Container& c) {
@@ -626,11 +663,16 @@ void PodWorker::run_probes(Clock::time_point now) {
       c.startup.next = Clock::now() + period(*c.spec.startup);
       if (r.success) {
         c.started = true;
-      } else if (++c.startup.failures >= c.spec.startup->failure_threshold) {
-        spdlog::info("pod {}: container {} failed its startup probe: {}", key(), name, r.message);
-        c.reason = "Error";
-        kill_containers({&c}, spec_->grace_period_seconds);
-        continue;
+      } else {
+        record(&c, k8s::kEventWarning, "Unhealthy", "Startup probe failed: " + r.message);
+        if (++c.startup.failures >= c.spec.startup->failure_threshold) {
+          spdlog::info("pod {}: container {} failed its startup probe: {}", key(), name, r.message);
+          record(&c, k8s::kEventNormal, "Killing",
+                 "Container " + name + " failed startup probe, will be restarted");
+          c.reason = "Error";
+          kill_containers({&c}, spec_->grace_period_seconds);
+          continue;
+        }
       }
     }
     if (!c.started) continue;
@@ -639,12 +681,17 @@ void PodWorker::run_probes(Clock::time_point now) {
       c.liveness.next = Clock::now() + period(*c.spec.liveness);
       if (r.success) {
         c.liveness.failures = 0;
-      } else if (++c.liveness.failures >= c.spec.liveness->failure_threshold) {
-        spdlog::info("pod {}: container {} failed liveness probe, will be restarted: {}", key(), name,
-                     r.message);
-        c.reason = "Error";
-        kill_containers({&c}, spec_->grace_period_seconds);
-        continue;
+      } else {
+        record(&c, k8s::kEventWarning, "Unhealthy", "Liveness probe failed: " + r.message);
+        if (++c.liveness.failures >= c.spec.liveness->failure_threshold) {
+          spdlog::info("pod {}: container {} failed liveness probe, will be restarted: {}", key(), name,
+                       r.message);
+          record(&c, k8s::kEventNormal, "Killing",
+                 "Container " + name + " failed liveness probe, will be restarted");
+          c.reason = "Error";
+          kill_containers({&c}, spec_->grace_period_seconds);
+          continue;
+        }
       }
     }
     if (!c.spec.readiness) {
@@ -660,6 +707,10 @@ void PodWorker::run_probes(Clock::time_point now) {
       } else {
         c.readiness.successes = 0;
         if (++c.readiness.failures >= p.failure_threshold) c.ready = false;
+        if (auto at = Clock::now(); at >= c.readiness_report) {
+          record(&c, k8s::kEventWarning, "Unhealthy", "Readiness probe failed: " + r.message);
+          c.readiness_report = at + period(p);
+        }
       }
       // Until the first success, and for at most 10 s, probe every 50 ms instead of every period:
       // a pod that is up in 10 ms should not wait a whole period to become Ready. Kube's semantics
@@ -864,7 +915,9 @@ void PodWorker::terminate(bool api_present) {
   std::vector<Container*> running;
   for (auto& [name, c] : containers_) {
     c.restart_pending = false;
-    if (c.state == Container::State::kRunning) running.push_back(&c);
+    if (c.state != Container::State::kRunning) continue;
+    running.push_back(&c);
+    if (api_present) record(&c, k8s::kEventNormal, "Killing", "Stopping container " + name);
   }
   kill_containers(running, grace, api_present);
   for (auto& [name, c] : containers_) c.restart_pending = false;  // on_exit may have scheduled one
@@ -872,6 +925,8 @@ void PodWorker::terminate(bool api_present) {
   release_network();
   if (api_present) {
     publish();
+    // Events about a pod are refused once it is gone (NodeRestriction): Killing goes out first.
+    ctx_.events.wait(last_event_, 1s);
     if (auto s = ctx_.api->delete_pod(spec_->namespace_, spec_->name, uid_); !s) {
       spdlog::warn("pod {}: delete: {}", spec_->key(), s.error().message());
       return;  // kept on disk: the next event or restart tries again
@@ -919,6 +974,7 @@ bool PodWorker::absorb_updates() {
 
 void PodWorker::run() {
   load_spec();
+  if (!config_error_.empty()) record(nullptr, k8s::kEventWarning, "Failed", "Error: " + config_error_);
   phase_done("worker running");
   adopt();
   save();
@@ -936,6 +992,11 @@ void PodWorker::run() {
     if (!sandbox_ready_ && !rec_.network_released && now >= next_sandbox_retry_) {
       if (!setup_sandbox()) {
         spdlog::warn("pod {}: sandbox: {}", spec_->key(), sandbox_error_);
+        if (sandbox_error_.starts_with("network is not ready"))
+          record(nullptr, k8s::kEventWarning, "NetworkNotReady", sandbox_error_);
+        else
+          record(nullptr, k8s::kEventWarning, "FailedCreatePodSandBox",
+                 "Failed to create pod sandbox: " + sandbox_error_);
         next_sandbox_retry_ = now + 2s;
       }
     }

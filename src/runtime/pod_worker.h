@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "k8s/event_recorder.h"
 #include "netlink/netns.h"
 #include "runtime/cni_runner.h"
 #include "runtime/pod_api.h"
@@ -30,6 +31,7 @@ struct NodeContext {
   PodStateStore store;
   std::optional<netlink::NetNs> node_ns;  // empty: the manager's own
   CniRunner cni;
+  k8s::EventRecorder events;  // kubelet's: source component "kubelet", host the node's name
 
   NodeContext(PodManagerOptions o, PodApi& a, std::optional<netlink::NetNs> ns)
       : opts(std::move(o)),
@@ -74,6 +76,9 @@ class PodWorker {
     bool restart_pending = false;
     std::chrono::steady_clock::time_point start_at{};
     ProbeState readiness, liveness, startup;
+    // When a failed readiness probe may next become an Unhealthy event: at most one per period, and
+    // none in the first period, while the eager first probes (run_probes) race the container's start.
+    std::chrono::steady_clock::time_point readiness_report{};
   };
   using Clock = std::chrono::steady_clock;
 
@@ -90,6 +95,10 @@ class PodWorker {
   void on_exit(Container& c);
   void schedule_restart(Container& c);
   void run_probes(Clock::time_point now);
+  // Events about this pod (or one of its containers), as kubelet records them.
+  k8s::ObjectReference reference(const Container* c);
+  void record(const Container* c, const char* type, std::string reason, std::string message);
+  uint64_t last_event_ = 0;  // the recorder's ticket of this pod's latest event
   // SIGTERM, up to `grace_seconds`, SIGKILL. `pod_terminating`: the whole pod is going, and as
   // kubelet does, readiness probes keep running meanwhile and the status follows them.
   void kill_containers(std::vector<Container*> which, int64_t grace_seconds, bool pod_terminating = false);

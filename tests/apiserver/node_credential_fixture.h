@@ -21,8 +21,12 @@ inline constexpr const char* kPython = "/usr/bin/python3";
 
 class NodeCredentialTest : public ::testing::Test {
  protected:
-  explicit NodeCredentialTest(const std::string& dir_prefix)
-      : dir_(dir_prefix), server_(dir_.path(), {"--node-network", "192.168.77.0/24"}) {}
+  explicit NodeCredentialTest(const std::string& dir_prefix, std::vector<std::string> extra_args = {})
+      : dir_(dir_prefix), server_(dir_.path(), with_node_network(std::move(extra_args))) {}
+  static std::vector<std::string> with_node_network(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--node-network", "192.168.77.0/24"});
+    return args;
+  }
 
   void SetUp() override { ASSERT_TRUE(server_.start()) << server_.log(); }
   void TearDown() override {

@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "apiserver/resources.h"
+
 namespace podnet::apiserver {
 namespace {
 
@@ -64,6 +66,34 @@ TEST(FieldSelector, NamesNamespacesAndAllowedFields) {
   auto other = parse_field_selector("metadata.namespace==other", {});
   ASSERT_TRUE(other);
   EXPECT_FALSE(other->matches(p));
+}
+
+}  // namespace
+}  // namespace podnet::apiserver
+
+namespace podnet::apiserver {
+namespace {
+
+// kube's event fields: "source" is source.component, or reportingComponent without one.
+TEST(FieldSelector, EventSourceAndInvolvedObject) {
+  const auto registry = ResourceRegistry::builtin();
+  const auto& fields = registry.find("", "v1", "events")->selectable_fields;
+  auto kubelet = boost::json::parse(R"({"source":{"component":"kubelet","host":"n1"},
+      "involvedObject":{"kind":"Pod","name":"web","fieldPath":"spec.containers{c}","apiVersion":"v1"}})");
+  auto scheduler =
+      boost::json::parse(R"({"reportingComponent":"default-scheduler","involvedObject":{"kind":"Pod"}})");
+  auto by_source = parse_field_selector("source=kubelet", fields);
+  ASSERT_TRUE(by_source);
+  EXPECT_TRUE(by_source->matches(kubelet));
+  EXPECT_FALSE(by_source->matches(scheduler));
+  EXPECT_TRUE(parse_field_selector("source=default-scheduler", fields)->matches(scheduler));
+  auto sub = parse_field_selector("involvedObject.fieldPath=spec.containers{c},involvedObject.apiVersion=v1",
+                                  fields);
+  ASSERT_TRUE(sub);
+  EXPECT_TRUE(sub->matches(kubelet));
+  EXPECT_FALSE(sub->matches(scheduler));
+  EXPECT_TRUE(parse_field_selector("involvedObject.resourceVersion=7", fields));
+  EXPECT_FALSE(parse_field_selector("involvedObject.color=red", fields));
 }
 
 }  // namespace

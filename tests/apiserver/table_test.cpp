@@ -79,7 +79,22 @@ TEST(Table, EndpointSliceNetworkPolicyAndEventCells) {
   json::value ev = json::parse(R"({"metadata":{"name":"e"},"type":"Normal","reason":"Pulled","message":"done",
       "lastTimestamp":"2023-11-14T22:13:10Z","involvedObject":{"kind":"Pod","name":"web-1"}})");
   EXPECT_EQ(json::serialize(object_to_table(events, ev, {now}).at("rows").at(0).at("cells")),
-            R"(["10s","Normal","Pulled","pod/web-1","done"])");
+            R"(["10s","Normal","Pulled","pod/web-1","","","done","<unknown>",1,"e"])");
+
+  // kube's printEvent: the source and host, a count, a series' last time, micro timestamps.
+  json::value series = json::parse(R"({"metadata":{"name":"web-1.17"},"type":"Warning","reason":"Unhealthy",
+      "message":"  Readiness probe failed: x \n","firstTimestamp":"2023-11-14T22:03:20Z",
+      "lastTimestamp":"2023-11-14T22:13:10Z","count":7,"source":{"component":"kubelet","host":"n1"},
+      "involvedObject":{"kind":"Pod","name":"web-1","fieldPath":"spec.containers{web}"}})");
+  EXPECT_EQ(json::serialize(object_to_table(events, series, {now}).at("rows").at(0).at("cells")),
+            R"(["10s","Warning","Unhealthy","pod/web-1","spec.containers{web}","kubelet, n1",)"
+            R"("Readiness probe failed: x","10m",7,"web-1.17"])");
+  json::value new_api = json::parse(R"({"metadata":{"name":"n"},"type":"Normal","reason":"Scheduled",
+      "eventTime":"2023-11-14T22:13:15.250000Z","reportingComponent":"default-scheduler",
+      "reportingInstance":"s-1","series":{"count":3,"lastObservedTime":"2023-11-14T22:13:18.000001Z"},
+      "involvedObject":{"kind":"Pod","name":"p"}})");
+  EXPECT_EQ(json::serialize(object_to_table(events, new_api, {now}).at("rows").at(0).at("cells")),
+            R"(["1s","Normal","Scheduled","pod/p","","default-scheduler, s-1","","4s",3,"n"])");
 }
 
 }  // namespace

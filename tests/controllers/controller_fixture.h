@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -61,6 +62,11 @@ class ConflictingClient final : public ObjectClient {
                                        json::value o) override {
     if (refuse()) return conflict();
     return real_.update_status(ns, name, std::move(o));
+  }
+  ApiResult<json::value> patch(const std::string& ns, const std::string& name,
+                               const json::value& p) override {
+    if (refuse()) return conflict();
+    return real_.patch(ns, name, p);
   }
   ApiResult<json::value> remove(const std::string& ns, const std::string& name) override {
     return real_.remove(ns, name);
@@ -117,8 +123,18 @@ class ControllerTest : public ::testing::Test {
     pod_cache_ = std::make_unique<ObjectCache>(*pods_);
     service_cache_ = std::make_unique<ObjectCache>(*services_);
     slice_cache_ = std::make_unique<ObjectCache>(*slices_);
-    recorder_ = std::make_unique<EventRecorder>(
-        events_.get(), [this] { return now(); }, "test");
+    event_hub_ = std::make_unique<ControllerEvents>(events_.get(), [this] { return now(); });
+    recorder_ = event_hub_->recorder("test");
+  }
+
+  // The stored event with this reason about the object named `about` (null when there is none).
+  json::value event_about(const std::string& about, const std::string& reason) {
+    auto list = events_->list();
+    if (list)
+      for (const auto& e : list->items)
+        if (string_at(*e, {"reason"}) == reason && string_at(*e, {"involvedObject", "name"}) == about)
+          return *e;
+    return nullptr;
   }
 
   // Starts the caches, waits for their first list, then starts `controller` (made on the caches).
@@ -152,6 +168,7 @@ class ControllerTest : public ::testing::Test {
     service_cache_.reset();
     slice_cache_.reset();
     recorder_.reset();
+    event_hub_.reset();
     nodes_.reset();
     pods_.reset();
     services_.reset();
@@ -238,7 +255,8 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<apiserver::ObjectStore> objects_;
   std::unique_ptr<StoreObjectClient> nodes_, pods_, services_, slices_, events_;
   std::unique_ptr<ObjectCache> node_cache_, pod_cache_, service_cache_, slice_cache_;
-  std::unique_ptr<EventRecorder> recorder_;
+  std::unique_ptr<ControllerEvents> event_hub_;
+  std::optional<k8s::EventRecorder> recorder_;
   std::vector<std::unique_ptr<Controller>> controllers_;
 };
 

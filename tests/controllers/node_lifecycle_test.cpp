@@ -134,13 +134,20 @@ TEST_F(NodeLifecycleTest, SilentNodeGoesUnknownItsPodsAndEndpointsNotReadyUntilI
 
 TEST_F(NodeLifecycleTest, NodeThatNeverPostedStatusGoesUnknown) {
   must(nodes_->create("", json::object{{"metadata", {{"name", "n1"}}}}));
-  run(std::make_unique<NodeLifecycleController>(*node_cache_, *pod_cache_, clock(), 40s));
+  run(std::make_unique<NodeLifecycleController>(*node_cache_, *pod_cache_, clock(), 40s, *recorder_));
   std::this_thread::sleep_for(100ms);  // the grace period runs from when the controller first saw it
   advance(41s);
   ASSERT_TRUE(eventually([&] { return node_ready("n1") == "Unknown"; }));
   EXPECT_EQ(string_at(ready_condition(must(nodes_->get("", "n1"))), {"reason"}), "NodeStatusNeverUpdated");
   EXPECT_TRUE(
       eventually([&] { return taints("n1").find("node.kubernetes.io/unreachable") != std::string::npos; }));
+  // kube's node lifecycle events, in "default" (nodes have no namespace).
+  json::value registered, not_ready;
+  ASSERT_TRUE(eventually([&] { return !(registered = event_about("n1", "RegisteredNode")).is_null(); }));
+  EXPECT_EQ(string_at(registered, {"message"}), "Node n1 event: Registered Node n1 in Controller");
+  EXPECT_EQ(string_at(registered, {"metadata", "namespace"}), "default");
+  ASSERT_TRUE(eventually([&] { return !(not_ready = event_about("n1", "NodeNotReady")).is_null(); }));
+  EXPECT_EQ(string_at(not_ready, {"message"}), "Node n1 status is now: NodeNotReady");
 }
 
 TEST_F(NodeLifecycleTest, DeletedNodesPodsAreDeletedAfterTheQuarantineAndLeaveTheSlice) {

@@ -10,7 +10,8 @@ namespace {
 class SchedulerTest : public ControllerTest {
  protected:
   void start() {
-    run(std::make_unique<Scheduler>(*pod_cache_, *node_cache_, [this] { return now(); }));
+    run(std::make_unique<Scheduler>(
+        *pod_cache_, *node_cache_, [this] { return now(); }, *recorder_));
   }
   std::string node_of(const std::string& pod) {
     auto p = pods_->get("default", pod);
@@ -60,6 +61,16 @@ TEST_F(SchedulerTest, PodsWaitPendingUntilANodeIsReady) {
   must(nodes_->update_status("", "n1", n1));
   ASSERT_TRUE(eventually([&] { return node_of("p") == "n1"; }));
   EXPECT_EQ(string_at(scheduled_condition("p"), {"status"}), "True");
+
+  // kube-scheduler's events: the failed attempt, then the assignment.
+  json::value failed, scheduled;
+  ASSERT_TRUE(eventually([&] { return !(scheduled = event_about("p", "Scheduled")).is_null(); }));
+  EXPECT_EQ(string_at(scheduled, {"message"}), "Successfully assigned default/p to n1");
+  EXPECT_EQ(string_at(scheduled, {"type"}), "Normal");
+  EXPECT_EQ(string_at(scheduled, {"involvedObject", "kind"}), "Pod");
+  ASSERT_TRUE(eventually([&] { return !(failed = event_about("p", "FailedScheduling")).is_null(); }));
+  EXPECT_EQ(string_at(failed, {"message"}), "0/1 nodes are available: 1 node(s) were not ready.");
+  EXPECT_EQ(string_at(failed, {"type"}), "Warning");
 }
 
 TEST_F(SchedulerTest, UnschedulableAndTaintedNodesAreAvoidedUnlessTolerated) {

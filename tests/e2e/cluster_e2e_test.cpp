@@ -523,3 +523,52 @@ TEST_F(E2E, ANodesCredentialCannotRedirectTheServer) {
 
 }  // namespace
 }  // namespace podnet::testing
+
+namespace podnet::testing {
+namespace {
+
+// Issue 13: the events of a pod's life as kubectl shows them on a real cluster: the scheduler's
+// Scheduled, the node's Created and Started, Unhealthy when its readiness probe fails, Killing when
+// it is deleted; `kubectl describe pod` lists them.
+TEST_F(E2E, KubectlShowsTheEventsOfAPodsLife) {
+  PODNET_BRING_UP((1, "vxlan"));
+  TempDir flags("pn-e2e-events");
+  const std::string flag = flags.path() + "/ready";
+  ASSERT_TRUE(write_file_atomic(flag, "1"));
+  json::object srv{{"name", "srv"},
+                   {"image", "unused"},
+                   {"command", json::array{"sleep", "3600"}},
+                   {"readinessProbe",
+                    {{"exec", {{"command", json::array{"test", "-f", flag}}}},
+                     {"periodSeconds", 1},
+                     {"failureThreshold", 1}}}};
+  ASSERT_NO_FATAL_FAILURE(apply(pod("life", "", {{"app", "life"}}, json::array{srv})));  // scheduled
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"life"}));
+  auto events = [&] {
+    return c_.kubectl("get events --field-selector involvedObject.name=life,involvedObject.kind=Pod").out;
+  };
+  std::string seen;
+  auto has = [&](const std::string& what) {
+    return eventually([&] { return (seen = events()).find(what) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("Successfully assigned default/life to node1")) << seen;
+  EXPECT_TRUE(has("Created container: srv")) << seen;
+  EXPECT_TRUE(has("Started container srv")) << seen;
+  EXPECT_NE(seen.find("LAST SEEN"), std::string::npos) << seen;
+
+  std::filesystem::remove(flag);
+  EXPECT_TRUE(has("Readiness probe failed: command exited with 1")) << seen;
+  auto described = c_.kubectl("describe pod life").out;
+  auto at = described.find("Events:");
+  ASSERT_NE(at, std::string::npos) << described;
+  for (const char* line : {"Scheduled", "default-scheduler", "Started", "Unhealthy", "kubelet"})
+    EXPECT_NE(described.find(line, at), std::string::npos) << line << "\n" << described;
+
+  auto del = c_.kubectl("delete pod life --wait=true --timeout=60s");
+  ASSERT_EQ(del.rc, 0) << del.out;
+  EXPECT_TRUE(has("Stopping container srv")) << seen;
+  EXPECT_NE(seen.find("Killing"), std::string::npos) << seen;
+}
+
+}  // namespace
+}  // namespace podnet::testing

@@ -89,8 +89,11 @@ class PodTest : public apiserver::testing::ApiServerTest {
     http::verb verb = method == "PUT"      ? http::verb::put
                       : method == "DELETE" ? http::verb::delete_
                       : method == "POST"   ? http::verb::post
+                      : method == "PATCH"  ? http::verb::patch
                                            : http::verb::get;
-    auto r = admin().request(verb, path, body.is_null() ? "" : json::serialize(body));
+    auto r = admin().request(
+        verb, path, body.is_null() ? "" : json::serialize(body),
+        verb == http::verb::patch ? "application/strategic-merge-patch+json" : "application/json");
     if (r.status == 0) return fail_msg(method + " " + path + ": " + r.error);
     if (r.status >= 300) return std::unexpected(http_error(r.status, method + " " + path + " " + r.body));
     return r.json();

@@ -6,6 +6,8 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
+#include <thread>
 
 #include "common/files.h"
 #include "pod_fixture.h"
@@ -400,6 +402,70 @@ TEST_F(PodTest, NeverRestartPolicySucceeds) {
   EXPECT_EQ(str(*container_status(pod, "once"), {"state", "terminated", "reason"}), "Completed");
   EXPECT_EQ(kubelet_get("/containerLogs/default/job/once"), "done\n");
   admin().del("/api/v1/namespaces/default/pods/job");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+}
+
+// The node's events, as kubelet records them: Created and Started per container (fieldPath naming
+// it), Unhealthy per failed probe, Killing on deletion (written before the pod goes), Failed for a
+// container that cannot be made (without retrying in a busy loop), BackOff for a crash loop.
+TEST_F(PodTest, EventsAsKubeletRecordsThem) {
+  start_manager();
+  auto events = [&](const std::string& pod) {
+    std::map<std::string, json::value> by_reason;
+    auto list =
+        admin().get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D" + pod).json();
+    for (const auto& e : list.at("items").as_array()) by_reason[str(e, {"reason"})] = e;
+    return by_reason;
+  };
+  std::string flag = dir_.path() + "/ready-flag";
+  write_file_atomic(flag, "1");
+  auto c = container("app", {"/bin/sh", "-c", "exec sleep 1000"});
+  c["readinessProbe"] = json::object{{"exec", {{"command", json::array{"test", "-f", flag}}}},
+                                     {"periodSeconds", 1},
+                                     {"failureThreshold", 1}};
+  auto pod = make_pod("life", {c});
+  std::map<std::string, json::value> seen;
+  ASSERT_TRUE(eventually([&] { return (seen = events("life")).contains("Started"); }));
+  ASSERT_TRUE(seen.contains("Created"));
+  EXPECT_EQ(str(seen["Created"], {"message"}), "Created container: app");
+  EXPECT_EQ(str(seen["Started"], {"message"}), "Started container app");
+  EXPECT_EQ(str(seen["Started"], {"type"}), "Normal");
+  EXPECT_EQ(str(seen["Started"], {"involvedObject", "fieldPath"}), "spec.containers{app}");
+  EXPECT_EQ(str(seen["Started"], {"involvedObject", "uid"}), str(pod, {"metadata", "uid"}));
+  EXPECT_EQ(str(seen["Started"], {"source", "component"}), "kubelet");
+  EXPECT_EQ(str(seen["Started"], {"source", "host"}), "node1");
+  EXPECT_FALSE(seen.contains("Unhealthy"));
+
+  std::filesystem::remove(flag);
+  ASSERT_TRUE(eventually([&] { return (seen = events("life")).contains("Unhealthy"); }));
+  EXPECT_EQ(str(seen["Unhealthy"], {"message"}), "Readiness probe failed: command exited with 1");
+  EXPECT_EQ(str(seen["Unhealthy"], {"type"}), "Warning");
+  // A probe failing every second is one event counted up (PATCH), not an event a second.
+  auto count = [](const json::value& e) {
+    std::string n = str(e, {"count"});
+    return n.empty() ? 0 : std::stoi(n);
+  };
+  ASSERT_TRUE(eventually([&] { return count(events("life")["Unhealthy"]) >= 3; }, 10s));
+  EXPECT_EQ(events("life").size(), 3u);
+
+  admin().del("/api/v1/namespaces/default/pods/life");
+  ASSERT_TRUE(eventually([&] { return !pod_exists("life"); }));
+  seen = events("life");  // written before the pod was removed, or refused
+  ASSERT_TRUE(seen.contains("Killing"));
+  EXPECT_EQ(str(seen["Killing"], {"message"}), "Stopping container app");
+
+  make_pod("nocmd", {container("app", {"no-such-binary-pn"})});
+  ASSERT_TRUE(eventually([&] { return (seen = events("nocmd")).contains("Failed"); }));
+  EXPECT_EQ(str(seen["Failed"], {"message"}), "Error: executable no-such-binary-pn not found on the node");
+  std::this_thread::sleep_for(1s);  // 200 ms between tries in this fixture: a few, not thousands
+  EXPECT_LE(count(events("nocmd")["Failed"]), 8);
+
+  auto crash = make_pod("crash", {container("app", {"/bin/sh", "-c", "exit 3"})});
+  ASSERT_TRUE(eventually([&] { return (seen = events("crash")).contains("BackOff"); }));
+  EXPECT_EQ(str(seen["BackOff"], {"message"}),
+            "Back-off restarting failed container app in pod crash_default(" +
+                str(crash, {"metadata", "uid"}) + ")");
+  for (const char* p : {"nocmd", "crash"}) admin().del(std::string("/api/v1/namespaces/default/pods/") + p);
   EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
 }
 
