@@ -28,6 +28,9 @@ export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_FAST_CAL=1 AFL_BENCH
 export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 declare -A dict=([api_body]=json [api_patch]=json [pod_spec]=json [k8s_decode]=json [cni_config]=json
                  [request_target]=http [log_server]=http [selectors]=selectors [cni_env]=cni_env [cri_log]=cri_log)
+# Targets with a known open crash (fixed on another branch): still fuzzed and printed, not failing.
+# Keep in step with FUZZ_OPEN_FINDINGS in fuzz/CMakeLists.txt.
+known_open=" log_server cri_log "
 failed=()
 for t in "${targets[@]}"; do
   out="$build/findings/$t"
@@ -48,9 +51,13 @@ for t in "${targets[@]}"; do
     echo "fuzz/run.sh: $t: $(basename "$(dirname "$f")") on this input ($f, $(wc -c <"$f") bytes):" >&2
     head -c 4096 "$f" | cat -v >&2
     echo >&2
-    echo "--- replay: $build/fuzz/fuzz_$t < $f" >&2
-    "$build/fuzz/fuzz_$t" <"$f" 2>&1 | tail -30 >&2 || true
-    failed+=("$t")
+    echo "--- replay: $build/fuzz/fuzz_$t $f" >&2
+    "$build/fuzz/fuzz_$t" "$f" 2>&1 | tail -30 >&2 || true
+    if [[ "$known_open" == *" $t "* ]]; then
+      echo "fuzz/run.sh: $t has a known open finding (fuzz/regressions/$t): not failing" >&2
+    else
+      failed+=("$t")
+    fi
   done
 done
 if [ "${#failed[@]}" -gt 0 ]; then
