@@ -5,6 +5,7 @@
 #include "runtime/log_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -26,12 +28,17 @@ struct Server {
   std::unique_ptr<LogServer> server;
 
   Server() {
-    char dir[] = "/tmp/podnet-fuzz-logs-XXXXXX";
-    if (!::mkdtemp(dir)) std::abort();
-    log_path = std::string(dir) + "/c.log";
-    std::ofstream(log_path) << "2026-01-01T00:00:00.000000001Z stdout F hello\n"
-                               "2026-01-01T00:00:01.5Z stderr P part\n"
-                               "2026-01-01T00:00:02Z stderr F ial\n";
+    // The log file lives on only as an open descriptor, so a crashing run leaves nothing behind.
+    char tmpl[] = "/tmp/podnet-fuzz-logs-XXXXXX";
+    if (!::mkdtemp(tmpl)) std::abort();
+    std::string path = std::string(tmpl) + "/c.log";
+    std::ofstream(path) << "2026-01-01T00:00:00.000000001Z stdout F hello\n"
+                           "2026-01-01T00:00:01.5Z stderr P part\n"
+                           "2026-01-01T00:00:02Z stderr F ial\n";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    std::filesystem::remove_all(tmpl);
+    if (fd < 0) std::abort();
+    log_path = "/proc/self/fd/" + std::to_string(fd);
     auto s = LogServer::start(
         "127.0.0.1", 0, nullptr,
         [this](const std::string&, const std::string& pod, const std::string&) -> std::optional<LogSource> {
