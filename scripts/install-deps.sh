@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [--runtime-tests]
 #   --runtime-tests  also installs what only the tests use: podman, containerd and runc for the
 #                    real-runtime tests, protoc (decodes the OpenAPI v2 protobuf independently) and
-#                    Debian's python3-kubernetes client (the Python client tests).
+#                    Debian's python3-kubernetes client (the Python client tests) and afl++ (fuzz/run.sh).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -18,7 +18,7 @@ build_pkgs=(
 )
 run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins)
 runtime_pkgs=(podman containerd runc)
-test_pkgs=(protobuf-compiler python3-kubernetes)
+test_pkgs=(protobuf-compiler python3-kubernetes afl++)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}" "${test_pkgs[@]}"); fi
