@@ -106,8 +106,9 @@ int main(int argc, char** argv) {
   agent_cmd->add_flag("!--no-fast-path", agent.fast_path,
                       "No eBPF fast path: pod traffic goes through the bridge and the stack");
   agent_cmd->add_flag("--run-pods", agent.run_pods, "Run the pods bound to this node (kubelet role)");
-  agent_cmd->add_option("--tls-cert-file", agent.tls_cert_file,
-                        "Log server (:10250) certificate from the cluster CA (default: STATE_DIR/pki/kubelet.crt)");
+  agent_cmd->add_option(
+      "--tls-cert-file", agent.tls_cert_file,
+      "Log server (:10250) certificate from the cluster CA (default: STATE_DIR/pki/kubelet.crt)");
   agent_cmd->add_option("--tls-private-key-file", agent.tls_private_key_file,
                         "Its key (default: STATE_DIR/pki/kubelet.key)");
   agent_cmd->add_option("--client-ca-file", agent.client_ca_file,

@@ -129,8 +129,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
     // 1xx, 204 and 304 have no body and carry no Content-Length (RFC 9110 8.6); Beast's
     // prepare_payload would write "Content-Length: 0" there, or throw for a non-empty body.
     auto code = res->result();
-    if (http::to_status_class(code) == http::status_class::informational || code == http::status::no_content ||
-        code == http::status::not_modified) {
+    if (http::to_status_class(code) == http::status_class::informational ||
+        code == http::status::no_content || code == http::status::not_modified) {
       res->body().clear();
       res->erase(http::field::content_length);
       res->erase(http::field::transfer_encoding);

@@ -3,8 +3,8 @@
 #include "apiserver/ip_validation.h"
 #include "apiserver/kubeconfig.h"
 #include "apiserver/pki.h"
-#include "apiserver/validation.h"
 #include "apiserver/tls_bootstrap.h"
+#include "apiserver/validation.h"
 #include "common/files.h"
 #include "common/ip.h"
 

@@ -1,5 +1,5 @@
-// Credential files: pki/{ca,apiserver,admin,apiserver-kubelet-client}.{crt,key}. Private keys are 0600 from the moment they
-// exist (created with that mode, not chmod'ed later), and every file is replaced atomically.
+// Credential files: pki/{ca,apiserver,admin,apiserver-kubelet-client}.{crt,key}. Private keys are 0600 from
+// the moment they exist (created with that mode, not chmod'ed later), and every file is replaced atomically.
 #include "apiserver/tls_bootstrap.h"
 
 #include <fcntl.h>

@@ -38,7 +38,7 @@ std::string render_cri_log(const std::string& text, const LogQuery& q);
 // A parsed request target. Pure and non-throwing: the fuzz target's entry point.
 struct LogRequest {
   std::string ns, pod, container;
-  LogQuery query;            // since_unix_ns from sinceTime only
+  LogQuery query;             // since_unix_ns from sinceTime only
   int64_t since_seconds = 0;  // 0: not given; the server turns it into since_unix_ns
 };
 struct LogRequestError {

@@ -2,6 +2,8 @@
 // certificate, admins; not anonymous clients, not a node's own credential, not another CA's
 // certificate), request parsing that answers 400 instead of aborting, and the TLS policy as
 // `openssl s_client` sees it. Also parse_log_request as a pure function.
+#include "runtime/log_server.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -9,7 +11,6 @@
 
 #include "apiserver/pki.h"
 #include "common/files.h"
-#include "runtime/log_server.h"
 #include "support/temp_dir.h"
 #include "tls_client.h"
 
@@ -93,18 +94,18 @@ TEST_F(LogServerTest, NoOneElseReads) {
   // A node's own credential is from the right CA but not the API server: 403, as kubelet's authorizer.
   auto node = as(leaf(ca_, "system:node:node1", {"system:nodes"}, false)).get("/containerLogs/default/web/c");
   EXPECT_EQ(node.status, 403);
-  EXPECT_EQ(node.body,
-            "Forbidden (user=system:node:node1, verb=get, resource=nodes, subresource=proxy)\n");
+  EXPECT_EQ(node.body, "Forbidden (user=system:node:node1, verb=get, resource=nodes, subresource=proxy)\n");
   auto other_ca = *apiserver::make_ca("other-ca");
-  auto foreign = as(leaf(other_ca, "kube-apiserver-kubelet-client", {}, false)).get("/containerLogs/default/web/c");
+  auto foreign =
+      as(leaf(other_ca, "kube-apiserver-kubelet-client", {}, false)).get("/containerLogs/default/web/c");
   EXPECT_EQ(foreign.status, 0) << "a certificate from another CA fails the handshake";
   EXPECT_EQ(apiserver().get("/containerLogs/default/web/c").status, 200) << "the server still serves";
 }
 
 TEST_F(LogServerTest, BadRequestsGet400AndTheServerLives) {
   for (const char* target :
-       {"/containerLogs/default/web/c?tailLines=%zz", "/containerLogs/%zz/web/c", "/containerLogs/default/web/c%",
-        "/containerLogs/default/web/c?tailLines=99999999999999999999",
+       {"/containerLogs/default/web/c?tailLines=%zz", "/containerLogs/%zz/web/c",
+        "/containerLogs/default/web/c%", "/containerLogs/default/web/c?tailLines=99999999999999999999",
         "/containerLogs/default/web/c?limitBytes=-5", "/containerLogs/default/web/c?sinceSeconds=0",
         "/containerLogs/default/web/c?sinceSeconds=1e9", "/containerLogs/default/web/c?sinceTime=yesterday",
         "/containerLogs/default/web/..", "/containerLogs/default/web/c%2F..%2F..%2Fetc"}) {
@@ -134,7 +135,8 @@ TEST_F(LogServerTest, TlsPolicyAsOpensslSeesIt) {
 
 TEST(ParseLogRequest, ParsesAsKubeletDoes) {
   auto r = parse_log_request(
-      "/containerLogs/kube-system/web-1/c.x?follow=True&timestamps=0&tailLines=3&limitBytes=10&sinceSeconds=5");
+      "/containerLogs/kube-system/web-1/"
+      "c.x?follow=True&timestamps=0&tailLines=3&limitBytes=10&sinceSeconds=5");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->ns, "kube-system");
   EXPECT_EQ(r->pod, "web-1");
