@@ -107,6 +107,14 @@ int run(int pods) {
   o.node_netns = "/var/run/netns/" + netns;
   o.log_address = "127.0.0.1";
   o.log_port = 0;
+  podnet::apiserver::CertRequest serving;
+  serving.common_name = "system:node:node1";
+  serving.server_auth = true;
+  serving.ip_addresses = {"127.0.0.1"};
+  auto ca_key = podnet::read_file((*server)->pki_dir() + "/ca.key");
+  auto serving_pair = podnet::apiserver::make_leaf({*ca, ca_key.value_or("")}, serving);
+  if (!serving_pair) return std::fprintf(stderr, "%s\n", serving_pair.error().message().c_str()), 1;
+  o.log_tls = podnet::runtime::LogServerTls{serving_pair->cert_pem, serving_pair->key_pem, *ca};
   auto manager = podnet::runtime::PodManager::start(o, api);
   if (!manager) return std::fprintf(stderr, "%s\n", manager.error().message().c_str()), 1;
 

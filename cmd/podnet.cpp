@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
   server_cmd->add_option("--out", server.out, "Where --issue-node-credential writes the kubeconfig");
   server_cmd->add_option("--server", server.server_url,
                          "API server URL for --issue-node-credential (default: from admin.kubeconfig)");
+  server_cmd->add_option("--serving-cert-out", server.serving_cert_out,
+                         "With --issue-node-credential: also write the node's log-server certificate to "
+                         "PREFIX.crt and PREFIX.key");
+  server_cmd->add_option("--node-address", server.node_addresses,
+                         "An address of the node for its serving certificate (repeatable; its InternalIP)");
 
   podnet::cli::ProxyFlags proxy;
   auto* proxy_cmd = app.add_subcommand("proxy", "The service proxy: Services and EndpointSlices to nftables");
@@ -114,6 +119,13 @@ int main(int argc, char** argv) {
   agent_cmd->add_flag("!--no-fast-path", agent.fast_path,
                       "No eBPF fast path: pod traffic goes through the bridge and the stack");
   agent_cmd->add_flag("--run-pods", agent.run_pods, "Run the pods bound to this node (kubelet role)");
+  agent_cmd->add_option(
+      "--tls-cert-file", agent.tls_cert_file,
+      "Log server (:10250) certificate from the cluster CA (default: STATE_DIR/pki/kubelet.crt)");
+  agent_cmd->add_option("--tls-private-key-file", agent.tls_private_key_file,
+                        "Its key (default: STATE_DIR/pki/kubelet.key)");
+  agent_cmd->add_option("--client-ca-file", agent.client_ca_file,
+                        "CA of the clients the log server accepts (default: the CA of --kubeconfig)");
   agent_cmd->add_flag("!--no-proxy", agent.proxy, "Do not run the embedded service proxy");
   agent_cmd
       ->add_option("--min-sync-interval", agent.min_sync_interval, "Proxy: at most one sync per interval")
@@ -183,7 +195,18 @@ int main(int argc, char** argv) {
   status_cmd->add_option("--state-dir", status.state_dir, "The cluster's state dir")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
-  if (agent_cmd->parsed()) return podnet::cli::run_agent(agent, podnet::cli::pod_manager_runner());
+  if (agent_cmd->parsed()) {
+    podnet::agent::PodRunnerFactory pods;
+    if (agent.run_pods && !agent.cleanup) {
+      auto runner = podnet::cli::pod_manager_runner(agent);
+      if (!runner) {
+        std::fprintf(stderr, "podnet agent: %s\n", runner.error().message().c_str());
+        return 2;
+      }
+      pods = std::move(*runner);
+    }
+    return podnet::cli::run_agent(agent, std::move(pods));
+  }
   if (up_cmd->parsed()) {
     up.agents = !no_agents;
     for (const auto* o : up_cmd->get_options())

@@ -219,7 +219,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   https.max_connections = opts.max_connections;
   https.threads = opts.threads;
   parts->front = std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics,
-                                                *parts->handler, *parts->authorizer);
+                                                *parts->handler, *parts->authorizer,
+                                                KubeletClientTls{creds->ca.cert_pem, creds->kubelet_client});
   auto server = HttpsServer::start(std::move(https), *parts->front);
   if (!server) return std::unexpected(wrap(server.error(), "listen"));
   parts->https = std::move(*server);

@@ -61,8 +61,13 @@ std::string body_name(const Request& request) {
 }  // namespace
 
 FrontHandler::FrontHandler(const ResourceRegistry& registry, ObjectStore& objects, Metrics& metrics,
-                           HttpHandler& api, const Authorizer& authorizer)
-    : registry_(registry), objects_(objects), metrics_(metrics), api_(api), authorizer_(authorizer) {}
+                           HttpHandler& api, const Authorizer& authorizer, KubeletClientTls kubelet)
+    : registry_(registry),
+      objects_(objects),
+      metrics_(metrics),
+      api_(api),
+      authorizer_(authorizer),
+      kubelet_(std::move(kubelet)) {}
 
 PodNodeLookup pod_node_lookup(ObjectStore& objects, const ResourceRegistry& registry) {
   return [&registry, &objects](const std::string& ns, const std::string& name) -> std::optional<std::string> {
@@ -110,7 +115,7 @@ Reply FrontHandler::route(Request& request, const Target& target, const RequestA
       a.subresource == "log" && !a.name.empty()) {
     if (a.verb != "get") return error_reply(method_not_allowed(std::string(request.msg.method_string())));
     if (a.ns.empty()) return error_reply(bad_request("a namespace is required for pods"));
-    return pod_log(objects_, registry_, a.ns, a.name, target.query);
+    return pod_log(objects_, registry_, a.ns, a.name, target.query, kubelet_);
   }
   return api_.handle(request);
 }

@@ -7,6 +7,7 @@
 #include "apiserver/http_types.h"
 #include "apiserver/metrics.h"
 #include "apiserver/object_store.h"
+#include "apiserver/pod_logs.h"
 #include "apiserver/resources.h"
 
 namespace podnet::apiserver {
@@ -15,7 +16,7 @@ class FrontHandler final : public HttpHandler {
  public:
   // All references must outlive the handler; `metrics` also every stream it returned.
   FrontHandler(const ResourceRegistry& registry, ObjectStore& objects, Metrics& metrics, HttpHandler& api,
-               const Authorizer& authorizer);
+               const Authorizer& authorizer, KubeletClientTls kubelet);
 
   Reply handle(Request& request) override;
   Reply too_large(size_t limit) override { return api_.too_large(limit); }
@@ -29,6 +30,7 @@ class FrontHandler final : public HttpHandler {
   Metrics& metrics_;
   HttpHandler& api_;
   const Authorizer& authorizer_;
+  const KubeletClientTls kubelet_;
 };
 
 // The Authorizer's pod lookup over the store: the node a pod is bound to.

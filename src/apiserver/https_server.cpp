@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/tls_policy.h"
+
 namespace podnet::apiserver {
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -139,7 +141,17 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
 
   void send(http::response<http::string_body> msg) {
     auto res = std::make_shared<http::response<http::string_body>>(std::move(msg));
-    res->prepare_payload();
+    // 1xx, 204 and 304 have no body and carry no Content-Length (RFC 9110 8.6); Beast's
+    // prepare_payload would write "Content-Length: 0" there, or throw for a non-empty body.
+    auto code = res->result();
+    if (http::to_status_class(code) == http::status_class::informational ||
+        code == http::status::no_content || code == http::status::not_modified) {
+      res->body().clear();
+      res->erase(http::field::content_length);
+      res->erase(http::field::transfer_encoding);
+    } else {
+      res->prepare_payload();
+    }
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->close();
       self->do_read();
@@ -352,6 +364,7 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::start(HttpsServerOptions optio
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
                   ec);
+  if (auto policy = apply_tls_policy(ctx.native_handle()); !policy) return std::unexpected(policy.error());
   const auto& opts = impl->options;
   if (!ec) ctx.use_certificate_chain(net::buffer(opts.serving.cert_pem), ec);
   if (!ec) ctx.use_private_key(net::buffer(opts.serving.key_pem), ssl::context::pem, ec);

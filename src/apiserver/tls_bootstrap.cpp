@@ -1,5 +1,5 @@
-// Credential files: pki/{ca,apiserver,admin}.{crt,key}. Private keys are 0600 from the moment they
-// exist (created with that mode, not chmod'ed later), and every file is replaced atomically.
+// Credential files: pki/{ca,apiserver,admin,apiserver-kubelet-client}.{crt,key}. Private keys are 0600 from
+// the moment they exist (created with that mode, not chmod'ed later), and every file is replaced atomically.
 #include "apiserver/tls_bootstrap.h"
 
 #include <fcntl.h>
@@ -93,6 +93,14 @@ Result<ServerCredentials> ensure_credentials(const BootstrapOptions& options) {
                return make_leaf(creds.ca, req);
              }));
   creds.admin = std::move(admin);
+
+  PODNET_TRY(kubelet_client, load_or_make(dir + "apiserver-kubelet-client", [&] {
+               CertRequest req;
+               req.common_name = "kube-apiserver-kubelet-client";
+               req.client_auth = true;
+               return make_leaf(creds.ca, req);
+             }));
+  creds.kubelet_client = std::move(kubelet_client);
   return creds;
 }
 

@@ -1,5 +1,6 @@
-// First-start credentials of `podnet server`: the cluster CA, the API server's serving certificate
-// and the admin client certificate, kept under DATA_DIR/pki and reused on later starts.
+// First-start credentials of `podnet server`: the cluster CA, the API server's serving certificate,
+// the admin client certificate and the API server's client certificate for node agents, kept under
+// DATA_DIR/pki and reused on later starts.
 #pragma once
 
 #include <string>
@@ -14,6 +15,9 @@ struct ServerCredentials {
   KeyPair ca;
   KeyPair serving;
   KeyPair admin;  // CN=podnet-admin, O=system:masters
+  // kube-apiserver's --kubelet-client-certificate: CN=kube-apiserver-kubelet-client, no group. Node
+  // agents let it read logs; to the API server it is a user without permissions.
+  KeyPair kubelet_client;
 };
 
 struct BootstrapOptions {

@@ -28,6 +28,11 @@ struct AgentFlags {
   std::string heartbeat_interval = "10s";
   std::string node_grace_period = "20s";
   bool cleanup = false;
+  // The log server's TLS (kubelet's flags): empty cert/key: <state_dir>/pki/kubelet.{crt,key};
+  // empty client CA: the CA of --kubeconfig.
+  std::string tls_cert_file;
+  std::string tls_private_key_file;
+  std::string client_ca_file;
 };
 
 // `pods` is the kubelet role used with --run-pods (empty: --run-pods only warns).

@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "client/kubeconfig.h"
+#include "common/files.h"
 #include "runtime/pod_manager.h"
 
 namespace podnet::cli {
@@ -15,7 +17,7 @@ namespace json = boost::json;
 // Starts the PodManager in run() and stops it (containers keep running) when stop() is called.
 class PodManagerRunner final : public agent::PodRunner {
  public:
-  explicit PodManagerRunner(const agent::PodRunnerContext& ctx)
+  PodManagerRunner(const agent::PodRunnerContext& ctx, const runtime::LogServerTls& tls)
       : http_(ctx.api),
         api_(
             ctx.api,
@@ -30,6 +32,7 @@ class PodManagerRunner final : public agent::PodRunner {
     options_.cni_conf = ctx.cni_conf_path;
     // Pod namespaces are named after the node so `podnet down` finds them (CONTRACTS: pn-<node>-<uid8>).
     options_.netns_prefix = "pn-" + ctx.node_name + "-";
+    options_.log_tls = tls;
   }
 
   void run() override {
@@ -71,10 +74,37 @@ class PodManagerRunner final : public agent::PodRunner {
 
 }  // namespace
 
-agent::PodRunnerFactory pod_manager_runner() {
-  return [](const agent::PodRunnerContext& ctx) -> Result<std::unique_ptr<agent::PodRunner>> {
-    return std::make_unique<PodManagerRunner>(ctx);
+Result<agent::PodRunnerFactory> pod_manager_runner(const AgentFlags& flags) {
+  runtime::LogServerTls tls;
+  std::string cert = flags.tls_cert_file.empty() ? flags.state_dir + "/pki/kubelet.crt" : flags.tls_cert_file;
+  std::string key =
+      flags.tls_private_key_file.empty() ? flags.state_dir + "/pki/kubelet.key" : flags.tls_private_key_file;
+  auto missing = [](const std::string& file, const Error& e) {
+    return fail_msg("log server: " + e.message() + " (" + file +
+                    ": the node's serving certificate, issued by the cluster CA with `podnet server "
+                    "--issue-node-credential NODE --serving-cert-out PREFIX --node-address IP`)");
   };
+  auto cert_pem = read_file(cert);
+  if (!cert_pem) return missing(cert, cert_pem.error());
+  auto key_pem = read_file(key);
+  if (!key_pem) return missing(key, key_pem.error());
+  tls.cert_pem = std::move(*cert_pem);
+  tls.key_pem = std::move(*key_pem);
+  if (!flags.client_ca_file.empty()) {
+    auto ca = read_file(flags.client_ca_file);
+    if (!ca) return fail_msg("--client-ca-file: " + ca.error().message());
+    tls.client_ca_pem = std::move(*ca);
+  } else {
+    auto access = client::load_kubeconfig(flags.kubeconfig);
+    if (!access) return std::unexpected(wrap(access.error(), "client CA from --kubeconfig"));
+    if (access->ca_pem.empty())
+      return fail_msg("log server: --kubeconfig has no certificate-authority; give --client-ca-file");
+    tls.client_ca_pem = std::move(access->ca_pem);
+  }
+  return agent::PodRunnerFactory(
+      [tls](const agent::PodRunnerContext& ctx) -> Result<std::unique_ptr<agent::PodRunner>> {
+        return std::make_unique<PodManagerRunner>(ctx, tls);
+      });
 }
 
 }  // namespace podnet::cli

@@ -3,9 +3,13 @@
 #pragma once
 
 #include "agent/pod_runner.h"
+#include "cli/agent_cmd.h"
+#include "common/error.h"
 
 namespace podnet::cli {
 
-agent::PodRunnerFactory pod_manager_runner();
+// Reads the log server's certificate, key and client CA now (agent_cmd.h's defaults), so a missing
+// file stops the agent at start rather than leaving its pods unserved.
+Result<agent::PodRunnerFactory> pod_manager_runner(const AgentFlags& flags);
 
 }  // namespace podnet::cli

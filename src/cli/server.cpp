@@ -5,6 +5,7 @@
 #include "cli/server.h"
 
 #include <signal.h>
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -75,6 +76,10 @@ int issue_node_credential(const ServerFlags& flags, spdlog::logger& log) {
     log.error("--issue-node-credential needs --out FILE");
     return 2;
   }
+  if (!flags.node_addresses.empty() && flags.serving_cert_out.empty()) {
+    log.error("--node-address needs --serving-cert-out PREFIX");
+    return 2;
+  }
   std::string url = flags.server_url;
   if (url.empty()) {
     auto admin = client::load_kubeconfig(flags.data_dir + "/admin.kubeconfig");
@@ -91,6 +96,15 @@ int issue_node_credential(const ServerFlags& flags, spdlog::logger& log) {
     return 1;
   }
   log.info("wrote {} for system:node:{} ({})", flags.out, flags.issue_node_credential, url);
+  if (flags.serving_cert_out.empty()) return 0;
+  auto serving = apiserver::write_node_serving_cert(flags.data_dir + "/pki", flags.issue_node_credential,
+                                                    flags.node_addresses, flags.serving_cert_out);
+  if (!serving) {
+    log.error("--serving-cert-out for {}: {}", flags.issue_node_credential, serving.error().message());
+    return 1;
+  }
+  log.info("wrote {}.crt for the log server of {} ({})", flags.serving_cert_out, flags.issue_node_credential,
+           fmt::join(flags.node_addresses, ", "));
   return 0;
 }
 

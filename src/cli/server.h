@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace podnet::cli {
 
@@ -26,6 +27,10 @@ struct ServerFlags {
   std::string issue_node_credential;
   std::string out;
   std::string server_url;  // empty: the server URL of DATA_DIR/admin.kubeconfig
+  // With it: also the node's log-server serving certificate, <serving_cert_out>.{crt,key}, for the
+  // node's name and these addresses (the API server dials the Node's InternalIP and verifies it).
+  std::string serving_cert_out;
+  std::vector<std::string> node_addresses;
 };
 
 int run_server(const ServerFlags& flags);

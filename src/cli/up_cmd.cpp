@@ -239,14 +239,20 @@ class Up {
   // Agents get their node's credential and nothing else: `podnet server` (this very binary) issues it.
   std::optional<Failed> issue_credential(int i) {
     const std::string node = layout_.node_name(i);
-    if (::access(layout_.node_kubeconfig(i).c_str(), F_OK) == 0) return std::nullopt;  // a restore keeps it
-    if (!said_credentials_) say("* node credentials (system:node:<name>, signed by the cluster CA)");
+    const std::string serving = serving_cert_prefix(i);
+    if (::access(layout_.node_kubeconfig(i).c_str(), F_OK) == 0 &&
+        ::access((serving + ".crt").c_str(), F_OK) == 0)
+      return std::nullopt;  // a restore keeps them
+    if (!said_credentials_)
+      say("* node credentials (system:node:<name> and its log server's certificate, signed by the cluster "
+          "CA)");
     said_credentials_ = true;
     const std::string log = layout_.log_path("credentials");
     auto rc = cluster::run_command(
         {self_, "server", "--data-dir", layout_.server_dir(), "--bind-address",
          layout_.gateway().addr.to_string(), "--port", std::to_string(layout_.spec().api_port),
-         "--issue-node-credential", node, "--out", layout_.node_kubeconfig(i)},
+         "--issue-node-credential", node, "--out", layout_.node_kubeconfig(i), "--serving-cert-out", serving,
+         "--node-address", layout_.node_ip(i).addr.to_string()},
         log);
     if (!rc) return Failed{"node credential for " + node + ": " + rc.error().message()};
     if (*rc != 0)
@@ -255,6 +261,9 @@ class Up {
     return std::nullopt;
   }
 
+  // The node's log-server certificate (issued with its credential, for its name and address).
+  std::string serving_cert_prefix(int i) const { return layout_.node_dir(i) + "/pki/kubelet"; }
+
   std::optional<Failed> start_agent(int i) {
     const auto& spec = layout_.spec();
     const std::string node = layout_.node_name(i);
@@ -262,15 +271,17 @@ class Up {
     if (supervised(daemon, "agent " + node)) return std::nullopt;
     say("* agent " + node + " in " + layout_.node_netns(i) + " (log " + layout_.log_path(daemon) + ")");
     std::vector<std::string> args{self_, "agent", "--run-pods"};
-    for (const auto& [flag, value] :
-         std::vector<std::pair<const char*, std::string>>{{"--kubeconfig", layout_.node_kubeconfig(i)},
-                                                          {"--node-name", node},
-                                                          {"--node-ip", layout_.node_ip(i).addr.to_string()},
-                                                          {"--overlay", spec.overlay},
-                                                          {"--state-dir", layout_.node_dir(i)},
-                                                          {"--cluster-cidr", spec.cluster_cidr},
-                                                          {"--lb-pool", layout_.lb_pool().str()},
-                                                          {"--cni-bin", cni_}})
+    for (const auto& [flag, value] : std::vector<std::pair<const char*, std::string>>{
+             {"--kubeconfig", layout_.node_kubeconfig(i)},
+             {"--node-name", node},
+             {"--node-ip", layout_.node_ip(i).addr.to_string()},
+             {"--overlay", spec.overlay},
+             {"--state-dir", layout_.node_dir(i)},
+             {"--cluster-cidr", spec.cluster_cidr},
+             {"--lb-pool", layout_.lb_pool().str()},
+             {"--cni-bin", cni_},
+             {"--tls-cert-file", serving_cert_prefix(i) + ".crt"},
+             {"--tls-private-key-file", serving_cert_prefix(i) + ".key"}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));

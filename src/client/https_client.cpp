@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "client/watch_decoder.h"
+#include "common/tls_policy.h"
 
 namespace podnet::client {
 
@@ -366,6 +367,8 @@ Result<std::unique_ptr<HttpsApiClient>> HttpsApiClient::create(const ClusterAcce
   impl->tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                             ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
                         ec);
+  if (auto policy = apply_tls_policy(impl->tls.native_handle()); !policy)
+    return std::unexpected(policy.error());
   if (access.ca_pem.empty())
     impl->tls.set_default_verify_paths(ec);
   else

@@ -2,14 +2,18 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -18,50 +22,199 @@
 #include <mutex>
 #include <thread>
 
+#include "common/c_ptr.h"
 #include "common/fd.h"
+#include "common/tls_policy.h"
 #include "runtime/container_process.h"
 
 namespace podnet::runtime {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
+using SslPtr = CPtr<SSL, SSL_free>;
 
 namespace {
 
-// "2024-05-01T12:00:00.123456789Z" -> unix ns; 0 when malformed.
-int64_t parse_ts(std::string_view ts) {
-  int y, mo, d, h, mi, s;
-  long long frac = 0;
-  char buf[64] = {};
-  std::memcpy(buf, ts.data(), std::min(ts.size(), sizeof buf - 1));
-  int n = std::sscanf(buf, "%d-%d-%dT%d:%d:%d.%lld", &y, &mo, &d, &h, &mi, &s, &frac);
-  if (n < 6) return 0;
-  // days_from_civil (H. Hinnant)
-  y -= mo <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400, doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-  return ((days * 86400 + h * 3600 + mi * 60 + s) * 1000000000LL) + (n == 7 ? frac : 0);
+constexpr size_t kMaxRequestHead = 16 * 1024;
+constexpr size_t kMaxNameLength = 253;
+constexpr size_t kMaxConnections = 128;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-std::string url_decode(std::string_view s) {
+// Percent-decoding; nullopt on a '%' not followed by two hex digits. '+' is a space only in a query.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;
+  out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
-      out += s[i] == '+' ? ' ' : s[i];
+      out += plus_is_space && s[i] == '+' ? ' ' : s[i];
     }
   }
   return out;
 }
 
-bool truthy(const std::string& v) {
-  return v == "true" || v == "1" || v == "True";
+// Namespace, pod and container names: DNS-1123 characters only, so none can step out of the pod's
+// log directory.
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > kMaxNameLength || s == "." || s == "..") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+// Decimal int64 with nothing around it; overflow and junk are errors, never exceptions.
+std::optional<int64_t> parse_int64(std::string_view v) {
+  int64_t out = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return out;
+}
+
+// kube-apiserver's rule for boolean query parameters: "0" and "false" (any case) are false, the
+// rest (including an empty value) true; an absent parameter is false.
+bool kube_bool(std::string_view v) {
+  std::string lower(v);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower != "0" && lower != "false";
+}
+
+std::unexpected<LogRequestError> bad(std::string message) {
+  return std::unexpected(LogRequestError{400, std::move(message)});
+}
+
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {  // H. Hinnant's algorithm
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400, doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
 }
 
 }  // namespace
+
+std::optional<int64_t> parse_rfc3339_ns(std::string_view t) {
+  auto digits = [&](size_t pos, size_t len, int& out) {
+    if (pos + len > t.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (t[i] < '0' || t[i] > '9') return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, s;
+  if (t.size() < 20 || !digits(0, 4, y) || t[4] != '-' || !digits(5, 2, mo) || t[7] != '-' ||
+      !digits(8, 2, d) || (t[10] != 'T' && t[10] != 't') || !digits(11, 2, h) || t[13] != ':' ||
+      !digits(14, 2, mi) || t[16] != ':' || !digits(17, 2, s))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  size_t pos = 19;
+  int64_t frac = 0;
+  if (t[pos] == '.') {
+    size_t n = 0;
+    for (++pos; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++n)
+      if (n < 9) frac = frac * 10 + (t[pos] - '0');
+    if (n == 0) return std::nullopt;
+    for (; n < 9; ++n) frac *= 10;
+  }
+  int64_t offset = 0;
+  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
+    ++pos;
+  } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+    int oh, om;
+    if (!digits(pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' || !digits(pos + 4, 2, om) ||
+        oh > 23 || om > 59)
+      return std::nullopt;
+    offset = (oh * 3600 + om * 60) * (t[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != t.size()) return std::nullopt;
+  int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
+  // int64 nanoseconds reach from 1677 to 2262.
+  if (secs < -9'000'000'000LL || secs > 9'000'000'000LL) return std::nullopt;
+  return secs * 1'000'000'000LL + frac;
+}
+
+std::expected<LogRequest, LogRequestError> parse_log_request(std::string_view target) {
+  if (target.size() > kMaxRequestHead) return bad("request target too long");
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string_view query = path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+  constexpr std::string_view prefix = "/containerLogs/";
+  constexpr const char* kShape = "expected /containerLogs/<namespace>/<pod>/<container>";
+  if (!path.starts_with(prefix)) return std::unexpected(LogRequestError{404, kShape});
+  std::vector<std::string> parts;
+  std::string_view rest = path.substr(prefix.size());
+  while (parts.size() <= 3) {
+    size_t slash = rest.find('/');
+    auto part = percent_decode(rest.substr(0, slash), false);
+    if (!part) return bad("invalid percent-encoding in the path");
+    parts.push_back(std::move(*part));
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(slash + 1);
+  }
+  if (parts.size() != 3) return std::unexpected(LogRequestError{404, kShape});
+  static constexpr const char* kWhat[] = {"namespace", "pod", "container"};
+  for (size_t i = 0; i < 3; ++i)
+    if (!valid_name(parts[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
+  LogRequest r{parts[0], parts[1], parts[2], {}, 0};
+  bool since_time = false;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (kv.empty()) continue;
+    size_t eq = kv.find('=');
+    auto key = percent_decode(kv.substr(0, eq), true);
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
+    if (!key || !value) return bad("invalid percent-encoding in the query");
+    const std::string& k = *key;
+    const std::string& v = *value;
+    auto integer = [&](int64_t min, const char* rule) -> std::expected<int64_t, LogRequestError> {
+      auto n = parse_int64(v);
+      if (!n) return bad(k + ": invalid value \"" + v.substr(0, 64) + "\": want an integer");
+      if (*n < min) return bad(k + ": invalid value " + v + ": " + rule);
+      return *n;
+    };
+    if (k == "follow") {
+      r.query.follow = kube_bool(v);
+    } else if (k == "timestamps") {
+      r.query.timestamps = kube_bool(v);
+    } else if (k == "tailLines") {
+      auto n = integer(0, "must be greater than or equal to 0");
+      if (!n) return std::unexpected(n.error());
+      r.query.tail_lines = *n;
+    } else if (k == "limitBytes") {
+      auto n = integer(1, "must be greater than 0");
+      if (!n) return std::unexpected(n.error());
+      r.query.limit_bytes = *n;
+    } else if (k == "sinceSeconds") {
+      auto n = integer(1, "must be greater than 0");
+      if (!n) return std::unexpected(n.error());
+      r.since_seconds = *n;
+    } else if (k == "sinceTime") {
+      auto ns = parse_rfc3339_ns(v);
+      if (!ns) return bad("sinceTime: invalid value \"" + v.substr(0, 64) + "\": want RFC 3339");
+      r.query.since_unix_ns = *ns;
+      since_time = true;
+    }
+  }
+  if (since_time && r.since_seconds > 0)
+    return bad("at most one of sinceTime or sinceSeconds may be specified");
+  return r;
+}
 
 std::string render_cri_log(const std::string& text, const LogQuery& q) {
   // Whole log lines: a run of P fragments closed by an F fragment.
@@ -83,7 +236,7 @@ std::string render_cri_log(const std::string& text, const LogQuery& q) {
     if (pending.empty()) pending_ts = std::string(ts);
     pending.append(body);
     if (tag == "P") continue;
-    if (q.since_unix_ns == 0 || parse_ts(pending_ts) >= q.since_unix_ns) {
+    if (q.since_unix_ns == 0 || parse_rfc3339_ns(pending_ts).value_or(0) >= q.since_unix_ns) {
       lines.push_back({pending_ts, std::move(pending)});
       if (q.tail_lines >= 0 && static_cast<int64_t>(lines.size()) > q.tail_lines) lines.pop_front();
     }
@@ -103,6 +256,8 @@ struct LogServer::Impl {
   UniqueFd listen_fd;
   uint16_t port = 0;
   LogResolver resolver;
+  LogServerTls tls;
+  std::optional<ssl::context> ctx;
   std::atomic<bool> stop{false};
   std::thread acceptor;
   std::mutex mu;
@@ -127,6 +282,11 @@ struct LogServer::Impl {
         it->thread.join();
         it = conns.erase(it);
       }
+      // A thread per connection: bounded, so a flood of idle handshakes cannot exhaust the node.
+      if (conns.size() >= kMaxConnections) {
+        ::close(fd);
+        continue;
+      }
       auto& c = conns.emplace_back();
       c.thread = std::thread([this, fd, done = c.done] {
         serve(UniqueFd(fd));
@@ -135,93 +295,99 @@ struct LogServer::Impl {
     }
   }
 
-  bool send_all(int fd, std::string_view data) {
+  static bool send_all(SSL* ssl, std::string_view data) {
     while (!data.empty()) {
-      ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
+      size_t n = 0;
+      if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) return false;
+      data.remove_prefix(n);
     }
     return true;
   }
-  bool chunk(int fd, std::string_view data) {
+  static bool chunk(SSL* ssl, std::string_view data) {
     if (data.empty()) return true;
     char head[32];
     int n = std::snprintf(head, sizeof head, "%zx\r\n", data.size());
-    return send_all(fd, std::string_view(head, n)) && send_all(fd, data) && send_all(fd, "\r\n");
+    return send_all(ssl, std::string_view(head, n)) && send_all(ssl, data) && send_all(ssl, "\r\n");
   }
-  void reply(int fd, int code, const std::string& reason, const std::string& body) {
-    send_all(fd, "HTTP/1.1 " + std::to_string(code) + " " + reason +
-                     "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\n\r\n" + body);
+  static void reply(SSL* ssl, int code, const std::string& reason, const std::string& body) {
+    send_all(ssl, "HTTP/1.1 " + std::to_string(code) + " " + reason +
+                      "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+
+  // kubelet's authorization of the API server: a certificate the client CA signed (checked in the
+  // handshake) whose CN or one of whose O values is allowed.
+  bool authorized(const CertSubject& who) const {
+    if (std::find(tls.users.begin(), tls.users.end(), who.common_name) != tls.users.end()) return true;
+    return std::any_of(who.organizations.begin(), who.organizations.end(), [&](const std::string& o) {
+      return std::find(tls.groups.begin(), tls.groups.end(), o) != tls.groups.end();
+    });
   }
 
   void serve(UniqueFd fd) {
-    asio::io_context ioc;
-    asio::ip::tcp::socket sock(ioc);
-    boost::system::error_code ec;
-    // Beast parses the request; responses go out with plain send() so a follow can poll the file.
+    // Bounds a silent or stalled peer: the handshake, the request and every write.
     timeval tv{10, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sock.assign(asio::ip::tcp::v6(), ::dup(fd.get()), ec);
-    if (ec) return;
-    beast::flat_buffer buf;
-    http::request<http::empty_body> req;
-    http::read(sock, buf, req, ec);
-    if (ec) return;
-    std::string target(req.target());
-    std::string path = target.substr(0, target.find('?')), query;
-    if (auto qm = target.find('?'); qm != std::string::npos) query = target.substr(qm + 1);
-    if (req.method() != http::verb::get) return reply(fd.get(), 405, "Method Not Allowed", "only GET\n");
-    constexpr std::string_view prefix = "/containerLogs/";
-    std::vector<std::string> parts;
-    if (path.starts_with(prefix)) {
-      std::string rest = path.substr(prefix.size());
-      size_t p = 0;
-      while (p <= rest.size()) {
-        size_t e = rest.find('/', p);
-        if (e == std::string::npos) e = rest.size();
-        parts.push_back(url_decode(rest.substr(p, e - p)));
-        p = e + 1;
-      }
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    SslPtr ssl(SSL_new(ctx->native_handle()));
+    if (!ssl || SSL_set_fd(ssl.get(), fd.get()) != 1) return;
+    if (SSL_accept(ssl.get()) != 1) return;  // no certificate, a foreign one, or no common suite
+    struct Shutdown {
+      SSL* s;
+      ~Shutdown() { SSL_shutdown(s); }
+    } shutdown{ssl.get()};
+
+    std::string head;
+    char buf[4096];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      if (head.size() > kMaxRequestHead)
+        return reply(ssl.get(), 431, "Request Header Fields Too Large", "request head over 16 KiB\n");
+      size_t n = 0;
+      if (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) != 1) return;
+      head.append(buf, n);
     }
-    if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty())
-      return reply(fd.get(), 404, "Not Found", "expected /containerLogs/<namespace>/<pod>/<container>\n");
-    LogQuery q;
-    size_t p = 0;
-    while (p < query.size()) {
-      size_t e = query.find('&', p);
-      if (e == std::string::npos) e = query.size();
-      std::string kv = query.substr(p, e - p);
-      p = e + 1;
-      std::string k = url_decode(kv.substr(0, kv.find('='))), v;
-      if (auto eq = kv.find('='); eq != std::string::npos) v = url_decode(kv.substr(eq + 1));
-      try {
-        if (k == "follow") q.follow = truthy(v);
-        if (k == "timestamps") q.timestamps = truthy(v);
-        if (k == "tailLines") q.tail_lines = std::stoll(v);
-        if (k == "limitBytes") q.limit_bytes = std::stoll(v);
-        if (k == "sinceSeconds") q.since_unix_ns = unix_now_ns() - std::stoll(v) * 1000000000LL;
-        if (k == "sinceTime") q.since_unix_ns = parse_ts(v);
-      } catch (const std::exception&) {
-        return reply(fd.get(), 400, "Bad Request", "invalid value for " + k + "\n");
-      }
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(kMaxRequestHead + 4096);
+    beast::error_code ec;
+    parser.put(asio::buffer(head), ec);
+    if (ec || !parser.is_header_done()) return reply(ssl.get(), 400, "Bad Request", "malformed request\n");
+    const auto& req = parser.get();
+
+    const X509* peer = SSL_get0_peer_certificate(ssl.get());
+    CertSubject who = peer ? cert_subject(peer) : CertSubject{};
+    if (!peer || !authorized(who))
+      return reply(ssl.get(), 403, "Forbidden",
+                   "Forbidden (user=" + who.common_name + ", verb=get, resource=nodes, subresource=proxy)\n");
+    if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
+
+    auto request = parse_log_request(req.target());
+    if (!request)
+      return reply(ssl.get(), request.error().status,
+                   request.error().status == 404 ? "Not Found" : "Bad Request",
+                   request.error().message + "\n");
+    LogQuery q = request->query;
+    if (request->since_seconds > 0) {
+      int64_t now = unix_now_ns();
+      // Further back than the epoch is everything; no multiplication can overflow.
+      q.since_unix_ns = request->since_seconds >= now / 1'000'000'000LL
+                            ? 0
+                            : now - request->since_seconds * 1'000'000'000LL;
     }
-    auto src = resolver(parts[0], parts[1], parts[2]);
+    auto src = resolver(request->ns, request->pod, request->container);
     if (!src)
-      return reply(
-          fd.get(), 404, "Not Found",
-          "container " + parts[2] + " of pod " + parts[0] + "/" + parts[1] + " is not on this node\n");
+      return reply(ssl.get(), 404, "Not Found",
+                   "container " + request->container + " of pod " + request->ns + "/" + request->pod +
+                       " is not on this node\n");
     std::ifstream in(src->path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // Only whole lines are rendered; the rest is read again with the next poll.
     size_t done = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
     std::string first = render_cri_log(text.substr(0, done), q);
-    if (!send_all(fd.get(),
+    if (!send_all(ssl.get(),
                   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
                   "Connection: close\r\n\r\n"))
       return;
-    if (!chunk(fd.get(), first)) return;
+    if (!chunk(ssl.get(), first)) return;
     int64_t sent = static_cast<int64_t>(first.size());
     LogQuery more = q;
     more.tail_lines = -1;
@@ -235,27 +401,56 @@ struct LogServer::Impl {
         std::string out = render_cri_log(add.substr(0, end + 1), more);
         if (q.limit_bytes >= 0 && sent + static_cast<int64_t>(out.size()) > q.limit_bytes)
           out.resize(static_cast<size_t>(q.limit_bytes - sent));
-        if (!chunk(fd.get(), out)) return;
+        if (!chunk(ssl.get(), out)) return;
         sent += static_cast<int64_t>(out.size());
         done += end + 1;
         continue;
       }
       if (!running) break;
-      // A client that hung up shows as readable-with-EOF.
+      // The client sends nothing after its request: anything readable (close_notify, EOF) means it
+      // hung up.
       pollfd pf{fd.get(), POLLIN, 0};
-      if (::poll(&pf, 1, 200) > 0) {
-        char c;
-        if (::recv(fd.get(), &c, 1, MSG_DONTWAIT) <= 0) return;
-      }
+      if (::poll(&pf, 1, 200) > 0) return;
     }
-    send_all(fd.get(), "0\r\n\r\n");
+    send_all(ssl.get(), "0\r\n\r\n");
   }
 };
 
+namespace {
+
+// The server's TLS context: the policy, the serving pair, and client certificates required.
+Result<ssl::context> make_context(const LogServerTls& tls) {
+  try {
+    ssl::context ctx(ssl::context::tls_server);
+    if (auto s = apply_tls_policy(ctx.native_handle()); !s) return std::unexpected(s.error());
+    beast::error_code ec;
+    ctx.use_certificate_chain(asio::buffer(tls.cert_pem), ec);
+    if (ec) return fail_msg("log server certificate: " + ec.message());
+    ctx.use_private_key(asio::buffer(tls.key_pem), ssl::context::pem, ec);
+    if (ec) return fail_msg("log server key: " + ec.message());
+    if (tls.client_ca_pem.empty()) return fail_msg("log server: no client CA");
+    ctx.add_certificate_authority(asio::buffer(tls.client_ca_pem), ec);
+    if (ec) return fail_msg("log server client CA: " + ec.message());
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec) return fail_msg("log server verify mode: " + ec.message());
+    static constexpr unsigned char kSessionContext[] = "podnet-log-server";
+    SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof kSessionContext - 1);
+    return ctx;
+  } catch (const std::exception& e) {  // ssl::context's constructor throws when OpenSSL cannot
+    return fail_msg(std::string("log server TLS context: ") + e.what());
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, uint16_t port,
-                                                    const netlink::NetNs* netns, LogResolver resolver) {
+                                                    const netlink::NetNs* netns, LogServerTls tls,
+                                                    LogResolver resolver) {
   auto impl = std::make_unique<Impl>();
   impl->resolver = std::move(resolver);
+  PODNET_TRY(ctx, make_context(tls));
+  impl->ctx.emplace(std::move(ctx));
+  impl->tls = std::move(tls);
   sockaddr_in6 sa{};
   sa.sin6_family = AF_INET6;
   sa.sin6_port = htons(port);

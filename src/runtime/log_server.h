@@ -1,14 +1,18 @@
 // The kubelet's log endpoint: `GET /containerLogs/<ns>/<pod>/<container>?follow=&tailLines=&
-// timestamps=&limitBytes=&sinceSeconds=` over plain HTTP (Boost.Beast), reading the CRI-format log
-// files the container shims write. The API server proxies `pods/<name>/log` here. One thread per
-// connection: followers are few and long-lived.
+// timestamps=&limitBytes=&sinceSeconds=&sinceTime=` over HTTPS with client certificates, reading the
+// CRI-format log files the container shims write. The API server proxies `pods/<name>/log` here,
+// presenting its kubelet client certificate; nobody else (not pods, not node credentials) may read.
+// One thread per connection: followers are few and long-lived.
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "netlink/netns.h"
@@ -31,11 +35,38 @@ struct LogQuery {
 };
 std::string render_cri_log(const std::string& text, const LogQuery& q);
 
+// A parsed request target. Pure and non-throwing: the fuzz target's entry point.
+struct LogRequest {
+  std::string ns, pod, container;
+  LogQuery query;             // since_unix_ns from sinceTime only
+  int64_t since_seconds = 0;  // 0: not given; the server turns it into since_unix_ns
+};
+struct LogRequestError {
+  int status;  // 400 or 404
+  std::string message;
+};
+std::expected<LogRequest, LogRequestError> parse_log_request(std::string_view target);
+
+// RFC 3339 ("2024-05-01T12:00:00.123456789Z", or with a +hh:mm offset) to unix ns; nullopt when
+// malformed or out of range.
+std::optional<int64_t> parse_rfc3339_ns(std::string_view text);
+
+// Who may connect, and with what the server identifies itself (kubelet's --tls-cert-file,
+// --tls-private-key-file and --client-ca-file).
+struct LogServerTls {
+  std::string cert_pem, key_pem;  // the node's serving certificate (chain allowed) and key
+  std::string client_ca_pem;      // clients must present a certificate this CA signed
+  // A verified client is authorized when its CN is one of `users` or an O one of `groups`.
+  std::vector<std::string> users{"kube-apiserver-kubelet-client"};
+  std::vector<std::string> groups{"system:masters"};
+};
+
 class LogServer {
  public:
   // `netns`: where to listen (the node's); null: the caller's. port 0: any free port.
   static Result<std::unique_ptr<LogServer>> start(const std::string& address, uint16_t port,
-                                                  const netlink::NetNs* netns, LogResolver resolver);
+                                                  const netlink::NetNs* netns, LogServerTls tls,
+                                                  LogResolver resolver);
   ~LogServer();
   uint16_t port() const;
 

@@ -164,7 +164,7 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
   const auto& opts = impl->ctx->opts;
   Impl* raw = impl.get();
   PODNET_TRY(logs, LogServer::start(opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port,
-                                    impl->ctx->node(),
+                                    impl->ctx->node(), opts.log_tls,
                                     [raw](const std::string& ns, const std::string& pod,
                                           const std::string& c) { return raw->log_source(ns, pod, c); }));
   impl->logs = std::move(logs);

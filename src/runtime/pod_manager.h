@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "runtime/log_server.h"
 #include "runtime/pod_api.h"
 
 namespace podnet::runtime {
@@ -29,6 +30,7 @@ struct PodManagerOptions {
   std::string node_netns;
   std::string log_address;    // empty: node_ip
   uint16_t log_port = 10250;  // 0: any free port
+  LogServerTls log_tls;       // the log server's certificate and who may read (log_server.h)
   // Crash-loop backoff: the first restart is immediate, then initial, doubling up to max.
   std::chrono::milliseconds restart_backoff{10000}, max_restart_backoff{300000};
 };

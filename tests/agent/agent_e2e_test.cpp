@@ -19,6 +19,7 @@
 
 #include "agent/lb.h"
 #include "apiserver/api_server.h"
+#include "apiserver/node_credential.h"
 #include "client/https_client.h"
 #include "client/kubeconfig.h"
 #include "common/files.h"
@@ -467,6 +468,9 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
 TEST_P(AgentEndToEnd, PodRunningAgentIsNotReadyUntilItsNetworkIsUp) {
   const std::vector<std::string> run_pods{"--run-pods", "--cni-bin",
                                           std::string(PODNET_BINARY_DIR) + "/podnet-cni"};
+  // Its log server's certificate, where the agent looks by default (<state-dir>/pki/kubelet.*).
+  ASSERT_TRUE(apiserver::write_node_serving_cert(server_->pki_dir(), "node1", {"192.168.77.11"},
+                                                 state_dir(1) + "/pki/kubelet"));
   start_agent(1, run_pods);
   auto ready = [&]() -> std::pair<std::string, std::string> {
     json::value n = get("/api/v1/nodes/node1");

@@ -406,7 +406,7 @@ spec: {ports: [{port: 80}]}
 }
 
 TEST_F(KubectlTest, LogsComeThroughTheServerFromTheNodeAgent) {
-  FakeAgent agent;
+  FakeAgent agent(server_.data_dir() + "/pki");
   ASSERT_EQ(
       kubectl({"create", "-f", write("node.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: node1}\n")})
           .code,

@@ -521,6 +521,56 @@ TEST_F(E2E, ANodesCredentialCannotRedirectTheServer) {
   EXPECT_EQ(ready.rc, 0) << ready.out;
 }
 
+// `kubectl logs` goes API server -> node over TLS verified both ways (the node's serving certificate
+// from `podnet up`, the API server's kubelet client certificate); nothing else reads the node's
+// :10250: not a pod on the node (no certificate), not the node's own credential (403). Malformed
+// requests get 400 and the agent keeps serving.
+TEST_F(E2E, OnlyTheApiServerReadsLogsFromTheNode) {
+  PODNET_BRING_UP((1, "vxlan"));
+  ASSERT_NO_FATAL_FAILURE(apply(
+      pod("talker", "node1", {{"app", "talker"}},
+          json::array{json::object{{"name", "c"},
+                                   {"image", "unused"},
+                                   {"command", json::array{"sh", "-c", "echo hello; exec sleep 3600"}}}})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready({"talker"}));
+  std::string logs;
+  EXPECT_TRUE(eventually([&] { return (logs = c_.kubectl("logs talker").out) == "hello\n"; })) << logs;
+
+  TempDir dir("podnet-e2e-logs");
+  const std::string node_kubeconfig = c_.state_dir() + "/nodes/node1/kubeconfig";
+  for (const auto& [field, file] : std::vector<std::pair<std::string, std::string>>{
+           {"client-certificate-data", "node.crt"}, {"client-key-data", "node.key"}})
+    ASSERT_EQ(
+        shell("kubectl --kubeconfig " + node_kubeconfig + " config view --raw -o jsonpath='{.users[0].user." +
+              field + "}' | base64 -d > " + dir.path() + "/" + file)
+            .rc,
+        0);
+  const std::string pki = c_.state_dir() + "/server/pki";
+  const std::string url = "https://" + c_.node_ip(1) + ":10250/containerLogs/default/talker/c";
+  const std::string curl = "curl -sS --max-time 10 --cacert " + pki + "/ca.crt -w \" %{http_code}\" ";
+
+  auto from_the_pod = in_pod("talker", curl + url);
+  EXPECT_NE(from_the_pod.rc, 0) << "no client certificate, no handshake: " << from_the_pod.out;
+  EXPECT_EQ(from_the_pod.out.find("hello"), std::string::npos) << from_the_pod.out;
+
+  auto as_node =
+      c_.in_node(1, curl + "--cert " + dir.path() + "/node.crt --key " + dir.path() + "/node.key " + url);
+  EXPECT_NE(
+      as_node.out.find("Forbidden (user=system:node:node1, verb=get, resource=nodes, subresource=proxy)"),
+      std::string::npos)
+      << as_node.out;
+  EXPECT_TRUE(trim(as_node.out).ends_with(" 403")) << as_node.out;
+
+  const std::string as_admin = curl + "--cert " + pki + "/admin.crt --key " + pki + "/admin.key ";
+  EXPECT_TRUE(trim(shell(as_admin + url).out).ends_with(" 200")) << "system:masters may read";
+  for (const char* query : {"?tailLines=%zz", "?tailLines=99999999999999999999", "?sinceSeconds=-1"}) {
+    auto bad = shell(as_admin + "'" + url + query + "'");
+    EXPECT_TRUE(trim(bad.out).ends_with(" 400")) << query << ": " << bad.out;
+  }
+  auto again = c_.kubectl("logs talker");
+  EXPECT_EQ(again.out, "hello\n") << "the agent still serves";
+}
+
 }  // namespace
 }  // namespace podnet::testing
 

@@ -111,6 +111,17 @@ class PodTest : public apiserver::testing::ApiServerTest {
     o.log_address = "127.0.0.1";
     o.log_port = 0;
     o.restart_backoff = 200ms;
+    // The log server's certificate from the cluster CA, as `podnet server --serving-cert-out` issues.
+    apiserver::KeyPair ca{read_file(server_->pki_dir() + "/ca.crt").value_or(""),
+                          read_file(server_->pki_dir() + "/ca.key").value_or("")};
+    apiserver::CertRequest serving;
+    serving.common_name = "system:node:node1";
+    serving.organizations = {"system:nodes"};
+    serving.server_auth = true;
+    serving.ip_addresses = {"127.0.0.1"};
+    auto pair = apiserver::make_leaf(ca, serving);
+    EXPECT_TRUE(pair);
+    if (pair) o.log_tls = LogServerTls{pair->cert_pem, pair->key_pem, ca.cert_pem};
     return o;
   }
 

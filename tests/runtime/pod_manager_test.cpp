@@ -4,6 +4,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -25,7 +28,12 @@ json::object tcp_readiness(int port) {
 
 }  // namespace
 
+// As the API server asks: HTTPS from inside the node's namespace, with its kubelet client
+// certificate. The body of a 200; otherwise "<status> <body>".
 std::string PodTest::kubelet_get(const std::string& target) {
+  namespace asio = boost::asio;
+  namespace ssl = asio::ssl;
+  namespace http = boost::beast::http;
   auto fd = node_.netns().run([]() -> Result<UniqueFd> {
     UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!s.valid()) return fail("socket");
@@ -37,26 +45,28 @@ std::string PodTest::kubelet_get(const std::string& target) {
   sa.sin_port = htons(manager_->log_port());
   ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
   if (::connect(fd->get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return "connect failed";
-  std::string req = "GET " + target + " HTTP/1.1\r\nHost: node1\r\n\r\n";
-  (void)!::send(fd->get(), req.data(), req.size(), MSG_NOSIGNAL);
-  std::string raw;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd->get(), buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<size_t>(n));
-  auto head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos) return "bad response: " + raw;
-  std::string head = raw.substr(0, head_end), body = raw.substr(head_end + 4);
-  if (!head.starts_with("HTTP/1.1 200")) return head + "\n" + body;
-  std::string out;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    size_t eol = body.find("\r\n", pos);
-    if (eol == std::string::npos) break;
-    size_t len = std::stoul(body.substr(pos, eol - pos), nullptr, 16);
-    if (len == 0) break;
-    out += body.substr(eol + 2, len);
-    pos = eol + 2 + len + 2;
-  }
-  return out;
+  const std::string pki = server_->pki_dir();
+  asio::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.add_certificate_authority(asio::buffer(read_file(pki + "/ca.crt").value_or("")));
+  ctx.use_certificate_chain(asio::buffer(read_file(pki + "/apiserver-kubelet-client.crt").value_or("")));
+  ctx.use_private_key(asio::buffer(read_file(pki + "/apiserver-kubelet-client.key").value_or("")),
+                      ssl::context::pem);
+  ctx.set_verify_mode(ssl::verify_peer);
+  ssl::stream<asio::ip::tcp::socket> stream(ioc, ctx);
+  boost::system::error_code ec;
+  stream.next_layer().assign(asio::ip::tcp::v4(), fd->release(), ec);
+  if (!ec) stream.handshake(ssl::stream_base::client, ec);
+  if (ec) return "handshake: " + ec.message();
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "node1");
+  http::write(stream, req, ec);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  if (ec) return "read: " + ec.message();
+  if (res.result_int() != 200) return std::to_string(res.result_int()) + " " + res.body();
+  return res.body();
 }
 
 TEST_F(PodTest, ContainersTalkOverLocalhostAndLogsAndCniDelReleasesIp) {

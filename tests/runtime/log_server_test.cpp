@@ -1,0 +1,190 @@
+// The agent's log server through real TLS sockets: who may read (the API server's kubelet client
+// certificate, admins; not anonymous clients, not a node's own credential, not another CA's
+// certificate), request parsing that answers 400 instead of aborting, and the TLS policy as
+// `openssl s_client` sees it. Also parse_log_request as a pure function.
+#include "runtime/log_server.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "apiserver/pki.h"
+#include "common/files.h"
+#include "support/temp_dir.h"
+#include "tls_client.h"
+
+namespace podnet::runtime {
+namespace {
+
+using apiserver::CertRequest;
+using apiserver::KeyPair;
+using apiserver::testing::TlsClient;
+
+KeyPair leaf(const KeyPair& ca, const std::string& cn, std::vector<std::string> orgs, bool server) {
+  CertRequest r;
+  r.common_name = cn;
+  r.organizations = std::move(orgs);
+  r.server_auth = server;
+  r.client_auth = !server;
+  if (server) r.ip_addresses = {"127.0.0.1"};
+  auto pair = apiserver::make_leaf(ca, r);
+  EXPECT_TRUE(pair) << pair.error().message();
+  return pair.value_or(KeyPair{});
+}
+
+// The command's output (stdout and stderr).
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+class LogServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = *apiserver::make_ca("podnet-ca");
+    // CRI lines as the shim writes them.
+    log_ = dir_.path() + "/c.log";
+    ASSERT_TRUE(write_file_atomic(log_,
+                                  "2024-05-01T12:00:00.000000001Z stdout F one\n"
+                                  "2024-05-01T12:00:01.000000001Z stdout F two\n"
+                                  "2024-05-01T12:00:02.000000001Z stdout F three\n"));
+    LogServerTls tls;
+    serving_ = leaf(ca_, "system:node:node1", {"system:nodes"}, true);
+    tls.cert_pem = serving_.cert_pem;
+    tls.key_pem = serving_.key_pem;
+    tls.client_ca_pem = ca_.cert_pem;
+    auto server = LogServer::start("127.0.0.1", 0, nullptr, tls,
+                                   [this](const std::string& ns, const std::string& pod,
+                                          const std::string& c) -> std::optional<LogSource> {
+                                     if (ns != "default" || pod != "web" || c != "c") return std::nullopt;
+                                     return LogSource{log_, [] { return false; }};
+                                   });
+    ASSERT_TRUE(server) << server.error().message();
+    server_ = std::move(*server);
+  }
+
+  TlsClient as(std::optional<KeyPair> client) { return TlsClient(server_->port(), ca_.cert_pem, client); }
+  TlsClient apiserver() { return as(leaf(ca_, "kube-apiserver-kubelet-client", {}, false)); }
+
+  testing::TempDir dir_{"podnet-logsrv"};
+  KeyPair ca_, serving_;
+  std::string log_;
+  std::unique_ptr<LogServer> server_;
+};
+
+TEST_F(LogServerTest, TheApiServersClientCertificateReadsLogs) {
+  auto r = apiserver().get("/containerLogs/default/web/c?tailLines=2");
+  ASSERT_EQ(r.status, 200) << r.error << r.body;
+  EXPECT_EQ(r.body, "two\nthree\n");
+  auto admin = as(leaf(ca_, "podnet-admin", {"system:masters"}, false)).get("/containerLogs/default/web/c");
+  EXPECT_EQ(admin.status, 200) << "system:masters may read";
+  EXPECT_EQ(admin.body, "one\ntwo\nthree\n");
+  EXPECT_EQ(apiserver().get("/containerLogs/default/other/c").status, 404);
+}
+
+TEST_F(LogServerTest, NoOneElseReads) {
+  auto anonymous = as(std::nullopt).get("/containerLogs/default/web/c");
+  EXPECT_EQ(anonymous.status, 0) << "no client certificate: the handshake fails; got " << anonymous.body;
+  // A node's own credential is from the right CA but not the API server: 403, as kubelet's authorizer.
+  auto node = as(leaf(ca_, "system:node:node1", {"system:nodes"}, false)).get("/containerLogs/default/web/c");
+  EXPECT_EQ(node.status, 403);
+  EXPECT_EQ(node.body, "Forbidden (user=system:node:node1, verb=get, resource=nodes, subresource=proxy)\n");
+  auto other_ca = *apiserver::make_ca("other-ca");
+  auto foreign =
+      as(leaf(other_ca, "kube-apiserver-kubelet-client", {}, false)).get("/containerLogs/default/web/c");
+  EXPECT_EQ(foreign.status, 0) << "a certificate from another CA fails the handshake";
+  EXPECT_EQ(apiserver().get("/containerLogs/default/web/c").status, 200) << "the server still serves";
+}
+
+TEST_F(LogServerTest, BadRequestsGet400AndTheServerLives) {
+  for (const char* target :
+       {"/containerLogs/default/web/c?tailLines=%zz", "/containerLogs/%zz/web/c",
+        "/containerLogs/default/web/c%", "/containerLogs/default/web/c?tailLines=99999999999999999999",
+        "/containerLogs/default/web/c?limitBytes=-5", "/containerLogs/default/web/c?sinceSeconds=0",
+        "/containerLogs/default/web/c?sinceSeconds=1e9", "/containerLogs/default/web/c?sinceTime=yesterday",
+        "/containerLogs/default/web/..", "/containerLogs/default/web/c%2F..%2F..%2Fetc"}) {
+    auto r = apiserver().get(target);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.error << r.body;
+  }
+  auto r = apiserver().get("/containerLogs/default/web/c?sinceSeconds=99999999999999&timestamps=TRUE");
+  ASSERT_EQ(r.status, 200) << "a since before the epoch is everything";
+  EXPECT_EQ(r.body.substr(0, 35), "2024-05-01T12:00:00.000000001Z one\n");
+}
+
+TEST_F(LogServerTest, TlsPolicyAsOpensslSeesIt) {
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/ca.crt", ca_.cert_pem));
+  auto client = leaf(ca_, "kube-apiserver-kubelet-client", {}, false);
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/c.crt", client.cert_pem));
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/c.key", client.key_pem));
+  std::string base = "openssl s_client -connect 127.0.0.1:" + std::to_string(server_->port()) + " -CAfile " +
+                     dir_.path() + "/ca.crt -cert " + dir_.path() + "/c.crt -key " + dir_.path() +
+                     "/c.key -tls1_2 </dev/null";
+  std::string aead = run(base + " -cipher ECDHE-ECDSA-AES128-GCM-SHA256");
+  EXPECT_NE(aead.find("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"), std::string::npos) << aead;
+  for (const char* cbc : {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256"}) {
+    std::string out = run(base + " -cipher " + std::string(cbc));
+    EXPECT_NE(out.find("Cipher is (NONE)"), std::string::npos) << cbc << " must be refused: " << out;
+  }
+}
+
+TEST(ParseLogRequest, ParsesAsKubeletDoes) {
+  auto r = parse_log_request(
+      "/containerLogs/kube-system/web-1/"
+      "c.x?follow=True&timestamps=0&tailLines=3&limitBytes=10&sinceSeconds=5");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->ns, "kube-system");
+  EXPECT_EQ(r->pod, "web-1");
+  EXPECT_EQ(r->container, "c.x");
+  EXPECT_TRUE(r->query.follow);
+  EXPECT_FALSE(r->query.timestamps);
+  EXPECT_EQ(r->query.tail_lines, 3);
+  EXPECT_EQ(r->query.limit_bytes, 10);
+  EXPECT_EQ(r->since_seconds, 5);
+  // kube's booleans: absent, 0 and false in any case are false; anything else (even empty) true.
+  for (const char* f : {"follow=FALSE", "follow=0", "follow=fAlSe", "x=1"})
+    EXPECT_FALSE(parse_log_request(std::string("/containerLogs/a/b/c?") + f)->query.follow) << f;
+  for (const char* t : {"follow=1", "follow=yes", "follow=", "follow", "follow=%54rue"})
+    EXPECT_TRUE(parse_log_request(std::string("/containerLogs/a/b/c?") + t)->query.follow) << t;
+  auto since = parse_log_request("/containerLogs/a/b/c?sinceTime=2024-05-01T14:00:01%2B02:00");
+  ASSERT_TRUE(since);
+  EXPECT_EQ(since->query.since_unix_ns, *parse_rfc3339_ns("2024-05-01T12:00:01Z"));
+  EXPECT_EQ(*parse_rfc3339_ns("1970-01-01T00:00:01.5Z"), 1'500'000'000);
+  EXPECT_FALSE(parse_rfc3339_ns("9999-01-01T00:00:00Z")) << "past int64 nanoseconds";
+  EXPECT_FALSE(parse_rfc3339_ns("2024-05-01T12:00:00"));
+
+  struct Case {
+    const char* target;
+    int status;
+  } bad[] = {{"/containerLogs/a/b", 404},
+             {"/containerLogs/a/b/c/d", 404},
+             {"/other/a/b/c", 404},
+             {"/containerLogs/a/b/%zz", 400},
+             {"/containerLogs/a/b/c?%=1", 400},
+             {"/containerLogs/a/b/c?tailLines=%", 400},
+             {"/containerLogs/a/b/c?tailLines=-1", 400},
+             {"/containerLogs/a/b/c?tailLines=", 400},
+             {"/containerLogs/a/b/c?tailLines=1x", 400},
+             {"/containerLogs/a/b/c?tailLines=9223372036854775808", 400},
+             {"/containerLogs/a/b/c?limitBytes=0", 400},
+             {"/containerLogs/a/b/c?sinceSeconds=-1", 400},
+             {"/containerLogs/a/b/c?sinceSeconds=1&sinceTime=2024-05-01T12:00:00Z", 400},
+             {"/containerLogs/A/b/c", 400},
+             {"/containerLogs/a/b/c%00", 400},
+             {"/containerLogs/a/./c", 400}};
+  for (const auto& c : bad) {
+    auto p = parse_log_request(c.target);
+    ASSERT_FALSE(p) << c.target;
+    EXPECT_EQ(p.error().status, c.status) << c.target << ": " << p.error().message;
+  }
+  EXPECT_EQ(parse_log_request("/containerLogs/a/b/c?tailLines=99999999999999999999").error().message,
+            "tailLines: invalid value \"99999999999999999999\": want an integer");
+}
+
+}  // namespace
+}  // namespace podnet::runtime
