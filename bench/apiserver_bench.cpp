@@ -21,8 +21,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>

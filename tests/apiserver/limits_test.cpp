@@ -147,8 +147,7 @@ TEST(Limits, JsonPatchCannotBuildADeepDocument) {
   for (int i = 0; i < 30; ++i) path += "/a";
   json::value doc = parse(nested(30));
   std::string value = nested(40);
-  auto r =
-      apply_json_patch(doc, parse(R"([{"op":"add","path":")" + path + R"(","value":)" + value + "}]"));
+  auto r = apply_json_patch(doc, parse(R"([{"op":"add","path":")" + path + R"(","value":)" + value + "}]"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, 422);
   // Copying a subtree into its own deepest level over and over roughly doubles its depth each time.
