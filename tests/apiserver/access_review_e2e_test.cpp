@@ -80,7 +80,8 @@ TEST_F(AccessReviewTest, CanIPredictsWhatANodeMayDo) {
   if (!have_kubectl()) GTEST_FAIL() << "no kubectl at " << podnet::testing::kKubectl;
   const std::string pods = "/api/v1/namespaces/default/pods";
   const std::string event = R"({"apiVersion":"v1","kind":"Event","metadata":{"name":"e1"},)"
-                            R"("involvedObject":{"kind":"Pod","name":"mine"},"reason":"Started"})";
+                            R"("involvedObject":{"kind":"Pod","namespace":"default","name":"mine"},)"
+                            R"("reason":"Started"})";
   const std::vector<Prediction> predictions{
       {{"list", "pods"}, [&](TlsClient& c) { return c.get(pods); }},
       {{"list", "pods", "-A"}, [](TlsClient& c) { return c.get("/api/v1/pods"); }},
@@ -92,6 +93,9 @@ TEST_F(AccessReviewTest, CanIPredictsWhatANodeMayDo) {
        [&](TlsClient& c) { return patch(c, pods + "/theirs/status", R"({"status":{"phase":"Running"}})"); }},
       {{"patch", "pods/mine"},
        [&](TlsClient& c) { return patch(c, pods + "/mine", R"({"metadata":{"labels":{"a":"b"}}})"); }},
+      // An event about its own pod, while the pod is there (NodeRestriction judges events by it).
+      {{"create", "events"},
+       [&](TlsClient& c) { return c.post("/api/v1/namespaces/default/events", json::parse(event)); }},
       {{"delete", "pods/theirs"}, [&](TlsClient& c) { return c.del(pods + "/theirs"); }},
       {{"patch", "nodes/node1"},
        [](TlsClient& c) {
@@ -114,8 +118,6 @@ TEST_F(AccessReviewTest, CanIPredictsWhatANodeMayDo) {
          return c.post("/api/v1/namespaces",
                        json::parse(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}})"));
        }},
-      {{"create", "events"},
-       [&](TlsClient& c) { return c.post("/api/v1/namespaces/default/events", json::parse(event)); }},
       {{"list", "networkpolicies"},
        [](TlsClient& c) { return c.get("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies"); }},
       {{"get", "/metrics"}, [](TlsClient& c) { return c.get("/metrics"); }},

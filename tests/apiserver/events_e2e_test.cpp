@@ -150,7 +150,9 @@ TEST_F(EventTtlE2E, EventsGoTheTtlAfterTheirLastWrite) {
   EXPECT_FALSE(exists("once.1")) << "never deleted";
   EXPECT_LT(std::chrono::steady_clock::now() - created, 5s);
   // The patched one lives on: its TTL counts from the patch.
-  if (std::chrono::steady_clock::now() - written_again < 2500ms) EXPECT_TRUE(exists("again.1"));
+  if (std::chrono::steady_clock::now() - written_again < 2500ms) {
+    EXPECT_TRUE(exists("again.1"));
+  }
   while (exists("again.1") && std::chrono::steady_clock::now() - written_again < 15s)
     std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(exists("again.1"));

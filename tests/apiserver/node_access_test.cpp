@@ -121,12 +121,20 @@ TEST_F(NodeAccessTest, NodeWritesStatusOfItsOwnPodsOnly) {
   EXPECT_EQ(n1.del("/api/v1/namespaces/default/pods/mine?gracePeriodSeconds=0").status, 200);
   EXPECT_EQ(admin().get("/api/v1/namespaces/default/pods/mine").status, 404);
 
-  json::value event = json::object{{"apiVersion", "v1"},
-                                   {"kind", "Event"},
-                                   {"metadata", {{"name", "e1"}}},
-                                   {"involvedObject", {{"kind", "Pod"}, {"name", "theirs"}}},
-                                   {"reason", "Started"}};
-  EXPECT_EQ(n1.post("/api/v1/namespaces/default/events", event).status, 201);
+  // Events: only about itself or its own pods (NodeRestriction), not about another node's pod.
+  json::value event =
+      json::object{{"apiVersion", "v1"},
+                   {"kind", "Event"},
+                   {"metadata", {{"name", "e1"}}},
+                   {"involvedObject", {{"kind", "Pod"}, {"namespace", "default"}, {"name", "theirs"}}},
+                   {"reason", "Started"}};
+  EXPECT_EQ(n1.post("/api/v1/namespaces/default/events", event).status, 403);
+  json::value own = json::object{{"apiVersion", "v1"},
+                                 {"kind", "Event"},
+                                 {"metadata", {{"name", "node1.1"}}},
+                                 {"involvedObject", {{"kind", "Node"}, {"name", "node1"}}},
+                                 {"reason", "Starting"}};
+  EXPECT_EQ(n1.post("/api/v1/namespaces/default/events", own).status, 201);
 }
 
 TEST_F(NodeAccessTest, OtherUsersOfTheCaGetNothing) {
