@@ -33,6 +33,16 @@ std::string string_at(const json::object& obj, std::string_view key) {
 // Kube's defaults that clients rely on being present right after create.
 void apply_defaults(const ResourceType& type, json::object& obj) {
   if (type.kind == "Namespace") {
+    // kube's SetDefaults_Namespace: every namespace carries its name as a label, so that a
+    // NetworkPolicy's namespaceSelector can select one by name.
+    if (json::value* meta = obj.if_contains("metadata"); meta && meta->is_object()) {
+      json::object& m = meta->get_object();
+      if (const json::value* name = m.if_contains("name"); name && name->is_string()) {
+        json::value& labels = m["labels"];
+        if (!labels.is_object()) labels = json::object{};
+        labels.get_object()["kubernetes.io/metadata.name"] = *name;
+      }
+    }
     json::value& status = obj["status"];
     if (!status.is_object()) status = json::object{};
     if (!status.get_object().contains("phase")) status.get_object()["phase"] = "Active";

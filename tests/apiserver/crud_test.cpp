@@ -227,6 +227,26 @@ TEST_F(ApiServerTest, DeletingANamespaceDeletesItsContent) {
   EXPECT_EQ(str(forbidden.json(), {"reason"}), "Forbidden");
 }
 
+// kube's namespace defaulting: the name as a label, set on create and kept on every update, so
+// that NetworkPolicy namespaceSelectors can pick a namespace by name.
+TEST_F(ApiServerTest, NamespacesCarryTheirNameAsALabel) {
+  json::value ns = {{"apiVersion", "v1"},
+                    {"kind", "Namespace"},
+                    {"metadata", {{"name", "shop"}, {"labels", {{"team", "a"}}}}}};
+  auto created = create("/api/v1/namespaces", ns);
+  EXPECT_EQ(str(created, {"metadata", "labels", "kubernetes.io/metadata.name"}), "shop");
+  EXPECT_EQ(str(created, {"metadata", "labels", "team"}), "a");
+  auto patched =
+      admin().request(http::verb::patch, "/api/v1/namespaces/shop",
+                      R"({"metadata":{"labels":{"kubernetes.io/metadata.name":"other","team":null}}})",
+                      "application/merge-patch+json");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(str(patched.json(), {"metadata", "labels", "kubernetes.io/metadata.name"}), "shop");
+  EXPECT_EQ(str(patched.json(), {"metadata", "labels", "team"}), "");
+  auto system = admin().get("/api/v1/namespaces/kube-system");
+  EXPECT_EQ(str(system.json(), {"metadata", "labels", "kubernetes.io/metadata.name"}), "kube-system");
+}
+
 TEST_F(ApiServerTest, ClientsCannotSetServerOwnedMetadata) {
   auto created = create(kPods, pod("owned"));
   json::value edit = created;
