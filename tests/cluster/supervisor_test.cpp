@@ -131,11 +131,12 @@ TEST_F(Supervise, RestartsAFailingDaemonWithGrowingDelaysUpToTheCap) {
 
 TEST_F(Supervise, ACrashLoopBacksOffAndAHealthyRunResetsTheBackoff) {
   // Fails fast three times, then runs 600 ms (healthy after 500) and fails again: that failure is
-  // the first of a new series, restarted after the initial delay.
+  // the first of a new series, restarted after the initial delay. The last run loops in the shell,
+  // not `exec sleep`, so its command line keeps naming the temp dir and the cleanup finds it.
   std::string script =
       record_run() + "n=$(wc -l < " + dir_.path() +
-      "/runs); if [ $n -eq 4 ]; then sleep 0.6; exit 1; fi; if [ $n -ge 5 ]; then exec sleep 600; "
-      "fi; exit 1";
+      "/runs); if [ $n -eq 4 ]; then sleep 0.6; exit 1; fi; if [ $n -ge 5 ]; then while :; do sleep 0.05; "
+      "done; fi; exit 1";
   start(script, {"--healthy-after-ms", "500"});
   ASSERT_TRUE(eventually([&] {
     return report() && report()->state == SupervisorReport::State::kBackoff && report()->crash_looping();
