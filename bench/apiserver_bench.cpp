@@ -366,6 +366,7 @@ int adversarial(const std::string& podnet, const std::string& root) {
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
   std::filesystem::remove_all(root);
+  std::filesystem::remove(root + ".log");  // kept only when the server failed (die() names it)
   return 0;
 }
 
