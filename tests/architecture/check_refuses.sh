@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# ArchitectureLayeringRefuses: scripts/check-layering.py fails on a forbidden include, a forbidden
+# link and a grown debt counter, each injected into a copy of the tree.
+set -euo pipefail
+src=$1
+tmp=$(mktemp -d /tmp/pn-layering-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+copy() {
+  rm -rf "$tmp/t" && mkdir -p "$tmp/t" && cp -r "$src/src" "$src/docs" "$src/scripts" "$tmp/t/"
+}
+expect_fail() {
+  local what=$1 pattern=$2
+  if out=$(python3 "$tmp/t/scripts/check-layering.py" --root "$tmp/t" 2>&1); then
+    echo "FAIL: $what was not refused" >&2
+    exit 1
+  fi
+  grep -q -- "$pattern" <<<"$out" || { echo "FAIL: $what: unexpected output: $out" >&2; exit 1; }
+  echo "ok: $what refused"
+}
+copy
+python3 "$tmp/t/scripts/check-layering.py" --root "$tmp/t" >/dev/null
+copy
+echo '#include "agent/agent.h"' >>"$tmp/t/src/k8s/names.cpp"
+expect_fail "k8s including agent" "forbidden edge k8s -> agent"
+copy
+sed -i 's/target_link_libraries(podnet_storage PUBLIC podnet_common/target_link_libraries(podnet_storage PUBLIC podnet_common podnet_apiserver/' \
+  "$tmp/t/src/storage/CMakeLists.txt"
+expect_fail "storage linking apiserver" "forbidden edge storage -> apiserver"
+copy
+printf '\nstruct X { enum class PatchType { kA }; };\n' >>"$tmp/t/src/client/informer.h"
+expect_fail "a third PatchType" "debt 'patch-type-enums' grew"
