@@ -39,6 +39,8 @@ struct PodManagerOptions {
   std::string resolv_conf = "/etc/resolv.conf";  // the node's, the base of Default and ClusterFirst
   std::string hosts_file = "/etc/hosts";         // the node's, what hostNetwork pods see
   // Where pod mount namespaces are bound (pod_mounts.h), one file per pod named like its netns.
+  // Empty: no mount namespace, pods see the node's own /etc/resolv.conf and /etc/hosts (what
+  // pod_start_bench --no-pod-mounts measures against).
   std::string mntns_dir = "/run/podnet/mntns";
   // The node's Services (its informer's), for the service environment variables; empty: only the
   // variables of the pod itself (kubelet without a master).

@@ -1075,13 +1075,14 @@ void PodWorker::run() {
         next_sandbox_retry_ = now + 2s;
       }
     }
-    if (sandbox_ready_ && !pod_mnt_.valid() && now >= next_sandbox_retry_ && !setup_mounts()) {
+    const bool mounts = !ctx_.opts.mntns_dir.empty();
+    if (sandbox_ready_ && mounts && !pod_mnt_.valid() && now >= next_sandbox_retry_ && !setup_mounts()) {
       spdlog::warn("pod {}: sandbox: {}", spec_->key(), sandbox_error_);
       record(nullptr, k8s::kEventWarning, "FailedCreatePodSandBox",
              "Failed to create pod sandbox: " + sandbox_error_);
       next_sandbox_retry_ = now + 2s;
     }
-    if (sandbox_ready_ && pod_mnt_.valid() && run_init_containers()) {
+    if (sandbox_ready_ && (pod_mnt_.valid() || !mounts) && run_init_containers()) {
       for (const auto& name : order_) {
         auto& c = containers_.at(name);
         bool due = (c.state == Container::State::kWaiting ||
