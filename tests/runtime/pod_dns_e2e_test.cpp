@@ -49,7 +49,8 @@ class PodDnsTest : public PodTest {
       pod = get_pod(name);
       std::string uid = str(pod, {"metadata", "uid"});
       out = output(state_ + "/pods/" + uid + "/c.log");
-      return out.ends_with("END\n");
+      // The status (podIP) may be posted after the container has written everything.
+      return out.ends_with("END\n") && !str(pod, {"status", "podIP"}).empty();
     });
     EXPECT_TRUE(done) << name << ": " << out << "\n" << json::serialize(pod);
     uids_[name] = str(pod, {"metadata", "uid"});
