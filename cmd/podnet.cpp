@@ -111,6 +111,13 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--lb-pool", agent.lb_pools,
                         "LoadBalancer addresses this node may announce (CIDR, repeatable; the API server's "
                         "--lb-pool). Without it no LoadBalancer address is announced");
+  agent_cmd
+      ->add_option("--cluster-dns", agent.cluster_dns,
+                   "Nameserver of ClusterFirst pods, as kubelet's --cluster-dns (IP; repeatable or "
+                   "comma-separated). Without it such pods get the node's resolver")
+      ->delimiter(',');
+  agent_cmd->add_option("--cluster-domain", agent.cluster_domain, "The cluster's DNS domain (kubelet's)")
+      ->capture_default_str();
   agent_cmd->add_option("--cni-bin", agent.cni_bin, "Path of podnet-cni (for --run-pods)");
   agent_cmd->add_option("--cni-conf-dir", agent.cni_conf_dir, "Also write the CNI config here");
   agent_cmd->add_option("--bpf-dir", agent.bpf_dir,

@@ -12,6 +12,7 @@
 #include "agent/lb.h"
 #include "client/watch_decoder.h"
 #include "common/files.h"
+#include "k8s/decode.h"
 
 namespace podnet::agent {
 
@@ -44,12 +45,27 @@ class Agent::NodeHandler : public client::InformerHandler {
   Agent& a_;
 };
 
-// One Services informer for both the proxy (forwarded) and the LB announcer.
+// One Services informer for the proxy (forwarded), the LB announcer and the pod runner (the
+// Services with a ClusterIP, for the service environment variables).
 class Agent::ServiceHandler : public client::InformerHandler {
  public:
   ServiceHandler(Agent& a, client::InformerHandler* proxy) : a_(a), proxy_(proxy) {}
+
+  // The namespace's Services with a ClusterIP, and default/kubernetes.
+  std::vector<k8s::Service> services(const std::string& ns) {
+    std::vector<k8s::Service> out;
+    std::lock_guard l(services_mu_);
+    if (auto it = services_.find(ns); it != services_.end())
+      for (const auto& [name, s] : it->second) out.push_back(s);
+    if (ns != "default")
+      if (auto it = services_.find("default"); it != services_.end())
+        if (auto k = it->second.find("kubernetes"); k != it->second.end()) out.push_back(k->second);
+    return out;
+  }
+
   void on_upsert(const json::value& object) override {
     if (proxy_) proxy_->on_upsert(object);
+    if (a_.opts_.pod_runner) remember(object, true);
     std::vector<IpAddress> outside;
     auto ips = inside_pools(loadbalancer_ips(object), a_.opts_.lb_pools, outside);
     std::lock_guard l(a_.mu_);
@@ -63,6 +79,7 @@ class Agent::ServiceHandler : public client::InformerHandler {
   }
   void on_delete(const json::value& last_known) override {
     if (proxy_) proxy_->on_delete(last_known);
+    if (a_.opts_.pod_runner) remember(last_known, false);
     std::lock_guard l(a_.mu_);
     outside_.erase(client::object_key(last_known));
     if (a_.lb_ips_.erase(client::object_key(last_known)) > 0) {
@@ -78,6 +95,18 @@ class Agent::ServiceHandler : public client::InformerHandler {
   }
 
  private:
+  void remember(const json::value& object, bool present) {
+    auto s = k8s::decode_service(object);
+    if (!s) return;  // the proxy logs what it cannot read
+    std::lock_guard l(services_mu_);
+    auto& in_ns = services_[s->meta.namespace_];
+    if (present && !s->headless && !s->cluster_ips.empty())
+      in_ns[s->meta.name] = std::move(*s);
+    else
+      in_ns.erase(s->meta.name);
+    if (in_ns.empty()) services_.erase(s->meta.namespace_);
+  }
+
   // Logged once per change of a service's refused addresses (under a_.mu_); only services that
   // have some are remembered.
   void log_outside(const std::string& key, const std::vector<IpAddress>& outside) {
@@ -101,6 +130,8 @@ class Agent::ServiceHandler : public client::InformerHandler {
   Agent& a_;
   client::InformerHandler* proxy_;
   std::map<std::string, std::vector<IpAddress>> outside_;
+  std::mutex services_mu_;
+  std::map<std::string, std::map<std::string, k8s::Service>> services_;  // namespace -> name -> Service
 };
 
 Agent::Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options)
@@ -389,8 +420,10 @@ Status Agent::run() {
     // informer's SYN to the API server, lost and resent a second later, so a node started its
     // first pods ~1 s late).
     if (cni_written && opts_.pod_runner && !pods) {
-      auto made = opts_.pod_runner({api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
-                                    opts_.state_dir + "/cni/10-podnet.conflist", *cni_written});
+      auto made = opts_.pod_runner(
+          {api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
+           opts_.state_dir + "/cni/10-podnet.conflist", *cni_written, opts_.cluster_dns, opts_.cluster_domain,
+           [this](const std::string& ns) { return service_handler_->services(ns); }});
       if (made) {
         pods = std::move(*made);
         threads.emplace_back([&] { pods->run(); });

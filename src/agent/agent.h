@@ -35,6 +35,10 @@ struct AgentOptions {
   std::chrono::milliseconds node_grace{20000};      // heartbeat age after which a node is not Ready
   std::chrono::milliseconds resync_interval{1000};  // reconcile at least this often (readiness ages)
   PodRunnerFactory pod_runner;                      // empty: no kubelet role
+  // Pod DNS (kubelet's --cluster-dns and --cluster-domain), for the pod runner: the nameservers of
+  // ClusterFirst pods and their search domains.
+  std::vector<IpAddress> cluster_dns;
+  std::string cluster_domain = "cluster.local";
 };
 
 class Agent {

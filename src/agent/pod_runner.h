@@ -10,6 +10,7 @@
 #include "client/https_client.h"
 #include "common/error.h"
 #include "common/ip.h"
+#include "k8s/model.h"
 
 namespace podnet::agent {
 
@@ -21,6 +22,12 @@ struct PodRunnerContext {
   std::string cni_bin;        // podnet-cni
   std::string cni_conf_path;  // <state-dir>/cni/10-podnet.conflist, already written
   IpPrefix pod_cidr;
+  // Pod DNS, as kubelet's --cluster-dns and --cluster-domain (AgentOptions).
+  std::vector<IpAddress> cluster_dns;
+  std::string cluster_domain;
+  // The Services the agent's informer holds in a namespace, plus default/kubernetes (for the
+  // service environment variables). Complete: the runner is built after the first full list.
+  std::function<std::vector<k8s::Service>(const std::string& ns)> services;
 };
 
 class PodRunner {

@@ -16,6 +16,7 @@
 #include "cli/signal_waiter.h"
 #include "client/kubeconfig.h"
 #include "fastpath/fastpath.h"
+#include "k8s/names.h"
 #include "proxy/conntrack.h"
 #include "proxy/http_server.h"
 #include "proxy/kernel.h"
@@ -53,6 +54,14 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
     PODNET_TRY(p, parse_prefix(c));
     o.lb_pools.push_back(p.network());
   }
+  for (const auto& ip : f.cluster_dns) {
+    auto a = parse_ip(ip);
+    if (!a) return fail_msg("--cluster-dns: " + a.error().message());
+    o.cluster_dns.push_back(*a);
+  }
+  if (auto errs = k8s::dns1123_subdomain_errors(f.cluster_domain); !errs.empty())
+    return fail_msg("--cluster-domain \"" + f.cluster_domain + "\": " + errs.front());
+  o.cluster_domain = f.cluster_domain;
   o.state_dir = f.state_dir;
   o.cni_conf_dir = f.cni_conf_dir;
   o.cni_bin = f.cni_bin;

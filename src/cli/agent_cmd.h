@@ -18,6 +18,9 @@ struct AgentFlags {
   std::string state_dir = "/var/lib/podnet/agent";
   std::vector<std::string> cluster_cidrs{"10.244.0.0/16"};
   std::vector<std::string> lb_pools;  // LoadBalancer addresses this node may announce
+  // kubelet's --cluster-dns (repeatable or comma-separated) and --cluster-domain.
+  std::vector<std::string> cluster_dns;
+  std::string cluster_domain = "cluster.local";
   std::string cni_bin;
   std::string cni_conf_dir;
   std::string bpf_dir;  // empty: <state_dir>/bpf

@@ -33,6 +33,9 @@ class PodManagerRunner final : public agent::PodRunner {
     // Pod namespaces are named after the node so `podnet down` finds them (CONTRACTS: pn-<node>-<uid8>).
     options_.netns_prefix = "pn-" + ctx.node_name + "-";
     options_.log_tls = tls;
+    for (const auto& ip : ctx.cluster_dns) options_.cluster_dns.push_back(ip.to_string());
+    if (!ctx.cluster_domain.empty()) options_.cluster_domain = ctx.cluster_domain;
+    options_.services = ctx.services;
   }
 
   void run() override {

@@ -21,6 +21,7 @@
 #include "cluster/underlay.h"
 #include "cluster/views.h"
 #include "common/files.h"
+#include "common/ip.h"
 
 namespace podnet::cli {
 namespace {
@@ -284,6 +285,9 @@ class Up {
              {"--tls-private-key-file", serving_cert_prefix(i) + ".key"}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");
+    // The cluster DNS Service's address, kube-dns's by convention: the 10th of the service range.
+    if (auto range = parse_prefix(spec.service_cidr))
+      args.insert(args.end(), {"--cluster-dns", ip_add(range->network().addr, 10).to_string()});
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 

@@ -1,6 +1,7 @@
 #include "cluster/teardown.h"
 
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -19,6 +20,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr const char* kNetnsDir = "/run/netns";
+// Where agents bind their pods' mount namespaces (runtime::PodManagerOptions::mntns_dir's default),
+// named like the pods' network namespaces.
+constexpr const char* kPodMntnsDir = "/run/podnet/mntns";
 
 std::string uid_prefix(const std::string& uid) {
   std::string hex;
@@ -158,6 +162,12 @@ Status tear_down(const Layout& layout, const Progress& progress) {
   if (!namespaces.empty())
     progress("removing " + std::to_string(namespaces.size()) + " network namespace(s)");
   for (const auto& name : namespaces) note(delete_netns_if_present(name));
+  for (const auto& name : cluster_netns(layout, list_dir(kPodMntnsDir), recorded_pods(layout))) {
+    std::string path = std::string(kPodMntnsDir) + "/" + name;
+    if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      note(fail("unmount " + path));
+    ::unlink(path.c_str());
+  }
   note(delete_root_links(layout));
 
   progress("removing " + layout.spec().state_dir);

@@ -46,7 +46,7 @@ Result<LaunchedContainer> launch_container(const ContainerLaunch& launch) {
   int rp[2];
   if (::pipe2(rp, O_CLOEXEC) != 0) return fail("pipe for container");
   UniqueFd report_r(rp[0]), report_w(rp[1]);
-  ShimCommand cmd{log.get(),       report_w.get(),     launch.netns_fd,   launch.exit_path,
+  ShimCommand cmd{log.get(),       report_w.get(),     launch.netns_fd,   launch.mntns_fd, launch.exit_path,
                   launch.hostname, launch.working_dir, launch.executable, launch.argv};
   std::vector<std::string> argv_s = shim_command(launch.shim_path, cmd), env_s = launch.env;
   std::vector<char*> argv, envp;
@@ -60,12 +60,12 @@ Result<LaunchedContainer> launch_container(const ContainerLaunch& launch) {
     const char* path;
     char* const* argv;
     char* const* envp;
-    int pass[3];  // inherited by the shim (the agent opens everything close-on-exec)
+    int pass[4];  // inherited by the shim (the agent opens everything close-on-exec)
     int report_w;
   } child{launch.shim_path.c_str(),
           argv.data(),
           envp.data(),
-          {log.get(), report_w.get(), launch.netns_fd},
+          {log.get(), report_w.get(), launch.netns_fd, launch.mntns_fd},
           report_w.get()};
   int64_t started = unix_now_ns();
   pid_t shim = spawn_vfork(

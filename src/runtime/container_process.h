@@ -35,6 +35,7 @@ struct ContainerLaunch {
   std::vector<std::string> env;  // "NAME=value"
   std::string working_dir;       // empty: /
   int netns_fd = -1;             // the pod's network namespace; -1: the caller's
+  int mntns_fd = -1;             // the pod's mount namespace (pod_mounts.h); -1: the caller's
   std::string hostname;          // non-empty: a private UTS namespace with this hostname
   std::string log_path, exit_path;
 };

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "runtime/log_server.h"
 #include "runtime/pod_api.h"
+#include "runtime/service_env.h"
 
 namespace podnet::runtime {
 
@@ -31,6 +32,19 @@ struct PodManagerOptions {
   std::string log_address;    // empty: node_ip
   uint16_t log_port = 10250;  // 0: any free port
   LogServerTls log_tls;       // the log server's certificate and who may read (log_server.h)
+  // Pod DNS as kubelet's --cluster-dns, --cluster-domain and --resolv-conf (pod_dns.h). No cluster DNS:
+  // ClusterFirst pods get the node's resolver (kubelet's MissingClusterDNS fallback).
+  std::vector<std::string> cluster_dns;
+  std::string cluster_domain = "cluster.local";
+  std::string resolv_conf = "/etc/resolv.conf";  // the node's, the base of Default and ClusterFirst
+  std::string hosts_file = "/etc/hosts";         // the node's, what hostNetwork pods see
+  // Where pod mount namespaces are bound (pod_mounts.h), one file per pod named like its netns.
+  // Empty: no mount namespace, pods see the node's own /etc/resolv.conf and /etc/hosts (what
+  // pod_start_bench --no-pod-mounts measures against).
+  std::string mntns_dir = "/run/podnet/mntns";
+  // The node's Services (its informer's), for the service environment variables; empty: only the
+  // variables of the pod itself (kubelet without a master).
+  ServiceLister services;
   // Crash-loop backoff: the first restart is immediate, then initial, doubling up to max.
   std::chrono::milliseconds restart_backoff{10000}, max_restart_backoff{300000};
 };

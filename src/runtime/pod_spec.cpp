@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 
+#include "common/ip.h"
 #include "k8s/names.h"
 
 namespace podnet::runtime {
@@ -274,6 +275,123 @@ ContainerSpec read_container(Reader& r, const json::object& c, const std::string
   return out;
 }
 
+// Text that becomes one word of resolv.conf or /etc/hosts: no whitespace or control characters,
+// so no value can end its line and add another.
+bool one_word(const std::string& s) {
+  return std::none_of(s.begin(), s.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+}
+
+void read_ip(Reader& r, const json::value& v, const std::string& path, std::string& out) {
+  out = r.string(&v, path);
+  // No zone ("fe80::1%eth0"): kube's parser takes none, and its text would reach the files.
+  if (!r.failed() &&
+      (!v.is_string() || !one_word(out) || out.find('%') != std::string::npos || !parse_ip(out)))
+    r.invalid(path, quoted(out), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+}
+
+// spec.dnsPolicy, spec.dnsConfig, spec.hostAliases, hostname and subdomain: what the pod's
+// /etc/resolv.conf and /etc/hosts are made of (kube's validation rules and messages).
+void read_dns(Reader& r, const json::object& spec, PodSpec& s) {
+  s.hostname = r.string(spec, "hostname", "spec.hostname");
+  if (!s.hostname.empty())
+    if (auto errs = k8s::dns1123_label_errors(s.hostname); !errs.empty())
+      return r.invalid("spec.hostname", quoted(s.hostname), errs.front());
+  s.subdomain = r.string(spec, "subdomain", "spec.subdomain");
+  if (!s.subdomain.empty())
+    if (auto errs = k8s::dns1123_label_errors(s.subdomain); !errs.empty())
+      return r.invalid("spec.subdomain", quoted(s.subdomain), errs.front());
+  s.set_hostname_as_fqdn = r.boolean(spec, "setHostnameAsFQDN", "spec.setHostnameAsFQDN");
+  if (const json::value* links = r.member(spec, "enableServiceLinks")) {
+    if (!links->is_bool()) return r.fail("spec.enableServiceLinks", "must be a boolean");
+    s.enable_service_links = links->get_bool();
+  }
+  std::string policy = r.string(spec, "dnsPolicy", "spec.dnsPolicy");
+  if (policy.empty() || policy == "ClusterFirst")
+    s.dns_policy = DnsPolicy::kClusterFirst;
+  else if (policy == "ClusterFirstWithHostNet")
+    s.dns_policy = DnsPolicy::kClusterFirstWithHostNet;
+  else if (policy == "Default")
+    s.dns_policy = DnsPolicy::kDefault;
+  else if (policy == "None")
+    s.dns_policy = DnsPolicy::kNone;
+  else
+    return r.fail("spec.dnsPolicy", "Unsupported value: " + quoted(policy) +
+                                        ": supported values: \"ClusterFirst\", \"ClusterFirstWithHostNet\", "
+                                        "\"Default\", \"None\"");
+  const json::object* cfg = r.object(spec, "dnsConfig", "spec.dnsConfig");
+  if (r.failed()) return;
+  if (!cfg && s.dns_policy == DnsPolicy::kNone)
+    return r.fail("spec.dnsConfig", "Required value: must provide `dnsConfig` when `dnsPolicy` is None");
+  if (cfg) {
+    PodDnsConfig c;
+    const std::string base = "spec.dnsConfig";
+    if (const json::array* ns = r.array(*cfg, "nameservers", base + ".nameservers")) {
+      if (ns->size() > 3)
+        return r.invalid(base + ".nameservers", json::serialize(*ns),
+                         "must not have more than 3 nameservers");
+      for (size_t i = 0; i < ns->size() && !r.failed(); ++i)
+        read_ip(r, (*ns)[i], at_index(base + ".nameservers", i), c.nameservers.emplace_back());
+    }
+    if (!r.failed() && s.dns_policy == DnsPolicy::kNone && c.nameservers.empty())
+      return r.fail(base + ".nameservers",
+                    "Required value: must provide at least one DNS nameserver when `dnsPolicy` is None");
+    c.searches = r.strings(*cfg, "searches", base + ".searches");
+    if (r.failed()) return;
+    if (c.searches.size() > 32)
+      return r.invalid(base + ".searches", quoted(c.searches.front() + "..."),
+                       "must not have more than 32 search paths");
+    size_t chars = 0;
+    for (size_t i = 0; i < c.searches.size(); ++i) {
+      const std::string& d = c.searches[i];
+      chars += d.size() + (i > 0 ? 1 : 0);
+      if (d == ".") continue;
+      std::string bare = d.ends_with('.') ? d.substr(0, d.size() - 1) : d;
+      if (auto errs = k8s::dns1123_subdomain_errors(bare); !errs.empty())
+        return r.invalid(at_index(base + ".searches", i), quoted(bare), errs.front());
+    }
+    if (chars > 2048)
+      return r.invalid(base + ".searches", quoted(c.searches.front() + "..."),
+                       "must not have more than 2048 characters (including spaces) in the search list");
+    if (const json::array* opts = r.array(*cfg, "options", base + ".options")) {
+      for (size_t i = 0; i < opts->size() && !r.failed(); ++i) {
+        std::string p = at_index(base + ".options", i);
+        const json::object* o = (*opts)[i].if_object();
+        if (!o) return r.fail(p, "must be an object");
+        DnsOption opt{r.string(*o, "name", p + ".name"), std::nullopt};
+        if (r.member(*o, "value")) opt.value = r.string(*o, "value", p + ".value");
+        if (r.failed()) return;
+        if (opt.name.empty()) return r.fail(p + ".name", "Required value");
+        if (!one_word(opt.name) || opt.name.find(':') != std::string::npos)
+          return r.invalid(p + ".name", quoted(opt.name),
+                           "must not contain whitespace, control characters or ':' (it becomes a word of "
+                           "resolv.conf)");
+        if (opt.value && !one_word(*opt.value))
+          return r.invalid(
+              p + ".value", quoted(*opt.value),
+              "must not contain whitespace or control characters (it becomes a word of resolv.conf)");
+        c.options.push_back(std::move(opt));
+      }
+    }
+    s.dns_config = std::move(c);
+  }
+  if (const json::array* aliases = r.array(spec, "hostAliases", "spec.hostAliases")) {
+    for (size_t i = 0; i < aliases->size() && !r.failed(); ++i) {
+      std::string p = at_index("spec.hostAliases", i);
+      const json::object* o = (*aliases)[i].if_object();
+      if (!o) return r.fail(p, "must be an object");
+      HostAlias a;
+      const json::value* ip = r.member(*o, "ip");
+      if (!ip) return r.fail(p + ".ip", "Required value");
+      read_ip(r, *ip, p + ".ip", a.ip);
+      a.hostnames = r.strings(*o, "hostnames", p + ".hostnames");
+      for (size_t j = 0; j < a.hostnames.size() && !r.failed(); ++j)
+        if (auto errs = k8s::dns1123_subdomain_errors(a.hostnames[j]); !errs.empty())
+          return r.invalid(at_index(p + ".hostnames", j), quoted(a.hostnames[j]), errs.front());
+      s.host_aliases.push_back(std::move(a));
+    }
+  }
+}
+
 std::map<std::string, std::string> string_map(const json::object* meta, const char* key) {
   std::map<std::string, std::string> out;
   const json::value* v = meta ? meta->if_contains(key) : nullptr;
@@ -354,6 +472,7 @@ Result<PodSpec> decode_pod(const json::value& pod) {
     else
       r.fail("spec.restartPolicy",
              "Unsupported value: " + quoted(rp) + ": supported values: \"Always\", \"OnFailure\", \"Never\"");
+    read_dns(r, *spec, s);
     // kube still accepts a negative period and treats it as 1 s when deleting.
     if (auto g = r.integer(*spec, "terminationGracePeriodSeconds", "spec.terminationGracePeriodSeconds"))
       s.grace_period_seconds = *g < 0 ? 1 : std::min(*g, kMaxGraceSeconds);

@@ -60,6 +60,26 @@ struct ContainerSpec {
 
 enum class RestartPolicy { kAlways, kOnFailure, kNever };
 
+enum class DnsPolicy { kClusterFirst, kClusterFirstWithHostNet, kDefault, kNone };
+
+struct DnsOption {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+// spec.dnsConfig; every entry checked so it cannot break a line of resolv.conf.
+struct PodDnsConfig {
+  std::vector<std::string> nameservers;  // IP addresses
+  std::vector<std::string> searches;
+  std::vector<DnsOption> options;
+};
+
+// spec.hostAliases[]: lines of the pod's /etc/hosts.
+struct HostAlias {
+  std::string ip;
+  std::vector<std::string> hostnames;
+};
+
 // Grace periods are capped here so that deadlines computed from them cannot overflow.
 inline constexpr int64_t kMaxGraceSeconds = int64_t{1} << 30;
 
@@ -67,6 +87,12 @@ struct PodSpec {
   std::string uid, namespace_, name, node_name, service_account;
   std::map<std::string, std::string> labels, annotations;  // for fieldRef env vars
   bool host_network = false;
+  std::string hostname, subdomain;  // spec.hostname, spec.subdomain (DNS labels)
+  bool set_hostname_as_fqdn = false;
+  DnsPolicy dns_policy = DnsPolicy::kClusterFirst;
+  std::optional<PodDnsConfig> dns_config;
+  std::vector<HostAlias> host_aliases;
+  bool enable_service_links = true;
   RestartPolicy restart_policy = RestartPolicy::kAlways;
   int64_t grace_period_seconds = 30;              // terminationGracePeriodSeconds
   bool deleting = false;                          // metadata.deletionTimestamp is set

@@ -56,6 +56,7 @@ Status PodStateStore::save(const PodRecord& rec) const {
                  {"name", rec.name},
                  {"hostNetwork", rec.host_network},
                  {"netns", rec.netns},
+                 {"mntns", rec.mntns},
                  {"cniResult", rec.cni_result},
                  {"networkReleased", rec.network_released},
                  {"ips", std::move(ips)},
@@ -83,6 +84,7 @@ Result<PodRecord> PodStateStore::load(const std::string& uid) const {
   r.name = s(o, "name");
   r.host_network = b(o, "hostNetwork");
   r.netns = s(o, "netns");
+  r.mntns = s(o, "mntns");
   if (const auto* c = o.if_contains("cniResult")) r.cni_result = *c;
   r.network_released = b(o, "networkReleased");
   if (const auto* ips = o.if_contains("ips"); ips && ips->is_array())

@@ -24,6 +24,7 @@ struct PodRecord {
   std::string uid, namespace_, name;
   bool host_network = false;
   std::string netns;              // name under /run/netns; written before the netns is made
+  std::string mntns;              // the pod's mount namespace file (pod_mounts.h); written before it is made
   boost::json::value cni_result;  // null until ADD succeeded
   bool network_released = false;  // CNI DEL done (terminal pod)
   std::vector<std::string> ips;

@@ -9,8 +9,12 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "common/files.h"
 #include "netlink/link.h"
+#include "runtime/pod_dns.h"
+#include "runtime/pod_mounts.h"
 #include "runtime/probe.h"
+#include "runtime/service_env.h"
 
 namespace podnet::runtime {
 namespace json = boost::json;
@@ -402,6 +406,64 @@ void PodWorker::wait_links_up(const netlink::NetNs& pod_ns, const std::string& i
   }
 }
 
+bool PodWorker::setup_mounts() {
+  const std::string name = ctx_.netns_name(uid_), path = ctx_.opts.mntns_dir + "/" + name;
+  if (rec_.mntns == path)
+    if (auto fd = open_pod_mount_ns(path); fd) {
+      pod_mnt_ = std::move(*fd);  // made before an agent restart
+      return true;
+    }
+  NodeDns dns{ctx_.opts.cluster_dns, ctx_.opts.cluster_domain, {}};
+  auto host_resolv = read_file(ctx_.opts.resolv_conf);
+  if (!host_resolv) {
+    sandbox_error_ = "the node's resolver configuration: " + host_resolv.error().message();
+    return false;
+  }
+  dns.host = parse_resolv_conf(*host_resolv);
+  PodResolv resolv = pod_resolv_conf(*spec_, dns);
+  std::string node_hosts;
+  if (spec_->host_network) {
+    auto hosts = read_file(ctx_.opts.hosts_file);
+    if (!hosts) {
+      sandbox_error_ = "the node's hosts file: " + hosts.error().message();
+      return false;
+    }
+    node_hosts = std::move(*hosts);
+  }
+  const std::string dir = ctx_.store.pod_dir(uid_);
+  const std::string resolv_path = dir + "/resolv.conf", hosts_path = dir + "/hosts";
+  Status written = write_file_atomic(resolv_path, format_resolv_conf(resolv.conf), 0644);
+  if (written)
+    written = write_file_atomic(hosts_path,
+                                pod_hosts_file(*spec_, rec_.ips, ctx_.opts.cluster_domain, node_hosts), 0644);
+  if (!written) {
+    sandbox_error_ = written.error().message();
+    return false;
+  }
+  rec_.mntns = path;
+  save();  // before the namespace exists, so a crash leaves a record that teardown finds
+  auto ns = create_pod_mount_ns(ctx_.opts.mntns_dir, name,
+                                {{resolv_path, "/etc/resolv.conf"}, {hosts_path, "/etc/hosts"}});
+  if (!ns) {
+    sandbox_error_ = ns.error().message();
+    return false;
+  }
+  pod_mnt_ = std::move(*ns);
+  for (auto& [reason, message] : resolv.warnings) {
+    spdlog::warn("pod {}: {}", spec_->key(), message);
+    record(nullptr, k8s::kEventWarning, reason, message);
+  }
+  phase_done("mount namespace ready");
+  return true;
+}
+
+void PodWorker::remove_mounts() {
+  pod_mnt_.reset();
+  if (rec_.mntns.empty()) return;
+  if (auto s = remove_pod_mount_ns(rec_.mntns); !s)
+    spdlog::warn("pod {}: remove mount namespace: {}", uid_, s.error().message());
+}
+
 void PodWorker::release_network() {
   if (rec_.host_network || rec_.network_released || rec_.netns.empty()) return;
   auto network = load_cni_network(ctx_.opts.cni_conf);
@@ -428,12 +490,19 @@ void PodWorker::release_network() {
 std::vector<std::string> PodWorker::container_env(const ContainerSpec& c) {
   std::map<std::string, std::string> vars;
   std::vector<std::string> order;
+  // kubelet: the Services' variables feed $(VAR) expansion, and the container's own win.
+  std::vector<std::pair<std::string, std::string>> services;
+  if (ctx_.opts.services)
+    services =
+        service_env(ctx_.opts.services(spec_->namespace_), spec_->namespace_, spec_->enable_service_links);
+  std::map<std::string, std::string> expansion(services.begin(), services.end());
   auto set = [&](const std::string& k, const std::string& v) {
     if (!vars.contains(k)) order.push_back(k);
     vars[k] = v;
+    expansion[k] = v;
   };
   set("PATH", kDefaultPath);
-  set("HOSTNAME", spec_->host_network ? "" : spec_->name);
+  set("HOSTNAME", spec_->host_network ? "" : pod_uts_hostname(*spec_, ctx_.opts.cluster_domain));
   std::string ips;
   for (const auto& ip : rec_.ips) ips += (ips.empty() ? "" : ",") + ip;
   for (const auto& e : c.env) {
@@ -450,7 +519,7 @@ std::vector<std::string> PodWorker::container_env(const ContainerSpec& c) {
           : f == "status.podIPs"                          ? ips
                                                           : subscripted_field(*spec_, f);
     } else {
-      v = expand(v, vars);
+      v = expand(v, expansion);
     }
     set(e.name, v);
   }
@@ -461,6 +530,8 @@ std::vector<std::string> PodWorker::container_env(const ContainerSpec& c) {
   }
   std::vector<std::string> out;
   for (const auto& k : order) out.push_back(k + "=" + vars[k]);
+  for (const auto& [k, v] : services)
+    if (!vars.contains(k)) out.push_back(k + "=" + v);
   return out;
 }
 
@@ -495,10 +566,12 @@ bool PodWorker::start_container(Container& c) {
   }
   l.shim_path = ctx_.opts.shim_bin;
   l.argv = std::move(argv);
+  c.env = env;
   l.env = std::move(env);
   l.working_dir = c.spec.working_dir;
   l.netns_fd = pod_ns_ ? pod_ns_->fd() : (ctx_.node() ? ctx_.node()->fd() : -1);
-  if (!spec_->host_network) l.hostname = spec_->name.substr(0, 63);
+  l.mntns_fd = pod_mnt_.get();
+  if (!spec_->host_network) l.hostname = pod_uts_hostname(*spec_, ctx_.opts.cluster_domain);
   l.log_path = ctx_.store.log_path(uid_, c.spec.name);
   l.exit_path = ctx_.store.exit_path(uid_, c.spec.name);
   bool restart = c.rec.shim.pid > 0 || c.exit.has_value();
@@ -656,7 +729,8 @@ void PodWorker::run_probes(Clock::time_point now) {
   for (const auto& name : order_) {
     auto& c = containers_.at(name);
     if (c.state != Container::State::kRunning) continue;
-    ProbeTarget target{ctx_.node(), pod_ns_ ? &*pod_ns_ : ctx_.node(), pod_ip, container_env(c.spec)};
+    if (c.env.empty()) c.env = container_env(c.spec);  // re-adopted: as it would start now
+    ProbeTarget target{ctx_.node(), pod_ns_ ? &*pod_ns_ : ctx_.node(), pod_mnt_.get(), pod_ip, c.env};
     auto period = [](const Probe& p) { return std::chrono::seconds(p.period_seconds); };
     if (c.spec.startup && !c.started && !terminating_ && now >= c.startup.next) {
       auto r = run_probe(*c.spec.startup, c.spec, target);
@@ -923,6 +997,7 @@ void PodWorker::terminate(bool api_present) {
   for (auto& [name, c] : containers_) c.restart_pending = false;  // on_exit may have scheduled one
   if (stop_) return;
   release_network();
+  remove_mounts();
   if (api_present) {
     publish();
     // Events about a pod are refused once it is gone (NodeRestriction): Killing goes out first.
@@ -1000,7 +1075,14 @@ void PodWorker::run() {
         next_sandbox_retry_ = now + 2s;
       }
     }
-    if (sandbox_ready_ && run_init_containers()) {
+    const bool mounts = !ctx_.opts.mntns_dir.empty();
+    if (sandbox_ready_ && mounts && !pod_mnt_.valid() && now >= next_sandbox_retry_ && !setup_mounts()) {
+      spdlog::warn("pod {}: sandbox: {}", spec_->key(), sandbox_error_);
+      record(nullptr, k8s::kEventWarning, "FailedCreatePodSandBox",
+             "Failed to create pod sandbox: " + sandbox_error_);
+      next_sandbox_retry_ = now + 2s;
+    }
+    if (sandbox_ready_ && (pod_mnt_.valid() || !mounts) && run_init_containers()) {
       for (const auto& name : order_) {
         auto& c = containers_.at(name);
         bool due = (c.state == Container::State::kWaiting ||

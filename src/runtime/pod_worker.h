@@ -74,6 +74,7 @@ class PodWorker {
     int64_t exit_started_ns = 0;          // startedAt of the run that ended in `exit`
     bool ready = false, started = false;  // readiness, startup probe passed
     bool restart_pending = false;
+    std::vector<std::string> env;  // as the current run started with it; exec probes use it
     std::chrono::steady_clock::time_point start_at{};
     ProbeState readiness, liveness, startup;
     // When a failed readiness probe may next become an Unhealthy event: at most one per period, and
@@ -88,6 +89,10 @@ class PodWorker {
   void wake();
   void adopt();
   bool setup_sandbox();
+  // The pod's mount namespace with its resolv.conf and hosts (pod_dns.h, pod_mounts.h): opened when
+  // it exists, else made. False with sandbox_error_ set.
+  bool setup_mounts();
+  void remove_mounts();
   void release_network();
   void wait_links_up(const netlink::NetNs& pod_ns, const std::string& ifname,
                      const boost::json::value& cni_result);
@@ -130,6 +135,7 @@ class PodWorker {
   std::optional<PodSpec> spec_;
   PodRecord rec_;
   std::optional<netlink::NetNs> pod_ns_;
+  UniqueFd pod_mnt_;  // the pod's mount namespace; containers and exec probes join it
   bool sandbox_ready_ = false;
   std::map<std::string, Container> containers_;  // by name; inits keep their spec order below
   std::vector<std::string> order_, init_order_;

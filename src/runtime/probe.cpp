@@ -139,6 +139,7 @@ ProbeOutcome exec_probe(const Probe& probe, const ProbeTarget& t, Clock::time_po
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::setpgid(0, 0);
     if (ns_fd >= 0 && ::setns(ns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+    if (t.pod_mnt_fd >= 0 && ::setns(t.pod_mnt_fd, CLONE_NEWNS) != 0) ::_exit(126);
     int null = ::open("/dev/null", O_RDWR);
     if (null >= 0) {
       ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);

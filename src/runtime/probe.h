@@ -13,6 +13,7 @@ namespace podnet::runtime {
 struct ProbeTarget {
   const netlink::NetNs* node_ns = nullptr;  // where tcp/http probes connect from; null: the caller's
   const netlink::NetNs* pod_ns = nullptr;   // where exec probes run; null: the caller's
+  int pod_mnt_fd = -1;                      // the pod's mount namespace for exec probes; -1: the caller's
   std::string pod_ip;
   std::vector<std::string> env;  // the container's environment, for exec probes
 };

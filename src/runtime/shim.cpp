@@ -116,6 +116,8 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
   ::setpgid(0, 0);
   int err = 0;
   if (l.netns_fd >= 0 && ::setns(l.netns_fd, CLONE_NEWNET) != 0) err = errno;
+  // The pod's mount namespace (its /etc/resolv.conf and /etc/hosts); before chdir, which it resets.
+  if (!err && l.mntns_fd >= 0 && ::setns(l.mntns_fd, CLONE_NEWNS) != 0) err = errno;
   if (!err && !l.hostname.empty() &&
       (::unshare(CLONE_NEWUTS) != 0 || ::sethostname(l.hostname.data(), l.hostname.size()) != 0))
     err = errno;
@@ -140,10 +142,11 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
     for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
     if (null > 2) ::close(null);
   }
-  int keep[] = {log_fd, report_w, l.netns_fd};
-  std::sort(keep, keep + 3);
-  int* first = std::find_if(keep, keep + 3, [](int fd) { return fd >= 3; });
-  close_all_except(first, static_cast<size_t>(keep + 3 - first));
+  int keep[] = {log_fd, report_w, l.netns_fd, l.mntns_fd};
+  constexpr size_t kKeep = sizeof keep / sizeof keep[0];
+  std::sort(keep, keep + kKeep);
+  int* first = std::find_if(keep, keep + kKeep, [](int fd) { return fd >= 3; });
+  close_all_except(first, static_cast<size_t>(keep + kKeep - first));
   int out[2], err[2], st[2];
   int32_t report[2] = {0, 0};  // container pid, exec errno
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(st, O_CLOEXEC) != 0) {
@@ -267,6 +270,7 @@ std::vector<std::string> shim_command(const std::string& shim_path, const ShimCo
                                 std::to_string(c.log_fd),
                                 std::to_string(c.report_fd),
                                 std::to_string(c.netns_fd),
+                                std::to_string(c.mntns_fd),
                                 c.exit_path,
                                 c.hostname,
                                 c.working_dir,
@@ -276,30 +280,30 @@ std::vector<std::string> shim_command(const std::string& shim_path, const ShimCo
 }
 
 bool parse_shim_command(int argc, char** argv, ShimCommand& out) {
-  if (argc < 9) return false;
+  if (argc < 10) return false;
   auto fd = [](const char* s, int& v, bool may_be_none) {
     auto [end, ec] = std::from_chars(s, s + std::strlen(s), v);
     return ec == std::errc() && *end == '\0' && (v >= 0 || (may_be_none && v == -1));
   };
   if (!fd(argv[1], out.log_fd, false) || !fd(argv[2], out.report_fd, false) ||
-      !fd(argv[3], out.netns_fd, true))
+      !fd(argv[3], out.netns_fd, true) || !fd(argv[4], out.mntns_fd, true))
     return false;
-  out.exit_path = argv[4];
-  out.hostname = argv[5];
-  out.working_dir = argv[6];
-  out.executable = argv[7];
+  out.exit_path = argv[5];
+  out.hostname = argv[6];
+  out.working_dir = argv[7];
+  out.executable = argv[8];
   if (out.exit_path.empty() || out.executable.empty()) return false;
-  out.argv.assign(argv + 8, argv + argc);
+  out.argv.assign(argv + 9, argv + argc);
   return true;
 }
 
 void shim_main(int argc, char** argv, char** envp) {
   ShimCommand c;
   if (!parse_shim_command(argc, argv, c)) {
-    std::fprintf(
-        stderr,
-        "usage: podnet-shim LOG_FD REPORT_FD NETNS_FD|-1 EXIT_PATH HOSTNAME WORKDIR EXECUTABLE ARGV0 "
-        "[ARG...]\n(started by the podnet agent for each container; not meant to be run by hand)\n");
+    std::fprintf(stderr,
+                 "usage: podnet-shim LOG_FD REPORT_FD NETNS_FD|-1 MNTNS_FD|-1 EXIT_PATH HOSTNAME WORKDIR "
+                 "EXECUTABLE ARGV0 "
+                 "[ARG...]\n(started by the podnet agent for each container; not meant to be run by hand)\n");
     ::_exit(2);
   }
   std::vector<char*> cargv;

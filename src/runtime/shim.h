@@ -1,13 +1,14 @@
 // The container shim, `podnet-shim`: a small static program the agent execs (vfork + exec, so the
 // agent's address space is never copied) once per container start. It calls setsid, starts the
-// container (own process group, the pod's netns, a private UTS namespace with the pod's hostname,
-// the working dir, stdio to pipes), reports the container's pid (or the exec's errno) on a pipe,
-// copies the container's output into the log file in CRI format ("<RFC3339Nano> stdout|stderr
-// F|P <line>"), waits for it and writes its exit code and time to the exit file. Shim and
-// container outlive the agent.
+// container (own process group, the pod's netns and mount namespace, a private UTS namespace with
+// the pod's hostname, the working dir, stdio to pipes), reports the container's pid (or the exec's errno) on
+// a pipe, copies the container's output into the log file in CRI format ("<RFC3339Nano> stdout|stderr F|P
+// <line>"), waits for it and writes its exit code and time to the exit file. Shim and container outlive the
+// agent.
 //
 // Its command line (shim_command builds it, shim_main reads it), env = the container's env:
-//   podnet-shim LOG_FD REPORT_FD NETNS_FD|-1 EXIT_PATH HOSTNAME|"" WORKDIR|"" EXECUTABLE ARGV0 [ARG...]
+//   podnet-shim LOG_FD REPORT_FD NETNS_FD|-1 MNTNS_FD|-1 EXIT_PATH HOSTNAME|"" WORKDIR|"" EXECUTABLE
+//               ARGV0 [ARG...]
 // The report is two int32s on REPORT_FD: {container pid, exec errno} ({0, errno} when the shim
 // itself could not start the container).
 #pragma once
@@ -20,7 +21,7 @@
 namespace podnet::runtime {
 
 struct ShimCommand {
-  int log_fd = -1, report_fd = -1, netns_fd = -1;
+  int log_fd = -1, report_fd = -1, netns_fd = -1, mntns_fd = -1;
   std::string exit_path, hostname, working_dir, executable;
   std::vector<std::string> argv;  // the container's, argv[0] included
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -17,6 +18,7 @@
 #include "client/kubeconfig.h"
 #include "netlink/netns.h"
 #include "runtime/pod_manager.h"
+#include "runtime/pod_mounts.h"
 #include "runtime/pod_state.h"
 #include "support/scoped_netns.h"
 
@@ -81,7 +83,10 @@ class PodTest : public apiserver::testing::ApiServerTest {
         ::waitpid(c.shim.pid, nullptr, 0);
       }
       if (!rec->netns.empty()) (void)netlink::delete_named_netns(rec->netns);
+      if (!rec->mntns.empty()) (void)remove_pod_mount_ns(rec->mntns);
     }
+    // The private mount the pod mount namespaces were bound under (made by the first pod).
+    ::umount2(mntns_dir().c_str(), MNT_DETACH);
   }
 
   Result<json::value> request(const std::string& method, const std::string& path, const json::value& body) {
@@ -111,6 +116,8 @@ class PodTest : public apiserver::testing::ApiServerTest {
     o.log_address = "127.0.0.1";
     o.log_port = 0;
     o.restart_backoff = 200ms;
+    o.mntns_dir = mntns_dir();
+    o.cluster_dns = {"10.96.0.10"};
     // The log server's certificate from the cluster CA, as `podnet server --serving-cert-out` issues.
     apiserver::KeyPair ca{read_file(server_->pki_dir() + "/ca.crt").value_or(""),
                           read_file(server_->pki_dir() + "/ca.key").value_or("")};
@@ -125,13 +132,16 @@ class PodTest : public apiserver::testing::ApiServerTest {
     return o;
   }
 
-  void start_manager() {
-    auto m = PodManager::start(options(), *api_);
+  void start_manager(std::function<void(PodManagerOptions&)> adjust = {}) {
+    auto o = options();
+    if (adjust) adjust(o);
+    auto m = PodManager::start(std::move(o), *api_);
     ASSERT_TRUE(m) << m.error().message();
     manager_ = std::move(*m);
   }
 
   std::string ipam_dir() const { return dir_.path() + "/ipam"; }
+  std::string mntns_dir() const { return state_.empty() ? std::string() : state_ + "/mntns"; }
 
   // Creates a pod bound to node1 with the given containers (and spec extras).
   json::value make_pod(const std::string& name, json::array containers, json::object extra = {}) {

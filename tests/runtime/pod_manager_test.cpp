@@ -370,6 +370,13 @@ TEST_F(PodTest, RestartedManagerReadoptsRunningContainer) {
   ASSERT_TRUE(before);
   ProcessId pid = before->containers.at("server").container;
   ASSERT_TRUE(process_alive(pid));
+  // The container lives in the pod's mount namespace, the one bound at the recorded path.
+  auto inode = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
+  ASSERT_FALSE(before->mntns.empty());
+  EXPECT_EQ(inode("/proc/" + std::to_string(pid.pid) + "/ns/mnt"), inode(before->mntns));
 
   manager_.reset();  // the agent goes away; its containers do not
   EXPECT_TRUE(process_alive(pid));
@@ -378,6 +385,8 @@ TEST_F(PodTest, RestartedManagerReadoptsRunningContainer) {
   auto after = store.load(uid);
   ASSERT_TRUE(after);
   EXPECT_EQ(after->containers.at("server").container, pid);
+  EXPECT_EQ(after->mntns, before->mntns);  // re-opened, not made anew
+  EXPECT_EQ(inode("/proc/" + std::to_string(pid.pid) + "/ns/mnt"), inode(after->mntns));
   EXPECT_TRUE(process_alive(pid));
   pod = get_pod("adopt");
   EXPECT_EQ(condition(pod, "Ready"), "True");
@@ -389,6 +398,7 @@ TEST_F(PodTest, RestartedManagerReadoptsRunningContainer) {
   start_manager();
   EXPECT_TRUE(eventually([&] { return !process_alive(pid); }));
   EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(state_ + "/pods/" + uid); }));
+  EXPECT_FALSE(std::filesystem::exists(before->mntns));
 }
 
 TEST_F(PodTest, HostNetworkPodUsesNodeIp) {

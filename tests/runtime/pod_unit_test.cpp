@@ -126,9 +126,9 @@ namespace podnet::runtime {
 namespace {
 
 TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
-  ShimCommand c{7, 8, -1, "/x/c.exit", "web-0", "/tmp", "/bin/sh", {"sh", "-c", "echo \"$A\""}};
+  ShimCommand c{7, 8, -1, 9, "/x/c.exit", "web-0", "/tmp", "/bin/sh", {"sh", "-c", "echo \"$A\""}};
   auto argv_s = shim_command("/bin/podnet-shim", c);
-  ASSERT_EQ(argv_s.size(), 11u);
+  ASSERT_EQ(argv_s.size(), 12u);
   EXPECT_EQ(argv_s[0], "/bin/podnet-shim");
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -137,6 +137,7 @@ TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
   EXPECT_EQ(back.log_fd, 7);
   EXPECT_EQ(back.report_fd, 8);
   EXPECT_EQ(back.netns_fd, -1);
+  EXPECT_EQ(back.mntns_fd, 9);
   EXPECT_EQ(back.exit_path, c.exit_path);
   EXPECT_EQ(back.hostname, c.hostname);
   EXPECT_EQ(back.working_dir, c.working_dir);
@@ -147,13 +148,14 @@ TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
     const char* why;
     std::vector<std::string> args;
   } bad[] = {
-      {"no container argv", {"shim", "3", "4", "-1", "/e", "", "", "/bin/true"}},
-      {"log fd not a number", {"shim", "x", "4", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"report fd negative", {"shim", "3", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"netns fd below -1", {"shim", "3", "4", "-2", "/e", "", "", "/bin/true", "true"}},
-      {"trailing junk in a fd", {"shim", "3", "4x", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"no exit path", {"shim", "3", "4", "-1", "", "", "", "/bin/true", "true"}},
-      {"no executable", {"shim", "3", "4", "-1", "/e", "", "", "", "true"}},
+      {"no container argv", {"shim", "3", "4", "-1", "-1", "/e", "", "", "/bin/true"}},
+      {"log fd not a number", {"shim", "x", "4", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"report fd negative", {"shim", "3", "-1", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"netns fd below -1", {"shim", "3", "4", "-2", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"mntns fd below -1", {"shim", "3", "4", "-1", "-2", "/e", "", "", "/bin/true", "true"}},
+      {"trailing junk in a fd", {"shim", "3", "4x", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
+      {"no exit path", {"shim", "3", "4", "-1", "-1", "", "", "", "/bin/true", "true"}},
+      {"no executable", {"shim", "3", "4", "-1", "-1", "/e", "", "", "", "true"}},
   };
   for (auto& b : bad) {
     std::vector<char*> v;
