@@ -177,6 +177,10 @@ struct Server::Impl {
   std::unordered_map<uint64_t, InFlight> in_flight;
   std::unordered_set<std::string> in_flight_keys;  // our ID + question: a query of ours come back
   std::atomic<bool> stopping{false};
+  // CoreDNS's `loop` check: a query for a random name sent upstream at start; seeing it arrive
+  // here means the upstreams forward back to us (whatever IDs the hops in between pick).
+  std::string probe_name;
+  bool loop_detected = false;
   std::vector<uint8_t> big;  // one TCP-sized answer buffer
   bool loop_logged = false;
 
@@ -230,6 +234,7 @@ struct Server::Impl {
   }
 
   void respond_udp(const Client& c, const uint8_t* data, size_t len) {
+    if (c.udp_fd < 0) return;
     ::sendto(c.udp_fd, data, len, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&c.addr), c.addr_len);
   }
 
@@ -558,7 +563,30 @@ struct Server::Impl {
     }
   }
 
+  void send_probe() {
+    if (opts.upstreams.empty()) return;
+    std::string text =
+        std::to_string(arc4random()) + "." + std::to_string(arc4random()) + ".podnet-loop-check.";
+    probe_name = to_wire(text);
+    std::vector<uint8_t> q(KNOT_WIRE_HEADER_SIZE, 0);
+    q[2] = 0x01;  // RD
+    q[5] = 1;     // one question
+    q.insert(q.end(), probe_name.begin(), probe_name.end());
+    for (uint8_t b : std::initializer_list<uint8_t>{0, KNOT_RRTYPE_HINFO, 0, KNOT_CLASS_IN}) q.push_back(b);
+    Question qs;
+    qs.name = probe_name;
+    qs.type = KNOT_RRTYPE_HINFO;
+    qs.klass = KNOT_CLASS_IN;
+    Client nobody;  // the answer goes nowhere
+    std::vector<uint8_t> out(kUdpSlot);
+    auto t0 = Clock::now();
+    probe_name.clear();  // not a loop while we send it ourselves
+    forward(q, false, nobody, qs, t0, out.data(), [](const uint8_t*, size_t) {});
+    probe_name = qs.name;
+  }
+
   void run() {
+    send_probe();
     auto next_sweep = Clock::now();
     epoll_event evs[64];
     while (!stopping.load()) {
