@@ -128,6 +128,20 @@ int main(int argc, char** argv) {
                         "CA of the clients the log server accepts (default: the CA of --kubeconfig)");
   agent_cmd->add_flag("!--no-proxy", agent.proxy, "Do not run the embedded service proxy");
   agent_cmd
+      ->add_option("--dns", agent.dns,
+                   "Serve cluster DNS on this node at kube-system/kube-dns's ClusterIP (on or off; off on a "
+                   "cluster that runs CoreDNS; podnet up turns it on)")
+      ->capture_default_str();
+  agent_cmd->add_option("--cluster-domain", agent.cluster_domain, "The cluster's DNS domain")
+      ->capture_default_str();
+  agent_cmd->add_option("--dns-upstream", agent.dns_upstreams,
+                        "Resolver for names outside the cluster domain, IP[:PORT] (repeatable; default: the "
+                        "nameservers of /etc/resolv.conf)");
+  agent_cmd
+      ->add_option("--dns-metrics-address", agent.dns_metrics_address,
+                   "HOST:PORT of the DNS server's /metrics (CoreDNS names; empty: none)")
+      ->capture_default_str();
+  agent_cmd
       ->add_option("--min-sync-interval", agent.min_sync_interval, "Proxy: at most one sync per interval")
       ->capture_default_str();
   agent_cmd->add_option("--heartbeat-interval", agent.heartbeat_interval, "Node status update period")

@@ -284,6 +284,7 @@ class Up {
              {"--tls-private-key-file", serving_cert_prefix(i) + ".key"}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");
+    args.push_back("--dns=on");  // node-local cluster DNS on kube-dns's ClusterIP (docs/dns.md)
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 
