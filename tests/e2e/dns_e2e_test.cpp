@@ -39,7 +39,7 @@ class DnsE2E : public ::testing::Test {
     return trim(c_.kubectl("get " + what + " -o jsonpath='" + jsonpath + "'").out);
   }
   std::string pod_netns(const std::string& p) {
-    std::string uid = get("pod/" + p, "{.metadata.uid}");
+    std::string uid = get("-n shop pod/" + p, "{.metadata.uid}");
     std::string h;
     for (char ch : uid)
       if (ch != '-' && h.size() < 8) h += ch;
@@ -128,7 +128,8 @@ spec:
   };
   // The server binds once the agent sees kube-dns (and the proxy stops DNATing it).
   ASSERT_TRUE(eventually([&] { return trim(dig("+short web.shop.svc.cluster.local").out) == web_ip; }))
-      << dig("web.shop.svc.cluster.local").out << c_.status().out;
+      << dig("web.shop.svc.cluster.local").out << c_.status().out
+      << shell("grep -i dns " + c_.state_dir() + "/logs/agent-node1.log").out;
   EXPECT_THAT(in_pod("getent hosts web.shop.svc.cluster.local").out, HasSubstr(web_ip));
   EXPECT_THAT(in_pod("getent hosts web").out, HasSubstr(web_ip));  // the search list
   EXPECT_EQ(trim(dig("+short +tcp web.shop.svc.cluster.local").out), web_ip);
