@@ -45,11 +45,12 @@ n = int(sys.argv[1]); r = random.Random(1)
 for _ in range(100000): print(f"s{r.randrange(n)}.default.svc.cluster.local A")
 PY
 
+# Not through in_ns: $! must be the server itself (ip netns exec and taskset exec it), not a subshell.
 start() {
   case $1 in
-    podnet) in_ns taskset -c 1 "$build/bench/dns_bench" 5300 "$n" 2>"$dir/podnet.log" & pid=$!; port=5300 ;;
-    unbound) in_ns taskset -c 1 unbound -d -c "$dir/unbound.conf" 2>"$dir/unbound.log" & pid=$!; port=5301 ;;
-    dnsmasq) in_ns taskset -c 1 dnsmasq -k --no-resolv --no-hosts --addn-hosts="$dir/hosts" --cache-size=10000 \
+    podnet) ip netns exec "$ns" taskset -c 1 "$build/bench/dns_bench" 5300 "$n" 2>"$dir/podnet.log" & pid=$!; port=5300 ;;
+    unbound) ip netns exec "$ns" taskset -c 1 unbound -d -c "$dir/unbound.conf" 2>"$dir/unbound.log" & pid=$!; port=5301 ;;
+    dnsmasq) ip netns exec "$ns" taskset -c 1 dnsmasq -k --no-resolv --no-hosts --addn-hosts="$dir/hosts" --cache-size=10000 \
                --listen-address=127.0.0.1 --bind-interfaces --port=5302 --user=root --pid-file= \
                2>"$dir/dnsmasq.log" & pid=$!; port=5302 ;;
   esac
@@ -59,14 +60,20 @@ start() {
   done
   echo "$1 did not start" >&2; cat "$dir/$1.log" >&2; exit 1
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
+stop() {
+  if ! kill "$pid" 2>/dev/null; then
+    echo "$1 exited during the run:" >&2; cat "$dir/$1.log" >&2; exit 1
+  fi
+  wait "$pid" 2>/dev/null || true
+  pid=
+}
 
 declare -A results
 for ((r = 1; r <= runs; r++)); do
   for s in podnet unbound dnsmasq; do
     start $s
     out=$(in_ns taskset -c 0 dnsperf -s 127.0.0.1 -p $port -d "$dir/queries" -l "$secs" -c 4 -Q 500000 2>&1)
-    stop
+    stop $s
     qps=$(awk '/Queries per second/{print $4}' <<<"$out")
     lost=$(awk '/Queries lost/{print $3}' <<<"$out")
     lat=$(awk '/Average Latency/{print $4}' <<<"$out")

@@ -49,8 +49,6 @@ struct AgentOptions {
 
 // The DNS Service the agent serves locally (kube-dns's name, as every cluster names it).
 inline constexpr const char* kDnsServiceKey = "kube-system/kube-dns";
-// Label of the DNS addresses on lo (IPv4; cleanup finds them by it).
-inline constexpr const char* kDnsAddressLabel = "lo:pndns";
 
 class Agent {
  public:

@@ -78,7 +78,7 @@ Answered Responder::answer(std::span<const uint8_t> wire, bool tcp, uint8_t* out
   if (knot_pkt_has_tsig(q)) return fail(KNOT_RCODE_REFUSED);
 
   Question& qs = a.question;
-  qs.name.assign(view(knot_pkt_qname(q)));
+  qs.name = view(knot_pkt_qname(q));  // no copy: answering must not allocate
   qs.type = knot_pkt_qtype(q);
   qs.klass = knot_pkt_qclass(q);
   qs.edns = knot_pkt_has_edns(q);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "dns/arena.h"
 #include "dns/store.h"
@@ -20,7 +21,8 @@ inline constexpr size_t kMaxMessage = 65535;
 enum class Verdict { kAnswer, kForward, kDrop };
 
 struct Question {
-  std::string name;  // lower-case wire format
+  // Lower-case wire format; points into the Responder's arena: valid until its next answer().
+  std::string_view name;
   uint16_t type = 0, klass = 0;
   uint16_t udp_size = 512;  // what the client accepts over UDP
   bool edns = false;

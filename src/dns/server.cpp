@@ -573,8 +573,9 @@ struct Server::Impl {
     q[5] = 1;     // one question
     q.insert(q.end(), probe_name.begin(), probe_name.end());
     for (uint8_t b : std::initializer_list<uint8_t>{0, KNOT_RRTYPE_HINFO, 0, KNOT_CLASS_IN}) q.push_back(b);
+    const std::string name = probe_name;
     Question qs;
-    qs.name = probe_name;
+    qs.name = name;
     qs.type = KNOT_RRTYPE_HINFO;
     qs.klass = KNOT_CLASS_IN;
     Client nobody;  // the answer goes nowhere
@@ -582,7 +583,7 @@ struct Server::Impl {
     auto t0 = Clock::now();
     probe_name.clear();  // not a loop while we send it ourselves
     forward(q, false, nobody, qs, t0, out.data(), [](const uint8_t*, size_t) {});
-    probe_name = qs.name;
+    probe_name = name;
   }
 
   void run() {
