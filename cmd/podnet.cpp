@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
                    "Nameserver of ClusterFirst pods, as kubelet's --cluster-dns (IP; repeatable or "
                    "comma-separated). Without it such pods get the node's resolver")
       ->delimiter(',');
-  agent_cmd->add_option("--cluster-domain", agent.cluster_domain, "The cluster's DNS domain (kubelet's)")
+  agent_cmd->add_option("--cluster-domain", agent.cluster_domain, "The cluster's DNS domain: the DNS server's zone and pods' search paths (kubelet's)")
       ->capture_default_str();
   agent_cmd->add_option("--cni-bin", agent.cni_bin, "Path of podnet-cni (for --run-pods)");
   agent_cmd->add_option("--cni-conf-dir", agent.cni_conf_dir, "Also write the CNI config here");
@@ -134,6 +134,18 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--client-ca-file", agent.client_ca_file,
                         "CA of the clients the log server accepts (default: the CA of --kubeconfig)");
   agent_cmd->add_flag("!--no-proxy", agent.proxy, "Do not run the embedded service proxy");
+  agent_cmd
+      ->add_option("--dns", agent.dns,
+                   "Serve cluster DNS on this node at kube-system/kube-dns's ClusterIP (on or off; off on a "
+                   "cluster that runs CoreDNS; podnet up turns it on)")
+      ->capture_default_str();
+  agent_cmd->add_option("--dns-upstream", agent.dns_upstreams,
+                        "Resolver for names outside the cluster domain, IP[:PORT] (repeatable; default: the "
+                        "nameservers of /etc/resolv.conf)");
+  agent_cmd
+      ->add_option("--dns-metrics-address", agent.dns_metrics_address,
+                   "HOST:PORT of the DNS server's /metrics (CoreDNS names; empty: none)")
+      ->capture_default_str();
   agent_cmd
       ->add_option("--min-sync-interval", agent.min_sync_interval, "Proxy: at most one sync per interval")
       ->capture_default_str();

@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [--runtime-tests]
 #   --runtime-tests  also installs what only the tests use: podman, containerd and runc for the
 #                    real-runtime tests, protoc (decodes the OpenAPI v2 protobuf independently) and
-#                    Debian's python3-kubernetes client (the Python client tests) and afl++ (fuzz/run.sh).
+#                    Debian's python3-kubernetes client (the Python client tests), afl++ (fuzz/run.sh),
+#                    unbound, dnsmasq and dnsperf (DNS forwarding tests and bench/run-dns-bench.sh).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -14,11 +15,14 @@ build_pkgs=(
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libnftnl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libknot-dev
 )
-run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins)
+run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins
+  dnsutils util-linux curl)
 runtime_pkgs=(podman containerd runc)
-test_pkgs=(protobuf-compiler python3-kubernetes afl++)
+# unbound (upstream of the DNS forwarding tests; also its peer in bench/run-dns-bench.sh with
+# dnsmasq-base and dnsperf).
+test_pkgs=(protobuf-compiler python3-kubernetes afl++ unbound dnsmasq-base dnsperf)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}" "${test_pkgs[@]}"); fi

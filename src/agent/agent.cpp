@@ -66,6 +66,16 @@ class Agent::ServiceHandler : public client::InformerHandler {
   void on_upsert(const json::value& object) override {
     if (proxy_) proxy_->on_upsert(object);
     if (a_.opts_.pod_runner) remember(object, true);
+    if (a_.dns_feed_) {
+      a_.dns_feed_->services().on_upsert(object);
+      if (client::object_key(object) == kDnsServiceKey) {
+        auto svc = k8s::decode_service(object);
+        std::lock_guard l(a_.mu_);
+        a_.dns_ips_ = svc ? svc->cluster_ips : std::vector<IpAddress>{};
+        a_.dirty_ = true;
+        a_.cv_.notify_all();
+      }
+    }
     std::vector<IpAddress> outside;
     auto ips = inside_pools(loadbalancer_ips(object), a_.opts_.lb_pools, outside);
     std::lock_guard l(a_.mu_);
@@ -80,7 +90,13 @@ class Agent::ServiceHandler : public client::InformerHandler {
   void on_delete(const json::value& last_known) override {
     if (proxy_) proxy_->on_delete(last_known);
     if (a_.opts_.pod_runner) remember(last_known, false);
+    if (a_.dns_feed_) a_.dns_feed_->services().on_delete(last_known);
     std::lock_guard l(a_.mu_);
+    if (a_.dns_feed_ && client::object_key(last_known) == kDnsServiceKey) {
+      a_.dns_ips_.clear();
+      a_.dirty_ = true;
+      a_.cv_.notify_all();
+    }
     outside_.erase(client::object_key(last_known));
     if (a_.lb_ips_.erase(client::object_key(last_known)) > 0) {
       a_.dirty_ = true;
@@ -134,6 +150,28 @@ class Agent::ServiceHandler : public client::InformerHandler {
   std::map<std::string, std::map<std::string, k8s::Service>> services_;  // namespace -> name -> Service
 };
 
+// EndpointSlices go to the proxy and to the DNS records, whichever run.
+class Agent::SliceHandler : public client::InformerHandler {
+ public:
+  SliceHandler(client::InformerHandler* proxy, client::InformerHandler* dns) : proxy_(proxy), dns_(dns) {}
+  void on_upsert(const json::value& object) override {
+    if (proxy_) proxy_->on_upsert(object);
+    if (dns_) dns_->on_upsert(object);
+  }
+  void on_delete(const json::value& last_known) override {
+    if (proxy_) proxy_->on_delete(last_known);
+    if (dns_) dns_->on_delete(last_known);
+  }
+  void on_synced() override {
+    if (proxy_) proxy_->on_synced();
+    if (dns_) dns_->on_synced();
+  }
+
+ private:
+  client::InformerHandler* proxy_;
+  client::InformerHandler* dns_;
+};
+
 Agent::Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options)
     : api_(api),
       kernel_(kernel),
@@ -143,11 +181,19 @@ Agent::Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* pro
           kernel,
           {.node_ip = opts_.node.ip, .overlay = opts_.node.overlay, .cluster_cidrs = opts_.cluster_cidrs}) {
   if (proxier_) feed_ = std::make_unique<proxy::ProxyFeed>(*proxier_);
+  if (opts_.dns) {
+    dns_store_ = std::make_unique<dns::RecordStore>(dns::StoreOptions{.zone = opts_.cluster_domain});
+    dns_feed_ = std::make_unique<dns::StoreFeed>(*dns_store_);
+  }
+  slice_handler_ = std::make_unique<SliceHandler>(feed_ ? &feed_->slices() : nullptr,
+                                                  dns_feed_ ? &dns_feed_->slices() : nullptr);
   node_handler_ = std::make_unique<NodeHandler>(*this);
   service_handler_ = std::make_unique<ServiceHandler>(*this, feed_ ? &feed_->services() : nullptr);
 }
 
-Agent::~Agent() = default;
+Agent::~Agent() {
+  stop_dns_server();
+}
 
 void Agent::stop() {
   std::lock_guard l(mu_);
@@ -369,8 +415,8 @@ Status Agent::run() {
   client::Informer nodes(api_, *node_handler_, {.path = "/api/v1/nodes"});
   client::Informer services(api_, *service_handler_, {.path = "/api/v1/services"});
   std::optional<client::Informer> slices;
-  if (feed_)
-    slices.emplace(api_, feed_->slices(),
+  if (feed_ || dns_feed_)
+    slices.emplace(api_, *slice_handler_,
                    client::InformerOptions{.path = "/apis/discovery.k8s.io/v1/endpointslices"});
   std::vector<std::thread> threads;
   threads.emplace_back([&] { nodes.run(); });
@@ -399,7 +445,17 @@ Status Agent::run() {
     }
     dirty_ = false;
     ClusterView view = view_locked(std::chrono::system_clock::now());
+    std::vector<IpAddress> dns_want = dns_ips_;
     l.unlock();
+    if (opts_.dns && dns_want != dns_served_) {
+      if (auto s = sync_dns(dns_want); !s) {
+        spdlog::error("cluster DNS: {}", s.error().message());
+        l.lock();
+        dirty_ = true;  // retried after a pause
+        wait_locked(l, std::chrono::milliseconds(1000));
+        continue;
+      }
+    }
     if (!view.own_cidrs.empty() && (!cni_written || *cni_written != view.own_cidrs.front())) {
       if (auto s = write_cni_config(view.own_cidrs.front()); s)
         cni_written = view.own_cidrs.front();
@@ -448,7 +504,66 @@ Status Agent::run() {
   if (feed_) feed_->stop();
   if (pods) pods->stop();
   for (auto& t : threads) t.join();
+  stop_dns_server();
   return result;
+}
+
+void Agent::stop_dns_server() {
+  if (!dns_server_) return;
+  dns_server_->stop();
+  if (dns_thread_.joinable()) dns_thread_.join();
+  dns_server_.reset();
+}
+
+// docs/datapath.md section 4: the proxy stops DNATing the served frontends, the addresses go on
+// lo, and the server binds exactly them (never the node IP: no open resolver). The addresses stay
+// when the agent stops, so a restarted agent's server binds them at once.
+Status Agent::sync_dns(const std::vector<IpAddress>& want) {
+  std::vector<proxy::Frontend> local;
+  for (const auto& ip : want)
+    for (uint8_t proto : {uint8_t{6}, uint8_t{17}}) local.push_back({proxy::Ip::from(ip), proto, 53});
+  if (feed_) feed_->set_local_frontends(local);
+  PODNET_TRY(lo, kernel_.find_link("lo"));
+  if (!lo) return fail_msg("no lo in this namespace");
+  for (const auto& ip : dns_served_)
+    if (std::find(want.begin(), want.end(), ip) == want.end())
+      if (auto s = kernel_.delete_address(lo->index, {ip, ip.is_v4() ? 32 : 128}); !s)
+        spdlog::warn("cluster DNS: remove {} from lo: {}", ip.to_string(), s.error().message());
+  for (const auto& ip : want)
+    if (auto s = kernel_.add_address(lo->index, {ip, ip.is_v4() ? 32 : 128}, kDnsAddressLabel);
+        !s && s.error().code != EEXIST)
+      return std::unexpected(wrap(s.error(), "add " + ip.to_string() + " to lo"));
+  stop_dns_server();
+  dns_served_.clear();
+  if (want.empty()) {
+    spdlog::info("cluster DNS: no {} Service (or no ClusterIP): not serving", kDnsServiceKey);
+    return {};
+  }
+  dns::ServerOptions o;
+  for (const auto& ip : want) o.listen.push_back({ip, 53});
+  if (opts_.dns_upstreams.empty()) {
+    auto text = read_file("/etc/resolv.conf");
+    if (text) o.upstreams = dns::resolv_conf_nameservers(*text);
+  } else {
+    for (const auto& u : opts_.dns_upstreams) {
+      PODNET_TRY(a, dns::parse_socket_address(u));
+      o.upstreams.push_back(a);
+    }
+  }
+  // A node whose resolv.conf names the cluster DNS itself would forward to itself.
+  std::erase_if(o.upstreams, [&](const dns::SocketAddress& u) {
+    return std::find(o.listen.begin(), o.listen.end(), u) != o.listen.end();
+  });
+  PODNET_TRY(server, dns::Server::create(*dns_store_, dns_metrics_, o));
+  dns_server_ = std::move(server);
+  dns_metrics_.set_server("dns://" + o.listen.front().str());
+  dns_thread_ = std::thread([this] { dns_server_->run(); });
+  dns_served_ = want;
+  std::string upstreams;
+  for (const auto& u : o.upstreams) upstreams += (upstreams.empty() ? "" : ", ") + u.str();
+  spdlog::info("cluster DNS: serving {} on {} (zone {}, upstreams: {})", kDnsServiceKey,
+               o.listen.front().str(), opts_.cluster_domain, upstreams.empty() ? "none" : upstreams);
+  return {};
 }
 
 }  // namespace podnet::agent

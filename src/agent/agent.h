@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/node.h"
@@ -17,6 +18,10 @@
 #include "agent/reconciler.h"
 #include "client/https_client.h"
 #include "client/informer.h"
+#include "dns/feed.h"
+#include "dns/metrics.h"
+#include "dns/server.h"
+#include "dns/store.h"
 #include "fastpath/fastpath.h"
 #include "proxy/feed.h"
 
@@ -36,10 +41,17 @@ struct AgentOptions {
   std::chrono::milliseconds resync_interval{1000};  // reconcile at least this often (readiness ages)
   PodRunnerFactory pod_runner;                      // empty: no kubelet role
   // Pod DNS (kubelet's --cluster-dns and --cluster-domain), for the pod runner: the nameservers of
-  // ClusterFirst pods and their search domains.
+  // ClusterFirst pods (their search domains: cluster_domain below).
   std::vector<IpAddress> cluster_dns;
+  // The node-local cluster DNS (docs/dns.md): served on the ClusterIP(s) of kube-system/kube-dns,
+  // added to the node's lo, port 53, with the proxy leaving those frontends alone.
+  bool dns = false;
   std::string cluster_domain = "cluster.local";
+  std::vector<std::string> dns_upstreams;  // "IP[:PORT]"; empty: the nameservers of /etc/resolv.conf
 };
+
+// The DNS Service the agent serves locally (kube-dns's name, as every cluster names it).
+inline constexpr const char* kDnsServiceKey = "kube-system/kube-dns";
 
 class Agent {
  public:
@@ -51,9 +63,13 @@ class Agent {
   Status run();
   void stop();  // thread-safe
 
+  // The DNS server's counters (CoreDNS names), null when DNS is off.
+  const dns::DnsMetrics* dns_metrics() const { return opts_.dns ? &dns_metrics_ : nullptr; }
+
  private:
   class NodeHandler;
   class ServiceHandler;
+  class SliceHandler;
 
   Status register_node();
   Status post_status();
@@ -64,6 +80,8 @@ class Agent {
   Status sync_fastpath(const ClusterView& view);
   void fastpath_pods_loop();
   ClusterView view_locked(SystemTime now);
+  Status sync_dns(const std::vector<IpAddress>& want);
+  void stop_dns_server();
   bool wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d);
 
   client::HttpsApiClient& api_;
@@ -74,6 +92,16 @@ class Agent {
   std::unique_ptr<proxy::ProxyFeed> feed_;
   std::unique_ptr<NodeHandler> node_handler_;
   std::unique_ptr<ServiceHandler> service_handler_;
+  std::unique_ptr<SliceHandler> slice_handler_;
+  // Cluster DNS (opts_.dns): the store fed by the informers, the server on the run() thread's
+  // side, and the kube-dns ClusterIPs wanted (under mu_) and served (run() thread).
+  std::unique_ptr<dns::RecordStore> dns_store_;
+  std::unique_ptr<dns::StoreFeed> dns_feed_;
+  dns::DnsMetrics dns_metrics_;
+  std::unique_ptr<dns::Server> dns_server_;
+  std::thread dns_thread_;
+  std::vector<IpAddress> dns_ips_, dns_served_;
+  bool dns_failed_logged_ = false;
   // The Ready condition posted. An agent that runs pods is its node's kubelet and, like kubelet
   // with no CNI config, reports Ready=False until its network is in place (CNI config written,
   // routes and fast path programmed); otherwise, and after a restart, Ready from the start.

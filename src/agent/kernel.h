@@ -48,6 +48,8 @@ class NetKernel {
 };
 
 inline constexpr const char* kAgentTable = "podnet-agent";
+// Label of the cluster DNS addresses on lo (IPv4; --cleanup finds them by it).
+inline constexpr const char* kDnsAddressLabel = "lo:pndns";
 
 // The nft text of set_masquerade (exposed for tests).
 std::string masquerade_ruleset(const std::vector<IpPrefix>& pod_cidrs,

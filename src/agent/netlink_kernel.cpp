@@ -203,7 +203,8 @@ Status cleanup_agent_network() {
   }
   PODNET_TRY(links, nl.list_links());
   for (const auto& l : links) {
-    PODNET_TRY(addrs, nl.list_labelled_addresses(l.index, lb_label(l.name)));
+    PODNET_TRY(addrs,
+               nl.list_labelled_addresses(l.index, l.name == "lo" ? kDnsAddressLabel : lb_label(l.name)));
     for (const auto& a : addrs)
       if (auto s = nl.delete_address(l.index, a); !s && s.error().code != EADDRNOTAVAIL) return s;
   }

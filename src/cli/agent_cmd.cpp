@@ -15,9 +15,12 @@
 #include "cli/proxy_cmd.h"
 #include "cli/signal_waiter.h"
 #include "client/kubeconfig.h"
+#include "dns/names.h"
+#include "dns/server.h"
 #include "fastpath/fastpath.h"
 #include "k8s/names.h"
 #include "proxy/conntrack.h"
+#include "proxy/http_listeners.h"
 #include "proxy/http_server.h"
 #include "proxy/kernel.h"
 
@@ -59,9 +62,6 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
     if (!a) return fail_msg("--cluster-dns: " + a.error().message());
     o.cluster_dns.push_back(*a);
   }
-  if (auto errs = k8s::dns1123_subdomain_errors(f.cluster_domain); !errs.empty())
-    return fail_msg("--cluster-domain \"" + f.cluster_domain + "\": " + errs.front());
-  o.cluster_domain = f.cluster_domain;
   o.state_dir = f.state_dir;
   o.cni_conf_dir = f.cni_conf_dir;
   o.cni_bin = f.cni_bin;
@@ -71,6 +71,20 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
   if (hb.count() <= 0 || grace <= hb) return fail_msg("want 0 < --heartbeat-interval < --node-grace-period");
   o.heartbeat_interval = hb;
   o.node_grace = grace;
+  if (f.dns != "on" && f.dns != "off") return fail_msg("--dns: want on or off, not \"" + f.dns + "\"");
+  o.dns = f.dns == "on";
+  // One domain for the DNS server's zone and the pods' search paths (kubelet's --cluster-domain).
+  o.cluster_domain = f.cluster_domain;
+  while (!o.cluster_domain.empty() && o.cluster_domain.back() == '.') o.cluster_domain.pop_back();
+  if (auto errs = k8s::dns1123_subdomain_errors(o.cluster_domain); !errs.empty())
+    return fail_msg("--cluster-domain \"" + f.cluster_domain + "\": " + errs.front());
+  if (dns::to_wire(o.cluster_domain).size() <= 1)
+    return fail_msg("--cluster-domain: not a DNS name: \"" + f.cluster_domain + "\"");
+  for (const auto& u : f.dns_upstreams) {
+    PODNET_TRY(a, dns::parse_socket_address(u));
+    (void)a;
+  }
+  o.dns_upstreams = f.dns_upstreams;
   return o;
 }
 
@@ -172,7 +186,32 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
   }
   spdlog::info("agent for node {} ({}, {}), API {}", opts->node.name, opts->node.ip.to_string(),
                flags.overlay, access->server);
+  const bool dns_on = opts->dns;
   agent::Agent agent(**api, **kernel, proxier.get(), std::move(*opts));
+  // CoreDNS's /metrics port, on loopback like kube-proxy's.
+  std::unique_ptr<proxy::HttpListeners> dns_http;
+  if (dns_on && !flags.dns_metrics_address.empty()) {
+    auto where = dns::parse_socket_address(flags.dns_metrics_address);
+    if (!where) {
+      spdlog::error("--dns-metrics-address: {}", where.error().message());
+      return 2;
+    }
+    block_stop_signals();
+    dns_http = std::make_unique<proxy::HttpListeners>();
+    auto port = dns_http->open("dns-metrics", boost::asio::ip::tcp::endpoint(where->ip, where->port),
+                               [&agent](const std::string& target) {
+                                 proxy::HttpReply r;
+                                 if (target.rfind("/metrics", 0) != 0) {
+                                   r.status = 404;
+                                   r.body = "not found\n";
+                                   return r;
+                                 }
+                                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                                 r.body = agent.dns_metrics()->prometheus_text();
+                                 return r;
+                               });
+    if (!port) spdlog::warn("DNS metrics on {}: {}", where->str(), port.error().message());
+  }
   Status result;
   {
     SignalWaiter signals([&] { agent.stop(); });

@@ -31,6 +31,10 @@ struct AgentFlags {
   std::string heartbeat_interval = "10s";
   std::string node_grace_period = "20s";
   bool cleanup = false;
+  // Node-local cluster DNS (docs/dns.md): "on" or "off" (a real cluster keeps CoreDNS).
+  std::string dns = "off";
+  std::vector<std::string> dns_upstreams;              // empty: /etc/resolv.conf's nameservers
+  std::string dns_metrics_address = "127.0.0.1:9153";  // CoreDNS's port; empty: none
   // The log server's TLS (kubelet's flags): empty cert/key: <state_dir>/pki/kubelet.{crt,key};
   // empty client CA: the CA of --kubeconfig.
   std::string tls_cert_file;

@@ -288,6 +288,7 @@ class Up {
     // The cluster DNS Service's address, kube-dns's by convention: the 10th of the service range.
     if (auto range = parse_prefix(spec.service_cidr))
       args.insert(args.end(), {"--cluster-dns", ip_add(range->network().addr, 10).to_string()});
+    args.push_back("--dns=on");  // node-local cluster DNS on kube-dns's ClusterIP (docs/dns.md)
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 

@@ -238,6 +238,11 @@ Result<Service> decode_service_object(const json::object& obj) {
                          "unknown family \"" + families[i] + "\"");
   }
 
+  PODNET_TRY(external_name, string_at(*spec, "externalName", "spec.externalName"));
+  svc.external_name = std::move(external_name);
+  PODNET_TRY(publish, bool_at(*spec, "publishNotReadyAddresses", "spec.publishNotReadyAddresses"));
+  svc.publish_not_ready_addresses = publish.value_or(false);
+
   PODNET_TRY(status, object_at(obj, "status", "status"));
   if (status) {
     PODNET_TRY(lb, object_at(*status, "loadBalancer", "status.loadBalancer"));
@@ -273,6 +278,8 @@ Result<Endpoint> decode_endpoint(const json::object& o, const std::string& path)
   ep.node_name = std::move(node);
   PODNET_TRY(zone, string_at(o, "zone", path + ".zone"));
   ep.zone = std::move(zone);
+  PODNET_TRY(hostname, string_at(o, "hostname", path + ".hostname"));
+  ep.hostname = std::move(hostname);
   return ep;
 }
 

@@ -57,6 +57,8 @@ struct Service {
   int32_t health_check_node_port = 0;
   std::vector<IpFamily> ip_families;
   std::vector<IpAddress> load_balancer_ips;  // status.loadBalancer.ingress[].ip
+  std::string external_name;                 // spec.externalName (type ExternalName)
+  bool publish_not_ready_addresses = false;  // spec.publishNotReadyAddresses (DNS of headless services)
 };
 
 struct EndpointConditions {
@@ -73,6 +75,7 @@ struct Endpoint {
   EndpointConditions conditions;
   std::string node_name;  // empty when unset
   std::string zone;
+  std::string hostname;  // the pod's spec.hostname for a headless service's subdomain; empty when unset
 };
 
 struct EndpointPort {

@@ -76,6 +76,12 @@ void ProxyFeed::run() {
   }
 }
 
+void ProxyFeed::set_local_frontends(std::vector<Frontend> frontends) {
+  std::lock_guard l(mu_);
+  proxier_.set_local_frontends(std::move(frontends));
+  cv_.notify_all();
+}
+
 void ProxyFeed::stop() {
   std::lock_guard l(mu_);
   stop_ = true;

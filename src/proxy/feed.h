@@ -25,6 +25,9 @@ class ProxyFeed {
   void run();
   void stop();
 
+  // Proxier::set_local_frontends under the feed's lock; the next sync applies it.
+  void set_local_frontends(std::vector<Frontend> frontends);
+
   // Sync outcomes so far (tests, logs).
   uint64_t syncs() const;
 

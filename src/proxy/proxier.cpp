@@ -98,7 +98,30 @@ std::optional<ServicePlan> Proxier::plan_for(const std::string& service_key) con
   if (it == entries_.end() || !it->second.service) return std::nullopt;
   std::vector<const SliceInfo*> slices;
   for (const auto& [_, info] : it->second.slices) slices.push_back(&info);
-  return plan_service(*it->second.service, slices, opts_.node);
+  ServicePlan plan = plan_service(*it->second.service, slices, opts_.node);
+  if (!local_frontends_.empty())
+    std::erase_if(plan.frontends, [&](const FrontendPlan& f) {
+      return std::binary_search(local_frontends_.begin(), local_frontends_.end(), f.frontend);
+    });
+  return plan;
+}
+
+void Proxier::set_local_frontends(std::vector<Frontend> frontends) {
+  std::sort(frontends.begin(), frontends.end());
+  frontends.erase(std::unique(frontends.begin(), frontends.end()), frontends.end());
+  if (frontends == local_frontends_) return;
+  // The services that had or will have one of these frontends are planned again.
+  std::set<Ip> addrs;
+  for (const auto& f : frontends) addrs.insert(f.addr);
+  for (const auto& f : local_frontends_) addrs.insert(f.addr);
+  local_frontends_ = std::move(frontends);
+  for (const auto& [key, entry] : entries_)
+    if (entry.service)
+      for (const auto& ip : entry.service->cluster_ips)
+        if (addrs.contains(Ip::from(ip))) {
+          mark_dirty(key);
+          break;
+        }
 }
 
 std::optional<HealthService> Proxier::health_for(const std::string& service_key) const {

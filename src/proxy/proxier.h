@@ -46,6 +46,11 @@ class Proxier {
   void upsert_slice(const k8s::EndpointSlice& slice);
   void delete_slice(const k8s::EndpointSlice& slice);
 
+  // Frontends served by a local process instead (the node-local DNS on the kube-dns ClusterIP,
+  // docs/datapath.md section 4): left out of service-ips and no-endpoints, whatever their
+  // Service says. Other ports of the same address are proxied as usual.
+  void set_local_frontends(std::vector<Frontend> frontends);
+
   // Writes pending changes unless the last sync was less than min_sync_interval before `now`
   // (then returns false; try again at next_sync_at()). A failed sync makes the next one full.
   Result<bool> sync(Clock::time_point now);
@@ -78,9 +83,10 @@ class Proxier {
     std::optional<k8s::Service> service;
     std::vector<std::pair<std::string, SliceInfo>> slices;  // by slice name; a service has few
   };
-  std::map<std::string, Entry> entries_;  // "ns/name" of the service
-  std::set<std::string> dirty_;           // service keys changed since the last sync
-  std::vector<StaleFlow> stale_flows_;    // UDP conntrack entries to delete after the next good sync
+  std::map<std::string, Entry> entries_;   // "ns/name" of the service
+  std::set<std::string> dirty_;            // service keys changed since the last sync
+  std::vector<Frontend> local_frontends_;  // sorted; see set_local_frontends
+  std::vector<StaleFlow> stale_flows_;     // UDP conntrack entries to delete after the next good sync
   SyncObserver* observer_ = nullptr;
   bool queued_reported_ = false;  // since the last successful sync
   // When each slice change not yet synced was triggered (wall clock).

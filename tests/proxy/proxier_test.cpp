@@ -211,3 +211,40 @@ TEST_F(ProxierTest, FailedConntrackCleanupIsCountedNotResynced) {
 
 }  // namespace
 }  // namespace podnet::proxy
+
+namespace podnet::proxy {
+namespace {
+
+// docs/datapath.md section 4: the frontends the node serves itself (cluster DNS on lo) are in
+// neither service-ips nor no-endpoints; the Service's other ports are proxied as usual.
+TEST_F(ProxierTest, LocallyServedFrontendsAreLeftOut) {
+  auto dns = cluster_ip_service("kube-dns", "10.96.0.10",
+                                {tcp_port("dns-tcp", 53, 53), tcp_port("metrics", 9153, 9153)});
+  dns.ports.push_back(dns.ports[0]);
+  dns.ports.back().name = "dns";
+  dns.ports.back().protocol = k8s::Protocol::kUdp;
+  proxier_.upsert_service(dns);
+  ASSERT_EQ(proxier_.sync(t0_), true);
+  EXPECT_NE(kernel_.elements.back().find("no-endpoints { 10.96.0.10 . udp . 53 }"), std::string::npos);
+  proxier_.set_local_frontends({{Ip::from(ip("10.96.0.10")), 17, 53}, {Ip::from(ip("10.96.0.10")), 6, 53}});
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(100)), true);
+  const std::string& ops = kernel_.elements.back();
+  EXPECT_NE(ops.find("delete element ip podnet-proxy no-endpoints { 10.96.0.10 . udp . 53 }"),
+            std::string::npos)
+      << ops;
+  EXPECT_NE(ops.find("delete element ip podnet-proxy no-endpoints { 10.96.0.10 . tcp . 53 }"),
+            std::string::npos)
+      << ops;
+  EXPECT_EQ(ops.find("9153"), std::string::npos) << "the metrics port stays as it was";
+  // A full resync keeps them out too.
+  kernel_.fail_next = true;
+  proxier_.upsert_slice(slice("kube-dns", {{"10.1.0.9"}}, {slice_port("metrics", 9153)}));
+  ASSERT_FALSE(proxier_.sync(t0_ + milliseconds(200)));
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(300)), true);
+  EXPECT_EQ(kernel_.full.back(), true);
+  EXPECT_EQ(kernel_.elements.back().find(". 53"), std::string::npos) << kernel_.elements.back();
+  EXPECT_NE(kernel_.elements.back().find("10.96.0.10 . tcp . 9153"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace podnet::proxy

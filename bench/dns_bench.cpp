@@ -1,0 +1,69 @@
+// dns_bench: podnet's DNS server with N services `s<i>.default.svc.cluster.local` (one ClusterIP
+// each), serving until SIGTERM on 127.0.0.1:PORT in the caller's namespace; the peer comparison
+// (dnsperf against this, unbound and dnsmasq) is bench/run-dns-bench.sh. Also prints the store's
+// memory (RSS before and after filling it) for N services.
+//   dns_bench PORT [SERVICES]
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "dns/server.h"
+#include "dns/store.h"
+
+namespace {
+
+long rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+podnet::dns::Server* g_server = nullptr;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: dns_bench PORT [SERVICES]\n");
+    return 2;
+  }
+  int port = std::atoi(argv[1]);
+  int n = argc > 2 ? std::atoi(argv[2]) : 10000;
+  using namespace podnet;
+  dns::RecordStore store;
+  long before = rss_kib();
+  for (int i = 0; i < n; ++i) {
+    k8s::Service s;
+    s.meta.name = "s" + std::to_string(i);
+    s.meta.namespace_ = "default";
+    uint32_t ip = (10u << 24) | (96u << 16) | static_cast<uint32_t>(i + 10);
+    s.cluster_ips.push_back(boost::asio::ip::address_v4(ip));
+    s.ports.push_back({.name = "http", .protocol = k8s::Protocol::kTcp, .port = 80});
+    store.upsert_service(s);
+  }
+  long after = rss_kib();
+  std::fprintf(stderr, "dns_bench: %d services, %zu names, store RSS %ld KiB (%.0f bytes/service)\n", n,
+               store.name_count(), after - before, n ? (after - before) * 1024.0 / n : 0.0);
+  dns::DnsMetrics metrics;
+  dns::ServerOptions o;
+  o.listen = {{*parse_ip("127.0.0.1"), static_cast<uint16_t>(port)}};
+  auto server = dns::Server::create(store, metrics, o);
+  if (!server) {
+    std::fprintf(stderr, "dns_bench: %s\n", server.error().message().c_str());
+    return 1;
+  }
+  g_server = server->get();
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_server->stop(); };
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  (*server)->run();
+  std::fprintf(stderr, "dns_bench: %llu requests\n", static_cast<unsigned long long>(metrics.requests()));
+  return 0;
+}

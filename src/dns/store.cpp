@@ -1,0 +1,289 @@
+#include "dns/store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+namespace podnet::dns {
+
+namespace {
+
+constexpr uint16_t kExists = 0;
+
+std::string u16(uint16_t v) {
+  return {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+}
+std::string u32(uint32_t v) {
+  return u16(static_cast<uint16_t>(v >> 16)) + u16(static_cast<uint16_t>(v));
+}
+
+std::string address_rdata(const IpAddress& ip) {
+  if (ip.is_v4()) {
+    auto b = ip.to_v4().to_bytes();
+    return std::string(b.begin(), b.end());
+  }
+  auto b = ip.to_v6().to_bytes();
+  return std::string(b.begin(), b.end());
+}
+uint16_t address_type(const IpAddress& ip) {
+  return ip.is_v4() ? KNOT_RRTYPE_A : KNOT_RRTYPE_AAAA;
+}
+
+std::string srv_rdata(uint16_t weight, uint16_t port, const WireName& target) {
+  return u16(0) + u16(weight) + u16(port) + target;
+}
+
+WireName prefixed(std::string_view label, std::string_view wire) {
+  WireName out;
+  out.push_back(static_cast<char>(label.size()));
+  for (char c : label) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  out.append(wire);
+  return out;
+}
+
+std::string proto_label(k8s::Protocol p) {
+  return p == k8s::Protocol::kTcp ? "_tcp" : p == k8s::Protocol::kUdp ? "_udp" : "_sctp";
+}
+
+bool valid_label(std::string_view l) {
+  return !l.empty() && l.size() <= 63 && to_wire(l).size() == l.size() + 2;
+}
+
+}  // namespace
+
+RrSet::RrSet(std::string_view owner, uint16_t type, uint32_t ttl) {
+  knot_dname_t* o = knot_dname_copy(reinterpret_cast<const knot_dname_t*>(owner.data()), nullptr);
+  knot_rrset_init(&rr_, o, type, KNOT_CLASS_IN, ttl);
+}
+RrSet::RrSet(RrSet&& o) noexcept : rr_(o.rr_) {
+  knot_rrset_init_empty(&o.rr_);
+}
+RrSet& RrSet::operator=(RrSet&& o) noexcept {
+  if (this != &o) {
+    knot_rrset_clear(&rr_, nullptr);
+    rr_ = o.rr_;
+    knot_rrset_init_empty(&o.rr_);
+  }
+  return *this;
+}
+RrSet::~RrSet() {
+  knot_rrset_clear(&rr_, nullptr);
+}
+void RrSet::add(std::string_view rdata) {
+  knot_rrset_add_rdata(&rr_, reinterpret_cast<const uint8_t*>(rdata.data()),
+                       static_cast<uint16_t>(rdata.size()), nullptr);
+}
+
+std::vector<Record> service_records(const k8s::Service& svc,
+                                    const std::vector<const k8s::EndpointSlice*>& slices,
+                                    std::string_view zone_wire) {
+  std::vector<Record> out;
+  if (!valid_label(svc.meta.name) || !valid_label(svc.meta.namespace_)) return out;
+  const WireName svc_zone = prefixed("svc", zone_wire);
+  const WireName base = prefixed(svc.meta.name, prefixed(svc.meta.namespace_, svc_zone));
+  out.push_back({base, kExists, {}});
+
+  if (svc.type == k8s::ServiceType::kExternalName) {
+    WireName target = to_wire(svc.external_name);
+    if (!target.empty() && target.size() > 1) out.push_back({base, KNOT_RRTYPE_CNAME, target});
+  } else if (!svc.headless) {
+    for (const auto& ip : svc.cluster_ips) {
+      out.push_back({base, address_type(ip), address_rdata(ip)});
+      out.push_back({reverse_name(ip), KNOT_RRTYPE_PTR, base});
+    }
+    for (const auto& p : svc.ports)
+      if (valid_label(p.name) && p.port > 0 && p.port < 65536)
+        out.push_back({prefixed("_" + p.name, prefixed(proto_label(p.protocol), base)), KNOT_RRTYPE_SRV,
+                       srv_rdata(100, static_cast<uint16_t>(p.port), base)});
+  } else {
+    // Headless: the endpoints' addresses, each also under its hostname (or its dashed address).
+    std::vector<Record> srv;
+    for (const auto* slice : slices) {
+      if (slice->address_type == k8s::AddressType::kFQDN) continue;
+      for (const auto& ep : slice->endpoints) {
+        if (!ep.conditions.is_ready() && !svc.publish_not_ready_addresses) continue;
+        for (const auto& text : ep.addresses) {
+          auto ip = parse_ip(text);
+          if (!ip) continue;
+          std::string host = valid_label(ep.hostname) ? ep.hostname : dashed(*ip);
+          WireName host_name = prefixed(host, base);
+          out.push_back({base, address_type(*ip), address_rdata(*ip)});
+          out.push_back({host_name, address_type(*ip), address_rdata(*ip)});
+          out.push_back({reverse_name(*ip), KNOT_RRTYPE_PTR, host_name});
+          for (const auto& p : slice->ports)
+            if (valid_label(p.name) && p.port && *p.port > 0 && *p.port < 65536)
+              srv.push_back({prefixed("_" + p.name, prefixed(proto_label(p.protocol), base)), KNOT_RRTYPE_SRV,
+                             srv_rdata(0, static_cast<uint16_t>(*p.port), host_name)});
+        }
+      }
+    }
+    // CoreDNS's weights: the records of one SRV name share 100.
+    std::map<WireName, size_t> per_name;
+    for (const auto& r : srv) ++per_name[r.owner];
+    for (auto& r : srv) {
+      uint16_t w = static_cast<uint16_t>(std::max<size_t>(1, 100 / per_name[r.owner]));
+      r.rdata[2] = static_cast<char>(w >> 8);
+      r.rdata[3] = static_cast<char>(w & 0xff);
+      out.push_back(std::move(r));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+RecordStore::RecordStore(StoreOptions options)
+    : opts_(std::move(options)),
+      zone_(to_wire(opts_.zone)),
+      soa_(zone_.empty() ? WireName(1, '\0') : zone_, 6, 0) {
+  if (zone_.empty() || zone_.size() == 1) zone_ = to_wire("cluster.local");
+  soa_ = RrSet(zone_, KNOT_RRTYPE_SOA, opts_.ttl);
+  auto serial = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  // CoreDNS's SOA for the cluster zone: ns.dns.<zone> hostmaster.<zone>, negative TTL = ttl.
+  std::string soa_rdata = prefixed("ns", prefixed("dns", zone_)) + prefixed("hostmaster", zone_) +
+                          u32(serial) + u32(7200) + u32(1800) + u32(86400) + u32(opts_.ttl);
+  soa_.add(soa_rdata);
+  add_static({zone_, KNOT_RRTYPE_SOA, soa_rdata});
+  add_static({zone_, KNOT_RRTYPE_NS, prefixed("ns", prefixed("dns", zone_))});
+  add_static({prefixed("ns", prefixed("dns", zone_)), kExists, {}});
+  add_static({prefixed("dns-version", zone_), KNOT_RRTYPE_TXT,
+              std::string("\x05"
+                          "1.1.0")});
+  add_static({prefixed("pod", zone_), kExists, {}});
+  add_static({prefixed("svc", zone_), kExists, {}});
+}
+
+void RecordStore::add_static(const Record& r) {
+  std::vector<std::string> touched;
+  add_locked(r, touched);
+  for (const auto& n : touched) render_locked(n);
+}
+
+Node& RecordStore::ensure_locked(std::string_view name) {
+  auto it = nodes_.find(name);
+  if (it != nodes_.end()) return it->second;
+  if (name != zone_ && in_zone(name, zone_)) ensure_locked(parent(name)).children++;
+  return nodes_.emplace(std::string(name), Node{}).first->second;
+}
+
+void RecordStore::release_locked(std::string_view name) {
+  auto it = nodes_.find(name);
+  if (it == nodes_.end() || !it->second.rrs.empty() || it->second.children > 0) return;
+  nodes_.erase(it);
+  if (name != zone_ && in_zone(name, zone_)) {
+    std::string_view up = parent(name);
+    auto p = nodes_.find(up);
+    if (p != nodes_.end() && p->second.children > 0) {
+      p->second.children--;
+      release_locked(up);
+    }
+  }
+}
+
+void RecordStore::add_locked(const Record& r, std::vector<std::string>& touched) {
+  Node& n = ensure_locked(r.owner);
+  n.rrs.emplace_back(r.type, r.rdata);
+  if (r.type != kExists) touched.push_back(r.owner);
+}
+
+void RecordStore::remove_locked(const Record& r, std::vector<std::string>& touched) {
+  auto it = nodes_.find(r.owner);
+  if (it == nodes_.end()) return;
+  auto& rrs = it->second.rrs;
+  auto f = std::find(rrs.begin(), rrs.end(), std::pair<uint16_t, std::string>(r.type, r.rdata));
+  if (f == rrs.end()) return;
+  rrs.erase(f);
+  if (r.type != kExists) touched.push_back(r.owner);
+  release_locked(r.owner);
+}
+
+void RecordStore::render_locked(const std::string& name) {
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return;
+  Node& n = it->second;
+  n.sets.clear();
+  auto rrs = n.rrs;
+  std::sort(rrs.begin(), rrs.end());
+  rrs.erase(std::unique(rrs.begin(), rrs.end()), rrs.end());
+  for (const auto& [type, rdata] : rrs) {
+    if (type == kExists) continue;
+    if (n.sets.empty() || n.sets.back().type() != type) n.sets.emplace_back(name, type, opts_.ttl);
+    n.sets.back().add(rdata);
+  }
+}
+
+void RecordStore::republish_locked(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  std::vector<Record> now;
+  if (e.service) {
+    std::vector<const k8s::EndpointSlice*> slices;
+    for (const auto& [_, s] : e.slices) slices.push_back(&s);
+    now = service_records(*e.service, slices, zone_);
+  }
+  std::vector<Record> gone, added;
+  std::set_difference(e.published.begin(), e.published.end(), now.begin(), now.end(),
+                      std::back_inserter(gone));
+  std::set_difference(now.begin(), now.end(), e.published.begin(), e.published.end(),
+                      std::back_inserter(added));
+  std::vector<std::string> touched;
+  // Added first: a name that only changes its data never disappears in between (and keeps its ENT parents).
+  for (const auto& r : added) add_locked(r, touched);
+  for (const auto& r : gone) remove_locked(r, touched);
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (const auto& n : touched) render_locked(n);
+  e.published = std::move(now);
+  if (!e.service && e.slices.empty()) entries_.erase(it);
+}
+
+void RecordStore::upsert_service(const k8s::Service& svc) {
+  std::unique_lock l(mu_);
+  std::string key = svc.meta.namespace_ + "/" + svc.meta.name;
+  entries_[key].service = svc;
+  republish_locked(key);
+}
+
+void RecordStore::delete_service(const std::string& namespace_, const std::string& name) {
+  std::unique_lock l(mu_);
+  std::string key = namespace_ + "/" + name;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  it->second.service.reset();
+  republish_locked(key);
+}
+
+void RecordStore::upsert_slice(const k8s::EndpointSlice& slice) {
+  std::string svc = slice.service_name();
+  if (svc.empty()) return;
+  std::unique_lock l(mu_);
+  std::string key = slice.meta.namespace_ + "/" + svc;
+  entries_[key].slices[slice.meta.name] = slice;
+  republish_locked(key);
+}
+
+void RecordStore::delete_slice(const k8s::EndpointSlice& slice) {
+  std::string svc = slice.service_name();
+  if (svc.empty()) return;
+  std::unique_lock l(mu_);
+  std::string key = slice.meta.namespace_ + "/" + svc;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  it->second.slices.erase(slice.meta.name);
+  republish_locked(key);
+}
+
+size_t RecordStore::name_count() const {
+  std::shared_lock l(mu_);
+  return nodes_.size();
+}
+
+size_t RecordStore::service_count() const {
+  std::shared_lock l(mu_);
+  return entries_.size();
+}
+
+}  // namespace podnet::dns

@@ -1,0 +1,127 @@
+// The cluster zone's records, kept incrementally from Services and EndpointSlices as the
+// Kubernetes DNS specification (schema 1.1.0) derives them, ready to copy into answers: each name
+// holds libknot RR sets rendered when the name changes, so answering does not allocate.
+// Thread-safe: one writer (the informer threads, serialised by the lock) and many readers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "dns/knot.h"
+#include "dns/names.h"
+#include "k8s/model.h"
+
+namespace podnet::dns {
+
+struct StoreOptions {
+  std::string zone = "cluster.local";
+  uint32_t ttl = 5;  // CoreDNS's kubernetes plugin default; also the SOA minimum (negative TTL)
+};
+
+// One resource record as a service contributes it. Type 0 marks a name that exists without data
+// (a Service with no addresses yet answers NODATA, not NXDOMAIN).
+struct Record {
+  WireName owner;
+  uint16_t type = 0;
+  std::string rdata;
+  auto operator<=>(const Record&) const = default;
+};
+
+// An owned knot_rrset_t (owner and rdata on the heap, freed with it).
+class RrSet {
+ public:
+  RrSet(std::string_view owner, uint16_t type, uint32_t ttl);
+  RrSet(RrSet&& o) noexcept;
+  RrSet& operator=(RrSet&& o) noexcept;
+  RrSet(const RrSet&) = delete;
+  RrSet& operator=(const RrSet&) = delete;
+  ~RrSet();
+  void add(std::string_view rdata);
+  const knot_rrset_t* get() const { return &rr_; }
+  uint16_t type() const { return rr_.type; }
+
+ private:
+  knot_rrset_t rr_{};
+};
+
+struct Node {
+  std::vector<std::pair<uint16_t, std::string>> rrs;  // with repeats when two sources give one RR
+  uint32_t children = 0;                              // names directly below that exist
+  std::vector<RrSet> sets;                            // rrs rendered, one set per type, no type 0
+  const knot_rrset_t* find(uint16_t type) const {
+    for (const auto& s : sets)
+      if (s.type() == type) return s.get();
+    return nullptr;
+  }
+};
+
+// The records of one Service, given its EndpointSlices (all address types).
+std::vector<Record> service_records(const k8s::Service& svc,
+                                    const std::vector<const k8s::EndpointSlice*>& slices,
+                                    std::string_view zone_wire);
+
+class RecordStore {
+ public:
+  explicit RecordStore(StoreOptions options = {});
+
+  void upsert_service(const k8s::Service& svc);
+  void delete_service(const std::string& namespace_, const std::string& name);
+  void upsert_slice(const k8s::EndpointSlice& slice);
+  void delete_slice(const k8s::EndpointSlice& slice);
+
+  const WireName& zone() const { return zone_; }
+  uint32_t ttl() const { return opts_.ttl; }
+  const knot_rrset_t* soa() const { return soa_.get(); }
+
+  // Holds the read lock while the nodes it returns are used.
+  class Reader {
+   public:
+    explicit Reader(const RecordStore& s) : s_(s), lock_(s.mu_) {}
+    const Node* find(std::string_view wire_name) const {
+      auto it = s_.nodes_.find(wire_name);
+      return it == s_.nodes_.end() ? nullptr : &it->second;
+    }
+
+   private:
+    const RecordStore& s_;
+    std::shared_lock<std::shared_mutex> lock_;
+  };
+  Reader read() const { return Reader(*this); }
+
+  size_t name_count() const;
+  size_t service_count() const;
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Entry {
+    std::optional<k8s::Service> service;
+    std::map<std::string, k8s::EndpointSlice> slices;  // by slice name
+    std::vector<Record> published;                     // sorted
+  };
+
+  void republish_locked(const std::string& key);
+  void add_locked(const Record& r, std::vector<std::string>& touched);
+  void remove_locked(const Record& r, std::vector<std::string>& touched);
+  Node& ensure_locked(std::string_view name);
+  void release_locked(std::string_view name);
+  void render_locked(const std::string& name);
+  void add_static(const Record& r);
+
+  StoreOptions opts_;
+  WireName zone_;
+  RrSet soa_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Node, Hash, std::equal_to<>> nodes_;
+  std::map<std::string, Entry> entries_;  // "ns/name"
+};
+
+}  // namespace podnet::dns
