@@ -51,6 +51,10 @@ class StopSignal {
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
+    // A write to a child that has exited (a CNI plugin that did not read its stdin) is an error
+    // the bench reports, not a death that skips the cleanup. A handler, not SIG_IGN: exec resets it.
+    sa.sa_handler = [](int) {};
+    ::sigaction(SIGPIPE, &sa, nullptr);
     std::thread(&StopSignal::watch).detach();
   }
   // main() is returning: its destructors have cleaned up, the watcher must not.
