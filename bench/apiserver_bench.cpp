@@ -297,6 +297,7 @@ std::string nested(int levels) {
 int adversarial(const std::string& podnet, const std::string& root) {
   std::filesystem::remove_all(root);
   podnet::bench::StopSignal::track_path(root);
+  podnet::bench::StopSignal::track_path(root + ".log");
   pid_t pid = podnet::bench::StopSignal::fork_child();
   if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
@@ -314,7 +315,10 @@ int adversarial(const std::string& podnet, const std::string& root) {
     }
     if (creds.port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  if (creds.port == 0) die("server did not start; see " + root + ".log");
+  if (creds.port == 0) {
+    podnet::bench::StopSignal::untrack_path(root + ".log");
+    die("server did not start; see " + root + ".log");
+  }
   creds.ca = podnet::read_file(root + "/pki/ca.crt").value();
   creds.cert = podnet::read_file(root + "/pki/admin.crt").value();
   creds.key = podnet::read_file(root + "/pki/admin.key").value();
@@ -376,6 +380,7 @@ int adversarial(const std::string& podnet, const std::string& root) {
   std::filesystem::remove_all(root);
   podnet::bench::StopSignal::untrack_path(root);
   std::filesystem::remove(root + ".log");  // kept only when the server failed (die() names it)
+  podnet::bench::StopSignal::untrack_path(root + ".log");
   return 0;
 }
 

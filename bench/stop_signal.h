@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -55,6 +56,14 @@ class StopSignal {
     // the bench reports, not a death that skips the cleanup. A handler, not SIG_IGN: exec resets it.
     sa.sa_handler = [](int) {};
     ::sigaction(SIGPIPE, &sa, nullptr);
+    // An uncaught exception (a failed .value(), a filesystem error) cleans up too.
+    // (After a signal, the watcher may be cleaning up already; it exits the process when done.)
+    std::set_terminate([] {
+      if (!requested()) std::fprintf(stderr, "%s: terminate, cleaning up\n", state().name.c_str());
+      const int code = requested() ? exit_code() : 134;
+      if (state().mu.try_lock_for(std::chrono::seconds(10))) remove_all_locked(code);
+      ::_exit(code);
+    });
     std::thread(&StopSignal::watch).detach();
   }
   // main() is returning: its destructors have cleaned up, the watcher must not.
@@ -135,7 +144,7 @@ class StopSignal {
     std::string name;
     std::chrono::milliseconds grace{0};
     int pipe[2] = {-1, -1};
-    std::mutex mu;
+    std::timed_mutex mu;
     bool closed = false;
     std::set<std::string> netns, paths;
     std::set<pid_t> children;
@@ -202,7 +211,7 @@ class StopSignal {
     if (st.grace.count() > 0) ::poll(&p, 1, static_cast<int>(st.grace.count()));
     std::unique_lock lock(st.mu);
     if (st.closed) return;  // main() returned; exit() is under way
-    (void)lock.release();  // held until _exit
+    (void)lock.release();   // held until _exit
     std::fprintf(stderr, "%s: removing what is left\n", st.name.c_str());
     remove_all_locked(exit_code());
   }
