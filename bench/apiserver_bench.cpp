@@ -4,12 +4,15 @@
 // `apiserver_bench --adversarial PODNET [dir]` instead starts PODNET's `server` as a child process
 // and reports the server's CPU time (from /proc) for each of issue 13's adversarial requests: a body
 // with 80,000 keys, deeply nested bodies and annotations, JSON patch copy amplification.
+// The data directory (DIR/pn-apiserver-*-<pid>) and the child server are removed at the end, on a
+// failure and at once on SIGINT/SIGTERM/SIGHUP (bench/stop_signal.h).
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -20,6 +23,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -30,6 +34,7 @@
 
 #include "apiserver/api_server.h"
 #include "common/files.h"
+#include "stop_signal.h"
 
 namespace {
 
@@ -64,7 +69,7 @@ long rss_kb() {
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "apiserver_bench: %s\n", what.c_str());
-  std::exit(1);
+  podnet::bench::StopSignal::fail_exit(1);
 }
 
 struct Credentials {
@@ -291,7 +296,10 @@ std::string nested(int levels) {
 // The server as a child process: only its own CPU time is counted.
 int adversarial(const std::string& podnet, const std::string& root) {
   std::filesystem::remove_all(root);
-  pid_t pid = fork();
+  podnet::bench::StopSignal::track_path(root);
+  podnet::bench::StopSignal::track_path(root + ".log");
+  pid_t pid = podnet::bench::StopSignal::fork_child();
+  if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     int fd = ::open((root + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
@@ -307,7 +315,10 @@ int adversarial(const std::string& podnet, const std::string& root) {
     }
     if (creds.port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  if (creds.port == 0) die("server did not start; see " + root + ".log");
+  if (creds.port == 0) {
+    podnet::bench::StopSignal::untrack_path(root + ".log");
+    die("server did not start; see " + root + ".log");
+  }
   creds.ca = podnet::read_file(root + "/pki/ca.crt").value();
   creds.cert = podnet::read_file(root + "/pki/admin.crt").value();
   creds.key = podnet::read_file(root + "/pki/admin.key").value();
@@ -365,20 +376,37 @@ int adversarial(const std::string& podnet, const std::string& root) {
   conn.close();
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
+  podnet::bench::StopSignal::reaped(pid);
   std::filesystem::remove_all(root);
+  podnet::bench::StopSignal::untrack_path(root);
   std::filesystem::remove(root + ".log");  // kept only when the server failed (die() names it)
+  podnet::bench::StopSignal::untrack_path(root + ".log");
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 2 && std::string(argv[1]) == "--adversarial")
-    return adversarial(argv[2], std::string(argc > 3 ? argv[3] : "/var/tmp") + "/pn-apiserver-adversarial-" +
-                                    std::to_string(getpid()));
-  std::string root =
-      std::string(argc > 1 ? argv[1] : "/var/tmp") + "/pn-apiserver-bench-" + std::to_string(getpid());
+  std::string dir = "/var/tmp", podnet;
+  CLI::App app{
+      "apiserver_bench: the API server over HTTPS (keep-alive), in process: creates/s from 16 clients, "
+      "LIST of 10,000 Services, write -> 100 watchers delay, RSS with 10,000 Services + 10,000 Pods"};
+  app.add_option("dir", dir, "Where the data directory is made")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  app.add_option("--adversarial", podnet,
+                 "Instead: start PODNET's `server` as a child process and report its CPU time for each "
+                 "of issue 13's adversarial requests")
+      ->check(CLI::ExistingFile)
+      ->option_text("PODNET");
+  CLI11_PARSE(app, argc, argv);
+  // Nothing here can be unwound from another thread: a signal removes everything at once.
+  podnet::bench::StopSignal stop("apiserver_bench", std::chrono::milliseconds(0));
+  if (!podnet.empty())
+    return adversarial(podnet, dir + "/pn-apiserver-adversarial-" + std::to_string(getpid()));
+  std::string root = dir + "/pn-apiserver-bench-" + std::to_string(getpid());
   std::filesystem::remove_all(root);
+  podnet::bench::StopSignal::track_path(root);
   long rss_start = rss_kb();
   podnet::apiserver::ApiServerOptions options;
   options.data_dir = root;
@@ -415,5 +443,6 @@ int main(int argc, char** argv) {
   watchers(creds, 100);
   server->reset();
   std::filesystem::remove_all(root);
+  podnet::bench::StopSignal::untrack_path(root);
   return 0;
 }

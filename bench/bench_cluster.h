@@ -1,10 +1,9 @@
 // A `podnet up` cluster for benchmarks, driven through the real binary (tests/support/podnet_up.h,
 // shared with the tests): a private state dir under /var/tmp, a random underlay /24 that overlaps
-// nothing, and `podnet down` when the object goes away or (through the ScopedCleanup signal thread)
+// nothing, and `podnet down` when the object goes away or (through StopSignal, bench/stop_signal.h)
 // when SIGINT/SIGTERM/SIGHUP arrives. Needs root.
 #pragma once
 
-#include <signal.h>
 #include <stdlib.h>
 
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "stop_signal.h"
 #include "support/podnet_up.h"
 
 namespace podnet::bench {
@@ -22,50 +22,13 @@ namespace podnet::bench {
 using testing::CommandResult;
 using testing::shell;
 
-// Cleanups to run on a terminating signal, then _exit(130). Construct it in main() before any other
-// thread starts: it blocks the signals so that only its own thread receives them.
-class ScopedCleanup {
- public:
-  ScopedCleanup() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
-    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    std::thread([this, set] {
-      int sig = 0;
-      ::sigwait(&set, &sig);
-      std::fprintf(stderr, "cluster_bench: signal %d, cleaning up\n", sig);
-      std::lock_guard lock(mu_);
-      for (auto& [id, fn] : actions_) fn();
-      ::_exit(130);
-    }).detach();
-    instance_ = this;
-  }
-  static ScopedCleanup& get() { return *instance_; }
-  int add(std::function<void()> fn) {
-    std::lock_guard lock(mu_);
-    actions_[++next_] = std::move(fn);
-    return next_;
-  }
-  void remove(int id) {
-    std::lock_guard lock(mu_);
-    actions_.erase(id);
-  }
-
- private:
-  static inline ScopedCleanup* instance_ = nullptr;
-  std::mutex mu_;
-  std::map<int, std::function<void()>> actions_;
-  int next_ = 0;
-};
-
 class BenchCluster : public testing::PodnetUp {
  public:
   explicit BenchCluster(std::string podnet) : PodnetUp(std::move(podnet), "pn-cbench", "192.168.198.0/24") {
-    cleanup_id_ = ScopedCleanup::get().add([this] { teardown(); });
+    cleanup_id_ = StopSignal::add_cleanup([this] { teardown(); });
   }
   ~BenchCluster() {
-    ScopedCleanup::get().remove(cleanup_id_);
+    StopSignal::remove_cleanup(cleanup_id_);
     teardown();
   }
 

@@ -438,7 +438,7 @@ class VethPair {
     a_ = p + "-a";
     b_ = p + "-b";
     pidfile_ = "/var/tmp/" + p + "-iperf.pid";
-    cleanup_id_ = podnet::bench::ScopedCleanup::get().add([this] { remove(); });
+    cleanup_id_ = podnet::bench::StopSignal::add_cleanup([this] { remove(); });
     ok_ = shell("ip netns add " + a_ + " && ip netns add " + b_ + " && ip -n " + a_ +
                 " link add veth0 type veth peer name veth1 netns " + b_ + " && ip -n " + a_ +
                 " addr add 10.250.0.1/24 dev veth0 && ip -n " + b_ +
@@ -449,7 +449,7 @@ class VethPair {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   ~VethPair() {
-    podnet::bench::ScopedCleanup::get().remove(cleanup_id_);
+    podnet::bench::StopSignal::remove_cleanup(cleanup_id_);
     remove();
   }
   bool ok() const { return ok_; }
@@ -631,7 +631,6 @@ int bench_rss(int services, int writers) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  podnet::bench::ScopedCleanup cleanup;
   std::string which = "netprog,podstart,iperf,rss";
   int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8;
   std::string pin = "yes";
@@ -658,6 +657,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   if (::geteuid() != 0) return std::fprintf(stderr, "needs root\n"), 2;
+  // Before any thread starts. A signal runs `podnet down` on every cluster at once (the main thread
+  // may be waiting on a cluster for minutes), kills what the bench started and exits.
+  podnet::bench::StopSignal stop("cluster_bench", std::chrono::milliseconds(0));
   std::set<std::string> run;
   std::stringstream ss(which);
   for (std::string w; std::getline(ss, w, ',');) {

@@ -11,13 +11,14 @@
 // process after exiting), so no op overlaps another's work; that time is reported as "DEL+gone".
 //
 // Everything lives in namespaces the bench creates (pn-bench-<pid>-<tag>-...) and a temporary
-// directory; both are removed at the end, on error and on Ctrl-C. Needs root.
+// directory; both are removed at the end, on error and on SIGINT/SIGTERM/SIGHUP (bench/stop_signal.h).
+// Needs root.
 //
-//   cni_bench [--ops N] [--pods N] [--plugin PATH] [--ref-dir DIR]
+//   cni_bench [--ops N] [--pods N] [--plugin PATH] [--ref-dir DIR]   (--help lists them)
 #include <net/if.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,16 +33,13 @@
 
 #include "netlink/netns.h"
 #include "runtime/cni_exec.h"
+#include "stop_signal.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using podnet::bench::StopSignal;
 using podnet::runtime::CniRequest;
-
-volatile sig_atomic_t g_stop = 0;
-void on_signal(int) {
-  g_stop = 1;
-}
 
 struct Options {
   int ops = 200;
@@ -64,14 +62,18 @@ class Workspace {
     fs::create_directories("/var/lib/cni", ec);
     std::string tmpl = "/var/lib/cni/" + prefix_ + "-XXXXXX";
     if (::mkdtemp(tmpl.data())) dir_ = tmpl;
+    if (!dir_.empty()) StopSignal::track_path(dir_);
   }
   ~Workspace() {
     for (auto it = netns_.rbegin(); it != netns_.rend(); ++it) {
-      if (auto s = podnet::netlink::delete_named_netns(*it); !s)
+      if (auto s = StopSignal::delete_netns(*it); !s)
         std::fprintf(stderr, "cni_bench: %s\n", s.error().message().c_str());
     }
     std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
+    if (!dir_.empty()) {
+      fs::remove_all(dir_, ec);
+      StopSignal::untrack_path(dir_);
+    }
   }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
@@ -81,8 +83,9 @@ class Workspace {
   // Creates pn-bench-<pid>-<tag>-<suffix>; returns its path, "" on failure (reported).
   std::string netns(const std::string& suffix) {
     std::string name = prefix_ + "-" + suffix;
-    auto ns = podnet::netlink::create_named_netns(name);
+    auto ns = StopSignal::create_netns(name);
     if (!ns) {
+      if (StopSignal::requested()) return "";
       std::fprintf(stderr, "cni_bench: %s\n", ns.error().message().c_str());
       return "";
     }
@@ -185,7 +188,7 @@ bool wait_link_gone(const podnet::netlink::NetNs& ns, const char* ifname, const 
 }
 
 bool fail(const Subject& s, const std::string& what, const Call& c) {
-  if (g_stop) return false;  // Ctrl-C reached the plugin too
+  if (StopSignal::requested()) return false;  // Ctrl-C reached the plugin too
   std::fprintf(stderr, "cni_bench: %s %s failed: %s\n", s.label.c_str(), what.c_str(), c.out.c_str());
   return false;
 }
@@ -195,7 +198,7 @@ bool measure_cycles(std::vector<Subject*> subjects, int ops, const std::string& 
                     std::vector<Samples>& out) {
   out.assign(subjects.size(), {});
   constexpr int kWarmup = 5;
-  for (int i = -kWarmup; i < ops && !g_stop; ++i) {
+  for (int i = -kWarmup; i < ops && !StopSignal::requested(); ++i) {
     std::vector<size_t> order(subjects.size());
     for (size_t k = 0; k < order.size(); ++k)
       order[k] = (k + static_cast<size_t>(i + kWarmup)) % order.size();
@@ -220,7 +223,7 @@ bool measure_cycles(std::vector<Subject*> subjects, int ops, const std::string& 
       if (i >= 0) out[k].del.push_back(c.ms), out[k].del_gone.push_back(gone);
     }
   }
-  return !g_stop;
+  return !StopSignal::requested();
 }
 
 void row(const char* scenario, const char* op, const std::vector<double>& ours,
@@ -230,30 +233,24 @@ void row(const char* scenario, const char* op, const std::vector<double>& ours,
               r.median, r.p95, o.median / r.median, o.p95 / r.p95);
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: cni_bench [--ops N] [--pods N] [--plugin PATH] [--ref-dir DIR]\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) return usage();
-    if (a == "--ops")
-      opt.ops = std::atoi(argv[++i]);
-    else if (a == "--pods")
-      opt.pods = std::atoi(argv[++i]);
-    else if (a == "--plugin")
-      opt.plugin = argv[++i];
-    else if (a == "--ref-dir")
-      opt.ref_dir = argv[++i];
-    else
-      return usage();
-  }
-  if (opt.ops < 1 || opt.pods < 0) return usage();
+  CLI::App app{
+      "cni_bench: wall time of CNI ADD and DEL, podnet-cni against the reference bridge + host-local "
+      "plugins, side by side (root; namespaces pn-bench-<pid>-*, removed at the end and on "
+      "SIGINT/SIGTERM)"};
+  app.add_option("--ops", opt.ops, "ADD+DEL cycles measured per scenario")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--pods", opt.pods, "Pods already on the bridge in the second scenario")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--plugin", opt.plugin, "podnet-cni binary")->capture_default_str();
+  app.add_option("--ref-dir", opt.ref_dir, "Directory of the reference bridge and host-local plugins")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   if (::geteuid() != 0) {
     std::fprintf(stderr, "cni_bench: needs root (it creates network namespaces)\n");
     return 1;
@@ -267,12 +264,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGHUP, &sa, nullptr);
-
+  StopSignal stop("cni_bench", std::chrono::seconds(10));
   Workspace ws;
   if (ws.dir().empty()) return 1;
   int rc = [&]() -> int {
@@ -329,7 +321,7 @@ int main(int argc, char** argv) {
 
     // Exec cost alone: VERSION reads no state and touches no namespace.
     std::vector<std::vector<double>> version(2);
-    for (int i = 0; i < opt.ops && !g_stop; ++i) {
+    for (int i = 0; i < opt.ops && !StopSignal::requested(); ++i) {
       for (size_t k = 0; k < 2; ++k) {
         size_t who = (k + static_cast<size_t>(i)) % 2;
         auto c = call(*subjects[who], "VERSION", "", "", R"({"cniVersion": "1.0.0"})");
@@ -341,7 +333,7 @@ int main(int argc, char** argv) {
     // Fill the "full" bridges, each pod in its own namespace.
     auto t0 = std::chrono::steady_clock::now();
     std::vector<double> fill_ms(2, 0);
-    for (int i = 0; i < opt.pods && !g_stop; ++i) {
+    for (int i = 0; i < opt.pods && !StopSignal::requested(); ++i) {
       for (size_t k = 0; k < 2; ++k) {
         auto& s = *subjects[2 + k];
         std::string ns = ws.netns((k == 0 ? "o" : "r") + std::to_string(i));
@@ -353,7 +345,7 @@ int main(int argc, char** argv) {
       }
     }
     double fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (g_stop) return 1;
+    if (StopSignal::requested()) return 1;
 
     std::vector<Samples> samples;
     if (!measure_cycles(subjects, opt.ops, "m", samples)) return 1;
@@ -394,6 +386,6 @@ int main(int argc, char** argv) {
           1.5);
     return ok ? 0 : 3;
   }();
-  if (g_stop) std::fprintf(stderr, "cni_bench: interrupted, cleaned up\n");
-  return g_stop ? 130 : rc;
+  if (StopSignal::requested()) std::fprintf(stderr, "cni_bench: interrupted, cleaned up\n");
+  return StopSignal::requested() ? StopSignal::exit_code() : rc;
 }

@@ -1,12 +1,14 @@
 // Service proxy at scale, in a network namespace it creates (root): full sync of N services x 10
-// endpoints, one-endpoint-change latency, connect() latency. Usage: [PODNET_BENCH_SHARDS=K] proxy_bench
-// [N...] (10 1k 10k 100k)
+// endpoints, one-endpoint-change latency, connect() latency. Usage: proxy_bench [--shards K] [N...]
+// (default 10 1000 10000 100000; PODNET_BENCH_SHARDS=K works as --shards). One namespace per size,
+// pn-bench-proxy-<pid>-<N>, removed after its size, on failure and on SIGINT/SIGTERM/SIGHUP.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +22,7 @@
 #include "netlink/netns.h"
 #include "proxy/kernel.h"
 #include "proxy/proxier.h"
+#include "stop_signal.h"
 
 namespace {
 
@@ -114,7 +117,7 @@ std::pair<double, double> connect_latency(const netlink::NetNs& ns, const std::s
     }
   });
   std::vector<double> us;
-  for (int i = 0; i < 2000; ++i) {
+  for (int i = 0; i < 2000 && !bench::StopSignal::requested(); ++i) {
     auto fd = ns.run([]() -> Result<int> { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -172,10 +175,11 @@ int run(int services, const RulesetConfig& ruleset, const netlink::NetNs& ns, co
     return 1;
   }
   long rss_after_full = rss_kb();
+  if (bench::StopSignal::requested()) return 1;
 
   // One endpoint of one service moves: what a pod restart looks like to the proxy.
   std::vector<double> changes;
-  for (int g = 1; g <= 25; ++g) {
+  for (int g = 1; g <= 25 && !bench::StopSignal::requested(); ++g) {
     int victim = (g * 7919) % services;
     proxier.upsert_slice(endpoint_slice(victim, g));
     auto c0 = Clock::now();
@@ -191,7 +195,7 @@ int run(int services, const RulesetConfig& ruleset, const netlink::NetNs& ns, co
   // A change of endpoint count (one endpoint fewer, then back): the frontend's service-ips verdict
   // changes, which makes the kernel re-validate the verdict maps of the table it is in.
   std::vector<double> count_changes;
-  for (int k = 1; k <= 20; ++k) {
+  for (int k = 1; k <= 20 && !bench::StopSignal::requested(); ++k) {
     int victim = (k * 104729) % services;
     auto shrunk = endpoint_slice(victim);
     shrunk.endpoints.pop_back();
@@ -207,6 +211,7 @@ int run(int services, const RulesetConfig& ruleset, const netlink::NetNs& ns, co
     }
   }
   std::sort(count_changes.begin(), count_changes.end());
+  if (bench::StopSignal::requested()) return 1;
   // A restarted proxy: a new Proxier whose first (full) sync replaces the tables the last one wrote.
   Proxier restarted(*kernel, opts);
   for (int i = 0; i < services; ++i) {
@@ -223,6 +228,7 @@ int run(int services, const RulesetConfig& ruleset, const netlink::NetNs& ns, co
     return 1;
   }
   auto [connect_p50, connect_p99] = connect_latency(ns, ns_name);
+  if (bench::StopSignal::requested()) return 1;
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   const auto& m = proxier.metrics();
@@ -242,23 +248,39 @@ int run(int services, const RulesetConfig& ruleset, const netlink::NetNs& ns, co
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<int> sizes;
-  for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
-  RulesetConfig ruleset;  // PODNET_BENCH_SHARDS=1 measures the one-table layout
-  if (const char* shards = std::getenv("PODNET_BENCH_SHARDS")) ruleset.shards = std::atoi(shards);
-  if (sizes.empty()) sizes = {10, 1000, 10000, 100000};
+  std::vector<int> sizes = {10, 1000, 10000, 100000};
+  RulesetConfig ruleset;  // --shards 1 measures the one-table layout
+  CLI::App app{
+      "proxy_bench: podnet's service proxy at scale in a namespace it creates (root): full sync of N "
+      "services x 10 endpoints, one-endpoint-change latency, connect() latency"};
+  app.add_option("sizes", sizes, "Numbers of services, one run each")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--shards", ruleset.shards, "Shard tables of the ruleset (1: everything in the base table)")
+      ->envname("PODNET_BENCH_SHARDS")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (::geteuid() != 0) return std::fprintf(stderr, "proxy_bench: needs root\n"), 1;
+  bench::StopSignal stop("proxy_bench", std::chrono::seconds(10));
   int rc = 0;
   for (int n : sizes) {
+    if (bench::StopSignal::requested()) break;
     // A fresh namespace per size, so each full sync starts from an empty kernel table.
     std::string name = "pn-bench-proxy-" + std::to_string(::getpid()) + "-" + std::to_string(n);
-    auto ns = netlink::create_named_netns(name);
+    auto ns = bench::StopSignal::create_netns(name);
     if (!ns) {
+      if (bench::StopSignal::requested()) break;
       std::fprintf(stderr, "create netns: %s\n", ns.error().message().c_str());
       return 1;
     }
     rc |= run(n, ruleset, *ns, name);
-    if (auto s = netlink::delete_named_netns(name); !s)
+    if (auto s = bench::StopSignal::delete_netns(name); !s)
       std::fprintf(stderr, "%s\n", s.error().message().c_str());
+  }
+  if (bench::StopSignal::requested()) {
+    std::fprintf(stderr, "proxy_bench: interrupted, cleaned up\n");
+    return bench::StopSignal::exit_code();
   }
   return rc;
 }

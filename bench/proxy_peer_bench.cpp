@@ -8,6 +8,8 @@
 //
 // Usage: proxy_peer_bench [--sizes 10,1000,10000,100000] [--shapes podnet,iptables,nft]
 //                         [--timeout-s 600] [--nft-max 10000] [--connects 2000]
+// Everything lives in namespaces pn-pb-<pid>-* and /var/tmp/pn-pb-<pid>, removed at the end, on
+// failure and on SIGINT/SIGTERM/SIGHUP (bench/stop_signal.h; loaders still running are killed).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,12 +20,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -37,6 +41,7 @@
 #include "netlink/netns.h"
 #include "proxy/kernel.h"
 #include "proxy/proxier.h"
+#include "stop_signal.h"
 
 namespace {
 
@@ -73,13 +78,13 @@ class Topology {
  public:
   explicit Topology(const std::string& prefix) : prefix_(prefix) {}
   ~Topology() {
+    ns_.clear();
     for (const auto& n : made_)
-      if (auto s = netlink::delete_named_netns(n); !s)
-        std::fprintf(stderr, "%s\n", s.error().message().c_str());
+      if (auto s = StopSignal::delete_netns(n); !s) std::fprintf(stderr, "%s\n", s.error().message().c_str());
   }
   bool setup() {
     for (const char* role : {"r", "c", "b"}) {
-      auto ns = netlink::create_named_netns(prefix_ + role);
+      auto ns = StopSignal::create_netns(prefix_ + role);
       if (!ns) {
         std::fprintf(stderr, "netns: %s\n", ns.error().message().c_str());
         return false;
@@ -123,7 +128,11 @@ Load run_loader(const netlink::NetNs& ns, std::vector<std::string> argv, const s
   Load out;
   const std::string err_file = input + ".err";
   auto start = Clock::now();
-  pid_t pid = ::fork();
+  pid_t pid = StopSignal::fork_child();
+  if (pid < 0) {
+    out.error = std::string("fork: ") + std::strerror(errno);
+    return out;
+  }
   if (pid == 0) {
     if (::setns(ns.fd(), CLONE_NEWNET) != 0) ::_exit(126);
     int in = ::open(input.c_str(), O_RDONLY);
@@ -146,14 +155,15 @@ Load run_loader(const netlink::NetNs& ns, std::vector<std::string> argv, const s
   for (;;) {
     pid_t r = ::wait4(pid, &status, WNOHANG, &usage);
     if (r == pid) break;
-    if (Clock::now() - start > timeout) {
+    if (StopSignal::requested() || Clock::now() - start > timeout) {
       ::kill(pid, SIGKILL);
       ::wait4(pid, &status, 0, &usage);
-      out.timed_out = true;
+      out.timed_out = !StopSignal::requested();
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  StopSignal::reaped(pid);
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   out.peak_rss_mb = usage.ru_maxrss / 1024;
   out.ok = !out.timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -171,8 +181,13 @@ Load run_loader(const netlink::NetNs& ns, std::vector<std::string> argv, const s
 // services with one full sync, timed around sync() alone.
 Load load_podnet(const netlink::NetNs& ns, const std::vector<PeerService>& services) {
   int fds[2];
-  if (::pipe(fds) != 0) return {};
-  pid_t pid = ::fork();
+  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
+  pid_t pid = StopSignal::fork_child();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return {};
+  }
   if (pid == 0) {
     ::close(fds[0]);
     auto kernel = ns.run([] { return proxy::NftProxyKernel::open(proxy::RulesetConfig{}); });
@@ -219,6 +234,7 @@ Load load_podnet(const netlink::NetNs& ns, const std::vector<PeerService>& servi
   int status = 0;
   rusage usage{};
   ::wait4(pid, &status, 0, &usage);
+  StopSignal::reaped(pid);
   out.ok = got && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   out.seconds = took;
   out.peak_rss_mb = usage.ru_maxrss / 1024;
@@ -253,7 +269,7 @@ std::vector<double> connect_samples(const Topology& topo, uint32_t vip, int coun
   });
   std::vector<double> us;
   const int warmup = 20;  // ARP, route and socket caches
-  for (int i = 0; i < count + warmup; ++i) {
+  for (int i = 0; i < count + warmup && !StopSignal::requested(); ++i) {
     auto fd =
         topo.ns("c").run([]() -> Result<int> { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
     if (!fd) break;
@@ -291,13 +307,6 @@ struct Row {
   Load load;
   Latency first, last;
 };
-
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) out.push_back(std::atoi(item.c_str()));
-  return out;
-}
 
 std::string fmt(double v, const char* f) {
   if (v < 0) return "-";
@@ -340,36 +349,53 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {10, 1000, 10000, 100000};
   std::vector<std::string> shapes = {"podnet", "iptables", "nft"};
   int timeout_s = 600, nft_max = 10000, connects = 2000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--sizes") {
-      sizes = parse_list(v);
-    } else if (k == "--shapes") {
-      shapes.clear();
-      std::stringstream ss(v);
-      for (std::string s; std::getline(ss, s, ',');) shapes.push_back(s);
-    } else if (k == "--timeout-s") {
-      timeout_s = std::atoi(v.c_str());
-    } else if (k == "--nft-max") {
-      nft_max = std::atoi(v.c_str());
-    } else if (k == "--connects") {
-      connects = std::atoi(v.c_str());
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
-      return 2;
-    }
-  }
+  CLI::App app{
+      "proxy_peer_bench: podnet's proxy against kube-proxy's iptables and nftables rule shapes, same N "
+      "ClusterIP services x 10 endpoints: load time, peak RSS, connect latency (root; namespaces "
+      "pn-pb-<pid>-*, removed at the end and on SIGINT/SIGTERM)"};
+  app.add_option("--sizes", sizes, "Numbers of services, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--shapes", shapes, "Rule shapes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"podnet", "iptables", "nft"}))
+      ->capture_default_str();
+  app.add_option("--timeout-s", timeout_s, "A load taking longer is killed and reported as exceeded")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--nft-max", nft_max, "Largest size the nft shape is run at")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--connects", connects, "connect() samples per shape, size and probe service")
+      ->check(CLI::Range(10, 10000000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (::geteuid() != 0) return std::fprintf(stderr, "proxy_peer_bench: needs root\n"), 1;
+  StopSignal stop("proxy_peer_bench", std::chrono::seconds(10));
   const std::string work = "/var/tmp/pn-pb-" + std::to_string(::getpid());
   if (::mkdir(work.c_str(), 0700) != 0) {
     std::perror(work.c_str());
     return 1;
   }
+  StopSignal::track_path(work);
+  // The work directory goes on every return; the namespaces go with their Topology.
+  struct RemoveWork {
+    std::string dir;
+    ~RemoveWork() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      StopSignal::untrack_path(dir);
+    }
+  } remove_work{work};
   std::vector<Row> rows;
   for (int n : sizes) {
+    if (StopSignal::requested()) break;
     const auto services = make_services(n);
     std::vector<std::unique_ptr<Topology>> topos;
     std::vector<Row> batch;
     for (const auto& shape : shapes) {
+      if (StopSignal::requested()) break;
       if (shape == "nft" && n > nft_max) {
         std::printf("%s %d: not run (--nft-max %d)\n", shape.c_str(), n, nft_max);
         continue;
@@ -377,7 +403,7 @@ int main(int argc, char** argv) {
       Row row{shape, n, {}, {}, {}};
       auto topo = std::make_unique<Topology>("pn-pb-" + std::to_string(::getpid()) + "-" +
                                              shape.substr(0, 3) + std::to_string(n) + "-");
-      if (!topo->setup()) return 1;
+      if (!topo->setup()) return StopSignal::requested() ? StopSignal::exit_code() : 1;
       const std::string file = work + "/" + shape + "-" + std::to_string(n);
       if (shape == "podnet") {
         row.load = load_podnet(topo->ns("r"), services);
@@ -391,6 +417,7 @@ int main(int argc, char** argv) {
             run_loader(topo->ns("r"), cmd, file, work + "/xtables.lock", std::chrono::seconds(timeout_s));
         ::unlink(file.c_str());
       }
+      if (StopSignal::requested()) break;
       if (!row.load.ok && !row.load.timed_out)
         std::fprintf(stderr, "%s %d: %s\n", shape.c_str(), n, row.load.error.c_str());
       std::printf("%s %d: load %.2f s%s, peak RSS %ld MB\n", shape.c_str(), n, row.load.seconds,
@@ -406,7 +433,7 @@ int main(int argc, char** argv) {
     // on the machine falls on every shape alike.
     const int rounds = 10;
     std::vector<std::vector<double>> first(batch.size()), last(batch.size());
-    for (int round = 0; round < rounds; ++round)
+    for (int round = 0; round < rounds && !StopSignal::requested(); ++round)
       for (size_t i = 0; i < batch.size(); ++i) {
         if (!batch[i].load.ok) continue;
         auto f = connect_samples(*topos[i], services.front().cluster_ip, connects / rounds);
@@ -414,7 +441,7 @@ int main(int argc, char** argv) {
         first[i].insert(first[i].end(), f.begin(), f.end());
         last[i].insert(last[i].end(), l.begin(), l.end());
       }
-    for (size_t i = 0; i < batch.size(); ++i) {
+    for (size_t i = 0; i < batch.size() && !StopSignal::requested(); ++i) {
       batch[i].first = percentiles(first[i], connects);
       batch[i].last = percentiles(last[i], connects);
       std::printf(
@@ -425,8 +452,10 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
   }
+  if (StopSignal::requested()) {
+    std::fprintf(stderr, "proxy_peer_bench: interrupted, cleaned up\n");
+    return StopSignal::exit_code();
+  }
   print_table(rows);
-  ::unlink((work + "/xtables.lock").c_str());
-  ::rmdir(work.c_str());
   return 0;
 }

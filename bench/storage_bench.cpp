@@ -1,7 +1,10 @@
 // SQLite store benchmarks for the API server's targets: creates/s from 16 threads, LIST of 10,000
 // ~1 KB objects, write -> 100 watchers delivery delay. Usage: storage_bench [dir] (default /var/tmp).
+// Its store directory (DIR/pn-storage-bench-*) is removed at the end and at once on
+// SIGINT/SIGTERM/SIGHUP (bench/stop_signal.h).
 #include <stdlib.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -11,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "stop_signal.h"
 #include "storage/sqlite_store.h"
 
 namespace {
@@ -58,7 +62,7 @@ class Bench {
     auto s = SqliteStore::open(o);
     if (!s) {
       std::fprintf(stderr, "open: %s\n", s.error().str().c_str());
-      std::exit(1);
+      podnet::bench::StopSignal::fail_exit(1);
     }
     return std::move(*s);
   }
@@ -76,7 +80,7 @@ class Bench {
           auto r = store.create(prefix + std::to_string(i), value_of(i));
           if (!r) {
             std::fprintf(stderr, "create: %s\n", r.error().str().c_str());
-            std::exit(1);
+            podnet::bench::StopSignal::fail_exit(1);
           }
           lat[t].push_back(ms(Clock::now() - t0));
         }
@@ -113,7 +117,7 @@ class Bench {
       auto t0 = Clock::now();
       auto r = store->list("/registry/configmaps/bench/");
       full.push_back(ms(Clock::now() - t0));
-      if (!r) std::exit(1);
+      if (!r) podnet::bench::StopSignal::fail_exit(1);
       count = r->items.size();
 
       t0 = Clock::now();
@@ -121,7 +125,7 @@ class Bench {
       size_t n = 0;
       for (;;) {
         auto p = store->list("/registry/configmaps/bench/", opts);
-        if (!p) std::exit(1);
+        if (!p) podnet::bench::StopSignal::fail_exit(1);
         n += p->items.size();
         if (p->continue_token.empty()) break;
         opts.continue_token = p->continue_token;
@@ -140,7 +144,7 @@ class Bench {
     std::vector<std::unique_ptr<Watch>> watches;
     for (int i = 0; i < kWatchers; ++i) {
       auto w = store->watch("/registry/pods/", 0);
-      if (!w) std::exit(1);
+      if (!w) podnet::bench::StopSignal::fail_exit(1);
       watches.push_back(std::move(*w));
     }
     // Indexed by revision (1..writes): the time create() started and returned.
@@ -168,7 +172,7 @@ class Bench {
           auto t0 = Clock::now();
           auto r = store->create("/registry/pods/bench/p" + std::to_string(id), value_of(id));
           auto t1 = Clock::now();
-          if (!r) std::exit(1);
+          if (!r) podnet::bench::StopSignal::fail_exit(1);
           started[r->mod_revision] = t0;
           acked[r->mod_revision] = t1;
           if (pace.count() > 0) std::this_thread::sleep_until(tick += pace);
@@ -201,12 +205,22 @@ class Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string base = argc > 1 ? argv[1] : "/var/tmp";
+  std::string base = "/var/tmp";
+  CLI::App app{
+      "storage_bench: the SQLite store against the API server's targets: creates/s from 16 clients, LIST of "
+      "10,000 objects, write -> 100 watchers delay"};
+  app.add_option("dir", base, "Where the store directory is made")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  // Stores and watchers run on their own threads: a signal removes the directory at once.
+  podnet::bench::StopSignal stop("storage_bench", std::chrono::milliseconds(0));
   std::string tmpl = base + "/pn-storage-bench-XXXXXX";
   if (!::mkdtemp(tmpl.data())) {
     std::perror("mkdtemp");
     return 1;
   }
+  podnet::bench::StopSignal::track_path(tmpl);
   Bench bench(tmpl);
   bench.creates(Durability::kPowerLoss, 20000);
   bench.creates(Durability::kProcessCrash, 20000);
@@ -215,5 +229,6 @@ int main(int argc, char** argv) {
   bench.watchers(1000, std::chrono::milliseconds(2), 1);
   bench.watchers(4000, Clock::duration::zero(), kClients);
   std::filesystem::remove_all(tmpl);
+  podnet::bench::StopSignal::untrack_path(tmpl);
   return 0;
 }
