@@ -1,4 +1,5 @@
-// exec's untrusted inputs on the node: the request target of `/exec/...` (parse_exec_request)
+// exec's and port-forward's untrusted inputs on the node: the request target of `/exec/...` and
+// `/portForward/...` (parse_exec_request, parse_portforward_request)
 // and the stream frames that follow the 101 (FrameDecoder), fed in pieces of varying size.
 // Input: the target, a newline, then the stream bytes (their first byte picks the piece size).
 #include <string_view>
@@ -6,12 +7,14 @@
 #include "common/stream_frames.h"
 #include "fuzz_target.h"
 #include "runtime/exec_session.h"
+#include "runtime/portforward_session.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > podnet::fuzz::kMaxInput) return 0;
   std::string_view in = podnet::fuzz::as_text(data, size);
   size_t nl = in.find('\n');
   (void)podnet::runtime::parse_exec_request(in.substr(0, nl));
+  (void)podnet::runtime::parse_portforward_request(in.substr(0, nl));
   if (nl == std::string_view::npos) return 0;
   std::string_view stream = in.substr(nl + 1);
   if (stream.empty()) return 0;

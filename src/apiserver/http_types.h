@@ -1,6 +1,5 @@
 // What the HTTPS server hands to the API layer and gets back: a parsed request with the caller's
-// verified identity, and a reply that is either a complete response, a chunked stream (watch) or
-// a WebSocket upgrade (exec).
+// verified identity, and a reply that is either a complete response or a chunked stream (watch).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -42,35 +41,9 @@ class StreamBody {
   virtual void stop() = 0;
 };
 
-// The client's side of an upgraded WebSocket, for the handler that took it over. Safe to call from
-// any thread.
-class WebSocketPeer {
- public:
-  virtual ~WebSocketPeer() = default;
-  virtual void send(std::string message) = 0;  // one binary message; sent in call order
-  virtual size_t queued_bytes() const = 0;     // sent but not yet written to the socket
-  virtual void read_next() = 0;                // the handler is ready for the client's next message
-  virtual void end() = 0;                      // a normal close once what was sent is written
-};
-
-// Takes over a connection upgraded to a WebSocket. start() runs once the 101 is on the wire and the
-// first client message is read at once; each later one after read_next(). on_closed() when the client
-// went away, the close completed or the server shuts down (also when start() never ran); no calls
-// follow it.
-class WebSocketHandler {
- public:
-  virtual ~WebSocketHandler() = default;
-  virtual void start(std::shared_ptr<WebSocketPeer> peer) = 0;
-  virtual void on_message(std::string message) = 0;
-  virtual void on_closed() = 0;
-};
-
 struct Reply {
   http::response<http::string_body> msg;  // for a stream: status and headers only
   std::shared_ptr<StreamBody> stream;
-  // Set: accept the request's WebSocket upgrade (answering with this subprotocol) and hand it over.
-  std::shared_ptr<WebSocketHandler> websocket;
-  std::string websocket_protocol;
 };
 
 class HttpHandler {

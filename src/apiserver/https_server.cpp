@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "apiserver/websocket_upgrade.h"
 #include "common/tls_policy.h"
 
 namespace podnet::apiserver {
@@ -148,7 +149,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     unsigned version = request.msg.version();
     Reply reply = handle(request);
     reply.msg.version(version);
-    if (reply.websocket) return start_websocket(std::move(request.msg), std::move(reply));
+    if (auto upgrade = std::dynamic_pointer_cast<WebSocketUpgrade>(reply.stream))
+      return start_websocket(std::move(request.msg), std::move(upgrade));
     if (reply.stream) return start_stream(std::move(reply));
     reply.msg.keep_alive(keep_alive);
     send(std::move(reply.msg));
@@ -211,8 +213,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
 
   // The connection becomes a WebSocket (Beast's, with its own handshake and idle timeouts: pings at
   // half the idle time, closed when nothing came back) and the handler takes over its messages.
-  void start_websocket(http::request<http::string_body> req, Reply reply) {
-    ws_handler_ = std::move(reply.websocket);
+  void start_websocket(http::request<http::string_body> req, std::shared_ptr<WebSocketUpgrade> upgrade) {
+    ws_handler_ = std::move(upgrade->handler);
     upgrade_request_ = std::move(req);
     beast::get_lowest_layer(stream_).expires_never();
     ws_.emplace(stream_);
@@ -221,8 +223,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     timeouts.idle_timeout = kIdleTimeout;
     timeouts.keep_alive_pings = true;
     ws_->set_option(timeouts);
-    ws_->set_option(websocket::stream_base::decorator(
-        [protocol = reply.websocket_protocol](websocket::response_type& res) {
+    ws_->set_option(
+        websocket::stream_base::decorator([protocol = upgrade->protocol](websocket::response_type& res) {
           if (!protocol.empty()) res.set(http::field::sec_websocket_protocol, protocol);
         }));
     ws_->binary(true);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "apiserver/pod_logs.h"
+#include "apiserver/websocket_upgrade.h"
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 
@@ -214,29 +215,13 @@ ApiResult<ExecOptionsQuery> parse_exec_query(std::string_view t) {
   return q;
 }
 
-Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
-               const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
-               std::chrono::milliseconds timeout) {
-  auto query = parse_exec_query(request.msg.target());
-  if (!query) return error_reply(query.error());
-  auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
-  if (!pod) return error_reply(pod.error());
-  auto container = log_container(*pod, query->container);
-  if (!container) return error_reply(container.error());
-  if (query->command.empty() || query->command[0].empty())
-    return error_reply(bad_request("you must specify at least 1 command"));
-  if (!query->stdin && !query->stdout && !query->stderr)
-    return error_reply(bad_request("you must specify at least 1 of stdin, stdout, stderr"));
-  const json::value* phase = nullptr;
-  if (const json::object* o = pod->if_object())
-    if (const json::value* st = o->if_contains("status"); st && st->is_object())
-      phase = st->get_object().if_contains("phase");
-  if (phase && phase->is_string() && (phase->get_string() == "Succeeded" || phase->get_string() == "Failed"))
-    return error_reply(bad_request("cannot exec into a container in a completed pod; current phase is " +
-                                   std::string(phase->get_string())));
-  auto node = pod_node_address(objects, registry, *pod);
-  if (!node) return error_reply(node.error());
+namespace {
 
+// The upgrade both subresources share, once the request passed its checks: the client's protocol,
+// the node's 101 for `target`, and the relay between them.
+Reply upgrade_to_node(const Request& request, const std::string& name, const NodeAddress& node,
+                      const std::string& target, const KubeletClientTls& kubelet,
+                      std::chrono::milliseconds timeout) {
   // Only now the protocol: the refusals above are what the client most needs to read.
   std::string protocol;
   if (beast::websocket::is_upgrade(request.msg)) {
@@ -247,29 +232,20 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
                                      "], server supports [v5.channel.k8s.io v4.channel.k8s.io]"));
   } else if (!request.msg[http::field::upgrade].empty()) {
     return error_reply(
-        bad_request("unable to upgrade: podnet serves exec over WebSocket only "
+        bad_request("unable to upgrade: podnet serves streams over WebSocket only "
                     "(v5.channel.k8s.io, v4.channel.k8s.io), not " +
                     std::string(request.msg[http::field::upgrade])));
   } else {
     return error_reply(bad_request("Upgrade request required"));
   }
 
-  std::string target =
-      "/exec/" + percent_encode(ns) + "/" + percent_encode(name) + "/" + percent_encode(*container);
-  std::string sep = "?";
-  for (const auto& c : query->command) {
-    target += sep + "command=" + percent_encode(c);
-    sep = "&";
-  }
-  target += "&input=" + std::string(query->stdin ? "1" : "0") + "&output=" + (query->stdout ? "1" : "0") +
-            "&error=" + (query->stderr ? "1" : "0") + "&tty=" + (query->tty ? "1" : "0");
-  const std::string what = "Post \"https://" + node->host_port() + target + "\"";
+  const std::string what = "Post \"https://" + node.host_port() + target + "\"";
 
   auto conn = std::make_shared<NodeConnection>();
-  if (auto c = connect_node(*conn, *node, kubelet, what, timeout); !c) return error_reply(c.error());
+  if (auto c = connect_node(*conn, node, kubelet, what, timeout); !c) return error_reply(c.error());
   auto& stream = *conn->stream;
   http::request<http::empty_body> req{http::verb::post, target, 11};
-  req.set(http::field::host, node->host_port());
+  req.set(http::field::host, node.host_port());
   req.set(http::field::user_agent, "podnet-apiserver");
   req.set(http::field::connection, "Upgrade");
   req.set(http::field::upgrade, "podnet-stream");
@@ -300,9 +276,84 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
   tcp_stream.expires_never();
   Reply r;
   r.msg.result(http::status::switching_protocols);
-  r.websocket = std::make_shared<StreamRelay>(std::move(conn));
-  r.websocket_protocol = protocol;
+  r.stream = std::make_shared<WebSocketUpgrade>(std::make_shared<StreamRelay>(std::move(conn)), protocol);
   return r;
+}
+
+}  // namespace
+
+Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
+               const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
+               std::chrono::milliseconds timeout) {
+  auto query = parse_exec_query(request.msg.target());
+  if (!query) return error_reply(query.error());
+  auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
+  if (!pod) return error_reply(pod.error());
+  auto container = log_container(*pod, query->container);
+  if (!container) return error_reply(container.error());
+  if (query->command.empty() || query->command[0].empty())
+    return error_reply(bad_request("you must specify at least 1 command"));
+  if (!query->stdin && !query->stdout && !query->stderr)
+    return error_reply(bad_request("you must specify at least 1 of stdin, stdout, stderr"));
+  const json::value* phase = nullptr;
+  if (const json::object* o = pod->if_object())
+    if (const json::value* st = o->if_contains("status"); st && st->is_object())
+      phase = st->get_object().if_contains("phase");
+  if (phase && phase->is_string() && (phase->get_string() == "Succeeded" || phase->get_string() == "Failed"))
+    return error_reply(bad_request("cannot exec into a container in a completed pod; current phase is " +
+                                   std::string(phase->get_string())));
+  auto node = pod_node_address(objects, registry, *pod);
+  if (!node) return error_reply(node.error());
+
+  std::string target =
+      "/exec/" + percent_encode(ns) + "/" + percent_encode(name) + "/" + percent_encode(*container);
+  std::string sep = "?";
+  for (const auto& c : query->command) {
+    target += sep + "command=" + percent_encode(c);
+    sep = "&";
+  }
+  target += "&input=" + std::string(query->stdin ? "1" : "0") + "&output=" + (query->stdout ? "1" : "0") +
+            "&error=" + (query->stderr ? "1" : "0") + "&tty=" + (query->tty ? "1" : "0");
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout);
+}
+
+Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
+                      const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
+                      std::chrono::milliseconds timeout) {
+  std::vector<std::string> ports;
+  std::string_view t = request.msg.target();
+  size_t qm = t.find('?');
+  std::string_view query = qm == std::string_view::npos ? std::string_view() : t.substr(qm + 1);
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view kv = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = kv.find('=');
+    auto key = target::percent_decode(kv.substr(0, eq), true);
+    auto value =
+        target::percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
+    if (!key || !value) return error_reply(bad_request("invalid percent-encoding in the query"));
+    if (*key == "ports") ports.push_back(*value);
+  }
+  auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
+  if (!pod) return error_reply(pod.error());
+  const json::value* phase = nullptr;
+  if (const json::object* o = pod->if_object())
+    if (const json::value* st = o->if_contains("status"); st && st->is_object())
+      phase = st->get_object().if_contains("phase");
+  if (phase && phase->is_string() && phase->get_string() != "Running" && phase->get_string() != "Pending")
+    return error_reply(bad_request("unable to forward port because pod is not running. Current status=" +
+                                   std::string(phase->get_string())));
+  auto node = pod_node_address(objects, registry, *pod);
+  if (!node) return error_reply(node.error());
+  // The node checks each port (1-65535, at most 64); the list goes as kubelet's `port`.
+  std::string target = "/portForward/" + percent_encode(ns) + "/" + percent_encode(name);
+  std::string sep = "?";
+  for (const auto& p : ports) {
+    target += sep + "port=" + percent_encode(p);
+    sep = "&";
+  }
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout);
 }
 
 }  // namespace podnet::apiserver

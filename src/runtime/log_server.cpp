@@ -27,6 +27,7 @@
 #include "common/request_target.h"
 #include "common/tls_policy.h"
 #include "runtime/container_process.h"
+#include "runtime/portforward_session.h"
 
 namespace podnet::runtime {
 using target::kube_bool;
@@ -322,6 +323,26 @@ struct LogServer::Impl {
       return reply(ssl.get(), 403, "Forbidden",
                    "Forbidden (user=" + who.common_name + ", verb=get, resource=nodes, subresource=proxy)\n");
     std::string_view path(req.target().data(), req.target().size());
+    if (path.starts_with("/portForward/")) {
+      if (req.method() != http::verb::get && req.method() != http::verb::post)
+        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+      auto pf = parse_portforward_request(path);
+      if (!pf)
+        return reply(ssl.get(), pf.error().status, pf.error().status == 404 ? "Not Found" : "Bad Request",
+                     pf.error().message + "\n");
+      auto process = exec_resolver ? exec_resolver(pf->ns, pf->pod, "") : std::nullopt;
+      if (!process)
+        return reply(ssl.get(), 404, "Not Found", "pod " + pf->ns + "/" + pf->pod + " is not running\n");
+      if (head.size() != head.find("\r\n\r\n") + 4)
+        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl.get(),
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                    "Upgrade: podnet-stream\r\n\r\n"))
+        return;
+      timeval send_timeout{300, 0};
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      return run_portforward_session(ssl.get(), fd.get(), *pf, *process, exec_options, stop);
+    }
     if (path.starts_with("/exec/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
         return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");

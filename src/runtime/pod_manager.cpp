@@ -118,21 +118,25 @@ struct PodManager::Impl : client::InformerHandler {
             .count());
   }
 
-  // The running process of a container, for exec: only while its worker says it runs.
+  // The running process of a container, for exec (for port-forward, with no container named: of
+  // any of the pod's): only while its worker says it runs.
   std::optional<ProcessId> exec_target(const std::string& ns, const std::string& pod,
                                        const std::string& container) {
     std::string uid;
     {
       std::lock_guard lock(mu);
       for (auto& [u, w] : workers)
-        if (w->key() == ns + "/" + pod && !w->finished() && w->container_running(container)) uid = u;
+        if (w->key() == ns + "/" + pod && !w->finished() &&
+            (container.empty() || w->container_running(container)))
+          uid = u;
     }
     if (uid.empty()) return std::nullopt;
     auto rec = ctx->store.load(uid);
     if (!rec) return std::nullopt;
-    auto it = rec->containers.find(container);
-    if (it == rec->containers.end() || !process_alive(it->second.container)) return std::nullopt;
-    return it->second.container;
+    // No container named (port-forward): any running one, for the pod's network namespace.
+    for (const auto& [name, c] : rec->containers)
+      if ((container.empty() || name == container) && process_alive(c.container)) return c.container;
+    return std::nullopt;
   }
 
   std::optional<LogSource> log_source(const std::string& ns, const std::string& pod,
