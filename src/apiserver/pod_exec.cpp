@@ -55,7 +55,9 @@ std::string reason_for(int code) {
 
 class StreamRelay final : public WebSocketHandler, public std::enable_shared_from_this<StreamRelay> {
  public:
-  explicit StreamRelay(std::shared_ptr<NodeConnection> conn) : conn_(std::move(conn)), timer_(conn_->ioc) {}
+  // `exec_status`: the streams are exec's, whose client must read a Status on channel 3 at the end.
+  StreamRelay(std::shared_ptr<NodeConnection> conn, bool exec_status)
+      : conn_(std::move(conn)), timer_(conn_->ioc), exec_status_(exec_status) {}
   ~StreamRelay() override {
     if (!thread_.joinable()) return;
     if (thread_.get_id() == std::this_thread::get_id())
@@ -118,6 +120,7 @@ class StreamRelay final : public WebSocketHandler, public std::enable_shared_fro
   bool from_node(std::string_view bytes) {
     if (!decoder_.feed(bytes)) return false;
     while (auto f = decoder_.next()) {
+      if (f->channel == streams::kError) status_seen_ = true;
       std::string msg;
       msg.reserve(f->payload.size() + 1);
       msg += static_cast<char>(f->channel);
@@ -147,6 +150,14 @@ class StreamRelay final : public WebSocketHandler, public std::enable_shared_fro
     if (ended_) return;
     ended_ = true;
     timer_.cancel();
+    if (peer_ && exec_status_ && !status_seen_ && !conn_->stopped) {
+      // The agent went away mid-session (killed, restarted): without a Status the client would
+      // take the end of the streams for success.
+      peer_->send(
+          std::string(1, static_cast<char>(streams::kError)) +
+          R"({"metadata":{},"status":"Failure","message":"the node agent ended the session before the )"
+          R"(command finished","reason":"InternalError","code":500})");
+    }
     if (peer_) {
       peer_->end();
       peer_.reset();
@@ -162,6 +173,8 @@ class StreamRelay final : public WebSocketHandler, public std::enable_shared_fro
   std::array<char, 32 * 1024> buf_;
   streams::FrameDecoder decoder_;
   bool ended_ = false;
+  const bool exec_status_;
+  bool status_seen_ = false;
   std::atomic<bool> started_{false};
   std::thread thread_;
 };
@@ -221,7 +234,7 @@ namespace {
 // the node's 101 for `target`, and the relay between them.
 Reply upgrade_to_node(const Request& request, const std::string& name, const NodeAddress& node,
                       const std::string& target, const KubeletClientTls& kubelet,
-                      std::chrono::milliseconds timeout) {
+                      std::chrono::milliseconds timeout, bool exec) {
   // Only now the protocol: the refusals above are what the client most needs to read.
   std::string protocol;
   if (beast::websocket::is_upgrade(request.msg)) {
@@ -276,7 +289,8 @@ Reply upgrade_to_node(const Request& request, const std::string& name, const Nod
   tcp_stream.expires_never();
   Reply r;
   r.msg.result(http::status::switching_protocols);
-  r.stream = std::make_shared<WebSocketUpgrade>(std::make_shared<StreamRelay>(std::move(conn)), protocol);
+  r.stream =
+      std::make_shared<WebSocketUpgrade>(std::make_shared<StreamRelay>(std::move(conn), exec), protocol);
   return r;
 }
 
@@ -314,7 +328,7 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
   }
   target += "&input=" + std::string(query->stdin ? "1" : "0") + "&output=" + (query->stdout ? "1" : "0") +
             "&error=" + (query->stderr ? "1" : "0") + "&tty=" + (query->tty ? "1" : "0");
-  return upgrade_to_node(request, name, *node, target, kubelet, timeout);
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout, true);
 }
 
 Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
@@ -353,7 +367,7 @@ Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, co
     target += sep + "port=" + percent_encode(p);
     sep = "&";
   }
-  return upgrade_to_node(request, name, *node, target, kubelet, timeout);
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout, false);
 }
 
 }  // namespace podnet::apiserver
