@@ -128,9 +128,10 @@ TEST_F(Exec, KubectlAndPythonRunCommandsInThePod) {
   EXPECT_EQ(side.rc, 0) << side.out;
   EXPECT_EQ(side.out, "bar\n/tmp\nweb\n");
 
-  auto streams = shell(std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
-                       " exec web -c c -- sh -c 'echo out; echo err >&2' 2>/dev/null");
+  auto streams = shell("(" + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
+                       " exec web -c c -- sh -c 'echo out; echo err >&2' 2>" + dir_.path() + "/err)");
   EXPECT_EQ(streams.out, "out\n") << "stderr stays on its own channel";
+  EXPECT_EQ(read_file(dir_.path() + "/err").value_or(""), "err\n");
 
   auto missing = c_.kubectl("exec web -c c -- no-such-command");
   EXPECT_NE(missing.rc, 0);
