@@ -7,6 +7,7 @@
 
 #include "apiserver/api_error.h"
 #include "apiserver/limits.h"
+#include "apiserver/pod_exec.h"
 #include "apiserver/pod_logs.h"
 #include "apiserver/protobuf_decode.h"
 
@@ -41,6 +42,12 @@ class CountedStream final : public StreamBody {
   Metrics& metrics_;
   RequestLabels labels_;
 };
+
+// pods/exec, attach and portforward: a WebSocket client opens them with a GET.
+bool connect_subresource(const RequestAttributes& a) {
+  return a.resource_request && a.group.empty() && a.resource == "pods" &&
+         (a.subresource == "exec" || a.subresource == "attach" || a.subresource == "portforward");
+}
 
 std::string body_name(const Request& request) {
   ApiResult<json::value> body = json::value();
@@ -90,9 +97,18 @@ Reply FrontHandler::handle(Request& request) {
   } else {
     if (attributes.verb == "create" && attributes.resource == "nodes" && node_name_of(request.identity))
       attributes.object_name = body_name(request);
-    reply = authorizer_.allowed(request.identity, attributes)
-                ? route(request, target, attributes)
-                : error_reply(forbidden(request.identity, attributes));
+    // A GET that opens a stream must also be allowed to create it (kube's
+    // AuthorizePodWebsocketUpgradeCreatePermission): SPDY clients POST, WebSocket clients GET, and
+    // `get pods/exec` must not be a way to run commands.
+    RequestAttributes create = attributes;
+    create.verb = "create";
+    if (!authorizer_.allowed(request.identity, attributes))
+      reply = error_reply(forbidden(request.identity, attributes));
+    else if (attributes.verb == "get" && connect_subresource(attributes) &&
+             !authorizer_.allowed(request.identity, create))
+      reply = error_reply(forbidden(request.identity, create));
+    else
+      reply = route(request, target, attributes);
   }
   RequestLabels labels = metric_labels(request, attributes);
   if (reply.stream && labels.verb == "WATCH")
@@ -116,6 +132,20 @@ Reply FrontHandler::route(Request& request, const Target& target, const RequestA
     if (a.verb != "get") return error_reply(method_not_allowed(std::string(request.msg.method_string())));
     if (a.ns.empty()) return error_reply(bad_request("a namespace is required for pods"));
     return pod_log(objects_, registry_, a.ns, a.name, target.query, kubelet_);
+  }
+  if (a.resource_request && a.group.empty() && a.version == "v1" && a.resource == "pods" &&
+      a.subresource == "exec" && !a.name.empty()) {
+    if (a.verb != "get" && a.verb != "create")
+      return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+    if (a.ns.empty()) return error_reply(bad_request("a namespace is required for pods"));
+    return pod_exec(objects_, registry_, request, a.ns, a.name, kubelet_);
+  }
+  if (a.resource_request && a.group.empty() && a.version == "v1" && a.resource == "pods" &&
+      a.subresource == "portforward" && !a.name.empty()) {
+    if (a.verb != "get" && a.verb != "create")
+      return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+    if (a.ns.empty()) return error_reply(bad_request("a namespace is required for pods"));
+    return pod_portforward(objects_, registry_, request, a.ns, a.name, kubelet_);
   }
   return api_.handle(request);
 }

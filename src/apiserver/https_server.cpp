@@ -11,6 +11,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cerrno>
 #include <deque>
 #include <future>
@@ -19,12 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "apiserver/websocket_upgrade.h"
 #include "common/tls_policy.h"
 
 namespace podnet::apiserver {
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -35,6 +39,11 @@ constexpr size_t kHeaderLimit = 64 * 1024;
 // A watcher this far behind is cut off (kube does the same) rather than growing the queue without
 // bound; it re-lists and re-watches.
 constexpr size_t kStreamQueueLimit = 16 * 1024 * 1024;
+// A WebSocket message from a client (stdin of exec): larger ones close the connection.
+constexpr size_t kWebSocketMessageMax = 1 << 20;
+// What a WebSocket handler may leave queued for a client that does not read (it pauses its source at
+// a fraction of this; past it the connection is cut).
+constexpr size_t kWebSocketQueueLimit = 64 * 1024 * 1024;
 
 // Counts a connection from accept until its session is destroyed (its socket closed).
 class ConnectionSlot {
@@ -48,7 +57,7 @@ class ConnectionSlot {
   std::atomic<size_t>& open_;
 };
 
-class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
+class Session : public std::enable_shared_from_this<Session>, public ChunkSink, public WebSocketPeer {
  public:
   Session(tcp::socket socket, ssl::context& ctx, HttpHandler& handler, size_t body_limit,
           std::atomic<size_t>& open)
@@ -80,6 +89,26 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->finishing_ = true;
       self->pump();
+    });
+  }
+
+  // WebSocketPeer.
+  void send(std::string message) override {
+    ws_queued_ += message.size();
+    net::post(stream_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+      self->ws_out_.push_back(std::move(m));
+      if (self->ws_queued_ > kWebSocketQueueLimit) return self->abort();
+      self->ws_pump();
+    });
+  }
+  size_t queued_bytes() const override { return ws_queued_.load(); }
+  void read_next() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->ws_read(); });
+  }
+  void end() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->ws_closing_ = true;
+      self->ws_pump();
     });
   }
 
@@ -120,6 +149,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
     unsigned version = request.msg.version();
     Reply reply = handle(request);
     reply.msg.version(version);
+    if (auto upgrade = std::dynamic_pointer_cast<WebSocketUpgrade>(reply.stream))
+      return start_websocket(std::move(request.msg), std::move(upgrade));
     if (reply.stream) return start_stream(std::move(reply));
     reply.msg.keep_alive(keep_alive);
     send(std::move(reply.msg));
@@ -180,6 +211,64 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
                              });
   }
 
+  // The connection becomes a WebSocket (Beast's, with its own handshake and idle timeouts: pings at
+  // half the idle time, closed when nothing came back) and the handler takes over its messages.
+  void start_websocket(http::request<http::string_body> req, std::shared_ptr<WebSocketUpgrade> upgrade) {
+    ws_handler_ = std::move(upgrade->handler);
+    upgrade_request_ = std::move(req);
+    beast::get_lowest_layer(stream_).expires_never();
+    ws_.emplace(stream_);
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = kHandshakeTimeout;
+    timeouts.idle_timeout = kIdleTimeout;
+    timeouts.keep_alive_pings = true;
+    ws_->set_option(timeouts);
+    ws_->set_option(
+        websocket::stream_base::decorator([protocol = upgrade->protocol](websocket::response_type& res) {
+          if (!protocol.empty()) res.set(http::field::sec_websocket_protocol, protocol);
+        }));
+    ws_->binary(true);
+    ws_->read_message_max(kWebSocketMessageMax);
+    ws_->async_accept(*upgrade_request_, [self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return self->abort();
+      self->ws_handler_->start(self);
+      self->ws_read();
+    });
+  }
+
+  void ws_read() {
+    if (ws_reading_ || closed_ || !ws_) return;
+    ws_reading_ = true;
+    ws_->async_read(ws_in_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->ws_reading_ = false;
+      if (ec) return self->abort();
+      std::string message = beast::buffers_to_string(self->ws_in_.data());
+      self->ws_in_.clear();
+      if (self->ws_handler_) self->ws_handler_->on_message(std::move(message));
+    });
+  }
+
+  void ws_pump() {
+    if (ws_writing_ || closed_ || !ws_) return;
+    if (!ws_out_.empty()) {
+      auto data = std::make_shared<std::string>(std::move(ws_out_.front()));
+      ws_out_.pop_front();
+      ws_writing_ = true;
+      ws_->async_write(net::buffer(*data), [self = shared_from_this(), data](beast::error_code ec, size_t) {
+        self->ws_writing_ = false;
+        self->ws_queued_ -= data->size();
+        if (ec) return self->abort();
+        self->ws_pump();
+      });
+    } else if (ws_closing_) {
+      ws_writing_ = true;
+      ws_->async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) {
+        self->ws_writing_ = false;
+        self->abort();
+      });
+    }
+  }
+
   // Clients send nothing during a stream; a completed read means they hung up (or misbehave).
   void probe() {
     stream_.async_read_some(net::buffer(probe_buf_),
@@ -216,6 +305,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
     if (closed_) return;
     closed_ = true;
     if (body_) body_->stop();
+    if (ws_handler_) std::exchange(ws_handler_, nullptr)->on_closed();
     close();
   }
 
@@ -242,6 +332,14 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink {
   bool finishing_ = false;
   bool closed_ = false;
   std::array<char, 512> probe_buf_;
+  // WebSocket state (after an upgrade).
+  std::optional<http::request<http::string_body>> upgrade_request_;
+  std::optional<websocket::stream<beast::ssl_stream<beast::tcp_stream>&>> ws_;
+  std::shared_ptr<WebSocketHandler> ws_handler_;
+  beast::flat_buffer ws_in_;
+  std::deque<std::string> ws_out_;
+  std::atomic<size_t> ws_queued_{0};
+  bool ws_reading_ = false, ws_writing_ = false, ws_closing_ = false;
 };
 
 }  // namespace

@@ -30,7 +30,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr int kDefaultKubeletPort = 10250;
 constexpr size_t kErrorBodyLimit = 64 * 1024;
 
 using Parser = http::response_parser<http::buffer_body>;
@@ -58,21 +57,6 @@ std::string str_at(const json::value& v, std::initializer_list<const char*> path
   return s && s->is_string() ? std::string(s->get_string()) : std::string();
 }
 
-std::string percent_encode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string reason_for(int code) {
   switch (code) {
     case 400:
@@ -91,14 +75,8 @@ std::string reason_for(int code) {
 }
 
 // One TLS connection to a node agent and what was read of its response so far.
-struct NodeConnection {
-  net::io_context ioc;
-  std::optional<ssl::context> tls;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
+struct LogConnection : NodeConnection {
   std::unique_ptr<Parser> parser = std::make_unique<Parser>();
-  beast::flat_buffer buffer;
-  int fd = -1;  // the socket's, for shutdown() from another thread; closed with the stream
-  std::atomic<bool> stopped{false};
 };
 
 // The rest of the agent's response, forwarded chunk by chunk from a thread of its own (blocking
@@ -106,7 +84,7 @@ struct NodeConnection {
 // the socket nor its descriptor number goes away while the thread may still use it.
 class LogRelay final : public StreamBody {
  public:
-  explicit LogRelay(std::shared_ptr<NodeConnection> conn) : conn_(std::move(conn)) {}
+  explicit LogRelay(std::shared_ptr<LogConnection> conn) : conn_(std::move(conn)) {}
   ~LogRelay() override {
     halt();
     if (!thread_.joinable()) return;
@@ -133,7 +111,7 @@ class LogRelay final : public StreamBody {
     if (conn_->fd >= 0) ::shutdown(conn_->fd, SHUT_RDWR);
   }
 
-  static void relay(NodeConnection& c, ChunkSink& sink) {
+  static void relay(LogConnection& c, ChunkSink& sink) {
     std::array<char, 16 * 1024> chunk;
     while (!c.stopped && !c.parser->is_done()) {
       c.parser->get().body().data = chunk.data();
@@ -148,7 +126,7 @@ class LogRelay final : public StreamBody {
     }
   }
 
-  std::shared_ptr<NodeConnection> conn_;
+  std::shared_ptr<LogConnection> conn_;
   std::thread thread_;
 };
 
@@ -188,20 +166,8 @@ Reply pod_log(ObjectStore& objects, const ResourceRegistry& registry, const std:
   };
   auto container = log_container(*pod, param("container"));
   if (!container) return error_reply(container.error());
-  std::string node_name = str_at(*pod, {"spec", "nodeName"});
-  if (node_name.empty()) return error_reply(bad_request("pod " + name + " does not have a host assigned"));
-  auto node = objects.get(*registry.find("", "v1", "nodes"), "", node_name);
+  auto node = pod_node_address(objects, registry, *pod);
   if (!node) return error_reply(node.error());
-  std::string ip;
-  if (const json::value* addrs = at(*node, {"status", "addresses"}); addrs && addrs->is_array())
-    for (const auto& a : addrs->get_array())
-      if (str_at(a, {"type"}) == "InternalIP" && ip.empty()) ip = str_at(a, {"address"});
-  if (ip.empty())
-    return error_reply({503, "ServiceUnavailable", "node " + node_name + " has no InternalIP address"});
-  int port = kDefaultKubeletPort;
-  if (const json::value* p = at(*node, {"status", "daemonEndpoints", "kubeletEndpoint", "Port"});
-      p && p->is_int64() && p->get_int64() > 0 && p->get_int64() < 65536)
-    port = static_cast<int>(p->get_int64());
 
   std::string target =
       "/containerLogs/" + percent_encode(ns) + "/" + percent_encode(name) + "/" + percent_encode(*container);
@@ -213,70 +179,21 @@ Reply pod_log(ObjectStore& objects, const ResourceRegistry& registry, const std:
     target += sep + key + "=" + percent_encode(v);
     sep = "&";
   }
-
-  beast::error_code ec;
-  auto address = net::ip::make_address(ip, ec);
-  if (ec) return error_reply({503, "ServiceUnavailable", "node " + node_name + ": bad InternalIP " + ip});
-  std::string host = address.is_v6() ? "[" + ip + "]" : ip;
-  const std::string url = "https://" + host + ":" + std::to_string(port) + target;
+  const std::string url = "https://" + node->host_port() + target;
   auto unreachable = [&](const std::string& what) {
     return error_reply({503, "ServiceUnavailable", "Get \"" + url + "\": " + what});
   };
-  // The node answered but is not who it must be: kube-apiserver's 500 for a failed verification.
-  auto not_the_node = [&](const std::string& what) {
-    return error_reply({502, "InternalError", "Get \"" + url + "\": " + what});
-  };
-
-  auto conn = std::make_shared<NodeConnection>();
-  try {  // ssl::context's constructor throws when OpenSSL cannot make a context
-    conn->tls.emplace(ssl::context::tls_client);
-  } catch (const std::exception& e) {
-    return error_reply(internal_error(std::string("TLS context: ") + e.what()));
-  }
-  ssl::context& tls = *conn->tls;
-  if (auto s = apply_tls_policy(tls.native_handle()); !s)
-    return error_reply(internal_error(s.error().message()));
-  tls.add_certificate_authority(net::buffer(kubelet.ca_pem), ec);
-  if (!ec) tls.use_certificate_chain(net::buffer(kubelet.client.cert_pem), ec);
-  if (!ec) tls.use_private_key(net::buffer(kubelet.client.key_pem), ssl::context::pem, ec);
-  if (!ec) tls.set_verify_mode(ssl::verify_peer, ec);
-  if (ec) return error_reply(internal_error("kubelet client credentials: " + ec.message()));
-  conn->stream.emplace(conn->ioc, tls);
+  auto conn = std::make_shared<LogConnection>();
+  if (auto c = connect_node(*conn, *node, kubelet, "Get \"" + url + "\"", timeout); !c)
+    return error_reply(c.error());
   auto& stream = *conn->stream;
-  // The node's certificate must chain to the cluster CA and name the address dialed.
-  if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream.native_handle()), address.to_string().c_str()) != 1)
-    return error_reply(internal_error("verify parameters for " + ip));
+  auto& tcp_stream = beast::get_lowest_layer(stream);
   conn->parser->body_limit(std::numeric_limits<uint64_t>::max());
   http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host + ":" + std::to_string(port));
+  req.set(http::field::host, node->host_port());
   req.set(http::field::user_agent, "podnet-apiserver");
   beast::error_code result;
-  bool connected = false;
-  auto& tcp_stream = beast::get_lowest_layer(stream);
   tcp_stream.expires_after(timeout);
-  tcp_stream.async_connect(tcp::endpoint(address, static_cast<uint16_t>(port)), [&](beast::error_code e) {
-    if ((result = e)) return;
-    connected = true;
-    stream.async_handshake(ssl::stream_base::client, [&](beast::error_code e1) { result = e1; });
-  });
-  conn->ioc.run();
-  if (result && !connected) return unreachable(result.message());
-  if (result) {
-    long verify = SSL_get_verify_result(stream.native_handle());
-    if (verify != X509_V_OK)
-      return not_the_node("the node's serving certificate is not valid for " + ip +
-                          " from the cluster CA: " + X509_verify_cert_error_string(verify));
-    return not_the_node("TLS handshake: " + result.message());
-  }
-  // The address is the node's own only if the certificate is: one node may not answer for another.
-  // Checked before the request goes out.
-  const X509* peer = SSL_get0_peer_certificate(stream.native_handle());
-  std::string expected_cn = "system:node:" + node_name;
-  if (!peer || cert_subject(peer).common_name != expected_cn)
-    return not_the_node("the serving certificate at " + ip + " is for \"" +
-                        (peer ? cert_subject(peer).common_name : std::string()) + "\", not \"" + expected_cn +
-                        "\"");
-  conn->ioc.restart();
   http::async_write(stream, req, [&](beast::error_code e2, size_t) {
     if ((result = e2)) return;
     http::async_read_header(stream, conn->buffer, *conn->parser,
@@ -308,7 +225,6 @@ Reply pod_log(ObjectStore& objects, const ResourceRegistry& registry, const std:
         {code >= 400 && code < 600 ? code : 502, reason_for(code), text, name, "", "pods/log"});
   }
   tcp_stream.expires_never();
-  conn->fd = tcp_stream.socket().native_handle();
   Reply r;
   r.msg.result(http::status::ok);
   r.msg.set(http::field::content_type, "text/plain");

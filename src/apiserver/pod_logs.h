@@ -10,18 +10,13 @@
 #include <string>
 
 #include "apiserver/http_types.h"
+#include "apiserver/node_dial.h"
 #include "apiserver/object_store.h"
 #include "apiserver/pki.h"
 #include "apiserver/request_info.h"
 #include "apiserver/resources.h"
 
 namespace podnet::apiserver {
-
-// The cluster CA nodes' serving certificates chain to, and the API server's client credential.
-struct KubeletClientTls {
-  std::string ca_pem;
-  KeyPair client;  // CN=kube-apiserver-kubelet-client
-};
 
 // The agent's status line and headers are awaited here (up to `timeout`); the body streams later.
 Reply pod_log(ObjectStore& objects, const ResourceRegistry& registry, const std::string& ns,

@@ -197,6 +197,13 @@ int run_status(const StateDirOptions& opts) {
                     or_dash(p.phase), std::to_string(p.restarts), or_dash(p.ip), or_dash(p.node)});
   if (rows.size() == 1) rows = {{"(none)"}};
   print_table(rows);
+  // How to get into one (issue 17): exec goes through the API server to the pod's node.
+  for (const auto& p : cluster::pod_views(*pods))
+    if (p.phase == "Running") {
+      std::printf("  exec into a pod: kubectl --kubeconfig %s exec -it -n %s %s -- sh\n",
+                  layout.admin_kubeconfig().c_str(), p.ns.c_str(), p.name.c_str());
+      break;
+    }
 
   std::printf("\nSERVICES\n");
   rows = {{"NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORTS"}};

@@ -24,10 +24,15 @@
 
 #include "common/c_ptr.h"
 #include "common/fd.h"
+#include "common/request_target.h"
 #include "common/tls_policy.h"
 #include "runtime/container_process.h"
+#include "runtime/portforward_session.h"
 
 namespace podnet::runtime {
+using target::kube_bool;
+using target::percent_decode;
+using target::valid_name;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -37,42 +42,7 @@ using SslPtr = CPtr<SSL, SSL_free>;
 namespace {
 
 constexpr size_t kMaxRequestHead = 16 * 1024;
-constexpr size_t kMaxNameLength = 253;
 constexpr size_t kMaxConnections = 128;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; nullopt on a '%' not followed by two hex digits. '+' is a space only in a query.
-std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += plus_is_space && s[i] == '+' ? ' ' : s[i];
-    }
-  }
-  return out;
-}
-
-// Namespace, pod and container names: DNS-1123 characters only, so none can step out of the pod's
-// log directory.
-bool valid_name(const std::string& s) {
-  if (s.empty() || s.size() > kMaxNameLength || s == "." || s == "..") return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
-  });
-}
 
 // Decimal int64 with nothing around it; overflow and junk are errors, never exceptions.
 std::optional<int64_t> parse_int64(std::string_view v) {
@@ -80,14 +50,6 @@ std::optional<int64_t> parse_int64(std::string_view v) {
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
   return out;
-}
-
-// kube-apiserver's rule for boolean query parameters: "0" and "false" (any case) are false, the
-// rest (including an empty value) true; an absent parameter is false.
-bool kube_bool(std::string_view v) {
-  std::string lower(v);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  return lower != "0" && lower != "false";
 }
 
 std::unexpected<LogRequestError> bad(std::string message) {
@@ -256,6 +218,8 @@ struct LogServer::Impl {
   UniqueFd listen_fd;
   uint16_t port = 0;
   LogResolver resolver;
+  ExecResolver exec_resolver;
+  ExecOptions exec_options;
   LogServerTls tls;
   std::optional<ssl::context> ctx;
   std::atomic<bool> stop{false};
@@ -358,6 +322,50 @@ struct LogServer::Impl {
     if (!peer || !authorized(who))
       return reply(ssl.get(), 403, "Forbidden",
                    "Forbidden (user=" + who.common_name + ", verb=get, resource=nodes, subresource=proxy)\n");
+    std::string_view path(req.target().data(), req.target().size());
+    if (path.starts_with("/portForward/")) {
+      if (req.method() != http::verb::get && req.method() != http::verb::post)
+        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+      auto pf = parse_portforward_request(path);
+      if (!pf)
+        return reply(ssl.get(), pf.error().status, pf.error().status == 404 ? "Not Found" : "Bad Request",
+                     pf.error().message + "\n");
+      auto process = exec_resolver ? exec_resolver(pf->ns, pf->pod, "") : std::nullopt;
+      if (!process)
+        return reply(ssl.get(), 404, "Not Found", "pod " + pf->ns + "/" + pf->pod + " is not running\n");
+      if (head.size() != head.find("\r\n\r\n") + 4)
+        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl.get(),
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                    "Upgrade: podnet-stream\r\n\r\n"))
+        return;
+      timeval send_timeout{300, 0};
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      return run_portforward_session(ssl.get(), fd.get(), *pf, *process, exec_options, stop);
+    }
+    if (path.starts_with("/exec/")) {
+      if (req.method() != http::verb::get && req.method() != http::verb::post)
+        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+      auto exec = parse_exec_request(path);
+      if (!exec)
+        return reply(ssl.get(), exec.error().status, exec.error().status == 404 ? "Not Found" : "Bad Request",
+                     exec.error().message + "\n");
+      auto process = exec_resolver ? exec_resolver(exec->ns, exec->pod, exec->container) : std::nullopt;
+      if (!process)
+        return reply(ssl.get(), 404, "Not Found", "container not found (\"" + exec->container + "\")\n");
+      // The API server sends nothing before it has read the 101; anything after the head is a
+      // protocol error, and not read as frames.
+      if (head.size() != head.find("\r\n\r\n") + 4)
+        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl.get(),
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                    "Upgrade: podnet-stream\r\n\r\n"))
+        return;
+      // A client that reads slowly (a paused terminal) may hold a write this long.
+      timeval send_timeout{300, 0};
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      return run_exec_session(ssl.get(), fd.get(), *exec, *process, exec_options, stop);
+    }
     if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
 
     auto request = parse_log_request(req.target());
@@ -445,9 +453,12 @@ Result<ssl::context> make_context(const LogServerTls& tls) {
 
 Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, uint16_t port,
                                                     const netlink::NetNs* netns, LogServerTls tls,
-                                                    LogResolver resolver) {
+                                                    LogResolver resolver, ExecResolver exec,
+                                                    ExecOptions exec_options) {
   auto impl = std::make_unique<Impl>();
   impl->resolver = std::move(resolver);
+  impl->exec_resolver = std::move(exec);
+  impl->exec_options = exec_options;
   PODNET_TRY(ctx, make_context(tls));
   impl->ctx.emplace(std::move(ctx));
   impl->tls = std::move(tls);

@@ -2,7 +2,8 @@
 // timestamps=&limitBytes=&sinceSeconds=&sinceTime=` over HTTPS with client certificates, reading the
 // CRI-format log files the container shims write. The API server proxies `pods/<name>/log` here,
 // presenting its kubelet client certificate; nobody else (not pods, not node credentials) may read.
-// One thread per connection: followers are few and long-lived.
+// One thread per connection: followers are few and long-lived. The same listener serves exec
+// (exec_session.h).
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include "common/error.h"
 #include "netlink/netns.h"
+#include "runtime/exec_session.h"
 
 namespace podnet::runtime {
 
@@ -66,7 +68,8 @@ class LogServer {
   // `netns`: where to listen (the node's); null: the caller's. port 0: any free port.
   static Result<std::unique_ptr<LogServer>> start(const std::string& address, uint16_t port,
                                                   const netlink::NetNs* netns, LogServerTls tls,
-                                                  LogResolver resolver);
+                                                  LogResolver resolver, ExecResolver exec = {},
+                                                  ExecOptions exec_options = {});
   ~LogServer();
   uint16_t port() const;
 

@@ -118,6 +118,27 @@ struct PodManager::Impl : client::InformerHandler {
             .count());
   }
 
+  // The running process of a container, for exec (for port-forward, with no container named: of
+  // any of the pod's): only while its worker says it runs.
+  std::optional<ProcessId> exec_target(const std::string& ns, const std::string& pod,
+                                       const std::string& container) {
+    std::string uid;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [u, w] : workers)
+        if (w->key() == ns + "/" + pod && !w->finished() &&
+            (container.empty() || w->container_running(container)))
+          uid = u;
+    }
+    if (uid.empty()) return std::nullopt;
+    auto rec = ctx->store.load(uid);
+    if (!rec) return std::nullopt;
+    // No container named (port-forward): any running one, for the pod's network namespace.
+    for (const auto& [name, c] : rec->containers)
+      if ((container.empty() || name == container) && process_alive(c.container)) return c.container;
+    return std::nullopt;
+  }
+
   std::optional<LogSource> log_source(const std::string& ns, const std::string& pod,
                                       const std::string& container) {
     std::lock_guard lock(mu);
@@ -163,10 +184,15 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
   impl->ctx->events = impl->events->recorder({"kubelet", node_name});
   const auto& opts = impl->ctx->opts;
   Impl* raw = impl.get();
-  PODNET_TRY(logs, LogServer::start(opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port,
-                                    impl->ctx->node(), opts.log_tls,
-                                    [raw](const std::string& ns, const std::string& pod,
-                                          const std::string& c) { return raw->log_source(ns, pod, c); }));
+  PODNET_TRY(logs, LogServer::start(
+                       opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port,
+                       impl->ctx->node(), opts.log_tls,
+                       [raw](const std::string& ns, const std::string& pod, const std::string& c) {
+                         return raw->log_source(ns, pod, c);
+                       },
+                       [raw](const std::string& ns, const std::string& pod, const std::string& c) {
+                         return raw->exec_target(ns, pod, c);
+                       }));
   impl->logs = std::move(logs);
   impl->informer =
       std::make_unique<client::Informer>(api.pods_client(), *impl, client::InformerOptions{api.pods_path()});

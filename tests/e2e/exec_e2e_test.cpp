@@ -1,0 +1,298 @@
+// Issue 17: `kubectl exec` on a `podnet up` cluster with the real kubectl (WebSocket,
+// v5.channel.k8s.io) and Debian's python3-kubernetes (v4.channel.k8s.io): the pod's network, a
+// 1 MB stdin round trip, exit codes, -c in a two-container pod with the container's environment,
+// working directory and hostname, -it through a pty with its size, kubectl cp both ways,
+// python3-kubernetes' WebSocket port-forward; refusals as raw HTTP (kube's codes and messages);
+// and what a session does when its node agent is killed.
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/files.h"
+#include "support/kubectl.h"
+#include "support/temp_dir.h"
+#include "support/up_cluster.h"
+
+namespace podnet::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+json::object container(const std::string& name, json::array command, json::object extra = {}) {
+  json::object c{{"name", name}, {"image", "unused"}, {"command", std::move(command)}};
+  for (auto& [k, v] : extra) c[k] = v;
+  return c;
+}
+
+json::object pod(const std::string& name, json::array containers, json::object spec_extra = {}) {
+  json::object spec{{"containers", std::move(containers)}, {"terminationGracePeriodSeconds", 1}};
+  for (auto& [k, v] : spec_extra) spec[k] = v;
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"spec", std::move(spec)}};
+}
+
+template <class F>
+bool eventually(F fn, std::chrono::seconds limit = 20s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!fn()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(200ms);
+  }
+  return true;
+}
+
+#define PODNET_BRING_UP()                \
+  do {                                   \
+    ASSERT_NO_FATAL_FAILURE(bring_up()); \
+    if (IsSkipped()) return;             \
+  } while (0)
+
+class Exec : public ::testing::Test {
+ protected:
+  void bring_up() {
+    if (!have_agent()) GTEST_SKIP() << "podnet agent is not in this build";
+    if (std::string why = kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
+    auto r = c_.up(1, "--timeout 120");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+  void apply(const json::object& obj) {
+    ASSERT_TRUE(write_file_atomic(dir_.path() + "/obj.json", json::serialize(obj)));
+    auto r = c_.kubectl("apply -f " + dir_.path() + "/obj.json");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+  void wait_ready(const std::string& p) {
+    auto r = c_.kubectl("wait --for=condition=Ready --timeout=60s pod/" + p);
+    ASSERT_EQ(r.rc, 0) << r.out << c_.kubectl("get pods -o wide").out;
+  }
+  // The two-container pod most checks use.
+  void start_web() {
+    ASSERT_NO_FATAL_FAILURE(apply(pod(
+        "web", json::array{container("c", {"sleep", "3600"}),
+                           container("side", {"sh", "-c", "exec sleep 3600"},
+                                     {{"env", json::array{json::object{{"name", "FOO"}, {"value", "bar"}}}},
+                                      {"workingDir", "/tmp"}})})));
+    ASSERT_NO_FATAL_FAILURE(wait_ready("web"));
+  }
+  std::string server_url() {
+    return trim(c_.kubectl("config view -o jsonpath='{.clusters[0].cluster.server}'").out);
+  }
+  // A WebSocket upgrade request as kubectl sends it, with curl: the body and the HTTP code.
+  CommandResult raw_exec(const std::string& query, const std::string& creds, const std::string& pod = "web") {
+    const std::string pki = c_.state_dir() + "/server/pki";
+    return shell(
+        "curl -sS --http1.1 --max-time 10 --cacert " + pki + "/ca.crt " + creds +
+        " -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13'"
+        " -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v5.channel.k8s.io'"
+        " -w ' %{http_code}' '" +
+        server_url() + "/api/v1/namespaces/default/pods/" + pod + "/exec?" + query + "'");
+  }
+
+  UpCluster c_;
+  TempDir dir_{"pn-exec-e2e"};
+};
+
+TEST_F(Exec, KubectlAndPythonRunCommandsInThePod) {
+  PODNET_BRING_UP();
+  ASSERT_NO_FATAL_FAILURE(start_web());
+  const std::string ip = trim(c_.kubectl("get pod web -o jsonpath='{.status.podIP}'").out);
+  ASSERT_FALSE(ip.empty());
+
+  auto addr = c_.kubectl("exec web -c c -- ip -4 addr");
+  EXPECT_EQ(addr.rc, 0) << addr.out;
+  EXPECT_NE(addr.out.find("inet " + ip + "/"), std::string::npos) << addr.out;
+
+  // 1 MB of random bytes through stdin and back, byte for byte.
+  const std::string in = dir_.path() + "/in", out = dir_.path() + "/out";
+  ASSERT_EQ(shell("head -c 1048576 /dev/urandom > " + in).rc, 0);
+  auto cat = shell(std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
+                   " exec -i web -c c -- cat < " + in + " > " + out);
+  EXPECT_EQ(cat.rc, 0) << cat.out;
+  EXPECT_EQ(shell("cmp " + in + " " + out).rc, 0) << "sizes: " << std::filesystem::file_size(out);
+
+  auto three = c_.kubectl("exec web -c c -- sh -c 'exit 3'");
+  EXPECT_EQ(three.rc, 3) << three.out;
+
+  // The other container: its environment, working directory and the pod's hostname.
+  auto side = c_.kubectl("exec web -c side -- sh -c 'echo $FOO; pwd; hostname'");
+  EXPECT_EQ(side.rc, 0) << side.out;
+  EXPECT_EQ(side.out, "bar\n/tmp\nweb\n");
+
+  auto streams = shell("(" + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
+                       " exec web -c c -- sh -c 'echo out; echo err >&2' 2>" + dir_.path() + "/err)");
+  EXPECT_EQ(streams.out, "out\n") << "stderr stays on its own channel";
+  EXPECT_EQ(read_file(dir_.path() + "/err").value_or(""), "err\n");
+
+  auto missing = c_.kubectl("exec web -c c -- no-such-command");
+  EXPECT_NE(missing.rc, 0);
+  EXPECT_NE(missing.out.find("executable file not found"), std::string::npos) << missing.out;
+
+  // -it: a terminal (script gives kubectl one) whose size reaches the pod, then `kubectl cp`
+  // (exec + tar) both ways.
+  auto tty = shell(
+      "printf 'echo tty-$((20+22))\\nstty size\\nexit 0\\n' | script -qec 'stty rows 33 cols 101; " +
+      std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() + " exec -it web -c c -- sh' /dev/null");
+  EXPECT_EQ(tty.rc, 0) << tty.out;
+  EXPECT_NE(tty.out.find("tty-42"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("33 101"), std::string::npos) << tty.out;
+  auto cp_in = c_.kubectl("cp " + in + " web:" + dir_.path() + "/copied -c c");
+  EXPECT_EQ(cp_in.rc, 0) << cp_in.out;
+  EXPECT_EQ(shell("cmp " + in + " " + dir_.path() + "/copied").rc, 0);
+  auto cp_out = c_.kubectl("cp web:" + dir_.path() + "/copied " + dir_.path() + "/back -c c");
+  EXPECT_EQ(cp_out.rc, 0) << cp_out.out;
+  EXPECT_EQ(shell("cmp " + in + " " + dir_.path() + "/back").rc, 0);
+
+  // Debian's python3-kubernetes: v4.channel.k8s.io.
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/exec.py", R"PY(
+import sys, time
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+r = stream(v1.connect_get_namespaced_pod_exec, "web", "default", container="c",
+           command=["sh", "-c", "echo py-out; echo py-err >&2; exit 4"],
+           stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+r.run_forever(timeout=20)
+print("stdout=" + r.read_stdout().strip())
+print("stderr=" + r.read_stderr().strip())
+print("rc=" + str(r.returncode))
+r = stream(v1.connect_get_namespaced_pod_exec, "web", "default", container="c", command=["cat"],
+           stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+r.write_stdin("ping\n")
+got, deadline = "", time.time() + 20
+while r.is_open() and "ping" not in got and time.time() < deadline:
+    r.update(timeout=1)
+    got += r.read_stdout()
+r.close()
+print("cat=" + got.strip())
+)PY"));
+  auto py = shell("/usr/bin/python3 " + dir_.path() + "/exec.py " + c_.kubeconfig());
+  EXPECT_EQ(py.rc, 0) << py.out;
+  EXPECT_NE(py.out.find("stdout=py-out\nstderr=py-err\nrc=4\ncat=ping\n"), std::string::npos) << py.out;
+
+  // python3-kubernetes' WebSocket port-forward to an echo server on the pod's localhost: 1 MB
+  // there and back.
+  ASSERT_NO_FATAL_FAILURE(apply(
+      pod("echo",
+          json::array{container("srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                                {{"readinessProbe", {{"exec", {{"command", json::array{"true"}}}}}}})})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("echo"));
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/pf.py", R"PY(
+import os, sys, threading
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+pf = portforward(v1.connect_get_namespaced_pod_portforward, "echo", "default", ports="8080")
+s = pf.socket(8080)
+s.setblocking(True)
+s.settimeout(20)
+data = os.urandom(1 << 20)
+threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
+got = b""
+while len(got) < len(data):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+print("pf=" + ("ok" if got == data else "short %d" % len(got)))
+s.close()
+)PY"));
+  auto pf = shell("timeout 60 /usr/bin/python3 " + dir_.path() + "/pf.py " + c_.kubeconfig());
+  EXPECT_NE(pf.out.find("pf=ok"), std::string::npos) << pf.out;
+}
+
+TEST_F(Exec, RefusalsAsKubeApiserverAnswersThem) {
+  PODNET_BRING_UP();
+  ASSERT_NO_FATAL_FAILURE(start_web());
+  // Never scheduled (no node has the label), and one that ran to completion.
+  ASSERT_NO_FATAL_FAILURE(apply(pod("pending", json::array{container("c", {"sleep", "3600"})},
+                                    {{"nodeSelector", {{"no-such", "label"}}}})));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("done", json::array{container("c", {"true"})}, {{"restartPolicy", "Never"}})));
+  ASSERT_EQ(c_.kubectl("wait --for=jsonpath='{.status.phase}'=Succeeded --timeout=60s pod/done").rc, 0);
+
+  const std::string pki = c_.state_dir() + "/server/pki";
+  const std::string admin = "--cert " + pki + "/admin.crt --key " + pki + "/admin.key";
+  const std::string query = "command=true&stdout=true";
+  struct Case {
+    std::string query, pod, code, message;
+  } cases[] = {
+      {query + "&container=nope", "web", "400", "container nope is not valid for pod web"},
+      {query, "web", "400", "a container name must be specified for pod web, choose one of: [c side]"},
+      {query, "pending", "400", "pod pending does not have a host assigned"},
+      {query, "done", "400", "cannot exec into a container in a completed pod; current phase is Succeeded"},
+      {query, "nothere", "404", "pods \\\"nothere\\\" not found"},
+      {"stdout=true&container=c", "web", "400", "you must specify at least 1 command"},
+  };
+  for (const auto& c : cases) {
+    auto r = raw_exec(c.query, admin, c.pod);
+    EXPECT_TRUE(trim(r.out).ends_with(" " + c.code)) << c.pod << "?" << c.query << ": " << r.out;
+    EXPECT_NE(r.out.find("\"message\":\"" + c.message + "\""), std::string::npos) << r.out;
+  }
+
+  // A node's credential may not exec (neither get nor create on pods/exec); no credential is 401.
+  for (const auto& [field, file] : std::vector<std::pair<std::string, std::string>>{
+           {"client-certificate-data", "node.crt"}, {"client-key-data", "node.key"}})
+    ASSERT_EQ(shell(std::string(kKubectl) + " --kubeconfig " + c_.state_dir() +
+                    "/nodes/node1/kubeconfig config view --raw -o jsonpath='{.users[0].user." + field +
+                    "}' | base64 -d > " + dir_.path() + "/" + file)
+                  .rc,
+              0);
+  auto node = raw_exec(query + "&container=c",
+                       "--cert " + dir_.path() + "/node.crt --key " + dir_.path() + "/node.key");
+  EXPECT_TRUE(trim(node.out).ends_with(" 403")) << node.out;
+  EXPECT_NE(node.out.find("pods \\\"web\\\" is forbidden: User \\\"system:node:node1\\\" cannot get resource "
+                          "\\\"pods/exec\\\" in API group \\\"\\\" in the namespace \\\"default\\\""),
+            std::string::npos)
+      << node.out;
+  auto anonymous = raw_exec(query + "&container=c", "");
+  EXPECT_TRUE(trim(anonymous.out).ends_with(" 401")) << anonymous.out;
+
+  // kubectl shows the server's refusal.
+  auto wrong = c_.kubectl("exec web -c nope -- true");
+  EXPECT_NE(wrong.rc, 0);
+  EXPECT_NE(wrong.out.find("container nope is not valid for pod web"), std::string::npos) << wrong.out;
+}
+
+// A session lives in the agent that serves it: when the agent is killed the command is killed with it
+// (PR_SET_PDEATHSIG) and the client's exec ends with an error; the container itself runs on, and the
+// restarted agent serves exec again.
+TEST_F(Exec, AnAgentKillEndsItsSessionsAndNotTheContainer) {
+  PODNET_BRING_UP();
+  ASSERT_NO_FATAL_FAILURE(apply(pod("web", json::array{container("c", {"sleep", "86399"})})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("web"));
+  const std::string rc_file = dir_.path() + "/rc";
+  shell("(" + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
+        " exec web -- sleep 4322; echo $? > " + rc_file + ") >/dev/null 2>&1 &");
+  ASSERT_TRUE(eventually([] { return shell("pgrep -f '^sleep 4322$'").rc == 0; }));
+  const std::string container_pid = trim(shell("pgrep -f '^sleep 86399$'").out);
+
+  pid_t agent = c_.daemon_pid("agent-node1");
+  ASSERT_GT(agent, 0);
+  ASSERT_EQ(::kill(agent, SIGKILL), 0);
+  EXPECT_TRUE(eventually([] { return shell("pgrep -f '^sleep 4322$'").rc != 0; }, 10s))
+      << "the exec'd command outlived its agent";
+  std::string rc;
+  EXPECT_TRUE(eventually([&] { return read_file(rc_file).has_value(); }, 30s));
+  rc = trim(read_file(rc_file).value_or(""));
+  EXPECT_NE(rc, "0") << "the client saw its session end";
+  EXPECT_EQ(trim(shell("pgrep -f '^sleep 86399$'").out), container_pid) << "the container runs on";
+
+  std::string again;
+  EXPECT_TRUE(eventually([&] { return (again = c_.kubectl("exec web -- echo back").out) == "back\n"; }, 60s))
+      << again;
+}
+
+}  // namespace
+}  // namespace podnet::testing
