@@ -18,6 +18,7 @@
 #include "client/https_client.h"
 #include "client/informer.h"
 #include "fastpath/fastpath.h"
+#include "policy/feed.h"
 #include "proxy/feed.h"
 
 namespace podnet::agent {
@@ -35,6 +36,8 @@ struct AgentOptions {
   std::chrono::milliseconds node_grace{20000};      // heartbeat age after which a node is not Ready
   std::chrono::milliseconds resync_interval{1000};  // reconcile at least this often (readiness ages)
   PodRunnerFactory pod_runner;                      // empty: no kubelet role
+  // NetworkPolicy enforcement (docs/networkpolicy.md); null: none. Not owned.
+  policy::PolicyFeed* network_policy = nullptr;
 };
 
 class Agent {
@@ -59,6 +62,7 @@ class Agent {
   void open_fastpath();
   Status sync_fastpath(const ClusterView& view);
   void fastpath_pods_loop();
+  void update_fast_flags(const policy::TableState& s);
   ClusterView view_locked(SystemTime now);
   bool wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d);
 
@@ -91,6 +95,10 @@ class Agent {
   std::optional<fastpath::NodeConfig> fast_config_;
   std::vector<fastpath::Tunnel> fast_tunnels_;
   std::vector<int> fast_attached_;
+  // pn_pods flags from the last NetworkPolicy sync (pod address, network order -> PN_POD_*); the
+  // pods loop also applies them to entries podnet-cni adds later. Empty until the first sync.
+  std::mutex fast_flags_mu_;
+  std::optional<std::map<uint32_t, uint16_t>> fast_flags_;
 };
 
 }  // namespace podnet::agent

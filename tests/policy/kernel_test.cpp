@@ -6,6 +6,7 @@
 
 #include "policy/enforcer.h"
 #include "policy/fixtures.h"
+#include "policy/metrics.h"
 #include "support/scoped_netns.h"
 
 namespace podnet::policy {
@@ -42,6 +43,11 @@ TEST(PolicyKernel, FullAndIncrementalSyncsAreAccepted) {
     PODNET_TRY(text, nft.query("list table inet podnet-policy", false));
     if (text.find("chain ic-") != std::string::npos) return fail_msg("class chain left: " + text);
     if (text.find("chain forward-ingress") == std::string::npos) return fail_msg("no base chain: " + text);
+    PODNET_TRY(denied, read_denied(nft));
+    if (denied.ingress + denied.egress + denied.pending != 0) return fail_msg("denials counted from nothing");
+    if (prometheus_text(e.metrics(), denied)
+            .find("podnet_network_policy_syncs_total{result=\"partial\"} 2") == std::string::npos)
+      return fail_msg("metrics: " + prometheus_text(e.metrics(), denied));
     // A new Enforcer (an agent restart) replaces the table whole.
     Enforcer again(kernel, "node1", {});
     again.set_own_ranges({parse_prefix("10.244.1.0/24").value()});
