@@ -158,8 +158,7 @@ TEST(Authorizer, ForbiddenMessagesUseKubeWording) {
   EXPECT_EQ(e.name, "node2");
   EXPECT_EQ(e.kind, "nodes");
 
-  auto list = request_attributes(http::verb::get,
-                                 parse_target("/apis/apps/v1/namespaces/prod/deployments"));
+  auto list = request_attributes(http::verb::get, parse_target("/apis/apps/v1/namespaces/prod/deployments"));
   EXPECT_EQ(forbidden(kNode1, list).message,
             "deployments.apps is forbidden: User \"system:node:node1\" cannot list resource "
             "\"deployments\" in API group \"apps\" in the namespace \"prod\"");
