@@ -125,6 +125,8 @@ int main(int argc, char** argv) {
                         "is mounted there when it is not on one)");
   agent_cmd->add_flag("!--no-fast-path", agent.fast_path,
                       "No eBPF fast path: pod traffic goes through the bridge and the stack");
+  agent_cmd->add_flag("!--no-network-policy", agent.network_policy,
+                      "Do not enforce NetworkPolicy (no table inet podnet-policy; docs/networkpolicy.md)");
   agent_cmd->add_flag("--run-pods", agent.run_pods, "Run the pods bound to this node (kubelet role)");
   agent_cmd->add_option(
       "--tls-cert-file", agent.tls_cert_file,

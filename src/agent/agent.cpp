@@ -3,6 +3,7 @@
 // handlers only record and wake; the reconcile loop is the only code that touches the network.
 #include "agent/agent.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "agent/lb.h"
 #include "client/watch_decoder.h"
 #include "common/files.h"
+#include "fastpath/fastpath_abi.h"
 #include "k8s/decode.h"
 
 namespace podnet::agent {
@@ -282,7 +284,8 @@ Status Agent::write_cni_config(const IpPrefix& cidr) {
                                    .mtu = mtu,
                                    .ipam_dir = opts_.state_dir + "/ipam",
                                    .state_dir = opts_.state_dir + "/cni-state",
-                                   .bpf_dir = fast_ ? fast_->dir() : std::string()});
+                                   .bpf_dir = fast_ ? fast_->dir() : std::string(),
+                                   .policy = opts_.network_policy != nullptr});
   std::vector<std::string> dirs{opts_.state_dir + "/cni"};
   if (!opts_.cni_conf_dir.empty()) dirs.push_back(opts_.cni_conf_dir);
   for (const auto& dir : dirs) {
@@ -352,6 +355,27 @@ Status Agent::sync_fastpath(const ClusterView& view) {
   return {};
 }
 
+void Agent::update_fast_flags(const policy::TableState& s) {
+  std::map<uint32_t, uint16_t> flags;
+  auto has = [&](const char* set, const std::string& ip) {
+    auto it = s.sets.find(set);
+    return it != s.sets.end() && it->second.elements.contains(ip);
+  };
+  if (auto it = s.sets.find("local-pods"); it != s.sets.end())
+    for (const auto& [ip, _] : it->second.elements) {
+      auto a = parse_ip(ip);
+      if (!a || !a->is_v4()) continue;
+      uint16_t f = (has("ingress-isolated", ip) ? PN_POD_INGRESS_ISOLATED : 0) |
+                   (has("egress-isolated", ip) ? PN_POD_EGRESS_ISOLATED : 0);
+      flags[htonl(a->to_v4().to_uint())] = f;
+    }
+  std::lock_guard l(fast_flags_mu_);
+  fast_flags_ = std::move(flags);
+  // Now, not at the pods loop's next turn: a pod just isolated must leave the fast path at once.
+  if (auto n = fast_->set_pod_flags(*fast_flags_, PN_POD_PENDING); !n)
+    spdlog::warn("fast path: pod flags: {}", n.error().message());
+}
+
 void Agent::fastpath_pods_loop() {
   // Separate from the reconcile loop: attaching takes a qdisc and a filter per new veth, and a
   // burst of new pods must not hold up network programming.
@@ -360,6 +384,12 @@ void Agent::fastpath_pods_loop() {
   std::unique_lock l(mu_);
   while (wait_locked(l, std::chrono::milliseconds(100))) {
     l.unlock();
+    {
+      std::lock_guard fl(fast_flags_mu_);
+      if (fast_flags_)
+        if (auto n = fast_->set_pod_flags(*fast_flags_, PN_POD_PENDING); !n)
+          spdlog::warn("fast path: pod flags: {}", n.error().message());
+    }
     if (auto n = fast_->attach_pods(attached); !n)
       spdlog::warn("fast path: attach pods: {}", n.error().message());
     else if (*n)
@@ -422,6 +452,19 @@ Status Agent::run() {
   threads.emplace_back([&] { nodes.run(); });
   threads.emplace_back([&] { services.run(); });
   if (slices) threads.emplace_back([&] { slices->run(); });
+  // NetworkPolicy: every pod, namespace and policy of the cluster (peers are matched by address).
+  std::optional<client::Informer> np_pods, np_namespaces, np_policies;
+  if (auto* np = opts_.network_policy) {
+    np_pods.emplace(api_, np->pods(), client::InformerOptions{.path = "/api/v1/pods"});
+    np_namespaces.emplace(api_, np->namespaces(), client::InformerOptions{.path = "/api/v1/namespaces"});
+    np_policies.emplace(api_, np->policies(),
+                        client::InformerOptions{.path = "/apis/networking.k8s.io/v1/networkpolicies"});
+    threads.emplace_back([&] { np_pods->run(); });
+    threads.emplace_back([&] { np_namespaces->run(); });
+    threads.emplace_back([&] { np_policies->run(); });
+    if (fast_) np->set_after_sync([this](const policy::TableState& s) { update_fast_flags(s); });
+    threads.emplace_back([np] { np->run(); });
+  }
   if (feed_) threads.emplace_back([&] { feed_->run(); });
   threads.emplace_back([&] { heartbeat_loop(); });
   if (fast_) threads.emplace_back([&] { fastpath_pods_loop(); });
@@ -464,6 +507,7 @@ Status Agent::run() {
     }
     if (view.own_cidrs.empty() && !cni_written)
       spdlog::debug("waiting for spec.podCIDR of {}", opts_.node.name);
+    if (opts_.network_policy && !view.own_cidrs.empty()) opts_.network_policy->set_own_ranges(view.own_cidrs);
     auto changed = reconciler_.reconcile(view);
     if (changed) {
       if (auto s = sync_fastpath(view); !s) spdlog::error("fast path: {}", s.error().message());
@@ -501,6 +545,9 @@ Status Agent::run() {
   nodes.stop();
   services.stop();
   if (slices) slices->stop();
+  for (auto* i : {&np_pods, &np_namespaces, &np_policies})
+    if (*i) (*i)->stop();
+  if (opts_.network_policy) opts_.network_policy->stop();
   if (feed_) feed_->stop();
   if (pods) pods->stop();
   for (auto& t : threads) t.join();

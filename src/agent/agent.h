@@ -23,6 +23,7 @@
 #include "dns/server.h"
 #include "dns/store.h"
 #include "fastpath/fastpath.h"
+#include "policy/feed.h"
 #include "proxy/feed.h"
 
 namespace podnet::agent {
@@ -48,6 +49,8 @@ struct AgentOptions {
   bool dns = false;
   std::string cluster_domain = "cluster.local";
   std::vector<std::string> dns_upstreams;  // "IP[:PORT]"; empty: the nameservers of /etc/resolv.conf
+  // NetworkPolicy enforcement (docs/networkpolicy.md); null: none. Not owned.
+  policy::PolicyFeed* network_policy = nullptr;
 };
 
 // The DNS Service the agent serves locally (kube-dns's name, as every cluster names it).
@@ -79,6 +82,7 @@ class Agent {
   void open_fastpath();
   Status sync_fastpath(const ClusterView& view);
   void fastpath_pods_loop();
+  void update_fast_flags(const policy::TableState& s);
   ClusterView view_locked(SystemTime now);
   Status sync_dns(const std::vector<IpAddress>& want);
   void stop_dns_server();
@@ -123,6 +127,10 @@ class Agent {
   std::optional<fastpath::NodeConfig> fast_config_;
   std::vector<fastpath::Tunnel> fast_tunnels_;
   std::vector<int> fast_attached_;
+  // pn_pods flags from the last NetworkPolicy sync (pod address, network order -> PN_POD_*); the
+  // pods loop also applies them to entries podnet-cni adds later. Empty until the first sync.
+  std::mutex fast_flags_mu_;
+  std::optional<std::map<uint32_t, uint16_t>> fast_flags_;
 };
 
 }  // namespace podnet::agent

@@ -179,7 +179,11 @@ std::string cni_conflist(const CniConfigSpec& spec) {
   // Each node's own, not the default /var/lib/cni/podnet that every node namespace of a
   // `podnet up` cluster would share (and `podnet down` would leave behind).
   if (!spec.state_dir.empty()) plugin["stateDir"] = spec.state_dir;
-  if (!spec.bpf_dir.empty()) plugin["fastPath"] = json::object{{"bpfDir", spec.bpf_dir}};
+  if (!spec.bpf_dir.empty()) {
+    json::object fp{{"bpfDir", spec.bpf_dir}};
+    if (spec.policy) fp["policy"] = true;
+    plugin["fastPath"] = std::move(fp);
+  }
   json::object list{{"cniVersion", "1.1.0"}, {"name", "podnet"}, {"plugins", json::array{std::move(plugin)}}};
   return json::serialize(list) + "\n";
 }

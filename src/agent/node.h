@@ -73,6 +73,7 @@ struct CniConfigSpec {
   std::string ipam_dir;   // <state-dir>/ipam
   std::string state_dir;  // <state-dir>/cni-state: podnet-cni's own state (pending deletions)
   std::string bpf_dir;    // the fast path's pins (podnet-cni attaches pods there); empty: none
+  bool policy = false;    // NetworkPolicy enforced: new pods start PENDING in the fast path
 };
 // The conflist of CONTRACTS.md (type podnet, bridge pnbr0, ipMasq false: the agent masquerades).
 std::string cni_conflist(const CniConfigSpec& spec);

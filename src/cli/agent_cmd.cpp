@@ -19,6 +19,10 @@
 #include "dns/server.h"
 #include "fastpath/fastpath.h"
 #include "k8s/names.h"
+#include "policy/feed.h"
+#include "policy/kernel.h"
+#include "policy/metrics.h"
+#include "policy/ruleset.h"
 #include "proxy/conntrack.h"
 #include "proxy/http_listeners.h"
 #include "proxy/http_server.h"
@@ -97,7 +101,14 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     auto p = cleanup_proxy_tables(ruleset.table);
     auto d = fastpath::detach_all();
     auto f = fastpath::remove_pins(bpf_dir_of(flags));
-    for (const Status* s : {&a, &p, &d, &f})
+    Status np;
+    if (auto nft = nft::Nft::open(); !nft) {
+      np = std::unexpected(nft.error());
+    } else if (auto q = nft->query("list tables", false);
+               q && q->find("inet podnet-policy") != std::string::npos) {
+      np = nft->run(policy::render_delete());
+    }
+    for (const Status* s : {&a, &p, &d, &f, &np})
       if (!*s) {
         spdlog::error("{}", s->error().message());
         return 1;
@@ -141,6 +152,20 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     spdlog::error("netlink: {}", kernel.error().message());
     return 1;
   }
+  std::optional<policy::NftPolicyKernel> policy_kernel;
+  std::unique_ptr<policy::Enforcer> enforcer;
+  std::unique_ptr<policy::PolicyFeed> policy_feed;
+  if (flags.network_policy) {
+    auto k = policy::NftPolicyKernel::open();
+    if (!k) {
+      spdlog::error("nftables: {}", k.error().message());
+      return 1;
+    }
+    policy_kernel.emplace(std::move(*k));
+    enforcer = std::make_unique<policy::Enforcer>(*policy_kernel, opts->node.name, policy::RulesetConfig{});
+    policy_feed = std::make_unique<policy::PolicyFeed>(*enforcer);
+    opts->network_policy = policy_feed.get();
+  }
   std::optional<proxy::NftProxyKernel> proxy_kernel;
   std::optional<proxy::NetlinkConntrack> conntrack;
   std::unique_ptr<proxy::ProxyHttpServer> proxy_http;
@@ -172,6 +197,14 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     // HTTP thread must not take the stop signals, so they are blocked before it starts.
     proxy::ProxyHttpOptions http;
     http.log = [](const std::string& msg) { spdlog::warn("{}", msg); };
+    // The NetworkPolicy figures, when enforced (the feed is made below; the lambda reads it late).
+    http.extra_metrics = [&policy_feed]() -> std::string {
+      if (!policy_feed) return "";
+      policy::DeniedCounters denied;
+      if (auto nft = nft::Nft::open())
+        if (auto d = policy::read_denied(*nft)) denied = *d;
+      return policy::prometheus_text(policy_feed->metrics(), denied);
+    };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);
     block_stop_signals();

@@ -27,6 +27,7 @@ struct AgentFlags {
   bool fast_path = true;
   bool run_pods = false;
   bool proxy = true;
+  bool network_policy = true;  // enforce NetworkPolicy (table inet podnet-policy)
   std::string min_sync_interval = "50ms";
   std::string heartbeat_interval = "10s";
   std::string node_grace_period = "20s";

@@ -12,6 +12,7 @@
 #include "cni/link_reaper.h"
 #include "cni/result.h"
 #include "cni/version.h"
+#include "fastpath/fastpath_abi.h"
 #include "fastpath/pod_attach.h"
 #include "netlink/link.h"
 #include "netlink/netns.h"
@@ -287,7 +288,9 @@ CniResult<std::string> cmd_add(const Env& env, const NetConf& conf) {
     if (*pins) {
       const auto ips = addresses(result);
       undo.push([&conf, ips] { (void)fastpath::remove_pod(conf.fastpath_bpf_dir, ips); });
-      if (auto s = fastpath::add_pod(**pins, host_index, cont_mac, ips); !s)
+      if (auto s =
+              fastpath::add_pod(**pins, host_index, cont_mac, ips, conf.fastpath_policy ? PN_POD_PENDING : 0);
+          !s)
         return kernel_fail(wrap(s.error(), "fast path: map the pod's addresses to " + host_if));
     }
   }

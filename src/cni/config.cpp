@@ -219,6 +219,10 @@ CniResult<NetConf> parse_netconf(std::string_view stdin_json) {
     if (bpf_dir.front() != '/')
       return cni_fail(kInvalidConfig, "fastPath.bpfDir \"" + bpf_dir + "\" must be an absolute path");
     conf.fastpath_bpf_dir = bpf_dir;
+    if (auto* pol = fp->as_object().if_contains("policy"); pol && !pol->is_null()) {
+      if (!pol->is_bool()) return cni_fail(kInvalidConfig, "fastPath.policy must be a boolean");
+      conf.fastpath_policy = pol->get_bool();
+    }
   }
   PODNET_TRY(bridge, get_string(o, "bridge", ""));
   if (!bridge.empty()) conf.bridge = bridge;

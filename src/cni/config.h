@@ -37,6 +37,9 @@ struct NetConf {
   // podnet's own: "fastPath": {"bpfDir": ...}, the bpffs directory where the agent pins the eBPF
   // fast path (pn_from_pod, pn_pods). Empty: off. Set but nothing pinned: pods use the normal path.
   std::string fastpath_bpf_dir;
+  // "fastPath": {"policy": true}: NetworkPolicy is enforced on this node, so a new pod's pn_pods
+  // entry starts PENDING (the fast path steps aside until the agent has programmed it).
+  bool fastpath_policy = false;
 
   // IPAM: built in when ipam_type is "podnet", delegated through CNI_PATH otherwise, none when empty.
   std::string ipam_type;

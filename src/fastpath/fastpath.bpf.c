@@ -251,7 +251,13 @@ int pn_from_pod(struct __sk_buff* skb) {
   if (!cfg || !cfg->cluster_mask) return TC_ACT_OK;
   __u32 daddr = ip->daddr;
   if (!in_cluster(cfg, ip->saddr) || !in_cluster(cfg, daddr)) return TC_ACT_OK;
+  // Source validation, and the step aside for pods NetworkPolicy selects or the agent has not
+  // programmed: the stack judges their traffic (datapath.md section 3).
+  __u32 saddr = ip->saddr;
+  struct pn_pod* src = bpf_map_lookup_elem(&pn_pods, &saddr);
+  if (!src || src->ifindex != skb->ingress_ifindex || src->flags) return TC_ACT_OK;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
+  if (pod && pod->flags) return TC_ACT_OK;
   if (conntrack_knows(skb, ip)) return TC_ACT_OK;
   if (!(ip = headers(skb, &eth))) return TC_ACT_OK;
 
@@ -315,7 +321,7 @@ static __always_inline int decapsulate(struct __sk_buff* skb, struct pn_config* 
   __u32 daddr = iip->daddr;
   if (!in_cluster(cfg, iip->saddr)) return TC_ACT_OK;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
-  if (!pod || conntrack_knows(skb, iip)) return TC_ACT_OK;  // the VXLAN device takes it
+  if (!pod || pod->flags || conntrack_knows(skb, iip)) return TC_ACT_OK;  // the VXLAN device takes it
   __u32 ifindex = pod->ifindex;
   __u8 mac[ETH_ALEN];
   __builtin_memcpy(mac, pod->mac, ETH_ALEN);
@@ -353,7 +359,7 @@ int pn_from_node(struct __sk_buff* skb) {
   if (!carriable(ip, end) || !in_cluster(cfg, ip->saddr)) return TC_ACT_OK;
   __u32 daddr = ip->daddr;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
-  if (!pod) return TC_ACT_OK;
+  if (!pod || pod->flags) return TC_ACT_OK;
   __u32 ifindex = pod->ifindex;
   __u8 mac[ETH_ALEN];
   __builtin_memcpy(mac, pod->mac, ETH_ALEN);

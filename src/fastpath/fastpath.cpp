@@ -285,6 +285,23 @@ Result<size_t> FastPath::forget_missing_pods() {
   return gone.size();
 }
 
+Result<size_t> FastPath::set_pod_flags(const std::map<uint32_t, uint16_t>& flags, uint16_t others) {
+  std::vector<std::pair<uint32_t, pn_pod>> changed;
+  each_pod(pods_.get(), [&](uint32_t key, const pn_pod& pod) {
+    auto it = flags.find(key);
+    uint16_t want = it == flags.end() ? others : it->second;
+    if (pod.flags == want) return;
+    pn_pod v = pod;
+    v.flags = want;
+    changed.emplace_back(key, v);
+  });
+  for (const auto& [key, v] : changed)
+    // BPF_EXIST: an entry podnet-cni removed meanwhile stays removed.
+    if (bpf_map_update_elem(pods_.get(), &key, &v, BPF_EXIST) != 0 && errno != ENOENT)
+      return fail("update " + pin(dir_, kPodsMap));
+  return changed.size();
+}
+
 namespace {
 
 Result<Stats> stats_of(int fd, const std::string& what) {

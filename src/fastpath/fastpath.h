@@ -70,6 +70,9 @@ class FastPath {
   // Deletes the pn_pods entries whose veth no longer exists (a pod removed without CNI DEL).
   // Returns how many.
   Result<size_t> forget_missing_pods();
+  // Rewrites the flags (PN_POD_*) of every pn_pods entry: `flags` by address (network order),
+  // `others` for entries not named there. Returns how many changed.
+  Result<size_t> set_pod_flags(const std::map<uint32_t, uint16_t>& flags, uint16_t others);
   Result<Stats> stats() const;
   const std::string& dir() const { return dir_; }
 

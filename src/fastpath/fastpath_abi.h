@@ -8,8 +8,11 @@
 struct pn_pod {
   __u32 ifindex;  // the host end of the pod's veth; bpf_redirect_peer() delivers into its peer
   __u8 mac[6];    // the pod's eth0, written as the frame's destination
-  __u8 pad[2];
+  __u16 flags;    // PN_POD_*: any bit set and the fast path steps aside for the pod (datapath.md 3)
 };
+#define PN_POD_INGRESS_ISOLATED 0x1  // selected by a NetworkPolicy with Ingress
+#define PN_POD_EGRESS_ISOLATED 0x2   // ... with Egress
+#define PN_POD_PENDING 0x4           // not programmed by the agent yet (podnet-cni writes it at ADD)
 
 // pn_config[0]: this node's facts, written by the agent. Addresses in network byte order.
 struct pn_config {

@@ -36,8 +36,9 @@ Result<std::optional<PodPins>> open_pod_pins(const std::string& bpf_dir) {
 }
 
 Status add_pod(const PodPins& pins, int host_ifindex, const netlink::Mac& pod_mac,
-               const std::vector<IpAddress>& ips) {
+               const std::vector<IpAddress>& ips, uint16_t flags) {
   pn_pod value{};
+  value.flags = flags;
   value.ifindex = static_cast<__u32>(host_ifindex);
   std::memcpy(value.mac, pod_mac.data(), sizeof value.mac);
   for (const auto& ip : ips) {

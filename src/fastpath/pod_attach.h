@@ -29,8 +29,10 @@ Result<std::optional<PodPins>> open_pod_pins(const std::string& bpf_dir);
 
 // Maps each IPv4 address to {host_ifindex, pod_mac}. IPv6 addresses are skipped: the program
 // carries IPv4 only.
+// `flags`: PN_POD_PENDING when NetworkPolicy is enforced (the agent clears it once it programmed
+// the pod), else 0.
 Status add_pod(const PodPins& pins, int host_ifindex, const netlink::Mac& pod_mac,
-               const std::vector<IpAddress>& ips);
+               const std::vector<IpAddress>& ips, uint16_t flags = 0);
 
 // Deletes the addresses from pn_pods. Nothing pinned, or addresses not in the map: nothing to do.
 // The program's attachment goes with the veth.

@@ -59,8 +59,9 @@ Result<std::unique_ptr<ProxyHttpServer>> ProxyHttpServer::start(ProxyHttpOptions
                self->listeners_.open("metrics", *self->opts_.metrics, [self](const std::string& target) {
                  if (target.substr(0, target.find('?')) != "/metrics")
                    return HttpReply{404, "text/plain; charset=utf-8", "404 page not found\n", {}};
-                 return HttpReply{
-                     200, "text/plain; version=0.0.4; charset=utf-8", self->metrics_.prometheus_text(), {}};
+                 std::string text = self->metrics_.prometheus_text();
+                 if (self->opts_.extra_metrics) text += self->opts_.extra_metrics();
+                 return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text), {}};
                }));
     self->metrics_port_ = port;
   }

@@ -28,6 +28,8 @@ struct ProxyHttpOptions {
   // Unhealthy when a change has waited longer than this for its sync (kube-proxy: 2 x sync period).
   std::chrono::steady_clock::duration health_timeout = std::chrono::seconds(60);
   std::function<void(const std::string&)> log = [](const std::string&) {};
+  // More Prometheus text appended to /metrics (the agent's NetworkPolicy figures); empty: none.
+  std::function<std::string()> extra_metrics;
 };
 
 class ProxyHttpServer : public SyncObserver {

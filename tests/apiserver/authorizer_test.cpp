@@ -47,8 +47,9 @@ TEST(Authorizer, Table) {
       {&kNode1, V::get, "/api/v1/nodes", true},
       {&kNode1, V::get, "/api/v1/namespaces", true},
       {&kNode1, V::get, "/api/v1/namespaces/default/pods/on-node2/status", true},
+      // NetworkPolicy is enforced by the agent: cluster-wide reads (issue 15).
+      {&kNode1, V::get, "/apis/networking.k8s.io/v1/networkpolicies", true},
       // ... and nothing else.
-      {&kNode1, V::get, "/apis/networking.k8s.io/v1/networkpolicies", false},
       {&kNode1, V::get, "/api/v1/events", false},
       {&kNode1, V::get, "/api/v1/namespaces/default/pods/on-node1/log", false},
       // Its own Node: create, update, patch, status; not other nodes, not delete.
@@ -157,11 +158,10 @@ TEST(Authorizer, ForbiddenMessagesUseKubeWording) {
   EXPECT_EQ(e.name, "node2");
   EXPECT_EQ(e.kind, "nodes");
 
-  auto list = request_attributes(http::verb::get,
-                                 parse_target("/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies"));
+  auto list = request_attributes(http::verb::get, parse_target("/apis/apps/v1/namespaces/prod/deployments"));
   EXPECT_EQ(forbidden(kNode1, list).message,
-            "networkpolicies.networking.k8s.io is forbidden: User \"system:node:node1\" cannot list resource "
-            "\"networkpolicies\" in API group \"networking.k8s.io\" in the namespace \"prod\"");
+            "deployments.apps is forbidden: User \"system:node:node1\" cannot list resource "
+            "\"deployments\" in API group \"apps\" in the namespace \"prod\"");
 
   auto status = request_attributes(http::verb::put, parse_target("/api/v1/namespaces/default/pods/p/status"));
   EXPECT_EQ(
@@ -224,6 +224,7 @@ TEST(Authorizer, RulesAreTheDecisions) {
             "|pods||get,list,watch\n"
             "|pods/status||get,list,watch\n"
             "|events||create,update,patch\n"
+            "networking.k8s.io|networkpolicies||get,list,watch\n"
             "authorization.k8s.io|selfsubjectaccessreviews||create\n"
             "nonresource|/api,/api/*,/version|get\n");
   EXPECT_TRUE(node.incomplete);

@@ -726,6 +726,28 @@ TEST_F(FastPathDatapath, PodToPodIsFastAndServiceRepliesGoThroughConntrack) {
   auto again = fp->stats();
   ASSERT_TRUE(again);
   EXPECT_GE(again->to_local_pod, service->to_local_pod + 6);
+
+  // c. Flags (NetworkPolicy, datapath.md section 3): a pod selected in either direction, or
+  // pending, takes the stack both ways; clearing the flags brings the fast path back.
+  for (uint16_t flag : {PN_POD_INGRESS_ISOLATED, PN_POD_EGRESS_ISOLATED, PN_POD_PENDING}) {
+    for (int who = 0; who < 2; ++who) {
+      std::map<uint32_t, uint16_t> flags{{ipv4_be32(ip((who ? b() : a()).ip.c_str())), flag}};
+      auto set = fp->set_pod_flags(flags, 0);
+      ASSERT_TRUE(set) << set.error().message();
+      EXPECT_EQ(*set, 1u);
+      auto pre = fp->stats();
+      ASSERT_TRUE(pre);
+      ASSERT_TRUE(a_talks_to(b().ip, kServerPort)) << "flag " << flag << " on pod " << who;
+      auto post = fp->stats();
+      ASSERT_TRUE(post);
+      EXPECT_EQ(post->to_local_pod, pre->to_local_pod) << "flag " << flag << " on pod " << who;
+      ASSERT_TRUE(fp->set_pod_flags({}, 0));
+    }
+  }
+  auto cleared = fp->stats();
+  ASSERT_TRUE(a_talks_to(b().ip, kServerPort));
+  auto fast_again = fp->stats();
+  EXPECT_GE(fast_again->to_local_pod, cleared->to_local_pod + 6);
 }
 
 }  // namespace

@@ -1,0 +1,142 @@
+#include "policy/enforcer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace podnet::policy {
+namespace json = boost::json;
+namespace {
+
+std::string key_of(const json::value& v) {
+  if (!v.is_object()) return "";
+  auto it = v.get_object().find("metadata");
+  if (it == v.get_object().end() || !it->value().is_object()) return "";
+  const auto& m = it->value().get_object();
+  auto str = [&](const char* k) {
+    auto f = m.find(k);
+    return f != m.end() && f->value().is_string() ? std::string(f->value().get_string()) : std::string();
+  };
+  std::string ns = str("namespace");
+  return ns.empty() ? str("name") : ns + "/" + str("name");
+}
+
+}  // namespace
+
+bool Enforcer::upsert_pod(const json::value& object) {
+  auto p = decode_pod(object);
+  if (!p) {
+    ++metrics_.skipped_objects;
+    spdlog::warn("network policy: skipping pod {}: {}", key_of(object), p.error().message());
+    return false;
+  }
+  put_pod(std::move(*p));
+  return true;
+}
+
+void Enforcer::put_pod(Pod p) {
+  auto& slot = pods_[p.key()];
+  if (slot == p) return;  // status churn that changes nothing here
+  slot = std::move(p);
+  dirty_ = true;
+}
+
+void Enforcer::delete_pod(const json::value& last_known) {
+  if (pods_.erase(key_of(last_known)) > 0) dirty_ = true;
+}
+
+bool Enforcer::upsert_namespace(const json::value& object) {
+  auto n = decode_namespace(object);
+  if (!n) {
+    ++metrics_.skipped_objects;
+    spdlog::warn("network policy: skipping namespace {}: {}", key_of(object), n.error().message());
+    return false;
+  }
+  put_namespace(std::move(*n));
+  return true;
+}
+
+void Enforcer::put_namespace(Namespace n) {
+  auto& slot = namespaces_[n.name];
+  if (slot.name == n.name && slot.labels == n.labels) return;
+  slot = std::move(n);
+  dirty_ = true;
+}
+
+void Enforcer::delete_namespace(const json::value& last_known) {
+  if (namespaces_.erase(key_of(last_known)) > 0) dirty_ = true;
+}
+
+bool Enforcer::upsert_policy(const json::value& object) {
+  auto np = decode_network_policy(object);
+  if (!np) {
+    ++metrics_.skipped_objects;
+    spdlog::error("network policy: skipping {} (not enforced): {}", key_of(object), np.error().message());
+    if (policies_.erase(key_of(object)) > 0) dirty_ = true;
+    return false;
+  }
+  put_policy(std::move(*np));
+  return true;
+}
+
+void Enforcer::put_policy(NetworkPolicy np) {
+  policies_[np.key()] = std::move(np);
+  dirty_ = true;
+}
+
+void Enforcer::delete_policy(const json::value& last_known) {
+  if (policies_.erase(key_of(last_known)) > 0) dirty_ = true;
+}
+
+void Enforcer::set_own_ranges(std::vector<IpPrefix> ranges) {
+  for (auto& r : ranges) r = r.network();
+  if (ranges == own_ranges_) return;
+  own_ranges_ = std::move(ranges);
+  dirty_ = true;
+}
+
+std::string Enforcer::selected_by(const std::string& ip) const {
+  auto it = last_.selected_by.find(ip);
+  if (it == last_.selected_by.end()) return "";
+  std::string out;
+  for (const auto& k : it->second) out += (out.empty() ? "" : ",") + k;
+  return out;
+}
+
+Result<SyncReport> Enforcer::sync() {
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  TableState next = planner_.plan({.node = node_,
+                                   .own_ranges = own_ranges_,
+                                   .pods = &pods_,
+                                   .namespaces = &namespaces_,
+                                   .policies = &policies_});
+  auto t1 = Clock::now();
+  SyncReport r;
+  r.full = !written_;
+  std::string cmds = r.full ? render_full(next, cfg_) : render_diff(last_, next, cfg_);
+  if (!cmds.empty()) {
+    if (auto s = kernel_.apply(cmds); !s) {
+      ++metrics_.failed_syncs;
+      written_ = false;  // the next sync replaces the table whole
+      return std::unexpected(wrap(s.error(), "network policy sync"));
+    }
+  }
+  auto t2 = Clock::now();
+  dirty_ = false;
+  written_ = true;
+  last_ = std::move(next);
+  r.commands_bytes = cmds.size();
+  r.elements = last_.element_count();
+  r.classes = last_.chains.size();
+  r.plan = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
+  r.apply = std::chrono::duration_cast<std::chrono::microseconds>(t2 - t1);
+  ++metrics_.syncs;
+  if (r.full) ++metrics_.full_syncs;
+  metrics_.last_sync_seconds = std::chrono::duration<double>(t2 - t0).count();
+  metrics_.sync_seconds_sum += metrics_.last_sync_seconds;
+  metrics_.elements = r.elements;
+  metrics_.policies = policies_.size();
+  metrics_.local_pods = last_.sets["local-pods"].elements.size() + last_.sets["local-pods6"].elements.size();
+  return r;
+}
+
+}  // namespace podnet::policy

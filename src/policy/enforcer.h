@@ -1,0 +1,77 @@
+// NetworkPolicy enforcement state of one node: the pods, namespaces and policies the informers
+// deliver (decoded leniently: a bad object is logged and skipped, the rest stays enforced), the
+// Planner, and the last state written. sync() plans and writes only the difference; the first
+// sync of a process (and one after a failed write) replaces the table whole, in one transaction.
+// Not thread-safe: the caller serialises (the feed holds one lock).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "policy/kernel.h"
+#include "policy/planner.h"
+#include "policy/ruleset.h"
+
+namespace podnet::policy {
+
+struct SyncReport {
+  bool full = false;
+  size_t commands_bytes = 0;  // nft text written (0: nothing changed)
+  size_t elements = 0;        // elements in the table after the sync
+  size_t classes = 0;         // per-class chains
+  std::chrono::microseconds plan{0}, apply{0};
+};
+
+struct EnforcerMetrics {
+  uint64_t syncs = 0, full_syncs = 0, failed_syncs = 0, skipped_objects = 0;
+  double last_sync_seconds = 0, sync_seconds_sum = 0;
+  size_t elements = 0, policies = 0, local_pods = 0;
+};
+
+class Enforcer {
+ public:
+  Enforcer(PolicyKernel& kernel, std::string node, RulesetConfig cfg)
+      : kernel_(kernel), node_(std::move(node)), cfg_(std::move(cfg)) {}
+
+  // Each returns false (and logs) when the object cannot be decoded; a policy that fails is
+  // dropped from the set enforced (as if deleted), a pod or namespace keeps its last good state.
+  bool upsert_pod(const boost::json::value& object);
+  void delete_pod(const boost::json::value& last_known);
+  bool upsert_namespace(const boost::json::value& object);
+  void delete_namespace(const boost::json::value& last_known);
+  bool upsert_policy(const boost::json::value& object);
+  void delete_policy(const boost::json::value& last_known);
+  void set_own_ranges(std::vector<IpPrefix> ranges);
+
+  bool pending() const { return dirty_; }
+  Result<SyncReport> sync();
+
+  const TableState& state() const { return last_; }
+  const EnforcerMetrics& metrics() const { return metrics_; }
+  // The policies selecting a local pod address ("" when none): for denial logs.
+  std::string selected_by(const std::string& ip) const;
+
+  // Typed entry points (tests, benchmarks).
+  void put_pod(Pod p);
+  void put_namespace(Namespace n);
+  void put_policy(NetworkPolicy np);
+
+ private:
+  PolicyKernel& kernel_;
+  std::string node_;
+  RulesetConfig cfg_;
+  Planner planner_;
+  std::map<std::string, Pod> pods_;
+  std::map<std::string, Namespace> namespaces_;
+  std::map<std::string, NetworkPolicy> policies_;
+  std::vector<IpPrefix> own_ranges_;
+  TableState last_;
+  bool written_ = false;  // last_ is what the kernel has
+  bool dirty_ = true;
+  EnforcerMetrics metrics_;
+};
+
+}  // namespace podnet::policy

@@ -1,0 +1,97 @@
+#include "policy/feed.h"
+
+#include <spdlog/spdlog.h>
+
+namespace podnet::policy {
+
+void PolicyFeed::Handler::on_upsert(const boost::json::value& object) {
+  std::lock_guard l(feed_.mu_);
+  if (kind_ == 0)
+    feed_.e_.upsert_pod(object);
+  else if (kind_ == 1)
+    feed_.e_.upsert_namespace(object);
+  else
+    feed_.e_.upsert_policy(object);
+  if (feed_.e_.pending()) feed_.cv_.notify_all();
+}
+
+void PolicyFeed::Handler::on_delete(const boost::json::value& last_known) {
+  std::lock_guard l(feed_.mu_);
+  if (kind_ == 0)
+    feed_.e_.delete_pod(last_known);
+  else if (kind_ == 1)
+    feed_.e_.delete_namespace(last_known);
+  else
+    feed_.e_.delete_policy(last_known);
+  if (feed_.e_.pending()) feed_.cv_.notify_all();
+}
+
+void PolicyFeed::Handler::on_synced() {
+  std::lock_guard l(feed_.mu_);
+  feed_.synced_[kind_] = true;
+  feed_.cv_.notify_all();
+}
+
+void PolicyFeed::set_own_ranges(std::vector<IpPrefix> ranges) {
+  std::lock_guard l(mu_);
+  e_.set_own_ranges(std::move(ranges));
+  ranges_known_ = true;
+  cv_.notify_all();
+}
+
+void PolicyFeed::set_after_sync(std::function<void(const TableState&)> fn) {
+  std::lock_guard l(mu_);
+  after_sync_ = std::move(fn);
+}
+
+void PolicyFeed::run() {
+  std::unique_lock l(mu_);
+  auto retry_at = std::chrono::steady_clock::time_point{};
+  while (!stop_) {
+    if (!synced_[0] || !synced_[1] || !synced_[2] || !ranges_known_ || !e_.pending()) {
+      cv_.wait(l);
+      continue;
+    }
+    if (auto now = std::chrono::steady_clock::now(); now < retry_at) {
+      cv_.wait_until(l, retry_at);
+      continue;
+    }
+    auto r = e_.sync();
+    if (!r) {
+      spdlog::error("{}", r.error().message());
+      retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      continue;
+    }
+    synced_once_ = true;
+    if (after_sync_ && (r->commands_bytes > 0 || r->full)) after_sync_(e_.state());
+    if (r->commands_bytes > 0)
+      spdlog::log(
+          r->full ? spdlog::level::info : spdlog::level::debug,
+          "network policy: {} sync, {} policies, {} elements, {} class chains, plan {} us, write {} us",
+          r->full ? "full" : "partial", e_.metrics().policies, r->elements, r->classes, r->plan.count(),
+          r->apply.count());
+  }
+}
+
+void PolicyFeed::stop() {
+  std::lock_guard l(mu_);
+  stop_ = true;
+  cv_.notify_all();
+}
+
+EnforcerMetrics PolicyFeed::metrics() const {
+  std::lock_guard l(mu_);
+  return e_.metrics();
+}
+
+bool PolicyFeed::synced_once() const {
+  std::lock_guard l(mu_);
+  return synced_once_;
+}
+
+std::string PolicyFeed::selected_by(const std::string& ip) const {
+  std::lock_guard l(mu_);
+  return e_.selected_by(ip);
+}
+
+}  // namespace podnet::policy

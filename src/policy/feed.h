@@ -1,0 +1,61 @@
+// Joins the API to the Enforcer (the agent's NetworkPolicy engine): informer handlers for pods,
+// namespaces and networkpolicies (cluster-wide), and run(), which syncs on one thread. Nothing is
+// written before all three informers have delivered a complete list: a restarted agent keeps the
+// table it finds until it can replace it with a whole view (no open window while it resyncs).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "client/informer.h"
+#include "policy/enforcer.h"
+
+namespace podnet::policy {
+
+class PolicyFeed {
+ public:
+  explicit PolicyFeed(Enforcer& e) : e_(e), pods_(*this, 0), namespaces_(*this, 1), policies_(*this, 2) {}
+
+  client::InformerHandler& pods() { return pods_; }
+  client::InformerHandler& namespaces() { return namespaces_; }
+  client::InformerHandler& policies() { return policies_; }
+
+  // This node's pod ranges (from its Node's podCIDRs); thread-safe.
+  void set_own_ranges(std::vector<IpPrefix> ranges);
+  // Called on the feed's thread after every sync that wrote something (the fast path's flags).
+  void set_after_sync(std::function<void(const TableState&)> fn);
+  void run();
+  void stop();
+
+  // Metrics for /metrics (copies under the lock).
+  EnforcerMetrics metrics() const;
+  bool synced_once() const;
+  // The policies selecting a local pod address, for denial logs.
+  std::string selected_by(const std::string& ip) const;
+
+ private:
+  class Handler : public client::InformerHandler {
+   public:
+    Handler(PolicyFeed& feed, int kind) : feed_(feed), kind_(kind) {}
+    void on_upsert(const boost::json::value& object) override;
+    void on_delete(const boost::json::value& last_known) override;
+    void on_synced() override;
+
+   private:
+    PolicyFeed& feed_;
+    int kind_;
+  };
+
+  Enforcer& e_;
+  Handler pods_, namespaces_, policies_;
+  std::function<void(const TableState&)> after_sync_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool synced_[3] = {false, false, false};
+  bool ranges_known_ = false, stop_ = false, synced_once_ = false;
+};
+
+}  // namespace podnet::policy

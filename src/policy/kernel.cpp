@@ -1,0 +1,10 @@
+#include "policy/kernel.h"
+
+namespace podnet::policy {
+
+Result<NftPolicyKernel> NftPolicyKernel::open() {
+  PODNET_TRY(nft, nft::Nft::open());
+  return NftPolicyKernel(std::move(nft));
+}
+
+}  // namespace podnet::policy

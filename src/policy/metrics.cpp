@@ -1,0 +1,92 @@
+#include "policy/metrics.h"
+
+#include <boost/json/parse.hpp>
+#include <cstdio>
+
+namespace podnet::policy {
+namespace json = boost::json;
+
+Result<DeniedCounters> denied_from_json(std::string_view listing) {
+  boost::system::error_code ec;
+  json::value v = json::parse(listing, ec);
+  if (ec || !v.is_object()) return fail_msg("nft listing: not JSON");
+  DeniedCounters d;
+  auto* arr = v.get_object().if_contains("nftables");
+  if (!arr || !arr->is_array()) return d;
+  for (const auto& item : arr->get_array()) {
+    if (!item.is_object()) continue;
+    auto* rule = item.get_object().if_contains("rule");
+    if (!rule || !rule->is_object()) continue;
+    auto* chain = rule->get_object().if_contains("chain");
+    auto* expr = rule->get_object().if_contains("expr");
+    if (!chain || !chain->is_string() || !expr || !expr->is_array()) continue;
+    uint64_t packets = 0;
+    bool drop = false;
+    for (const auto& e : expr->get_array()) {
+      if (!e.is_object()) continue;
+      if (e.get_object().contains("drop")) drop = true;
+      if (auto* c = e.get_object().if_contains("counter"); c && c->is_object())
+        if (auto* p = c->get_object().if_contains("packets"); p && p->is_number())
+          packets += p->to_number<uint64_t>();
+    }
+    if (!drop) continue;
+    std::string_view name = chain->get_string();
+    if (name == "ingress")
+      d.ingress += packets;
+    else if (name == "egress")
+      d.egress += packets;
+    else
+      d.pending += packets;
+  }
+  return d;
+}
+
+Result<DeniedCounters> read_denied(nft::Nft& nft) {
+  auto listing = nft.query(std::string("list table inet ") + kTable);
+  if (!listing) return DeniedCounters{};  // no table (yet)
+  return denied_from_json(*listing);
+}
+
+std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d) {
+  std::string out;
+  auto line = [&](const std::string& s) { out += s + "\n"; };
+  char buf[64];
+  auto num = [&](double x) {
+    std::snprintf(buf, sizeof buf, "%.9g", x);
+    return std::string(buf);
+  };
+  line("# HELP podnet_network_policy_sync_duration_seconds NetworkPolicy sync latency (plan and write).");
+  line("# TYPE podnet_network_policy_sync_duration_seconds summary");
+  line("podnet_network_policy_sync_duration_seconds_sum " + num(m.sync_seconds_sum));
+  line("podnet_network_policy_sync_duration_seconds_count " + std::to_string(m.syncs));
+  line("# HELP podnet_network_policy_last_sync_duration_seconds The last sync's duration.");
+  line("# TYPE podnet_network_policy_last_sync_duration_seconds gauge");
+  line("podnet_network_policy_last_sync_duration_seconds " + num(m.last_sync_seconds));
+  line("# HELP podnet_network_policy_syncs_total NetworkPolicy syncs by result.");
+  line("# TYPE podnet_network_policy_syncs_total counter");
+  line("podnet_network_policy_syncs_total{result=\"full\"} " + std::to_string(m.full_syncs));
+  line("podnet_network_policy_syncs_total{result=\"partial\"} " + std::to_string(m.syncs - m.full_syncs));
+  line("podnet_network_policy_syncs_total{result=\"failed\"} " + std::to_string(m.failed_syncs));
+  line(
+      "# HELP podnet_network_policy_skipped_objects_total Objects skipped because they could not be "
+      "decoded.");
+  line("# TYPE podnet_network_policy_skipped_objects_total counter");
+  line("podnet_network_policy_skipped_objects_total " + std::to_string(m.skipped_objects));
+  line("# HELP podnet_network_policy_policies NetworkPolicies known.");
+  line("# TYPE podnet_network_policy_policies gauge");
+  line("podnet_network_policy_policies " + std::to_string(m.policies));
+  line("# HELP podnet_network_policy_local_pods Local pod addresses programmed.");
+  line("# TYPE podnet_network_policy_local_pods gauge");
+  line("podnet_network_policy_local_pods " + std::to_string(m.local_pods));
+  line("# HELP podnet_network_policy_nftables_elements Elements in table inet podnet-policy.");
+  line("# TYPE podnet_network_policy_nftables_elements gauge");
+  line("podnet_network_policy_nftables_elements " + std::to_string(m.elements));
+  line("# HELP podnet_network_policy_denied_packets_total Packets dropped by NetworkPolicy, by reason.");
+  line("# TYPE podnet_network_policy_denied_packets_total counter");
+  line("podnet_network_policy_denied_packets_total{direction=\"ingress\"} " + std::to_string(d.ingress));
+  line("podnet_network_policy_denied_packets_total{direction=\"egress\"} " + std::to_string(d.egress));
+  line("podnet_network_policy_denied_packets_total{direction=\"pending\"} " + std::to_string(d.pending));
+  return out;
+}
+
+}  // namespace podnet::policy

@@ -1,0 +1,25 @@
+// Prometheus text for the agent's NetworkPolicy engine (served on the embedded proxy's /metrics):
+// sync counts and durations from the Enforcer, denied packets from the table's deny counters.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/error.h"
+#include "nft/nft.h"
+#include "policy/enforcer.h"
+
+namespace podnet::policy {
+
+struct DeniedCounters {
+  uint64_t ingress = 0, egress = 0, pending = 0;  // packets
+};
+
+// Reads the counters of `table inet podnet-policy`'s deny rules (zeros when there is no table).
+Result<DeniedCounters> read_denied(nft::Nft& nft);
+// Sums the counters of a `list table` JSON listing, by chain (exposed for tests).
+Result<DeniedCounters> denied_from_json(std::string_view listing);
+
+std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d);
+
+}  // namespace podnet::policy

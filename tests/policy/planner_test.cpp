@@ -1,0 +1,245 @@
+// The planner and enforcer with a fake kernel: policies + pods + namespaces -> sets and maps, and
+// updates written as element changes.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "policy/enforcer.h"
+#include "policy/fixtures.h"
+
+namespace podnet::policy {
+namespace {
+
+namespace json = boost::json;
+using testing::ns_json;
+using testing::pod_json;
+using testing::policy_json;
+
+class FakeKernel : public PolicyKernel {
+ public:
+  Status apply(std::string_view cmds) override {
+    if (fail_next) {
+      fail_next = false;
+      return fail_msg("nft: refused");
+    }
+    applied.emplace_back(cmds);
+    return {};
+  }
+  std::vector<std::string> applied;
+  bool fail_next = false;
+};
+
+class PolicyPlanner : public ::testing::Test {
+ protected:
+  PolicyPlanner() : e_(kernel_, "node1", {}) {
+    e_.set_own_ranges({parse_prefix("10.244.1.0/24").value()});
+    e_.upsert_namespace(ns_json("a", {{"team", "red"}}));
+    e_.upsert_namespace(ns_json("b", {{"team", "blue"}}));
+    // Local: a/x (web, http=80), a/y; remote: b/z, b/w.
+    e_.upsert_pod(pod_json("a", "x", "node1", "10.244.1.2", {{"app", "web"}},
+                           json::array{{{"name", "http"}, {"containerPort", 80}}}));
+    e_.upsert_pod(pod_json("a", "y", "node1", "10.244.1.3", {{"app", "db"}}));
+    e_.upsert_pod(pod_json("b", "z", "node2", "10.244.2.2", {{"app", "web"}},
+                           json::array{{{"name", "http"}, {"containerPort", 8080}}}));
+    e_.upsert_pod(pod_json("b", "w", "node2", "10.244.2.3", {{"app", "cli"}}));
+  }
+  void policy(const std::string& ns, const std::string& name, const char* spec) {
+    ASSERT_TRUE(e_.upsert_policy(policy_json(ns, name, json::parse(spec).as_object())));
+  }
+  const TableState& sync() {
+    auto r = e_.sync();
+    EXPECT_TRUE(r) << r.error().message();
+    return e_.state();
+  }
+  const std::map<std::string, std::string>& elems(const std::string& set) {
+    return e_.state().sets.at(set).elements;
+  }
+  // The members of the class the verdict jumps to ("accept" -> "*").
+  std::vector<std::string> members(const std::string& verdict) {
+    if (verdict == "accept") return {"*"};
+    auto dash = verdict.rfind('-');
+    std::vector<std::string> out;
+    for (const auto& [k, _] : elems("c" + verdict.substr(dash + 1))) out.push_back(k);
+    return out;
+  }
+  FakeKernel kernel_;
+  Enforcer e_;
+};
+
+using Strings = std::vector<std::string>;
+
+TEST_F(PolicyPlanner, NoPolicyMeansOpenAndProgrammed) {
+  sync();
+  EXPECT_EQ(elems("local-pods").size(), 2u);
+  EXPECT_TRUE(elems("ingress-isolated").empty());
+  EXPECT_TRUE(elems("egress-isolated").empty());
+  ASSERT_EQ(kernel_.applied.size(), 1u);
+  EXPECT_NE(kernel_.applied[0].find("delete table inet podnet-policy"), std::string::npos);
+  EXPECT_NE(kernel_.applied[0].find("ip saddr 10.244.1.0/24 ip saddr != @local-pods counter drop"),
+            std::string::npos);
+}
+
+TEST_F(PolicyPlanner, DefaultDenyIngressIsolatesWithNoAllow) {
+  policy("a", "deny", R"({"podSelector":{}})");
+  sync();
+  EXPECT_EQ(elems("ingress-isolated").size(), 2u);
+  EXPECT_TRUE(elems("egress-isolated").empty());
+  EXPECT_TRUE(elems("in-ports").empty());
+  EXPECT_TRUE(elems("in-any").empty());
+  EXPECT_EQ(e_.selected_by("10.244.1.2"), "a/deny");
+}
+
+TEST_F(PolicyPlanner, AllowFromNamespaceByLabel) {
+  policy("a", "from-blue", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}}]}]})");
+  sync();
+  EXPECT_EQ(elems("ingress-isolated").size(), 1u);
+  ASSERT_EQ(elems("in-any").size(), 1u);
+  EXPECT_EQ(members(elems("in-any").at("10.244.1.2")),
+            (Strings{"10.244.2.2-10.244.2.3"}));  // adjacent: one interval
+}
+
+TEST_F(PolicyPlanner, PodAndNamespaceSelectorIsAndTwoPeersAreOr) {
+  policy("a", "and", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}},"podSelector":{"matchLabels":{"app":"cli"}}}]}]})");
+  policy("a", "or", R"({"podSelector":{"matchLabels":{"app":"db"}},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}},{"podSelector":{"matchLabels":{"app":"cli"}}}]}]})");
+  sync();
+  EXPECT_EQ(members(elems("in-any").at("10.244.1.2")), (Strings{"10.244.2.3"}));
+  // The podSelector alone means the policy's own namespace: no a/ pod is app=cli.
+  EXPECT_EQ(members(elems("in-any").at("10.244.1.3")), (Strings{"10.244.2.2-10.244.2.3"}));
+}
+
+TEST_F(PolicyPlanner, OverlappingPortRangesAreCutIntoDisjointSegments) {
+  policy("a", "p1", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"db"}}}],"ports":[{"port":80}]}]})");
+  policy("a", "p2", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"ipBlock":{"cidr":"192.0.2.0/24","except":["192.0.2.128/25"]}}],
+                  "ports":[{"port":79,"endPort":90},{"protocol":"UDP"},{"protocol":"SCTP","port":"http"}]}]})");
+  sync();
+  const auto& m = elems("in-ports");
+  ASSERT_EQ(m.size(), 4u) << ::testing::PrintToString(m);
+  EXPECT_EQ(members(m.at("10.244.1.2 . tcp . 79")), (Strings{"192.0.2.0-192.0.2.127"}));
+  EXPECT_EQ(members(m.at("10.244.1.2 . tcp . 80")), (Strings{"10.244.1.3", "192.0.2.0-192.0.2.127"}));
+  EXPECT_EQ(members(m.at("10.244.1.2 . tcp . 81-90")), (Strings{"192.0.2.0-192.0.2.127"}));
+  EXPECT_EQ(members(m.at("10.244.1.2 . udp . 0-65535")), (Strings{"192.0.2.0-192.0.2.127"}));
+  // "http" is a TCP port on x: an SCTP rule naming it resolves to nothing.
+}
+
+TEST_F(PolicyPlanner, NamedPortsResolvePerDestinationPod) {
+  policy("a", "in",
+         R"({"podSelector":{"matchLabels":{"app":"web"}},"ingress":[{"ports":[{"port":"http"}]}]})");
+  policy("a", "out", R"({"podSelector":{"matchLabels":{"app":"db"}},"policyTypes":["Egress"],
+      "egress":[{"to":[{"namespaceSelector":{}}],"ports":[{"port":"http"}]}]})");
+  sync();
+  EXPECT_EQ(elems("in-ports").at("10.244.1.2 . tcp . 80"), "accept");
+  ASSERT_EQ(elems("out-named").size(), 1u);
+  std::string v = elems("out-named").at("10.244.1.3");
+  std::string set = "n" + v.substr(v.rfind('-') + 1);
+  EXPECT_EQ(elems(set), (std::map<std::string, std::string>{{"10.244.1.2 . tcp . 80", ""},
+                                                            {"10.244.2.2 . tcp . 8080", ""}}));
+  EXPECT_TRUE(elems("egress-isolated").contains("10.244.1.3"));
+}
+
+TEST_F(PolicyPlanner, LabelChangeIsAnElementChange) {
+  policy("a", "from-web", R"({"podSelector":{"matchLabels":{"app":"db"}},
+      "ingress":[{"from":[{"namespaceSelector":{},"podSelector":{"matchLabels":{"app":"web"}}}]}]})");
+  sync();
+  EXPECT_EQ(members(elems("in-any").at("10.244.1.3")), (Strings{"10.244.1.2", "10.244.2.2"}));
+  e_.upsert_pod(pod_json("b", "w", "node2", "10.244.2.3", {{"app", "web"}}));
+  ASSERT_TRUE(e_.pending());
+  sync();
+  EXPECT_EQ(members(elems("in-any").at("10.244.1.3")), (Strings{"10.244.1.2", "10.244.2.2-10.244.2.3"}));
+  ASSERT_EQ(kernel_.applied.size(), 2u);
+  const std::string& diff = kernel_.applied[1];
+  EXPECT_EQ(diff.find("chain"), std::string::npos) << diff;
+  EXPECT_EQ(diff.find("table inet podnet-policy {"), std::string::npos) << diff;
+  EXPECT_NE(diff.find("delete element inet podnet-policy c"), std::string::npos) << diff;
+  EXPECT_NE(diff.find("add element inet podnet-policy c"), std::string::npos) << diff;
+  // Status churn that changes nothing is no sync.
+  e_.upsert_pod(pod_json("b", "w", "node2", "10.244.2.3", {{"app", "web"}}));
+  EXPECT_FALSE(e_.pending());
+}
+
+TEST_F(PolicyPlanner, ClassesAreSharedAcrossPoliciesAndPods) {
+  // 50 policies naming the same peers over both local pods: one class, whose members appear once.
+  for (int i = 0; i < 50; ++i)
+    policy(
+        "a", "p" + std::to_string(i),
+        R"({"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}}]}]})");
+  for (int i = 0; i < 200; ++i)
+    e_.upsert_pod(
+        pod_json("b", "r" + std::to_string(i), "node2", "10.244.3." + std::to_string(i), {{"app", "r"}}));
+  const auto& s = sync();
+  EXPECT_EQ(s.chains.size(), 2u);  // ic-N and ec-N of the one class
+  EXPECT_EQ(elems("in-any").size(), 2u);
+  EXPECT_LE(s.element_count(), 2u + 2u + 2u + 3u);  // local, isolated, in-any, class intervals
+}
+
+TEST_F(PolicyPlanner, HostNetworkAndTerminalPodsAreNeitherSelectedNorPeers) {
+  auto host = pod_json("a", "h", "node1", "192.168.1.1", {{"app", "web"}});
+  host.as_object()["spec"].as_object()["hostNetwork"] = true;
+  e_.upsert_pod(host);
+  auto done = pod_json("b", "d", "node2", "10.244.2.9", {{"app", "web"}});
+  done.as_object()["status"].as_object()["phase"] = "Succeeded";
+  e_.upsert_pod(done);
+  policy(
+      "a", "p",
+      R"({"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{},"podSelector":{"matchLabels":{"app":"web"}}}]}]})");
+  sync();
+  EXPECT_FALSE(elems("local-pods").contains("192.168.1.1"));
+  EXPECT_FALSE(elems("ingress-isolated").contains("192.168.1.1"));
+  EXPECT_EQ(members(elems("in-any").at("10.244.1.3")), (Strings{"10.244.1.2", "10.244.2.2"}));
+}
+
+TEST_F(PolicyPlanner, BadPolicyIsSkippedAndTheRestEnforced) {
+  policy("a", "good", R"({"podSelector":{}})");
+  EXPECT_FALSE(e_.upsert_policy(
+      policy_json("a", "bad", json::parse(R"({"ingress":[{"ports":[{"port":-1}]}]})").as_object())));
+  EXPECT_FALSE(e_.upsert_pod(json::parse(R"({"metadata":{"name":7}})")));
+  sync();
+  EXPECT_EQ(elems("ingress-isolated").size(), 2u);
+  EXPECT_EQ(e_.metrics().skipped_objects, 2u);
+}
+
+TEST_F(PolicyPlanner, PolicyDeleteRemovesClassChainsAfterTheirElements) {
+  policy("a", "p", R"({"podSelector":{},"ingress":[{"from":[{"podSelector":{}}],"ports":[{"port":80}]}]})");
+  sync();
+  ASSERT_FALSE(e_.state().chains.empty());
+  e_.delete_policy(policy_json("a", "p", {}));
+  sync();
+  EXPECT_TRUE(e_.state().chains.empty());
+  EXPECT_TRUE(elems("ingress-isolated").empty());
+  const std::string& diff = kernel_.applied.back();
+  auto el = diff.find("delete element inet podnet-policy in-ports");
+  auto ch = diff.find("delete chain inet podnet-policy ic-");
+  auto st = diff.find("delete set inet podnet-policy c");
+  ASSERT_NE(el, std::string::npos) << diff;
+  EXPECT_LT(el, ch);
+  EXPECT_LT(ch, st);
+}
+
+TEST_F(PolicyPlanner, FailedWriteIsFollowedByAFullSync) {
+  sync();
+  policy("a", "p", R"({"podSelector":{}})");
+  kernel_.fail_next = true;
+  EXPECT_FALSE(e_.sync());
+  sync();
+  EXPECT_NE(kernel_.applied.back().find("delete table inet podnet-policy"), std::string::npos);
+  EXPECT_EQ(e_.metrics().failed_syncs, 1u);
+}
+
+TEST_F(PolicyPlanner, Ipv6PodsAndBlocks) {
+  e_.upsert_pod(pod_json("a", "v6", "node1", "fd00:10:244:1::5", {{"app", "web"}}));
+  policy("a", "p", R"({"podSelector":{"matchLabels":{"app":"web"}},"policyTypes":["Egress"],
+      "egress":[{"to":[{"ipBlock":{"cidr":"fd00::/16","except":["fd00:10::/32"]}}],"ports":[{"port":53,"protocol":"UDP"}]}]})");
+  sync();
+  EXPECT_TRUE(elems("egress-isolated6").contains("fd00:10:244:1::5"));
+  std::string v = elems("out-ports6").at("fd00:10:244:1::5 . udp . 53");
+  EXPECT_EQ(elems("c" + v.substr(v.rfind('-') + 1) + "-6"),
+            (std::map<std::string, std::string>{{"fd00::-fd00:f:ffff:ffff:ffff:ffff:ffff:ffff", ""},
+                                                {"fd00:11::-fd00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", ""}}));
+}
+
+}  // namespace
+}  // namespace podnet::policy
