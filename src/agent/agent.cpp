@@ -255,6 +255,22 @@ Status Agent::post_status() {
   return {};
 }
 
+// Service replies between two pods of one bridge are bridged, and only br_netfilter lets conntrack
+// undo their DNAT (docs/datapath.md section 1): without it pod -> ClusterIP -> pod on the same node
+// times out. The kernel's default is 1 in every namespace, but a host may have turned it off, and
+// where br_netfilter is missing the keys do not exist: the node then stays NotReady, as kubeadm's
+// preflight refuses such a host. Per network namespace on this kernel.
+static Status ensure_bridge_netfilter() {
+  for (const char* key : {"net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"}) {
+    auto now = netlink::get_sysctl(key);
+    if (!now) return std::unexpected(wrap(now.error(), "br_netfilter missing?"));
+    if (*now == "1") continue;
+    if (auto s = netlink::set_sysctl(key, "1"); !s) return s;
+    spdlog::info("{} was {}, set to 1 (Service replies between pods of one node need it)", key, *now);
+  }
+  return {};
+}
+
 void Agent::set_network_ready() {
   {
     std::lock_guard l(status_mu_);
@@ -471,7 +487,7 @@ Status Agent::run() {
 
   std::unique_ptr<PodRunner> pods;
   std::optional<IpPrefix> cni_written;
-  std::string pod_runner_error;
+  std::string pod_runner_error, bridge_nf_error;
   Status result;
   std::unique_lock l(mu_);
   while (!stop_) {
@@ -532,7 +548,12 @@ Status Agent::run() {
         spdlog::error("pod runner: {}", pod_runner_error);
       }
     }
-    if (cni_written && changed && (!opts_.pod_runner || pods)) set_network_ready();
+    auto bridge_nf = ensure_bridge_netfilter();
+    if (!bridge_nf && bridge_nf.error().message() != bridge_nf_error) {
+      bridge_nf_error = bridge_nf.error().message();  // checked at every sync, logged once
+      spdlog::error("node not ready: {}", bridge_nf_error);
+    }
+    if (cni_written && changed && bridge_nf && (!opts_.pod_runner || pods)) set_network_ready();
     if (!changed) {
       l.lock();
       dirty_ = true;  // retry after a pause, not in a tight loop

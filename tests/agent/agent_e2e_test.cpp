@@ -471,6 +471,9 @@ TEST_P(AgentEndToEnd, PodRunningAgentIsNotReadyUntilItsNetworkIsUp) {
   // Its log server's certificate, where the agent looks by default (<state-dir>/pki/kubelet.*).
   ASSERT_TRUE(apiserver::write_node_serving_cert(server_->pki_dir(), "node1", {"192.168.77.11"},
                                                  state_dir(1) + "/pki/kubelet"));
+  // A host that turned br_netfilter's IP hooks off: the agent turns them back on in its namespace
+  // (docs/datapath.md section 1) before it reports Ready.
+  nodes_[0]->output("sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0");
   start_agent(1, run_pods);
   auto ready = [&]() -> std::pair<std::string, std::string> {
     json::value n = get("/api/v1/nodes/node1");
@@ -493,6 +496,9 @@ TEST_P(AgentEndToEnd, PodRunningAgentIsNotReadyUntilItsNetworkIsUp) {
   ASSERT_TRUE(api([&] { return api_->patch("/api/v1/nodes/node1", client::PatchType::kMerge, p); }));
   ASSERT_TRUE(eventually([&] { return ready().first == "True"; })) << logs();
   EXPECT_EQ(ready().second, "KubeletReady");
+  EXPECT_EQ(nodes_[0]->output("cat /proc/sys/net/bridge/bridge-nf-call-iptables "
+                              "/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
+            "1\n1\n");
   expect_node_info_of_this_machine(get("/api/v1/nodes/node1"));
   EXPECT_EQ(::access((state_dir(1) + "/cni/10-podnet.conflist").c_str(), F_OK), 0);
   if (read_file(log(1)).value_or("").find("fast path loaded") != std::string::npos)
