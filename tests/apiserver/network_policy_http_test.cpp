@@ -164,7 +164,8 @@ TEST_F(NetworkPolicyTest, CausesCarryKubesReasonAndField) {
   auto r = admin().post(kPolicies, policy(R"({"podSelector": {}, "ingress": [{"ports": [{"protocol": "ICMP",
       "port": 0}], "from": [{}]}]})"));
   ASSERT_EQ(r.status, 422) << r.body;
-  const auto& causes = r.json().at("details").at("causes").as_array();
+  const json::value status = r.json();
+  const auto& causes = status.at("details").at("causes").as_array();
   ASSERT_EQ(causes.size(), 3u) << r.body;
   EXPECT_EQ(str(causes[0], {"reason"}), "FieldValueNotSupported");
   EXPECT_EQ(str(causes[0], {"field"}), "spec.ingress[0].ports[0].protocol");
