@@ -28,7 +28,9 @@ class KubernetesServiceTest : public ::testing::Test {
     ASSERT_TRUE(server_->start()) << server_->log();
   }
   void TearDown() override {
-    if (server_) EXPECT_EQ(server_->stop(), 0) << server_->log();
+    if (server_) {
+      EXPECT_EQ(server_->stop(), 0) << server_->log();
+    }
   }
   TlsClient admin() const {
     return TlsClient(server_->port(), server_->ca(), KeyPair{server_->admin_cert(), server_->admin_key()});
@@ -51,7 +53,7 @@ class KubernetesServiceTest : public ::testing::Test {
   static bool service_as_kube_makes_it(const json::value& svc, const std::string& cluster_ip, int port) {
     const auto& spec = svc.at("spec").as_object();
     const auto& p = spec.at("ports").at(0).as_object();
-    return spec.at("clusterIP") == cluster_ip && spec.at("type") == "ClusterIP" &&
+    return spec.at("clusterIP") == json::value(cluster_ip) && spec.at("type") == "ClusterIP" &&
            !spec.contains("selector") && spec.at("ports").as_array().size() == 1 && p.at("name") == "https" &&
            p.at("protocol") == "TCP" && p.at("port") == 443 && p.at("targetPort") == port &&
            svc.at("metadata").at("labels") ==
