@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   server_cmd->add_option("--bind-address", server.bind_address, "Address to listen on")
       ->capture_default_str();
   server_cmd->add_option("--port", server.port, "HTTPS port (0: any free port)")->capture_default_str();
+  server_cmd->add_option(
+      "--advertise-address", server.advertise_address,
+      "The address the default/kubernetes Service's endpoints name (default: --bind-address, "
+      "or the default route's interface address when that is 0.0.0.0 or ::)");
   server_cmd->add_option("--service-cidr", server.service_cidr, "Service cluster IP range")
       ->capture_default_str();
   server_cmd->add_option("--cluster-cidr", server.cluster_cidr, "Pod network")->capture_default_str();

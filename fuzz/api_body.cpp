@@ -1,10 +1,11 @@
 // API request bodies as the server decodes a create or update: JSON parse, duplicate keys, the
 // kind's type check and fieldValidation (Strict and Warn), then the kind's defaults and validation
-// (Pod, Service, Node; Namespace and others stop after field validation). The object's own "kind"
-// picks the kind, so mutating it explores the others.
+// (Pod, Service, Node, NetworkPolicy; Namespace and others stop after field validation). The object's own
+// "kind" picks the kind, so mutating it explores the others.
 #include <boost/json.hpp>
 
 #include "apiserver/field_validation.h"
+#include "apiserver/network_policy_validation.h"
 #include "apiserver/node_validation.h"
 #include "apiserver/pod_validation.h"
 #include "apiserver/resources.h"
@@ -69,6 +70,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)validate_node(nullptr, o);
       (void)validate_node(&o, o);
       (void)node_pod_cidrs(o);
+    } else if (type.kind == "NetworkPolicy") {
+      if (first_type_error(obj, "NetworkPolicy")) continue;
+      default_network_policy(o);
+      (void)validate_network_policy(o, nullptr);
+      (void)validate_network_policy(o, &o);
     } else {
       (void)first_type_error(obj, type.kind);
     }

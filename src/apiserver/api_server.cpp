@@ -19,6 +19,7 @@
 #include "apiserver/kubeconfig.h"
 #include "apiserver/metered_store.h"
 #include "apiserver/metrics.h"
+#include "apiserver/network_policy_validation.h"
 #include "apiserver/node_restriction.h"
 #include "apiserver/node_validation.h"
 #include "apiserver/object_store.h"
@@ -44,6 +45,7 @@ struct ApiServer::Parts {
   std::unique_ptr<ServiceRest> services;
   PodValidation pods;
   NodeValidation nodes;
+  NetworkPolicyValidation network_policies;
   std::unique_ptr<NodeRestriction> node_restriction;
   std::unique_ptr<EventRateLimitAdmission> event_rate_limit;
   AdmissionChain admission;
@@ -170,6 +172,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   parts->objects->set_write_hook("Service", parts->services.get());
   parts->objects->set_write_hook("Pod", &parts->pods);
   parts->objects->set_write_hook("Node", &parts->nodes);
+  parts->objects->set_write_hook("NetworkPolicy", &parts->network_policies);
   NodeRestrictionOptions restriction;
   if (!opts.node_network.empty()) {
     auto network = parse_prefix(opts.node_network);

@@ -1,5 +1,6 @@
 // The node role mirrors kube's system:node ClusterRole plus the Node authorizer's object checks:
-// reads of what the agent watches, writes only to its own Node and to pods bound to it. Unlike
+// reads of what the agent watches (and, as a policy agent, NetworkPolicies cluster-wide), writes
+// only to its own Node and to pods bound to it. Unlike
 // kube's node role it holds no SubjectAccessReview or TokenReview: the agent serves no API that
 // would delegate its authorization, so a node credential cannot ask about other users.
 #include "apiserver/authorizer.h"
@@ -127,8 +128,9 @@ Decision Authorizer::node_decision(const std::string& node, const RequestAttribu
                  a.resource == "namespaces"))
       return {true, ""};
     if (a.group == "discovery.k8s.io" && a.resource == "endpointslices") return {true, ""};
-    if (a.group == "networking.k8s.io" && a.resource == "networkpolicies")
-      return {true, ""};  // enforced by the agent
+    // What the node enforces: NetworkPolicies of every namespace (the peers they select are the
+    // pods and namespaces above).
+    if (a.group == "networking.k8s.io" && a.resource == "networkpolicies" && plain) return {true, ""};
   }
   if (core && a.resource == "nodes") {
     if (a.verb == "create" && plain) return {a.object_name == node, ""};

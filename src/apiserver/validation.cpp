@@ -102,6 +102,15 @@ std::vector<std::string> qualified_name_errors(std::string_view value) {
   return errs;
 }
 
+std::vector<std::string> label_value_errors(std::string_view value) {
+  std::vector<std::string> errs;
+  if (value.size() > 63) errs.push_back("must be no more than 63 characters");
+  bool pattern = value.empty() || (alnum(value.front()) && alnum(value.back()));
+  for (char c : value) pattern = pattern && (alnum(c) || c == '-' || c == '_' || c == '.');
+  if (!pattern) errs.push_back(kValueRule);
+  return errs;
+}
+
 std::optional<std::string> annotations_type_error(const boost::json::value* annotations) {
   auto go_type = [](const boost::json::value& v) {
     switch (v.kind()) {

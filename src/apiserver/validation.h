@@ -30,6 +30,9 @@ std::vector<StatusCause> validate_labels(const boost::json::value* labels);
 // kube's IsQualifiedName ([prefix/]name): one message per broken rule, empty when valid.
 std::vector<std::string> qualified_name_errors(std::string_view value);
 
+// kube's IsValidLabelValue: at most 63 characters of the label pattern (empty is valid).
+std::vector<std::string> label_value_errors(std::string_view value);
+
 // metadata.annotations as kube's ValidateAnnotations checks them: qualified-name keys (case does
 // not matter) and at most limits::kMaxAnnotationsBytes of keys and values together. Only string
 // values are counted: annotations_type_error() refuses the others first.

@@ -4,6 +4,10 @@
 // here sees them; shutdown stops the controllers, then the API server (connections, then store).
 #include "cli/server.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -13,6 +17,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "apiserver/api_server.h"
 #include "apiserver/node_credential.h"
@@ -64,6 +70,14 @@ bool validate(const ServerFlags& flags, spdlog::logger& log) {
       log.error("--event-rate-limit: {}", limits.error().message());
       return false;
     }
+  if (!flags.advertise_address.empty()) {
+    auto ip = parse_ip(flags.advertise_address);
+    if (!ip || ip->is_unspecified()) {
+      log.error("--advertise-address {}: want one IP address that clients can reach",
+                flags.advertise_address);
+      return false;
+    }
+  }
   if (!valid_port_range(flags.node_port_range)) {
     log.error("--node-port-range {}: want LOW-HIGH within 1-65535", flags.node_port_range);
     return false;
@@ -119,6 +133,45 @@ void raise_fd_limit(spdlog::logger& log) {
     log.warn("raise RLIMIT_NOFILE from {} to {}: {}", before, limit.rlim_max, std::strerror(errno));
 }
 
+// The IPv4 address of the interface the default route leaves by (kube's ChooseHostInterface), read
+// from /proc/net/route; empty when there is none.
+std::string default_route_address() {
+  std::ifstream routes("/proc/net/route");
+  std::string line, iface;
+  std::getline(routes, line);  // header
+  while (std::getline(routes, line)) {
+    std::istringstream fields(line);
+    std::string name, destination, gateway, flags_text, refcnt, use, metric, mask;
+    if (!(fields >> name >> destination >> gateway >> flags_text >> refcnt >> use >> metric >> mask))
+      continue;
+    if (destination == "00000000" && mask == "00000000") {
+      iface = name;
+      break;
+    }
+  }
+  if (iface.empty()) return "";
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (ifaddrs* i = list; i && out.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || iface != i->ifa_name) continue;
+    char text[INET_ADDRSTRLEN];
+    auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) out = text;
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+// Where the `default/kubernetes` EndpointSlice points clients: --advertise-address, else the address
+// the server listens on, else (listening on every address) the default route's interface address,
+// as kube-apiserver chooses it.
+std::string advertise_address(const ServerFlags& flags) {
+  if (!flags.advertise_address.empty()) return parse_ip(flags.advertise_address)->to_string();
+  if (auto bind = parse_ip(flags.bind_address); bind && !bind->is_unspecified()) return bind->to_string();
+  return default_route_address();
+}
+
 }  // namespace
 
 int run_server(const ServerFlags& flags) {
@@ -163,6 +216,19 @@ int run_server(const ServerFlags& flags) {
   copts.lb_pool = flags.lb_pool;
   copts.node_monitor_grace_period = std::chrono::seconds(flags.node_monitor_grace_period);
   copts.pod_gc_quarantine = std::chrono::seconds(flags.pod_gc_quarantine);
+  auto kubernetes_ip = controllers::first_service_ip(flags.service_cidr);
+  if (!kubernetes_ip) {
+    log->error("--service-cidr {}: {}", flags.service_cidr, kubernetes_ip.error().message());
+    return 1;
+  }
+  controllers::KubernetesServiceConfig kubernetes{*kubernetes_ip, (*server)->port(), {}};
+  if (std::string advertised = advertise_address(flags); !advertised.empty())
+    kubernetes.advertise_ips.push_back(advertised);
+  else
+    log->warn(
+        "no address to advertise (no --advertise-address, no default route): the default/kubernetes "
+        "EndpointSlice has no endpoints");
+  copts.kubernetes_service = kubernetes;
   auto manager = controllers::ControllerManager::start((*server)->objects(), (*server)->registry(), copts);
   if (!manager) {
     log->error("controllers: {}", manager.error().message());

@@ -12,6 +12,7 @@ struct ServerFlags {
   std::string data_dir;
   std::string bind_address = "127.0.0.1";
   uint16_t port = 6443;
+  std::string advertise_address;  // empty: the bind address, or the default route's interface address
   std::string service_cidr = "10.96.0.0/12";
   std::string cluster_cidr = "10.244.0.0/16";
   int node_cidr_mask = 24;

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "cli/cluster_cmds.h"
+#include "client/api_client.h"
 #include "cluster/processes.h"
 #include "cluster/supervision.h"
 #include "cluster/teardown.h"
@@ -129,6 +130,7 @@ class Up {
       if (auto s = cluster::ensure_node(layout_, i); !s) return Failed{s.error().message()};
     }
     if (auto f = wait_for_server()) return f;
+    if (auto f = ensure_cluster_dns_service()) return f;
     if (!spec.agents) {
       say("* no agents started (--no-agents): node namespaces are ready for agents run by hand");
       return std::nullopt;
@@ -237,6 +239,53 @@ class Up {
     return Failed{"API server not answering after 60 s" + (last.empty() ? "" : ": " + last)};
   }
 
+  // kube-system/kube-dns, the Service pods resolve names through (kubeadm's ClusterIP: the 10th
+  // address of the service range). It selects k8s-app=kube-dns like CoreDNS's pods; the agents
+  // answer its address on every node. A restore keeps what exists.
+  std::optional<Failed> ensure_cluster_dns_service() {
+    const std::string ns_path = "/api/v1/namespaces/kube-system";
+    if (auto ns = client_->get(ns_path); !ns) {
+      if (!client::is_not_found(ns.error())) return Failed{"namespace kube-system: " + ns.error().message()};
+      auto created =
+          client_->create("/api/v1/namespaces", boost::json::object{{"apiVersion", "v1"},
+                                                                    {"kind", "Namespace"},
+                                                                    {"metadata", {{"name", "kube-system"}}}});
+      if (!created && !client::is_already_exists(created.error()))
+        return Failed{"namespace kube-system: " + created.error().message()};
+    }
+    const std::string ip = layout_.cluster_dns().to_string();
+    auto existing = client_->get(ns_path + "/services/kube-dns");
+    if (existing) {
+      const auto* spec = existing->as_object().if_contains("spec");
+      const auto* cluster_ip =
+          spec && spec->is_object() ? spec->get_object().if_contains("clusterIP") : nullptr;
+      std::string have = cluster_ip && cluster_ip->is_string() ? std::string(cluster_ip->get_string()) : "";
+      say("* cluster DNS: service kube-system/kube-dns " + have + (have == ip ? "" : " (not " + ip + ")") +
+          kept(true));
+      return std::nullopt;
+    }
+    if (!client::is_not_found(existing.error()))
+      return Failed{"service kube-system/kube-dns: " + existing.error().message()};
+    say("* cluster DNS: service kube-system/kube-dns " + ip + " (dns 53/UDP, dns-tcp 53/TCP)");
+    boost::json::value labels = boost::json::object{{"k8s-app", "kube-dns"}};
+    auto port = [](const char* name, const char* protocol) {
+      return boost::json::object{{"name", name}, {"protocol", protocol}, {"port", 53}, {"targetPort", 53}};
+    };
+    auto created = client_->create(
+        ns_path + "/services",
+        boost::json::object{
+            {"apiVersion", "v1"},
+            {"kind", "Service"},
+            {"metadata", {{"name", "kube-dns"}, {"namespace", "kube-system"}, {"labels", labels}}},
+            {"spec",
+             {{"selector", labels},
+              {"clusterIP", ip},
+              {"ports", boost::json::array{port("dns", "UDP"), port("dns-tcp", "TCP")}}}}});
+    if (!created && !client::is_already_exists(created.error()))
+      return Failed{"service kube-system/kube-dns " + ip + ": " + created.error().message()};
+    return std::nullopt;
+  }
+
   // Agents get their node's credential and nothing else: `podnet server` (this very binary) issues it.
   std::optional<Failed> issue_credential(int i) {
     const std::string node = layout_.node_name(i);
@@ -285,9 +334,8 @@ class Up {
              {"--tls-private-key-file", serving_cert_prefix(i) + ".key"}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");
-    // The cluster DNS Service's address, kube-dns's by convention: the 10th of the service range.
-    if (auto range = parse_prefix(spec.service_cidr))
-      args.insert(args.end(), {"--cluster-dns", ip_add(range->network().addr, 10).to_string()});
+    // The cluster DNS Service's address (kube-dns's, made by ensure_cluster_dns_service).
+    args.insert(args.end(), {"--cluster-dns", layout_.cluster_dns().to_string()});
     args.push_back("--dns=on");  // node-local cluster DNS on kube-dns's ClusterIP (docs/dns.md)
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }

@@ -56,6 +56,11 @@ IpPrefix Layout::gateway() const {
   return IpPrefix{ip_add(base(spec_.underlay), 1), spec_.underlay.len};
 }
 
+IpAddress Layout::cluster_dns() const {
+  auto range = parse_prefix(spec_.service_cidr);  // validate() has accepted it
+  return range ? ip_add(range->network().addr, 10) : IpAddress();
+}
+
 IpPrefix Layout::lb_pool() const {
   return IpPrefix{ip_add(base(spec_.underlay), kLbPoolOffset), 28};
 }

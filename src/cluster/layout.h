@@ -48,6 +48,9 @@ class Layout {
   std::string root_link() const { return "pnu" + spec_.cid; }
   IpPrefix gateway() const;  // 192.168.X.1/24
   IpPrefix lb_pool() const;  // 192.168.X.240/28
+  // The cluster DNS Service's ClusterIP (kube-system/kube-dns): the 10th address of the service
+  // range, e.g. 10.96.0.10, as kubeadm sets it; the agents' --cluster-dns.
+  IpAddress cluster_dns() const;
 
   // Node i counts from 1.
   std::string node_name(int i) const { return "node" + std::to_string(i); }

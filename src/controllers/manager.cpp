@@ -11,6 +11,7 @@
 
 #include "controllers/endpoint_slices.h"
 #include "controllers/events.h"
+#include "controllers/kubernetes_service.h"
 #include "controllers/lb_ip.h"
 #include "controllers/node_ipam.h"
 #include "controllers/node_lifecycle.h"
@@ -97,6 +98,9 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
       recorders.recorder(kNodeControllerComponent)));
   parts->controllers.push_back(std::make_unique<PodGcController>(*parts->pod_cache, *parts->node_cache,
                                                                  options.clock, options.pod_gc_quarantine));
+  if (options.kubernetes_service)
+    parts->controllers.push_back(std::make_unique<KubernetesServiceController>(
+        *parts->service_cache, *parts->slice_cache, *options.kubernetes_service, options.clock));
 
   std::vector<ObjectCache*> caches{parts->node_cache.get(), parts->pod_cache.get(),
                                    parts->service_cache.get(), parts->slice_cache.get()};

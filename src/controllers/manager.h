@@ -1,17 +1,19 @@
 // The controllers `podnet server` runs in its own process: shared caches of nodes, pods, services
 // and endpointslices over the object layer, the node IPAM, EndpointSlice, LoadBalancer IP, scheduler,
-// node lifecycle and pod GC controllers on them, started after the caches have their first list.
-// The composition root (cli/server.cpp) starts it after the API server serves.
+// node lifecycle, pod GC and `default/kubernetes` Service controllers on them, started after the caches have
+// their first list. The composition root (cli/server.cpp) starts it after the API server serves.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "apiserver/object_store.h"
 #include "apiserver/resources.h"
 #include "common/error.h"
+#include "controllers/kubernetes_service.h"
 #include "controllers/work_queue.h"
 
 namespace podnet::controllers {
@@ -25,6 +27,9 @@ struct ControllerOptions {
   std::chrono::milliseconds node_monitor_grace_period{40000};
   // How long a node must be missing before its pods are deleted (kube: a fixed 40 s; see pod_gc.h).
   std::chrono::milliseconds pod_gc_quarantine{5000};
+  // The `default/kubernetes` Service and its EndpointSlice, kept as kube-apiserver keeps them; none
+  // when unset.
+  std::optional<KubernetesServiceConfig> kubernetes_service;
 };
 
 class ControllerManager {

@@ -131,6 +131,44 @@ TEST_F(AccessReviewTest, CanIPredictsWhatANodeMayDo) {
   cross_check(predictions, as_node("node1"), node_kubeconfig("node1"));
 }
 
+// What a policy agent reads, cluster-wide, and nothing it could change policy with.
+TEST_F(AccessReviewTest, NodeReadsPoliciesPodsAndNamespacesEverywhereAndWritesNone) {
+  if (!have_kubectl()) GTEST_FAIL() << "no kubectl at " << podnet::testing::kKubectl;
+  const std::string node1 = node_kubeconfig("node1");
+  for (const char* resource : {"pods", "namespaces", "networkpolicies", "networkpolicies.networking.k8s.io"})
+    for (const char* verb : {"get", "list", "watch"}) {
+      EXPECT_TRUE(can_i({verb, resource, "-A"}, node1)) << verb << " " << resource;
+      EXPECT_TRUE(can_i({verb, resource, "-n", "kube-system"}, node1)) << verb << " " << resource;
+    }
+  for (const char* verb : {"create", "update", "patch", "delete", "deletecollection"})
+    EXPECT_FALSE(can_i({verb, "networkpolicies", "-n", "default"}, node1)) << verb;
+  for (const char* other :
+       {"secrets", "configmaps", "ingresses.networking.k8s.io", "roles.rbac.authorization.k8s.io"})
+    EXPECT_FALSE(can_i({"list", other, "-A"}, node1)) << other;
+  EXPECT_FALSE(can_i({"create", "namespaces"}, node1));
+  EXPECT_FALSE(can_i({"delete", "namespaces/default"}, node1));
+
+  // The answers hold for the requests themselves.
+  ASSERT_EQ(admin()
+                .post("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+                      json::parse(R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",)"
+                                  R"("metadata":{"name":"deny"},"spec":{"podSelector":{}}})"))
+                .status,
+            201);
+  auto n1 = as_node("node1");
+  auto all = n1.get("/apis/networking.k8s.io/v1/networkpolicies");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(str(all.json().at("items").at(0), {"metadata", "name"}), "deny") << all.body;
+  EXPECT_EQ(n1.get("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/deny").status, 200);
+  EXPECT_EQ(n1.get("/api/v1/namespaces").status, 200);
+  EXPECT_EQ(n1.del("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/deny").status, 403);
+  EXPECT_EQ(n1.post("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+                    json::parse(R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",)"
+                                R"("metadata":{"name":"allow"},"spec":{"podSelector":{}}})"))
+                .status,
+            403);
+}
+
 TEST_F(AccessReviewTest, CanIPredictsWhatTheAdminMayDo) {
   if (!have_kubectl()) GTEST_FAIL() << "no kubectl at " << podnet::testing::kKubectl;
   const std::vector<Prediction> predictions{
@@ -181,6 +219,8 @@ TEST_F(AccessReviewTest, CanIListAndWhoAmI) {
   EXPECT_TRUE(row({"nodes", "[node1]", "[create update patch]"})) << list.out;
   EXPECT_TRUE(row({"pods", "[]", "[get list watch]"})) << list.out;
   EXPECT_TRUE(row({"events", "[]", "[create update patch]"})) << list.out;
+  EXPECT_TRUE(row({"networkpolicies.networking.k8s.io", "[]", "[get list watch]"})) << list.out;
+  EXPECT_TRUE(row({"namespaces", "[]", "[get list watch]"})) << list.out;
   EXPECT_TRUE(row({"selfsubjectaccessreviews.authorization.k8s.io", "[create]"})) << list.out;
   EXPECT_NE(list.out.find("[/version]"), std::string::npos) << list.out;
   EXPECT_EQ(list.out.find("[/metrics]"), std::string::npos) << list.out;

@@ -47,9 +47,21 @@ TEST(Authorizer, Table) {
       {&kNode1, V::get, "/api/v1/nodes", true},
       {&kNode1, V::get, "/api/v1/namespaces", true},
       {&kNode1, V::get, "/api/v1/namespaces/default/pods/on-node2/status", true},
-      // NetworkPolicy is enforced by the agent: cluster-wide reads (issue 15).
+      // NetworkPolicies everywhere, read only (what a policy agent enforces).
       {&kNode1, V::get, "/apis/networking.k8s.io/v1/networkpolicies", true},
+      {&kNode1, V::get, "/apis/networking.k8s.io/v1/networkpolicies?watch=true", true},
+      {&kNode1, V::get, "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies/deny", true},
+      {&kNode1, V::post, "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies", false},
+      {&kNode1, V::put, "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies/deny", false},
+      {&kNode1, V::patch, "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies/deny", false},
+      {&kNode1, V::delete_, "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies/deny", false},
+      {&kNode1, V::delete_, "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies", false},
+      {&kStranger, V::get, "/apis/networking.k8s.io/v1/networkpolicies", false},
+      {&kFakeNode, V::get, "/apis/networking.k8s.io/v1/networkpolicies", false},
       // ... and nothing else.
+      {&kNode1, V::get, "/apis/networking.k8s.io/v1/ingresses", false},
+      {&kNode1, V::get, "/api/v1/secrets", false},
+      {&kNode1, V::get, "/api/v1/namespaces/default/configmaps", false},
       {&kNode1, V::get, "/api/v1/events", false},
       {&kNode1, V::get, "/api/v1/namespaces/default/pods/on-node1/log", false},
       // Its own Node: create, update, patch, status; not other nodes, not delete.
@@ -162,6 +174,13 @@ TEST(Authorizer, ForbiddenMessagesUseKubeWording) {
   EXPECT_EQ(forbidden(kNode1, list).message,
             "deployments.apps is forbidden: User \"system:node:node1\" cannot list resource "
             "\"deployments\" in API group \"apps\" in the namespace \"prod\"");
+
+  auto create = request_attributes(
+      http::verb::post, parse_target("/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies"));
+  EXPECT_EQ(
+      forbidden(kNode1, create).message,
+      "networkpolicies.networking.k8s.io is forbidden: User \"system:node:node1\" cannot create resource "
+      "\"networkpolicies\" in API group \"networking.k8s.io\" in the namespace \"prod\"");
 
   auto status = request_attributes(http::verb::put, parse_target("/api/v1/namespaces/default/pods/p/status"));
   EXPECT_EQ(

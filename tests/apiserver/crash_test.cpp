@@ -72,6 +72,10 @@ class CrashTest : public ::testing::Test {
     for (const auto& item : list.at("items").as_array()) {
       std::string name(item.at("metadata").at("name").as_string());
       const auto& spec = item.at("spec");
+      if (name == "kubernetes") {  // the server's own ClusterIP Service: its address counts, no port
+        EXPECT_TRUE(ips.insert(std::string(spec.at("clusterIP").as_string())).second);
+        continue;
+      }
       Acked a{std::string(spec.at("clusterIP").as_string()),
               spec.at("ports").at(0).at("nodePort").as_int64()};
       EXPECT_TRUE(ips.insert(a.ip).second) << "clusterIP " << a.ip << " held twice (" << name << ")";

@@ -288,6 +288,27 @@ TEST_F(KubectlTest, ExplainReadsTheServedSchema) {
   EXPECT_NE(policy.out.find("cidr"), std::string::npos) << policy.out;
 }
 
+TEST_F(KubectlTest, InvalidNetworkPolicyIsRefusedAsKubeRefusesIt) {
+  auto r = kubectl({"apply", "-f", write("np.yaml", R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: np}
+spec:
+  podSelector: {matchExpressions: [{key: app, operator: Equals, values: [web]}]}
+  ingress:
+  - ports: [{port: 70000}]
+    from: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.1.0.0/24]}}]
+)")});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find(R"(The NetworkPolicy "np" is invalid: )"), std::string::npos) << r.out;
+  for (
+      const char* cause :
+      {R"(spec.podSelector.matchExpressions[0].operator: Invalid value: "Equals": not a valid selector operator)",
+       "spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+       R"(spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "10.1.0.0/24": must be a strict subset of `cidr`)"})
+    EXPECT_NE(r.out.find(cause), std::string::npos) << cause << "\n" << r.out;
+  EXPECT_NE(kubectl({"get", "netpol", "np"}).code, 0) << "nothing stored";
+}
+
 TEST_F(KubectlTest, ApiResourcesListsEveryResource) {
   auto r = kubectl({"api-resources"});
   ASSERT_EQ(r.code, 0) << r.out;

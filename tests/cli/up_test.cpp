@@ -54,6 +54,22 @@ TEST(Up, UpStatusDownLeavesNothing) {
   EXPECT_TRUE(nf.out == "0\n" || nf.out == "absent\n") << nf.out;
   auto ns = c.kubectl("get namespace default -o name");
   EXPECT_EQ(ns.rc, 0) << ns.out;
+  // The cluster DNS Service, made by up, as kubeadm makes it (the 10th address of 10.96.0.0/12).
+  EXPECT_NE(up.out.find("cluster DNS: service kube-system/kube-dns 10.96.0.10"), std::string::npos) << up.out;
+  auto dns = c.kubectl(
+      "-n kube-system get svc kube-dns -o 'jsonpath={.spec.clusterIP} {.spec.ports[*].name} "
+      "{.spec.ports[*].protocol} {.spec.ports[*].port} {.spec.selector.k8s-app} {.metadata.labels.k8s-app}'");
+  EXPECT_EQ(dns.out, "10.96.0.10 dns dns-tcp UDP TCP 53 53 kube-dns kube-dns") << dns.out;
+  // default/kubernetes, kept by the server's controllers: its endpoint is the server's address.
+  const std::string api_want = "10.96.0.1 " + c.gateway();
+  CommandResult api;
+  for (int i = 0; i < 50 && api.out != api_want; ++i) {
+    if (i > 0) ::usleep(100000);
+    api = c.kubectl(
+        "get svc,endpointslice kubernetes -o 'jsonpath={.items[*].spec.clusterIP} "
+        "{.items[*].endpoints[0].addresses[0]}'");
+  }
+  EXPECT_EQ(api.out, api_want) << api.out;
 
   auto st = c.status();
   ASSERT_EQ(st.rc, 0) << st.out;

@@ -141,12 +141,28 @@ TEST(Deploy, RbacIsNarrowAndBoundToTheAgentsAccount) {
     for (const auto& r : rule.at("resources").as_array()) {
       EXPECT_NE(str(r), "*");
       EXPECT_NE(str(r), "secrets");
-      if (str(r) == "pods" || str(r) == "services")
+      if (str(r) == "pods" || str(r) == "services" || str(r) == "namespaces" || str(r) == "networkpolicies")
         for (const auto& v : rule.at("verbs").as_array())
           EXPECT_TRUE(v == "get" || v == "list" || v == "watch");
     }
     for (const auto& v : rule.at("verbs").as_array()) EXPECT_TRUE(known_verbs.contains(str(v))) << str(v);
   }
+  // The cluster-wide reads a policy agent needs: pods, namespaces and NetworkPolicies.
+  auto verbs_on = [&](const std::string& group, const std::string& resource) {
+    std::set<std::string> verbs;
+    for (const auto& rule : role.at("rules").as_array()) {
+      bool in_group = false, has_resource = false;
+      for (const auto& g : rule.at("apiGroups").as_array()) in_group = in_group || str(g) == group;
+      for (const auto& r : rule.at("resources").as_array()) has_resource = has_resource || str(r) == resource;
+      if (in_group && has_resource)
+        for (const auto& v : rule.at("verbs").as_array()) verbs.insert(str(v));
+    }
+    return verbs;
+  };
+  const std::set<std::string> read{"get", "list", "watch"};
+  EXPECT_EQ(verbs_on("networking.k8s.io", "networkpolicies"), read);
+  EXPECT_EQ(verbs_on("", "pods"), read);
+  EXPECT_EQ(verbs_on("", "namespaces"), read);
   EXPECT_EQ(binding.at("roleRef").at("name"), role.at("metadata").at("name"));
   EXPECT_EQ(binding.at("subjects").at(0).at("name"), sa.at("metadata").at("name"));
   EXPECT_EQ(binding.at("subjects").at(0).at("namespace"), sa.at("metadata").at("namespace"));
