@@ -49,6 +49,57 @@ class Agent::NodeHandler : public client::InformerHandler {
 
 // One Services informer for the proxy (forwarded), the LB announcer and the pod runner (the
 // Services with a ClusterIP, for the service environment variables).
+// The identity the locally served cluster DNS address carries for NetworkPolicy (docs/datapath.md
+// section 4): a virtual endpoint of kube-dns in its namespace, labelled with the Service's selector
+// (k8s-app: kube-dns), at the ClusterIP(s), with the Service's named ports (dns 53/UDP, dns-tcp
+// 53/TCP). Peer sets whose selectors match a kube-dns pod then hold the address, so the standard
+// "allow egress to k8s-app=kube-dns in kube-system" policy lets the pods' queries reach the agent's
+// server on lo. Its name holds a ':' so it can never be a real pod's; no node runs it, so it is
+// never a local pod (no isolation, no pending drop).
+namespace {
+constexpr const char* kLocalDnsEndpointName = "podnet:node-local-dns";
+json::object local_dns_endpoint_key() {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"namespace", "kube-system"}, {"name", kLocalDnsEndpointName}}}};
+}
+std::optional<json::object> local_dns_endpoint(const json::value& service) {
+  const auto* spec = service.is_object() ? service.as_object().if_contains("spec") : nullptr;
+  if (!spec || !spec->is_object()) return std::nullopt;
+  const auto& sp = spec->as_object();
+  json::array ips;
+  if (const auto* cips = sp.if_contains("clusterIPs"); cips && cips->is_array())
+    for (const auto& ip : cips->as_array())
+      if (ip.is_string() && parse_ip(std::string(ip.as_string()))) ips.push_back({{"ip", ip}});
+  if (ips.empty())
+    if (const auto* ip = sp.if_contains("clusterIP");
+        ip && ip->is_string() && parse_ip(std::string(ip->as_string())))
+      ips.push_back({{"ip", *ip}});
+  if (ips.empty()) return std::nullopt;  // headless or not allocated: nothing served locally
+  json::array ports;
+  if (const auto* ps = sp.if_contains("ports"); ps && ps->is_array())
+    for (const auto& p : ps->as_array()) {
+      if (!p.is_object()) continue;
+      const auto* name = p.as_object().if_contains("name");
+      const auto* port = p.as_object().if_contains("port");
+      const auto* proto = p.as_object().if_contains("protocol");
+      if (!name || !name->is_string() || !port || !port->is_int64()) continue;
+      ports.push_back({{"name", *name},
+                       {"containerPort", *port},
+                       {"protocol", proto && proto->is_string() ? *proto : json::value("TCP")}});
+    }
+  json::object labels;
+  if (const auto* sel = sp.if_contains("selector"); sel && sel->is_object())
+    for (const auto& [k, v] : sel->as_object())
+      if (v.is_string()) labels[k] = v;
+  json::object pod = local_dns_endpoint_key();
+  pod["metadata"].as_object()["labels"] = std::move(labels);
+  pod["spec"] = {{"containers", json::array{{{"name", "dns"}, {"ports", std::move(ports)}}}}};
+  pod["status"] = {{"phase", "Running"}, {"podIP", ips.front().at("ip")}, {"podIPs", std::move(ips)}};
+  return pod;
+}
+}  // namespace
+
 class Agent::ServiceHandler : public client::InformerHandler {
  public:
   ServiceHandler(Agent& a, client::InformerHandler* proxy) : a_(a), proxy_(proxy) {}
@@ -72,6 +123,12 @@ class Agent::ServiceHandler : public client::InformerHandler {
       a_.dns_feed_->services().on_upsert(object);
       if (client::object_key(object) == kDnsServiceKey) {
         auto svc = k8s::decode_service(object);
+        if (auto* np = a_.opts_.network_policy) {
+          if (auto endpoint = local_dns_endpoint(object))
+            np->pods().on_upsert(*endpoint);
+          else
+            np->pods().on_delete(local_dns_endpoint_key());
+        }
         std::lock_guard l(a_.mu_);
         a_.dns_ips_ = svc ? svc->cluster_ips : std::vector<IpAddress>{};
         a_.dirty_ = true;
@@ -93,6 +150,8 @@ class Agent::ServiceHandler : public client::InformerHandler {
     if (proxy_) proxy_->on_delete(last_known);
     if (a_.opts_.pod_runner) remember(last_known, false);
     if (a_.dns_feed_) a_.dns_feed_->services().on_delete(last_known);
+    if (a_.dns_feed_ && a_.opts_.network_policy && client::object_key(last_known) == kDnsServiceKey)
+      a_.opts_.network_policy->pods().on_delete(local_dns_endpoint_key());
     std::lock_guard l(a_.mu_);
     if (a_.dns_feed_ && client::object_key(last_known) == kDnsServiceKey) {
       a_.dns_ips_.clear();

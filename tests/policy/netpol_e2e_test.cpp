@@ -275,6 +275,47 @@ class NetpolE2E : public ::testing::TestWithParam<bool> {
     ADD_FAILURE() << "case \"" << what << "\": reachability differs\n"
                   << describe(want, got) << c_.kubectl("get networkpolicies -A -o yaml").out;
   }
+  // Whether pod `from` gets an answer from the cluster DNS address (UDP 53, served by the agent on
+  // its node's lo), within `limit`, retried every 300 ms.
+  bool dns_answers(int from, std::chrono::milliseconds limit = 1500ms) {
+    if (dns_ip_.empty())
+      dns_ip_ = trim(c_.kubectl("get service -n kube-system kube-dns -o jsonpath={.spec.clusterIP}").out);
+    std::string q("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
+    for (std::string label : {"kubernetes", "default", "svc", "cluster", "local"})
+      q += static_cast<char>(label.size()) + label;
+    q += std::string("\x00\x00\x01\x00\x01", 5);  // root, type A, class IN
+    auto fd = netns_[from]->run([&]() -> Result<int> {
+      int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (s < 0) return fail("socket");
+      return s;
+    });
+    if (!fd) return ADD_FAILURE() << fd.error().message(), false;
+    UniqueFd sock(*fd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(53);
+    if (::inet_pton(AF_INET, dns_ip_.c_str(), &sa.sin_addr) != 1) return ADD_FAILURE() << dns_ip_, false;
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return false;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      (void)!::send(sock.get(), q.data(), q.size(), 0);
+      pollfd pfd{sock.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, 300) == 1) {
+        char buf[512];
+        ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+        if (n >= 12 && buf[0] == '\x12' && buf[1] == '\x34') return true;
+      }
+    }
+    return false;
+  }
+  // Waits (as expect() does) until pod `from` gets DNS answers exactly when `want`.
+  void expect_dns(const std::string& what, int from, bool want) {
+    auto deadline = std::chrono::steady_clock::now() + 6s;
+    bool got;
+    do got = dns_answers(from);
+    while (got != want && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(got, want) << "case \"" << what << "\": DNS from " << name_of(from);
+  }
   void policies(const json::array& items) {
     ASSERT_NO_FATAL_FAILURE(delete_policies());
     if (!items.empty()) {
@@ -284,6 +325,7 @@ class NetpolE2E : public ::testing::TestWithParam<bool> {
 
   UpCluster c_;
   std::array<std::string, kN> ip_;
+  std::string dns_ip_;
   std::array<std::optional<netlink::NetNs>, kN> netns_;
   std::chrono::steady_clock::duration setup_time_{}, probe_time_{};
   int cases_ = 0, rounds_ = 0, failed_cases_ = 0;
@@ -317,6 +359,19 @@ TEST_P(NetpolE2E, TruthTable) {
   ASSERT_NO_FATAL_FAILURE(
       policies({netpol("x", "deny-out", obj(R"({"podSelector":{},"policyTypes":["Egress"]})"))}));
   expect("default deny egress in x", [](int f, int, const Port&) { return ns_of(f) != X; });
+  expect_dns("default deny egress in x", 0, false);  // x/a: the cluster DNS is an egress peer too
+  expect_dns("default deny egress in x", 3, true);   // y/a: not isolated
+
+  // The standard "DNS only" egress policy: kube-dns's pods by label in kube-system, its named
+  // ports. The agent serves the cluster DNS address itself; that address carries kube-dns's identity
+  // (docs/datapath.md section 4), so the queries pass and nothing else does.
+  ASSERT_NO_FATAL_FAILURE(policies({netpol("x", "dns-only", obj(R"({"podSelector":{},"policyTypes":["Egress"],
+    "egress":[{"to":[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},
+                      "podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}}],
+               "ports":[{"port":"dns","protocol":"UDP"},{"port":"dns-tcp","protocol":"TCP"}]}]})"))}));
+  expect("x egress: DNS only", [](int f, int, const Port&) { return ns_of(f) != X; });
+  expect_dns("x egress: DNS only", 0, true);
+  expect_dns("x egress: DNS only", 1, true);
 
   ASSERT_NO_FATAL_FAILURE(
       policies({netpol("x", "deny-both", obj(R"({"podSelector":{},"policyTypes":["Ingress","Egress"]})"))}));
