@@ -6,40 +6,17 @@
 #include <boost/json/serialize.hpp>
 #include <limits>
 
+#include "k8s/json_fields.h"
+
 namespace podnet::k8s {
 namespace json = boost::json;
 namespace {
 
-std::unexpected<Error> field_error(const std::string& path, std::string_view what) {
-  return fail_msg(path + ": " + std::string(what));
-}
-
-// Optional members: absent and null both mean "unset", as in the API.
-const json::value* member(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it == o.end() || it->value().is_null() ? nullptr : &it->value();
-}
-
-Result<const json::object*> object_at(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = member(o, key);
-  if (!v) return nullptr;
-  if (!v->is_object()) return field_error(path, "expected an object");
-  return &v->get_object();
-}
-
-Result<const json::array*> array_at(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = member(o, key);
-  if (!v) return nullptr;
-  if (!v->is_array()) return field_error(path, "expected an array");
-  return &v->get_array();
-}
-
-Result<std::string> string_at(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = member(o, key);
-  if (!v) return std::string();
-  if (!v->is_string()) return field_error(path, "expected a string");
-  return std::string(v->get_string());
-}
+using fields::array_at;
+using fields::field_error;
+using fields::member;
+using fields::object_at;
+using fields::string_at;
 
 Result<std::optional<int32_t>> int_at(const json::object& o, std::string_view key, const std::string& path) {
   const json::value* v = member(o, key);

@@ -7,39 +7,17 @@
 #include <boost/json/serialize.hpp>
 #include <limits>
 
+#include "k8s/json_fields.h"
+
 namespace podnet::policy {
 namespace json = boost::json;
 namespace {
 
-std::unexpected<Error> bad(const std::string& path, std::string_view what) {
-  return fail_msg(path + ": " + std::string(what));
-}
-
-const json::value* member(const json::object& o, std::string_view key) {
-  auto it = o.find(key);
-  return it == o.end() || it->value().is_null() ? nullptr : &it->value();
-}
-
-Result<const json::object*> object_at(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = member(o, key);
-  if (!v) return nullptr;
-  if (!v->is_object()) return bad(path, "expected an object");
-  return &v->get_object();
-}
-
-Result<const json::array*> array_at(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = member(o, key);
-  if (!v) return nullptr;
-  if (!v->is_array()) return bad(path, "expected an array");
-  return &v->get_array();
-}
-
-Result<std::string> string_at(const json::object& o, std::string_view key, const std::string& path) {
-  const json::value* v = member(o, key);
-  if (!v) return std::string();
-  if (!v->is_string()) return bad(path, "expected a string");
-  return std::string(v->get_string());
-}
+using k8s::fields::array_at;
+using k8s::fields::member;
+using k8s::fields::object_at;
+using k8s::fields::string_at;
+constexpr auto* bad = &k8s::fields::field_error;
 
 Result<Labels> labels_at(const json::object& o, std::string_view key, const std::string& path) {
   PODNET_TRY(obj, object_at(o, key, path));
