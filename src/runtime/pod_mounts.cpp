@@ -60,6 +60,17 @@ Result<UniqueFd> create_pod_mount_ns(const std::string& dir, const std::string& 
       err = errno, step = "make / a slave mount";
       return;
     }
+    // The copy of the node's mount table holds a bind of every other pod's mount namespace (under
+    // `dir`, a private mount: unmounting the node's bind would never reach this copy, so it would
+    // keep a deleted pod's mount namespace alive as long as this pod lives) and of every pod's
+    // netns file (under /run/netns, shared: every later pod's netns would propagate into every pod,
+    // O(pods^2) mounts). A pod needs neither: detach both here (lazily; they may be busy, and the
+    // node's own mounts are untouched: this copy is a slave). Not mounts here: nothing to do.
+    for (const std::string& shadowed : {dir, std::string("/run/netns")})
+      if (::umount2(shadowed.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+        err = errno, step = "detach " + shadowed;
+        return;
+      }
     for (const auto& b : binds)
       if (::mount(b.source.c_str(), b.target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
         err = errno, step = "bind-mount " + b.source + " on " + b.target;

@@ -158,13 +158,20 @@ TEST_F(PodDnsTest, EveryDnsPolicyAndHostAliasesAsThePodSeesThem) {
 TEST_F(PodDnsTest, ContainersAndExecProbesJoinThePodsMountNamespace) {
   start_manager();
   std::string node_ns = std::filesystem::read_symlink("/proc/self/ns/mnt").string();
-  auto a = shell("a", "readlink /proc/self/ns/mnt; exec sleep 1000");
+  // Container a also counts the pod netns and mount namespace binds it can see: none (the node's
+  // are detached in the pod's copy of its mount table, so they neither pile up nor keep deleted
+  // pods' namespaces alive).
+  auto a = shell("a", "readlink /proc/self/ns/mnt; grep -cE \" (/var)?/run/netns/| " + mntns_dir() +
+                          "/\" /proc/self/mountinfo; exec sleep 1000");
   auto b = shell("b", "readlink /proc/self/ns/mnt; exec sleep 1000");
   // Ready only if the probe reads the pod's resolv.conf (the node's has no 10.96.0.10).
   b["readinessProbe"] = json::object{
       {"exec", {{"command", json::array{"grep", "-q", "^nameserver 10.96.0.10$", "/etc/resolv.conf"}}}},
       {"periodSeconds", 1}};
   ASSERT_EQ(node_resolv().find("10.96.0.10"), std::string::npos) << "the node itself uses 10.96.0.10";
+  // A pod made before: the node has its netns and mount namespace binds when "shared" is made.
+  make_pod("early", {shell("e", "exec sleep 1000")});
+  ASSERT_TRUE(eventually([&] { return condition(get_pod("early"), "Ready") == "True"; }));
   make_pod("shared", {a, b});
   json::value pod;
   ASSERT_TRUE(eventually([&] { return condition(pod = get_pod("shared"), "Ready") == "True"; }))
@@ -176,10 +183,17 @@ TEST_F(PodDnsTest, ContainersAndExecProbesJoinThePodsMountNamespace) {
     ns_b = output(state_ + "/pods/" + uid + "/b.log");
     return !ns_a.empty() && !ns_b.empty();
   }));
+  ASSERT_TRUE(eventually([&] {
+    ns_a = output(state_ + "/pods/" + uid + "/a.log");
+    return ns_a.find('\n') != ns_a.rfind('\n');
+  })) << ns_a;
+  EXPECT_EQ(ns_a.substr(ns_a.find('\n') + 1), "0\n") << ns_a;  // grep -c: no namespace binds in the pod
+  ns_a.resize(ns_a.find('\n') + 1);
   EXPECT_EQ(ns_a, ns_b);
   EXPECT_TRUE(ns_a.starts_with("mnt:[")) << ns_a;
   EXPECT_NE(ns_a, node_ns + "\n");
   admin().del("/api/v1/namespaces/default/pods/shared");
+  admin().del("/api/v1/namespaces/default/pods/early");
   EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
 }
 
