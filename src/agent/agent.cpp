@@ -70,11 +70,11 @@ std::optional<json::object> local_dns_endpoint(const json::value& service) {
   json::array ips;
   if (const auto* cips = sp.if_contains("clusterIPs"); cips && cips->is_array())
     for (const auto& ip : cips->as_array())
-      if (ip.is_string() && parse_ip(std::string(ip.as_string()))) ips.push_back({{"ip", ip}});
+      if (ip.is_string() && parse_ip(std::string(ip.as_string()))) ips.push_back(json::object{{"ip", ip}});
   if (ips.empty())
     if (const auto* ip = sp.if_contains("clusterIP");
         ip && ip->is_string() && parse_ip(std::string(ip->as_string())))
-      ips.push_back({{"ip", *ip}});
+      ips.push_back(json::object{{"ip", *ip}});
   if (ips.empty()) return std::nullopt;  // headless or not allocated: nothing served locally
   json::array ports;
   if (const auto* ps = sp.if_contains("ports"); ps && ps->is_array())
@@ -84,9 +84,9 @@ std::optional<json::object> local_dns_endpoint(const json::value& service) {
       const auto* port = p.as_object().if_contains("port");
       const auto* proto = p.as_object().if_contains("protocol");
       if (!name || !name->is_string() || !port || !port->is_int64()) continue;
-      ports.push_back({{"name", *name},
-                       {"containerPort", *port},
-                       {"protocol", proto && proto->is_string() ? *proto : json::value("TCP")}});
+      ports.push_back(json::object{{"name", *name},
+                                   {"containerPort", *port},
+                                   {"protocol", proto && proto->is_string() ? *proto : json::value("TCP")}});
     }
   json::object labels;
   if (const auto* sel = sp.if_contains("selector"); sel && sel->is_object())
