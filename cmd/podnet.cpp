@@ -120,7 +120,9 @@ int main(int argc, char** argv) {
                    "Nameserver of ClusterFirst pods, as kubelet's --cluster-dns (IP; repeatable or "
                    "comma-separated). Without it such pods get the node's resolver")
       ->delimiter(',');
-  agent_cmd->add_option("--cluster-domain", agent.cluster_domain, "The cluster's DNS domain: the DNS server's zone and pods' search paths (kubelet's)")
+  agent_cmd
+      ->add_option("--cluster-domain", agent.cluster_domain,
+                   "The cluster's DNS domain: the DNS server's zone and pods' search paths (kubelet's)")
       ->capture_default_str();
   agent_cmd->add_option("--cni-bin", agent.cni_bin, "Path of podnet-cni (for --run-pods)");
   agent_cmd->add_option("--cni-conf-dir", agent.cni_conf_dir, "Also write the CNI config here");
