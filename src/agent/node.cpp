@@ -3,10 +3,10 @@
 #include "agent/node.h"
 
 #include <boost/json.hpp>
-#include <cstdio>
-#include <ctime>
 
 #include "agent/network.h"
+#include "common/time.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::agent {
 
@@ -22,24 +22,8 @@ const char* overlay_name(Overlay o) {
   return o == Overlay::kVxlan ? "vxlan" : "host-gw";
 }
 
-namespace {
-
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* p : path) {
-    const auto* o = cur->if_object();
-    cur = o ? o->if_contains(p) : nullptr;
-    if (!cur) return nullptr;
-  }
-  return cur;
-}
-
-std::string string_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* s = at(v, path);
-  return s && s->is_string() ? std::string(s->get_string()) : std::string();
-}
-
-}  // namespace
+using k8s::fields::at;
+using k8s::fields::string_at;
 
 Result<NodeInfo> decode_node(const json::value& node) {
   NodeInfo n;
@@ -76,52 +60,17 @@ Result<NodeInfo> decode_node(const json::value& node) {
       if (string_at(c, {"type"}) != "Ready") continue;
       n.ready_condition = string_at(c, {"status"}) == "True";
       if (std::string hb = string_at(c, {"lastHeartbeatTime"}); !hb.empty()) {
-        auto t = parse_time(hb);
-        if (!t) return fail_msg(what + ": lastHeartbeatTime: " + t.error().message());
+        auto t = parse_rfc3339(hb);
+        if (!t) return fail_msg(what + ": lastHeartbeatTime: time " + hb + ": want RFC 3339");
         n.heartbeat = *t;
       }
-      if (auto t = parse_time(string_at(c, {"lastTransitionTime"})); t) n.ready_transition = *t;
+      if (auto t = parse_rfc3339(string_at(c, {"lastTransitionTime"})); t) n.ready_transition = *t;
     }
   return n;
 }
 
 bool node_ready(const NodeInfo& n, SystemTime now, std::chrono::milliseconds grace) {
   return n.ready_condition && n.heartbeat && now - *n.heartbeat <= grace;
-}
-
-std::string format_time(SystemTime t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-Result<SystemTime> parse_time(std::string_view text) {
-  std::tm tm{};
-  int consumed = 0;
-  std::string s(text);
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &consumed) != 6)
-    return fail_msg("time " + s + ": want RFC 3339");
-  std::string_view rest = std::string_view(s).substr(consumed);
-  if (!rest.empty() && rest[0] == '.') {  // fractional seconds: ignored
-    size_t end = rest.find_first_not_of("0123456789", 1);
-    rest = rest.substr(end == std::string_view::npos ? rest.size() : end);
-  }
-  long offset = 0;
-  if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-')) {
-    int h = 0, m = 0;
-    if (std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &h, &m) != 2)
-      return fail_msg("time " + s + ": bad offset");
-    offset = (h * 3600L + m * 60L) * (rest[0] == '+' ? 1 : -1);
-  } else if (rest != "Z") {
-    return fail_msg("time " + s + ": want Z or an offset");
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm) - offset);
 }
 
 json::value node_object(const LocalNode& n) {
@@ -149,8 +98,8 @@ json::value status_patch(const LocalNode& n, SystemTime now, SystemTime transiti
                     {"message", ready ? "podnet agent is posting ready status"
                                       : "network not ready: waiting for the pod CIDR, the CNI config and "
                                         "the first network sync"},
-                    {"lastHeartbeatTime", format_time(now)},
-                    {"lastTransitionTime", format_time(transition)}};
+                    {"lastHeartbeatTime", rfc3339(now)},
+                    {"lastTransitionTime", rfc3339(transition)}};
   json::object status{{"addresses", std::move(addresses)},
                       {"conditions", json::array{std::move(cond)}},
                       {"daemonEndpoints", {{"kubeletEndpoint", {{"Port", kKubeletPort}}}}}};

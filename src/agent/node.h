@@ -40,9 +40,6 @@ Result<NodeInfo> decode_node(const boost::json::value& node);
 // agent does itself: a node whose agent stopped posting is not Ready, whatever it last said).
 bool node_ready(const NodeInfo& n, SystemTime now, std::chrono::milliseconds grace);
 
-std::string format_time(SystemTime t);  // RFC 3339, seconds, UTC ("2025-01-02T03:04:05Z")
-Result<SystemTime> parse_time(std::string_view text);
-
 // status.nodeInfo, field for field (system_info.h reads it from the machine).
 struct NodeSystemInfo {
   std::string machine_id, system_uuid, boot_id, kernel_version, os_image;

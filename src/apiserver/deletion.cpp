@@ -5,13 +5,15 @@
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <ctime>
 #include <set>
 
 #include "apiserver/limits.h"
+#include "common/time.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
+using k8s::fields::string_at;
 namespace {
 
 constexpr int kAttempts = 8;
@@ -23,11 +25,6 @@ std::optional<int64_t> int_at(const json::object& obj, std::string_view key) {
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
   return std::nullopt;
-}
-
-std::string string_at(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
 const json::object& object_at(const json::object& obj, std::string_view key) {
@@ -44,30 +41,14 @@ std::vector<std::string> finalizers_of(const json::object& meta) {
   return out;
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (!end || *end != '\0') return std::nullopt;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm));
-}
-
 // kube's pod CheckGracefulDelete: the request's period, else the pod's, else 30 s; an unscheduled or
 // finished pod has nothing to stop, so it goes at once.
 int64_t pod_grace_period(const json::object& pod, std::optional<int64_t> requested) {
   const json::object& spec = object_at(pod, "spec");
   int64_t grace = requested ? *requested
                             : int_at(spec, "terminationGracePeriodSeconds").value_or(kDefaultPodGraceSeconds);
-  if (string_at(spec, "nodeName").empty()) return 0;
-  std::string phase = string_at(object_at(pod, "status"), "phase");
+  if (string_at(spec, {"nodeName"}).empty()) return 0;
+  std::string phase = string_at(object_at(pod, "status"), {"phase"});
   if (phase == "Succeeded" || phase == "Failed") return 0;
   return grace;
 }
@@ -119,7 +100,7 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
     if (!decoded) return std::unexpected(decoded.error());
     json::object& obj = decoded->get_object();
     json::object& meta = obj["metadata"].as_object();
-    const std::string uid = string_at(meta, "uid"), rv = string_at(meta, "resourceVersion");
+    const std::string uid = string_at(meta, {"uid"}), rv = string_at(meta, {"resourceVersion"});
     if (options.precondition_uid && *options.precondition_uid != uid)
       return api_fail(conflict(type.group, type.plural, name,
                                "Precondition failed: UID in precondition: " + *options.precondition_uid +
@@ -139,7 +120,7 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
         if (!options.grace_period_seconds || *options.grace_period_seconds >= *current_grace)
           return DeleteOutcome{std::move(*decoded), false};
         grace = *options.grace_period_seconds;
-        auto ts = parse_rfc3339(string_at(meta, "deletionTimestamp")).value_or(objects.now());
+        auto ts = parse_rfc3339(string_at(meta, {"deletionTimestamp"})).value_or(objects.now());
         meta["deletionTimestamp"] = rfc3339(ts - std::chrono::seconds(*current_grace - grace));
         meta["deletionGracePeriodSeconds"] = grace;
       } else if (!deleting) {
@@ -155,7 +136,7 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
     if (pending_finalizers && grace == 0) {
       // kube's markAsDeleting: deletion requested now, no grace period left to wait for.
       if (!deleting) bump_generation(meta);
-      auto ts = parse_rfc3339(string_at(meta, "deletionTimestamp"));
+      auto ts = parse_rfc3339(string_at(meta, {"deletionTimestamp"}));
       if (!ts || *ts > objects.now()) meta["deletionTimestamp"] = objects.now_rfc3339();
       meta["deletionGracePeriodSeconds"] = 0;
     }
@@ -201,7 +182,7 @@ ApiResult<json::value> delete_collection(ObjectStore& objects, const ResourceTyp
   for (const auto& item : list->at("items").as_array()) {
     const json::object& meta = item.at("metadata").as_object();
     auto outcome =
-        delete_object(objects, type, string_at(meta, "namespace"), string_at(meta, "name"), options);
+        delete_object(objects, type, string_at(meta, {"namespace"}), string_at(meta, {"name"}), options);
     if (!outcome) {
       if (outcome.error().code == 404) continue;  // deleted by someone else meanwhile
       return std::unexpected(outcome.error());

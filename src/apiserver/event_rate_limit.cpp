@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "apiserver/http_types.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
@@ -25,29 +26,17 @@ const char* type_name(EventRateLimit::Type t) {
   return "";
 }
 
-std::string str(const json::object& o, std::initializer_list<const char*> path) {
-  const json::object* cur = &o;
-  const json::value* v = nullptr;
-  for (const char* p : path) {
-    if (!cur) return {};
-    v = cur->if_contains(p);
-    if (!v) return {};
-    cur = v->if_object();
-  }
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 // kube's getSourceAndObjectKey, with a separator so that two tuples cannot make one key.
 std::string source_and_object(const json::object& e) {
   std::string key;
-  for (auto path : {std::initializer_list<const char*>{"source", "component"},
+  for (auto path : {k8s::fields::Path{"source", "component"},
                     {"source", "host"},
                     {"involvedObject", "kind"},
                     {"involvedObject", "namespace"},
                     {"involvedObject", "name"},
                     {"involvedObject", "uid"},
                     {"involvedObject", "apiVersion"}})
-    key += str(e, path) + '\x1f';
+    key += k8s::fields::string_at(e, path) + '\x1f';
   return key;
 }
 

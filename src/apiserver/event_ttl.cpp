@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "common/time_format.h"
+#include "common/time.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;

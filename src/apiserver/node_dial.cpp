@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "common/tls_policy.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
@@ -16,24 +17,12 @@ namespace beast = boost::beast;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
+using k8s::fields::at;
+using k8s::fields::string_at;
+
 namespace {
 
 constexpr int kDefaultKubeletPort = 10250;
-
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* p : path) {
-    const json::object* o = cur->if_object();
-    cur = o ? o->if_contains(p) : nullptr;
-    if (!cur) return nullptr;
-  }
-  return cur;
-}
-
-std::string str_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* s = at(v, path);
-  return s && s->is_string() ? std::string(s->get_string()) : std::string();
-}
 
 }  // namespace
 
@@ -59,15 +48,15 @@ std::string NodeAddress::host_port() const {
 
 ApiResult<NodeAddress> pod_node_address(ObjectStore& objects, const ResourceRegistry& registry,
                                         const json::value& pod) {
-  std::string name = str_at(pod, {"metadata", "name"});
-  std::string node_name = str_at(pod, {"spec", "nodeName"});
+  std::string name = string_at(pod, {"metadata", "name"});
+  std::string node_name = string_at(pod, {"spec", "nodeName"});
   if (node_name.empty()) return api_fail(bad_request("pod " + name + " does not have a host assigned"));
   auto node = objects.get(*registry.find("", "v1", "nodes"), "", node_name);
   if (!node) return api_fail(node.error());
   std::string ip;
   if (const json::value* addrs = at(*node, {"status", "addresses"}); addrs && addrs->is_array())
     for (const auto& a : addrs->get_array())
-      if (str_at(a, {"type"}) == "InternalIP" && ip.empty()) ip = str_at(a, {"address"});
+      if (string_at(a, {"type"}) == "InternalIP" && ip.empty()) ip = string_at(a, {"address"});
   if (ip.empty())
     return api_fail({503, "ServiceUnavailable", "node " + node_name + " has no InternalIP address"});
   NodeAddress out;

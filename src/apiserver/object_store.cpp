@@ -4,7 +4,6 @@
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <ctime>
 
 #include "apiserver/deletion.h"
 #include "apiserver/limits.h"
@@ -12,9 +11,12 @@
 #include "apiserver/server_side_apply.h"
 #include "apiserver/strategic_patch.h"
 #include "apiserver/validation.h"
+#include "common/time.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
+using k8s::fields::string_at;
 namespace {
 
 constexpr int kPatchAttempts = 5;
@@ -23,11 +25,6 @@ json::object& metadata_of(json::object& obj) {
   json::value& meta = obj["metadata"];
   if (!meta.is_object()) meta = json::object{};
   return meta.get_object();
-}
-
-std::string string_at(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
 // Kube's defaults that clients rely on being present right after create.
@@ -99,7 +96,7 @@ ApiResult<void> admit(const WriteOptions& opts, AdmissionOperation operation, co
   static const json::object kNone;
   const json::object& m = meta && meta->is_object() ? meta->get_object() : kNone;
   return opts.admission->admit({*opts.user, operation, type, sub == Subresource::kStatus ? "status" : "",
-                                string_at(m, "namespace"), string_at(m, "name"), old, obj});
+                                string_at(m, {"namespace"}), string_at(m, {"name"}), old, obj});
 }
 
 }  // namespace
@@ -107,8 +104,8 @@ ApiResult<void> admit(const WriteOptions& opts, AdmissionOperation operation, co
 ApiResult<json::value> check_type(const ResourceType& type, json::value object) {
   json::object* obj = object.if_object();
   if (!obj) return api_fail(bad_object("the body of the request must be a JSON object"));
-  std::string api_version = string_at(*obj, "apiVersion");
-  std::string kind = string_at(*obj, "kind");
+  std::string api_version = string_at(*obj, {"apiVersion"});
+  std::string kind = string_at(*obj, {"kind"});
   if (!api_version.empty() && api_version != type.api_version())
     return api_fail(bad_object("the API version in the data (" + api_version +
                                ") does not match the expected API version (" + type.api_version() + ")"));
@@ -147,12 +144,7 @@ ApiResult<json::value> ObjectStore::decode(const storage::KeyValue& kv, json::st
 }
 
 std::string ObjectStore::now_rfc3339() const {
-  std::time_t t = std::chrono::system_clock::to_time_t(clock_());
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return rfc3339(clock_());
 }
 
 std::string ObjectStore::random_suffix(size_t n) {
@@ -187,7 +179,7 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
       return std::unexpected(v.error());
   json::object& obj = typed->get_object();
   json::object& meta = metadata_of(obj);
-  std::string body_ns = string_at(meta, "namespace");
+  std::string body_ns = string_at(meta, {"namespace"});
   if (type.namespaced) {
     if (!body_ns.empty() && body_ns != ns)
       return api_fail(
@@ -197,8 +189,8 @@ ApiResult<json::value> ObjectStore::create(const ResourceType& type, const std::
   } else {
     meta.erase("namespace");
   }
-  std::string name = string_at(meta, "name");
-  std::string generate = string_at(meta, "generateName");
+  std::string name = string_at(meta, {"name"});
+  std::string generate = string_at(meta, {"generateName"});
   if (name.empty() && !generate.empty()) name = generate + random_suffix(5);
   if (auto wrong = limits_annotations_type(type, meta, true)) return std::unexpected(*wrong);
   auto causes = validate_name(type.name_rule, name);
@@ -404,11 +396,11 @@ ApiResult<json::value> ObjectStore::write_update(const ResourceType& type, const
   json::object& old_meta = metadata_of(old_obj);
   json::object& obj = typed->get_object();
   json::object& meta = metadata_of(obj);
-  std::string body_name = string_at(meta, "name");
+  std::string body_name = string_at(meta, {"name"});
   if (!body_name.empty() && body_name != name)
     return api_fail(bad_request("the name of the object (" + body_name +
                                 ") does not match the name on the URL (" + name + ")"));
-  std::string body_rv = string_at(meta, "resourceVersion");
+  std::string body_rv = string_at(meta, {"resourceVersion"});
   if (!body_rv.empty() && body_rv != std::to_string(current.mod_revision))
     return api_fail(from_store({storage::Errc::kConflict, ""}, type.group, type.plural, name));
 
@@ -565,7 +557,7 @@ ApiResult<json::value> ObjectStore::apply(const ResourceType& type, const std::s
     auto current = get_kv(type, ns, name);
     if (!current) {
       if (current.error().code != 404 || sub != Subresource::kNone) return std::unexpected(current.error());
-      std::string body_name = string_at(metadata_of(typed->get_object()), "name");
+      std::string body_name = string_at(metadata_of(typed->get_object()), {"name"});
       if (!body_name.empty() && body_name != name)
         return api_fail(bad_request("the name of the object (" + body_name +
                                     ") does not match the name on the URL (" + name + ")"));
@@ -581,7 +573,7 @@ ApiResult<json::value> ObjectStore::apply(const ResourceType& type, const std::s
     auto applied = server_side_apply(type, &*doc, *typed, owner, force);
     if (!applied) return applied;
     auto result = write_update(type, name, *current, std::move(*applied), sub, admission_only(opts), false);
-    bool pinned = !string_at(metadata_of(typed->get_object()), "resourceVersion").empty();
+    bool pinned = !string_at(metadata_of(typed->get_object()), {"resourceVersion"}).empty();
     if (!result && result.error().reason == "Conflict" && result.error().causes.empty() && !pinned &&
         attempt + 1 < kPatchAttempts)
       continue;  // raced with another writer: re-read and re-apply

@@ -16,6 +16,7 @@
 
 #include "apiserver/openapi.h"
 #include "apiserver/openapi_v2_proto.h"
+#include "common/time.h"
 
 namespace podnet::apiserver {
 namespace {
@@ -90,23 +91,6 @@ std::string sha512_hex_upper(std::string_view data) {
     out += kHex[digest[i] & 15];
   }
   return out;
-}
-
-constexpr const char* kHttpDate = "%a, %d %b %Y %H:%M:%S GMT";
-
-std::string http_date(std::time_t t) {
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, kHttpDate, &tm);
-  return buf;
-}
-
-std::optional<std::time_t> parse_http_date(const std::string& text) {
-  std::tm tm{};
-  const char* end = ::strptime(text.c_str(), kHttpDate, &tm);
-  if (!end || *end != '\0') return std::nullopt;
-  return ::timegm(&tm);
 }
 
 // If-None-Match: "*" or a list of entity tags, compared weakly (W/ prefixes ignored).

@@ -20,6 +20,7 @@
 
 #include "apiserver/api_error.h"
 #include "common/tls_policy.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
@@ -27,6 +28,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
+
+using k8s::fields::at;
+using k8s::fields::string_at;
 
 namespace {
 
@@ -40,21 +44,6 @@ Reply error_reply(const ApiError& e) {
   r.msg.set(http::field::content_type, "application/json");
   r.msg.body() = json::serialize(status_json(e));
   return r;
-}
-
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* p : path) {
-    const json::object* o = cur->if_object();
-    cur = o ? o->if_contains(p) : nullptr;
-    if (!cur) return nullptr;
-  }
-  return cur;
-}
-
-std::string str_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* s = at(v, path);
-  return s && s->is_string() ? std::string(s->get_string()) : std::string();
 }
 
 std::string reason_for(int code) {
@@ -137,16 +126,17 @@ ApiResult<std::string> log_container(const json::value& pod, const std::string& 
   for (const char* list : {"containers", "initContainers", "ephemeralContainers"}) {
     const json::value* arr = at(pod, {"spec", list});
     if (!arr || !arr->is_array()) continue;
-    for (const auto& c : arr->get_array()) names.push_back(str_at(c, {"name"}));
+    for (const auto& c : arr->get_array()) names.push_back(string_at(c, {"name"}));
   }
-  std::string pod_name = str_at(pod, {"metadata", "name"});
+  std::string pod_name = string_at(pod, {"metadata", "name"});
   if (requested.empty()) {
     const json::value* main = at(pod, {"spec", "containers"});
     if (main && main->is_array() && main->get_array().size() == 1)
-      return str_at(main->get_array()[0], {"name"});
+      return string_at(main->get_array()[0], {"name"});
     std::string choices;
     if (main && main->is_array())
-      for (const auto& c : main->get_array()) choices += (choices.empty() ? "" : " ") + str_at(c, {"name"});
+      for (const auto& c : main->get_array())
+        choices += (choices.empty() ? "" : " ") + string_at(c, {"name"});
     return api_fail(bad_request("a container name must be specified for pod " + pod_name +
                                 ", choose one of: [" + choices + "]"));
   }

@@ -4,31 +4,21 @@
 
 #include <boost/json.hpp>
 #include <cctype>
-#include <ctime>
 
 #include "apiserver/table.h"
-#include "common/time_format.h"
+#include "common/time.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
 namespace json = boost::json;
+using k8s::fields::at;
 namespace {
 
 const std::vector<TableColumn> kNameAge = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Age", "string", "", 0, "Time since the object was created."}};
 
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto p : path) {
-    const json::object* o = cur->if_object();
-    cur = o ? o->if_contains(p) : nullptr;
-    if (!cur) return nullptr;
-  }
-  return cur;
-}
-
-std::string text(const json::value& v, std::initializer_list<std::string_view> path,
-                 std::string fallback = "") {
+std::string text(const json::value& v, k8s::fields::Path path, std::string fallback = "") {
   const json::value* x = at(v, path);
   if (!x) return fallback;
   if (x->is_string()) return x->get_string().empty() ? fallback : std::string(x->get_string());
@@ -36,17 +26,17 @@ std::string text(const json::value& v, std::initializer_list<std::string_view> p
   return fallback;
 }
 
-const json::array& array_at(const json::value& v, std::initializer_list<std::string_view> path) {
+// An absent list reads as an empty one, so rows iterate without a check.
+const json::array& list_at(const json::value& v, k8s::fields::Path path) {
   static const json::array kEmpty;
-  const json::value* x = at(v, path);
-  return x && x->is_array() ? x->get_array() : kEmpty;
+  const json::array* x = k8s::fields::array_at(v, path);
+  return x ? *x : kEmpty;
 }
 
 std::string since(const std::string& ts, std::chrono::system_clock::time_point now) {
-  std::tm tm{};
-  if (ts.empty() || !strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return "<unknown>";
-  auto created = std::chrono::system_clock::from_time_t(timegm(&tm));
-  return human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - created));
+  auto created = parse_rfc3339(ts);
+  if (!created) return "<unknown>";
+  return human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *created));
 }
 
 std::string age(const json::value& obj, std::chrono::system_clock::time_point now) {
@@ -61,8 +51,8 @@ std::string join(const std::vector<std::string>& parts, const char* sep, const c
 }
 
 json::array pod_cells(const json::value& p, std::chrono::system_clock::time_point now) {
-  const auto& containers = array_at(p, {"spec", "containers"});
-  const auto& statuses = array_at(p, {"status", "containerStatuses"});
+  const auto& containers = list_at(p, {"spec", "containers"});
+  const auto& statuses = list_at(p, {"status", "containerStatuses"});
   int ready = 0;
   int64_t restarts = 0;
   std::string reason = text(p, {"status", "reason"}, text(p, {"status", "phase"}, "Unknown"));
@@ -86,9 +76,9 @@ json::array pod_cells(const json::value& p, std::chrono::system_clock::time_poin
 json::array service_cells(const json::value& s, std::chrono::system_clock::time_point now) {
   std::string type = text(s, {"spec", "type"}, "ClusterIP");
   std::vector<std::string> external;
-  for (const auto& ip : array_at(s, {"spec", "externalIPs"}))
+  for (const auto& ip : list_at(s, {"spec", "externalIPs"}))
     if (ip.is_string()) external.emplace_back(ip.get_string());
-  for (const auto& ing : array_at(s, {"status", "loadBalancer", "ingress"})) {
+  for (const auto& ing : list_at(s, {"status", "loadBalancer", "ingress"})) {
     std::string ip = text(ing, {"ip"}, text(ing, {"hostname"}));
     if (!ip.empty()) external.push_back(ip);
   }
@@ -96,7 +86,7 @@ json::array service_cells(const json::value& s, std::chrono::system_clock::time_
   if (type == "LoadBalancer" && external.empty()) external_text = "<pending>";
   if (type == "ExternalName") external_text = text(s, {"spec", "externalName"}, "<none>");
   std::vector<std::string> ports;
-  for (const auto& p : array_at(s, {"spec", "ports"})) {
+  for (const auto& p : list_at(s, {"spec", "ports"})) {
     std::string port = text(p, {"port"});
     if (std::string np = text(p, {"nodePort"}); !np.empty()) port += ":" + np;
     ports.push_back(port + "/" + text(p, {"protocol"}, "TCP"));
@@ -116,7 +106,7 @@ json::array service_cells(const json::value& s, std::chrono::system_clock::time_
 
 json::array node_cells(const json::value& n, std::chrono::system_clock::time_point now) {
   std::string status = "Unknown";
-  for (const auto& c : array_at(n, {"status", "conditions"}))
+  for (const auto& c : list_at(n, {"status", "conditions"}))
     if (text(c, {"type"}) == "Ready") status = text(c, {"status"}) == "True" ? "Ready" : "NotReady";
   if (const auto* u = at(n, {"spec", "unschedulable"}); u && u->is_bool() && u->get_bool())
     status += ",SchedulingDisabled";
@@ -127,7 +117,7 @@ json::array node_cells(const json::value& n, std::chrono::system_clock::time_poi
       if (key.starts_with("node-role.kubernetes.io/")) roles.emplace_back(key.substr(24));
     }
   std::string internal, external;
-  for (const auto& a : array_at(n, {"status", "addresses"})) {
+  for (const auto& a : list_at(n, {"status", "addresses"})) {
     if (text(a, {"type"}) == "InternalIP" && internal.empty()) internal = text(a, {"address"});
     if (text(a, {"type"}) == "ExternalIP" && external.empty()) external = text(a, {"address"});
   }
@@ -146,10 +136,10 @@ json::array node_cells(const json::value& n, std::chrono::system_clock::time_poi
 // "80,443" / "10.0.0.1,10.0.0.2,10.0.0.3 + 2 more...", as kube prints slices.
 json::array endpointslice_cells(const json::value& s, std::chrono::system_clock::time_point now) {
   std::vector<std::string> ports, addresses;
-  for (const auto& p : array_at(s, {"ports"})) ports.push_back(text(p, {"port"}, "<unset>"));
+  for (const auto& p : list_at(s, {"ports"})) ports.push_back(text(p, {"port"}, "<unset>"));
   size_t total = 0;
-  for (const auto& e : array_at(s, {"endpoints"}))
-    for (const auto& a : array_at(e, {"addresses"})) {
+  for (const auto& e : list_at(s, {"endpoints"}))
+    for (const auto& a : list_at(e, {"addresses"})) {
       if (addresses.size() < 3 && a.is_string()) addresses.emplace_back(a.get_string());
       ++total;
     }
@@ -164,12 +154,11 @@ std::string selector_text(const json::value* selector) {
   if (const auto* labels = selector ? at(*selector, {"matchLabels"}) : nullptr; labels && labels->is_object())
     for (const auto& [k, v] : labels->get_object())
       if (v.is_string()) parts.push_back(std::string(k) + "=" + std::string(v.get_string()));
-  for (const auto& expr :
-       selector ? array_at(*selector, {"matchExpressions"}) : array_at(json::value(), {})) {
+  for (const auto& expr : selector ? list_at(*selector, {"matchExpressions"}) : list_at(json::value(), {})) {
     std::string op = text(expr, {"operator"});
     std::string key = text(expr, {"key"});
     std::vector<std::string> values;
-    for (const auto& v : array_at(expr, {"values"}))
+    for (const auto& v : list_at(expr, {"values"}))
       if (v.is_string()) values.emplace_back(v.get_string());
     if (op == "Exists")
       parts.push_back(key);
@@ -182,7 +171,7 @@ std::string selector_text(const json::value* selector) {
 }
 
 // kube's translateTimestampSince for metav1.Time and MicroTime alike.
-std::string since_any(const json::value& e, std::initializer_list<std::string_view> path,
+std::string since_any(const json::value& e, k8s::fields::Path path,
                       std::chrono::system_clock::time_point now) {
   auto t = parse_rfc3339(text(e, path));
   if (!t) return "<unknown>";

@@ -25,7 +25,7 @@
 #include "apiserver/readiness.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
-#include "common/time_format.h"
+#include "common/time.h"
 #include "controllers/manager.h"
 
 namespace podnet::cli {

@@ -3,36 +3,25 @@
 #include <boost/json.hpp>
 
 #include "client/kubeconfig.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::cluster {
 namespace {
 
 namespace json = boost::json;
 
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->as_object().if_contains(key);
-    if (!cur) return nullptr;
-  }
-  return cur;
+using k8s::fields::at;
+using k8s::fields::int_at;
+
+std::string str(const json::value& v, k8s::fields::Path path) {
+  return k8s::fields::string_at(v, path);
 }
 
-std::string str(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* f = at(v, path);
-  return f && f->is_string() ? std::string(f->as_string()) : std::string();
-}
-
-int64_t num(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* f = at(v, path);
-  return f && f->is_int64() ? f->as_int64() : 0;
-}
-
-const json::array& arr(const json::value& v, std::initializer_list<const char*> path) {
+// An absent list reads as an empty one.
+const json::array& arr(const json::value& v, k8s::fields::Path path) {
   static const json::array empty;
-  const json::value* f = at(v, path);
-  return f && f->is_array() ? f->as_array() : empty;
+  const json::array* f = k8s::fields::array_at(v, path);
+  return f ? *f : empty;
 }
 
 template <class View, class Fn>
@@ -70,7 +59,7 @@ PodView pod_view(const json::value& pod) {
   for (const auto& c : arr(pod, {"status", "containerStatuses"})) {
     const json::value* ready = at(c, {"ready"});
     if (ready && ready->is_bool() && ready->as_bool()) ++v.ready;
-    v.restarts += static_cast<int>(num(c, {"restartCount"}));
+    v.restarts += static_cast<int>(int_at(c, {"restartCount"}));
   }
   return v;
 }
@@ -84,8 +73,8 @@ ServiceView service_view(const json::value& service) {
   v.cluster_ip = str(service, {"spec", "clusterIP"});
   for (const auto& p : arr(service, {"spec", "ports"})) {
     if (!v.ports.empty()) v.ports += ",";
-    v.ports += std::to_string(num(p, {"port"}));
-    if (int64_t np = num(p, {"nodePort"}); np != 0) v.ports += ":" + std::to_string(np);
+    v.ports += std::to_string(int_at(p, {"port"}));
+    if (int64_t np = int_at(p, {"nodePort"}); np != 0) v.ports += ":" + std::to_string(np);
     std::string proto = str(p, {"protocol"});
     v.ports += "/" + (proto.empty() ? std::string("TCP") : proto);
   }

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "common/time_format.h"
+#include "common/time.h"
 #include "controllers/object_client.h"
 #include "controllers/work_queue.h"
 #include "k8s/event_recorder.h"

@@ -136,26 +136,6 @@ ApiResult<json::value> StoreObjectClient::bind(const std::string& ns, const std:
   return objects_.decode(*written);
 }
 
-const json::object* object_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* p : path) {
-    const auto* o = cur->if_object();
-    cur = o ? o->if_contains(p) : nullptr;
-    if (!cur) return nullptr;
-  }
-  return cur->if_object();
-}
-
-std::string string_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* p : path) {
-    const auto* o = cur->if_object();
-    cur = o ? o->if_contains(p) : nullptr;
-    if (!cur) return {};
-  }
-  return cur->is_string() ? std::string(cur->get_string()) : std::string();
-}
-
 std::string name_of(const json::value& obj) {
   return string_at(obj, {"metadata", "name"});
 }

@@ -13,6 +13,7 @@
 #include "apiserver/api_error.h"
 #include "apiserver/object_store.h"
 #include "apiserver/resources.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::controllers {
 
@@ -102,9 +103,9 @@ class StoreObjectClient final : public ObjectClient {
   apiserver::ResourceType type_;
 };
 
-// Small readers of the JSON objects controllers look at.
-const boost::json::object* object_at(const boost::json::value& v, std::initializer_list<const char*> path);
-std::string string_at(const boost::json::value& v, std::initializer_list<const char*> path);
+// Small readers of the JSON objects controllers look at (paths: k8s/json_fields.h).
+using k8s::fields::object_at;
+using k8s::fields::string_at;
 std::string name_of(const boost::json::value& obj);
 std::string namespace_of(const boost::json::value& obj);
 // "<ns>/<name>", or "<name>" for cluster-scoped objects: the work queue key.

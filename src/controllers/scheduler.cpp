@@ -95,7 +95,7 @@ Scheduler::Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock, k8s::Ev
   });
   nodes_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& node, const ObjectPtr& old) {
     // Heartbeats change nothing the scheduler cares about; only a change in what it may use does.
-    auto same = [&](std::initializer_list<const char*> path) {
+    auto same = [&](k8s::fields::Path path) {
       const json::object* a = object_at(*old, path);
       const json::object* b = object_at(*node, path);
       return a == b || (a && b && *a == *b);

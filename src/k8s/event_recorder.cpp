@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "common/time_format.h"
+#include "common/time.h"
 
 namespace podnet::k8s {
 namespace json = boost::json;

@@ -2,15 +2,15 @@
 
 #include <boost/json.hpp>
 
-#include "common/time_format.h"
+#include "common/time.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::k8s {
 namespace json = boost::json;
 namespace {
 
-std::string str_at(const json::object* o, const char* key) {
-  const json::value* v = o ? o->if_contains(key) : nullptr;
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+std::string str_at(const json::object* o, std::string_view key) {
+  return o ? fields::string_at(*o, {key}) : std::string();
 }
 
 // Fields joined with a separator no API string field is likely to hold, so that two different

@@ -2,10 +2,10 @@
 // cloud load balancers and existing probes read podnet's answers as they read kube-proxy's.
 #include "proxy/http_server.h"
 
-#include <time.h>
-
 #include <cstdio>
 #include <vector>
+
+#include "common/time.h"
 
 namespace podnet::proxy {
 namespace {
@@ -19,15 +19,6 @@ std::string json_string(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 HttpReply json_reply(unsigned status, std::string body) {

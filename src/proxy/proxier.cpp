@@ -2,39 +2,17 @@
 // dirty Services and writes their diffs as one transaction.
 #include "proxy/proxier.h"
 
-#include <time.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <set>
 #include <vector>
+
+#include "common/time.h"
 
 namespace podnet::proxy {
 namespace {
 
 std::string key_of(const std::string& ns, const std::string& name) {
   return ns + "/" + name;
-}
-
-// "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456Z", "2024-01-02T03:04:05+02:00".
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return std::nullopt;
-  std::chrono::system_clock::duration frac{0};
-  if (*rest == '.') {
-    char* end = nullptr;
-    double f = std::strtod(rest, &end);
-    frac = std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(f));
-    rest = end;
-  }
-  long offset = 0;
-  if ((*rest == '+' || *rest == '-') && std::strlen(rest) == 6 && rest[3] == ':')
-    offset = (*rest == '-' ? -1 : 1) * (std::atol(rest + 1) * 3600 + std::atol(rest + 4) * 60);
-  else if (std::strcmp(rest, "Z") != 0)
-    return std::nullopt;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm) - offset) + frac;
 }
 
 }  // namespace

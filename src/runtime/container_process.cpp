@@ -155,9 +155,4 @@ int64_t unix_now_ns() {
   return realtime_ns();
 }
 
-std::string rfc3339(int64_t unix_ns, bool nanos) {
-  char buf[40];
-  return std::string(buf, format_rfc3339(buf, unix_ns, nanos));
-}
-
 }  // namespace podnet::runtime

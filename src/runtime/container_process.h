@@ -65,6 +65,5 @@ void reap(pid_t pid);
 void signal_container(const ProcessId& id, int sig);
 
 int64_t unix_now_ns();
-std::string rfc3339(int64_t unix_ns, bool nanos = false);
 
 }  // namespace podnet::runtime

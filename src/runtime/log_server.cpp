@@ -25,6 +25,7 @@
 #include "common/c_ptr.h"
 #include "common/fd.h"
 #include "common/request_target.h"
+#include "common/time.h"
 #include "common/tls_policy.h"
 #include "runtime/container_process.h"
 #include "runtime/portforward_session.h"
@@ -56,59 +57,7 @@ std::unexpected<LogRequestError> bad(std::string message) {
   return std::unexpected(LogRequestError{400, std::move(message)});
 }
 
-int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {  // H. Hinnant's algorithm
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400, doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 }  // namespace
-
-std::optional<int64_t> parse_rfc3339_ns(std::string_view t) {
-  auto digits = [&](size_t pos, size_t len, int& out) {
-    if (pos + len > t.size()) return false;
-    out = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (t[i] < '0' || t[i] > '9') return false;
-      out = out * 10 + (t[i] - '0');
-    }
-    return true;
-  };
-  int y, mo, d, h, mi, s;
-  if (t.size() < 20 || !digits(0, 4, y) || t[4] != '-' || !digits(5, 2, mo) || t[7] != '-' ||
-      !digits(8, 2, d) || (t[10] != 'T' && t[10] != 't') || !digits(11, 2, h) || t[13] != ':' ||
-      !digits(14, 2, mi) || t[16] != ':' || !digits(17, 2, s))
-    return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  size_t pos = 19;
-  int64_t frac = 0;
-  if (t[pos] == '.') {
-    size_t n = 0;
-    for (++pos; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos, ++n)
-      if (n < 9) frac = frac * 10 + (t[pos] - '0');
-    if (n == 0) return std::nullopt;
-    for (; n < 9; ++n) frac *= 10;
-  }
-  int64_t offset = 0;
-  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
-    ++pos;
-  } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
-    int oh, om;
-    if (!digits(pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' || !digits(pos + 4, 2, om) ||
-        oh > 23 || om > 59)
-      return std::nullopt;
-    offset = (oh * 3600 + om * 60) * (t[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != t.size()) return std::nullopt;
-  int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
-  // int64 nanoseconds reach from 1677 to 2262.
-  if (secs < -9'000'000'000LL || secs > 9'000'000'000LL) return std::nullopt;
-  return secs * 1'000'000'000LL + frac;
-}
 
 std::expected<LogRequest, LogRequestError> parse_log_request(std::string_view target) {
   if (target.size() > kMaxRequestHead) return bad("request target too long");

@@ -49,10 +49,6 @@ struct LogRequestError {
 };
 std::expected<LogRequest, LogRequestError> parse_log_request(std::string_view target);
 
-// RFC 3339 ("2024-05-01T12:00:00.123456789Z", or with a +hh:mm offset) to unix ns; nullopt when
-// malformed or out of range.
-std::optional<int64_t> parse_rfc3339_ns(std::string_view text);
-
 // Who may connect, and with what the server identifies itself (kubelet's --tls-cert-file,
 // --tls-private-key-file and --client-ca-file).
 struct LogServerTls {

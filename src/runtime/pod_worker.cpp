@@ -10,6 +10,7 @@
 #include <charconv>
 
 #include "common/files.h"
+#include "common/time.h"
 #include "netlink/link.h"
 #include "runtime/pod_dns.h"
 #include "runtime/pod_mounts.h"

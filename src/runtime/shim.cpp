@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/time.h"
 #include "runtime/spawn.h"
 
 namespace podnet::runtime {
@@ -66,7 +67,7 @@ struct LineBuffer {
 
 void emit(int log_fd, LineBuffer& lb, const char* data, size_t n, bool partial) {
   char head[64];
-  size_t h = format_rfc3339(head, realtime_ns(), true);
+  size_t h = format_rfc3339(head, realtime_ns(), Fraction::kNano);
   head[h++] = ' ';
   for (const char* s = lb.stream; *s; ++s) head[h++] = *s;
   head[h++] = ' ';
@@ -228,36 +229,6 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
 }
 
 }  // namespace
-
-// Pure arithmetic, so the container child may call it (gmtime is not async-signal-safe).
-size_t format_rfc3339(char* out, int64_t unix_ns, bool nanos) {
-  int64_t secs = unix_ns / 1000000000, frac = unix_ns % 1000000000;
-  int64_t days = secs / 86400, rem = secs % 86400;
-  // civil_from_days (H. Hinnant)
-  int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  size_t n = 0;
-  n += put_uint(out + n, static_cast<uint64_t>(y), 4);
-  out[n++] = '-';
-  n += put_uint(out + n, static_cast<uint64_t>(m), 2);
-  out[n++] = '-';
-  n += put_uint(out + n, static_cast<uint64_t>(d), 2);
-  out[n++] = 'T';
-  n += put_uint(out + n, static_cast<uint64_t>(rem / 3600), 2);
-  out[n++] = ':';
-  n += put_uint(out + n, static_cast<uint64_t>(rem / 60 % 60), 2);
-  out[n++] = ':';
-  n += put_uint(out + n, static_cast<uint64_t>(rem % 60), 2);
-  if (nanos) {
-    out[n++] = '.';
-    n += put_uint(out + n, static_cast<uint64_t>(frac), 9);
-  }
-  out[n++] = 'Z';
-  return n;
-}
 
 int64_t realtime_ns() {
   timespec ts{};

@@ -34,8 +34,6 @@ bool parse_shim_command(int argc, char** argv, ShimCommand& out);
 // podnet-shim's main: never returns.
 [[noreturn]] void shim_main(int argc, char** argv, char** envp);
 
-// "2024-05-01T12:00:00.123456789Z" (30 chars, or 20 without the fraction); async-signal-safe.
-size_t format_rfc3339(char* out, int64_t unix_ns, bool nanos);
 // CLOCK_REALTIME in ns; async-signal-safe.
 int64_t realtime_ns();
 

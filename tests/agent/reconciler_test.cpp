@@ -9,6 +9,7 @@
 
 #include "agent/lb.h"
 #include "agent/node.h"
+#include "common/time.h"
 
 namespace podnet::agent {
 namespace {
@@ -313,11 +314,11 @@ TEST(NodeDecode, FieldsReadinessAndTimes) {
   EXPECT_EQ(n->pod_cidrs, std::vector{pfx("10.244.2.0/24")});
   EXPECT_EQ(n->vtep_mac, mac(2));
   ASSERT_TRUE(n->heartbeat);
-  EXPECT_EQ(format_time(*n->heartbeat), "2025-03-04T05:06:07Z");
+  EXPECT_EQ(rfc3339(*n->heartbeat), "2025-03-04T05:06:07Z");
   using namespace std::chrono;
   EXPECT_TRUE(node_ready(*n, *n->heartbeat + seconds(19), seconds(20)));
   EXPECT_FALSE(node_ready(*n, *n->heartbeat + seconds(21), seconds(20)));
-  EXPECT_EQ(format_time(*parse_time("2025-03-04T07:06:07.123+02:00")), "2025-03-04T05:06:07Z");
+  EXPECT_EQ(rfc3339(*parse_rfc3339("2025-03-04T07:06:07.123+02:00")), "2025-03-04T05:06:07Z");
   EXPECT_FALSE(decode_node(boost::json::parse(R"({"metadata":{"name":"x"},"spec":{"podCIDR":"junk"}})")));
 }
 
@@ -339,7 +340,7 @@ TEST(NodeObjects, StatusPatchAndCniConfig) {
   const auto& cond = not_ready.at("status").at("conditions").at(0);
   EXPECT_EQ(cond.at("status"), "False");
   EXPECT_EQ(cond.at("reason"), "KubeletNotReady");
-  EXPECT_EQ(cond.at("lastTransitionTime").as_string(), format_time(now - std::chrono::seconds(5)));
+  EXPECT_EQ(cond.at("lastTransitionTime").as_string(), rfc3339(now - std::chrono::seconds(5)));
   whole.as_object()["status"] = not_ready.at("status");
   auto nr = decode_node(whole);
   ASSERT_TRUE(nr) << nr.error().message();

@@ -5,10 +5,12 @@
 // supervisor is replaced by `up` without restarting its daemon. Each test brings up its own cluster.
 #include <time.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
+#include "common/time.h"
 #include "support/up_cluster.h"
 
 namespace podnet::testing {
@@ -40,9 +42,10 @@ std::string daemon_row(const std::string& status, const std::string& daemon) {
 time_t ready_heartbeat(const UpCluster& c, const std::string& node) {
   auto r = c.kubectl("get node " + node +
                      " -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].lastHeartbeatTime}'");
-  tm t{};
-  if (r.rc != 0 || !::strptime(r.out.c_str(), "%Y-%m-%dT%H:%M:%SZ", &t)) return 0;
-  return ::timegm(&t);
+  std::string text = r.out;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  auto t = r.rc == 0 ? parse_rfc3339(text) : std::nullopt;
+  return t ? std::chrono::system_clock::to_time_t(*t) : 0;
 }
 
 // True once the daemon runs under a pid other than `old`.

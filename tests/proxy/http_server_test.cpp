@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "common/time.h"
 #include "proxy/builders.h"
 #include "proxy/proxier.h"
 #include "support/scoped_netns.h"
@@ -64,12 +65,7 @@ double sample(const std::string& text, const std::string& series) {
 }
 
 std::string rfc3339_ago(std::chrono::seconds ago) {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - ago);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return rfc3339(std::chrono::system_clock::now() - ago);
 }
 
 ProxyHttpOptions loopback_options() {

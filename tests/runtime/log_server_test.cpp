@@ -11,6 +11,7 @@
 
 #include "apiserver/pki.h"
 #include "common/files.h"
+#include "common/time.h"
 #include "support/temp_dir.h"
 #include "tls_client.h"
 

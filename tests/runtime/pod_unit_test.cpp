@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/time.h"
 #include "runtime/container_process.h"
 #include "runtime/log_server.h"
 #include "runtime/pod_spec.h"
@@ -116,7 +117,7 @@ TEST(CriLogTest, RendersTailTimestampsAndPartialLines) {
 
 TEST(TimeTest, Rfc3339) {
   EXPECT_EQ(rfc3339(0), "1970-01-01T00:00:00Z");
-  EXPECT_EQ(rfc3339(int64_t{1709251199} * 1000000000 + 5, true), "2024-02-29T23:59:59.000000005Z");
+  EXPECT_EQ(rfc3339(int64_t{1709251199} * 1000000000 + 5, Fraction::kNano), "2024-02-29T23:59:59.000000005Z");
 }
 
 }  // namespace

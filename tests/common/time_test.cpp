@@ -1,6 +1,6 @@
 // RFC 3339 timestamps as the API writes them, Go durations as kube's flags take them, and the
 // token bucket and LRU cache that the event recorder and EventRateLimit are built on.
-#include "common/time_format.h"
+#include "common/time.h"
 
 #include <gtest/gtest.h>
 
