@@ -1,63 +1,32 @@
-// Kubernetes API errors as values: an HTTP code, a StatusReason and a message, rendered as a
-// meta/v1 Status object exactly as kube-apiserver would (clients switch on `reason`).
+// The API server's errors are the Kubernetes Status errors of k8s/api_error.h; what only the server
+// needs on top of them is the mapping of storage failures to their API meaning.
 #pragma once
 
-#include <boost/json/value.hpp>
-#include <expected>
-#include <string>
-#include <vector>
-
+#include "k8s/api_error.h"
 #include "storage/store.h"
 
 namespace podnet::apiserver {
 
-struct StatusCause {
-  std::string reason;  // FieldValueInvalid, FieldValueRequired, ...
-  std::string message;
-  std::string field;  // metadata.name
-};
+using k8s::already_exists;
+using k8s::api_fail;
+using k8s::ApiError;
+using k8s::ApiResult;
+using k8s::bad_request;
+using k8s::conflict;
+using k8s::entity_too_large;
+using k8s::expired;
+using k8s::internal_error;
+using k8s::invalid;
+using k8s::method_not_allowed;
+using k8s::not_found;
+using k8s::status_json;
+using k8s::StatusCause;
+using k8s::success_status_json;
+using k8s::unauthorized;
+using k8s::unsupported_media_type;
 
-struct ApiError {
-  int code = 500;
-  std::string reason;  // NotFound, AlreadyExists, Conflict, Invalid, BadRequest, ...
-  std::string message;
-  // details: the object the error is about and, for Invalid, the field causes.
-  std::string name;
-  std::string group;
-  std::string kind;  // resource plural, as kube puts it in details.kind
-  std::vector<StatusCause> causes;
-  int retry_after_seconds = 0;
-};
-
-template <class T>
-using ApiResult = std::expected<T, ApiError>;
-
-inline std::unexpected<ApiError> api_fail(ApiError e) {
-  return std::unexpected(std::move(e));
-}
-
-// The usual constructors, with kube's message wording: `pods "x" not found`.
-ApiError not_found(const std::string& group, const std::string& resource, const std::string& name);
-ApiError already_exists(const std::string& group, const std::string& resource, const std::string& name);
-ApiError conflict(const std::string& group, const std::string& resource, const std::string& name,
-                  const std::string& why);
-ApiError invalid(const std::string& group, const std::string& kind, const std::string& name,
-                 std::vector<StatusCause> causes);
-ApiError bad_request(std::string message);
-ApiError unauthorized();
-ApiError method_not_allowed(const std::string& method);
-ApiError unsupported_media_type(const std::string& content_type);
-ApiError entity_too_large(size_t limit);
-ApiError expired(std::string message);  // 410 Gone, reason Expired
-ApiError internal_error(std::string message);
 // A storage failure on `resource/name` mapped to its API meaning.
 ApiError from_store(const storage::StoreError& e, const std::string& group, const std::string& resource,
                     const std::string& name);
-
-// The meta/v1 Status object ("kind":"Status","status":"Failure",...).
-boost::json::value status_json(const ApiError& e);
-// A success Status, as DELETE of a collection-less resource answers.
-boost::json::value success_status_json(const std::string& group, const std::string& resource,
-                                       const std::string& name, const std::string& uid);
 
 }  // namespace podnet::apiserver

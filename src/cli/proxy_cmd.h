@@ -2,14 +2,8 @@
 // EndpointSlices (all namespaces) feed the Proxier; syncs run when due; SIGTERM/SIGINT end it.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
-#include <chrono>
 #include <string>
-#include <string_view>
 #include <vector>
-
-#include "common/error.h"
-#include "common/ip.h"
 
 namespace podnet::cli {
 
@@ -24,15 +18,5 @@ struct ProxyFlags {
 };
 
 int run_proxy(const ProxyFlags& flags);
-
-// "127.0.0.1:10249", "[::1]:10249", "0.0.0.0:0".
-Result<boost::asio::ip::tcp::endpoint> parse_bind_address(std::string_view text);
-// "100ms", "1s", "2m", "1500us" (rounded down to ms).
-Result<std::chrono::milliseconds> parse_duration(std::string_view text);
-// Addresses NodePorts listen on: global and site addresses of every interface, not loopback or
-// IPv6 link-local (no client can be sent to those through a NodePort service).
-Result<std::vector<IpAddress>> host_addresses();
-// Deletes `table ip <name>` and `table ip6 <name>` if they exist, in one transaction.
-Status cleanup_proxy_tables(const std::string& table);
 
 }  // namespace podnet::cli

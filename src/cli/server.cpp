@@ -27,6 +27,7 @@
 #include "common/ip.h"
 #include "common/time.h"
 #include "controllers/manager.h"
+#include "controlplane/store_object_client.h"
 
 namespace podnet::cli {
 namespace {
@@ -229,7 +230,8 @@ int run_server(const ServerFlags& flags) {
         "no address to advertise (no --advertise-address, no default route): the default/kubernetes "
         "EndpointSlice has no endpoints");
   copts.kubernetes_service = kubernetes;
-  auto manager = controllers::ControllerManager::start((*server)->objects(), (*server)->registry(), copts);
+  auto manager = controllers::ControllerManager::start(
+      controlplane::object_clients((*server)->objects(), (*server)->registry()), copts);
   if (!manager) {
     log->error("controllers: {}", manager.error().message());
     return 1;

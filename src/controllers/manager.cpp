@@ -22,7 +22,7 @@
 namespace podnet::controllers {
 
 struct ControllerManager::Parts {
-  std::unique_ptr<StoreObjectClient> nodes, pods, services, slices, events;
+  std::unique_ptr<ObjectClient> nodes, pods, services, slices, events;
   std::unique_ptr<ObjectCache> node_cache, pod_cache, service_cache, slice_cache;
   std::unique_ptr<ControllerEvents> events_out;  // outlives the controllers, which record with it
   std::vector<std::unique_ptr<Controller>> controllers;
@@ -50,15 +50,11 @@ struct ControllerManager::Parts {
 ControllerManager::ControllerManager(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ControllerManager::~ControllerManager() = default;
 
-Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
-    apiserver::ObjectStore& objects, const apiserver::ResourceRegistry& registry, ControllerOptions options) {
+Result<std::unique_ptr<ControllerManager>> ControllerManager::start(const ObjectClientFactory& clients,
+                                                                    ControllerOptions options) {
   if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
   auto parts = std::make_unique<Parts>();
-  auto client = [&](const char* group, const char* plural) -> Result<std::unique_ptr<StoreObjectClient>> {
-    const apiserver::ResourceType* type = registry.find(group, "v1", plural);
-    if (!type) return fail_msg(std::string("controllers: no resource type ") + plural);
-    return std::make_unique<StoreObjectClient>(objects, *type);
-  };
+  auto client = [&](const char* group, const char* plural) { return clients(group, plural); };
   PODNET_TRY(nodes, client("", "nodes"));
   PODNET_TRY(pods, client("", "pods"));
   PODNET_TRY(services, client("", "services"));
@@ -117,7 +113,7 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(
         if (stopped(std::chrono::milliseconds(0))) return;
         if (std::chrono::steady_clock::now() - since > std::chrono::seconds(10)) {
           spdlog::error("controllers: waiting for the first list of {} (not ready until it succeeds)",
-                        cache->client().type().plural);
+                        cache->client().resource());
           since = std::chrono::steady_clock::now();
         }
       }

@@ -1,5 +1,5 @@
 // The controllers `podnet server` runs in its own process: shared caches of nodes, pods, services
-// and endpointslices over the object layer, the node IPAM, EndpointSlice, LoadBalancer IP, scheduler,
+// and endpointslices over ObjectClients, the node IPAM, EndpointSlice, LoadBalancer IP, scheduler,
 // node lifecycle, pod GC and `default/kubernetes` Service controllers on them, started after the caches have
 // their first list. The composition root (cli/server.cpp) starts it after the API server serves.
 #pragma once
@@ -10,10 +10,9 @@
 #include <optional>
 #include <string>
 
-#include "apiserver/object_store.h"
-#include "apiserver/resources.h"
 #include "common/error.h"
 #include "controllers/kubernetes_service.h"
+#include "controllers/object_client.h"
 #include "controllers/work_queue.h"
 
 namespace podnet::controllers {
@@ -34,8 +33,9 @@ struct ControllerOptions {
 
 class ControllerManager {
  public:
-  static Result<std::unique_ptr<ControllerManager>> start(apiserver::ObjectStore& objects,
-                                                          const apiserver::ResourceRegistry& registry,
+  // `clients` makes the clients of the kinds the controllers read and write (nodes, pods, services,
+  // endpointslices, events); the composition root passes controlplane::object_clients.
+  static Result<std::unique_ptr<ControllerManager>> start(const ObjectClientFactory& clients,
                                                           ControllerOptions options);
   // Returns at once: the caches list (retrying with backoff while that fails) and the controllers
   // start once every cache has its first list. Stops the controllers, then the caches; nothing

@@ -72,7 +72,7 @@ void ObjectCache::notify(ObjectEvent::Type type, const ObjectPtr& object, const 
 bool ObjectCache::relist() {
   auto list = client_.list();
   if (!list) {
-    spdlog::warn("controllers: list {}: {}", client_.type().plural, list.error().message);
+    spdlog::warn("controllers: list {}: {}", client_.resource(), list.error().message);
     return false;
   }
   std::map<std::string, ObjectPtr> fresh;
@@ -133,7 +133,7 @@ void ObjectCache::run() {
       if (stopping_) return;
     }
     if (!stream_) {
-      ApiResult<std::unique_ptr<ObjectStream>> w = apiserver::api_fail(ApiError{});
+      ApiResult<std::unique_ptr<ObjectStream>> w = api_fail(ApiError{});
       if (relist()) w = client_.watch(revision());
       if (!w) {
         // Storage trouble (or an object that cannot be read): try again later rather than spin.
@@ -151,7 +151,7 @@ void ObjectCache::run() {
       if (stopping_) return;
       stream_.reset();
       if (events.error().code != 410) {
-        spdlog::warn("controllers: watch {}: {}", client_.type().plural, events.error().message);
+        spdlog::warn("controllers: watch {}: {}", client_.resource(), events.error().message);
         wait_backoff(lock);
       }
       continue;

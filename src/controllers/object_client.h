@@ -1,24 +1,26 @@
 // The seam between controllers and the API: list, watch, get and write one resource type. The
-// in-process implementation talks to the ObjectStore and the storage watch directly (no HTTPS), and
-// tests may put a fake behind the same interface.
+// in-process implementation (controlplane/store_object_client.h) talks to the API server's object
+// layer directly (no HTTPS); tests may put a fake behind the same interface. Controllers see only
+// this header, never the API server's.
 #pragma once
 
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "apiserver/api_error.h"
-#include "apiserver/object_store.h"
-#include "apiserver/resources.h"
+#include "common/error.h"
+#include "k8s/api_error.h"
 #include "k8s/json_fields.h"
 
 namespace podnet::controllers {
 
-using apiserver::ApiError;
-using apiserver::ApiResult;
+using k8s::api_fail;
+using k8s::ApiError;
+using k8s::ApiResult;
 // Objects are shared between the cache and every controller that reads them, never mutated.
 using ObjectPtr = std::shared_ptr<const boost::json::value>;
 
@@ -48,7 +50,8 @@ class ObjectClient {
  public:
   virtual ~ObjectClient() = default;
 
-  virtual const apiserver::ResourceType& type() const = 0;
+  // The resource (plural: "pods", "endpointslices"), for logs.
+  virtual const std::string& resource() const = 0;
   // Every object of the type, in all namespaces.
   virtual ApiResult<ObjectList> list() = 0;
   virtual ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t from_revision) = 0;
@@ -75,33 +78,10 @@ class ObjectClient {
                                              const std::string& node, const std::string& timestamp) = 0;
 };
 
-// ObjectClient over the API server's object layer, for controllers in the server's process.
-class StoreObjectClient final : public ObjectClient {
- public:
-  StoreObjectClient(apiserver::ObjectStore& objects, apiserver::ResourceType type)
-      : objects_(objects), type_(std::move(type)) {}
-
-  const apiserver::ResourceType& type() const override { return type_; }
-  ApiResult<ObjectList> list() override;
-  ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t from_revision) override;
-  ApiResult<boost::json::value> get(const std::string& ns, const std::string& name) override;
-  ApiResult<boost::json::value> create(const std::string& ns, boost::json::value object) override;
-  ApiResult<boost::json::value> update(const std::string& ns, const std::string& name,
-                                       boost::json::value object) override;
-  ApiResult<boost::json::value> update_status(const std::string& ns, const std::string& name,
-                                              boost::json::value object) override;
-  ApiResult<boost::json::value> patch(const std::string& ns, const std::string& name,
-                                      const boost::json::value& merge_patch) override;
-  ApiResult<boost::json::value> remove(const std::string& ns, const std::string& name) override;
-  ApiResult<boost::json::value> force_delete(const std::string& ns, const std::string& name,
-                                             const std::string& uid) override;
-  ApiResult<boost::json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
-                                     const std::string& timestamp) override;
-
- private:
-  apiserver::ObjectStore& objects_;
-  apiserver::ResourceType type_;
-};
+// Makes the client of one resource ("" or "discovery.k8s.io", "endpointslices"), version v1; the
+// composition root hands ControllerManager one (controlplane::object_clients).
+using ObjectClientFactory =
+    std::function<Result<std::unique_ptr<ObjectClient>>(const std::string& group, const std::string& plural)>;
 
 // Small readers of the JSON objects controllers look at (paths: k8s/json_fields.h).
 using k8s::fields::object_at;

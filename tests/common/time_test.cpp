@@ -27,6 +27,42 @@ TEST(TimeFormat, Rfc3339RoundTrips) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
 }
 
+TEST(TimeFormat, OneFormatterForEveryPrecision) {
+  char buf[kRfc3339MaxLen];
+  int64_t ns = int64_t{1709251199} * 1000000000 + 123456789;  // a leap day, one second before midnight
+  EXPECT_EQ(std::string(buf, format_rfc3339(buf, ns, Fraction::kNano)), "2024-02-29T23:59:59.123456789Z");
+  EXPECT_EQ(rfc3339(ns, Fraction::kMicro), "2024-02-29T23:59:59.123456Z");
+  EXPECT_EQ(rfc3339(ns), "2024-02-29T23:59:59Z");
+  EXPECT_EQ(rfc3339(0), "1970-01-01T00:00:00Z");
+  // Before the epoch the seconds round down, so the fraction stays positive.
+  EXPECT_EQ(rfc3339(int64_t{-1}, Fraction::kNano), "1969-12-31T23:59:59.999999999Z");
+  EXPECT_EQ(rfc3339(Sys::time_point{} + 1500ms), "1970-01-01T00:00:01Z");
+  // The longest form fits the documented bound.
+  EXPECT_EQ(format_rfc3339(buf, INT64_MAX, Fraction::kNano), kRfc3339MaxLen);
+}
+
+TEST(TimeFormat, ParsesNanosecondsWithinRange) {
+  EXPECT_EQ(parse_rfc3339_ns("2024-02-29T23:59:59.123456789Z"), int64_t{1709251199} * 1000000000 + 123456789);
+  EXPECT_EQ(parse_rfc3339_ns("1970-01-01T00:00:01.5Z"), 1'500'000'000);
+  EXPECT_EQ(parse_rfc3339_ns("1970-01-01T00:00:00.1234567891Z"), 123456789) << "digits past ns dropped";
+  EXPECT_FALSE(parse_rfc3339_ns("9999-01-01T00:00:00Z")) << "past int64 nanoseconds";
+  EXPECT_FALSE(parse_rfc3339_ns("2023-02-29T00:00:00Z")) << "not a leap year";
+  EXPECT_TRUE(parse_rfc3339_ns("2024-02-29T00:00:00Z"));
+  // What a kubectl-written object holds round-trips through the one parser and formatter.
+  for (const char* t : {"2025-03-04T05:06:07Z", "2025-03-04T05:06:07.123456Z"}) {
+    auto at = parse_rfc3339(t);
+    ASSERT_TRUE(at) << t;
+    EXPECT_EQ(std::string(t).size() > 20 ? rfc3339_micro(*at) : rfc3339(*at), t);
+  }
+}
+
+TEST(TimeFormat, HttpDates) {
+  EXPECT_EQ(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), std::optional<std::time_t>(784111777));
+  EXPECT_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT junk"));
+  EXPECT_FALSE(parse_http_date(""));
+}
+
 TEST(TimeFormat, GoDurations) {
   EXPECT_EQ(parse_duration("1h"), std::chrono::milliseconds(3600000));
   EXPECT_EQ(parse_duration("1h30m"), std::chrono::milliseconds(5400000));

@@ -19,6 +19,7 @@
 #include "controllers/events.h"
 #include "controllers/object_cache.h"
 #include "controllers/object_client.h"
+#include "controlplane/store_object_client.h"
 #include "storage/sqlite_store.h"
 #include "support/temp_dir.h"
 
@@ -44,7 +45,7 @@ class ConflictingClient final : public ObjectClient {
   std::atomic<int> conflicts{0};
   std::atomic<int> writes_refused{0};
 
-  const apiserver::ResourceType& type() const override { return real_.type(); }
+  const std::string& resource() const override { return real_.resource(); }
   ApiResult<ObjectList> list() override { return real_.list(); }
   ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t rev) override { return real_.watch(rev); }
   ApiResult<json::value> get(const std::string& ns, const std::string& name) override {
@@ -92,7 +93,7 @@ class ConflictingClient final : public ObjectClient {
   }
   std::unexpected<ApiError> conflict() {
     return apiserver::api_fail(
-        apiserver::conflict("", real_.type().plural, "x", "the object has been modified"));
+        apiserver::conflict("", real_.resource(), "x", "the object has been modified"));
   }
   ObjectClient& real_;
 };
@@ -112,11 +113,12 @@ class ControllerTest : public ::testing::Test {
     objects_ = std::make_unique<apiserver::ObjectStore>(
         *store_, [this] { return now(); }, 7);
     auto type = [&](const char* group, const char* plural) { return *registry_.find(group, "v1", plural); };
-    nodes_ = std::make_unique<StoreObjectClient>(*objects_, type("", "nodes"));
-    pods_ = std::make_unique<StoreObjectClient>(*objects_, type("", "pods"));
-    services_ = std::make_unique<StoreObjectClient>(*objects_, type("", "services"));
-    slices_ = std::make_unique<StoreObjectClient>(*objects_, type("discovery.k8s.io", "endpointslices"));
-    events_ = std::make_unique<StoreObjectClient>(*objects_, type("", "events"));
+    nodes_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "nodes"));
+    pods_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "pods"));
+    services_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "services"));
+    slices_ = std::make_unique<controlplane::StoreObjectClient>(*objects_,
+                                                                type("discovery.k8s.io", "endpointslices"));
+    events_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "events"));
     auto ns_type = type("", "namespaces");
     objects_->create(ns_type, "", json::object{{"metadata", {{"name", "default"}}}});
     node_cache_ = std::make_unique<ObjectCache>(*nodes_);
@@ -253,7 +255,7 @@ class ControllerTest : public ::testing::Test {
   apiserver::ResourceRegistry registry_ = apiserver::ResourceRegistry::builtin();
   std::unique_ptr<storage::SqliteStore> store_;
   std::unique_ptr<apiserver::ObjectStore> objects_;
-  std::unique_ptr<StoreObjectClient> nodes_, pods_, services_, slices_, events_;
+  std::unique_ptr<controlplane::StoreObjectClient> nodes_, pods_, services_, slices_, events_;
   std::unique_ptr<ObjectCache> node_cache_, pod_cache_, service_cache_, slice_cache_;
   std::unique_ptr<ControllerEvents> event_hub_;
   std::optional<k8s::EventRecorder> recorder_;

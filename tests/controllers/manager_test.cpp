@@ -11,6 +11,7 @@
 
 #include "apiserver/object_store.h"
 #include "apiserver/resources.h"
+#include "controlplane/store_object_client.h"
 #include "storage/sqlite_store.h"
 #include "support/temp_dir.h"
 
@@ -71,7 +72,7 @@ TEST(ControllerManager, StartsAfterAFailingFirstSyncWithBackoff) {
   auto registry = apiserver::ResourceRegistry::builtin();
 
   auto began = std::chrono::steady_clock::now();
-  auto manager = ControllerManager::start(objects, registry, {});
+  auto manager = ControllerManager::start(controlplane::object_clients(objects, registry), {});
   ASSERT_TRUE(manager) << manager.error().message();
   EXPECT_LT(std::chrono::steady_clock::now() - began, 1s) << "start() must not wait for the first list";
   auto ready = (*manager)->readiness_check();
