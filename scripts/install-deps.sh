@@ -11,7 +11,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 build_pkgs=(
-  build-essential g++ cmake ninja-build pkg-config clang-format clang libbpf-dev
+  build-essential g++ cmake ninja-build pkg-config clang-format clang lld libbpf-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libnftnl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
