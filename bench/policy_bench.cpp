@@ -524,7 +524,7 @@ int main(int argc, char** argv) {
       "namespaces it creates (root)"};
   app.add_option("--policies", programming, "Policy counts for the programming runs (0: skip)")
       ->delimiter(',');
-  app.add_option("--connect-policies", connect_counts, "Policy counts for the connect() runs (empty: skip)")
+  app.add_option("--connect-policies", connect_counts, "Policy counts for the connect() runs (0: skip)")
       ->delimiter(',');
   app.add_option("--rounds", rounds, "Interleaved connect rounds")->check(CLI::Range(1, 100));
   app.add_option("--per-round", per_round, "connect() calls per config and round")
@@ -536,6 +536,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   for (int n : programming)
     if (n > 0 && !bench::StopSignal::requested()) rc |= run_programming(n, prefix);
+  std::erase_if(connect_counts, [](int n) { return n <= 0; });
   if (!connect_counts.empty() && !bench::StopSignal::requested())
     rc |= run_connect(connect_counts, rounds, per_round, prefix);
   if (bench::StopSignal::requested()) {
