@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -155,10 +156,23 @@ double pct(std::vector<double> v, int p) {
   return v[std::min(v.size() - 1, v.size() * p / 100)];
 }
 
+// A shell command as a registered child (killed on a stop); not std::system(), which ignores
+// SIGINT in the caller while it waits, so Ctrl-C during a long ipset restore would be lost.
 bool sh(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  if (rc != 0) std::fprintf(stderr, "policy_bench: failed (%d): %s\n", rc, cmd.c_str());
-  return rc == 0;
+  pid_t pid = bench::StopSignal::fork_child();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  bench::StopSignal::reaped(pid);
+  bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!ok && !bench::StopSignal::requested())
+    std::fprintf(stderr, "policy_bench: failed (status %d): %s\n", status, cmd.c_str());
+  return ok;
 }
 
 // ---- 1. programming ----
@@ -489,8 +503,10 @@ int run_connect(const std::vector<int>& counts, int rounds, int per_round, const
                    c->label.c_str(), c->policies);
       return 1;
     }
+  // Each round starts one config later (A B C D, B C D A, ...): no config always follows the same one.
   for (int r = 0; r < rounds && !bench::StopSignal::requested(); ++r)
-    for (auto& c : configs) {
+    for (size_t k = 0; k < configs.size(); ++k) {
+      auto& c = configs[(k + r) % configs.size()];
       auto s = connects(c->topo, per_round);
       std::vector<double> ok;
       for (double v : s)
