@@ -21,8 +21,8 @@ run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-st
   dnsutils util-linux curl)
 runtime_pkgs=(podman containerd runc)
 # unbound (upstream of the DNS forwarding tests; also its peer in bench/run-dns-bench.sh with
-# dnsmasq-base and dnsperf).
-test_pkgs=(protobuf-compiler python3-kubernetes afl++ unbound dnsmasq-base dnsperf)
+# dnsmasq-base and dnsperf). ipset: kube-router's rule shape in bench/policy_bench.
+test_pkgs=(protobuf-compiler python3-kubernetes afl++ unbound dnsmasq-base dnsperf ipset)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}" "${test_pkgs[@]}"); fi
