@@ -206,6 +206,7 @@ class Check {
     if (auto st = wait_servers(); !st) return st;
     if (!opts_.before_clients.empty()) {
       progress_.say("running the --before-clients hook");
+      ::setenv("PODNET_CHECK_NAMESPACE", plan_.ns.c_str(), 1);
       int rc = std::system(opts_.before_clients.c_str());
       if (rc != 0) return fail_msg("--before-clients hook exited with " + std::to_string(rc));
     }

@@ -165,13 +165,14 @@ std::vector<CheckRow> judge(const CheckPlan& plan, const CheckResults& res) {
     std::vector<double> lat;
     std::map<std::string, int> seen;
     std::string bad;
-    int n_ok = 0, n_all = 0;
+    int n_ok = 0, n_all = 0, retried = 0;
     for (const auto& r : rs) {
       if (!r.key.starts_with("cip:")) continue;
       ++n_all;
       auto [name, peer] = split_answer(r.answer);
       if (r.ok && name.starts_with("srv-")) {
         ++n_ok;
+        retried += r.attempts > 1;
         ++seen[name];
         ++backends[name];
         lat.push_back(ms(r));
@@ -192,6 +193,9 @@ std::vector<CheckRow> judge(const CheckPlan& plan, const CheckResults& res) {
           std::to_string(n_ok) + "/" + std::to_string(n_all) + " answered" + (bad.empty() ? "" : ": " + bad);
     } else {
       cip.detail = std::to_string(n_ok) + " connections, median latency; answered by " + by;
+      if (retried > 0)
+        cip.detail +=
+            "; " + std::to_string(retried) + " only after a retry (an endpoint that does not answer?)";
     }
     rows.push_back(cip);
     if (!plan.dns.available) {
@@ -200,6 +204,9 @@ std::vector<CheckRow> judge(const CheckPlan& plan, const CheckResults& res) {
       CheckRow r =
           answered(row("pod-to-Service by DNS name", from, "cip." + plan.ns + ".svc." + plan.cluster_domain),
                    find(rs, "dns"), "", self, "NAT");
+      if (const ProbeResult* p = find(rs, "dns");
+          r.verdict == Verdict::kFail && p && !p->ok && p->address == plan.cluster_ip)
+        r.detail = "resolved to the ClusterIP " + p->address + ", then: " + r.detail;
       if (r.verdict == Verdict::kPass) {
         const ProbeResult* p = find(rs, "dns");
         if (p->address != plan.cluster_ip) {
@@ -326,7 +333,12 @@ void diagnose(const CheckPlan& plan, std::vector<CheckRow>& rows) {
   for (auto& r : rows) {
     if (r.verdict != Verdict::kFail || !r.hop.empty()) continue;
     const std::string a = node_of_from(r), b = node_of_to(r);
-    if (r.path == "pod-to-pod across nodes") {
+    if (r.to == "-") {  // the pod that was to probe from here never reported
+      r.hop = "pods on " + a;
+      r.cause = "the check's pod on " + a +
+                " did not run: its agent is not starting pods (stopped, or cut off "
+                "from the API server), or the podnet binary/image is missing there (use --image)";
+    } else if (r.path == "pod-to-pod across nodes") {
       std::string gone = cut_off.count(b) ? b : cut_off.count(a) ? a : "";
       if (!gone.empty()) {
         r.hop = "underlay " + gone;
@@ -343,6 +355,13 @@ void diagnose(const CheckPlan& plan, std::vector<CheckRow>& rows) {
     } else if (r.path == "container-to-container") {
       r.hop = "loopback in pod cli-" + a;
       r.cause = "lo is down in the pod's namespace, or its second container did not start";
+    } else if ((r.path == "node-to-pod" || r.path == "NodePort from outside" ||
+                r.path == "externalTrafficPolicy Local") &&
+               (cut_off.count(b) || cut_off.count(a))) {
+      std::string gone = cut_off.count(b) ? b : a;
+      r.hop = "underlay " + gone;
+      r.cause = "every path across nodes to and from " + gone +
+                " fails: its underlay link, or its routes/VXLAN device (agent down?)";
     } else if (r.path == "node-to-pod") {
       bool pods_fine = !failed("pod-to-pod across nodes", "pod cli-" + a, "srv-" + b + " ") &&
                        !failed("pod-to-pod same node", "pod cli-" + b, "");
@@ -359,8 +378,12 @@ void diagnose(const CheckPlan& plan, std::vector<CheckRow>& rows) {
                           : "pod-to-pod fails from here too: see those rows first";
     } else if (r.path == "pod-to-Service by DNS name") {
       r.hop = "cluster DNS on " + a;
+      if (r.detail.starts_with("resolved to the ClusterIP")) r.hop = "Service cip (the name resolved)";
       r.cause =
-          failed("pod-to-ClusterIP", r.from, "")
+          r.detail.starts_with("resolved to the ClusterIP")
+              ? "DNS answered; the connection to the Service then failed: an endpoint on a broken node or "
+                "the proxy (see the ClusterIP and pod-to-pod rows)"
+          : failed("pod-to-ClusterIP", r.from, "")
               ? "the ClusterIP itself fails (see that row)"
               : "the name did not resolve to the ClusterIP: the node's DNS server or the pod's resolv.conf";
     } else if (r.path == "egress masquerade") {
@@ -394,9 +417,8 @@ void diagnose(const CheckPlan& plan, std::vector<CheckRow>& rows) {
       r.cause =
           "the Service's EndpointSlices do not list every server pod, or the proxy picks one endpoint only";
     } else {
-      r.hop = "probe pod on " + a;
-      r.cause =
-          "the probe pod did not run: image or command missing on the node (use --image), or scheduling";
+      r.hop = "node " + a;
+      r.cause = "see the detail";
     }
   }
 }

@@ -132,7 +132,7 @@ ProbeResult probe(const ProbeTarget& t, const ProbeTiming& timing) {
     Result<std::string> got =
         to ? attempt(*to, timing.attempt) : Result<std::string>(std::unexpected(to.error()));
     r.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-    if (to) r.address = peer_of(*to);
+    r.address = to ? peer_of(*to) : "";
     if (got) {
       r.answer = *got;
       r.error.clear();

@@ -120,8 +120,12 @@ TEST(CheckReport, ANodeCutOffIsNamedAsItsUnderlay) {
   auto r = healthy(p);
   for (const std::string n : {"node1", "node2"}) set(r, n, "pod:node3", bad("pod:node3", "timed out"));
   for (const std::string m : {"node1", "node2"}) set(r, "node3", "pod:" + m, bad("pod:" + m, "timed out"));
+  for (auto& x : r.outside)
+    if (x.key == "np:node3") x = bad(x.key, "connect: timed out (dropped?)");
+  for (auto& x : r.node["node1"])
+    if (x.key == "pod:node3") x = bad(x.key, "connect: timed out (dropped?)");
   auto f = failures(p, r);
-  ASSERT_EQ(f.size(), 4u) << dump(f);
+  ASSERT_EQ(f.size(), 6u) << dump(f);
   for (const auto& row : f) EXPECT_EQ(row.hop, "underlay node3") << dump(f);
 }
 
@@ -188,7 +192,7 @@ TEST(CheckReport, AbsentFeaturesAreSkippedWithTheirReasonAndAMissingPodFails) {
     if (row.verdict == Verdict::kFail) {
       ++failed;
       EXPECT_NE(row.detail.find("not done after 60 s: Pending"), std::string::npos);
-      EXPECT_EQ(row.hop, "probe pod on node2");
+      EXPECT_EQ(row.hop, "pods on node2");
     }
   }
   EXPECT_EQ(skipped, 2 * 3 + 1);  // DNS, egress, policy of the two reporting clients; LB
