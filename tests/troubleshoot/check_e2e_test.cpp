@@ -7,9 +7,11 @@
 // fast path's tunnel entry on one node for another removed. docs/troubleshooting.md lists what
 // each fault breaks.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -193,8 +195,33 @@ TEST_F(CheckE2E, HostGwHealthyThenTheUnderlayLinkOfOneNodeDown) {
 
 // pn_tunnels on node1 loses node2's pod range: the fast path then hands those packets to the
 // kernel, whose route through the VXLAN device still carries them.
-TEST_F(CheckE2E, VxlanFastPathTunnelEntryRemoved) {
+TEST_F(CheckE2E, VxlanInterruptedCheckCleansUpThenFastPathTunnelEntryRemoved) {
   ASSERT_NO_FATAL_FAILURE(bring_up("vxlan"));
+  // Ctrl-C while its pods start: exit 130, its namespace and pods gone.
+  {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execl(podnet_bin().c_str(), "podnet", "check", "-q", "--kubeconfig", c_.kubeconfig().c_str(),
+              nullptr);
+      ::_exit(127);
+    }
+    ASSERT_GT(pid, 0);
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; ++i) {
+      seen = c_.kubectl("get pods -A -o name").out.find("pod/srv-node") != std::string::npos;
+      if (!seen) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(seen) << "the check's pods never appeared";
+    ::kill(pid, SIGINT);
+    int st = 0;
+    ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 130) << st;
+    expect_no_check_namespace();
+    EXPECT_EQ(c_.kubectl("get pods -A -o name").out.find("srv-node"), std::string::npos);
+  }
   std::string cidr = c_.kubectl("get node node2 -o jsonpath={.spec.podCIDR}").out;
   struct {
     uint32_t prefixlen, addr;
