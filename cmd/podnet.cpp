@@ -221,6 +221,9 @@ int main(int argc, char** argv) {
   down_cmd->add_option("--state-dir", down.state_dir, "The cluster's state dir")->capture_default_str();
   auto* status_cmd = app.add_subcommand("status", "Nodes, pods and services of a `podnet up` cluster");
   status_cmd->add_option("--state-dir", status.state_dir, "The cluster's state dir")->capture_default_str();
+  status_cmd->add_option(
+      "--graph", status.graph,
+      "Also draw nodes, pod CIDRs, pods, Services and endpoints, tunnels into this SVG file");
 
   auto check = podnet::cli::add_check_commands(app);
 

@@ -14,8 +14,11 @@
 #include <sys/wait.h>
 
 #include <boost/json.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -28,6 +31,7 @@ namespace podnet::testing {
 namespace {
 
 namespace json = boost::json;
+namespace pt = boost::property_tree;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -145,6 +149,24 @@ TEST_F(CheckE2E, VxlanHealthyThenTheProxyTablesOfOneNodeDeleted) {
   ASSERT_NO_FATAL_FAILURE(bring_up("vxlan"));
   ASSERT_NO_FATAL_FAILURE(healthy());
   auto run = check_with_fault(2, [&] {
+    // While the check's server pods run: the picture names every node and pod (parsed as XML).
+    TempDir dir("pn-check-graph");
+    auto st =
+        shell(podnet_bin() + " status --state-dir " + c_.state_dir() + " --graph " + dir.path() + "/c.svg");
+    EXPECT_EQ(st.rc, 0) << st.out;
+    pt::ptree tree;
+    EXPECT_NO_THROW(pt::read_xml(dir.path() + "/c.svg", tree));
+    std::string texts;
+    std::function<void(const pt::ptree&)> walk = [&](const pt::ptree& t) {
+      for (const auto& [key, child] : t) {
+        if (key == "text") texts += child.get_value<std::string>() + "\n";
+        walk(child);
+      }
+    };
+    walk(tree);
+    for (const std::string want : {"node node1\n", "node node2\n", "node node3\n", "srv-node1\n",
+                                   "srv-node2\n", "srv-node3\n", "svc cip\n", "vxlan\n"})
+      EXPECT_NE(texts.find(want), std::string::npos) << want << " not in the SVG's text:\n" << texts;
     auto r = c_.in_node(2,
                         "for t in $(nft list tables | awk \"/^table ip podnet-proxy/{print \\$3}\"); do "
                         "nft delete table ip $t; done; nft list tables | grep \"table ip podnet-proxy\"");
