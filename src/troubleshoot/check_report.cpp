@@ -214,6 +214,8 @@ std::vector<CheckRow> judge(const CheckPlan& plan, const CheckResults& res) {
           r.detail = "resolved to " + p->address + ", not the ClusterIP " + plan.cluster_ip;
         } else {
           r.detail = "resolved to " + p->address + "; " + r.detail;
+          if (r.latency_ms > 1000)
+            r.detail += "; slow: over 1 s (a query lost and answered on the resolver's retry, 5 s in glibc?)";
         }
       }
       rows.push_back(r);
