@@ -6,9 +6,13 @@
 //   iperf    iperf3 pod-to-pod on one node and across nodes (vxlan, host-gw, and vxlan without the
 //            eBPF fast path) against a bare veth pair between two namespaces made here
 //   rss      VmRSS of the agents with N selector-less Services (one endpoint each) programmed
+//   dns      the node-local cluster DNS (docs/dns.md): Service create -> its name answers an A record
+//            at the kube-dns ClusterIP from all 3 node namespaces (asked once before the create, so
+//            the NXDOMAIN path is warm), and the longest gap in answers on a node while its agent is
+//            killed (SIGKILL) and restarted by its supervisor
 // Needs root, podnet, podnet-cni, pod_tool, iperf3.
 //
-//   cluster_bench [--bench netprog,podstart,iperf,rss] [--changes 200] [--pods 100]
+//   cluster_bench [--bench netprog,podstart,iperf,rss,dns] [--changes 200] [--pods 100]
 //                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 5] [--iperf-pin yes|no]
 //
 // iperf3's client and server run pinned to CPUs 0 and 1 (iperf3 -A 0,1) in every case, the bare
@@ -28,6 +32,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -628,15 +633,237 @@ int bench_rss(int services, int writers) {
   return errors == 0 && *std::min_element(counts.begin(), counts.end()) >= preexisting + services ? 0 : 1;
 }
 
+// ---- dns -----------------------------------------------------------------------------------------
+
+// A recursion-desired A query for `name` with id `id` (RFC 1035 4.1).
+std::string dns_query(const std::string& name, uint16_t id) {
+  std::string q{static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  std::stringstream ss(name);
+  for (std::string label; std::getline(ss, label, '.');) {
+    q += static_cast<char>(label.size());
+    q += label;
+  }
+  q += std::string{0, 0, 1, 0, 1};  // root, QTYPE A, QCLASS IN
+  return q;
+}
+
+enum class DnsAnswer { kRecord, kNegative, kNone };
+
+// One query over a connected UDP socket; kRecord when the reply (same id) has rcode 0 and an answer.
+DnsAnswer ask(int fd, const std::string& name, std::chrono::milliseconds wait) {
+  static std::atomic<uint16_t> next_id{1};
+  uint16_t id = next_id++;
+  std::string q = dns_query(name, id);
+  if (::send(fd, q.data(), q.size(), 0) < 0) return DnsAnswer::kNone;
+  auto end = Clock::now() + wait;
+  unsigned char buf[1500];
+  while (Clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    int left =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
+    if (::poll(&p, 1, std::max(left, 1)) != 1) return DnsAnswer::kNone;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 12) return DnsAnswer::kNone;  // ECONNREFUSED: nothing listens (the agent is down)
+    if (((buf[0] << 8) | buf[1]) != id) continue;
+    int rcode = buf[3] & 0x0f, answers = (buf[6] << 8) | buf[7];
+    return rcode == 0 && answers > 0 ? DnsAnswer::kRecord : DnsAnswer::kNegative;
+  }
+  return DnsAnswer::kNone;
+}
+
+// A UDP socket connected to ip:53, made in the calling thread's network namespace.
+podnet::UniqueFd dns_socket(const std::string& ip) {
+  podnet::UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(53);
+  ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) return {};
+  return fd;
+}
+
+int bench_dns(int changes) {
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  auto nodes = node_namespaces(c, 3);
+  auto kube_dns = api->get("/api/v1/namespaces/kube-system/services/kube-dns");
+  if (!kube_dns) return std::fprintf(stderr, "no kube-system/kube-dns\n"), 1;
+  const std::string dns_ip = str(*kube_dns, {"spec", "clusterIP"});
+  // Each node's thread enters its namespace once and answers requests: "is `name` a record yet?".
+  struct Probe {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string name;  // empty: idle
+    bool stop = false;
+    std::optional<Clock::time_point> seen;
+    int negative_before = 0;
+  };
+  std::vector<std::unique_ptr<Probe>> probes;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    probes.push_back(std::make_unique<Probe>());
+    threads.emplace_back([&, i] {
+      Probe& pr = *probes[i];
+      auto ns = podnet::netlink::NetNs::open("/run/netns/" + nodes[i]);
+      if (!ns) return;
+      (void)ns->run([&]() -> podnet::Status {
+        auto fd = dns_socket(dns_ip);
+        std::unique_lock l(pr.mu);
+        while (true) {
+          pr.cv.wait(l, [&] { return pr.stop || !pr.name.empty(); });
+          if (pr.stop) break;
+          std::string name = pr.name;
+          l.unlock();
+          auto end = Clock::now() + std::chrono::seconds(10);
+          std::optional<Clock::time_point> seen;
+          while (Clock::now() < end)
+            if (ask(fd.get(), name, std::chrono::milliseconds(20)) == DnsAnswer::kRecord) {
+              seen = Clock::now();
+              break;
+            }
+          l.lock();
+          pr.seen = seen;
+          pr.name.clear();
+          pr.cv.notify_all();
+        }
+        return {};
+      });
+    });
+  }
+  auto stop_probes = [&] {
+    for (auto& p : probes) {
+      std::lock_guard l(p->mu);
+      p->stop = true;
+      p->cv.notify_all();
+    }
+    for (auto& t : threads) t.join();
+  };
+  // The server answers once the agents see kube-dns: wait for `kubernetes.default`.
+  {
+    auto ns = podnet::netlink::NetNs::open("/run/netns/" + nodes[0]);
+    bool up = false;
+    if (ns)
+      (void)ns->run([&]() -> podnet::Status {
+        auto fd = dns_socket(dns_ip);
+        auto end = Clock::now() + std::chrono::seconds(30);
+        while (!up && Clock::now() < end)
+          up = ask(fd.get(), "kubernetes.default.svc.cluster.local", std::chrono::milliseconds(100)) ==
+               DnsAnswer::kRecord;
+        return {};
+      });
+    if (!up) {
+      stop_probes();
+      return std::fprintf(stderr, "cluster DNS does not answer kubernetes.default on node1\n"), 1;
+    }
+  }
+  std::vector<double> live_ms, ack_ms;
+  int failed = 0, negative = 0;
+  for (int i = 0; i < changes; ++i) {
+    std::string svc = "dns-" + std::to_string(i);
+    std::string fqdn = svc + ".default.svc.cluster.local";
+    {  // asked before it exists: NXDOMAIN (our own zone: nothing is cached as negative)
+      auto ns = podnet::netlink::NetNs::open("/run/netns/" + nodes[i % 3]);
+      if (ns)
+        (void)ns->run([&]() -> podnet::Status {
+          auto fd = dns_socket(dns_ip);
+          if (ask(fd.get(), fqdn, std::chrono::milliseconds(200)) == DnsAnswer::kNegative) ++negative;
+          return {};
+        });
+    }
+    auto t0 = Clock::now();
+    for (auto& p : probes) {
+      std::lock_guard l(p->mu);
+      p->name = fqdn;
+      p->seen.reset();
+      p->cv.notify_all();
+    }
+    auto s = api->create(kServices, service(svc));
+    auto t1 = Clock::now();
+    if (!s) {
+      stop_probes();
+      return std::fprintf(stderr, "create service: %s\n", s.error().message().c_str()), 1;
+    }
+    Clock::time_point last{};
+    bool all = true;
+    for (auto& p : probes) {
+      std::unique_lock l(p->mu);
+      p->cv.wait(l, [&] { return p->name.empty(); });
+      if (!p->seen)
+        all = false;
+      else
+        last = std::max(last, *p->seen);
+    }
+    if (!all) {
+      ++failed;
+      continue;
+    }
+    live_ms.push_back(ms_since(t0, last));
+    ack_ms.push_back(ms_since(t1, last));
+  }
+  stop_probes();
+  std::printf("dns (3 nodes, vxlan; node-local server on kube-dns %s, queried from every node netns):\n",
+              dns_ip.c_str());
+  std::printf("  Service create -> A record answered on all 3 nodes: %s\n", summary(live_ms).c_str());
+  std::printf("    (POST response -> answered: %s)\n", summary(ack_ms).c_str());
+  std::printf("    NXDOMAIN before the create: %d of %d; not answered within 10 s: %d; target p99 < 100 ms\n",
+              negative, changes, failed);
+  std::fflush(stdout);
+
+  // Agent restart: node1's agent killed; its supervisor starts it again.
+  std::vector<double> gaps;
+  for (int round = 0; round < 3; ++round) {
+    pid_t agent = c.daemon_pid("agent-node1");
+    if (agent <= 0) return std::fprintf(stderr, "no agent-node1 pid\n"), 1;
+    double longest = 0;
+    bool back = false;
+    auto ns = podnet::netlink::NetNs::open("/run/netns/" + nodes[0]);
+    if (!ns) return std::fprintf(stderr, "node1 netns: %s\n", ns.error().message().c_str()), 1;
+    (void)ns->run([&]() -> podnet::Status {
+      auto fd = dns_socket(dns_ip);
+      auto last_ok = Clock::now();
+      bool killed = false;
+      auto end = Clock::now() + std::chrono::seconds(60);
+      while (Clock::now() < end) {
+        bool ok = ask(fd.get(), "dns-0.default.svc.cluster.local", std::chrono::milliseconds(10)) ==
+                  DnsAnswer::kRecord;
+        auto now = Clock::now();
+        if (ok) {
+          longest = std::max(longest, ms_since(last_ok, now));
+          last_ok = now;
+          if (killed && c.daemon_pid("agent-node1") != agent) {
+            back = true;
+            break;
+          }
+        }
+        if (!killed) {
+          ::kill(agent, SIGKILL);
+          killed = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      return {};
+    });
+    if (!back) return std::fprintf(stderr, "DNS on node1 not back within 60 s of the agent's kill\n"), 1;
+    gaps.push_back(longest);
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+  }
+  std::printf(
+      "  agent SIGKILL -> answers again on its node (longest gap between answers, probes every ~15 ms): %s\n",
+      summary(gaps).c_str());
+  std::fflush(stdout);
+  return failed ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string which = "netprog,podstart,iperf,rss";
+  std::string which = "netprog,podstart,iperf,rss,dns";
   int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8;
   std::string pin = "yes";
   CLI::App app{"cluster_bench: issue 5's benchmarks on real `podnet up` clusters"};
-  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss")->capture_default_str();
-  app.add_option("--changes", changes, "netprog: writes per series")
+  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss,dns")->capture_default_str();
+  app.add_option("--changes", changes, "netprog: writes per series; dns: Services created")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--pods", pods, "podstart: pods created")->capture_default_str()->check(CLI::PositiveNumber);
@@ -663,8 +890,8 @@ int main(int argc, char** argv) {
   std::set<std::string> run;
   std::stringstream ss(which);
   for (std::string w; std::getline(ss, w, ',');) {
-    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss")
-      return std::fprintf(stderr, "--bench: unknown benchmark '%s' (netprog, podstart, iperf, rss)\n",
+    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss" && w != "dns")
+      return std::fprintf(stderr, "--bench: unknown benchmark '%s' (netprog, podstart, iperf, rss, dns)\n",
                           w.c_str()),
              2;
     run.insert(w);
@@ -674,5 +901,6 @@ int main(int argc, char** argv) {
   if (run.contains("podstart")) rc |= bench_podstart(pods);
   if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin == "yes");
   if (run.contains("rss")) rc |= bench_rss(services, writers);
+  if (run.contains("dns")) rc |= bench_dns(changes);
   return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "cli/agent_cmd.h"
 #include "cli/agent_pods.h"
+#include "cli/check_cmd.h"
 #include "cli/cluster_cmds.h"
 #include "cli/demo.h"
 #include "cli/proxy_cmd.h"
@@ -220,8 +221,14 @@ int main(int argc, char** argv) {
   down_cmd->add_option("--state-dir", down.state_dir, "The cluster's state dir")->capture_default_str();
   auto* status_cmd = app.add_subcommand("status", "Nodes, pods and services of a `podnet up` cluster");
   status_cmd->add_option("--state-dir", status.state_dir, "The cluster's state dir")->capture_default_str();
+  status_cmd->add_option(
+      "--graph", status.graph,
+      "Also draw nodes, pod CIDRs, pods, Services and endpoints, tunnels into this SVG file");
+
+  auto check = podnet::cli::add_check_commands(app);
 
   CLI11_PARSE(app, argc, argv);
+  if (int rc = podnet::cli::run_check_commands(*check); rc >= 0) return rc;
   if (agent_cmd->parsed()) {
     podnet::agent::PodRunnerFactory pods;
     if (agent.run_pods && !agent.cleanup) {

@@ -11,18 +11,18 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 build_pkgs=(
-  build-essential g++ cmake ninja-build pkg-config clang-format clang libbpf-dev
+  build-essential g++ cmake ninja-build pkg-config clang-format clang lld libbpf-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libnftnl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libknot-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libknot-dev libgraphviz-dev
 )
 run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins
   dnsutils util-linux curl)
 runtime_pkgs=(podman containerd runc)
 # unbound (upstream of the DNS forwarding tests; also its peer in bench/run-dns-bench.sh with
-# dnsmasq-base and dnsperf).
-test_pkgs=(protobuf-compiler python3-kubernetes afl++ unbound dnsmasq-base dnsperf)
+# dnsmasq-base and dnsperf). ipset: kube-router's rule shape in bench/policy_bench.
+test_pkgs=(protobuf-compiler python3-kubernetes afl++ unbound dnsmasq-base dnsperf ipset)
 
 pkgs=("${build_pkgs[@]}" "${run_pkgs[@]}")
 if [ "${1:-}" = "--runtime-tests" ]; then pkgs+=("${runtime_pkgs[@]}" "${test_pkgs[@]}"); fi

@@ -31,6 +31,7 @@ int run_up(const UpOptions& opts);
 
 struct StateDirOptions {
   std::string state_dir = cluster::kDefaultStateDir;
+  std::string graph;  // status: also draw the cluster into this SVG file
 };
 
 int run_down(const StateDirOptions& opts);

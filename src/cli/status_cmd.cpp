@@ -10,6 +10,7 @@
 #include "cluster/processes.h"
 #include "cluster/supervision.h"
 #include "cluster/views.h"
+#include "troubleshoot/cluster_graph.h"
 
 namespace podnet::cli {
 namespace {
@@ -215,6 +216,20 @@ int run_status(const StateDirOptions& opts) {
   }
   if (rows.size() == 1) rows = {{"(none)"}};
   print_table(rows);
+
+  if (!opts.graph.empty()) {
+    auto slices = (*client)->get("/apis/discovery.k8s.io/v1/endpointslices");
+    if (!slices) {
+      std::fprintf(stderr, "podnet status: API server: %s\n", slices.error().message().c_str());
+      return 1;
+    }
+    troubleshoot::ClusterObjects objects{*nodes, *pods, *services, *slices, spec.overlay};
+    if (auto st = troubleshoot::render_graph(troubleshoot::cluster_dot(objects), opts.graph); !st) {
+      std::fprintf(stderr, "podnet status: %s\n", st.error().message().c_str());
+      return 1;
+    }
+    std::printf("\ngraph written to %s\n", opts.graph.c_str());
+  }
   return 0;
 }
 

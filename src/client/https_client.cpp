@@ -387,6 +387,13 @@ Result<json::value> HttpsApiClient::get(const std::string& path) {
   return impl_->call(http::verb::get, path);
 }
 
+Result<std::string> HttpsApiClient::get_text(const std::string& path) {
+  PODNET_TRY(reply, impl_->roundtrip(http::verb::get, path, {}, {}));
+  if (reply.status < 200 || reply.status > 299)
+    return std::unexpected(wrap(http_failure(reply.status, reply.body).error(), "GET " + path));
+  return std::move(reply.body);
+}
+
 Result<json::value> HttpsApiClient::create(const std::string& collection, const json::value& object) {
   return impl_->call(http::verb::post, collection, json::serialize(object), "application/json");
 }

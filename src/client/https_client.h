@@ -42,6 +42,8 @@ class HttpsApiClient : public ApiClient {
 
   // GET one object or any JSON document.
   Result<boost::json::value> get(const std::string& path);
+  // GET a document that is not JSON (pods/<name>/log); errors as for get().
+  Result<std::string> get_text(const std::string& path);
   // Writes return the object as the server stored it. Kubernetes Status errors become Error codes:
   // 404 kNotFound, 409 kAlreadyExists (reason AlreadyExists) or kConflict, 410 kExpired,
   // 401/403 EACCES, 400/422 EINVAL, others 0 (api_client.h); the message is the Status message.

@@ -162,6 +162,10 @@ struct Server::Impl {
     std::string cache_key, loop_key;
     size_t upstream = 0, tries = 0;
     Clock::time_point started, deadline;
+    // Over TCP (after a truncated UDP answer): the framed query still to send, the framed answer so far.
+    bool over_tcp = false;
+    size_t tcp_sent = 0;
+    std::vector<uint8_t> tcp_in;
   };
 
   const RecordStore& store;
@@ -188,7 +192,8 @@ struct Server::Impl {
       : store(s), metrics(m), opts(std::move(o)), responder(s), cache(opts.cache), big(kMaxMessage + 2) {}
   ~Impl() {
     for (auto& [_, c] : conns) ::close(c.watch->fd);
-    for (auto& [_, f] : in_flight) ::close(f.watch->fd);
+    for (auto& [_, f] : in_flight)
+      if (f.watch) ::close(f.watch->fd);
     for (auto& l : listeners) ::close(l->fd);
     if (wake >= 0) ::close(wake);
     if (ep >= 0) ::close(ep);
@@ -372,10 +377,11 @@ struct Server::Impl {
     const SocketAddress& up = opts.upstreams[f.upstream % opts.upstreams.size()];
     sockaddr_storage ss;
     socklen_t len = to_sockaddr(up, ss);
-    int fd = ::socket(up.ip.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = f.over_tcp ? SOCK_STREAM : SOCK_DGRAM;
+    int fd = ::socket(up.ip.is_v4() ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
     // connect(): a kernel-chosen (random) source port, and only this upstream's datagrams arrive.
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && !(f.over_tcp && errno == EINPROGRESS)) {
       ::close(fd);
       return false;
     }
@@ -387,16 +393,86 @@ struct Server::Impl {
     in_flight_keys.insert(f.loop_key);
     f.deadline = Clock::now() + opts.upstream_timeout;
     ++f.tries;
+    if (f.over_tcp) {  // sent once connected (EPOLLOUT), with its two-byte length (RFC 1035 4.2.2)
+      f.tcp_sent = 0;
+      f.tcp_in.clear();
+      return static_cast<bool>(add(f.watch.get(), EPOLLIN | EPOLLOUT));
+    }
     if (!add(f.watch.get(), EPOLLIN)) return false;
     if (::send(fd, f.query.data(), f.query.size(), MSG_DONTWAIT) < 0) return false;
     return true;
+  }
+
+  // An upstream TCP connection's event: writes the framed query, reads the framed answer; on an
+  // error or EOF it waits for the deadline (then the next upstream, as for UDP).
+  void on_upstream_tcp(Watch* w, InFlight& f, uint32_t events) {
+    if ((events & EPOLLOUT) && f.tcp_sent < f.query.size() + 2) {
+      uint8_t len[2] = {static_cast<uint8_t>(f.query.size() >> 8), static_cast<uint8_t>(f.query.size())};
+      while (f.tcp_sent < f.query.size() + 2) {
+        iovec iov[2];
+        int n = 0;
+        if (f.tcp_sent < 2) iov[n++] = {len + f.tcp_sent, 2 - f.tcp_sent};
+        size_t off = f.tcp_sent < 2 ? 0 : f.tcp_sent - 2;
+        iov[n++] = {f.query.data() + off, f.query.size() - off};
+        msghdr mh{};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = static_cast<size_t>(n);
+        ssize_t sent = ::sendmsg(w->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+          ::epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, nullptr);  // refused: wait for the deadline
+          return;
+        }
+        f.tcp_sent += static_cast<size_t>(sent);
+      }
+      if (f.tcp_sent == f.query.size() + 2) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = w;
+        ::epoll_ctl(ep, EPOLL_CTL_MOD, w->fd, &ev);
+      }
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+    for (;;) {
+      size_t want = f.tcp_in.size() < 2 ? 2 : 2 + ((size_t{f.tcp_in[0]} << 8) | f.tcp_in[1]);
+      if (f.tcp_in.size() == want && want > 2) break;
+      size_t have = f.tcp_in.size();
+      f.tcp_in.resize(want);
+      ssize_t n = ::recv(w->fd, f.tcp_in.data() + have, want - have, MSG_DONTWAIT);
+      if (n <= 0) {
+        f.tcp_in.resize(have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {  // closed: stop watching it
+          ::epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, nullptr);
+        }
+        return;
+      }
+      f.tcp_in.resize(have + static_cast<size_t>(n));
+    }
+    uint8_t* m = f.tcp_in.data() + 2;
+    size_t n = f.tcp_in.size() - 2;
+    std::span<const uint8_t> reply(m, n);
+    if (n < KNOT_WIRE_HEADER_SIZE || !knot_wire_get_qr(m) || knot_wire_get_id(m) != f.our_id ||
+        !same_question(reply, f.query)) {
+      metrics.upstream_spoof();
+      ::epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, nullptr);
+      return;
+    }
+    if (!knot_wire_get_tc(m)) {
+      cache.put(f.cache_key, reply, Clock::now());
+      metrics.set_cache_entries(cache.size());
+    }
+    std::memcpy(big.data(), m, n);
+    deliver(f, big.data(), n);
+    finish_in_flight(w->id);
   }
 
   void finish_in_flight(uint64_t token) {
     auto it = in_flight.find(token);
     if (it == in_flight.end()) return;
     in_flight_keys.erase(it->second.loop_key);
-    ::close(it->second.watch->fd);
+    if (it->second.watch) ::close(it->second.watch->fd);  // none when the last send_upstream failed early
     in_flight.erase(it);
   }
 
@@ -413,10 +489,11 @@ struct Server::Impl {
     metrics.response(knot_wire_get_rcode(m), std::chrono::duration<double>(Clock::now() - f.started).count());
   }
 
-  void on_upstream(Watch* w) {
+  void on_upstream(Watch* w, uint32_t events) {
     auto it = in_flight.find(w->id);
     if (it == in_flight.end()) return;
     InFlight& f = it->second;
+    if (f.over_tcp) return on_upstream_tcp(w, f, events);
     uint8_t* m = big.data();
     for (;;) {
       ssize_t n = ::recv(w->fd, m, kMaxMessage, MSG_DONTWAIT);
@@ -426,6 +503,17 @@ struct Server::Impl {
           !same_question(reply, f.query)) {
         metrics.upstream_spoof();
         continue;
+      }
+      if (knot_wire_get_tc(m)) {
+        // Truncated: a TCP client gets the whole answer, asked again over TCP; a UDP client gets
+        // the truncated one and retries over TCP itself. Neither is cached.
+        if (f.tcp) {
+          f.over_tcp = true;
+          if (send_upstream(w->id, f)) return;
+        }
+        deliver(f, m, reply.size());
+        finish_in_flight(w->id);
+        return;
       }
       cache.put(f.cache_key, reply, Clock::now());
       metrics.set_cache_entries(cache.size());
@@ -610,7 +698,7 @@ struct Server::Impl {
             on_tcp(w, evs[i].events);
             break;
           case Kind::kUpstream:
-            on_upstream(w);
+            on_upstream(w, evs[i].events);
             break;
           case Kind::kWake:
             return;

@@ -108,6 +108,7 @@ struct Intervals {
 struct Peer {
   std::vector<const Pod*> pods;
   Intervals blocks;
+  bool has_block = false;  // an ipBlock (its intervals may be empty: a cidr wholly excepted)
 };
 
 constexpr const char* kAnyPeer = "*";
@@ -180,6 +181,7 @@ TableState Planner::plan(const PlannerInput& in) {
     if (peers.contains(key)) return key;
     Peer& peer = peers[key];
     if (p.ip_block) {
+      peer.has_block = true;
       peer.blocks.add(p.ip_block->cidr);
       for (const auto& e : p.ip_block->except) peer.blocks.subtract(e);
       return key;
@@ -314,26 +316,45 @@ TableState Planner::plan(const PlannerInput& in) {
     }
   }
 
+  // A class's pod members go to hash sets (cN), its ipBlocks to interval sets (bN, only for classes
+  // that name one): libnftables reads every element of every interval set of the table into its
+  // cache before any element change, so interval elements make every update cost O(table).
   for (const auto& [key, ps] : used_classes) {
-    Intervals members;
+    std::set<std::string> pods4, pods6;
+    Intervals blocks;
+    bool has_blocks = false;
     for (const auto& pk : ps) {
       const Peer& peer = peers.at(pk);
       for (const Pod* pod : peer.pods)
-        for (const auto& ip : pod->ips) members.add(ip);
-      members.append(peer.blocks);
+        for (const auto& ip : pod->ips) (ip.is_v4() ? pods4 : pods6).insert(ip.to_string());
+      blocks.append(peer.blocks);
+      has_blocks = has_blocks || peer.has_block;
     }
-    members.normalize();
+    blocks.normalize();
     std::string id = std::to_string(class_ids_.at(key));
-    SetState v4{false, "type ipv4_addr; flags interval;", {}},
-        v6{false, "type ipv6_addr; flags interval;", {}};
-    for (auto [lo, hi] : members.v4) v4.elements[lo == hi ? v4text(lo) : v4text(lo) + "-" + v4text(hi)] = "";
-    for (auto [lo, hi] : members.v6) v6.elements[lo == hi ? v6text(lo) : v6text(lo) + "-" + v6text(hi)] = "";
+    SetState v4{false, "type ipv4_addr;", {}}, v6{false, "type ipv6_addr;", {}};
+    for (const auto& a : pods4) v4.elements[a] = "";
+    for (const auto& a : pods6) v6.elements[a] = "";
     t.sets["c" + id] = std::move(v4);
     t.sets["c" + id + "-6"] = std::move(v6);
-    t.chains["ic-" + id] = {"ip saddr @c" + id + " counter accept",
-                            "ip6 saddr @c" + id + "-6 counter accept"};
-    t.chains["ec-" + id] = {"ip daddr @c" + id + " counter accept",
-                            "ip6 daddr @c" + id + "-6 counter accept"};
+    std::vector<std::string> in{"ip saddr @c" + id + " counter accept",
+                                "ip6 saddr @c" + id + "-6 counter accept"};
+    std::vector<std::string> out{"ip daddr @c" + id + " counter accept",
+                                 "ip6 daddr @c" + id + "-6 counter accept"};
+    if (has_blocks) {
+      SetState b4{false, "type ipv4_addr; flags interval;", {}},
+          b6{false, "type ipv6_addr; flags interval;", {}};
+      for (auto [lo, hi] : blocks.v4) b4.elements[lo == hi ? v4text(lo) : v4text(lo) + "-" + v4text(hi)] = "";
+      for (auto [lo, hi] : blocks.v6) b6.elements[lo == hi ? v6text(lo) : v6text(lo) + "-" + v6text(hi)] = "";
+      t.sets["b" + id] = std::move(b4);
+      t.sets["b" + id + "-6"] = std::move(b6);
+      in.push_back("ip saddr @b" + id + " counter accept");
+      in.push_back("ip6 saddr @b" + id + "-6 counter accept");
+      out.push_back("ip daddr @b" + id + " counter accept");
+      out.push_back("ip6 daddr @b" + id + "-6 counter accept");
+    }
+    t.chains["ic-" + id] = std::move(in);
+    t.chains["ec-" + id] = std::move(out);
   }
   for (const auto& [key, nks] : used_named) {
     std::string id = std::to_string(named_ids_.at(key));

@@ -114,7 +114,7 @@ std::string render_diff(const TableState& from, const TableState& to, const Rule
   // Deletes before adds: intervals of one set may not overlap even for a moment of the batch.
   for (const auto& [name, old] : from.sets) {
     auto it = to.sets.find(name);
-    if (it == to.sets.end()) continue;
+    if (it == to.sets.end() || it->second.elements == old.elements) continue;  // most sets: unchanged
     std::string keys;
     for (const auto& [k, v] : old.elements) {
       auto e = it->second.elements.find(k);
@@ -124,6 +124,7 @@ std::string render_diff(const TableState& from, const TableState& to, const Rule
   }
   for (const auto& [name, set] : to.sets) {
     auto it = from.sets.find(name);
+    if (it != from.sets.end() && it->second.elements == set.elements) continue;
     std::string elems;
     for (const auto& [k, v] : set.elements) {
       if (it != from.sets.end()) {

@@ -88,8 +88,12 @@ class DnsServerTest : public ::testing::Test {
            "  local-zone: \"example.org.\" static\n"
            "  local-data: \"example.org. 3600 IN SOA ns.example.org. h.example.org. 1 3600 600 86400 "
            "60\"\n"
-           "  local-data: \"www.example.org. 300 IN A 192.0.2.80\"\n"
-           "remote-control:\n  control-enable: no\n";
+           "  local-data: \"www.example.org. 300 IN A 192.0.2.80\"\n";
+    // big.example.org: 100 addresses, more than fits a UDP answer (unbound sets TC).
+    for (int i = 1; i <= 100; ++i)
+      std::ofstream(conf, std::ios::app)
+          << "  local-data: \"big.example.org. 300 IN A 198.18.0." << i << "\"\n";
+    std::ofstream(conf, std::ios::app) << "remote-control:\n  control-enable: no\n";
     unbound_ = podnet::testing::spawn_logged(
         {"/usr/bin/ip", "netns", "exec", ns_->name(), "/usr/sbin/unbound", "-d", "-c", conf},
         dir_.path() + "/unbound.log");
@@ -100,6 +104,16 @@ class DnsServerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     FAIL() << "unbound did not start";
+  }
+
+  // A server on 127.0.0.1 forwarding to start_unbound()'s unbound.
+  std::unique_ptr<Running> start_forwarding_to_unbound() {
+    start_unbound();
+    if (::testing::Test::IsSkipped() || ::testing::Test::HasFatalFailure()) return nullptr;
+    ServerOptions o;
+    o.listen = {{*parse_ip("127.0.0.1"), 0}};
+    o.upstreams = {{*parse_ip("127.0.0.2"), 53}};
+    return start(o);
   }
 
   RecordStore store_;
@@ -190,12 +204,8 @@ TEST_F(DnsServerTest, MalformedPacketsNeverStopTheServer) {
 }
 
 TEST_F(DnsServerTest, ForwardsOtherNamesThroughTheCache) {
-  start_unbound();
-  ServerOptions o;
-  o.listen = {{*parse_ip("127.0.0.1"), 0}};
-  o.upstreams = {{*parse_ip("127.0.0.2"), 53}};
-  auto r = start(o);
-  ASSERT_TRUE(r);
+  auto r = start_forwarding_to_unbound();
+  if (!r) return;  // skipped (no unbound), or start_unbound()/start() reported the failure
   EXPECT_EQ(dig(r->port(), "+short www.example.org"), "192.0.2.80\n");
   EXPECT_EQ(dig(r->port(), "+short WWW.example.org"), "192.0.2.80\n");  // from the cache
   EXPECT_GE(metrics_.cache_hits(), 1u);
@@ -206,6 +216,26 @@ TEST_F(DnsServerTest, ForwardsOtherNamesThroughTheCache) {
   EXPECT_THAT(dig(r->port(), "+tcp www.example.org"), ::testing::HasSubstr("192.0.2.80"));
   // The cluster zone is never forwarded.
   EXPECT_THAT(dig(r->port(), "x.cluster.local"), ::testing::HasSubstr("status: NXDOMAIN"));
+}
+
+TEST_F(DnsServerTest, TruncatedUpstreamAnswersAreFetchedOverTcpForTcpClientsAndNotCached) {
+  auto r = start_forwarding_to_unbound();
+  if (!r) return;  // skipped (no unbound), or start_unbound()/start() reported the failure
+  auto count_a = [](const std::string& out) {
+    size_t n = 0;
+    for (size_t p = out.find("198.18.0."); p != std::string::npos; p = out.find("198.18.0.", p + 1)) ++n;
+    return n;
+  };
+  // A UDP client that does not retry gets the truncated answer, flagged TC.
+  auto udp = dig(r->port(), "+ignore +bufsize=1232 big.example.org");
+  EXPECT_THAT(udp, ::testing::HasSubstr(" tc"));
+  EXPECT_LT(count_a(udp), 100u) << udp;
+  // A TCP client gets all 100: the server asked the upstream again over TCP (the truncated UDP
+  // answer was not cached, or this would be it again).
+  auto tcp = dig(r->port(), "+tcp +short big.example.org");
+  EXPECT_EQ(count_a(tcp), 100u) << tcp;
+  // And a UDP client that retries over TCP, as resolvers do, ends with all 100 as well.
+  EXPECT_EQ(count_a(dig(r->port(), "+short big.example.org")), 100u);
 }
 
 TEST_F(DnsServerTest, RepliesWithAWrongIdOrQuestionAreDropped) {

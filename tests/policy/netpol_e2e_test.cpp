@@ -8,19 +8,23 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "common/fd.h"
 #include "common/files.h"
+#include "common/ip.h"
 #include "netlink/netns.h"
 #include "support/kubectl.h"
 #include "support/temp_dir.h"
@@ -87,7 +91,8 @@ json::object serve_pod(const std::string& ns, const std::string& name, const std
   std::string script;
   for (int port : {80, 81}) {
     std::string p = std::to_string(port);
-    script += "socat TCP-LISTEN:" + p + ",fork,reuseaddr EXEC:true & ";
+    // TCP 81 echoes (a connection stays open while its client holds it: the agent-kill test).
+    script += "socat TCP-LISTEN:" + p + ",fork,reuseaddr EXEC:" + (port == 81 ? "cat" : "true") + " & ";
     script += "socat -T1 UDP-LISTEN:" + p + ",fork,reuseaddr EXEC:cat & ";  // echoes each datagram
   }
   script += "wait";
@@ -141,26 +146,7 @@ class NetpolE2E : public ::testing::TestWithParam<bool> {
       auto w = c_.kubectl("wait -n " + ns + " --for=condition=Ready --timeout=60s pod/a pod/b pod/c");
       ASSERT_EQ(w.rc, 0) << w.out << c_.kubectl("get pods -A -o wide").out;
     }
-    for (int i = 0; i < kN; ++i) {
-      std::string ns = kNs[i / 3], p = kPods[i % 3];
-      std::string out = trim(
-          c_.kubectl("get pod -n " + ns + " " + p + " -o jsonpath='{.metadata.uid} {.status.podIP}'").out);
-      auto sp = out.find(' ');
-      ASSERT_NE(sp, std::string::npos) << out;
-      std::string h;
-      for (char ch : out.substr(0, sp))
-        if (ch != '-' && h.size() < 8) h += ch;
-      ip_[i] = out.substr(sp + 1);
-      for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
-        std::string n = e.path().filename().string();
-        if (n.starts_with("pn-") && n.ends_with("-" + h)) {
-          auto opened = netlink::NetNs::open(e.path().string());
-          ASSERT_TRUE(opened) << opened.error().message();
-          netns_[i].emplace(std::move(*opened));
-        }
-      }
-      ASSERT_TRUE(netns_[i]) << "no netns for " << name_of(i);
-    }
+    for (int i = 0; i < kN; ++i) ASSERT_NO_FATAL_FAILURE(locate(i, kNs[i / 3], kPods[i % 3]));
     setup_time_ = std::chrono::steady_clock::now() - t0;
   }
   void TearDown() override {
@@ -168,6 +154,28 @@ class NetpolE2E : public ::testing::TestWithParam<bool> {
       std::printf("netpol e2e (fast path %s): setup %.1f s, %d cases, %.1f s probing, %d probe rounds\n",
                   GetParam() ? "on" : "off", std::chrono::duration<double>(setup_time_).count(), cases_,
                   std::chrono::duration<double>(probe_time_).count(), rounds_);
+  }
+
+  // Finds pod ns/name's address and network namespace and puts them in slot i of the matrix.
+  void locate(int i, const std::string& ns, const std::string& p) {
+    std::string out =
+        trim(c_.kubectl("get pod -n " + ns + " " + p + " -o jsonpath='{.metadata.uid} {.status.podIP}'").out);
+    auto sp = out.find(' ');
+    ASSERT_NE(sp, std::string::npos) << out;
+    std::string h;
+    for (char ch : out.substr(0, sp))
+      if (ch != '-' && h.size() < 8) h += ch;
+    ip_[i] = out.substr(sp + 1);
+    netns_[i].reset();
+    for (const auto& e : std::filesystem::directory_iterator("/run/netns")) {
+      std::string n = e.path().filename().string();
+      if (n.starts_with("pn-") && n.ends_with("-" + h)) {
+        auto opened = netlink::NetNs::open(e.path().string());
+        ASSERT_TRUE(opened) << opened.error().message();
+        netns_[i].emplace(std::move(*opened));
+      }
+    }
+    ASSERT_TRUE(netns_[i]) << "no netns for " << ns << "/" << p;
   }
 
   void apply(const json::array& items) {
@@ -274,6 +282,28 @@ class NetpolE2E : public ::testing::TestWithParam<bool> {
     ++failed_cases_;
     ADD_FAILURE() << "case \"" << what << "\": reachability differs\n"
                   << describe(want, got) << c_.kubectl("get networkpolicies -A -o yaml").out;
+  }
+  // One TCP connect from pod `from` to pod `to`, answered within `timeout` or not.
+  bool tcp_connects(int from, int to, int port, std::chrono::milliseconds timeout) {
+    auto fd = netns_[from]->run([&]() -> Result<int> {
+      int s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (s < 0) return fail("socket");
+      return s;
+    });
+    if (!fd) return ADD_FAILURE() << fd.error().message(), false;
+    UniqueFd sock(*fd);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, ip_[to].c_str(), &sa.sin_addr);
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return true;
+    if (errno != EINPROGRESS) return false;
+    pollfd pfd{sock.get(), POLLOUT, 0};
+    if (::poll(&pfd, 1, static_cast<int>(timeout.count())) != 1) return false;
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    return err == 0;
   }
   // Whether pod `from` gets an answer from the cluster DNS address (UDP 53, served by the agent on
   // its node's lo), within `limit`, retried every 300 ms.
@@ -456,6 +486,53 @@ TEST_P(NetpolE2E, TruthTable) {
     return true;
   });
 
+  // Set-based selectors: matchExpressions In on the pods, NotIn on the namespaces.
+  ASSERT_NO_FATAL_FAILURE(policies({netpol("y", "exprs", obj(R"({
+    "podSelector":{"matchExpressions":[{"key":"pod","operator":"In","values":["a","b"]}]},
+    "ingress":[{"from":[{"namespaceSelector":{"matchExpressions":[{"key":"ns","operator":"NotIn","values":["x"]}]}}]}]})"))}));
+  expect("y/a, y/b from namespaces not x (matchExpressions)",
+         [](int f, int t, const Port&) { return ns_of(t) != Y || pod_of(t) == C || ns_of(f) != X; });
+
+  // A podSelector alone names pods of the policy's own namespace.
+  ASSERT_NO_FATAL_FAILURE(policies({netpol(
+      "z", "same-ns",
+      obj(R"({"podSelector":{"matchLabels":{"pod":"a"}},"ingress":[{"from":[{"podSelector":{}}]}]})"))}));
+  expect("z/a from its own namespace only (podSelector alone)",
+         [](int f, int t, const Port&) { return !is(t, Z, A) || ns_of(f) == Z; });
+
+  // A port entry with a protocol and no number: every port of that protocol.
+  ASSERT_NO_FATAL_FAILURE(policies(
+      {netpol("y", "udp-only", obj(R"({"podSelector":{},"ingress":[{"ports":[{"protocol":"UDP"}]}]})"))}));
+  expect("y/*: every UDP port, no TCP", [](int, int t, const Port& p) { return ns_of(t) != Y || p.udp; });
+
+  // Egress to pods by namespace AND pod selector, in every namespace.
+  ASSERT_NO_FATAL_FAILURE(policies({netpol("x", "to-c", obj(R"({"podSelector":{},"policyTypes":["Egress"],
+        "egress":[{"to":[{"namespaceSelector":{},"podSelector":{"matchLabels":{"pod":"c"}}}]}]})"))}));
+  expect("x/* egress to */c only", [](int f, int t, const Port&) { return ns_of(f) != X || pod_of(t) == C; });
+
+  // Egress to one address by ipBlock /32.
+  ASSERT_NO_FATAL_FAILURE(policies({netpol(
+      "x", "to-ya",
+      json::object{
+          {"podSelector", {{"matchLabels", {{"pod", "c"}}}}},
+          {"policyTypes", json::array{"Egress"}},
+          {"egress", json::array{{{"to", json::array{{{"ipBlock", {{"cidr", ip_[3] + "/32"}}}}}}}}}})}));
+  expect("x/c egress to y/a's address only (ipBlock /32)",
+         [](int f, int t, const Port&) { return !is(f, X, C) || is(t, Y, A); });
+
+  // A policy's port edited in place: 80, then 81.
+  auto port_policy = [&](int port) {
+    return netpol("z", "port",
+                  json::object{{"podSelector", {{"matchLabels", {{"pod", "b"}}}}},
+                               {"ingress", json::array{{{"ports", json::array{{{"port", port}}}}}}}});
+  };
+  ASSERT_NO_FATAL_FAILURE(policies({port_policy(80)}));
+  expect("z/b: TCP 80 only",
+         [](int, int t, const Port& p) { return !is(t, Z, B) || (!p.udp && p.port == 80); });
+  ASSERT_NO_FATAL_FAILURE(apply({port_policy(81)}));
+  expect("z/b: policy edited to TCP 81 only",
+         [](int, int t, const Port& p) { return !is(t, Z, B) || (!p.udp && p.port == 81); });
+
   // Updates: a policy edited in place, a pod relabelled, a namespace relabelled, a policy deleted.
   ASSERT_NO_FATAL_FAILURE(policies({netpol(
       "x", "from",
@@ -479,8 +556,144 @@ TEST_P(NetpolE2E, TruthTable) {
   expect("x/a relabelled out of the selector: open", kAll);
   ASSERT_EQ(c_.kubectl("label pod -n x a pod=a --overwrite").rc, 0);
   expect("x/a back in the selector", [](int f, int t, const Port&) { return !is(t, X, A) || f == t; });
+
+  // A pod IP reused by a differently labelled pod: x/a admits only x/c; x/c goes and x/d (pod=d)
+  // starts on the same node with x/c's old address (the node's IPAM walk is pointed at it, as
+  // host-local's round robin reaches it on a busy node). The address loses x/c's rights with x/c.
+  ASSERT_NO_FATAL_FAILURE(policies({netpol(
+      "x", "from-c",
+      obj(R"({"podSelector":{"matchLabels":{"pod":"a"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"pod":"c"}}}]}]})"))}));
+  expect("x/a from x/c only", [](int f, int t, const Port&) { return !is(t, X, A) || is(f, X, C); });
+  const std::string old_ip = ip_[2];
+  auto reuse_t0 = std::chrono::steady_clock::now();
+  // Not waiting for the API object: what matters is the address's release by the node's IPAM.
+  ASSERT_EQ(c_.kubectl("delete pod -n x c --wait=false").rc, 0);
+  std::string last_reserved, reservation;
+  auto released = std::chrono::steady_clock::now() + 15s;
+  do {
+    last_reserved.clear();
+    reservation.clear();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(c_.state_dir() + "/nodes/node1", ec)) {
+      std::string n = e.path().filename().string();
+      if (n == "last_reserved_ip.0") last_reserved = e.path().string();
+      if (n == old_ip) reservation = e.path().string();
+    }
+    if (!last_reserved.empty() && reservation.empty()) break;
+    std::this_thread::sleep_for(100ms);
+  } while (std::chrono::steady_clock::now() < released);
+  ASSERT_FALSE(last_reserved.empty()) << "no IPAM state of node1";
+  ASSERT_TRUE(reservation.empty()) << old_ip << " still reserved: " << reservation;
+  auto released_after = std::chrono::steady_clock::now() - reuse_t0;
+  ASSERT_TRUE(write_file_atomic(last_reserved, ip_add(parse_ip(old_ip).value(), -1).to_string()));
+  ASSERT_NO_FATAL_FAILURE(apply({serve_pod("x", "d", "node1")}));
+  auto ready = c_.kubectl("wait -n x --for=condition=Ready --timeout=60s pod/d");
+  ASSERT_EQ(ready.rc, 0) << ready.out;
+  ASSERT_NO_FATAL_FAILURE(locate(2, "x", "d"));
+  ASSERT_EQ(ip_[2], old_ip) << "x/d did not get x/c's address";
+  std::printf("netpol e2e: x/c deleted, its address released in %.1f s, x/d running on it in %.1f s\n",
+              std::chrono::duration<double>(released_after).count(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - reuse_t0).count());
+  expect("x/c's address now x/d's (pod=d): x/a admits nobody",
+         [](int f, int t, const Port&) { return !is(t, X, A) || f == t; });
+
   ASSERT_NO_FATAL_FAILURE(delete_policies());
   expect("all policies deleted", kAll);
+}
+
+// The agent of x/a's node is killed with SIGKILL while x/c (denied) and x/b (allowed, on the
+// other node) keep connecting to x/a, and x/b holds an established connection to x/a's TCP echo:
+// no denied connect ever succeeds, the established connection carries data throughout, and the
+// restarted agent (its supervisor starts it again) takes over the table without a gap.
+TEST_P(NetpolE2E, AgentKilledKeepsEnforcing) {
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(policies({netpol("x", "from-b",
+                                           parse(R"({"podSelector":{"matchLabels":{"pod":"a"}},
+      "ingress":[{"from":[{"podSelector":{"matchLabels":{"pod":"b"}}}],"ports":[{"port":80},{"port":81}]}]})")
+                                               .as_object())}));
+  const Rule rule = [](int f, int t, const Port& p) { return !is(t, X, A) || (is(f, X, B) && !p.udp); };
+  expect("x/a from x/b on TCP only", rule);
+
+  auto fd = netns_[1]->run([&]() -> Result<int> {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return fail("socket");
+    return s;
+  });
+  ASSERT_TRUE(fd) << fd.error().message();
+  UniqueFd conn(*fd);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(81);
+  ::inet_pton(AF_INET, ip_[0].c_str(), &sa.sin_addr);
+  ASSERT_EQ(::connect(conn.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  int echoes = 0;
+  auto echo = [&] {
+    std::string msg = "ping " + std::to_string(++echoes) + "\n";
+    if (::send(conn.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size()))
+      return false;
+    std::string got;
+    auto until = std::chrono::steady_clock::now() + 2s;
+    while (got.size() < msg.size() && std::chrono::steady_clock::now() < until) {
+      pollfd p{conn.get(), POLLIN, 0};
+      if (::poll(&p, 1, 200) != 1) continue;
+      char buf[64];
+      ssize_t n = ::recv(conn.get(), buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got == msg;
+  };
+  ASSERT_TRUE(echo());
+
+  const std::string agent = "agent-node1";
+  const pid_t old_agent = c_.daemon_pid(agent);
+  ASSERT_GT(old_agent, 0);
+  // The agent logs each full sync (the first of a process): the probes go on until the new
+  // agent's has happened, so they span the kill, the restart and the table's replacement.
+  auto full_syncs = [&] {
+    std::string log = read_file(c_.layout().log_path(agent)).value_or("");
+    int n = 0;
+    for (size_t at = 0; (at = log.find("network policy: full sync", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const int syncs_before = full_syncs();
+  int denied_connected = 0, denied_tries = 0, allowed_tries = 0, allowed_ok = 0, echo_failures = 0;
+  pid_t new_agent = -1;
+  auto start = std::chrono::steady_clock::now();
+  bool killed = false;
+  std::optional<std::chrono::steady_clock::time_point> resynced_at;
+  // Probes until the new agent has run for a while (at most 20 s).
+  while (std::chrono::steady_clock::now() < start + 20s) {
+    if (!killed && std::chrono::steady_clock::now() > start + 500ms) {
+      ASSERT_EQ(::kill(old_agent, SIGKILL), 0);
+      killed = true;
+    }
+    ++denied_tries;
+    if (tcp_connects(2, 0, 80, 150ms)) ++denied_connected;  // x/c -> x/a
+    ++allowed_tries;
+    if (tcp_connects(1, 0, 80, 1500ms)) ++allowed_ok;  // x/b -> x/a
+    if (!echo()) ++echo_failures;
+    if (killed && new_agent <= 0) {
+      pid_t p = c_.daemon_pid(agent);
+      if (p > 0 && p != old_agent) new_agent = p;
+    }
+    if (new_agent > 0 && !resynced_at && full_syncs() > syncs_before)
+      resynced_at = std::chrono::steady_clock::now();
+    if (resynced_at && std::chrono::steady_clock::now() > *resynced_at + 1s) break;
+  }
+  std::printf(
+      "agent kill: new agent's full sync %.1f s after the kill; %d denied probes (%d connected), %d allowed "
+      "(%d "
+      "connected), %d echoes (%d failed)\n",
+      resynced_at ? std::chrono::duration<double>(*resynced_at - start).count() - 0.5 : -1.0, denied_tries,
+      denied_connected, allowed_tries, allowed_ok, echoes, echo_failures);
+  EXPECT_GT(new_agent, 0) << "the agent was not restarted";
+  EXPECT_TRUE(resynced_at) << "the new agent made no full sync within 20 s";
+  EXPECT_EQ(denied_connected, 0) << "a denied connect got through while the agent was down or resyncing";
+  EXPECT_EQ(echo_failures, 0) << "the established connection lost data";
+  EXPECT_TRUE(echo());
+  expect("after the agent's restart", rule);
+  EXPECT_TRUE(echo());
 }
 
 INSTANTIATE_TEST_SUITE_P(FastPath, NetpolE2E, ::testing::Values(false, true), [](const auto& info) {

@@ -1,0 +1,78 @@
+#include "cli/check_cmd.h"
+
+#include "troubleshoot/check.h"
+#include "troubleshoot/probe.h"
+
+namespace podnet::cli {
+
+struct CheckCommands {
+  troubleshoot::CheckOptions check;
+  bool quiet = false;
+  CLI::App* check_cmd = nullptr;
+  CLI::App* serve_cmd = nullptr;
+  CLI::App* probe_cmd = nullptr;
+  std::string serve_name, serve_bind = "0.0.0.0";
+  std::vector<uint16_t> serve_ports;
+  std::vector<std::string> probe_targets;
+  int deadline_ms = 6000, attempt_ms = 1000;
+};
+
+std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
+  auto c = std::make_shared<CheckCommands>();
+  c->check_cmd = app.add_subcommand(
+      "check",
+      "Test every path of the networking model on a running cluster (own namespace and pods, removed after)");
+  c->check_cmd->add_option(
+      "--kubeconfig", c->check.kubeconfig,
+      "Kubeconfig (default: $KUBECONFIG, ~/.kube/config, then podnet up's admin.kubeconfig)");
+  c->check_cmd->add_option("-o,--output", c->check.output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  c->check_cmd->add_option(
+      "--image", c->check.image,
+      "Image of the check's pods, holding `podnet` in its PATH (default: none; the pods run "
+      "this podnet binary from the node's file system, as on a `podnet up` cluster)");
+  c->check_cmd->add_option("--cluster-domain", c->check.cluster_domain, "The cluster's DNS domain")
+      ->capture_default_str();
+  c->check_cmd->add_option("--timeout", c->check.timeout_seconds, "Seconds for the pods to start and report")
+      ->check(CLI::Range(5, 3600))
+      ->capture_default_str();
+  c->check_cmd->add_flag("-q,--quiet", c->quiet, "No progress line");
+  c->check_cmd
+      ->add_option("--before-clients", c->check.before_clients,
+                   "Fault tests: a shell command run once the servers are Ready")
+      ->group("");
+
+  auto* agent = app.add_subcommand("check-agent", "What the pods of `podnet check` run");
+  agent->group("");  // hidden
+  agent->require_subcommand(1);
+  c->serve_cmd = agent->add_subcommand("serve", "Answer each TCP connection with \"NAME PEER\"");
+  c->serve_cmd->add_option("--name", c->serve_name)->required();
+  c->serve_cmd->add_option("--bind", c->serve_bind)->capture_default_str();
+  c->serve_cmd->add_option("--port", c->serve_ports)->required();
+  c->probe_cmd = agent->add_subcommand("probe", "Connect to each target, print one JSON line per target");
+  c->probe_cmd->add_option("--deadline-ms", c->deadline_ms)->check(CLI::Range(100, 600000));
+  c->probe_cmd->add_option("--attempt-ms", c->attempt_ms)->check(CLI::Range(10, 60000));
+  c->probe_cmd->add_option("targets", c->probe_targets,
+                           "key=host:port, key=dns:name:port, a trailing ! expects failure");
+  return c;
+}
+
+int run_check_commands(const CheckCommands& c) {
+  if (c.check_cmd->parsed()) {
+    auto opts = c.check;
+    opts.progress = !c.quiet;
+    return troubleshoot::run_check(opts);
+  }
+  if (c.serve_cmd->parsed())
+    return troubleshoot::check_agent_serve(c.serve_name, c.serve_bind, c.serve_ports);
+  if (c.probe_cmd->parsed()) {
+    troubleshoot::ProbeTiming t;
+    t.deadline = std::chrono::milliseconds(c.deadline_ms);
+    t.attempt = std::chrono::milliseconds(c.attempt_ms);
+    return troubleshoot::probe_main(c.probe_targets, t);
+  }
+  return -1;
+}
+
+}  // namespace podnet::cli
