@@ -182,10 +182,13 @@ print("cat=" + got.strip())
 
   // python3-kubernetes' WebSocket port-forward to an echo server on the pod's localhost: 1 MB
   // there and back.
-  ASSERT_NO_FATAL_FAILURE(apply(
-      pod("echo",
-          json::array{container("srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
-                                {{"readinessProbe", {{"exec", {{"command", json::array{"true"}}}}}}})})));
+  ASSERT_NO_FATAL_FAILURE(apply(pod(
+      "echo", json::array{container(
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  // Ready once socat listens: a forward that came first would be refused.
+                  {{"readinessProbe",
+                    {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+                     {"periodSeconds", 1}}}})})));
   ASSERT_NO_FATAL_FAILURE(wait_ready("echo"));
   ASSERT_TRUE(write_file_atomic(dir_.path() + "/pf.py", R"PY(
 import os, sys, threading
