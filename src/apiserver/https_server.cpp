@@ -39,8 +39,10 @@ constexpr size_t kHeaderLimit = 64 * 1024;
 // A watcher this far behind is cut off (kube does the same) rather than growing the queue without
 // bound; it re-lists and re-watches.
 constexpr size_t kStreamQueueLimit = 16 * 1024 * 1024;
-// A WebSocket message from a client (stdin of exec): larger ones close the connection.
-constexpr size_t kWebSocketMessageMax = 1 << 20;
+// A WebSocket message from a client (stdin of exec): larger ones close the connection. One channel
+// byte plus 1 MiB: python3-kubernetes' port-forward sends what one recv(1 MiB) of its socket gave,
+// which under load is all of 1 MiB (the relay's node frames carry up to 1 MiB of payload).
+constexpr size_t kWebSocketMessageMax = (1 << 20) + 1;
 // What a WebSocket handler may leave queued for a client that does not read (it pauses its source at
 // a fraction of this; past it the connection is cut).
 constexpr size_t kWebSocketQueueLimit = 64 * 1024 * 1024;

@@ -67,6 +67,9 @@ class StreamRelay final : public WebSocketHandler, public std::enable_shared_fro
   }
 
   void start(std::shared_ptr<WebSocketPeer> peer) override {
+    // Keeps the io_context running after end() until on_closed() came: a handler posted to an
+    // io_context that no longer runs would hold this relay forever.
+    work_.emplace(conn_->ioc.get_executor());
     started_ = true;
     auto self = shared_from_this();
     net::post(conn_->ioc, [self, peer = std::move(peer)]() mutable {
@@ -92,11 +95,17 @@ class StreamRelay final : public WebSocketHandler, public std::enable_shared_fro
   }
 
   // Never started (the client's handshake failed): nothing runs on the io_context, and the
-  // connection closes with this relay.
+  // connection closes with this relay. Started: the node connection is ended on its own thread,
+  // which then runs out of work and lets go of the relay. (Never a shutdown() of conn_->fd from
+  // here: end() may have closed that descriptor already and its number may belong to another
+  // connection by now, a client's or another node's.)
   void on_closed() override {
     conn_->stopped = true;
-    if (conn_->fd >= 0) ::shutdown(conn_->fd, SHUT_RDWR);
-    if (started_) net::post(conn_->ioc, [self = shared_from_this()] { self->end(); });
+    if (started_)
+      net::post(conn_->ioc, [self = shared_from_this()] {
+        self->end();
+        self->work_.reset();
+      });
   }
 
  private:
@@ -176,6 +185,7 @@ class StreamRelay final : public WebSocketHandler, public std::enable_shared_fro
   const bool exec_status_;
   bool status_seen_ = false;
   std::atomic<bool> started_{false};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::thread thread_;
 };
 

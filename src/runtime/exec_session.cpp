@@ -37,6 +37,7 @@ constexpr size_t kReadChunk = 32 * 1024;
 constexpr size_t kStdinBacklog = 1 << 20;  // input held for the command before reads pause
 // After the command exits, output its children still write is relayed this long at most.
 constexpr auto kDrainAfterExit = std::chrono::seconds(1);
+constexpr auto kFirstSizeWait = std::chrono::milliseconds(500);
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::unexpected<ExecRequestError> bad(std::string message) {
@@ -257,6 +258,22 @@ void run_exec_session(SSL* ssl, int fd, const ExecRequest& req, const ProcessId&
     w = UniqueFd(p[1]);
     return true;
   };
+  // A resize frame's TTY size JSON ({"Width":..,"Height":..}) applied to the terminal.
+  auto apply_resize = [&](std::string_view payload) {
+    boost::system::error_code ec;
+    json::value size = json::parse(payload, ec);
+    const json::object* o = ec ? nullptr : size.if_object();
+    auto dim = [&](const char* k) -> unsigned short {
+      const json::value* v = o ? o->if_contains(k) : nullptr;
+      return v && v->is_int64() && v->get_int64() > 0 && v->get_int64() < 65536
+                 ? static_cast<unsigned short>(v->get_int64())
+                 : 0;
+    };
+    unsigned short w = dim("Width"), h = dim("Height");
+    if (!w || !h || !master.valid()) return false;
+    winsize ws{h, w, 0, 0};
+    return ::ioctl(master.get(), TIOCSWINSZ, &ws) == 0;
+  };
   ChildSetup setup;
   if (req.tty) {
     master = UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -299,6 +316,29 @@ void run_exec_session(SSL* ssl, int fd, const ExecRequest& req, const ProcessId&
   }
   for (const auto& c : candidates) setup.candidates.push_back(c.c_str());
 
+  // A terminal's first size (kubectl sends it as soon as the stream is open) is set before the
+  // command starts: a shell that asks for its size at once must see the client's, not 80x24.
+  // Frames read meanwhile are kept for the loop below; a client that sends no size waits
+  // kFirstSizeWait at most.
+  std::string early;
+  if (req.tty) {
+    streams::FrameDecoder peek;
+    const auto until = std::chrono::steady_clock::now() + kFirstSizeWait;
+    bool sized = false;
+    char chunk[4096];
+    while (!sized && !peek.bad() && early.size() < kStdinBacklog &&
+           std::chrono::steady_clock::now() < until) {
+      pollfd pf{fd, POLLIN, 0};
+      if (SSL_pending(ssl) == 0 && ::poll(&pf, 1, 20) <= 0) continue;
+      size_t got = 0;
+      if (SSL_read_ex(ssl, chunk, sizeof chunk, &got) != 1) return;  // the API server hung up
+      early.append(chunk, got);
+      peek.feed(std::string_view(chunk, got));
+      while (auto f = peek.next())
+        if (f->channel == streams::kResize) sized = apply_resize(f->payload);
+    }
+  }
+
   pid_t pid = spawn_vfork(child_main, &setup);
   if (pid < 0) return fail_session(std::string("start the command: ") + std::strerror(errno));
   for (auto& c : child_fds) c.reset();
@@ -321,6 +361,7 @@ void run_exec_session(SSL* ssl, int fd, const ExecRequest& req, const ProcessId&
   bool in_open = in_fd >= 0, out_open = out_fd >= 0, err_open = err_fd >= 0, close_in = false;
   std::string pending_in;
   streams::FrameDecoder decoder;
+  decoder.feed(early);
   std::optional<int> exit_code;
   auto exited_at = std::chrono::steady_clock::now();
   auto last_activity = std::chrono::steady_clock::now();
@@ -368,19 +409,7 @@ void run_exec_session(SSL* ssl, int fd, const ExecRequest& req, const ProcessId&
                  static_cast<uint8_t>(f->payload[0]) == streams::kStdin) {
         close_in = true;
       } else if (f->channel == streams::kResize && req.tty) {
-        boost::system::error_code ec;
-        json::value size = json::parse(f->payload, ec);
-        const json::object* o = ec ? nullptr : size.if_object();
-        auto dim = [&](const char* k) -> unsigned short {
-          const json::value* v = o ? o->if_contains(k) : nullptr;
-          return v && v->is_int64() && v->get_int64() > 0 && v->get_int64() < 65536
-                     ? static_cast<unsigned short>(v->get_int64())
-                     : 0;
-        };
-        if (unsigned short w = dim("Width"), h = dim("Height"); w && h) {
-          winsize ws{h, w, 0, 0};
-          ::ioctl(master.get(), TIOCSWINSZ, &ws);
-        }
+        apply_resize(f->payload);
       }
     }
     if (pending_in.empty() && close_in) end_input();
