@@ -5,11 +5,8 @@
 #include <ctime>
 
 namespace podnet {
-namespace {
 
-using Clock = std::chrono::system_clock;
-
-size_t put_uint(char* out, uint64_t v, int width) {
+size_t format_decimal(char* out, uint64_t v, int width) {
   char tmp[24];
   size_t n = 0;
   do {
@@ -20,6 +17,10 @@ size_t put_uint(char* out, uint64_t v, int width) {
   for (size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
   return n;
 }
+
+namespace {
+
+using Clock = std::chrono::system_clock;
 
 int64_t floor_div(int64_t a, int64_t b) {
   return a / b - (a % b != 0 && (a < 0) != (b < 0));
@@ -65,23 +66,23 @@ size_t format_rfc3339(char* out, int64_t unix_ns, Fraction fraction) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) ++y;
   size_t n = 0;
-  n += put_uint(out + n, static_cast<uint64_t>(y), 4);
+  n += format_decimal(out + n, static_cast<uint64_t>(y), 4);
   out[n++] = '-';
-  n += put_uint(out + n, static_cast<uint64_t>(m), 2);
+  n += format_decimal(out + n, static_cast<uint64_t>(m), 2);
   out[n++] = '-';
-  n += put_uint(out + n, static_cast<uint64_t>(d), 2);
+  n += format_decimal(out + n, static_cast<uint64_t>(d), 2);
   out[n++] = 'T';
-  n += put_uint(out + n, static_cast<uint64_t>(rem / 3600), 2);
+  n += format_decimal(out + n, static_cast<uint64_t>(rem / 3600), 2);
   out[n++] = ':';
-  n += put_uint(out + n, static_cast<uint64_t>(rem / 60 % 60), 2);
+  n += format_decimal(out + n, static_cast<uint64_t>(rem / 60 % 60), 2);
   out[n++] = ':';
-  n += put_uint(out + n, static_cast<uint64_t>(rem % 60), 2);
+  n += format_decimal(out + n, static_cast<uint64_t>(rem % 60), 2);
   if (fraction == Fraction::kMicro) {
     out[n++] = '.';
-    n += put_uint(out + n, static_cast<uint64_t>(frac / 1000), 6);
+    n += format_decimal(out + n, static_cast<uint64_t>(frac / 1000), 6);
   } else if (fraction == Fraction::kNano) {
     out[n++] = '.';
-    n += put_uint(out + n, static_cast<uint64_t>(frac), 9);
+    n += format_decimal(out + n, static_cast<uint64_t>(frac), 9);
   }
   out[n++] = 'Z';
   return n;

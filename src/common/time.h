@@ -18,6 +18,10 @@ namespace podnet {
 // Digits after the seconds: none (metav1.Time), 6 (metav1.MicroTime), 9 (container log lines).
 enum class Fraction { kNone, kMicro, kNano };
 
+// The decimal digits of v into out (at least 20 bytes, or `width` when larger), zero-padded on the
+// left to `width`; returns the length. Async-signal-safe, like format_rfc3339.
+size_t format_decimal(char* out, uint64_t v, int width = 0);
+
 // Longest text format_rfc3339 writes: "2024-05-01T12:00:00.123456789Z".
 inline constexpr size_t kRfc3339MaxLen = 30;
 

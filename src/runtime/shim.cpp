@@ -35,19 +35,6 @@ void write_all(int fd, const char* buf, size_t n) {
   }
 }
 
-// Decimal digits of v into out (right-aligned in `width` with zeros when width > 0); returns length.
-size_t put_uint(char* out, uint64_t v, int width = 0) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (static_cast<int>(n) < width) tmp[n++] = '0';
-  for (size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
-  return n;
-}
-
 // Closes every descriptor from 3 up except those in keep (sorted ascending, all >= 3).
 void close_all_except(const int* keep, size_t n) {
   unsigned from = 3;
@@ -215,9 +202,9 @@ bool pump(int fd, int log_fd, LineBuffer& lb) {
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (exec_err != 0) code = 127;
   char rec[64];
-  size_t n = put_uint(rec, static_cast<uint64_t>(code));
+  size_t n = format_decimal(rec, static_cast<uint64_t>(code));
   rec[n++] = ' ';
-  n += put_uint(rec + n, static_cast<uint64_t>(realtime_ns()));
+  n += format_decimal(rec + n, static_cast<uint64_t>(realtime_ns()));
   rec[n++] = '\n';
   int fd = ::open(exit_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {

@@ -18,6 +18,7 @@
 #include "client/https_client.h"
 #include "client/kubeconfig.h"
 #include "common/fd.h"
+#include "k8s/json_fields.h"
 #include "troubleshoot/check_report.h"
 
 namespace podnet::troubleshoot {
@@ -33,18 +34,8 @@ extern "C" void on_signal(int) {
   g_interrupted.store(true);
 }
 
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* k : path) {
-    const json::object* o = cur->if_object();
-    if (!o || !(cur = o->if_contains(k))) return nullptr;
-  }
-  return cur;
-}
-std::string str_at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* f = at(v, path);
-  return f && f->is_string() ? std::string(f->get_string()) : "";
-}
+using k8s::fields::at;
+using k8s::fields::string_at;
 
 std::string default_kubeconfig() {
   if (const char* k = std::getenv("KUBECONFIG"); k && *k) {
@@ -155,15 +146,15 @@ class Check {
     PODNET_TRY(nodes, api_->get("/api/v1/nodes"));
     if (const json::value* items = at(nodes, {"items"}); items && items->is_array())
       for (const auto& n : items->get_array()) {
-        CheckNode node{str_at(n, {"metadata", "name"}), ""};
+        CheckNode node{string_at(n, {"metadata", "name"}), ""};
         bool ready = false;
         if (const json::value* c = at(n, {"status", "conditions"}); c && c->is_array())
           for (const auto& cond : c->get_array())
-            ready = ready || (str_at(cond, {"type"}) == "Ready" && str_at(cond, {"status"}) == "True");
+            ready = ready || (string_at(cond, {"type"}) == "Ready" && string_at(cond, {"status"}) == "True");
         if (const json::value* a = at(n, {"status", "addresses"}); a && a->is_array())
           for (const auto& addr : a->get_array())
-            if (str_at(addr, {"type"}) == "InternalIP" && node.ip.empty())
-              node.ip = str_at(addr, {"address"});
+            if (string_at(addr, {"type"}) == "InternalIP" && node.ip.empty())
+              node.ip = string_at(addr, {"address"});
         if (!ready) {
           CheckRow r{"node Ready",
                      "-",
@@ -233,14 +224,16 @@ class Check {
     bool has_np = false;
     if (group)
       if (const json::value* r = at(*group, {"resources"}); r && r->is_array())
-        for (const auto& res : r->get_array()) has_np = has_np || str_at(res, {"name"}) == "networkpolicies";
+        for (const auto& res : r->get_array())
+          has_np = has_np || string_at(res, {"name"}) == "networkpolicies";
     if (!has_np)
       plan_.policy = {false,
                       "the API server does not serve networking.k8s.io/v1 networkpolicies (GET "
                       "/apis/networking.k8s.io/v1)"};
     // Cluster DNS: kube-system/kube-dns is the Service pods' resolv.conf points at.
     auto dns = api_->get("/api/v1/namespaces/kube-system/services/kube-dns");
-    if (!dns || str_at(*dns, {"spec", "clusterIP"}).empty() || str_at(*dns, {"spec", "clusterIP"}) == "None")
+    if (!dns || string_at(*dns, {"spec", "clusterIP"}).empty() ||
+        string_at(*dns, {"spec", "clusterIP"}) == "None")
       plan_.dns = {false, "no Service kube-system/kube-dns with a ClusterIP: the cluster has no DNS"};
     // Outside: pods reach this machine where it reaches the API server by a non-loopback address.
     in_addr a{};
@@ -291,7 +284,7 @@ class Check {
   Status create_services() {
     progress_.say("creating Services");
     PODNET_TRY(cip, create_service("cip", "ClusterIP", ""));
-    plan_.cluster_ip = str_at(cip, {"spec", "clusterIP"});
+    plan_.cluster_ip = string_at(cip, {"spec", "clusterIP"});
     PODNET_TRY(ext, create_service("ext", "LoadBalancer", "Cluster"));
     if (const json::value* p = at(ext, {"spec", "ports"}); p && p->is_array() && !p->get_array().empty())
       if (const json::value* np = at(p->get_array()[0], {"nodePort"}); np && np->is_int64())
@@ -360,14 +353,14 @@ class Check {
 
   // Why a pod is not running yet, from its container statuses ("ContainerCreating: ...").
   static std::string waiting_reason(const json::value& p) {
-    std::string why = str_at(p, {"status", "phase"});
+    std::string why = string_at(p, {"status", "phase"});
     if (const json::value* cs = at(p, {"status", "containerStatuses"}); cs && cs->is_array())
       for (const auto& c : cs->get_array()) {
-        std::string reason = str_at(c, {"state", "waiting", "reason"});
-        if (reason.empty()) reason = str_at(c, {"state", "terminated", "reason"});
+        std::string reason = string_at(c, {"state", "waiting", "reason"});
+        if (reason.empty()) reason = string_at(c, {"state", "terminated", "reason"});
         if (!reason.empty())
-          why +=
-              "; " + str_at(c, {"name"}) + ": " + reason + " " + str_at(c, {"state", "waiting", "message"});
+          why += "; " + string_at(c, {"name"}) + ": " + reason + " " +
+                 string_at(c, {"state", "waiting", "message"});
       }
     return why;
   }
@@ -381,13 +374,13 @@ class Check {
       std::map<std::string, std::string> not_ready;
       for (const auto& n : plan_.nodes) not_ready["srv-" + n.name] = "not created";
       for (const auto& p : pods) {
-        std::string name = str_at(p, {"metadata", "name"});
+        std::string name = string_at(p, {"metadata", "name"});
         if (!not_ready.count(name)) continue;
         bool ready = false;
         if (const json::value* c = at(p, {"status", "conditions"}); c && c->is_array())
           for (const auto& cond : c->get_array())
-            ready = ready || (str_at(cond, {"type"}) == "Ready" && str_at(cond, {"status"}) == "True");
-        std::string ip = str_at(p, {"status", "podIP"});
+            ready = ready || (string_at(cond, {"type"}) == "Ready" && string_at(cond, {"status"}) == "True");
+        std::string ip = string_at(p, {"status", "podIP"});
         if (ready && !ip.empty()) {
           not_ready.erase(name);
           plan_.server_ip[name.substr(4)] = ip;
@@ -433,14 +426,14 @@ class Check {
       if (auto st = interrupted(); !st) return st;
       PODNET_TRY(pods, list_pods());
       for (const auto& p : pods) {
-        std::string name = str_at(p, {"metadata", "name"});
-        if (name.starts_with("cli-") && !str_at(p, {"status", "podIP"}).empty())
-          plan_.client_ip[name.substr(4)] = str_at(p, {"status", "podIP"});
+        std::string name = string_at(p, {"metadata", "name"});
+        if (name.starts_with("cli-") && !string_at(p, {"status", "podIP"}).empty())
+          plan_.client_ip[name.substr(4)] = string_at(p, {"status", "podIP"});
         if (!pending.count(name)) continue;
         bool done = false;
         if (const json::value* cs = at(p, {"status", "containerStatuses"}); cs && cs->is_array())
           for (const auto& c : cs->get_array())
-            done = done || (str_at(c, {"name"}) == "probe" && at(c, {"state", "terminated"}));
+            done = done || (string_at(c, {"name"}) == "probe" && at(c, {"state", "terminated"}));
         if (!done) {
           why[name] = waiting_reason(p);
           continue;
@@ -507,7 +500,7 @@ class Check {
       if (ext)
         if (const json::value* in = at(*ext, {"status", "loadBalancer", "ingress"});
             in && in->is_array() && !in->get_array().empty())
-          plan_.lb_ip = str_at(in->get_array()[0], {"ip"});
+          plan_.lb_ip = string_at(in->get_array()[0], {"ip"});
       if (!plan_.lb_ip.empty() || Clock::now() > lb_deadline) break;
       std::this_thread::sleep_for(200ms);
     }

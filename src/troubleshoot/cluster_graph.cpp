@@ -8,23 +8,15 @@
 #include <mutex>
 #include <set>
 
+#include "k8s/json_fields.h"
+
 namespace podnet::troubleshoot {
 namespace json = boost::json;
 
 namespace {
 
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* k : path) {
-    const json::object* o = cur->if_object();
-    if (!o || !(cur = o->if_contains(k))) return nullptr;
-  }
-  return cur;
-}
-std::string str(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* f = at(v, path);
-  return f && f->is_string() ? std::string(f->get_string()) : "";
-}
+using k8s::fields::at;
+using k8s::fields::string_at;
 const json::array& items(const json::value& list) {
   static const json::array empty;
   const json::value* i = at(list, {"items"});
@@ -63,25 +55,25 @@ std::string cluster_dot(const ClusterObjects& o) {
   std::map<std::string, std::string> pod_id;  // "ns/name" and pod IP -> graph id
   int n_pod = 0;
   for (const auto& p : items(o.pods)) {
-    std::string node = str(p, {"spec", "nodeName"});
+    std::string node = string_at(p, {"spec", "nodeName"});
     pods_on[node].push_back(&p);
   }
   int n_node = 0;
   for (const auto& n : items(o.nodes)) {
-    std::string name = str(n, {"metadata", "name"}), ip;
+    std::string name = string_at(n, {"metadata", "name"}), ip;
     if (const json::value* a = at(n, {"status", "addresses"}); a && a->is_array())
       for (const auto& addr : a->get_array())
-        if (str(addr, {"type"}) == "InternalIP") ip = str(addr, {"address"});
+        if (string_at(addr, {"type"}) == "InternalIP") ip = string_at(addr, {"address"});
     const std::string id = "node" + std::to_string(n_node++);
     nodes.push_back(id);
     dot += "  subgraph cluster_" + id +
-           " {\n    label=" + label({"node " + name, ip, "pod CIDR " + str(n, {"spec", "podCIDR"})}) +
+           " {\n    label=" + label({"node " + name, ip, "pod CIDR " + string_at(n, {"spec", "podCIDR"})}) +
            "; style=rounded; color=\"#4a6fa5\";\n";
     dot += "    " + id + " [shape=point, width=0.01, label=\"\"];\n";
     for (const json::value* p : pods_on[name]) {
       const std::string pid = "pod" + std::to_string(n_pod++);
-      std::string ns = str(*p, {"metadata", "namespace"}), pname = str(*p, {"metadata", "name"});
-      std::string pip = str(*p, {"status", "podIP"});
+      std::string ns = string_at(*p, {"metadata", "namespace"}), pname = string_at(*p, {"metadata", "name"});
+      std::string pip = string_at(*p, {"status", "podIP"});
       pod_id[ns + "/" + pname] = pid;
       if (!pip.empty() && !at(*p, {"spec", "hostNetwork"})) pod_id[pip] = pid;
       dot += "    " + pid + " [shape=box, style=\"rounded,filled\", fillcolor=\"#e8f0fa\", label=" +
@@ -93,7 +85,7 @@ std::string cluster_dot(const ClusterObjects& o) {
   for (const auto& [node, list] : pods_on)  // pods of no (known) node: pending
     for (const json::value* p : list) {
       const std::string pid = "pod" + std::to_string(n_pod++);
-      std::string ns = str(*p, {"metadata", "namespace"}), pname = str(*p, {"metadata", "name"});
+      std::string ns = string_at(*p, {"metadata", "namespace"}), pname = string_at(*p, {"metadata", "name"});
       pod_id[ns + "/" + pname] = pid;
       dot += "  " + pid + " [shape=box, style=dashed, label=" + label({pname, ns, "not on a node"}) + "];\n";
     }
@@ -106,25 +98,26 @@ std::string cluster_dot(const ClusterObjects& o) {
   std::map<std::string, std::string> svc_id;
   int n_svc = 0;
   for (const auto& s : items(o.services)) {
-    std::string ns = str(s, {"metadata", "namespace"}), name = str(s, {"metadata", "name"});
+    std::string ns = string_at(s, {"metadata", "namespace"}), name = string_at(s, {"metadata", "name"});
     const std::string sid = "svc" + std::to_string(n_svc++);
     svc_id[ns + "/" + name] = sid;
     std::string lb;
     if (const json::value* in = at(s, {"status", "loadBalancer", "ingress"}); in && in->is_array())
-      for (const auto& i : in->get_array()) lb += (lb.empty() ? "LB " : ", ") + str(i, {"ip"});
+      for (const auto& i : in->get_array()) lb += (lb.empty() ? "LB " : ", ") + string_at(i, {"ip"});
     dot += "  " + sid + " [shape=ellipse, style=filled, fillcolor=\"#fdf1d8\", label=" +
-           label({"svc " + name, ns, str(s, {"spec", "type"}) + " " + str(s, {"spec", "clusterIP"}), lb}) +
+           label({"svc " + name, ns,
+                  string_at(s, {"spec", "type"}) + " " + string_at(s, {"spec", "clusterIP"}), lb}) +
            "];\n";
   }
   std::set<std::pair<std::string, std::string>> edges;
   for (const auto& es : items(o.endpoint_slices)) {
-    std::string ns = str(es, {"metadata", "namespace"});
-    std::string svc = str(es, {"metadata", "labels", "kubernetes.io/service-name"});
+    std::string ns = string_at(es, {"metadata", "namespace"});
+    std::string svc = string_at(es, {"metadata", "labels", "kubernetes.io/service-name"});
     auto s = svc_id.find(ns + "/" + svc);
     const json::value* eps = at(es, {"endpoints"});
     if (s == svc_id.end() || !eps || !eps->is_array()) continue;
     for (const auto& e : eps->get_array()) {
-      std::string target = str(e, {"targetRef", "name"});
+      std::string target = string_at(e, {"targetRef", "name"});
       auto p = pod_id.find(ns + "/" + target);
       if (p == pod_id.end())
         if (const json::value* a = at(e, {"addresses"});
