@@ -17,7 +17,7 @@ command -v afl-fuzz >/dev/null || { echo "fuzz/run.sh: afl-fuzz not found (Debia
 
 # AFL++'s GCC plugin (afl-g++-fast) does not load into Debian 12's current g++ (built for an older
 # point release), so coverage comes from g++'s own -fsanitize-coverage=trace-pc (fuzz/afl_trace_pc.cpp).
-flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+flags="-O1 -g1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" "${launcher[@]}" \
