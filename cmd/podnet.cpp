@@ -192,6 +192,8 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--cni-bin", up.cni_binary, "Path of podnet-cni (default: next to podnet)");
   up_cmd->add_flag("!--no-fast-path", up.fast_path,
                    "Agents without the eBPF fast path (pod traffic through the bridges and the stack)");
+  up_cmd->add_flag("!--no-dns", up.dns,
+                   "No cluster DNS: agents serve no kube-dns ClusterIP and pods get the node's resolv.conf");
   bool no_agents = false;
   up_cmd->add_flag("--no-agents", no_agents, "Start no agents (node namespaces only, to run agents by hand)");
   up_cmd->add_flag("--fresh", up.fresh,

@@ -17,6 +17,7 @@ struct UpOptions {
   std::string overlay = "vxlan";
   std::string underlay_cidr = cluster::kDefaultUnderlay;
   bool fast_path = true;
+  bool dns = true;  // false: no cluster DNS (agents --dns=off, no --cluster-dns, no kube-dns Service)
   uint16_t api_port = 6443;
   int timeout_seconds = 180;  // for every node to become Ready
   std::string cni_binary;     // empty: podnet-cni next to this executable

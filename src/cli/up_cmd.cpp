@@ -130,7 +130,12 @@ class Up {
       if (auto s = cluster::ensure_node(layout_, i); !s) return Failed{s.error().message()};
     }
     if (auto f = wait_for_server()) return f;
-    if (auto f = ensure_cluster_dns_service()) return f;
+    if (spec.dns) {
+      if (auto f = ensure_cluster_dns_service()) return f;
+    } else {
+      say("* cluster DNS: off (--no-dns): pods resolve with the node's resolv.conf, as kubelet without "
+          "--cluster-dns");
+    }
     if (!spec.agents) {
       say("* no agents started (--no-agents): node namespaces are ready for agents run by hand");
       return std::nullopt;
@@ -334,9 +339,13 @@ class Up {
              {"--tls-private-key-file", serving_cert_prefix(i) + ".key"}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");
-    // The cluster DNS Service's address (kube-dns's, made by ensure_cluster_dns_service).
-    args.insert(args.end(), {"--cluster-dns", layout_.cluster_dns().to_string()});
-    args.push_back("--dns=on");  // node-local cluster DNS on kube-dns's ClusterIP (docs/dns.md)
+    if (spec.dns) {
+      // The cluster DNS Service's address (kube-dns's, made by ensure_cluster_dns_service).
+      args.insert(args.end(), {"--cluster-dns", layout_.cluster_dns().to_string()});
+      args.push_back("--dns=on");  // node-local cluster DNS on kube-dns's ClusterIP (docs/dns.md)
+    } else {
+      args.push_back("--dns=off");
+    }
     return spawn(daemon, args, "/run/netns/" + layout_.node_netns(i));
   }
 
@@ -443,6 +452,7 @@ std::string contradicting(const UpOptions& opts, const cluster::ClusterSpec& rec
         std::to_string(rec.api_port));
   check("--no-fast-path", opts.fast_path != rec.fast_path, "", "the fast path");
   check("--no-agents", opts.agents != rec.agents, "", "agents");
+  check("--no-dns", opts.dns != rec.dns, "", rec.dns ? "cluster DNS" : "no cluster DNS");
   return out;
 }
 
@@ -458,8 +468,8 @@ void print_ready(const Layout& layout) {
 
 std::string describe(const cluster::ClusterSpec& spec) {
   return spec.cid + ", " + std::to_string(spec.nodes) + " node(s), overlay " + spec.overlay +
-         (spec.fast_path ? "" : " (no eBPF fast path)") + ", underlay " + spec.underlay.str() +
-         ", state in " + spec.state_dir;
+         (spec.fast_path ? "" : " (no eBPF fast path)") + (spec.dns ? "" : " (no cluster DNS)") +
+         ", underlay " + spec.underlay.str() + ", state in " + spec.state_dir;
 }
 
 // True when every daemon runs under its supervisor and the cluster's namespaces and link exist.
@@ -537,6 +547,7 @@ int run_up(const UpOptions& opts) {
   spec.nodes = opts.nodes;
   spec.overlay = opts.overlay;
   spec.fast_path = opts.fast_path;
+  spec.dns = opts.dns;
   spec.agents = opts.agents;
   spec.api_port = opts.api_port;
   auto underlay = parse_prefix(opts.underlay_cidr);

@@ -81,11 +81,17 @@ std::vector<std::string> Layout::daemons() const {
 
 std::string to_json(const ClusterSpec& spec) {
   boost::json::object o{
-      {"stateDir", spec.state_dir},       {"clusterID", spec.cid},
-      {"underlay", spec.underlay.str()},  {"nodes", spec.nodes},
-      {"overlay", spec.overlay},          {"apiPort", spec.api_port},
-      {"clusterCIDR", spec.cluster_cidr}, {"serviceCIDR", spec.service_cidr},
-      {"fastPath", spec.fast_path},       {"agents", spec.agents},
+      {"stateDir", spec.state_dir},
+      {"clusterID", spec.cid},
+      {"underlay", spec.underlay.str()},
+      {"nodes", spec.nodes},
+      {"overlay", spec.overlay},
+      {"apiPort", spec.api_port},
+      {"clusterCIDR", spec.cluster_cidr},
+      {"serviceCIDR", spec.service_cidr},
+      {"fastPath", spec.fast_path},
+      {"agents", spec.agents},
+      {"dns", spec.dns},
   };
   return boost::json::serialize(o) + "\n";
 }
@@ -134,6 +140,11 @@ Result<ClusterSpec> spec_from_json(std::string_view text) {
   if (auto* f = o.if_contains("agents")) {
     if (!f->is_bool()) return fail_msg("cluster record: \"agents\" is not a boolean");
     s.agents = f->as_bool();
+  }
+  // Records written before `up --no-dns` lack the key: their clusters had DNS.
+  if (auto* f = o.if_contains("dns")) {
+    if (!f->is_bool()) return fail_msg("cluster record: \"dns\" is not a boolean");
+    s.dns = f->as_bool();
   }
   if (auto st = validate(s); !st) return std::unexpected(wrap(st.error(), "cluster record"));
   return s;

@@ -28,6 +28,7 @@ struct ClusterSpec {
   std::string service_cidr = "10.96.0.0/12";
   bool fast_path = true;  // the agents' eBPF fast path (docs/agent.md)
   bool agents = true;     // false: `up --no-agents`, node namespaces only
+  bool dns = true;        // the agents' node-local cluster DNS and kube-system/kube-dns (docs/dns.md)
 };
 
 // Checks what no kernel call can catch later: ranges that collide, too many nodes for the prefix.

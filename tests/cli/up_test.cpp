@@ -7,7 +7,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include "common/fd.h"
+#include "common/files.h"
 #include "support/up_cluster.h"
 
 namespace podnet::testing {
@@ -114,6 +117,29 @@ TEST(Up, RefusesASecondClusterAndAnUnderlayInUse) {
   // The first cluster is untouched by the refusals.
   auto st = c.status();
   EXPECT_EQ(st.rc, 0) << st.out;
+}
+
+// `up --no-dns`: no kube-dns Service, the agents run with --dns=off and no --cluster-dns (so pods
+// fall back to the node's resolv.conf, as kubelet without --cluster-dns), and the record keeps it.
+TEST(Up, NoDnsMakesNoClusterDns) {
+  UpCluster c;
+  auto up = c.up(1, agents_flag() + " --no-dns");
+  ASSERT_EQ(up.rc, 0) << up.out;
+  EXPECT_NE(up.out.find("cluster DNS: off (--no-dns)"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("node1 Ready"), std::string::npos) << up.out;
+  auto svc = c.kubectl("-n kube-system get svc kube-dns -o name");
+  EXPECT_NE(svc.rc, 0) << svc.out;
+  EXPECT_NE(svc.out.find("NotFound"), std::string::npos) << svc.out;
+  ASSERT_TRUE(c.load_record());
+  EXPECT_FALSE(c.layout().spec().dns);
+  if (have_agent()) {
+    pid_t agent = c.daemon_pid("agent-node1");
+    ASSERT_GT(agent, 0);
+    auto cmdline = read_file("/proc/" + std::to_string(agent) + "/cmdline").value_or("");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    EXPECT_NE(cmdline.find(" --dns=off"), std::string::npos) << cmdline;
+    EXPECT_EQ(cmdline.find("--cluster-dns"), std::string::npos) << cmdline;
+  }
 }
 
 TEST(Up, DownAfterKill9OfTheDaemons) {

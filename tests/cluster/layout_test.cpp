@@ -71,10 +71,12 @@ TEST(Layout, RecordRoundTripsAndRejectsGarbage) {
   s.api_port = 7443;
   s.fast_path = false;
   s.agents = false;
+  s.dns = false;
   auto back = spec_from_json(to_json(s));
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_FALSE(back->fast_path);
   EXPECT_FALSE(back->agents);
+  EXPECT_FALSE(back->dns);
   EXPECT_EQ(back->cid, "3f2a");
   EXPECT_EQ(back->nodes, 2);
   EXPECT_EQ(back->overlay, "host-gw");
@@ -91,8 +93,10 @@ TEST(Layout, RecordRoundTripsAndRejectsGarbage) {
   ASSERT_TRUE(before) << before.error().message();
   EXPECT_TRUE(before->fast_path);
   EXPECT_TRUE(before->agents);
+  EXPECT_TRUE(before->dns);
   EXPECT_FALSE(spec_from_json(old + R"(,"fastPath":"yes"})"));
   EXPECT_FALSE(spec_from_json(old + R"(,"agents":1})"));
+  EXPECT_FALSE(spec_from_json(old + R"(,"dns":"off"})"));
 }
 
 TEST(Layout, RecordIsWrittenOnlyOnce) {
