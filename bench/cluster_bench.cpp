@@ -5,7 +5,9 @@
 //   podstart create -> Ready (seen on a watch) of N pods with a tcpSocket probe, scheduled over 3 nodes
 //   iperf    iperf3 pod-to-pod on one node and across nodes (vxlan, host-gw, and vxlan without the
 //            eBPF fast path) against a bare veth pair between two namespaces made here
-//   rss      VmRSS of the agents with N selector-less Services (one endpoint each) programmed
+//   rss      VmRSS of the agents with N selector-less Services (one endpoint each) programmed; with
+//            --rss-dns on,off once per cluster DNS setting (`up --no-dns`) and the difference: the
+//            node-local DNS server's memory (its records for N Services), as issue 16 asks
 //   dns      the node-local cluster DNS (docs/dns.md): Service create -> its name answers an A record
 //            at the kube-dns ClusterIP from all 3 node namespaces (asked once before the create, so
 //            the NXDOMAIN path is warm), and the longest gap in answers on a node while its agent is
@@ -13,7 +15,8 @@
 // Needs root, podnet, podnet-cni, pod_tool, iperf3.
 //
 //   cluster_bench [--bench netprog,podstart,iperf,rss,dns] [--changes 200] [--pods 100]
-//                 [--services 10000] [--iperf-seconds 5] [--iperf-reps 5] [--iperf-pin yes|no]
+//                 [--services 10000] [--rss-dns on|off|on,off] [--iperf-seconds 5] [--iperf-reps 5]
+//                 [--iperf-pin yes|no]
 //
 // iperf3's client and server run pinned to CPUs 0 and 1 (iperf3 -A 0,1) in every case, the bare
 // veth pair's included, when the machine has 2 CPUs or more: the two ends get a CPU each, as two
@@ -570,9 +573,10 @@ long frontends(const std::string& netns) {
   return found ? n : -1;
 }
 
-int bench_rss(int services, int writers) {
+// The agents' VmRSS (kB) after the Services are programmed, per node, in `after_kb`.
+int bench_rss(int services, int writers, bool dns, std::vector<long>& after_kb) {
   BenchCluster c(kPodnet);
-  if (!c.up(3, "vxlan")) return 1;
+  if (!c.up(3, "vxlan", dns ? "" : "--no-dns")) return 1;
   auto api = api_for(c);
   auto nodes = node_namespaces(c, 3);
   if (!api->create(kPods, pod_spec("rss-backend", "node1", {kPodTool, "serve", "8080", "x"}, 8080))) return 1;
@@ -588,8 +592,10 @@ int bench_rss(int services, int writers) {
     }
     std::printf(" server VmRSS %.1f MB\n", status_kb(c.daemon_pid("server"), "VmRSS") / 1024.0);
   };
-  std::printf("rss (3 nodes, vxlan; %d selector-less Services, one EndpointSlice with 1 endpoint each):\n",
-              services);
+  std::printf(
+      "rss (3 nodes, vxlan, cluster DNS %s; %d selector-less Services, one EndpointSlice with 1 endpoint "
+      "each):\n",
+      dns ? "on" : "off (--no-dns)", services);
   report("before");
   long preexisting = frontends(nodes[0]);  // the kubernetes Service's, if any
   std::atomic<int> next{0}, errors{0};
@@ -629,6 +635,9 @@ int bench_rss(int services, int writers) {
       services, services, write_s, writers, errors.load(), live_s, counts[0], counts[1], counts[2],
       preexisting);
   report("after");
+  after_kb.clear();
+  for (int i = 1; i <= 3; ++i)
+    after_kb.push_back(status_kb(c.daemon_pid("agent-node" + std::to_string(i)), "VmRSS"));
   std::fflush(stdout);
   return errors == 0 && *std::min_element(counts.begin(), counts.end()) >= preexisting + services ? 0 : 1;
 }
@@ -860,7 +869,7 @@ int bench_dns(int changes) {
 int main(int argc, char** argv) {
   std::string which = "netprog,podstart,iperf,rss,dns";
   int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8;
-  std::string pin = "yes";
+  std::string pin = "yes", rss_dns = "on";
   CLI::App app{"cluster_bench: issue 5's benchmarks on real `podnet up` clusters"};
   app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss,dns")->capture_default_str();
   app.add_option("--changes", changes, "netprog: writes per series; dns: Services created")
@@ -879,6 +888,9 @@ int main(int argc, char** argv) {
   app.add_option("--iperf-pin", pin, "iperf3 -A 0,1 in every case")
       ->capture_default_str()
       ->check(CLI::IsMember({"yes", "no"}));
+  app.add_option("--rss-dns", rss_dns, "rss: cluster DNS on, off, or on,off (both, and the difference)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off", "on,off", "off,on"}));
   app.add_option("--writers", writers, "rss: concurrent writers")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -900,7 +912,18 @@ int main(int argc, char** argv) {
   if (run.contains("netprog")) rc |= bench_netprog(changes);
   if (run.contains("podstart")) rc |= bench_podstart(pods);
   if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin == "yes");
-  if (run.contains("rss")) rc |= bench_rss(services, writers);
+  if (run.contains("rss")) {
+    std::map<bool, std::vector<long>> after;
+    for (bool dns : {true, false})
+      if (rss_dns.find(dns ? "on" : "off") != std::string::npos)
+        rc |= bench_rss(services, writers, dns, after[dns]);
+    if (after[true].size() == 3 && after[false].size() == 3) {
+      std::printf("rss: agent VmRSS with cluster DNS on minus off (%d Services):", services);
+      for (int i = 0; i < 3; ++i)
+        std::printf(" node%d %+.1f MB;", i + 1, (after[true][i] - after[false][i]) / 1024.0);
+      std::printf("\n");
+    }
+  }
   if (run.contains("dns")) rc |= bench_dns(changes);
   return rc;
 }

@@ -3,6 +3,9 @@
 # /work/shared/facts/dns-anchors.md: one namespace made here, server on CPU 1, dnsperf on CPU 0,
 # 100,000 random queries, `dnsperf -l SECONDS -c 4 -Q 500000`; RUNS interleaved rounds; prints each
 # run and the median / p95 QPS per server. Needs root, dnsperf, unbound, dnsmasq.
+# Each run also reports the server's CPU time over the run (utime + stime from /proc/PID/stat) and
+# so its queries per CPU-second ("capacity of one core"): when the server's core is not saturated,
+# dnsperf on the other core is the limit and the QPS figure understates the server.
 #   bench/run-dns-bench.sh [BUILD_DIR]   RUNS=5 SECONDS=15 SERVICES=10000
 set -euo pipefail
 build=${1:-build}
@@ -68,25 +71,37 @@ stop() {
   pid=
 }
 
-declare -A results
+# utime + stime of a process in clock ticks (/proc/PID/stat fields 14 and 15; the name may hold spaces).
+ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+declare -A results capacity
 for ((r = 1; r <= runs; r++)); do
   for s in podnet unbound dnsmasq; do
     start $s
+    t0=$(ticks "$pid")
     out=$(in_ns taskset -c 0 dnsperf -s 127.0.0.1 -p $port -d "$dir/queries" -l "$secs" -c 4 -Q 500000 2>&1)
+    t1=$(ticks "$pid")
     stop $s
     qps=$(awk '/Queries per second/{print $4}' <<<"$out")
     lost=$(awk '/Queries lost/{print $3}' <<<"$out")
     lat=$(awk '/Average Latency/{print $4}' <<<"$out")
-    echo "run $r $s: $qps QPS, avg latency ${lat}s, lost $lost"
+    done_q=$(awk '/Queries completed/{print $3}' <<<"$out")
+    cpu=$(python3 -c "print(f'{($t1 - $t0) / $hz:.2f}')")
+    cap=$(python3 -c "print(f'{$done_q / max(($t1 - $t0) / $hz, 0.01):.0f}')")
+    echo "run $r $s: $qps QPS, avg latency ${lat}s, lost $lost, server CPU ${cpu}s of ${secs}s, $cap queries per server CPU-second"
     results[$s]+="$qps "
+    capacity[$s]+="$cap "
   done
 done
 [ -f "$dir/podnet.log" ] && grep "store RSS" "$dir/podnet.log" || true
 for s in podnet unbound dnsmasq; do
-  python3 - $s ${results[$s]} <<'PY'
+  python3 - $s "${results[$s]}" "${capacity[$s]}" <<'PY'
 import statistics, sys
-name, v = sys.argv[1], sorted(float(x) for x in sys.argv[2:])
+name = sys.argv[1]
+v = sorted(float(x) for x in sys.argv[2].split())
+c = sorted(float(x) for x in sys.argv[3].split())
 p95 = v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))]
-print(f"{name}: median {statistics.median(v):,.0f} QPS, p95 {p95:,.0f}, runs {len(v)}")
+print(f"{name}: median {statistics.median(v):,.0f} QPS, p95 {p95:,.0f} (range {v[0]:,.0f}-{v[-1]:,.0f}), runs {len(v)};"
+      f" queries per server CPU-second median {statistics.median(c):,.0f} (range {c[0]:,.0f}-{c[-1]:,.0f})")
 PY
 done
