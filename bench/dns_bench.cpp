@@ -2,9 +2,10 @@
 // each), serving until SIGTERM on 127.0.0.1:PORT in the caller's namespace; the peer comparison
 // (dnsperf against this, unbound and dnsmasq) is bench/run-dns-bench.sh. Also prints the store's
 // memory (RSS before and after filling it) for N services.
-//   dns_bench PORT [SERVICES]
+//   dns_bench PORT [SERVICES]   (--help: CLI11, as every main)
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,12 +30,13 @@ podnet::dns::Server* g_server = nullptr;
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: dns_bench PORT [SERVICES]\n");
-    return 2;
-  }
-  int port = std::atoi(argv[1]);
-  int n = argc > 2 ? std::atoi(argv[2]) : 10000;
+  int port = 0, n = 10000;
+  CLI::App app{"dns_bench: podnet's DNS server with N cluster names on 127.0.0.1:PORT until SIGTERM/SIGINT"};
+  app.add_option("port", port, "UDP and TCP port on 127.0.0.1")->required()->check(CLI::Range(1, 65535));
+  app.add_option("services", n, "Services s<i>.default.svc.cluster.local (one ClusterIP each)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  CLI11_PARSE(app, argc, argv);
   using namespace podnet;
   dns::RecordStore store;
   long before = rss_kib();
