@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "client/watch_decoder.h"
 
@@ -40,6 +42,10 @@ bool Informer::stopped() {
   return stop_;
 }
 
+Informer::Known Informer::remember(const json::value& object) {
+  return Known{resource_version_of(object), json::serialize(object)};
+}
+
 Status Informer::step() {
   return needs_list_ ? list() : watch();
 }
@@ -59,15 +65,22 @@ Status Informer::list() {
     rv = std::move(page->resource_version);
   } while (!token.empty());
 
-  for (const auto& [key, old] : store_)
-    if (!fresh.contains(key)) handler_.on_delete(old);
-  for (const auto& [key, obj] : fresh) {
-    auto it = store_.find(key);
-    if (it == store_.end() || resource_version_of(it->second) != resource_version_of(obj) ||
-        resource_version_of(obj).empty())
-      handler_.on_upsert(obj);
+  for (const auto& [key, old] : store_) {
+    if (fresh.contains(key)) continue;
+    boost::system::error_code ec;
+    json::value last = json::parse(old.json, ec);  // our own serialization: cannot fail
+    if (!ec) handler_.on_delete(last);
   }
-  store_ = std::move(fresh);
+  std::map<std::string, Known> known;
+  for (const auto& [key, obj] : fresh) {
+    Known now = remember(obj);
+    auto it = store_.find(key);
+    if (it == store_.end() || it->second.resource_version != now.resource_version ||
+        now.resource_version.empty())
+      handler_.on_upsert(obj);
+    known.emplace(key, std::move(now));
+  }
+  store_ = std::move(known);
   rv_ = std::move(rv);
   needs_list_ = false;
   synced_ = true;
@@ -131,9 +144,8 @@ Status Informer::watch() {
       store_.erase(key);
       handler_.on_delete(e.object);
     } else {
-      auto& slot = store_[key];
-      slot = std::move(e.object);
-      handler_.on_upsert(slot);
+      store_[key] = remember(e.object);
+      handler_.on_upsert(e.object);
     }
     if (!rv.empty()) rv_ = std::move(rv);
   }

@@ -56,7 +56,16 @@ class Informer {
   ApiClient& client_;
   InformerHandler& handler_;
   InformerOptions opts_;
-  std::map<std::string, boost::json::value> store_;  // last known object by key: deletes need it
+  // The last known object by key, for relists: what is gone from a fresh LIST is delivered as a
+  // delete of this, and an unchanged resourceVersion is not delivered again. Kept serialized (a
+  // compact string is about a quarter of the parsed tree's memory: the agent keeps one per Service
+  // and EndpointSlice) and parsed again only for such a delete.
+  struct Known {
+    std::string resource_version;
+    std::string json;
+  };
+  static Known remember(const boost::json::value& object);
+  std::map<std::string, Known> store_;
   std::string rv_;
   bool needs_list_ = true;
   bool synced_ = false;
