@@ -83,6 +83,7 @@ class Agent {
   Status sync_fastpath(const ClusterView& view);
   void fastpath_pods_loop();
   void update_fast_flags(const policy::TableState& s);
+  std::function<Status(const boost::json::value&, const std::vector<std::string>&)> admit_pod_hook();
   ClusterView view_locked(SystemTime now);
   Status sync_dns(const std::vector<IpAddress>& want);
   void stop_dns_server();

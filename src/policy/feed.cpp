@@ -64,6 +64,8 @@ void PolicyFeed::run() {
     }
     synced_once_ = true;
     if (after_sync_ && (r->commands_bytes > 0 || r->full)) after_sync_(e_.state());
+    ++syncs_done_;
+    cv_.notify_all();  // admit_local_pod waiters
     if (r->commands_bytes > 0)
       spdlog::log(
           r->full ? spdlog::level::info : spdlog::level::debug,
@@ -71,6 +73,39 @@ void PolicyFeed::run() {
           r->full ? "full" : "partial", e_.metrics().policies, r->elements, r->classes, r->plan.count(),
           r->apply.count());
   }
+}
+
+Status PolicyFeed::admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
+                                   std::chrono::milliseconds timeout) {
+  std::vector<IpAddress> addrs;
+  for (const auto& s : ips) {
+    auto a = parse_ip(s);
+    if (!a) return fail_msg("network policy: pod address \"" + s + "\" is not an IP address");
+    addrs.push_back(*a);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_lock l(mu_);
+  if (!e_.admit_pod(pod, std::move(addrs))) return fail_msg("network policy: the pod cannot be decoded");
+  // Every change marks the enforcer pending and a sync clears that only once written: with nothing
+  // pending after the put, the table already holds this pod.
+  uint64_t want = e_.pending() || !synced_once_ ? syncs_done_ + 1 : syncs_done_;
+  cv_.notify_all();
+  bool done = cv_.wait_until(l, t0 + timeout, [&] { return stop_ || syncs_done_ >= want; });
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++admits_.admits;
+  admits_.seconds_sum += s;
+  admits_.max_seconds = std::max(admits_.max_seconds, s);
+  if (!done) {
+    ++admits_.timeouts;
+    return fail_msg("network policy: the pod's rules were not in the kernel after " +
+                    std::to_string(timeout.count()) + " ms");
+  }
+  return {};
+}
+
+AdmitMetrics PolicyFeed::admit_metrics() const {
+  std::lock_guard l(mu_);
+  return admits_;
 }
 
 void PolicyFeed::stop() {

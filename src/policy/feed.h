@@ -23,6 +23,13 @@ class PolicyFeed {
   client::InformerHandler& namespaces() { return namespaces_; }
   client::InformerHandler& policies() { return policies_; }
 
+  // The pod runner hands over a local pod it is starting (its API object and its addresses from
+  // CNI ADD) and waits, before the pod's first container starts, until a sync that includes it is
+  // in the kernel (and the fast path's flags are set), at most `timeout`: so the pod's first
+  // packet meets its own policy, not the pending-pod drop. An error on timeout or a bad object.
+  Status admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
+                         std::chrono::milliseconds timeout);
+
   // This node's pod ranges (from its Node's podCIDRs); thread-safe.
   void set_own_ranges(std::vector<IpPrefix> ranges);
   // Called on the feed's thread after every sync that wrote something (the fast path's flags).
@@ -32,6 +39,7 @@ class PolicyFeed {
 
   // Metrics for /metrics (copies under the lock).
   EnforcerMetrics metrics() const;
+  AdmitMetrics admit_metrics() const;
   bool synced_once() const;
   // The policies selecting a local pod address, for denial logs.
   std::string selected_by(const std::string& ip) const;
@@ -56,6 +64,8 @@ class PolicyFeed {
   std::condition_variable cv_;
   bool synced_[3] = {false, false, false};
   bool ranges_known_ = false, stop_ = false, synced_once_ = false;
+  uint64_t syncs_done_ = 0;  // successful syncs (after their after_sync_), for admit_local_pod
+  AdmitMetrics admits_;
 };
 
 }  // namespace podnet::policy
