@@ -250,3 +250,39 @@ TEST_F(PolicyPlanner, Ipv6PodsAndBlocks) {
 
 }  // namespace
 }  // namespace podnet::policy
+
+namespace podnet::policy {
+namespace {
+
+// The pod runner's admission (no window at pod start): the CNI ADD address counts before the API
+// has it, survives a late informer event without it, and goes with the pod, not its predecessor.
+TEST_F(PolicyPlanner, AdmittedPodIsLocalBeforeTheApiHasItsAddress) {
+  auto fresh = [](const std::string& uid, const std::string& ip) {
+    json::value v = pod_json("a", "n", "node1", ip, {{"app", "web"}});
+    v.as_object()["metadata"].as_object()["uid"] = uid;
+    if (ip.empty()) v.as_object().erase("status");
+    return v;
+  };
+  sync();
+  ASSERT_TRUE(e_.admit_pod(fresh("u1", ""), {parse_ip("10.244.1.9").value()}));
+  EXPECT_TRUE(e_.pending());
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // The informer's copy without status (older than the runner's): the address stays.
+  e_.upsert_pod(fresh("u1", ""));
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // The late delete of an earlier pod of that name does not remove the admitted one.
+  e_.delete_pod(fresh("u0", ""));
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // The API catches up, then the pod goes: so does its address.
+  e_.upsert_pod(fresh("u1", "10.244.1.9"));
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  e_.delete_pod(fresh("u1", "10.244.1.9"));
+  EXPECT_FALSE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // A new pod of that name (another uid) does not inherit a hint.
+  ASSERT_TRUE(e_.admit_pod(fresh("u2", ""), {parse_ip("10.244.1.10").value()}));
+  e_.upsert_pod(fresh("u3", ""));
+  EXPECT_FALSE(sync().sets.at("local-pods").elements.contains("10.244.1.10"));
+}
+
+}  // namespace
+}  // namespace podnet::policy
