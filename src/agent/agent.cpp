@@ -548,6 +548,7 @@ Status Agent::run() {
     threads.emplace_back([&] { np_policies->run(); });
     if (fast_) np->set_after_sync([this](const policy::TableState& s) { update_fast_flags(s); });
     threads.emplace_back([np] { np->run(); });
+    if (auto* log = opts_.network_policy_log) threads.emplace_back([np, log] { np->run_denial_log(*log); });
   }
   if (feed_) threads.emplace_back([&] { feed_->run(); });
   threads.emplace_back([&] { heartbeat_loop(); });

@@ -51,6 +51,8 @@ struct AgentOptions {
   std::vector<std::string> dns_upstreams;  // "IP[:PORT]"; empty: the nameservers of /etc/resolv.conf
   // NetworkPolicy enforcement (docs/networkpolicy.md); null: none. Not owned.
   policy::PolicyFeed* network_policy = nullptr;
+  // Its denied-connection log (an NFLOG group the deny rules log to); null: none. Not owned.
+  policy::NflogReader* network_policy_log = nullptr;
 };
 
 // The DNS Service the agent serves locally (kube-dns's name, as every cluster names it).

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace podnet::policy {
 namespace json = boost::json;
 namespace {
@@ -128,6 +130,13 @@ std::string Enforcer::selected_by(const std::string& ip) const {
   std::string out;
   for (const auto& k : it->second) out += (out.empty() ? "" : ",") + k;
   return out;
+}
+
+std::string Enforcer::pod_at(const IpAddress& ip) const {
+  // A scan: only the denial log asks, at most its rule's rate limit per second.
+  for (const auto& [key, p] : pods_)
+    if (p.is_subject() && std::find(p.ips.begin(), p.ips.end(), ip) != p.ips.end()) return key;
+  return "";
 }
 
 Result<SyncReport> Enforcer::sync() {

@@ -35,6 +35,7 @@ struct EnforcerMetrics {
 struct AdmitMetrics {
   uint64_t admits = 0, timeouts = 0;
   double seconds_sum = 0, max_seconds = 0;
+  uint64_t denials_logged = 0, log_overruns = 0;  // the denied-connection log (NFLOG)
 };
 
 class Enforcer {
@@ -64,6 +65,8 @@ class Enforcer {
   const EnforcerMetrics& metrics() const { return metrics_; }
   // The policies selecting a local pod address ("" when none): for denial logs.
   std::string selected_by(const std::string& ip) const;
+  // "namespace/name" of the pod (policy subject) holding an address, "" when none: for denial logs.
+  std::string pod_at(const IpAddress& ip) const;
 
   // Typed entry points (tests, benchmarks).
   void put_pod(Pod p);

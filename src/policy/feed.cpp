@@ -1,5 +1,6 @@
 #include "policy/feed.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 namespace podnet::policy {
@@ -101,6 +102,47 @@ Status PolicyFeed::admit_local_pod(const boost::json::value& pod, const std::vec
                     std::to_string(timeout.count()) + " ms");
   }
   return {};
+}
+
+std::string PolicyFeed::describe(const DeniedPacket& d) const {
+  std::lock_guard l(mu_);
+  bool in = d.direction == "ingress";
+  const IpAddress& local = in ? d.dst : d.src;
+  const IpAddress& peer = in ? d.src : d.dst;
+  auto ep = [](const IpAddress& a, uint16_t port) {
+    std::string s = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+    return port ? s + ":" + std::to_string(port) : s;
+  };
+  std::string pod = e_.pod_at(local), other = e_.pod_at(peer);
+  std::string policies = e_.selected_by(local.to_string());
+  return "network policy: denied " + d.direction + " " + protocol_name(d.protocol) + " " +
+         ep(d.src, d.sport) + " -> " + ep(d.dst, d.dport) + ": pod " +
+         (pod.empty() ? local.to_string() : pod) + " (selected by " +
+         (policies.empty() ? "no policy" : policies) + ") " + (in ? "from" : "to") + " " +
+         (other.empty() ? "address " + peer.to_string() : "pod " + other);
+}
+
+void PolicyFeed::run_denial_log(NflogReader& reader) {
+  auto log = [this](const DeniedPacket& d) {
+    spdlog::warn("{}", describe(d));
+    std::lock_guard l(mu_);
+    ++admits_.denials_logged;
+  };
+  for (;;) {
+    {
+      std::lock_guard l(mu_);
+      if (stop_) return;
+    }
+    pollfd p{reader.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;  // the stop flag is looked at every 200 ms
+    auto n = reader.read(log);
+    std::lock_guard l(mu_);
+    admits_.log_overruns = reader.overruns();
+    if (!n) {
+      spdlog::error("network policy: denied-connection log: {} (stopped)", n.error().message());
+      return;
+    }
+  }
 }
 
 AdmitMetrics PolicyFeed::admit_metrics() const {

@@ -12,6 +12,7 @@
 
 #include "client/informer.h"
 #include "policy/enforcer.h"
+#include "policy/nflog.h"
 
 namespace podnet::policy {
 
@@ -29,6 +30,12 @@ class PolicyFeed {
   // packet meets its own policy, not the pending-pod drop. An error on timeout or a bad object.
   Status admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
                          std::chrono::milliseconds timeout);
+
+  // The denied-connection log: each packet a deny rule logged to `reader`'s group (the rule
+  // limits the rate) becomes one warning naming the direction, protocol, addresses and ports, the
+  // local pod with the policies selecting it, and the peer pod when it is one. Until stop().
+  void run_denial_log(NflogReader& reader);
+  std::string describe(const DeniedPacket& d) const;  // that log line (takes the lock)
 
   // This node's pod ranges (from its Node's podCIDRs); thread-safe.
   void set_own_ranges(std::vector<IpPrefix> ranges);

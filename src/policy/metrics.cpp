@@ -47,7 +47,7 @@ Result<DeniedCounters> read_denied(nft::Nft& nft) {
   return denied_from_json(*listing);
 }
 
-std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d) {
+std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a) {
   std::string out;
   auto line = [&](const std::string& s) { out += s + "\n"; };
   char buf[64];
@@ -86,6 +86,24 @@ std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d) {
   line("podnet_network_policy_denied_packets_total{direction=\"ingress\"} " + std::to_string(d.ingress));
   line("podnet_network_policy_denied_packets_total{direction=\"egress\"} " + std::to_string(d.egress));
   line("podnet_network_policy_denied_packets_total{direction=\"pending\"} " + std::to_string(d.pending));
+  line(
+      "# HELP podnet_network_policy_pod_admission_duration_seconds How long a new pod's first container "
+      "waited for its rules to be in the kernel.");
+  line("# TYPE podnet_network_policy_pod_admission_duration_seconds summary");
+  line("podnet_network_policy_pod_admission_duration_seconds_sum " + num(a.seconds_sum));
+  line("podnet_network_policy_pod_admission_duration_seconds_count " + std::to_string(a.admits));
+  line("# HELP podnet_network_policy_pod_admission_max_seconds The longest such wait.");
+  line("# TYPE podnet_network_policy_pod_admission_max_seconds gauge");
+  line("podnet_network_policy_pod_admission_max_seconds " + num(a.max_seconds));
+  line("# HELP podnet_network_policy_pod_admission_timeouts_total Pods started before their rules were in.");
+  line("# TYPE podnet_network_policy_pod_admission_timeouts_total counter");
+  line("podnet_network_policy_pod_admission_timeouts_total " + std::to_string(a.timeouts));
+  line("# HELP podnet_network_policy_denials_logged_total Denied packets logged (NFLOG, rate-limited).");
+  line("# TYPE podnet_network_policy_denials_logged_total counter");
+  line("podnet_network_policy_denials_logged_total " + std::to_string(a.denials_logged));
+  line("# HELP podnet_network_policy_log_overruns_total Times the kernel dropped denial log messages.");
+  line("# TYPE podnet_network_policy_log_overruns_total counter");
+  line("podnet_network_policy_log_overruns_total " + std::to_string(a.log_overruns));
   return out;
 }
 

@@ -20,6 +20,7 @@ Result<DeniedCounters> read_denied(nft::Nft& nft);
 // Sums the counters of a `list table` JSON listing, by chain (exposed for tests).
 Result<DeniedCounters> denied_from_json(std::string_view listing);
 
-std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d);
+// `a`: the pod runner's waits for new pods' rules and the denied-connection log (feed.h).
+std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a = {});
 
 }  // namespace podnet::policy

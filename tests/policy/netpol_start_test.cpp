@@ -148,6 +148,40 @@ TEST_P(NetpolStart, FirstConnectOfANewPodMeetsItsPolicy) {
   }
   std::printf("netpol start (fast path %s): %d of %d pods right, create -> all done %.1f s\n",
               GetParam() ? "on" : "off", succeeded, kClients, took);
+
+  // The denied connects were logged (NFLOG, read by the agent) with pod, peer, port and policy.
+  std::string want = "network policy: denied egress tcp ";
+  std::string tail = " -> " + no_ip + ":80: pod s/client-";
+  std::string log;
+  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(200ms)) {
+    log = read_file(c_.layout().log_path("agent-node1")).value_or("");
+    if (log.find(tail) != std::string::npos) break;
+  }
+  size_t at = log.find(tail);
+  ASSERT_NE(at, std::string::npos) << "no denial logged in the agent's log";
+  size_t line_start = log.rfind('\n', at) + 1;
+  std::string line = log.substr(line_start, log.find('\n', at) - line_start);
+  std::printf("logged: %s\n", line.c_str());
+  EXPECT_NE(line.find(want), std::string::npos) << line;
+  EXPECT_NE(line.find("(selected by s/client) to pod s/no"), std::string::npos) << line;
+  EXPECT_EQ(log.find(" -> " + ok_ip + ":80: pod s/client-"), std::string::npos)
+      << "an allowed connect was logged";
+  // The agent's /metrics: denied packets, logged denials and the pods' admission waits.
+  std::string metrics = c_.in_node(1, "curl -sS http://127.0.0.1:10249/metrics").out;
+  auto value = [&](const std::string& name) {
+    size_t i = metrics.find("\n" + name + " ");
+    return i == std::string::npos ? -1.0 : std::stod(metrics.substr(i + name.size() + 2));
+  };
+  EXPECT_GE(value("podnet_network_policy_denied_packets_total{direction=\"egress\"}"), kConnectFirst)
+      << metrics;
+  EXPECT_GE(value("podnet_network_policy_denials_logged_total"), 1) << metrics;
+  EXPECT_GE(value("podnet_network_policy_pod_admission_duration_seconds_count"), kClients) << metrics;
+  EXPECT_EQ(value("podnet_network_policy_pod_admission_timeouts_total"), 0) << metrics;
+  double n = value("podnet_network_policy_pod_admission_duration_seconds_count");
+  std::printf("pod admission wait: mean %.1f ms, max %.1f ms over %.0f pods\n",
+              1000 * value("podnet_network_policy_pod_admission_duration_seconds_sum") / std::max(n, 1.0),
+              1000 * value("podnet_network_policy_pod_admission_max_seconds"), n);
 }
 
 INSTANTIATE_TEST_SUITE_P(FastPath, NetpolStart, ::testing::Bool(),
