@@ -145,6 +145,11 @@ void PolicyFeed::run_denial_log(NflogReader& reader) {
   }
 }
 
+std::map<std::string, std::set<std::string>> PolicyFeed::chain_policies() const {
+  std::lock_guard l(mu_);
+  return e_.state().chain_policies;
+}
+
 AdmitMetrics PolicyFeed::admit_metrics() const {
   std::lock_guard l(mu_);
   return admits_;

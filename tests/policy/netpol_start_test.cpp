@@ -116,6 +116,10 @@ TEST_P(NetpolStart, FirstConnectOfANewPodMeetsItsPolicy) {
   for (int i = 0; i < kClients; ++i)
     clients.push_back(pod("client-" + std::to_string(i), {{"app", "client"}},
                           i < kConnectFirst ? script : dns_first, false));
+  // One that stays (a finished pod's classes leave the table, and their counters with them).
+  clients.push_back(
+      pod("client-live", {{"app", "client"}},
+          "while :; do socat -u /dev/null TCP:" + ok_ip + ":80,connect-timeout=1; sleep 0.3; done", false));
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_NO_FATAL_FAILURE(apply(clients));
 
@@ -178,6 +182,8 @@ TEST_P(NetpolStart, FirstConnectOfANewPodMeetsItsPolicy) {
   EXPECT_GE(value("podnet_network_policy_denials_logged_total"), 1) << metrics;
   EXPECT_GE(value("podnet_network_policy_pod_admission_duration_seconds_count"), kClients) << metrics;
   EXPECT_EQ(value("podnet_network_policy_pod_admission_timeouts_total"), 0) << metrics;
+  // Per-rule counters: the class the clients' allowed connects and DNS queries went through.
+  EXPECT_NE(metrics.find(",direction=\"egress\",policies=\"s/client\"} "), std::string::npos) << metrics;
   double n = value("podnet_network_policy_pod_admission_duration_seconds_count");
   std::printf("pod admission wait: mean %.1f ms, max %.1f ms over %.0f pods\n",
               1000 * value("podnet_network_policy_pod_admission_duration_seconds_sum") / std::max(n, 1.0),

@@ -7,6 +7,7 @@
 
 #include "policy/enforcer.h"
 #include "policy/fixtures.h"
+#include "policy/metrics.h"
 
 namespace podnet::policy {
 namespace {
@@ -282,6 +283,41 @@ TEST_F(PolicyPlanner, AdmittedPodIsLocalBeforeTheApiHasItsAddress) {
   ASSERT_TRUE(e_.admit_pod(fresh("u2", ""), {parse_ip("10.244.1.10").value()}));
   e_.upsert_pod(fresh("u3", ""));
   EXPECT_FALSE(sync().sets.at("local-pods").elements.contains("10.244.1.10"));
+}
+
+}  // namespace
+}  // namespace podnet::policy
+
+namespace podnet::policy {
+namespace {
+
+// Per-rule counters: each class chain knows the policies whose rules jump to it, and /metrics
+// shows its accept counters under those names.
+TEST_F(PolicyPlanner, ClassChainsNameTheirPoliciesInMetrics) {
+  policy("a", "p1", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}}],"ports":[{"port":80}]}]})");
+  policy("a", "p2", R"({"podSelector":{},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"red"}}}]}]})");
+  const TableState& t = sync();
+  // (Rules naming the same peers share one class: its chain then names all their policies.)
+  std::string chain = t.sets.at("in-any").elements.at("10.244.1.3").substr(5);  // "jump ic-N"
+  EXPECT_EQ(t.chain_policies.at(chain), (std::set<std::string>{"a/p2"}));
+  std::string port80 = t.sets.at("in-ports").elements.at("10.244.1.2 . tcp . 80").substr(5);
+  EXPECT_EQ(t.chain_policies.at(port80), (std::set<std::string>{"a/p1"}));
+  std::string listing = R"({"nftables":[
+      {"rule":{"chain":")" +
+                        chain +
+                        R"(","expr":[{"match":{}},{"counter":{"packets":7,"bytes":1}},{"accept":null}]}},
+      {"rule":{"chain":"ingress","expr":[{"counter":{"packets":3,"bytes":1}},{"drop":null}]}}]})";
+  auto d = denied_from_json(listing);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->ingress, 3u);
+  EXPECT_EQ(d->allowed.at(chain), 7u);
+  std::string text = prometheus_text(e_.metrics(), *d, {}, t.chain_policies);
+  EXPECT_NE(text.find("podnet_network_policy_allowed_packets_total{class=\"" + chain +
+                      "\",direction=\"ingress\",policies=\"a/p2\"} 7"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
