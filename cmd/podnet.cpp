@@ -134,6 +134,12 @@ int main(int argc, char** argv) {
                       "No eBPF fast path: pod traffic goes through the bridge and the stack");
   agent_cmd->add_flag("!--no-network-policy", agent.network_policy,
                       "Do not enforce NetworkPolicy (no table inet podnet-policy; docs/networkpolicy.md)");
+  agent_cmd
+      ->add_option("--network-policy-log-group", agent.policy_log_group,
+                   "NFLOG group the NetworkPolicy deny rules log denied connections to (rate-limited); "
+                   "the agent reads it and logs pod, peer, port and policies. 0: no log")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   agent_cmd->add_flag("--run-pods", agent.run_pods, "Run the pods bound to this node (kubelet role)");
   agent_cmd->add_option(
       "--tls-cert-file", agent.tls_cert_file,

@@ -451,6 +451,15 @@ void Agent::update_fast_flags(const policy::TableState& s) {
     spdlog::warn("fast path: pod flags: {}", n.error().message());
 }
 
+// Bounded: a pod whose rules cannot be written in time starts anyway, still pending (dropped).
+std::function<Status(const json::value&, const std::vector<std::string>&)> Agent::admit_pod_hook() {
+  auto* np = opts_.network_policy;
+  if (!np) return {};
+  return [np](const json::value& pod, const std::vector<std::string>& ips) {
+    return np->admit_local_pod(pod, ips, std::chrono::seconds(10));
+  };
+}
+
 void Agent::fastpath_pods_loop() {
   // Separate from the reconcile loop: attaching takes a qdisc and a filter per new veth, and a
   // burst of new pods must not hold up network programming.
@@ -539,6 +548,7 @@ Status Agent::run() {
     threads.emplace_back([&] { np_policies->run(); });
     if (fast_) np->set_after_sync([this](const policy::TableState& s) { update_fast_flags(s); });
     threads.emplace_back([np] { np->run(); });
+    if (auto* log = opts_.network_policy_log) threads.emplace_back([np, log] { np->run_denial_log(*log); });
   }
   if (feed_) threads.emplace_back([&] { feed_->run(); });
   threads.emplace_back([&] { heartbeat_loop(); });
@@ -598,7 +608,7 @@ Status Agent::run() {
       auto made = opts_.pod_runner(
           {api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
            opts_.state_dir + "/cni/10-podnet.conflist", *cni_written, opts_.cluster_dns, opts_.cluster_domain,
-           [this](const std::string& ns) { return service_handler_->services(ns); }});
+           [this](const std::string& ns) { return service_handler_->services(ns); }, admit_pod_hook()});
       if (made) {
         pods = std::move(*made);
         threads.emplace_back([&] { pods->run(); });

@@ -51,6 +51,8 @@ struct AgentOptions {
   std::vector<std::string> dns_upstreams;  // "IP[:PORT]"; empty: the nameservers of /etc/resolv.conf
   // NetworkPolicy enforcement (docs/networkpolicy.md); null: none. Not owned.
   policy::PolicyFeed* network_policy = nullptr;
+  // Its denied-connection log (an NFLOG group the deny rules log to); null: none. Not owned.
+  policy::NflogReader* network_policy_log = nullptr;
 };
 
 // The DNS Service the agent serves locally (kube-dns's name, as every cluster names it).
@@ -83,6 +85,7 @@ class Agent {
   Status sync_fastpath(const ClusterView& view);
   void fastpath_pods_loop();
   void update_fast_flags(const policy::TableState& s);
+  std::function<Status(const boost::json::value&, const std::vector<std::string>&)> admit_pod_hook();
   ClusterView view_locked(SystemTime now);
   Status sync_dns(const std::vector<IpAddress>& want);
   void stop_dns_server();

@@ -28,6 +28,10 @@ struct PodRunnerContext {
   // The Services the agent's informer holds in a namespace, plus default/kubernetes (for the
   // service environment variables). Complete: the runner is built after the first full list.
   std::function<std::vector<k8s::Service>(const std::string& ns)> services;
+  // NetworkPolicy on (AgentOptions::network_policy): before a pod's first container starts, hand
+  // the pod (API object, addresses from CNI ADD) to the node's enforcer and wait until its rules
+  // are in the kernel (runtime::PodManagerOptions::network_admit). Empty: policy is off.
+  std::function<Status(const boost::json::value& pod, const std::vector<std::string>& ips)> admit_pod;
 };
 
 class PodRunner {

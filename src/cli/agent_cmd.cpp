@@ -156,6 +156,7 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
   std::optional<policy::NftPolicyKernel> policy_kernel;
   std::unique_ptr<policy::Enforcer> enforcer;
   std::unique_ptr<policy::PolicyFeed> policy_feed;
+  std::optional<policy::NflogReader> denial_log;
   if (flags.network_policy) {
     auto k = policy::NftPolicyKernel::open();
     if (!k) {
@@ -163,9 +164,21 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
       return 1;
     }
     policy_kernel.emplace(std::move(*k));
-    enforcer = std::make_unique<policy::Enforcer>(*policy_kernel, opts->node.name, policy::RulesetConfig{});
+    policy::RulesetConfig rules;
+    if (flags.policy_log_group > 0) {
+      // Bound before the rules name the group: a log rule with no listener logs nothing.
+      auto reader = policy::NflogReader::open(static_cast<uint16_t>(flags.policy_log_group));
+      if (reader) {
+        denial_log.emplace(std::move(*reader));
+        rules.log_group = flags.policy_log_group;
+      } else {
+        spdlog::warn("network policy: no denied-connection log: {}", reader.error().message());
+      }
+    }
+    enforcer = std::make_unique<policy::Enforcer>(*policy_kernel, opts->node.name, rules);
     policy_feed = std::make_unique<policy::PolicyFeed>(*enforcer);
     opts->network_policy = policy_feed.get();
+    if (denial_log) opts->network_policy_log = &*denial_log;
   }
   std::optional<proxy::NftProxyKernel> proxy_kernel;
   std::optional<proxy::NetlinkConntrack> conntrack;
@@ -204,7 +217,8 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
       policy::DeniedCounters denied;
       if (auto nft = nft::Nft::open())
         if (auto d = policy::read_denied(*nft)) denied = *d;
-      return policy::prometheus_text(policy_feed->metrics(), denied);
+      return policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
+                                     policy_feed->chain_policies());
     };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);

@@ -27,7 +27,8 @@ struct AgentFlags {
   bool fast_path = true;
   bool run_pods = false;
   bool proxy = true;
-  bool network_policy = true;  // enforce NetworkPolicy (table inet podnet-policy)
+  bool network_policy = true;    // enforce NetworkPolicy (table inet podnet-policy)
+  int policy_log_group = 10049;  // NFLOG group of the denied-connection log; 0: none
   std::string min_sync_interval = "50ms";
   std::string heartbeat_interval = "10s";
   std::string node_grace_period = "20s";

@@ -36,6 +36,7 @@ class PodManagerRunner final : public agent::PodRunner {
     for (const auto& ip : ctx.cluster_dns) options_.cluster_dns.push_back(ip.to_string());
     if (!ctx.cluster_domain.empty()) options_.cluster_domain = ctx.cluster_domain;
     options_.services = ctx.services;
+    options_.network_admit = ctx.admit_pod;
   }
 
   void run() override {

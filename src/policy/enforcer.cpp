@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace podnet::policy {
 namespace json = boost::json;
 namespace {
@@ -19,6 +21,12 @@ std::string key_of(const json::value& v) {
   return ns.empty() ? str("name") : ns + "/" + str("name");
 }
 
+std::string uid_of(const json::value& v) {
+  const auto* o = v.is_object() ? v.get_object().if_contains("metadata") : nullptr;
+  const auto* uid = o && o->is_object() ? o->get_object().if_contains("uid") : nullptr;
+  return uid && uid->is_string() ? std::string(uid->get_string()) : std::string();
+}
+
 }  // namespace
 
 bool Enforcer::upsert_pod(const json::value& object) {
@@ -32,7 +40,25 @@ bool Enforcer::upsert_pod(const json::value& object) {
   return true;
 }
 
+bool Enforcer::admit_pod(const json::value& object, std::vector<IpAddress> ips) {
+  auto p = decode_pod(object);
+  if (!p) {
+    ++metrics_.skipped_objects;
+    spdlog::warn("network policy: cannot admit pod {}: {}", key_of(object), p.error().message());
+    return false;
+  }
+  hints_[p->key()] = {p->uid, std::move(ips)};
+  put_pod(std::move(*p));
+  return true;
+}
+
 void Enforcer::put_pod(Pod p) {
+  if (auto h = hints_.find(p.key()); h != hints_.end()) {
+    if (p.uid != h->second.uid || p.ips == h->second.ips)
+      hints_.erase(h);  // another pod of that name, or the API has caught up
+    else if (!p.terminal)
+      p.ips = h->second.ips;
+  }
   auto& slot = pods_[p.key()];
   if (slot == p) return;  // status churn that changes nothing here
   slot = std::move(p);
@@ -40,7 +66,12 @@ void Enforcer::put_pod(Pod p) {
 }
 
 void Enforcer::delete_pod(const json::value& last_known) {
-  if (pods_.erase(key_of(last_known)) > 0) dirty_ = true;
+  std::string key = key_of(last_known), uid = uid_of(last_known);
+  auto h = hints_.find(key);
+  // The informer's late delete of an earlier pod of that name: the admitted one stays.
+  if (h != hints_.end() && !uid.empty() && h->second.uid != uid) return;
+  if (h != hints_.end()) hints_.erase(h);
+  if (pods_.erase(key) > 0) dirty_ = true;
 }
 
 bool Enforcer::upsert_namespace(const json::value& object) {
@@ -99,6 +130,13 @@ std::string Enforcer::selected_by(const std::string& ip) const {
   std::string out;
   for (const auto& k : it->second) out += (out.empty() ? "" : ",") + k;
   return out;
+}
+
+std::string Enforcer::pod_at(const IpAddress& ip) const {
+  // A scan: only the denial log asks, at most its rule's rate limit per second.
+  for (const auto& [key, p] : pods_)
+    if (p.is_subject() && std::find(p.ips.begin(), p.ips.end(), ip) != p.ips.end()) return key;
+  return "";
 }
 
 Result<SyncReport> Enforcer::sync() {

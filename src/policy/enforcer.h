@@ -31,6 +31,13 @@ struct EnforcerMetrics {
   size_t elements = 0, policies = 0, local_pods = 0;
 };
 
+// The pod runner's waits for a new local pod's policy (PolicyFeed::admit_local_pod).
+struct AdmitMetrics {
+  uint64_t admits = 0, timeouts = 0;
+  double seconds_sum = 0, max_seconds = 0;
+  uint64_t denials_logged = 0, log_overruns = 0;  // the denied-connection log (NFLOG)
+};
+
 class Enforcer {
  public:
   Enforcer(PolicyKernel& kernel, std::string node, RulesetConfig cfg)
@@ -45,6 +52,11 @@ class Enforcer {
   bool upsert_policy(const boost::json::value& object);
   void delete_policy(const boost::json::value& last_known);
   void set_own_ranges(std::vector<IpPrefix> ranges);
+  // The pod runner's word on a local pod it is starting: its API object and the addresses CNI ADD
+  // gave it, before the API has them (status.podIPs is written after the sandbox). Kept for that
+  // pod (name and uid) until an API object carries these addresses or the pod is deleted, so a
+  // late informer event without addresses does not make the pod pending again.
+  bool admit_pod(const boost::json::value& object, std::vector<IpAddress> ips);
 
   bool pending() const { return dirty_; }
   Result<SyncReport> sync();
@@ -53,6 +65,8 @@ class Enforcer {
   const EnforcerMetrics& metrics() const { return metrics_; }
   // The policies selecting a local pod address ("" when none): for denial logs.
   std::string selected_by(const std::string& ip) const;
+  // "namespace/name" of the pod (policy subject) holding an address, "" when none: for denial logs.
+  std::string pod_at(const IpAddress& ip) const;
 
   // Typed entry points (tests, benchmarks).
   void put_pod(Pod p);
@@ -68,6 +82,11 @@ class Enforcer {
   std::map<std::string, Namespace> namespaces_;
   std::map<std::string, NetworkPolicy> policies_;
   std::vector<IpPrefix> own_ranges_;
+  struct LocalHint {
+    std::string uid;
+    std::vector<IpAddress> ips;
+  };
+  std::map<std::string, LocalHint> hints_;  // by pod key (admit_pod)
   TableState last_;
   bool written_ = false;  // last_ is what the kernel has
   bool dirty_ = true;

@@ -1,5 +1,6 @@
 #include "policy/feed.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 namespace podnet::policy {
@@ -64,6 +65,8 @@ void PolicyFeed::run() {
     }
     synced_once_ = true;
     if (after_sync_ && (r->commands_bytes > 0 || r->full)) after_sync_(e_.state());
+    ++syncs_done_;
+    cv_.notify_all();  // admit_local_pod waiters
     if (r->commands_bytes > 0)
       spdlog::log(
           r->full ? spdlog::level::info : spdlog::level::debug,
@@ -71,6 +74,85 @@ void PolicyFeed::run() {
           r->full ? "full" : "partial", e_.metrics().policies, r->elements, r->classes, r->plan.count(),
           r->apply.count());
   }
+}
+
+Status PolicyFeed::admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
+                                   std::chrono::milliseconds timeout) {
+  std::vector<IpAddress> addrs;
+  for (const auto& s : ips) {
+    auto a = parse_ip(s);
+    if (!a) return fail_msg("network policy: pod address \"" + s + "\" is not an IP address");
+    addrs.push_back(*a);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_lock l(mu_);
+  if (!e_.admit_pod(pod, std::move(addrs))) return fail_msg("network policy: the pod cannot be decoded");
+  // Every change marks the enforcer pending and a sync clears that only once written: with nothing
+  // pending after the put, the table already holds this pod.
+  uint64_t want = e_.pending() || !synced_once_ ? syncs_done_ + 1 : syncs_done_;
+  cv_.notify_all();
+  bool done = cv_.wait_until(l, t0 + timeout, [&] { return stop_ || syncs_done_ >= want; });
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++admits_.admits;
+  admits_.seconds_sum += s;
+  admits_.max_seconds = std::max(admits_.max_seconds, s);
+  if (!done) {
+    ++admits_.timeouts;
+    return fail_msg("network policy: the pod's rules were not in the kernel after " +
+                    std::to_string(timeout.count()) + " ms");
+  }
+  return {};
+}
+
+std::string PolicyFeed::describe(const DeniedPacket& d) const {
+  std::lock_guard l(mu_);
+  bool in = d.direction == "ingress";
+  const IpAddress& local = in ? d.dst : d.src;
+  const IpAddress& peer = in ? d.src : d.dst;
+  auto ep = [](const IpAddress& a, uint16_t port) {
+    std::string s = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
+    return port ? s + ":" + std::to_string(port) : s;
+  };
+  std::string pod = e_.pod_at(local), other = e_.pod_at(peer);
+  std::string policies = e_.selected_by(local.to_string());
+  return "network policy: denied " + d.direction + " " + protocol_name(d.protocol) + " " +
+         ep(d.src, d.sport) + " -> " + ep(d.dst, d.dport) + ": pod " +
+         (pod.empty() ? local.to_string() : pod) + " (selected by " +
+         (policies.empty() ? "no policy" : policies) + ") " + (in ? "from" : "to") + " " +
+         (other.empty() ? "address " + peer.to_string() : "pod " + other);
+}
+
+void PolicyFeed::run_denial_log(NflogReader& reader) {
+  auto log = [this](const DeniedPacket& d) {
+    spdlog::warn("{}", describe(d));
+    std::lock_guard l(mu_);
+    ++admits_.denials_logged;
+  };
+  for (;;) {
+    {
+      std::lock_guard l(mu_);
+      if (stop_) return;
+    }
+    pollfd p{reader.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;  // the stop flag is looked at every 200 ms
+    auto n = reader.read(log);
+    std::lock_guard l(mu_);
+    admits_.log_overruns = reader.overruns();
+    if (!n) {
+      spdlog::error("network policy: denied-connection log: {} (stopped)", n.error().message());
+      return;
+    }
+  }
+}
+
+std::map<std::string, std::set<std::string>> PolicyFeed::chain_policies() const {
+  std::lock_guard l(mu_);
+  return e_.state().chain_policies;
+}
+
+AdmitMetrics PolicyFeed::admit_metrics() const {
+  std::lock_guard l(mu_);
+  return admits_;
 }
 
 void PolicyFeed::stop() {

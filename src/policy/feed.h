@@ -12,6 +12,7 @@
 
 #include "client/informer.h"
 #include "policy/enforcer.h"
+#include "policy/nflog.h"
 
 namespace podnet::policy {
 
@@ -23,6 +24,19 @@ class PolicyFeed {
   client::InformerHandler& namespaces() { return namespaces_; }
   client::InformerHandler& policies() { return policies_; }
 
+  // The pod runner hands over a local pod it is starting (its API object and its addresses from
+  // CNI ADD) and waits, before the pod's first container starts, until a sync that includes it is
+  // in the kernel (and the fast path's flags are set), at most `timeout`: so the pod's first
+  // packet meets its own policy, not the pending-pod drop. An error on timeout or a bad object.
+  Status admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
+                         std::chrono::milliseconds timeout);
+
+  // The denied-connection log: each packet a deny rule logged to `reader`'s group (the rule
+  // limits the rate) becomes one warning naming the direction, protocol, addresses and ports, the
+  // local pod with the policies selecting it, and the peer pod when it is one. Until stop().
+  void run_denial_log(NflogReader& reader);
+  std::string describe(const DeniedPacket& d) const;  // that log line (takes the lock)
+
   // This node's pod ranges (from its Node's podCIDRs); thread-safe.
   void set_own_ranges(std::vector<IpPrefix> ranges);
   // Called on the feed's thread after every sync that wrote something (the fast path's flags).
@@ -32,6 +46,8 @@ class PolicyFeed {
 
   // Metrics for /metrics (copies under the lock).
   EnforcerMetrics metrics() const;
+  AdmitMetrics admit_metrics() const;
+  std::map<std::string, std::set<std::string>> chain_policies() const;
   bool synced_once() const;
   // The policies selecting a local pod address, for denial logs.
   std::string selected_by(const std::string& ip) const;
@@ -56,6 +72,8 @@ class PolicyFeed {
   std::condition_variable cv_;
   bool synced_[3] = {false, false, false};
   bool ranges_known_ = false, stop_ = false, synced_once_ = false;
+  uint64_t syncs_done_ = 0;  // successful syncs (after their after_sync_), for admit_local_pod
+  AdmitMetrics admits_;
 };
 
 }  // namespace podnet::policy

@@ -21,16 +21,21 @@ Result<DeniedCounters> denied_from_json(std::string_view listing) {
     auto* expr = rule->get_object().if_contains("expr");
     if (!chain || !chain->is_string() || !expr || !expr->is_array()) continue;
     uint64_t packets = 0;
-    bool drop = false;
+    bool drop = false, accept = false;
     for (const auto& e : expr->get_array()) {
       if (!e.is_object()) continue;
       if (e.get_object().contains("drop")) drop = true;
+      if (e.get_object().contains("accept")) accept = true;
       if (auto* c = e.get_object().if_contains("counter"); c && c->is_object())
         if (auto* p = c->get_object().if_contains("packets"); p && p->is_number())
           packets += p->to_number<uint64_t>();
     }
-    if (!drop) continue;
     std::string_view name = chain->get_string();
+    if (accept && (name.starts_with("ic-") || name.starts_with("ec-") || name.starts_with("en-"))) {
+      d.allowed[std::string(name)] += packets;
+      continue;
+    }
+    if (!drop) continue;
     if (name == "ingress")
       d.ingress += packets;
     else if (name == "egress")
@@ -47,7 +52,8 @@ Result<DeniedCounters> read_denied(nft::Nft& nft) {
   return denied_from_json(*listing);
 }
 
-std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d) {
+std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a,
+                            const std::map<std::string, std::set<std::string>>& chain_policies) {
   std::string out;
   auto line = [&](const std::string& s) { out += s + "\n"; };
   char buf[64];
@@ -86,6 +92,44 @@ std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d) {
   line("podnet_network_policy_denied_packets_total{direction=\"ingress\"} " + std::to_string(d.ingress));
   line("podnet_network_policy_denied_packets_total{direction=\"egress\"} " + std::to_string(d.egress));
   line("podnet_network_policy_denied_packets_total{direction=\"pending\"} " + std::to_string(d.pending));
+  line(
+      "# HELP podnet_network_policy_allowed_packets_total New connections' packets accepted by an allow "
+      "class (the rules naming the same peers), with the policies whose rules use it.");
+  line("# TYPE podnet_network_policy_allowed_packets_total counter");
+  for (const auto& [chain, packets] : d.allowed) {
+    std::string policies;
+    if (auto it = chain_policies.find(chain); it != chain_policies.end()) {
+      size_t n = 0;
+      for (const auto& p : it->second) {
+        if (++n > 8) {  // bounded label: a class shared by many policies
+          policies += ",+" + std::to_string(it->second.size() - 8) + " more";
+          break;
+        }
+        policies += (policies.empty() ? "" : ",") + p;
+      }
+    }
+    std::string dir = chain.starts_with("ic-") ? "ingress" : "egress";
+    line("podnet_network_policy_allowed_packets_total{class=\"" + chain + "\",direction=\"" + dir +
+         "\",policies=\"" + policies + "\"} " + std::to_string(packets));
+  }
+  line(
+      "# HELP podnet_network_policy_pod_admission_duration_seconds How long a new pod's first container "
+      "waited for its rules to be in the kernel.");
+  line("# TYPE podnet_network_policy_pod_admission_duration_seconds summary");
+  line("podnet_network_policy_pod_admission_duration_seconds_sum " + num(a.seconds_sum));
+  line("podnet_network_policy_pod_admission_duration_seconds_count " + std::to_string(a.admits));
+  line("# HELP podnet_network_policy_pod_admission_max_seconds The longest such wait.");
+  line("# TYPE podnet_network_policy_pod_admission_max_seconds gauge");
+  line("podnet_network_policy_pod_admission_max_seconds " + num(a.max_seconds));
+  line("# HELP podnet_network_policy_pod_admission_timeouts_total Pods started before their rules were in.");
+  line("# TYPE podnet_network_policy_pod_admission_timeouts_total counter");
+  line("podnet_network_policy_pod_admission_timeouts_total " + std::to_string(a.timeouts));
+  line("# HELP podnet_network_policy_denials_logged_total Denied packets logged (NFLOG, rate-limited).");
+  line("# TYPE podnet_network_policy_denials_logged_total counter");
+  line("podnet_network_policy_denials_logged_total " + std::to_string(a.denials_logged));
+  line("# HELP podnet_network_policy_log_overruns_total Times the kernel dropped denial log messages.");
+  line("# TYPE podnet_network_policy_log_overruns_total counter");
+  line("podnet_network_policy_log_overruns_total " + std::to_string(a.log_overruns));
   return out;
 }
 

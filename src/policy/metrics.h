@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 
 #include "common/error.h"
@@ -13,6 +15,7 @@ namespace podnet::policy {
 
 struct DeniedCounters {
   uint64_t ingress = 0, egress = 0, pending = 0;  // packets
+  std::map<std::string, uint64_t> allowed;        // class chain (ic-N, ec-N, en-N) -> packets accepted
 };
 
 // Reads the counters of `table inet podnet-policy`'s deny rules (zeros when there is no table).
@@ -20,6 +23,9 @@ Result<DeniedCounters> read_denied(nft::Nft& nft);
 // Sums the counters of a `list table` JSON listing, by chain (exposed for tests).
 Result<DeniedCounters> denied_from_json(std::string_view listing);
 
-std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d);
+// `a`: the pod runner's waits for new pods' rules and the denied-connection log (feed.h).
+// `chain_policies` (TableState::chain_policies) labels the class chains' accept counters.
+std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a = {},
+                            const std::map<std::string, std::set<std::string>>& chain_policies = {});
 
 }  // namespace podnet::policy

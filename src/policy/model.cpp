@@ -315,6 +315,7 @@ Result<Pod> decode_pod(const json::value& v) {
   auto labels = labels_at(**meta, "labels", "metadata.labels");
   if (!labels) return in(labels.error());
   pod.labels = std::move(*labels);
+  if (auto* uid = member(**meta, "uid"); uid && uid->is_string()) pod.uid = std::string(uid->get_string());
   auto spec = object_at(o, "spec", "spec");
   if (!spec) return in(spec.error());
   if (*spec) {

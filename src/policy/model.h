@@ -76,7 +76,7 @@ struct ContainerPort {
 };
 
 struct Pod {
-  std::string namespace_, name, node;
+  std::string namespace_, name, node, uid;
   Labels labels;
   std::vector<IpAddress> ips;  // status.podIPs (status.podIP when absent)
   bool host_network = false;

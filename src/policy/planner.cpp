@@ -209,12 +209,15 @@ TableState Planner::plan(const PlannerInput& in) {
   std::map<std::string, NamedDef> named_defs;
   std::map<std::string, std::set<std::string>> used_named;  // named class key -> named peer keys
 
-  auto verdict_for = [&](const std::set<std::string>& ps, bool ingress) -> std::string {
+  auto verdict_for = [&](const std::set<std::string>& ps, bool ingress,
+                         const std::set<std::string>& policies) -> std::string {
     if (ps.contains(kAnyPeer)) return "accept";
     std::string key = join(ps);
     used_classes[key] = ps;
     int id = class_id(class_ids_, next_class_, key);
-    return std::string(ingress ? "jump ic-" : "jump ec-") + std::to_string(id);
+    std::string chain = std::string(ingress ? "ic-" : "ec-") + std::to_string(id);
+    t.chain_policies[chain].insert(policies.begin(), policies.end());
+    return "jump " + chain;
   };
 
   for (const auto& [_, pod] : *in.pods) {
@@ -233,9 +236,10 @@ TableState Planner::plan(const PlannerInput& in) {
         Protocol proto;
         int lo, hi;
         std::vector<std::string> peers;
+        std::string policy;
       };
       std::vector<Range> ranges;
-      std::set<std::string> any_port_peers, named;
+      std::set<std::string> any_port_peers, named, any_port_policies, named_policies;
       bool isolated = false;
       for (const NetworkPolicy* np : selecting) {
         if (!(ingress ? np->ingress : np->egress)) continue;
@@ -244,19 +248,22 @@ TableState Planner::plan(const PlannerInput& in) {
           std::vector<std::string> pk;
           if (rule.peers.empty()) pk.push_back(kAnyPeer);
           for (const auto& peer : rule.peers) pk.push_back(peer_of(peer, np->namespace_));
-          if (rule.ports.empty()) any_port_peers.insert(pk.begin(), pk.end());
+          if (rule.ports.empty()) {
+            any_port_peers.insert(pk.begin(), pk.end());
+            any_port_policies.insert(np->key());
+          }
           for (const PolicyPort& port : rule.ports) {
             if (!port.port) {
-              ranges.push_back({port.protocol, 0, 65535, pk});
+              ranges.push_back({port.protocol, 0, 65535, pk, np->key()});
             } else if (auto* n = std::get_if<int32_t>(&*port.port)) {
-              ranges.push_back({port.protocol, *n, port.end_port.value_or(*n), pk});
+              ranges.push_back({port.protocol, *n, port.end_port.value_or(*n), pk, np->key()});
             } else {
               const std::string& name = std::get<std::string>(*port.port);
               if (ingress) {
                 // Resolved against this pod, the destination.
                 for (const auto& cp : pod.ports)
                   if (cp.name == name && cp.protocol == port.protocol)
-                    ranges.push_back({port.protocol, cp.port, cp.port, pk});
+                    ranges.push_back({port.protocol, cp.port, cp.port, pk, np->key()});
               } else {
                 // Resolved against each destination pod: elements name its address and port.
                 for (const auto& k : pk) {
@@ -264,6 +271,7 @@ TableState Planner::plan(const PlannerInput& in) {
                   named_defs.emplace(nk, NamedDef{k, name, port.protocol});
                   named.insert(nk);
                 }
+                named_policies.insert(np->key());
               }
             }
           }
@@ -283,33 +291,44 @@ TableState Planner::plan(const PlannerInput& in) {
         std::sort(cuts.begin(), cuts.end());
         cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
         // Disjoint segments, adjacent ones with the same peers merged.
-        std::vector<std::pair<std::pair<int, int>, std::set<std::string>>> segs;
+        struct Seg {
+          int lo, hi;
+          std::set<std::string> peers, policies;
+        };
+        std::vector<Seg> segs;
         for (size_t i = 0; i + 1 < cuts.size(); ++i) {
           int lo = cuts[i], hi = cuts[i + 1] - 1;
-          std::set<std::string> ps;
+          std::set<std::string> ps, pols;
           for (const auto& r : ranges)
-            if (r.proto == proto && r.lo <= lo && r.hi >= hi) ps.insert(r.peers.begin(), r.peers.end());
+            if (r.proto == proto && r.lo <= lo && r.hi >= hi) {
+              ps.insert(r.peers.begin(), r.peers.end());
+              pols.insert(r.policy);
+            }
           if (ps.empty()) continue;
-          if (!segs.empty() && segs.back().first.second + 1 == lo && segs.back().second == ps)
-            segs.back().first.second = hi;
-          else
-            segs.push_back({{lo, hi}, std::move(ps)});
+          if (!segs.empty() && segs.back().hi + 1 == lo && segs.back().peers == ps) {
+            segs.back().hi = hi;
+            segs.back().policies.insert(pols.begin(), pols.end());
+          } else {
+            segs.push_back({lo, hi, std::move(ps), std::move(pols)});
+          }
         }
-        for (const auto& [range, ps] : segs) {
-          std::string verdict = verdict_for(ps, ingress);
+        for (const auto& seg : segs) {
+          std::pair<int, int> range{seg.lo, seg.hi};
+          std::string verdict = verdict_for(seg.peers, ingress, seg.policies);
           for (const auto& ip : pod.ips)
             t.sets[dir + "-ports" + fam(ip)].elements[ip.to_string() + " . " + nft_proto(proto) + " . " +
                                                       ports_text(range.first, range.second)] = verdict;
         }
       }
       if (!any_port_peers.empty()) {
-        std::string verdict = verdict_for(any_port_peers, ingress);
+        std::string verdict = verdict_for(any_port_peers, ingress, any_port_policies);
         for (const auto& ip : pod.ips) t.sets[dir + "-any" + fam(ip)].elements[ip.to_string()] = verdict;
       }
       if (!named.empty()) {
         std::string key = join(named);
         used_named[key] = named;
         int id = class_id(named_ids_, next_named_, key);
+        t.chain_policies["en-" + std::to_string(id)].insert(named_policies.begin(), named_policies.end());
         for (const auto& ip : pod.ips)
           t.sets["out-named" + fam(ip)].elements[ip.to_string()] = "jump en-" + std::to_string(id);
       }

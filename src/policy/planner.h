@@ -35,6 +35,9 @@ struct TableState {
   std::map<std::string, std::vector<std::string>> chains;  // per-class chains: name -> rules
   // Local pod address -> the policies selecting it (for denial logs and `explain`).
   std::map<std::string, std::vector<std::string>> selected_by;
+  // Class chain (ic-N, ec-N, en-N) -> the policies whose rules jump to it: its accept counters are
+  // the per-rule counters /metrics shows (a class is shared by every rule naming the same peers).
+  std::map<std::string, std::set<std::string>> chain_policies;
   size_t element_count() const;
   bool operator==(const TableState&) const = default;
 };

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,11 @@ struct PodManagerOptions {
   // The node's Services (its informer's), for the service environment variables; empty: only the
   // variables of the pod itself (kubelet without a master).
   ServiceLister services;
+  // Called when a pod's sandbox has its addresses, before its first container starts, with the
+  // pod's API object and addresses: the agent hands the pod to its NetworkPolicy enforcer and
+  // returns once the pod's rules are in the kernel, so its first packet meets its policy. An error
+  // is logged and the pod starts anyway (its address stays pending: dropped). Empty: none.
+  std::function<Status(const boost::json::value& pod, const std::vector<std::string>& ips)> network_admit;
   // Crash-loop backoff: the first restart is immediate, then initial, doubling up to max.
   std::chrono::milliseconds restart_backoff{10000}, max_restart_backoff{300000};
 };

@@ -357,6 +357,19 @@ bool PodWorker::setup_sandbox() {
   wait_links_up(*ns, att.ifname, *result);
   rec_.cni_result = *result;
   rec_.ips = result_ips(*result);
+  if (ctx_.opts.network_admit && !rec_.ips.empty()) {
+    std::optional<json::value> pod;
+    {
+      std::lock_guard lock(mu_);
+      pod = latest_;
+    }
+    if (pod) {
+      if (auto s = ctx_.opts.network_admit(*pod, rec_.ips); !s)
+        spdlog::warn("pod {}: starting without network policy confirmation: {}", spec_->key(),
+                     s.error().message());
+      phase_done("network policy programmed");
+    }
+  }
   rec_.network_released = false;
   pod_ns_.emplace(std::move(*ns));
   sandbox_ready_ = true;

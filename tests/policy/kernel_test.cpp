@@ -37,6 +37,16 @@ TEST(PolicyKernel, FullAndIncrementalSyncsAreAccepted) {
     e.upsert_pod(pod_json("a", "y", "node2", "10.244.2.2", {{"app", "other"}}));
     PODNET_TRY(r2, e.sync());
     if (r2.full || r2.commands_bytes == 0) return fail_msg("second sync not incremental");
+    {
+      nft::Nft nft = nft::Nft::open().value();
+      PODNET_TRY(live, read_denied(nft));
+      // Every class chain a rule uses is read, with its policies (a class has both an ic- and an
+      // ec- chain; only the direction its rules use has policies).
+      for (const auto& [chain, policies] : e.state().chain_policies)
+        if (!live.allowed.contains(chain) || policies != std::set<std::string>{"a/p"})
+          return fail_msg("class chain " + chain + " counter not read");
+      if (e.state().chain_policies.empty()) return fail_msg("no class chain has policies");
+    }
     e.delete_policy(policy_json("a", "p", {}));
     if (auto r3 = e.sync(); !r3) return std::unexpected(r3.error());
     nft::Nft nft = nft::Nft::open().value();

@@ -7,6 +7,7 @@
 
 #include "policy/enforcer.h"
 #include "policy/fixtures.h"
+#include "policy/metrics.h"
 
 namespace podnet::policy {
 namespace {
@@ -246,6 +247,77 @@ TEST_F(PolicyPlanner, Ipv6PodsAndBlocks) {
   EXPECT_EQ(elems("b" + v.substr(v.rfind('-') + 1) + "-6"),
             (std::map<std::string, std::string>{{"fd00::-fd00:f:ffff:ffff:ffff:ffff:ffff:ffff", ""},
                                                 {"fd00:11::-fd00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", ""}}));
+}
+
+}  // namespace
+}  // namespace podnet::policy
+
+namespace podnet::policy {
+namespace {
+
+// The pod runner's admission (no window at pod start): the CNI ADD address counts before the API
+// has it, survives a late informer event without it, and goes with the pod, not its predecessor.
+TEST_F(PolicyPlanner, AdmittedPodIsLocalBeforeTheApiHasItsAddress) {
+  auto fresh = [](const std::string& uid, const std::string& ip) {
+    json::value v = pod_json("a", "n", "node1", ip, {{"app", "web"}});
+    v.as_object()["metadata"].as_object()["uid"] = uid;
+    if (ip.empty()) v.as_object().erase("status");
+    return v;
+  };
+  sync();
+  ASSERT_TRUE(e_.admit_pod(fresh("u1", ""), {parse_ip("10.244.1.9").value()}));
+  EXPECT_TRUE(e_.pending());
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // The informer's copy without status (older than the runner's): the address stays.
+  e_.upsert_pod(fresh("u1", ""));
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // The late delete of an earlier pod of that name does not remove the admitted one.
+  e_.delete_pod(fresh("u0", ""));
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // The API catches up, then the pod goes: so does its address.
+  e_.upsert_pod(fresh("u1", "10.244.1.9"));
+  EXPECT_TRUE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  e_.delete_pod(fresh("u1", "10.244.1.9"));
+  EXPECT_FALSE(sync().sets.at("local-pods").elements.contains("10.244.1.9"));
+  // A new pod of that name (another uid) does not inherit a hint.
+  ASSERT_TRUE(e_.admit_pod(fresh("u2", ""), {parse_ip("10.244.1.10").value()}));
+  e_.upsert_pod(fresh("u3", ""));
+  EXPECT_FALSE(sync().sets.at("local-pods").elements.contains("10.244.1.10"));
+}
+
+}  // namespace
+}  // namespace podnet::policy
+
+namespace podnet::policy {
+namespace {
+
+// Per-rule counters: each class chain knows the policies whose rules jump to it, and /metrics
+// shows its accept counters under those names.
+TEST_F(PolicyPlanner, ClassChainsNameTheirPoliciesInMetrics) {
+  policy("a", "p1", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}}],"ports":[{"port":80}]}]})");
+  policy("a", "p2", R"({"podSelector":{},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"red"}}}]}]})");
+  const TableState& t = sync();
+  // (Rules naming the same peers share one class: its chain then names all their policies.)
+  std::string chain = t.sets.at("in-any").elements.at("10.244.1.3").substr(5);  // "jump ic-N"
+  EXPECT_EQ(t.chain_policies.at(chain), (std::set<std::string>{"a/p2"}));
+  std::string port80 = t.sets.at("in-ports").elements.at("10.244.1.2 . tcp . 80").substr(5);
+  EXPECT_EQ(t.chain_policies.at(port80), (std::set<std::string>{"a/p1"}));
+  std::string listing = R"({"nftables":[
+      {"rule":{"chain":")" +
+                        chain +
+                        R"(","expr":[{"match":{}},{"counter":{"packets":7,"bytes":1}},{"accept":null}]}},
+      {"rule":{"chain":"ingress","expr":[{"counter":{"packets":3,"bytes":1}},{"drop":null}]}}]})";
+  auto d = denied_from_json(listing);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->ingress, 3u);
+  EXPECT_EQ(d->allowed.at(chain), 7u);
+  std::string text = prometheus_text(e_.metrics(), *d, {}, t.chain_policies);
+  EXPECT_NE(text.find("podnet_network_policy_allowed_packets_total{class=\"" + chain +
+                      "\",direction=\"ingress\",policies=\"a/p2\"} 7"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
