@@ -394,6 +394,23 @@ Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, co
       }
       pos = comma + 1;
     }
+  } else if (beast::iequals(request.msg[http::field::upgrade], "SPDY/3.1")) {
+    // kubectl's older transport (and its fallback): SPDY/3.1 on the upgraded connection itself,
+    // sub-protocol portforward.k8s.io.
+    std::string_view versions = request.msg["X-Stream-Protocol-Version"];
+    if (versions.find("portforward.k8s.io") == std::string_view::npos)
+      return error_reply(bad_request("unable to upgrade: unable to negotiate protocol: client supports [" +
+                                     std::string(versions) + "], server supports [portforward.k8s.io]"));
+    Reply r;
+    r.msg.result(http::status::switching_protocols);
+    r.msg.set(http::field::connection, "Upgrade");
+    r.msg.set(http::field::upgrade, "SPDY/3.1");
+    r.msg.set("X-Stream-Protocol-Version", "portforward.k8s.io");
+    auto upgrade =
+        std::make_shared<WebSocketUpgrade>(make_spdy_portforward(*node, ns, name, kubelet, timeout), "");
+    upgrade->raw = true;
+    r.stream = std::move(upgrade);
+    return r;
   }
   // The node checks each port (1-65535, at most 64); the list goes as kubelet's `port`.
   std::string target = "/portForward/" + percent_encode(ns) + "/" + percent_encode(name);

@@ -311,10 +311,14 @@ namespace {
 // and the local port it picked (`:8080` lets kubectl choose a free one).
 class PortForward {
  public:
+  // `websockets` false: kubectl's plain SPDY/3.1 upgrade instead of the WebSocket tunnel.
   PortForward(const std::string& kubeconfig, const std::string& log, const std::string& what,
-              const std::string& remote)
+              const std::string& remote, bool websockets = true)
       : log_(log) {
-    pid_ = spawn_logged({kKubectl, "--kubeconfig", kubeconfig, "port-forward", what, ":" + remote}, log);
+    pid_ = spawn_logged(
+        {"/usr/bin/env", "KUBECTL_PORT_FORWARD_WEBSOCKETS=" + std::string(websockets ? "true" : "false"),
+         kKubectl, "--kubeconfig", kubeconfig, "-v=6", "port-forward", what, ":" + remote},
+        log);
   }
   ~PortForward() { stop(); }
   // The local port, once kubectl printed it; 0 after 20 s without it.
@@ -405,14 +409,24 @@ TEST_F(Exec, KubectlPortForwardToPodAndService) {
   auto pod_state = [&] {
     return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
   };
+  // The line of kubectl's log (-v=6) with its upgrade request and the answer.
+  auto upgrade_line = [](const std::string& log) {
+    size_t at = log.find("/portforward 101");
+    if (at == std::string::npos) return std::string();
+    size_t begin = log.rfind('\n', at);
+    return log.substr(begin == std::string::npos ? 0 : begin + 1,
+                      at - (begin == std::string::npos ? 0 : begin + 1));
+  };
   {
     PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-pod.log", "pod/echo", "8080");
     int port = pf.port();
     ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-pod.log").value_or("");
     auto t0 = std::chrono::steady_clock::now();
-    EXPECT_NE(check(port, "many").find("many=100/100"), std::string::npos);
+    auto many = check(port, "many");
+    EXPECT_NE(many.find("many=100/100"), std::string::npos) << many;
     auto t1 = std::chrono::steady_clock::now();
-    EXPECT_NE(check(port, "104857600").find("big=ok"), std::string::npos);
+    auto big = check(port, "104857600");
+    EXPECT_NE(big.find("big=ok"), std::string::npos) << big;
     auto t2 = std::chrono::steady_clock::now();
     RecordProperty("many_ms", static_cast<int>((t1 - t0) / 1ms));
     RecordProperty("100MB_round_trip_ms", static_cast<int>((t2 - t1) / 1ms));
@@ -437,9 +451,24 @@ TEST_F(Exec, KubectlPortForwardToPodAndService) {
     PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-svc.log", "svc/web", "80");
     int port = pf.port();
     ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-svc.log").value_or("");
-    EXPECT_NE(check(port, "many").find("many=100/100"), std::string::npos);
+    auto many = check(port, "many");
     auto log = read_file(dir_.path() + "/pf-svc.log").value_or("");
+    EXPECT_NE(many.find("many=100/100"), std::string::npos) << many << log;
     EXPECT_NE(log.find("-> 8080"), std::string::npos) << log;  // the Service's targetPort
+  }
+  {
+    // kubectl's other transport: SPDY/3.1 on the upgraded HTTP connection itself.
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-spdy.log", "pod/echo", "8080", false);
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-spdy.log").value_or("");
+    auto many = check(port, "many");
+    auto log = read_file(dir_.path() + "/pf-spdy.log").value_or("");
+    EXPECT_NE(many.find("many=100/100"), std::string::npos) << many << log;
+    auto big = check(port, "10485760");
+    EXPECT_NE(big.find("big=ok"), std::string::npos) << big;
+    // kubectl's request log (-v=6): the SPDY upgrade is a POST, the WebSocket tunnel a GET.
+    EXPECT_NE(log.find("POST https://"), std::string::npos) << log;
+    EXPECT_NE(upgrade_line(log).find("] POST https://"), std::string::npos) << log;
   }
   EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 10s)) << pod_state();
 }
