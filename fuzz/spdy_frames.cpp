@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (h->size() > kMaxHeaderPairs) __builtin_trap();
           (void)header_value(*h, "streamtype");
         }
-      } else if ((type == ControlType::kSynReply || type == ControlType::kHeaders) && f->payload.size() >= 4) {
+      } else if ((type == ControlType::kSynReply || type == ControlType::kHeaders) &&
+                 f->payload.size() >= 4) {
         (void)codec.decode(std::string_view(f->payload).substr(4));
       } else {
         (void)parse_words(*f);
