@@ -6,6 +6,7 @@
 //          the node's netns to the pod's IP, and a plain two-hop TLS relay over the same path
 //          (socat: a local listener -> TLS -> a relay in the host netns where the API server is ->
 //          TLS -> a relay in the node's netns -> the pod), the honest bound for the forward.
+// Every socat moves 64 KiB per read (its default, 8 KiB, makes the relay a weak bound).
 // Throughput is what the sender pushed over its wall time (buffers of a few MiB stay in flight at
 // the end: under 1% of 1 GB). Everything it starts is killed by pid and the cluster is taken down
 // on exit or SIGINT/SIGTERM/SIGHUP (bench/stop_signal.h).
@@ -139,15 +140,16 @@ int main(int argc, char** argv) {
     return 1;
   const int fwd_port = 19180, local_port = 19181, host_relay = 19182, node_relay = 19183;
   Background pf(kubectl + " port-forward pod/sink " + std::to_string(fwd_port) + ":8080", dir + "/pf.log");
-  Background relay_node("ip netns exec " + node_ns + " socat OPENSSL-LISTEN:" + std::to_string(node_relay) +
-                            ",cert=" + cert + ",verify=0,fork,reuseaddr TCP:" + pod_ip + ":8080",
+  Background relay_node("ip netns exec " + node_ns +
+                            " socat -b 65536 OPENSSL-LISTEN:" + std::to_string(node_relay) + ",cert=" + cert +
+                            ",verify=0,fork,reuseaddr TCP:" + pod_ip + ":8080",
                         dir + "/relay-node.log");
-  Background relay_host("socat OPENSSL-LISTEN:" + std::to_string(host_relay) +
+  Background relay_host("socat -b 65536 OPENSSL-LISTEN:" + std::to_string(host_relay) +
                             ",bind=127.0.0.1,cert=" + cert + ",verify=0,fork,reuseaddr OPENSSL:" + node_ip +
                             ":" + std::to_string(node_relay) + ",verify=0",
                         dir + "/relay-host.log");
   Background relay_local(
-      "socat TCP-LISTEN:" + std::to_string(local_port) +
+      "socat -b 65536 TCP-LISTEN:" + std::to_string(local_port) +
           ",bind=127.0.0.1,fork,reuseaddr OPENSSL:127.0.0.1:" + std::to_string(host_relay) + ",verify=0",
       dir + "/relay-local.log");
   if (!wait_listen(fwd_port) || !wait_listen(local_port) || !wait_listen(host_relay) ||
@@ -158,9 +160,9 @@ int main(int argc, char** argv) {
   std::vector<double> direct, relay, forward;
   for (int r = 0; r < rounds && !StopSignal::requested(); ++r) {
     direct.push_back(
-        send_rate("ip netns exec " + node_ns + " socat -u - TCP:" + pod_ip + ":8080", megabytes));
-    relay.push_back(send_rate("socat -u - TCP:127.0.0.1:" + std::to_string(local_port), megabytes));
-    forward.push_back(send_rate("socat -u - TCP:127.0.0.1:" + std::to_string(fwd_port), megabytes));
+        send_rate("ip netns exec " + node_ns + " socat -b 65536 -u - TCP:" + pod_ip + ":8080", megabytes));
+    relay.push_back(send_rate("socat -b 65536 -u - TCP:127.0.0.1:" + std::to_string(local_port), megabytes));
+    forward.push_back(send_rate("socat -b 65536 -u - TCP:127.0.0.1:" + std::to_string(fwd_port), megabytes));
     std::printf("round %d: direct %.0f MB/s, TLS relay %.0f MB/s, port-forward %.0f MB/s\n", r + 1,
                 direct.back(), relay.back(), forward.back());
     std::fflush(stdout);
