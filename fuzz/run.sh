@@ -11,7 +11,7 @@ seconds=${FUZZ_SECONDS:-20}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(api_body api_patch api_protobuf request_target selectors log_server cri_log cni_config cni_env k8s_decode pod_spec dns_query exec_stream policy_decode policy_nflog check_probe)
+  targets=(api_body api_patch api_protobuf request_target selectors log_server cri_log cni_config cni_env k8s_decode pod_spec dns_query exec_stream policy_decode policy_nflog check_probe spdy_frames)
 fi
 command -v afl-fuzz >/dev/null || { echo "fuzz/run.sh: afl-fuzz not found (Debian package afl++)" >&2; exit 2; }
 

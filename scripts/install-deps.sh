@@ -14,7 +14,7 @@ build_pkgs=(
   build-essential g++ cmake ninja-build pkg-config clang-format clang lld libbpf-dev
   libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libnftnl-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libssl-dev libcli11-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev libssl-dev zlib1g-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libknot-dev libgraphviz-dev
 )
 run_pkgs=(iproute2 nftables iptables procps iputils-ping socat iperf3 busybox-static containernetworking-plugins

@@ -152,7 +152,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     Reply reply = handle(request);
     reply.msg.version(version);
     if (auto upgrade = std::dynamic_pointer_cast<WebSocketUpgrade>(reply.stream))
-      return start_websocket(std::move(request.msg), std::move(upgrade));
+      return upgrade->raw ? start_raw(std::move(reply.msg), std::move(upgrade))
+                          : start_websocket(std::move(request.msg), std::move(upgrade));
     if (reply.stream) return start_stream(std::move(reply));
     reply.msg.keep_alive(keep_alive);
     send(std::move(reply.msg));
@@ -238,7 +239,39 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     });
   }
 
+  // The connection carries another protocol after the 101 (plain SPDY/3.1): the handler gets the
+  // bytes as they arrive (what came with the request first) and sends bytes back.
+  void start_raw(http::response<http::string_body> msg, std::shared_ptr<WebSocketUpgrade> upgrade) {
+    ws_handler_ = std::move(upgrade->handler);
+    raw_ = true;
+    beast::get_lowest_layer(stream_).expires_never();
+    auto res = std::make_shared<http::response<http::string_body>>(std::move(msg));
+    res->body().clear();
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || self->closed_) return self->abort();
+      self->ws_handler_->start(self);
+      if (self->buffer_.size() > 0) {
+        std::string early = beast::buffers_to_string(self->buffer_.data());
+        self->buffer_.consume(self->buffer_.size());
+        self->ws_handler_->on_message(std::move(early));
+      } else {
+        self->ws_read();
+      }
+    });
+  }
+
   void ws_read() {
+    if (raw_ && !ws_reading_ && !closed_) {
+      ws_reading_ = true;
+      stream_.async_read_some(net::buffer(raw_in_),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                self->ws_reading_ = false;
+                                if (ec) return self->abort();
+                                if (self->ws_handler_)
+                                  self->ws_handler_->on_message(std::string(self->raw_in_.data(), n));
+                              });
+      return;
+    }
     if (ws_reading_ || closed_ || !ws_) return;
     ws_reading_ = true;
     ws_->async_read(ws_in_, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -251,6 +284,23 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   }
 
   void ws_pump() {
+    if (raw_ && !ws_writing_ && !closed_) {
+      if (!ws_out_.empty()) {
+        auto data = std::make_shared<std::string>(std::move(ws_out_.front()));
+        ws_out_.pop_front();
+        ws_writing_ = true;
+        net::async_write(stream_, net::buffer(*data),
+                         [self = shared_from_this(), data](beast::error_code ec, size_t) {
+                           self->ws_writing_ = false;
+                           self->ws_queued_ -= data->size();
+                           if (ec) return self->abort();
+                           self->ws_pump();
+                         });
+      } else if (ws_closing_) {
+        abort();
+      }
+      return;
+    }
     if (ws_writing_ || closed_ || !ws_) return;
     if (!ws_out_.empty()) {
       auto data = std::make_shared<std::string>(std::move(ws_out_.front()));
@@ -342,6 +392,8 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   std::deque<std::string> ws_out_;
   std::atomic<size_t> ws_queued_{0};
   bool ws_reading_ = false, ws_writing_ = false, ws_closing_ = false;
+  bool raw_ = false;  // upgraded to a byte stream, not a WebSocket
+  std::array<char, 32 * 1024> raw_in_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "apiserver/pod_logs.h"
+#include "apiserver/spdy_portforward.h"
 #include "apiserver/websocket_upgrade.h"
 #include "common/request_target.h"
 #include "common/stream_frames.h"
@@ -238,6 +239,50 @@ ApiResult<ExecOptionsQuery> parse_exec_query(std::string_view t) {
   return q;
 }
 
+ApiResult<std::shared_ptr<WebSocketHandler>> open_node_stream(const std::string& name,
+                                                              const NodeAddress& node,
+                                                              const std::string& target,
+                                                              const KubeletClientTls& kubelet,
+                                                              std::chrono::milliseconds timeout, bool exec) {
+  const std::string what = "Post \"https://" + node.host_port() + target + "\"";
+
+  auto conn = std::make_shared<NodeConnection>();
+  if (auto c = connect_node(*conn, node, kubelet, what, timeout); !c) return api_fail(c.error());
+  auto& stream = *conn->stream;
+  http::request<http::empty_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, node.host_port());
+  req.set(http::field::user_agent, "podnet-apiserver");
+  req.set(http::field::connection, "Upgrade");
+  req.set(http::field::upgrade, "podnet-stream");
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kErrorBodyLimit);
+  beast::error_code result;
+  auto& tcp_stream = beast::get_lowest_layer(stream);
+  tcp_stream.expires_after(timeout);
+  http::async_write(stream, req, [&](beast::error_code e, size_t) {
+    if ((result = e)) return;
+    http::async_read_header(stream, conn->buffer, parser, [&](beast::error_code e1, size_t) { result = e1; });
+  });
+  conn->ioc.run();
+  conn->ioc.restart();
+  if (result) return api_fail(ApiError{503, "ServiceUnavailable", what + ": " + result.message()});
+  int code = parser.get().result_int();
+  if (code != 101) {
+    // The agent's own explanation, as kube passes on the kubelet's.
+    if (!parser.is_done()) {
+      http::async_read(stream, conn->buffer, parser, [&](beast::error_code e2, size_t) { result = e2; });
+      conn->ioc.run();
+    }
+    std::string text = parser.get().body();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) text = "the node agent answered " + std::to_string(code);
+    return api_fail(
+        ApiError{code >= 400 && code < 600 ? code : 502, reason_for(code), text, name, "", "pods"});
+  }
+  tcp_stream.expires_never();
+  return std::shared_ptr<WebSocketHandler>(std::make_shared<StreamRelay>(std::move(conn), exec));
+}
+
 namespace {
 
 // The upgrade both subresources share, once the request passed its checks: the client's protocol,
@@ -262,45 +307,11 @@ Reply upgrade_to_node(const Request& request, const std::string& name, const Nod
     return error_reply(bad_request("Upgrade request required"));
   }
 
-  const std::string what = "Post \"https://" + node.host_port() + target + "\"";
-
-  auto conn = std::make_shared<NodeConnection>();
-  if (auto c = connect_node(*conn, node, kubelet, what, timeout); !c) return error_reply(c.error());
-  auto& stream = *conn->stream;
-  http::request<http::empty_body> req{http::verb::post, target, 11};
-  req.set(http::field::host, node.host_port());
-  req.set(http::field::user_agent, "podnet-apiserver");
-  req.set(http::field::connection, "Upgrade");
-  req.set(http::field::upgrade, "podnet-stream");
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kErrorBodyLimit);
-  beast::error_code result;
-  auto& tcp_stream = beast::get_lowest_layer(stream);
-  tcp_stream.expires_after(timeout);
-  http::async_write(stream, req, [&](beast::error_code e, size_t) {
-    if ((result = e)) return;
-    http::async_read_header(stream, conn->buffer, parser, [&](beast::error_code e1, size_t) { result = e1; });
-  });
-  conn->ioc.run();
-  conn->ioc.restart();
-  if (result) return error_reply({503, "ServiceUnavailable", what + ": " + result.message()});
-  int code = parser.get().result_int();
-  if (code != 101) {
-    // The agent's own explanation, as kube passes on the kubelet's.
-    if (!parser.is_done()) {
-      http::async_read(stream, conn->buffer, parser, [&](beast::error_code e2, size_t) { result = e2; });
-      conn->ioc.run();
-    }
-    std::string text = parser.get().body();
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    if (text.empty()) text = "the node agent answered " + std::to_string(code);
-    return error_reply({code >= 400 && code < 600 ? code : 502, reason_for(code), text, name, "", "pods"});
-  }
-  tcp_stream.expires_never();
+  auto handler = open_node_stream(name, node, target, kubelet, timeout, exec);
+  if (!handler) return error_reply(handler.error());
   Reply r;
   r.msg.result(http::status::switching_protocols);
-  r.stream =
-      std::make_shared<WebSocketUpgrade>(std::make_shared<StreamRelay>(std::move(conn), exec), protocol);
+  r.stream = std::make_shared<WebSocketUpgrade>(std::move(*handler), protocol);
   return r;
 }
 
@@ -370,6 +381,37 @@ Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, co
                                    std::string(phase->get_string())));
   auto node = pod_node_address(objects, registry, *pod);
   if (!node) return error_reply(node.error());
+  if (beast::websocket::is_upgrade(request.msg)) {
+    std::string_view offered = request.msg[http::field::sec_websocket_protocol];
+    for (size_t pos = 0; pos < offered.size();) {
+      size_t comma = std::min(offered.find(',', pos), offered.size());
+      if (trim(offered.substr(pos, comma - pos)) == kSpdyTunnelProtocol) {
+        Reply r;
+        r.msg.result(http::status::switching_protocols);
+        r.stream = std::make_shared<WebSocketUpgrade>(
+            make_spdy_portforward(*node, ns, name, kubelet, timeout), std::string(kSpdyTunnelProtocol));
+        return r;
+      }
+      pos = comma + 1;
+    }
+  } else if (beast::iequals(request.msg[http::field::upgrade], "SPDY/3.1")) {
+    // kubectl's older transport (and its fallback): SPDY/3.1 on the upgraded connection itself,
+    // sub-protocol portforward.k8s.io.
+    std::string_view versions = request.msg["X-Stream-Protocol-Version"];
+    if (versions.find("portforward.k8s.io") == std::string_view::npos)
+      return error_reply(bad_request("unable to upgrade: unable to negotiate protocol: client supports [" +
+                                     std::string(versions) + "], server supports [portforward.k8s.io]"));
+    Reply r;
+    r.msg.result(http::status::switching_protocols);
+    r.msg.set(http::field::connection, "Upgrade");
+    r.msg.set(http::field::upgrade, "SPDY/3.1");
+    r.msg.set("X-Stream-Protocol-Version", "portforward.k8s.io");
+    auto upgrade =
+        std::make_shared<WebSocketUpgrade>(make_spdy_portforward(*node, ns, name, kubelet, timeout), "");
+    upgrade->raw = true;
+    r.stream = std::move(upgrade);
+    return r;
+  }
   // The node checks each port (1-65535, at most 64); the list goes as kubelet's `port`.
   std::string target = "/portForward/" + percent_encode(ns) + "/" + percent_encode(name);
   std::string sep = "?";

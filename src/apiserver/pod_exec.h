@@ -14,6 +14,7 @@
 #include "apiserver/node_dial.h"
 #include "apiserver/object_store.h"
 #include "apiserver/resources.h"
+#include "apiserver/websocket_upgrade.h"
 
 namespace podnet::apiserver {
 
@@ -36,10 +37,20 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // pods/<name>/portforward?ports=8080: the WebSocket port-forward of python3-kubernetes (v4:
-// channel 2i data and 2i+1 errors of port i, each opened with the port number). kubectl 1.32's
-// tunnel of SPDY/3.1 frames (SPDY/3.1+portforward.k8s.io) is not served.
+// channel 2i data and 2i+1 errors of port i, each opened with the port number), and kubectl
+// 1.32's SPDY/3.1 tunnelled in a WebSocket (SPDY/3.1+portforward.k8s.io, spdy_portforward.h;
+// ports come in each stream's headers, not the query).
 Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
                       const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// One stream to the node agent for `target` (/exec/..., /portForward/...): connected, verified and
+// answered 101, not yet relaying (start() it with the client's side). `name` is the pod's, for
+// errors; `exec`: the streams end with a Status on channel 3. Blocks up to `timeout`.
+ApiResult<std::shared_ptr<WebSocketHandler>> open_node_stream(const std::string& name,
+                                                              const NodeAddress& node,
+                                                              const std::string& target,
+                                                              const KubeletClientTls& kubelet,
+                                                              std::chrono::milliseconds timeout, bool exec);
 
 }  // namespace podnet::apiserver

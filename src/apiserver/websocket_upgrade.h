@@ -1,6 +1,6 @@
-// A reply that upgrades the connection to a WebSocket (exec): its `stream` is a WebSocketUpgrade,
-// which the HTTPS server recognizes, accepts with the chosen subprotocol and hands to a handler.
-// Kept apart from http_types.h, which nearly every file of the API server includes.
+// A reply that upgrades the connection to a WebSocket (exec) or to a raw byte stream (plain SPDY): its
+// `stream` is a WebSocketUpgrade, which the HTTPS server recognizes, accepts with the chosen subprotocol and
+// hands to a handler. Kept apart from http_types.h, which nearly every file of the API server includes.
 #pragma once
 
 #include <memory>
@@ -43,6 +43,10 @@ class WebSocketUpgrade final : public StreamBody {
 
   std::shared_ptr<WebSocketHandler> handler;
   std::string protocol;  // the subprotocol answered (Sec-WebSocket-Protocol)
+  // Not a WebSocket: the Reply's own 101 (with its Upgrade headers) goes out and the connection
+  // carries bytes both ways (plain SPDY/3.1). Messages are then chunks of the byte stream as they
+  // arrive, and send() writes bytes.
+  bool raw = false;
 };
 
 }  // namespace podnet::apiserver

@@ -42,6 +42,7 @@ struct Forward {
   UniqueFd sock;
   std::string pending;  // from the client, not yet written to the socket
   bool open = false;
+  bool client_done = false, write_shut = false;  // the client sends no more: shut the socket's write side
 };
 
 }  // namespace
@@ -159,7 +160,17 @@ void run_portforward_session(SSL* ssl, int fd, const PortForwardRequest& req, co
       last_activity = now;
       size_t i = frame->channel / 2;
       if (frame->channel % 2 == 0 && i < fwd.size() && fwd[i].open) fwd[i].pending += frame->payload;
+      // The client is done sending on data channel 2i (kubectl's FIN on a SPDY data stream).
+      if (frame->channel == streams::kClose && frame->payload.size() == 1) {
+        uint8_t done = static_cast<uint8_t>(frame->payload[0]);
+        if (done % 2 == 0 && done / 2 < fwd.size()) fwd[done / 2].client_done = true;
+      }
     }
+    for (auto& f : fwd)
+      if (f.open && f.client_done && f.pending.empty() && !f.write_shut) {
+        ::shutdown(f.sock.get(), SHUT_WR);
+        f.write_shut = true;
+      }
     bool any_open = false, backlog = false;
     for (const auto& f : fwd) {
       any_open |= f.open;

@@ -4,8 +4,11 @@
 // namespace (found from a running container's pid, checked against its start time), one TCP
 // connection per port. Channels are v4 portforward's: 2i carries port i's data, 2i+1 its errors,
 // and each starts with the port number (2 bytes, little endian), as kubelet's WebSocket
-// port-forward does. The session ends when the API server hangs up, when every connection has
-// closed, after the idle timeout, or when the agent stops; its sockets close with it.
+// port-forward does. A close frame (channel 255) naming data channel 2i says the client sends no
+// more on it: once what it sent is written, the socket's write side is shut (a half-close, as
+// kubelet's SPDY port-forward passes on the client's FIN). The session ends when the API server hangs up,
+// when every connection has closed, after the idle timeout, or when the agent stops; its sockets close with
+// it.
 #pragma once
 
 #include <openssl/ssl.h>

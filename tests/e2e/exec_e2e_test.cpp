@@ -3,8 +3,12 @@
 // 1 MB stdin round trip, exit codes, -c in a two-container pod with the container's environment,
 // working directory and hostname, -it through a pty with its size, kubectl cp both ways,
 // python3-kubernetes' WebSocket port-forward; refusals as raw HTTP (kube's codes and messages);
-// and what a session does when its node agent is killed.
+// what a session does when its node agent is killed; and kubectl port-forward (SPDY/3.1 in a
+// WebSocket) to a pod and a Service.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -295,6 +299,178 @@ TEST_F(Exec, AnAgentKillEndsItsSessionsAndNotTheContainer) {
   std::string again;
   EXPECT_TRUE(eventually([&] { return (again = c_.kubectl("exec web -- echo back").out) == "back\n"; }, 60s))
       << again;
+}
+
+}  // namespace
+}  // namespace podnet::testing
+
+namespace podnet::testing {
+namespace {
+
+// A `kubectl port-forward` in the background (its own process, SIGTERM and reaped at scope exit)
+// and the local port it picked (`:8080` lets kubectl choose a free one).
+class PortForward {
+ public:
+  // `websockets` false: kubectl's plain SPDY/3.1 upgrade instead of the WebSocket tunnel.
+  PortForward(const std::string& kubeconfig, const std::string& log, const std::string& what,
+              const std::string& remote, bool websockets = true)
+      : log_(log) {
+    pid_ = spawn_logged(
+        {"/usr/bin/env", "KUBECTL_PORT_FORWARD_WEBSOCKETS=" + std::string(websockets ? "true" : "false"),
+         kKubectl, "--kubeconfig", kubeconfig, "-v=6", "port-forward", what, ":" + remote},
+        log);
+  }
+  ~PortForward() { stop(); }
+  // The local port, once kubectl printed it; 0 after 20 s without it.
+  int port() {
+    for (int i = 0; i < 100; ++i) {
+      auto text = read_file(log_);
+      if (text) {
+        auto at = text->find("Forwarding from 127.0.0.1:");
+        if (at != std::string::npos) return std::stoi(text->substr(at + 26));
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    return 0;
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    wait_exit_code(pid_);
+    pid_ = -1;
+  }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+// 100 concurrent connections (64 KiB each way, each its own random bytes), or one connection
+// carrying `size` bytes there and back: every byte back intact.
+constexpr const char* kForwardCheck = R"PY(
+import hashlib, os, socket, sys, threading
+port, mode = int(sys.argv[1]), sys.argv[2]
+def roundtrip(data, out, i):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
+        h, n = hashlib.sha256(), 0
+        while n < len(data):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            h.update(chunk)
+            n += len(chunk)
+        s.close()
+        out[i] = n == len(data) and h.digest() == hashlib.sha256(data).digest()
+    except Exception as e:
+        print("connection", i, e)
+if mode == "many":
+    out = [False] * 100
+    ts = [threading.Thread(target=roundtrip, args=(os.urandom(65536), out, i)) for i in range(100)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    print("many=%d/100" % sum(out))
+else:
+    out = [False]
+    roundtrip(os.urandom(int(mode)), out, 0)
+    print("big=" + ("ok" if out[0] else "bad"))
+)PY";
+
+// kubectl 1.32's port-forward (SPDY/3.1 tunnelled in a WebSocket) to a pod and through a Service
+// to its pod: 100 concurrent connections and 100 MB there and back intact; a local connection's
+// close reaches the pod (half-close) and closing the forward leaves no socket or process there.
+TEST_F(Exec, KubectlPortForwardToPodAndService) {
+  PODNET_BRING_UP();
+  ASSERT_NO_FATAL_FAILURE(apply(pod(
+      "echo", json::array{container(
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  {{"readinessProbe",
+                    {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+                     {"periodSeconds", 1}}}})})));
+  {
+    // pod() names no labels: the Service selects this one.
+    auto r = c_.kubectl("label pod echo app=echo");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+  json::object service{
+      {"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "web"}, {"namespace", "default"}}}};
+  service["spec"] = {{"selector", {{"app", "echo"}}},
+                     {"ports", json::array{json::object{{"port", 80}, {"targetPort", 8080}}}}};
+  ASSERT_NO_FATAL_FAILURE(apply(service));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("echo"));
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/check.py", kForwardCheck));
+  auto check = [&](int port, const std::string& mode) {
+    return shell("timeout 120 /usr/bin/python3 " + dir_.path() + "/check.py " + std::to_string(port) + " " +
+                 mode)
+        .out;
+  };
+  // What the pod holds: its TCP sockets and socat processes (1: the listener).
+  auto pod_state = [&] {
+    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
+  };
+  // The line of kubectl's log (-v=6) with its upgrade request and the answer.
+  auto upgrade_line = [](const std::string& log) {
+    size_t at = log.find("/portforward 101");
+    if (at == std::string::npos) return std::string();
+    size_t begin = log.rfind('\n', at);
+    return log.substr(begin == std::string::npos ? 0 : begin + 1,
+                      at - (begin == std::string::npos ? 0 : begin + 1));
+  };
+  {
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-pod.log", "pod/echo", "8080");
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-pod.log").value_or("");
+    auto t0 = std::chrono::steady_clock::now();
+    auto many = check(port, "many");
+    EXPECT_NE(many.find("many=100/100"), std::string::npos) << many;
+    auto t1 = std::chrono::steady_clock::now();
+    auto big = check(port, "104857600");
+    EXPECT_NE(big.find("big=ok"), std::string::npos) << big;
+    auto t2 = std::chrono::steady_clock::now();
+    RecordProperty("many_ms", static_cast<int>((t1 - t0) / 1ms));
+    RecordProperty("100MB_round_trip_ms", static_cast<int>((t2 - t1) / 1ms));
+    // Every local connection closed: each pod-side connection followed (kubectl's FIN, half-closed).
+    EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 10s)) << pod_state();
+    // A connection left open, then the forward closed under it.
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::write(fd, "x", 1), 1);
+    char c = 0;
+    EXPECT_EQ(::read(fd, &c, 1), 1);
+    EXPECT_EQ(pod_state(), "2 2");  // socat's end and the agent's, and socat's child
+    pf.stop();
+    ::close(fd);
+    EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 10s)) << pod_state();
+  }
+  {
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-svc.log", "svc/web", "80");
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-svc.log").value_or("");
+    auto many = check(port, "many");
+    auto log = read_file(dir_.path() + "/pf-svc.log").value_or("");
+    EXPECT_NE(many.find("many=100/100"), std::string::npos) << many << log;
+    EXPECT_NE(log.find("-> 8080"), std::string::npos) << log;  // the Service's targetPort
+  }
+  {
+    // kubectl's other transport: SPDY/3.1 on the upgraded HTTP connection itself.
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-spdy.log", "pod/echo", "8080", false);
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-spdy.log").value_or("");
+    auto many = check(port, "many");
+    auto log = read_file(dir_.path() + "/pf-spdy.log").value_or("");
+    EXPECT_NE(many.find("many=100/100"), std::string::npos) << many << log;
+    auto big = check(port, "10485760");
+    EXPECT_NE(big.find("big=ok"), std::string::npos) << big;
+    // kubectl's request log (-v=6): the SPDY upgrade is a POST, the WebSocket tunnel a GET.
+    EXPECT_NE(log.find("POST https://"), std::string::npos) << log;
+    EXPECT_NE(upgrade_line(log).find("] POST https://"), std::string::npos) << log;
+  }
+  EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 10s)) << pod_state();
 }
 
 }  // namespace
