@@ -48,14 +48,17 @@ std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
       ->group("");
 
   c->trace_cmd = app.add_subcommand(
-      "trace", "Show the path a packet from SRC to DST would take, hop by hop, with each node's datapath state");
+      "trace",
+      "Show the path a packet from SRC to DST would take, hop by hop, with each node's datapath state");
   c->trace_cmd->add_option("src", c->trace.request.src, "NS/POD, pod/NS/POD or node/NAME")->required();
-  c->trace_cmd->add_option("dst", c->trace.request.dst, "NS/POD, pod/NS/POD, svc/NS/NAME, a pod IP or a ClusterIP")
+  c->trace_cmd
+      ->add_option("dst", c->trace.request.dst, "NS/POD, pod/NS/POD, svc/NS/NAME, a pod IP or a ClusterIP")
       ->required();
   c->trace_cmd->add_option("--proto", c->trace.request.proto, "tcp or udp")
       ->check(CLI::IsMember({"tcp", "udp"}))
       ->capture_default_str();
-  c->trace_cmd->add_option("--port", c->trace.request.port, "Destination port (a Service: default its first port)")
+  c->trace_cmd
+      ->add_option("--port", c->trace.request.port, "Destination port (a Service: default its first port)")
       ->check(CLI::Range(0, 65535));
   c->trace_cmd->add_option("-o,--output", c->trace_output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))

@@ -37,7 +37,6 @@ extern "C" void on_signal(int) {
 using k8s::fields::at;
 using k8s::fields::string_at;
 
-
 std::string self_exe() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);

@@ -75,13 +75,18 @@ Result<Endpoint> resolve(const ApiGet& get, const std::string& spec, bool destin
       for (const auto& pod : items->get_array())
         if (string_at(pod, {"status", "podIP"}) == spec && !string_at(pod, {"spec", "nodeName"}).empty() &&
             !at(pod, {"spec", "hostNetwork"}))
-          return pod_endpoint(get, string_at(pod, {"metadata", "namespace"}), string_at(pod, {"metadata", "name"}));
+          return pod_endpoint(get, string_at(pod, {"metadata", "namespace"}),
+                              string_at(pod, {"metadata", "name"}));
     PODNET_TRY(svcs, get("/api/v1/services"));
     if (const json::value* items = at(svcs, {"items"}); items && items->is_array())
       for (const auto& svc : items->get_array())
         if (string_at(svc, {"spec", "clusterIP"}) == spec)
-          return Endpoint{"service", string_at(svc, {"metadata", "namespace"}), string_at(svc, {"metadata", "name"}),
-                          "", spec, svc};
+          return Endpoint{"service",
+                          string_at(svc, {"metadata", "namespace"}),
+                          string_at(svc, {"metadata", "name"}),
+                          "",
+                          spec,
+                          svc};
     return fail_msg(spec + " is neither a pod's IP nor a Service's ClusterIP");
   }
   return fail_msg("\"" + spec + "\": want NS/POD, pod/NS/POD, node/NAME" +
@@ -101,8 +106,10 @@ class Tracer {
   json::array hops;
   std::string lost_at, reason;
 
-  void hop(const std::string& name, const std::string& node, const std::string& detail, json::value evidence) {
-    hops.push_back(json::object{{"hop", name}, {"node", node}, {"detail", detail}, {"evidence", std::move(evidence)}});
+  void hop(const std::string& name, const std::string& node, const std::string& detail,
+           json::value evidence) {
+    hops.push_back(
+        json::object{{"hop", name}, {"node", node}, {"detail", detail}, {"evidence", std::move(evidence)}});
   }
   bool lose(const std::string& at_hop, const std::string& why) {
     if (lost_at.empty()) {
@@ -111,7 +118,9 @@ class Tracer {
     }
     return false;
   }
-  Result<json::value> ask(const std::string& node, const std::string& query) { return get_(node_api(node, query)); }
+  Result<json::value> ask(const std::string& node, const std::string& query) {
+    return get_(node_api(node, query));
+  }
 
   // From `node`'s stack (a pod's packet after its veth, or the node's own) to `dst`, a pod.
   bool forward(const std::string& node, const std::string& src_ip, bool from_pod, const Endpoint& dst,
@@ -130,8 +139,9 @@ class Tracer {
       if (!enabled)
         detail = "fast path off: the kernel stack forwards";
       else if (isolated)
-        detail = "source pod selected by a NetworkPolicy: the fast path steps aside, the stack and "
-                 "podnet-policy decide";
+        detail =
+            "source pod selected by a NetworkPolicy: the fast path steps aside, the stack and "
+            "podnet-policy decide";
       else if (dpod && dpod->is_object())
         detail = "pn_pods hit: redirect into the local pod's veth (counter to_local_pod)";
       else if (tun && tun->is_object())
@@ -153,7 +163,8 @@ class Tracer {
     std::string dev = string_at(*match, {"dev"});
     std::string gw = string_at(*match, {"gateway"});
     bool same_node = dst.node == node;
-    hop("route", node, "main table: " + string_at(*match, {"dst"}) + " dev " + dev + (gw.empty() ? "" : " via " + gw), ev);
+    hop("route", node,
+        "main table: " + string_at(*match, {"dst"}) + " dev " + dev + (gw.empty() ? "" : " via " + gw), ev);
     if (!same_node) {
       if (dev == "pnvx0") {
         auto fdb = ask(node, "fdb");
@@ -161,21 +172,26 @@ class Tracer {
         json::value entry = nullptr;
         if (const json::value* es = at(*fdb, {"entries"}); es && es->is_array())
           for (const auto& e : es->get_array())
-            if (string_at(e, {"dst"}) == node_ip_of_dst && string_at(e, {"mac"}) != "00:00:00:00:00:00") entry = e;
+            if (string_at(e, {"dst"}) == node_ip_of_dst && string_at(e, {"mac"}) != "00:00:00:00:00:00")
+              entry = e;
         hop("vxlan tunnel", node, "encapsulated to " + dst.node + " (" + node_ip_of_dst + ")", entry);
-        if (entry.is_null()) return lose("vxlan tunnel", node + " has no VXLAN FDB entry for " + node_ip_of_dst);
+        if (entry.is_null())
+          return lose("vxlan tunnel", node + " has no VXLAN FDB entry for " + node_ip_of_dst);
       } else if (gw != node_ip_of_dst) {
         return lose("route", node + " routes " + dst.ip + " via " + (gw.empty() ? dev : gw) + ", not to " +
                                  dst.node + " (" + node_ip_of_dst + ")");
       } else {
-        hop("underlay", node, "routed to " + dst.node + " (" + node_ip_of_dst + ") over the underlay, no tunnel",
-            nullptr);
+        hop("underlay", node,
+            "routed to " + dst.node + " (" + node_ip_of_dst + ") over the underlay, no tunnel", nullptr);
       }
     } else if (dev == "pnvx0" || dev == "eth0") {
-      return lose("route", dst.ip + " is a pod of " + node + " but the route leaves the node (dev " + dev + ")");
+      return lose("route",
+                  dst.ip + " is a pod of " + node + " but the route leaves the node (dev " + dev + ")");
     }
-    hop("masquerade", node, from_pod ? "no: the destination is a pod (inside the cluster range), the source IP is kept"
-                                     : "no: node to pod keeps the node's address", nullptr);
+    hop("masquerade", node,
+        from_pod ? "no: the destination is a pod (inside the cluster range), the source IP is kept"
+                 : "no: node to pod keeps the node's address",
+        nullptr);
     // Delivery on the destination node: its pn_pods entry is the veth and the pod's MAC.
     auto dfp = ask(dst.node, "fastpath?dst=" + dst.ip);
     if (!dfp) return lose("pod veth", "node API on " + dst.node + ": " + dfp.error().message());
@@ -183,7 +199,8 @@ class Tracer {
     bool enabled = at(*dfp, {"enabled"}) && at(*dfp, {"enabled"})->as_bool();
     if (enabled && !(dpod && dpod->is_object())) {
       hop("pod veth", dst.node, "no pn_pods entry for " + dst.ip, *dfp);
-      return lose("pod veth", dst.node + " does not know pod " + dst.ns + "/" + dst.name + " (" + dst.ip + ")");
+      return lose("pod veth",
+                  dst.node + " does not know pod " + dst.ns + "/" + dst.name + " (" + dst.ip + ")");
     }
     std::string detail = "delivered into " + dst.ns + "/" + dst.name;
     if (dpod && dpod->is_object()) {
@@ -210,8 +227,8 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
   Tracer t(get);
   json::object out{{"src", describe(src)}, {"dst", describe(dst)}, {"proto", req.proto}};
   if (src.kind == "pod")
-    t.hop("pod eth0", src.node, "leaves " + src.ns + "/" + src.name + " (" + src.ip + ") over its veth to " + src.node,
-          nullptr);
+    t.hop("pod eth0", src.node,
+          "leaves " + src.ns + "/" + src.name + " (" + src.ip + ") over its veth to " + src.node, nullptr);
   int port = req.port;
   Endpoint target = dst;
   if (dst.kind == "service") {
@@ -228,12 +245,13 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
           break;
         }
       }
-    if (chosen_port.is_null()) return fail_msg("Service " + dst.ns + "/" + dst.name + " has no " + req.proto +
-                                               " port " + std::to_string(port));
+    if (chosen_port.is_null())
+      return fail_msg("Service " + dst.ns + "/" + dst.name + " has no " + req.proto + " port " +
+                      std::to_string(port));
     port = static_cast<int>(chosen_port.at("port").to_number<int64_t>());
     std::string port_name = string_at(chosen_port, {"name"});
     PODNET_TRY(slices, get("/apis/discovery.k8s.io/v1/namespaces/" + dst.ns +
-                               "/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D" + dst.name));
+                           "/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D" + dst.name));
     json::array endpoints;
     std::vector<std::pair<std::string, std::string>> ready;  // ip, pod name
     int target_port = 0;
@@ -241,7 +259,8 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
       for (const auto& s : items->get_array()) {
         if (const json::value* sp = at(s, {"ports"}); sp && sp->is_array())
           for (const auto& p : sp->get_array())
-            if (string_at(p, {"name"}) == port_name && at(p, {"port"})) target_port = static_cast<int>(at(p, {"port"})->to_number<int64_t>());
+            if (string_at(p, {"name"}) == port_name && at(p, {"port"}))
+              target_port = static_cast<int>(at(p, {"port"})->to_number<int64_t>());
         if (const json::value* es = at(s, {"endpoints"}); es && es->is_array())
           for (const auto& e : es->get_array()) {
             const json::value* r = at(e, {"conditions", "ready"});
@@ -250,19 +269,24 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
             if (!addrs || !addrs->is_array() || addrs->get_array().empty()) continue;
             std::string ip(addrs->get_array()[0].as_string());
             std::string pod = string_at(e, {"targetRef", "name"});
-            endpoints.push_back(json::object{{"ip", ip}, {"pod", pod}, {"node", string_at(e, {"nodeName"})}, {"ready", is_ready}});
+            endpoints.push_back(json::object{
+                {"ip", ip}, {"pod", pod}, {"node", string_at(e, {"nodeName"})}, {"ready", is_ready}});
             if (is_ready) ready.emplace_back(ip, pod);
           }
       }
     std::string proxy_node = src.node;
-    json::object ev{{"service", dst.ns + "/" + dst.name}, {"frontend", dst.ip + ":" + std::to_string(port) + "/" + req.proto},
-                    {"target_port", target_port}, {"endpoints", endpoints},
-                    {"rule", "service-ips: " + dst.ip + " . " + req.proto + " . " + std::to_string(port) +
-                                 " -> a random ready endpoint (numgen random mod " + std::to_string(ready.size()) + ")"}};
+    json::object ev{
+        {"service", dst.ns + "/" + dst.name},
+        {"frontend", dst.ip + ":" + std::to_string(port) + "/" + req.proto},
+        {"target_port", target_port},
+        {"endpoints", endpoints},
+        {"rule", "service-ips: " + dst.ip + " . " + req.proto + " . " + std::to_string(port) +
+                     " -> a random ready endpoint (numgen random mod " + std::to_string(ready.size()) + ")"}};
     auto nft = t.ask(proxy_node, "nft?family=ip&table=podnet-proxy&set=no-endpoints");
     if (nft) ev["no_endpoints_set"] = *nft;
     if (ready.empty()) {
-      t.hop("service proxy", proxy_node, "no ready endpoint: the frontend is in no-endpoints and is rejected", ev);
+      t.hop("service proxy", proxy_node, "no ready endpoint: the frontend is in no-endpoints and is rejected",
+            ev);
       t.lose("service proxy", "Service " + dst.ns + "/" + dst.name + " has no ready endpoints");
     } else {
       t.hop("service proxy", proxy_node,
@@ -275,7 +299,8 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
     }
   }
   if (t.lost_at.empty()) {
-    if (target.kind != "pod") return fail_msg("trace to a " + target.kind + " is not computed yet: give a pod or a Service");
+    if (target.kind != "pod")
+      return fail_msg("trace to a " + target.kind + " is not computed yet: give a pod or a Service");
     PODNET_TRY(dnode, get("/api/v1/nodes/" + target.node));
     t.forward(src.node, src.ip, src.kind == "pod", target, node_ip(dnode));
   }
@@ -288,8 +313,8 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
 }
 
 std::string format_trace(const json::value& trace) {
-  std::string out = "trace " + string_at(trace, {"src", "name"}) + " -> " + string_at(trace, {"dst", "name"}) +
-                    " (" + string_at(trace, {"dst", "ip"}) + ")\n";
+  std::string out = "trace " + string_at(trace, {"src", "name"}) + " -> " +
+                    string_at(trace, {"dst", "name"}) + " (" + string_at(trace, {"dst", "ip"}) + ")\n";
   int n = 1;
   if (const json::value* hops = at(trace, {"hops"}); hops && hops->is_array())
     for (const auto& h : hops->get_array()) {

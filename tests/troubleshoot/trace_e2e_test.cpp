@@ -44,8 +44,9 @@ class TraceE2E : public ::testing::Test {
     json::error_code ec;
     run.doc = json::parse(r.out, ec);
     EXPECT_FALSE(ec) << args << ": " << r.out;
-    if (!ec) std::printf("podnet trace %s: %.0f ms computed, %.0f ms wall\n", args.c_str(),
-                         run.doc.at("ms").to_number<double>(), run.wall_ms);
+    if (!ec)
+      std::printf("podnet trace %s: %.0f ms computed, %.0f ms wall\n", args.c_str(),
+                  run.doc.at("ms").to_number<double>(), run.wall_ms);
     return run;
   }
   static std::vector<std::string> hops(const Run& r) {
@@ -69,9 +70,11 @@ TEST_F(TraceE2E, FourProblemsAndABrokenPathHopByHop) {
   if (std::string why = kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
   auto up = c_.up(2, "--overlay vxlan --timeout 120");
   ASSERT_EQ(up.rc, 0) << up.out;
-  for (const auto& m : {sleeper("a", "node1"), sleeper("b", "node1"), sleeper("c", "node2", "{\"app\":\"web\"}"),
-                        service("web", "web"), service("empty", "nothing")}) {
-    auto r = shell("echo '" + m + "' | " + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() + " apply -f - 2>&1");
+  for (const auto& m :
+       {sleeper("a", "node1"), sleeper("b", "node1"), sleeper("c", "node2", "{\"app\":\"web\"}"),
+        service("web", "web"), service("empty", "nothing")}) {
+    auto r = shell("echo '" + m + "' | " + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
+                   " apply -f - 2>&1");
     ASSERT_EQ(r.rc, 0) << r.out;
   }
   auto ready = c_.kubectl("wait --for=condition=Ready pod/a pod/b pod/c --timeout=60s");
@@ -102,7 +105,8 @@ TEST_F(TraceE2E, FourProblemsAndABrokenPathHopByHop) {
     EXPECT_TRUE(fp->at("evidence").at("stats").as_object().contains("encap"));
   }
   EXPECT_EQ(hops(across).back(), "pod veth@node2") << across.out;
-  EXPECT_NE(std::string(find_hop(across, "masquerade")->at("detail").as_string()).find("no:"), std::string::npos);
+  EXPECT_NE(std::string(find_hop(across, "masquerade")->at("detail").as_string()).find("no:"),
+            std::string::npos);
 
   // 3. Pod to ClusterIP: the service proxy on node1 picks c, then across to node2.
   auto svc = trace("default/a svc/default/web");
@@ -133,7 +137,8 @@ TEST_F(TraceE2E, FourProblemsAndABrokenPathHopByHop) {
   EXPECT_EQ(broken.doc.at("lost_at"), "service proxy") << broken.out;
 
   // Bad input is a clear error, exit 2.
-  auto bad = shell(podnet_bin() + " trace --kubeconfig " + c_.kubeconfig() + " default/a default/nothere 2>&1");
+  auto bad =
+      shell(podnet_bin() + " trace --kubeconfig " + c_.kubeconfig() + " default/a default/nothere 2>&1");
   EXPECT_EQ(bad.rc, 2) << bad.out;
   EXPECT_NE(bad.out.find("nothere"), std::string::npos) << bad.out;
 }
