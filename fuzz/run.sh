@@ -11,7 +11,7 @@ seconds=${FUZZ_SECONDS:-20}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(api_body api_patch api_protobuf request_target selectors log_server cri_log cni_config cni_env k8s_decode pod_spec dns_query exec_stream policy_decode policy_nflog check_probe spdy_frames)
+  targets=(api_body api_patch api_protobuf request_target selectors log_server cri_log cni_config cni_env k8s_decode pod_spec dns_query exec_stream policy_decode policy_nflog check_probe spdy_frames node_query)
 fi
 command -v afl-fuzz >/dev/null || { echo "fuzz/run.sh: afl-fuzz not found (Debian package afl++)" >&2; exit 2; }
 
@@ -28,7 +28,7 @@ export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_FAST_CAL=1 AFL_BENCH
 # CI containers pipe core dumps to a helper; AFL++ only warns about that with this set.
 export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 declare -A dict=([api_body]=json [api_patch]=json [pod_spec]=json [k8s_decode]=json [policy_decode]=json [check_probe]=json [cni_config]=json
-                 [request_target]=http [log_server]=http [exec_stream]=http [selectors]=selectors [cni_env]=cni_env [cri_log]=cri_log)
+                 [request_target]=http [node_query]=http [log_server]=http [exec_stream]=http [selectors]=selectors [cni_env]=cni_env [cri_log]=cri_log)
 # Targets with a known open crash (fixed on another branch): still fuzzed and printed, not failing.
 # Keep in step with FUZZ_OPEN_FINDINGS in fuzz/CMakeLists.txt.
 known_open=" "

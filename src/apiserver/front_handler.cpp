@@ -7,6 +7,7 @@
 
 #include "apiserver/api_error.h"
 #include "apiserver/limits.h"
+#include "apiserver/node_proxy.h"
 #include "apiserver/pod_exec.h"
 #include "apiserver/pod_logs.h"
 #include "apiserver/protobuf_decode.h"
@@ -146,6 +147,12 @@ Reply FrontHandler::route(Request& request, const Target& target, const RequestA
       return error_reply(method_not_allowed(std::string(request.msg.method_string())));
     if (a.ns.empty()) return error_reply(bad_request("a namespace is required for pods"));
     return pod_portforward(objects_, registry_, request, a.ns, a.name, kubelet_);
+  }
+  if (a.resource_request && a.group.empty() && a.version == "v1" && a.resource == "nodes" &&
+      a.subresource == "proxy" && !a.name.empty()) {
+    if (a.verb != "get") return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+    auto rp = parse_resource_path(target.path);
+    return node_proxy(objects_, registry_, a.name, rp ? rp->subpath : std::string(), target.query, kubelet_);
   }
   return api_.handle(request);
 }

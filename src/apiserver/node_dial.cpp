@@ -51,6 +51,11 @@ ApiResult<NodeAddress> pod_node_address(ObjectStore& objects, const ResourceRegi
   std::string name = string_at(pod, {"metadata", "name"});
   std::string node_name = string_at(pod, {"spec", "nodeName"});
   if (node_name.empty()) return api_fail(bad_request("pod " + name + " does not have a host assigned"));
+  return node_address(objects, registry, node_name);
+}
+
+ApiResult<NodeAddress> node_address(ObjectStore& objects, const ResourceRegistry& registry,
+                                    const std::string& node_name) {
   auto node = objects.get(*registry.find("", "v1", "nodes"), "", node_name);
   if (!node) return api_fail(node.error());
   std::string ip;

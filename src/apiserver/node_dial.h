@@ -36,6 +36,10 @@ struct NodeAddress {
   std::string host_port() const;  // "10.0.0.3:10250", "[fd00::3]:10250"
 };
 
+// A stored Node's InternalIP and kubelet port; 404 for no such node, 503 for no usable address.
+ApiResult<NodeAddress> node_address(ObjectStore& objects, const ResourceRegistry& registry,
+                                    const std::string& node_name);
+
 // The node of a stored pod, or kube's errors: 400 no host assigned, 503 no usable address.
 ApiResult<NodeAddress> pod_node_address(ObjectStore& objects, const ResourceRegistry& registry,
                                         const boost::json::value& pod);

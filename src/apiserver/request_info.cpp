@@ -97,6 +97,11 @@ std::optional<ResourcePath> parse_resource_path(const std::string& path) {
       rest.erase(rest.begin(), rest.begin() + 2);
     }
   }
+  // kube's proxy subresource carries a path of its own: nodes/<name>/proxy/<path...>.
+  if (rest.size() > 3 && rest[2] == "proxy") {
+    for (size_t k = 3; k < rest.size(); ++k) r.subpath += "/" + rest[k];
+    rest.resize(3);
+  }
   if (rest.empty() || rest.size() > 3) return std::nullopt;
   r.resource = rest[0];
   if (rest.size() >= 2) r.name = rest[1];

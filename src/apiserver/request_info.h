@@ -31,6 +31,7 @@ struct ResourcePath {
   std::string resource;
   std::string name;
   std::string subresource;
+  std::string subpath;  // nodes/<name>/proxy/<subpath>: the rest of the path, "" when none
 };
 
 // nullopt for anything that is not a resource URL (discovery, health, unknown).

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "agent/node_api.h"
 #include "client/kubeconfig.h"
 #include "common/files.h"
 #include "runtime/pod_manager.h"
@@ -17,7 +18,8 @@ namespace json = boost::json;
 // Starts the PodManager in run() and stops it (containers keep running) when stop() is called.
 class PodManagerRunner final : public agent::PodRunner {
  public:
-  PodManagerRunner(const agent::PodRunnerContext& ctx, const runtime::LogServerTls& tls)
+  PodManagerRunner(const agent::PodRunnerContext& ctx, const runtime::LogServerTls& tls,
+                   const agent::NodeApiConfig& node_api)
       : http_(ctx.api),
         api_(
             ctx.api,
@@ -33,6 +35,10 @@ class PodManagerRunner final : public agent::PodRunner {
     // Pod namespaces are named after the node so `podnet down` finds them (CONTRACTS: pn-<node>-<uid8>).
     options_.netns_prefix = "pn-" + ctx.node_name + "-";
     options_.log_tls = tls;
+    options_.node_api = [node_api](std::string_view target) {
+      agent::NodeApiReply r = agent::answer_node_query(node_api, target);
+      return runtime::NodeApiAnswer{r.status, std::move(r.body)};
+    };
     for (const auto& ip : ctx.cluster_dns) options_.cluster_dns.push_back(ip.to_string());
     if (!ctx.cluster_domain.empty()) options_.cluster_domain = ctx.cluster_domain;
     options_.services = ctx.services;
@@ -105,9 +111,11 @@ Result<agent::PodRunnerFactory> pod_manager_runner(const AgentFlags& flags) {
       return fail_msg("log server: --kubeconfig has no certificate-authority; give --client-ca-file");
     tls.client_ca_pem = std::move(access->ca_pem);
   }
+  agent::NodeApiConfig node_api;
+  if (flags.fast_path) node_api.bpf_dir = flags.bpf_dir.empty() ? flags.state_dir + "/bpf" : flags.bpf_dir;
   return agent::PodRunnerFactory(
-      [tls](const agent::PodRunnerContext& ctx) -> Result<std::unique_ptr<agent::PodRunner>> {
-        return std::make_unique<PodManagerRunner>(ctx, tls);
+      [tls, node_api](const agent::PodRunnerContext& ctx) -> Result<std::unique_ptr<agent::PodRunner>> {
+        return std::make_unique<PodManagerRunner>(ctx, tls, node_api);
       });
 }
 

@@ -2,6 +2,7 @@
 
 #include "troubleshoot/check.h"
 #include "troubleshoot/probe.h"
+#include "troubleshoot/trace.h"
 
 namespace podnet::cli {
 
@@ -15,6 +16,9 @@ struct CheckCommands {
   std::vector<uint16_t> serve_ports;
   std::vector<std::string> probe_targets;
   int deadline_ms = 6000, attempt_ms = 1000;
+  CLI::App* trace_cmd = nullptr;
+  troubleshoot::TraceOptions trace;
+  std::string trace_output = "table";
 };
 
 std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
@@ -43,6 +47,26 @@ std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
                    "Fault tests: a shell command run once the servers are Ready")
       ->group("");
 
+  c->trace_cmd = app.add_subcommand(
+      "trace",
+      "Show the path a packet from SRC to DST would take, hop by hop, with each node's datapath state");
+  c->trace_cmd->add_option("src", c->trace.request.src, "NS/POD, pod/NS/POD or node/NAME")->required();
+  c->trace_cmd
+      ->add_option("dst", c->trace.request.dst, "NS/POD, pod/NS/POD, svc/NS/NAME, a pod IP or a ClusterIP")
+      ->required();
+  c->trace_cmd->add_option("--proto", c->trace.request.proto, "tcp or udp")
+      ->check(CLI::IsMember({"tcp", "udp"}))
+      ->capture_default_str();
+  c->trace_cmd
+      ->add_option("--port", c->trace.request.port, "Destination port (a Service: default its first port)")
+      ->check(CLI::Range(0, 65535));
+  c->trace_cmd->add_option("-o,--output", c->trace_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  c->trace_cmd->add_option(
+      "--kubeconfig", c->trace.kubeconfig,
+      "Kubeconfig (default: $KUBECONFIG, ~/.kube/config, then podnet up's admin.kubeconfig)");
+
   auto* agent = app.add_subcommand("check-agent", "What the pods of `podnet check` run");
   agent->group("");  // hidden
   agent->require_subcommand(1);
@@ -63,6 +87,11 @@ int run_check_commands(const CheckCommands& c) {
     auto opts = c.check;
     opts.progress = !c.quiet;
     return troubleshoot::run_check(opts);
+  }
+  if (c.trace_cmd->parsed()) {
+    auto opts = c.trace;
+    opts.json = c.trace_output == "json";
+    return troubleshoot::run_trace(opts);
   }
   if (c.serve_cmd->parsed())
     return troubleshoot::check_agent_serve(c.serve_name, c.serve_bind, c.serve_ports);

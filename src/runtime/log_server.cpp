@@ -169,6 +169,7 @@ struct LogServer::Impl {
   LogResolver resolver;
   ExecResolver exec_resolver;
   ExecOptions exec_options;
+  NodeApiHandler node_api;
   LogServerTls tls;
   std::optional<ssl::context> ctx;
   std::atomic<bool> stop{false};
@@ -272,6 +273,14 @@ struct LogServer::Impl {
       return reply(ssl.get(), 403, "Forbidden",
                    "Forbidden (user=" + who.common_name + ", verb=get, resource=nodes, subresource=proxy)\n");
     std::string_view path(req.target().data(), req.target().size());
+    if (path.starts_with("/podnet/") && node_api) {
+      if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
+      NodeApiAnswer a = node_api(path);
+      return (void)send_all(ssl.get(), "HTTP/1.1 " + std::to_string(a.status) +
+                                           " node-api\r\nContent-Type: application/json\r\nConnection: "
+                                           "close\r\nContent-Length: " +
+                                           std::to_string(a.body.size()) + "\r\n\r\n" + a.body);
+    }
     if (path.starts_with("/portForward/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
         return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
@@ -403,8 +412,9 @@ Result<ssl::context> make_context(const LogServerTls& tls) {
 Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, uint16_t port,
                                                     const netlink::NetNs* netns, LogServerTls tls,
                                                     LogResolver resolver, ExecResolver exec,
-                                                    ExecOptions exec_options) {
+                                                    ExecOptions exec_options, NodeApiHandler node_api) {
   auto impl = std::make_unique<Impl>();
+  impl->node_api = std::move(node_api);
   impl->resolver = std::move(resolver);
   impl->exec_resolver = std::move(exec);
   impl->exec_options = exec_options;

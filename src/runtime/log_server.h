@@ -59,13 +59,22 @@ struct LogServerTls {
   std::vector<std::string> groups{"system:masters"};
 };
 
+// GET /podnet/... : the agent's read-only node API (agent/node_api.h), behind the same client
+// certificate check as logs and exec. The handler answers with a status and a JSON body.
+struct NodeApiAnswer {
+  int status = 200;
+  std::string body;
+};
+using NodeApiHandler = std::function<NodeApiAnswer(std::string_view target)>;
+
 class LogServer {
  public:
   // `netns`: where to listen (the node's); null: the caller's. port 0: any free port.
   static Result<std::unique_ptr<LogServer>> start(const std::string& address, uint16_t port,
                                                   const netlink::NetNs* netns, LogServerTls tls,
                                                   LogResolver resolver, ExecResolver exec = {},
-                                                  ExecOptions exec_options = {});
+                                                  ExecOptions exec_options = {},
+                                                  NodeApiHandler node_api = {});
   ~LogServer();
   uint16_t port() const;
 

@@ -192,7 +192,8 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
                        },
                        [raw](const std::string& ns, const std::string& pod, const std::string& c) {
                          return raw->exec_target(ns, pod, c);
-                       }));
+                       },
+                       {}, opts.node_api));
   impl->logs = std::move(logs);
   impl->informer =
       std::make_unique<client::Informer>(api.pods_client(), *impl, client::InformerOptions{api.pods_path()});

@@ -37,18 +37,6 @@ extern "C" void on_signal(int) {
 using k8s::fields::at;
 using k8s::fields::string_at;
 
-std::string default_kubeconfig() {
-  if (const char* k = std::getenv("KUBECONFIG"); k && *k) {
-    std::string s = k;
-    return s.substr(0, s.find(':'));
-  }
-  if (const char* home = std::getenv("HOME")) {
-    std::string p = std::string(home) + "/.kube/config";
-    if (::access(p.c_str(), R_OK) == 0) return p;
-  }
-  return "/var/lib/podnet/up/server/admin.kubeconfig";
-}
-
 std::string self_exe() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -557,6 +545,18 @@ class Check {
 };
 
 }  // namespace
+
+std::string default_kubeconfig() {
+  if (const char* k = std::getenv("KUBECONFIG"); k && *k) {
+    std::string s = k;
+    return s.substr(0, s.find(':'));
+  }
+  if (const char* home = std::getenv("HOME")) {
+    std::string p = std::string(home) + "/.kube/config";
+    if (::access(p.c_str(), R_OK) == 0) return p;
+  }
+  return "/var/lib/podnet/up/server/admin.kubeconfig";
+}
 
 int run_check(const CheckOptions& opts) {
   std::string path = opts.kubeconfig.empty() ? default_kubeconfig() : opts.kubeconfig;

@@ -26,6 +26,9 @@ struct CheckOptions {
 // 0: every path passed (skips allowed); 1: a path failed; 2: the check could not run; 130: interrupted.
 int run_check(const CheckOptions& opts);
 
+// $KUBECONFIG's first file, ~/.kube/config, then podnet up's admin.kubeconfig.
+std::string default_kubeconfig();
+
 // `podnet check-agent serve|probe` (what the check's pods run).
 int check_agent_serve(const std::string& name, const std::string& bind, const std::vector<uint16_t>& ports);
 

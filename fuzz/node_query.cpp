@@ -1,0 +1,26 @@
+// The node API's request targets (agent/node_query.h): what the API server relays from a user
+// allowed nodes/proxy, so untrusted. Every line is a target; so is the whole input.
+#include "agent/node_query.h"
+
+#include <string_view>
+
+#include "fuzz_target.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > podnet::fuzz::kMaxInput) return 0;
+  std::string_view text = podnet::fuzz::as_text(data, size);
+  auto check = [](std::string_view t) {
+    auto q = podnet::agent::parse_node_query(t);
+    if (!q && q.error().status != 400 && q.error().status != 404) __builtin_trap();
+    if (q && q->kind == podnet::agent::NodeQueryKind::kNft &&
+        (q->table.empty() || !q->table.starts_with("podnet") || q->family.empty()))
+      __builtin_trap();  // only podnet's own tables may ever be listed
+  };
+  check(text);
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    check(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+  return 0;
+}

@@ -1,0 +1,111 @@
+#include "agent/node_query.h"
+
+#include <cctype>
+#include <set>
+
+namespace podnet::agent {
+namespace {
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i] == '+' ? ' ' : s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// nft's identifiers as podnet names them; the table must be one of podnet's own.
+bool valid_name(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (unsigned char c : s)
+    if (!std::isalnum(c) && c != '-' && c != '_') return false;
+  return true;
+}
+
+NodeQueryError bad(std::string message) {
+  return {400, std::move(message)};
+}
+
+}  // namespace
+
+std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view target) {
+  if (target.size() > kMaxNodeQueryTarget)
+    return std::unexpected(bad("request target over " + std::to_string(kMaxNodeQueryTarget) + " bytes"));
+  if (!target.starts_with(kNodeApiPrefix)) return std::unexpected(NodeQueryError{404, "not a node API path"});
+  std::string_view rest = target.substr(kNodeApiPrefix.size());
+  size_t q = rest.find('?');
+  std::string_view what = rest.substr(0, q);
+  std::string_view params = q == std::string_view::npos ? std::string_view() : rest.substr(q + 1);
+
+  NodeQuery out;
+  std::set<std::string> allowed;
+  if (what == "routes") {
+    out.kind = NodeQueryKind::kRoutes;
+    allowed = {"dst"};
+  } else if (what == "fdb") {
+    out.kind = NodeQueryKind::kFdb;
+  } else if (what == "nft") {
+    out.kind = NodeQueryKind::kNft;
+    allowed = {"family", "table", "set"};
+  } else if (what == "fastpath") {
+    out.kind = NodeQueryKind::kFastPath;
+    allowed = {"dst"};
+  } else {
+    return std::unexpected(NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
+                                                   "\": want routes, fdb, nft or fastpath"});
+  }
+  std::set<std::string> seen;
+  while (!params.empty()) {
+    size_t amp = params.find('&');
+    std::string_view pair = params.substr(0, amp);
+    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq));
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!key || !value) return std::unexpected(bad("bad percent-encoding in the query"));
+    if (!allowed.contains(*key))
+      return std::unexpected(
+          bad("unknown parameter \"" + key->substr(0, 32) + "\" for " + std::string(what)));
+    if (!seen.insert(*key).second) return std::unexpected(bad("parameter \"" + *key + "\" given twice"));
+    if (*key == "dst") {
+      auto ip = parse_ip(*value);
+      if (!ip) return std::unexpected(bad("dst: not an IP address"));
+      out.dst = *ip;
+    } else if (*key == "family") {
+      if (*value != "ip" && *value != "ip6" && *value != "inet")
+        return std::unexpected(bad("family: want ip, ip6 or inet"));
+      out.family = *value;
+    } else if (*key == "table") {
+      if (!valid_name(*value, 64) || !(*value == "podnet" || value->starts_with("podnet-")))
+        return std::unexpected(bad("table: only podnet's own tables (podnet-...) may be read"));
+      out.table = *value;
+    } else if (*key == "set") {
+      if (!valid_name(*value, 64))
+        return std::unexpected(bad("set: want a set or map name (letters, digits, - and _)"));
+      out.set = *value;
+    }
+  }
+  if (out.kind == NodeQueryKind::kNft) {
+    if (out.table.empty()) return std::unexpected(bad("nft: table is required"));
+    if (out.family.empty()) out.family = "ip";
+  }
+  return out;
+}
+
+}  // namespace podnet::agent
