@@ -10,7 +10,8 @@ Fails (exit 1) when
   - a real edge is not in the allowed list, or an allowed edge no longer exists (the list stays true);
   - the allowed graph has a cycle;
   - the picture in docs/architecture.md is not the one generated from the real edges (--write redraws it);
-  - a tracked debt count grew past the number recorded in docs/architecture.md (the ratchet).
+  - a tracked debt count grew past the number recorded in docs/architecture.md (the ratchet);
+  - a forbidden pattern (a debt paid off to zero) is back, e.g. `kind == "Pod"` in the API server.
 Usage: check-layering.py [--root DIR] [--write]
 """
 import argparse
@@ -144,8 +145,31 @@ DEBT_COUNTERS = {
     "list-watch-client-interfaces": (["src"], r"\bclass\s+(?:ApiClient|ObjectClient)\b\s*\{"),
     "informers": (["src"], r"\bclass\s+(?:Informer|ObjectCache)\b\s*\{"),
     "patch-type-enums": (["src"], r"\benum\s+class\s+PatchType\b"),
-    "apiserver-kind-compares": (["src/apiserver"], r'\bkind\s*[!=]=\s*"'),
 }
+
+# Debts paid off to zero: any occurrence fails, naming the file and what to do instead.
+FORBIDDEN = {
+    # Per-kind behaviour is an entry of the strategy table, not a string compare of the kind
+    # (`kind == "Pod"`, `"Pod" != type.kind`, `kind().compare("Pod")`).
+    "apiserver-kind-compares": (
+        ["src/apiserver"],
+        r'\bkind\b(?:\(\))?\s*(?:[!=]=\s*"|\.compare\(\s*")|"\w+"\s*[!=]=\s*[\w.>-]*\bkind\b',
+        "per-kind behaviour belongs in the strategy table (src/apiserver/strategy.h), not a compare of the kind",
+    ),
+}
+
+
+def matches(root, paths, regex):
+    pattern = re.compile(regex)
+    for rel in paths:
+        base = os.path.join(root, rel)
+        files = [base] if os.path.isfile(base) else [
+            os.path.join(d, f) for d, _, fs in os.walk(base) for f in fs if f.endswith(SOURCE_SUFFIXES)]
+        for path in sorted(files):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for n, line in enumerate(f, 1):
+                    if pattern.search(line):
+                        yield path, n
 
 
 def mermaid(real):
@@ -213,6 +237,12 @@ def main():
             errors.append(f"debt '{name}' grew: {now} > {recorded} recorded in {DOC}")
         elif now < recorded:
             print(f"note: debt '{name}' shrank to {now} (recorded {recorded}): lower it in {DOC}")
+
+    for name, (paths, regex, why) in FORBIDDEN.items():
+        for path, line in matches(root, paths, regex):
+            errors.append(f"forbidden '{name}' at {os.path.relpath(path, root)}:{line}: {why}")
+        if name in debt:
+            errors.append(f"{DOC}: '{name}' is paid off (a forbidden pattern now): remove its debt line")
 
     for e in errors:
         print("check-layering: " + e, file=sys.stderr)

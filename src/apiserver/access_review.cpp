@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <string_view>
+#include <utility>
 
 #include "apiserver/field_error.h"
 #include "apiserver/object_store.h"
@@ -90,6 +92,21 @@ std::vector<ServedResource> served_resources(const ResourceRegistry& registry) {
   return out;
 }
 
+// What each create-only kind asks (the registry's create_only() kinds); SubjectAccessReview for
+// any other, which the registry never routes here.
+enum class Review { kSelfSubject, kSelfSubjectRules, kSelfSubjectAccess, kSubjectAccess };
+
+Review review_of(const ResourceType& type) {
+  static constexpr std::pair<std::string_view, Review> kReviews[] = {
+      {"SelfSubjectReview", Review::kSelfSubject},
+      {"SelfSubjectRulesReview", Review::kSelfSubjectRules},
+      {"SelfSubjectAccessReview", Review::kSelfSubjectAccess},
+      {"SubjectAccessReview", Review::kSubjectAccess}};
+  for (const auto& [kind, review] : kReviews)
+    if (kind == type.kind) return review;
+  return Review::kSubjectAccess;
+}
+
 }  // namespace
 
 ApiResult<json::value> AccessReviews::answer(const Identity& who, const ResourceType& type,
@@ -103,7 +120,8 @@ ApiResult<json::value> AccessReviews::answer(const Identity& who, const Resource
     return api_fail(invalid_review(
         type, {field::invalid("metadata", json::serialize(review["metadata"]), "must be empty")}));
   review["metadata"] = json::object{{"creationTimestamp", nullptr}};
-  if (type.kind == "SelfSubjectReview") {
+  const Review review_kind = review_of(type);
+  if (review_kind == Review::kSelfSubject) {
     json::array groups = strings_json(who.groups);
     if (std::find(who.groups.begin(), who.groups.end(), "system:authenticated") == who.groups.end())
       groups.emplace_back("system:authenticated");
@@ -116,13 +134,13 @@ ApiResult<json::value> AccessReviews::answer(const Identity& who, const Resource
   if (!spec) return std::unexpected(spec.error());
   static const json::object kEmpty;
   const json::object& s = *spec ? **spec : kEmpty;
-  if (type.kind == "SelfSubjectRulesReview") {
+  if (review_kind == Review::kSelfSubjectRules) {
     auto ns = string_member(type, s, "namespace", type.kind + ".spec.namespace");
     if (!ns) return std::unexpected(ns.error());
     if (ns->empty()) return api_fail(bad_request("no namespace on request"));
     return rules_review(who, std::move(review), *ns);
   }
-  if (type.kind == "SelfSubjectAccessReview") return access_review(who, type, std::move(review), true);
+  if (review_kind == Review::kSelfSubjectAccess) return access_review(who, type, std::move(review), true);
 
   // SubjectAccessReview: the subject is whoever the spec names, exactly with the groups it lists.
   Identity subject{true, "", {}};

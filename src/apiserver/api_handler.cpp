@@ -10,12 +10,12 @@
 #include "apiserver/deletion.h"
 #include "apiserver/discovery.h"
 #include "apiserver/limits.h"
-#include "apiserver/namespace_lifecycle.h"
 #include "apiserver/openapi.h"
 #include "apiserver/protobuf_decode.h"
 #include "apiserver/readiness.h"
 #include "apiserver/request_info.h"
 #include "apiserver/server_side_apply.h"
+#include "apiserver/strategy.h"
 #include "apiserver/table.h"
 #include "apiserver/watch_stream.h"
 
@@ -340,10 +340,11 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
     }
     case http::verb::delete_: {
       if (sub != Subresource::kNone) return error_reply(method_not_allowed("DELETE"));
+      const KindStrategy& strategy = strategy_for(type);
       auto options = parse_delete_options(request.msg.body(), q);
       if (!options) return error_reply(options.error());
       if (rp.name.empty()) {
-        if (type.kind == "Namespace") return error_reply(method_not_allowed("DELETE"));
+        if (!strategy.delete_collection) return error_reply(method_not_allowed("DELETE"));
         auto labels = parse_label_selector(param(q, "labelSelector"));
         if (!labels) return error_reply(labels.error());
         auto fields = parse_field_selector(param(q, "fieldSelector"), type.selectable_fields);
@@ -351,14 +352,15 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
         ListQuery query{std::move(*labels), std::move(*fields), 0, ""};
         return object_or_error(delete_collection(objects_, type, ns, query, *options));
       }
-      if (type.kind == "Namespace")
+      if (strategy.delete_one)
         return object_or_error(
-            delete_namespace(objects_, registry_, rp.name, options->precondition_rv.value_or("")));
+            strategy.delete_one(objects_, registry_, rp.name, options->precondition_rv.value_or("")));
       auto outcome = delete_object(objects_, type, ns, rp.name, *options);
       if (!outcome) return error_reply(outcome.error());
       // Pods answer with the object (kube's ReturnDeletedObject), as does anything whose deletion
       // is still pending; the rest with a success Status.
-      if (type.kind == "Pod" || !outcome->deleted) return json_reply(http::status::ok, outcome->object);
+      if (strategy.delete_returns_object || !outcome->deleted)
+        return json_reply(http::status::ok, outcome->object);
       std::string uid;
       if (const auto* meta = outcome->object.get_object().if_contains("metadata"); meta && meta->is_object())
         if (const auto* u = meta->get_object().if_contains("uid"); u && u->is_string())

@@ -1,13 +1,15 @@
-// Follows kube-apiserver's registry Store.Delete / BeforeDelete: a graceful pod deletion and a
-// deletion held by finalizers are writes of deletionTimestamp (server-owned, so straight to the
-// store with compare-and-swap); only what is left then is a real delete. Lost races re-read.
+// Follows kube-apiserver's registry Store.Delete / BeforeDelete: a graceful deletion (its period from
+// the kind's strategy: pods) and a deletion held by finalizers are writes of deletionTimestamp
+// (server-owned, so straight to the store with compare-and-swap); only what is left then is a real
+// delete. Lost races re-read.
 #include "apiserver/deletion.h"
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <set>
 
 #include "apiserver/limits.h"
+#include "apiserver/object_meta.h"
+#include "apiserver/strategy.h"
 #include "common/time.h"
 #include "k8s/json_fields.h"
 
@@ -17,15 +19,6 @@ using k8s::fields::string_at;
 namespace {
 
 constexpr int kAttempts = 8;
-constexpr int64_t kDefaultPodGraceSeconds = 30;  // kube's default terminationGracePeriodSeconds
-
-std::optional<int64_t> int_at(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  return std::nullopt;
-}
 
 const json::object& object_at(const json::object& obj, std::string_view key) {
   static const json::object kEmpty;
@@ -33,28 +26,8 @@ const json::object& object_at(const json::object& obj, std::string_view key) {
   return v && v->is_object() ? v->get_object() : kEmpty;
 }
 
-std::vector<std::string> finalizers_of(const json::object& meta) {
-  std::vector<std::string> out;
-  if (const json::value* f = meta.if_contains("finalizers"); f && f->is_array())
-    for (const auto& v : f->get_array())
-      if (v.is_string()) out.emplace_back(v.get_string());
-  return out;
-}
-
-// kube's pod CheckGracefulDelete: the request's period, else the pod's, else 30 s; an unscheduled or
-// finished pod has nothing to stop, so it goes at once.
-int64_t pod_grace_period(const json::object& pod, std::optional<int64_t> requested) {
-  const json::object& spec = object_at(pod, "spec");
-  int64_t grace = requested ? *requested
-                            : int_at(spec, "terminationGracePeriodSeconds").value_or(kDefaultPodGraceSeconds);
-  if (string_at(spec, {"nodeName"}).empty()) return 0;
-  std::string phase = string_at(object_at(pod, "status"), {"phase"});
-  if (phase == "Succeeded" || phase == "Failed") return 0;
-  return grace;
-}
-
 void bump_generation(json::object& meta) {
-  if (auto g = int_at(meta, "generation"); g && *g > 0) meta["generation"] = *g + 1;
+  if (auto g = meta_int(meta, "generation"); g && *g > 0) meta["generation"] = *g + 1;
 }
 
 }  // namespace
@@ -111,10 +84,10 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
                                    *options.precondition_rv + ", ResourceVersion in object meta: " + rv));
 
     const bool deleting = meta.contains("deletionTimestamp");
-    const std::optional<int64_t> current_grace = int_at(meta, "deletionGracePeriodSeconds");
+    const std::optional<int64_t> current_grace = meta_int(meta, "deletionGracePeriodSeconds");
     const json::object before = meta;
     int64_t grace = 0;  // what remains of the grace period after this request
-    if (type.kind == "Pod") {
+    if (auto grace_period = strategy_for(type).grace_period) {
       if (deleting && current_grace.value_or(0) > 0) {
         // Already terminating: a request may only shorten the period, moving the deadline with it.
         if (!options.grace_period_seconds || *options.grace_period_seconds >= *current_grace)
@@ -124,7 +97,7 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
         meta["deletionTimestamp"] = rfc3339(ts - std::chrono::seconds(*current_grace - grace));
         meta["deletionGracePeriodSeconds"] = grace;
       } else if (!deleting) {
-        grace = pod_grace_period(obj, options.grace_period_seconds);
+        grace = grace_period(obj, options.grace_period_seconds);
         if (grace > 0) {
           meta["deletionTimestamp"] = rfc3339(objects.now() + std::chrono::seconds(grace));
           meta["deletionGracePeriodSeconds"] = grace;
@@ -192,45 +165,6 @@ ApiResult<json::value> delete_collection(ObjectStore& objects, const ResourceTyp
   json::object& out = list->as_object();
   out["items"] = std::move(items);
   return list;
-}
-
-std::optional<StatusCause> check_finalizers_update(const json::object& old_meta,
-                                                   const json::object& new_meta) {
-  if (!old_meta.contains("deletionTimestamp")) return std::nullopt;
-  auto old_list = finalizers_of(old_meta);
-  std::set<std::string> before(old_list.begin(), old_list.end());
-  std::set<std::string> added;
-  for (const auto& f : finalizers_of(new_meta))
-    if (!before.contains(f)) added.insert(f);
-  if (added.empty()) return std::nullopt;
-  std::string list;
-  for (const auto& f : added) list += (list.empty() ? "\"" : ", \"") + f + "\"";
-  return StatusCause{"FieldValueForbidden",
-                     "Forbidden: no new finalizers can be added if the object is being deleted, found new "
-                     "finalizers []string{" +
-                         list + "}",
-                     "metadata.finalizers"};
-}
-
-bool deletion_completes(const json::object& old_meta, const json::object& new_meta) {
-  if (!finalizers_of(new_meta).empty() || !old_meta.contains("deletionTimestamp")) return false;
-  return int_at(old_meta, "deletionGracePeriodSeconds").value_or(0) == 0;
-}
-
-void carry_generation(const json::object& old_obj, json::object& new_obj) {
-  const json::object& old_meta = object_at(old_obj, "metadata");
-  auto generation = int_at(old_meta, "generation");
-  const json::value* old_spec = old_obj.if_contains("spec");
-  const json::value* new_spec = new_obj.if_contains("spec");
-  json::value& meta = new_obj["metadata"];
-  if (!meta.is_object()) meta = json::object{};
-  if (!generation && !old_spec && !new_spec) {
-    meta.get_object().erase("generation");
-    return;
-  }
-  int64_t g = generation.value_or(1);
-  bool spec_changed = (old_spec == nullptr) != (new_spec == nullptr) || (old_spec && *old_spec != *new_spec);
-  meta.get_object()["generation"] = spec_changed ? g + 1 : g;
 }
 
 }  // namespace podnet::apiserver

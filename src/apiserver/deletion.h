@@ -1,7 +1,7 @@
 // kube's deletion semantics on the ObjectStore: DeleteOptions (gracePeriodSeconds, preconditions),
 // finalizers (deletionTimestamp set, the object kept until its finalizers are gone), graceful pod
 // deletion (a bound, running pod is marked and kept until its node deletes it with grace 0), and
-// deletecollection. The update path calls the two finalizer hooks at the bottom.
+// deletecollection. The update path's finalizer and generation rules are in object_meta.h.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -38,16 +38,5 @@ ApiResult<DeleteOutcome> delete_object(ObjectStore& objects, const ResourceType&
 ApiResult<boost::json::value> delete_collection(ObjectStore& objects, const ResourceType& type,
                                                 const std::string& ns, const ListQuery& query,
                                                 const DeleteOptions& options);
-
-// Update hooks. Finalizers may only be removed once deletion started (422 otherwise):
-std::optional<StatusCause> check_finalizers_update(const boost::json::object& old_meta,
-                                                   const boost::json::object& new_meta);
-// True when an update leaves a deleting object without finalizers and without a pending grace
-// period: the update then deletes it.
-bool deletion_completes(const boost::json::object& old_meta, const boost::json::object& new_meta);
-
-// metadata.generation after an update: +1 when spec changed, else the old value; 1 for objects
-// stored before generations existed.
-void carry_generation(const boost::json::object& old_obj, boost::json::object& new_obj);
 
 }  // namespace podnet::apiserver

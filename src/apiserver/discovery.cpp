@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "apiserver/strategy.h"
+
 namespace podnet::apiserver {
 namespace json = boost::json;
 namespace {
@@ -71,7 +73,8 @@ std::optional<json::value> api_resource_list_json(const ResourceRegistry& regist
   for (const auto& t : registry.all()) {
     if (t.group != group || t.version != version) continue;
     json::array verbs{"create", "delete", "get", "list", "patch", "update", "watch"};
-    if (t.kind != "Namespace") verbs.insert(verbs.begin() + 2, "deletecollection");
+    const KindStrategy& strategy = strategy_for(t);
+    if (strategy.delete_collection) verbs.insert(verbs.begin() + 2, "deletecollection");
     json::object r{{"name", t.plural},
                    {"singularName", t.singular},
                    {"namespaced", t.namespaced},
@@ -87,11 +90,11 @@ std::optional<json::value> api_resource_list_json(const ResourceRegistry& regist
                                        {"kind", t.kind},
                                        {"verbs", json::array{"get", "patch", "update"}}});
     }
-    if (t.kind == "Pod" && t.group.empty()) {
-      resources.push_back(json::object{{"name", "pods/log"},
+    if (!strategy.read_subresource.empty()) {
+      resources.push_back(json::object{{"name", t.plural + "/" + std::string(strategy.read_subresource)},
                                        {"singularName", ""},
-                                       {"namespaced", true},
-                                       {"kind", "Pod"},
+                                       {"namespaced", t.namespaced},
+                                       {"kind", t.kind},
                                        {"verbs", json::array{"get"}}});
     }
   }

@@ -128,7 +128,8 @@ EventRateLimitAdmission::EventRateLimitAdmission(std::vector<EventRateLimit> lim
 EventRateLimitAdmission::~EventRateLimitAdmission() = default;
 
 ApiResult<void> EventRateLimitAdmission::admit(const AdmissionRequest& request) const {
-  if (request.type.kind != "Event" || limiters_.empty()) return {};
+  // core/v1 Events only, as kube's plugin compares GroupKinds.
+  if (request.type.group_kind() != GroupKind{"", "Event"} || limiters_.empty()) return {};
   auto now = clock_();
   std::string refused;
   std::chrono::nanoseconds wait{0};

@@ -95,6 +95,17 @@ const json::array* addresses_of(const json::object* node) {
   return status ? array(*status, "addresses") : nullptr;
 }
 
+// What a node may write events about (kubelet's): itself and the pods bound to it.
+enum class EventSubject { kNode, kPod, kOther };
+
+EventSubject event_subject(std::string_view involved_kind) {
+  static constexpr std::pair<std::string_view, EventSubject> kSubjects[] = {{"Node", EventSubject::kNode},
+                                                                            {"Pod", EventSubject::kPod}};
+  for (const auto& [kind, subject] : kSubjects)
+    if (kind == involved_kind) return subject;
+  return EventSubject::kOther;
+}
+
 }  // namespace
 
 std::vector<std::string> forbidden_node_labels(const std::vector<std::string>& modified) {
@@ -164,14 +175,15 @@ ApiResult<void> NodeRestriction::admit_event(const std::string& node, const Admi
   std::string kind = involved ? str(*involved, "kind") : "";
   std::string ns = involved ? str(*involved, "namespace") : "";
   std::string name = involved ? str(*involved, "name") : "";
-  if (kind == "Node") {
+  const EventSubject subject = event_subject(kind);
+  if (subject == EventSubject::kNode) {
     if (name != node) return refuse(who + " can only create events about itself, not node " + quoted(name));
     // Cluster-scoped objects' events live in "default", where kubelet writes them.
     if (!ns.empty() || request.ns != "default")
       return refuse(who + " can only create events about itself in namespace \"default\"");
     return {};
   }
-  if (kind == "Pod") {
+  if (subject == EventSubject::kPod) {
     if (ns != request.ns)
       return refuse(who + " can only create events about a pod in the pod's namespace (" + quoted(ns) + ")");
     auto bound = options_.pod_binding ? options_.pod_binding(ns, name) : std::nullopt;

@@ -5,11 +5,12 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "apiserver/deletion.h"
 #include "apiserver/limits.h"
+#include "apiserver/object_meta.h"
 #include "apiserver/patch.h"
 #include "apiserver/server_side_apply.h"
 #include "apiserver/strategic_patch.h"
+#include "apiserver/strategy.h"
 #include "apiserver/validation.h"
 #include "common/time.h"
 #include "k8s/json_fields.h"
@@ -27,41 +28,9 @@ json::object& metadata_of(json::object& obj) {
   return meta.get_object();
 }
 
-// Kube's defaults that clients rely on being present right after create.
+// Kube's defaults that clients rely on being present right after create: the kind's strategy's.
 void apply_defaults(const ResourceType& type, json::object& obj) {
-  if (type.kind == "Namespace") {
-    // kube's SetDefaults_Namespace: every namespace carries its name as a label, so that a
-    // NetworkPolicy's namespaceSelector can select one by name.
-    if (json::value* meta = obj.if_contains("metadata"); meta && meta->is_object()) {
-      json::object& m = meta->get_object();
-      if (const json::value* name = m.if_contains("name"); name && name->is_string()) {
-        json::value& labels = m["labels"];
-        if (!labels.is_object()) labels = json::object{};
-        labels.get_object()["kubernetes.io/metadata.name"] = *name;
-      }
-    }
-    json::value& status = obj["status"];
-    if (!status.is_object()) status = json::object{};
-    if (!status.get_object().contains("phase")) status.get_object()["phase"] = "Active";
-  } else if (type.kind == "Pod") {
-    json::value& status = obj["status"];
-    if (!status.is_object()) status = json::object{};
-    if (!status.get_object().contains("phase")) status.get_object()["phase"] = "Pending";
-  } else if (type.kind == "Service") {
-    json::value& spec = obj["spec"];
-    if (!spec.is_object()) spec = json::object{};
-    json::object& s = spec.get_object();
-    if (!s.contains("type")) s["type"] = "ClusterIP";
-    if (!s.contains("sessionAffinity")) s["sessionAffinity"] = "None";
-    if (auto* ports = s.if_contains("ports"); ports && ports->is_array()) {
-      for (auto& p : ports->get_array()) {
-        if (!p.is_object()) continue;
-        json::object& port = p.get_object();
-        if (!port.contains("protocol")) port["protocol"] = "TCP";
-        if (!port.contains("targetPort") && port.contains("port")) port["targetPort"] = port["port"];
-      }
-    }
-  }
+  if (auto defaults = strategy_for(type).defaults) defaults(obj);
 }
 
 // Annotations that are not a map of strings: what kube's decoder answers, 400 for a body it decodes

@@ -231,14 +231,24 @@ json::object rules_review_spec(std::string_view data) {
 using SpecDecoder = json::object (*)(std::string_view);
 
 // The kinds understood, by apiVersion and kind; null: the kind has no spec to read.
+struct SpecKind {
+  std::string_view api_version;
+  std::string_view kind;
+  SpecDecoder decoder;
+};
+
+constexpr SpecKind kSpecKinds[] = {
+    {"v1", "Service", service_spec},
+    {"v1", "Namespace", namespace_spec},
+    {"authorization.k8s.io/v1", "SelfSubjectAccessReview", access_review_spec},
+    {"authorization.k8s.io/v1", "SubjectAccessReview", access_review_spec},
+    {"authorization.k8s.io/v1", "SelfSubjectRulesReview", rules_review_spec},
+    {"authentication.k8s.io/v1", "SelfSubjectReview", nullptr},
+};
+
 std::optional<SpecDecoder> spec_decoder(const std::string& api_version, const std::string& kind) {
-  if (api_version == "v1" && kind == "Service") return service_spec;
-  if (api_version == "v1" && kind == "Namespace") return namespace_spec;
-  if (api_version == "authorization.k8s.io/v1" &&
-      (kind == "SelfSubjectAccessReview" || kind == "SubjectAccessReview"))
-    return access_review_spec;
-  if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectRulesReview") return rules_review_spec;
-  if (api_version == "authentication.k8s.io/v1" && kind == "SelfSubjectReview") return SpecDecoder{nullptr};
+  for (const SpecKind& k : kSpecKinds)
+    if (k.api_version == api_version && k.kind == kind) return k.decoder;
   return std::nullopt;
 }
 

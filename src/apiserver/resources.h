@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace podnet::apiserver {
@@ -11,6 +12,13 @@ enum class NameRule {
   kDns1123Subdomain,  // pods, nodes, most kinds
   kDns1123Label,      // namespaces
   kDns1035Label,      // services: must start with a letter (it becomes a DNS name)
+};
+
+// A kind within its API group (kube's schema.GroupKind): how code that judges one kind names it.
+struct GroupKind {
+  std::string_view group;  // "" for core
+  std::string_view kind;
+  bool operator==(const GroupKind&) const = default;
 };
 
 struct ResourceType {
@@ -28,6 +36,7 @@ struct ResourceType {
   std::vector<std::string> selectable_fields;
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+  GroupKind group_kind() const { return {group, kind}; }
 };
 
 class ResourceRegistry {

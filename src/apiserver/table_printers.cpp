@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "apiserver/strategy.h"
 #include "apiserver/table.h"
 #include "common/time.h"
 #include "k8s/json_fields.h"
@@ -14,7 +15,7 @@ namespace json = boost::json;
 using k8s::fields::at;
 namespace {
 
-const std::vector<TableColumn> kNameAge = {
+const std::vector<TableColumn> kNameAgeColumns = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Age", "string", "", 0, "Time since the object was created."}};
 
@@ -220,10 +221,20 @@ json::array event_cells(const json::value& e, std::chrono::system_clock::time_po
           text(e, {"metadata", "name"})};
 }
 
-}  // namespace
+json::array network_policy_cells(const json::value& obj, std::chrono::system_clock::time_point now) {
+  return {text(obj, {"metadata", "name"}), selector_text(at(obj, {"spec", "podSelector"})), age(obj, now)};
+}
 
-const std::vector<TableColumn>& table_columns(const ResourceType& type) {
-  static const std::vector<TableColumn> pods = {
+json::array namespace_cells(const json::value& obj, std::chrono::system_clock::time_point now) {
+  return {text(obj, {"metadata", "name"}), text(obj, {"status", "phase"}, "Active"), age(obj, now)};
+}
+
+json::array name_age_cells(const json::value& obj, std::chrono::system_clock::time_point now) {
+  return {text(obj, {"metadata", "name"}), age(obj, now)};
+}
+
+const std::vector<TableColumn>& pod_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Name", "string", "name", 0, "Name must be unique within a namespace."},
       {"Ready", "string", "", 0, "The aggregate readiness state of this pod for accepting traffic."},
       {"Status", "string", "", 0, "The aggregate status of the containers in this pod."},
@@ -233,7 +244,11 @@ const std::vector<TableColumn>& table_columns(const ResourceType& type) {
       {"Node", "string", "", 1, "Name of the node the pod is assigned to."},
       {"Nominated Node", "string", "", 1, "Node the scheduler nominated for preemption."},
       {"Readiness Gates", "string", "", 1, "Pod readiness gates."}};
-  static const std::vector<TableColumn> services = {
+  return columns;
+}
+
+const std::vector<TableColumn>& service_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Name", "string", "name", 0, "Name must be unique within a namespace."},
       {"Type", "string", "", 0, "How the service is exposed."},
       {"Cluster-IP", "string", "", 0, "The virtual IP of the service."},
@@ -241,7 +256,11 @@ const std::vector<TableColumn>& table_columns(const ResourceType& type) {
       {"Port(s)", "string", "", 0, "The ports the service exposes."},
       {"Age", "string", "", 0, "Time since the object was created."},
       {"Selector", "string", "", 1, "Pods with these labels back the service."}};
-  static const std::vector<TableColumn> nodes = {
+  return columns;
+}
+
+const std::vector<TableColumn>& node_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Name", "string", "name", 0, "Name must be unique."},
       {"Status", "string", "", 0, "The status of the node."},
       {"Roles", "string", "", 0, "The roles of the node."},
@@ -252,17 +271,29 @@ const std::vector<TableColumn>& table_columns(const ResourceType& type) {
       {"OS-Image", "string", "", 1, "OS image of the node."},
       {"Kernel-Version", "string", "", 1, "Kernel version of the node."},
       {"Container-Runtime", "string", "", 1, "Container runtime of the node."}};
-  static const std::vector<TableColumn> endpointslices = {
+  return columns;
+}
+
+const std::vector<TableColumn>& endpointslice_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Name", "string", "name", 0, "Name must be unique within a namespace."},
       {"AddressType", "string", "", 0, "The type of address carried by this EndpointSlice."},
       {"Ports", "string", "", 0, "Network ports exposed by the endpoints."},
       {"Endpoints", "string", "", 0, "Addresses of the endpoints."},
       {"Age", "string", "", 0, "Time since the object was created."}};
-  static const std::vector<TableColumn> networkpolicies = {
+  return columns;
+}
+
+const std::vector<TableColumn>& network_policy_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Name", "string", "name", 0, "Name must be unique within a namespace."},
       {"Pod-Selector", "string", "", 0, "The pods the policy applies to."},
       {"Age", "string", "", 0, "Time since the object was created."}};
-  static const std::vector<TableColumn> events = {
+  return columns;
+}
+
+const std::vector<TableColumn>& event_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Last Seen", "string", "", 0, "Time since the event was last seen."},
       {"Type", "string", "", 0, "Type of this event (Normal, Warning)."},
       {"Reason", "string", "", 0, "Why the action was taken, short and machine-readable."},
@@ -273,32 +304,41 @@ const std::vector<TableColumn>& table_columns(const ResourceType& type) {
       {"First Seen", "string", "", 1, "Time since the event was first recorded."},
       {"Count", "string", "", 1, "The number of times this event has occurred."},
       {"Name", "string", "name", 1, "Name must be unique within a namespace."}};
-  static const std::vector<TableColumn> namespaces = {
+  return columns;
+}
+
+const std::vector<TableColumn>& namespace_columns() {
+  static const std::vector<TableColumn> columns = {
       {"Name", "string", "name", 0, "Name must be unique."},
       {"Status", "string", "", 0, "The status of the namespace."},
       {"Age", "string", "", 0, "Time since the object was created."}};
-  if (type.kind == "Pod") return pods;
-  if (type.kind == "Service") return services;
-  if (type.kind == "Node") return nodes;
-  if (type.kind == "Namespace") return namespaces;
-  if (type.kind == "EndpointSlice") return endpointslices;
-  if (type.kind == "NetworkPolicy") return networkpolicies;
-  if (type.kind == "Event") return events;
-  return kNameAge;
+  return columns;
+}
+
+const std::vector<TableColumn>& name_age_columns() {
+  return kNameAgeColumns;
+}
+
+}  // namespace
+
+namespace printers {
+const TablePrinter kPod{pod_columns, pod_cells};
+const TablePrinter kService{service_columns, service_cells};
+const TablePrinter kNode{node_columns, node_cells};
+const TablePrinter kNamespace{namespace_columns, namespace_cells};
+const TablePrinter kEndpointSlice{endpointslice_columns, endpointslice_cells};
+const TablePrinter kNetworkPolicy{network_policy_columns, network_policy_cells};
+const TablePrinter kEvent{event_columns, event_cells};
+const TablePrinter kNameAge{name_age_columns, name_age_cells};
+}  // namespace printers
+
+const std::vector<TableColumn>& table_columns(const ResourceType& type) {
+  return strategy_for(type).printer->columns();
 }
 
 json::array table_cells(const ResourceType& type, const json::value& obj,
                         std::chrono::system_clock::time_point now) {
-  if (type.kind == "Pod") return pod_cells(obj, now);
-  if (type.kind == "Service") return service_cells(obj, now);
-  if (type.kind == "Node") return node_cells(obj, now);
-  if (type.kind == "EndpointSlice") return endpointslice_cells(obj, now);
-  if (type.kind == "Event") return event_cells(obj, now);
-  if (type.kind == "NetworkPolicy")
-    return {text(obj, {"metadata", "name"}), selector_text(at(obj, {"spec", "podSelector"})), age(obj, now)};
-  if (type.kind == "Namespace")
-    return {text(obj, {"metadata", "name"}), text(obj, {"status", "phase"}, "Active"), age(obj, now)};
-  return {text(obj, {"metadata", "name"}), age(obj, now)};
+  return strategy_for(type).printer->cells(obj, now);
 }
 
 }  // namespace podnet::apiserver

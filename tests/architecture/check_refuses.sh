@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ArchitectureLayeringRefuses: scripts/check-layering.py fails on a forbidden include, a forbidden
-# link and a grown debt counter, each injected into a copy of the tree.
+# link, a grown debt counter and a forbidden pattern (a kind compare in the API server), each
+# injected into a copy of the tree.
 set -euo pipefail
 src=$1
 tmp=$(mktemp -d /tmp/pn-layering-XXXXXX)
@@ -29,3 +30,9 @@ expect_fail "storage linking apiserver" "forbidden edge storage -> apiserver"
 copy
 printf '\nstruct X { enum class PatchType { kA }; };\n' >>"$tmp/t/src/client/informer.h"
 expect_fail "a third PatchType" "debt 'patch-type-enums' grew"
+copy
+printf '#include <string>\nbool pn_probe(const std::string& kind) { return kind == "Pod"; }\n' >"$tmp/t/src/apiserver/pn_probe.cpp"
+expect_fail "a kind compare in the API server" "forbidden 'apiserver-kind-compares' at src/apiserver/pn_probe.cpp:2"
+copy
+printf '#include <string>\nbool pn_probe(const std::string& kind) { return "Pod" != kind; }\n' >"$tmp/t/src/apiserver/pn_probe.cpp"
+expect_fail "a reversed kind compare in the API server" "forbidden 'apiserver-kind-compares'"
