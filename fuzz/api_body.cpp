@@ -4,15 +4,15 @@
 // "kind" picks the kind, so mutating it explores the others.
 #include <boost/json.hpp>
 
-#include "apiserver/field_validation.h"
-#include "apiserver/network_policy_validation.h"
-#include "apiserver/node_validation.h"
-#include "apiserver/pod_validation.h"
-#include "apiserver/resources.h"
-#include "apiserver/schema.h"
-#include "apiserver/service_validation.h"
-#include "apiserver/type_check.h"
-#include "apiserver/validation.h"
+#include "apiserver/apply/field_validation.h"
+#include "apiserver/apply/schema.h"
+#include "apiserver/apply/type_check.h"
+#include "apiserver/registry/resources.h"
+#include "apiserver/validation/network_policy_validation.h"
+#include "apiserver/validation/node_validation.h"
+#include "apiserver/validation/pod_validation.h"
+#include "apiserver/validation/service_validation.h"
+#include "apiserver/validation/validation.h"
 #include "fuzz_target.h"
 
 namespace json = boost::json;

@@ -4,10 +4,10 @@
 // picks the schema apply merges by.
 #include <boost/json.hpp>
 
-#include "apiserver/patch.h"
-#include "apiserver/resources.h"
-#include "apiserver/server_side_apply.h"
-#include "apiserver/strategic_patch.h"
+#include "apiserver/apply/patch.h"
+#include "apiserver/apply/server_side_apply.h"
+#include "apiserver/apply/strategic_patch.h"
+#include "apiserver/registry/resources.h"
 #include "fuzz_target.h"
 
 namespace json = boost::json;

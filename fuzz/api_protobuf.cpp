@@ -3,9 +3,9 @@
 // decoders to JSON, then (for a Service) the defaults and validation a create runs.
 #include <boost/json.hpp>
 
-#include "apiserver/protobuf_decode.h"
-#include "apiserver/service_validation.h"
-#include "apiserver/type_check.h"
+#include "apiserver/apply/type_check.h"
+#include "apiserver/endpoints/protobuf_decode.h"
+#include "apiserver/validation/service_validation.h"
 #include "fuzz_target.h"
 
 namespace json = boost::json;

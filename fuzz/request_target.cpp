@@ -1,9 +1,9 @@
 // The request target as the API server dispatches on it: path and query split and percent-decoded,
 // the resource path, and the query parameters the handlers read (booleans as kube parses them,
 // fieldValidation, label and field selectors).
-#include "apiserver/field_validation.h"
-#include "apiserver/request_info.h"
-#include "apiserver/selectors.h"
+#include "apiserver/apply/field_validation.h"
+#include "apiserver/http/request_info.h"
+#include "apiserver/registry/selectors.h"
 #include "fuzz_target.h"
 
 using namespace podnet::apiserver;

@@ -1,7 +1,7 @@
 // Label and field selectors: parsed, then matched against a pod with labels and fields, so the
 // matcher runs on every requirement the parser accepts. Input: the selector text; a first line
 // starting with "field:" makes it a field selector.
-#include "apiserver/selectors.h"
+#include "apiserver/registry/selectors.h"
 
 #include <boost/json.hpp>
 

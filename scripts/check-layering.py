@@ -154,7 +154,7 @@ FORBIDDEN = {
     "apiserver-kind-compares": (
         ["src/apiserver"],
         r'\bkind\b(?:\(\))?\s*(?:[!=]=\s*"|\.compare\(\s*")|"\w+"\s*[!=]=\s*[\w.>-]*\bkind\b',
-        "per-kind behaviour belongs in the strategy table (src/apiserver/strategy.h), not a compare of the kind",
+        "per-kind behaviour belongs in the strategy table (src/apiserver/registry/strategy.h), not a compare of the kind",
     ),
 }
 

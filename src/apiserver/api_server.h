@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "apiserver/event_rate_limit.h"
-#include "apiserver/limits.h"
-#include "apiserver/stored_audit.h"
+#include "apiserver/auth/event_rate_limit.h"
+#include "apiserver/http/limits.h"
+#include "apiserver/registry/stored_audit.h"
 #include "common/error.h"
 #include "storage/store.h"
 

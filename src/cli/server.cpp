@@ -21,8 +21,8 @@
 #include <sstream>
 
 #include "apiserver/api_server.h"
-#include "apiserver/node_credential.h"
-#include "apiserver/readiness.h"
+#include "apiserver/auth/node_credential.h"
+#include "apiserver/endpoints/readiness.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
 #include "common/time.h"

@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/deletion.h"
+#include "apiserver/registry/deletion.h"
 #include "k8s/json_fields.h"
 
 namespace podnet::controlplane {

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "apiserver/object_store.h"
-#include "apiserver/resources.h"
+#include "apiserver/registry/object_store.h"
+#include "apiserver/registry/resources.h"
 #include "controllers/object_client.h"
 
 namespace podnet::controlplane {

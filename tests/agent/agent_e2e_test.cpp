@@ -20,7 +20,7 @@
 
 #include "agent/lb.h"
 #include "apiserver/api_server.h"
-#include "apiserver/node_credential.h"
+#include "apiserver/auth/node_credential.h"
 #include "client/https_client.h"
 #include "client/kubeconfig.h"
 #include "common/files.h"

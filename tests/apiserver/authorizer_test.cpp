@@ -1,6 +1,6 @@
 // The authorizer's decisions, table-driven: request attributes from real URLs, identities as the
 // TLS layer produces them, and a fixed pod-to-node table for the pod checks.
-#include "apiserver/authorizer.h"
+#include "apiserver/auth/authorizer.h"
 
 #include <gtest/gtest.h>
 

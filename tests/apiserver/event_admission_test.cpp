@@ -5,9 +5,9 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/event_rate_limit.h"
-#include "apiserver/http_types.h"
-#include "apiserver/node_restriction.h"
+#include "apiserver/auth/event_rate_limit.h"
+#include "apiserver/auth/node_restriction.h"
+#include "apiserver/http/http_types.h"
 
 namespace podnet::apiserver {
 namespace {

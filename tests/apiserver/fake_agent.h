@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "apiserver/pki.h"
+#include "apiserver/auth/pki.h"
 #include "common/files.h"
 
 namespace podnet::apiserver::testing {

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <thread>
 
-#include "apiserver/limits.h"
+#include "apiserver/http/limits.h"
 #include "node_credential_fixture.h"
 #include "storage/sqlite_store.h"
 

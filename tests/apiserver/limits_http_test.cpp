@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "api_fixture.h"
-#include "apiserver/limits.h"
-#include "apiserver/readiness.h"
+#include "apiserver/endpoints/readiness.h"
+#include "apiserver/http/limits.h"
 
 namespace podnet::apiserver::testing {
 namespace {

@@ -2,16 +2,16 @@
 // the checks on every object written, annotation validation with kube's messages, JSON patch's
 // operation cap, copy budget and depth bound, the linear duplicate-key scan, and the start-up
 // audit over a real SQLite store holding objects no read could serve.
-#include "apiserver/limits.h"
+#include "apiserver/http/limits.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
-#include "apiserver/field_validation.h"
-#include "apiserver/patch.h"
-#include "apiserver/stored_audit.h"
-#include "apiserver/validation.h"
+#include "apiserver/apply/field_validation.h"
+#include "apiserver/apply/patch.h"
+#include "apiserver/registry/stored_audit.h"
+#include "apiserver/validation/validation.h"
 #include "storage/sqlite_store.h"
 #include "support/temp_dir.h"
 

@@ -1,5 +1,5 @@
 // The Prometheus text rendering: cumulative buckets, +Inf, sum and count, escaped labels.
-#include "apiserver/metrics.h"
+#include "apiserver/http/metrics.h"
 
 #include <gtest/gtest.h>
 

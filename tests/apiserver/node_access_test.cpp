@@ -1,7 +1,7 @@
 // A node agent's credential against the real server: what system:node:<name> may and may not do,
 // over real TLS with the certificate `--issue-node-credential` signs.
 #include "api_fixture.h"
-#include "apiserver/node_credential.h"
+#include "apiserver/auth/node_credential.h"
 #include "client/kubeconfig.h"
 
 namespace podnet::apiserver::testing {

@@ -1,13 +1,13 @@
 // NodeRestriction and Node validation on their own, table-driven: a stored Node, the object a write
 // would store, who writes, and kube's verdict (the message, or none).
-#include "apiserver/node_restriction.h"
+#include "apiserver/auth/node_restriction.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
-#include "apiserver/http_types.h"
-#include "apiserver/node_validation.h"
+#include "apiserver/http/http_types.h"
+#include "apiserver/validation/node_validation.h"
 
 namespace podnet::apiserver {
 namespace {

@@ -1,8 +1,8 @@
 // GET /openapi/v2 over real TLS, as kube-openapi answers it: the encoding chosen by Accept, one
 // ETag for both, conditional requests, 406, and who may read it.
 #include "api_fixture.h"
-#include "apiserver/node_credential.h"
-#include "apiserver/openapi_v2_proto.h"
+#include "apiserver/auth/node_credential.h"
+#include "apiserver/endpoints/openapi_v2_proto.h"
 #include "client/kubeconfig.h"
 
 namespace podnet::apiserver::testing {

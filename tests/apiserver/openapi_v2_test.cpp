@@ -13,9 +13,9 @@
 #include <sstream>
 #include <string>
 
-#include "apiserver/openapi.h"
-#include "apiserver/openapi_v2_proto.h"
-#include "apiserver/protobuf_wire.h"
+#include "apiserver/endpoints/openapi.h"
+#include "apiserver/endpoints/openapi_v2_proto.h"
+#include "apiserver/endpoints/protobuf_wire.h"
 #include "common/files.h"
 #include "hand_encoded.h"
 #include "support/process.h"

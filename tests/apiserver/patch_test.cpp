@@ -1,5 +1,5 @@
 // JSON merge patch (RFC 7386 appendix A cases) and JSON patch (RFC 6902 operations and errors).
-#include "apiserver/patch.h"
+#include "apiserver/apply/patch.h"
 
 #include <gtest/gtest.h>
 

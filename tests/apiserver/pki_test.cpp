@@ -1,12 +1,12 @@
 // Certificate generation and the on-disk bootstrap: reuse across starts, private-key modes,
 // re-issue of the serving certificate for a new address, and the kubeconfig's shape.
-#include "apiserver/pki.h"
+#include "apiserver/auth/pki.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "apiserver/kubeconfig.h"
-#include "apiserver/tls_bootstrap.h"
+#include "apiserver/auth/kubeconfig.h"
+#include "apiserver/auth/tls_bootstrap.h"
 #include "common/files.h"
 #include "support/temp_dir.h"
 

@@ -1,6 +1,6 @@
 // The protobuf request decoder on hand-encoded messages: envelope, metadata maps, service ports,
 // omitted zero values, unsupported kinds and truncated input.
-#include "apiserver/protobuf_decode.h"
+#include "apiserver/endpoints/protobuf_decode.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Resource URL parsing (kube's RequestInfo rules) and query decoding.
-#include "apiserver/request_info.h"
+#include "apiserver/http/request_info.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // Label and field selector parsing and matching, table-driven.
-#include "apiserver/selectors.h"
+#include "apiserver/registry/selectors.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
-#include "apiserver/resources.h"
+#include "apiserver/registry/resources.h"
 
 namespace podnet::apiserver {
 namespace {

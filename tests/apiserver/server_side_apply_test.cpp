@@ -1,14 +1,14 @@
 // Field sets, fieldsV1, apply merge / removal / conflicts and Update bookkeeping, against the
 // built-in schema (Services: ports are a list-map keyed by port and protocol, selector atomic).
-#include "apiserver/server_side_apply.h"
+#include "apiserver/apply/server_side_apply.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
-#include "apiserver/field_validation.h"
-#include "apiserver/managed_fields.h"
-#include "apiserver/schema.h"
+#include "apiserver/apply/field_validation.h"
+#include "apiserver/apply/managed_fields.h"
+#include "apiserver/apply/schema.h"
 
 namespace podnet::apiserver {
 namespace {

@@ -5,11 +5,11 @@
 #include <boost/json.hpp>
 #include <set>
 
-#include "apiserver/ip_allocator.h"
-#include "apiserver/pod_validation.h"
-#include "apiserver/port_allocator.h"
-#include "apiserver/service_rest.h"
-#include "apiserver/service_validation.h"
+#include "apiserver/registry/ip_allocator.h"
+#include "apiserver/registry/port_allocator.h"
+#include "apiserver/registry/service_rest.h"
+#include "apiserver/validation/pod_validation.h"
+#include "apiserver/validation/service_validation.h"
 
 namespace podnet::apiserver {
 namespace {

@@ -1,5 +1,5 @@
 // Strategic merge patch: merge keys, atomic lists, primitive sets and the directives kubectl sends.
-#include "apiserver/strategic_patch.h"
+#include "apiserver/apply/strategic_patch.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Table conversion: Accept negotiation, kube's human durations, and the pod/service cells.
-#include "apiserver/table.h"
+#include "apiserver/endpoints/table.h"
 
 #include <gtest/gtest.h>
 

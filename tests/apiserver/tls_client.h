@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "apiserver/pki.h"
+#include "apiserver/auth/pki.h"
 
 namespace podnet::apiserver::testing {
 

@@ -1,5 +1,5 @@
 // Name rules per kind: subdomain, label, DNS-1035 label.
-#include "apiserver/validation.h"
+#include "apiserver/validation/validation.h"
 
 #include <gtest/gtest.h>
 

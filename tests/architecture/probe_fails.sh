@@ -9,8 +9,8 @@ if [ $rc -eq 0 ]; then
   echo "FAIL: the probe compiled: a k8s-only target can include apiserver/ headers" >&2
   exit 1
 fi
-if grep -q 'apiserver/resources.h: No such file' <<<"$out" && ! grep -q 'k8s/names.h: No such file' <<<"$out"; then
-  echo "ok: apiserver/resources.h is out of reach of a target linking only podnet_k8s"
+if grep -q 'apiserver/registry/resources.h: No such file' <<<"$out" && ! grep -q 'k8s/names.h: No such file' <<<"$out"; then
+  echo "ok: apiserver/registry/resources.h is out of reach of a target linking only podnet_k8s"
   exit 0
 fi
 echo "FAIL: the probe failed for another reason:" >&2

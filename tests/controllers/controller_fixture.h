@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "apiserver/object_store.h"
-#include "apiserver/resources.h"
+#include "apiserver/registry/object_store.h"
+#include "apiserver/registry/resources.h"
 #include "controllers/controller.h"
 #include "controllers/events.h"
 #include "controllers/object_cache.h"

@@ -9,8 +9,8 @@
 #include <chrono>
 #include <thread>
 
-#include "apiserver/object_store.h"
-#include "apiserver/resources.h"
+#include "apiserver/registry/object_store.h"
+#include "apiserver/registry/resources.h"
 #include "controlplane/store_object_client.h"
 #include "storage/sqlite_store.h"
 #include "support/temp_dir.h"

@@ -5,7 +5,7 @@
 
 #include <boost/json.hpp>
 
-#include "apiserver/pod_exec.h"
+#include "apiserver/endpoints/pod_exec.h"
 #include "common/stream_frames.h"
 #include "runtime/exec_session.h"
 

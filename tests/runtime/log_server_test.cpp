@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "apiserver/pki.h"
+#include "apiserver/auth/pki.h"
 #include "common/files.h"
 #include "common/time.h"
 #include "support/temp_dir.h"
