@@ -5,6 +5,8 @@
 // this run started and never removes the cluster's data. Each daemon runs under `podnet supervise`.
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "cli/cluster_cmds.h"
 #include "client/api_client.h"
@@ -77,6 +80,29 @@ struct Failed {
   std::string what;
 };
 
+// A machine-wide mutex between concurrent `podnet up`s: an abstract unix socket of this name (root
+// network namespace) can be bound by one process at a time, and the kernel frees it when that
+// process ends, kill -9 included, leaving no file behind. Waits up to `timeout`.
+Result<UniqueFd> machine_lock(std::string_view name, std::chrono::milliseconds timeout) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (name.size() + 1 > sizeof addr.sun_path) return fail_msg("lock name too long");
+  name.copy(addr.sun_path + 1, name.size());  // sun_path[0] == 0: the abstract namespace
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return fail("lock socket");
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) == 0) return fd;
+    if (errno != EADDRINUSE) return fail("lock " + std::string(name));
+    if (std::chrono::steady_clock::now() >= deadline)
+      return fail("another `podnet up` holds " + std::string(name) + " (waited " +
+                      std::to_string(timeout.count() / 1000) + " s)",
+                  EBUSY);
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 // Marks what a restoring `up` found in place.
 std::string kept(bool present) {
   return present ? " (kept)" : "";
@@ -84,12 +110,14 @@ std::string kept(bool present) {
 
 class Up {
  public:
-  Up(Layout layout, const UpOptions& opts, std::string self, std::string cni, Signals& signals)
+  Up(Layout layout, const UpOptions& opts, std::string self, std::string cni, Signals& signals,
+     UniqueFd underlay_lock = {})
       : layout_(std::move(layout)),
         opts_(opts),
         self_(std::move(self)),
         cni_(std::move(cni)),
-        signals_(signals) {}
+        signals_(signals),
+        underlay_lock_(std::move(underlay_lock)) {}
 
   // Runs every step, keeping what exists; nullopt on success (and not interrupted meanwhile).
   std::optional<Failed> run() {
@@ -115,6 +143,9 @@ class Up {
     say("* underlay: netns " + layout_.underlay_netns() + ", reached from here by " + layout_.root_link() +
         " " + layout_.gateway().str() + kept(cluster::netns_present(layout_.underlay_netns())));
     if (auto s = cluster::ensure_underlay(layout_); !s) return Failed{s.error().message()};
+    // The underlay's address is in the root namespace now: another `up` checking for a free
+    // underlay sees it, so it may go on.
+    underlay_lock_.reset();
     for (const auto& dir :
          {layout_.logs_dir(), layout_.pids_dir(), layout_.server_dir(), layout_.supervise_dir()})
       if (auto s = make_dirs(dir, 0700); !s) return Failed{s.error().message()};
@@ -393,6 +424,7 @@ class Up {
   }
 
   Layout layout_;
+  UniqueFd underlay_lock_;  // held from the free-underlay check until the underlay exists
   const UpOptions& opts_;
   std::string self_, cni_;
   Signals& signals_;
@@ -518,13 +550,17 @@ int restore(const cluster::ClusterSpec& recorded, const UpOptions& opts, Signals
     return 0;
   }
   if (!cluster::root_link_present(layout).value_or(false))
-    if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
+    // Two `up`s at once could both find one underlay free before either takes it (seen with two
+    // benches: one's kubectl reached the other's API server): check and take it under one lock.
+    auto underlay_lock = machine_lock("podnet-up-underlay", 60s);
+  if (!underlay_lock) return refuse(underlay_lock.error().message());
+  if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
   std::string self = self_path();
   auto cni = cni_binary(opts, self, spec.agents);
   if (!cni) return refuse(cni.error().message());
 
   say("podnet up: restoring cluster " + describe(spec));
-  Up up(layout, opts, self, *cni, signals);
+  Up up(layout, opts, self, *cni, signals, std::move(*underlay_lock));
   if (auto failed = up.run()) {
     std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
     say("stopping the daemons this run started; the cluster's data stays in " + dir + " (`podnet up" + flag +
