@@ -449,6 +449,13 @@ std::string state_flag(const std::string& state_dir) {
   return state_dir == cluster::kDefaultStateDir ? "" : " --state-dir " + state_dir;
 }
 
+// Two `up`s at once could both find one underlay free before either makes it (seen with two
+// benches: one's kubectl reached the other's API server and failed on its certificate). The check
+// and the underlay's creation (Up releases this once the underlay exists) run under one lock.
+Result<UniqueFd> underlay_check_lock() {
+  return machine_lock("podnet-up-underlay", 60s);
+}
+
 // EADDRINUSE naming the collision when the underlay overlaps the root namespace's addresses or routes.
 Status underlay_unused(const IpPrefix& underlay) {
   PODNET_TRY(used, cluster::used_prefixes());
@@ -549,18 +556,19 @@ int restore(const cluster::ClusterSpec& recorded, const UpOptions& opts, Signals
     say("  podnet up --fresh" + flag + "   # replace it with a new cluster");
     return 0;
   }
-  if (!cluster::root_link_present(layout).value_or(false))
-    // Two `up`s at once could both find one underlay free before either takes it (seen with two
-    // benches: one's kubectl reached the other's API server): check and take it under one lock.
-    auto underlay_lock = machine_lock("podnet-up-underlay", 60s);
-  if (!underlay_lock) return refuse(underlay_lock.error().message());
-  if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
+  UniqueFd underlay_lock;
+  if (!cluster::root_link_present(layout).value_or(false)) {
+    auto locked = underlay_check_lock();
+    if (!locked) return refuse(locked.error().message());
+    underlay_lock = std::move(*locked);
+    if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
+  }
   std::string self = self_path();
   auto cni = cni_binary(opts, self, spec.agents);
   if (!cni) return refuse(cni.error().message());
 
   say("podnet up: restoring cluster " + describe(spec));
-  Up up(layout, opts, self, *cni, signals, std::move(*underlay_lock));
+  Up up(layout, opts, self, *cni, signals, std::move(underlay_lock));
   if (auto failed = up.run()) {
     std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
     say("stopping the daemons this run started; the cluster's data stays in " + dir + " (`podnet up" + flag +
@@ -606,6 +614,8 @@ int run_up(const UpOptions& opts) {
   // A failed `up` removes the state dir, so refusing a foreign non-empty one keeps that removal safe.
   if (!empty_or_absent(spec.state_dir))
     return refuse(spec.state_dir + " is not empty and holds no cluster; pick another --state-dir");
+  auto underlay_lock = underlay_check_lock();
+  if (!underlay_lock) return refuse(underlay_lock.error().message());
   if (auto s = underlay_unused(spec.underlay); !s) return refuse(s.error().message());
 
   std::string self = self_path();
@@ -632,7 +642,7 @@ int run_up(const UpOptions& opts) {
   }
   say("podnet up: cluster " + describe(spec));
 
-  Up up(layout, opts, self, *cni, signals);
+  Up up(layout, opts, self, *cni, signals, std::move(*underlay_lock));
   if (auto failed = up.run()) {
     std::fprintf(stderr, "podnet up: %s\n", failed->what.c_str());
     say("removing what was made");
