@@ -119,6 +119,34 @@ TEST(Up, RefusesASecondClusterAndAnUnderlayInUse) {
   EXPECT_EQ(st.rc, 0) << st.out;
 }
 
+// Two `up`s started at once on one free underlay: the free-underlay check and the underlay's
+// creation run under one machine-wide lock, so exactly one gets it and the other says it overlaps
+// (before the lock both could pass the check and build two clusters on one subnet).
+TEST(Up, ConcurrentUpsNeverShareAnUnderlay) {
+  UpCluster a, b;
+  std::string ta, tb;
+  bool a_up = false, b_up = false;
+  // A try where both are refused found the underlay taken by someone else (another test): again.
+  for (int attempt = 0; attempt < 3 && !a_up && !b_up; ++attempt) {
+    a.new_underlay();
+    const std::string cmd_a = a.up_command(1, "--no-agents --timeout 60");
+    std::string cmd_b = cmd_a;
+    cmd_b.replace(cmd_b.find(a.state_dir()), a.state_dir().size(), b.state_dir());
+    const std::string out_a = a.state_dir() + ".out", out_b = b.state_dir() + ".out";
+    auto r = shell("(" + cmd_a + " >" + out_a + " 2>&1) & (" + cmd_b + " >" + out_b + " 2>&1) & wait");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    ta = read_file(out_a).value_or("");
+    tb = read_file(out_b).value_or("");
+    ::unlink(out_a.c_str());
+    ::unlink(out_b.c_str());
+    a_up = a.load_record();
+    b_up = b.load_record();
+  }
+  EXPECT_NE(a_up, b_up) << "a:\n" << ta << "\nb:\n" << tb;
+  const std::string& refused = a_up ? tb : ta;
+  EXPECT_NE(refused.find("overlaps"), std::string::npos) << refused;
+}
+
 // `up --no-dns`: no kube-dns Service, the agents run with --dns=off and no --cluster-dns (so pods
 // fall back to the node's resolv.conf, as kubelet without --cluster-dns), and the record keeps it.
 TEST(Up, NoDnsMakesNoClusterDns) {
