@@ -3,31 +3,10 @@
 #include <cctype>
 #include <set>
 
+#include "common/query.h"
+
 namespace podnet::agent {
 namespace {
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i] == '+' ? ' ' : s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
 
 // nft's identifiers as podnet names them; the table must be one of podnet's own.
 bool valid_name(std::string_view s, size_t max) {
@@ -70,35 +49,28 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
                                                    "\": want routes, fdb, nft or fastpath"});
   }
   std::set<std::string> seen;
-  while (!params.empty()) {
-    size_t amp = params.find('&');
-    std::string_view pair = params.substr(0, amp);
-    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq));
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!key || !value) return std::unexpected(bad("bad percent-encoding in the query"));
-    if (!allowed.contains(*key))
-      return std::unexpected(
-          bad("unknown parameter \"" + key->substr(0, 32) + "\" for " + std::string(what)));
-    if (!seen.insert(*key).second) return std::unexpected(bad("parameter \"" + *key + "\" given twice"));
-    if (*key == "dst") {
-      auto ip = parse_ip(*value);
+  auto pairs = target::parse_query(params);
+  if (!pairs) return std::unexpected(bad(pairs.error()));
+  for (const auto& [key, value] : *pairs) {
+    if (!allowed.contains(key))
+      return std::unexpected(bad("unknown parameter \"" + key.substr(0, 32) + "\" for " + std::string(what)));
+    if (!seen.insert(key).second) return std::unexpected(bad("parameter \"" + key + "\" given twice"));
+    if (key == "dst") {
+      auto ip = parse_ip(value);
       if (!ip) return std::unexpected(bad("dst: not an IP address"));
       out.dst = *ip;
-    } else if (*key == "family") {
-      if (*value != "ip" && *value != "ip6" && *value != "inet")
+    } else if (key == "family") {
+      if (value != "ip" && value != "ip6" && value != "inet")
         return std::unexpected(bad("family: want ip, ip6 or inet"));
-      out.family = *value;
-    } else if (*key == "table") {
-      if (!valid_name(*value, 64) || !(*value == "podnet" || value->starts_with("podnet-")))
+      out.family = value;
+    } else if (key == "table") {
+      if (!valid_name(value, 64) || !(value == "podnet" || value.starts_with("podnet-")))
         return std::unexpected(bad("table: only podnet's own tables (podnet-...) may be read"));
-      out.table = *value;
-    } else if (*key == "set") {
-      if (!valid_name(*value, 64))
+      out.table = value;
+    } else if (key == "set") {
+      if (!valid_name(value, 64))
         return std::unexpected(bad("set: want a set or map name (letters, digits, - and _)"));
-      out.set = *value;
+      out.set = value;
     }
   }
   if (out.kind == NodeQueryKind::kNft) {

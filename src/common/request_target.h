@@ -1,5 +1,5 @@
 // Pieces of request-target parsing shared by the node's :10250 endpoints (logs, exec): pure and
-// non-throwing, as their parsers are fuzz targets.
+// non-throwing, as their parsers are fuzz targets. Query strings and path segments: common/query.h.
 #pragma once
 
 #include <algorithm>
@@ -11,31 +11,6 @@
 namespace podnet::target {
 
 inline constexpr size_t kMaxNameLength = 253;
-
-inline int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; nullopt on a '%' not followed by two hex digits. '+' is a space only in a query.
-inline std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += plus_is_space && s[i] == '+' ? ' ' : s[i];
-    }
-  }
-  return out;
-}
 
 // Namespace, pod and container names: DNS-1123 characters only, so none can step out of the pod's
 // directory.

@@ -22,6 +22,7 @@
 #include <iterator>
 
 #include "common/fd.h"
+#include "common/query.h"
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 #include "runtime/spawn.h"
@@ -142,43 +143,28 @@ std::expected<ExecRequest, ExecRequestError> parse_exec_request(std::string_view
   constexpr std::string_view prefix = "/exec/";
   constexpr const char* kShape = "expected /exec/<namespace>/<pod>/<container>";
   if (!path.starts_with(prefix)) return std::unexpected(ExecRequestError{404, kShape});
-  std::vector<std::string> parts;
-  std::string_view rest = path.substr(prefix.size());
-  while (parts.size() <= 3) {
-    size_t slash = rest.find('/');
-    auto part = target::percent_decode(rest.substr(0, slash), false);
-    if (!part) return bad("invalid percent-encoding in the path");
-    parts.push_back(std::move(*part));
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(slash + 1);
-  }
-  if (parts.size() != 3) return std::unexpected(ExecRequestError{404, kShape});
+  auto parts = target::decode_segments(path.substr(prefix.size()), 3);
+  if (!parts) return bad(parts.error());
+  if (parts->size() != 3) return std::unexpected(ExecRequestError{404, kShape});
   static constexpr const char* kWhat[] = {"namespace", "pod", "container"};
   for (size_t i = 0; i < 3; ++i)
-    if (!target::valid_name(parts[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
-  ExecRequest r{parts[0], parts[1], parts[2], {}};
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (kv.empty()) continue;
-    size_t eq = kv.find('=');
-    auto key = target::percent_decode(kv.substr(0, eq), true);
-    auto value =
-        target::percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
-    if (!key || !value) return bad("invalid percent-encoding in the query");
-    if (*key == "command") {
-      if (value->find('\0') != std::string::npos) return bad("command: NUL byte in an argument");
+    if (!target::valid_name((*parts)[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
+  ExecRequest r{(*parts)[0], (*parts)[1], (*parts)[2], {}};
+  auto params = target::parse_query(query, kMaxCommandArgs + 8);
+  if (!params) return bad(params.error());
+  for (auto& [key, value] : *params) {
+    if (key == "command") {
+      if (value.find('\0') != std::string::npos) return bad("command: NUL byte in an argument");
       if (r.command.size() >= kMaxCommandArgs) return bad("command: too many arguments");
-      r.command.push_back(std::move(*value));
-    } else if (*key == "input") {
-      r.stdin = target::kube_bool(*value);
-    } else if (*key == "output") {
-      r.stdout = target::kube_bool(*value);
-    } else if (*key == "error") {
-      r.stderr = target::kube_bool(*value);
-    } else if (*key == "tty") {
-      r.tty = target::kube_bool(*value);
+      r.command.push_back(std::move(value));
+    } else if (key == "input") {
+      r.stdin = target::kube_bool(value);
+    } else if (key == "output") {
+      r.stdout = target::kube_bool(value);
+    } else if (key == "error") {
+      r.stderr = target::kube_bool(value);
+    } else if (key == "tty") {
+      r.tty = target::kube_bool(value);
     }
   }
   if (r.command.empty() || r.command[0].empty()) return bad("you must specify at least 1 command");

@@ -24,6 +24,7 @@
 
 #include "common/c_ptr.h"
 #include "common/fd.h"
+#include "common/query.h"
 #include "common/request_target.h"
 #include "common/time.h"
 #include "common/tls_policy.h"
@@ -32,7 +33,6 @@
 
 namespace podnet::runtime {
 using target::kube_bool;
-using target::percent_decode;
 using target::valid_name;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -66,33 +66,17 @@ std::expected<LogRequest, LogRequestError> parse_log_request(std::string_view ta
   constexpr std::string_view prefix = "/containerLogs/";
   constexpr const char* kShape = "expected /containerLogs/<namespace>/<pod>/<container>";
   if (!path.starts_with(prefix)) return std::unexpected(LogRequestError{404, kShape});
-  std::vector<std::string> parts;
-  std::string_view rest = path.substr(prefix.size());
-  while (parts.size() <= 3) {
-    size_t slash = rest.find('/');
-    auto part = percent_decode(rest.substr(0, slash), false);
-    if (!part) return bad("invalid percent-encoding in the path");
-    parts.push_back(std::move(*part));
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(slash + 1);
-  }
-  if (parts.size() != 3) return std::unexpected(LogRequestError{404, kShape});
+  auto parts = target::decode_segments(path.substr(prefix.size()), 3);
+  if (!parts) return bad(parts.error());
+  if (parts->size() != 3) return std::unexpected(LogRequestError{404, kShape});
   static constexpr const char* kWhat[] = {"namespace", "pod", "container"};
   for (size_t i = 0; i < 3; ++i)
-    if (!valid_name(parts[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
-  LogRequest r{parts[0], parts[1], parts[2], {}, 0};
+    if (!valid_name((*parts)[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
+  LogRequest r{(*parts)[0], (*parts)[1], (*parts)[2], {}, 0};
   bool since_time = false;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (kv.empty()) continue;
-    size_t eq = kv.find('=');
-    auto key = percent_decode(kv.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
-    if (!key || !value) return bad("invalid percent-encoding in the query");
-    const std::string& k = *key;
-    const std::string& v = *value;
+  auto params = target::parse_query(query);
+  if (!params) return bad(params.error());
+  for (const auto& [k, v] : *params) {
     auto integer = [&](int64_t min, const char* rule) -> std::expected<int64_t, LogRequestError> {
       auto n = parse_int64(v);
       if (!n) return bad(k + ": invalid value \"" + v.substr(0, 64) + "\": want an integer");

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/fd.h"
+#include "common/query.h"
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 #include "netlink/netns.h"
@@ -54,27 +55,17 @@ std::expected<PortForwardRequest, ExecRequestError> parse_portforward_request(st
   constexpr std::string_view prefix = "/portForward/";
   constexpr const char* kShape = "expected /portForward/<namespace>/<pod>";
   if (!path.starts_with(prefix)) return std::unexpected(ExecRequestError{404, kShape});
-  std::string_view rest = path.substr(prefix.size());
-  size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || rest.find('/', slash + 1) != std::string_view::npos)
-    return std::unexpected(ExecRequestError{404, kShape});
-  auto ns = target::percent_decode(rest.substr(0, slash), false);
-  auto pod = target::percent_decode(rest.substr(slash + 1), false);
-  if (!ns || !pod) return bad("invalid percent-encoding in the path");
-  if (!target::valid_name(*ns)) return bad("invalid namespace name");
-  if (!target::valid_name(*pod)) return bad("invalid pod name");
-  PortForwardRequest r{*ns, *pod, {}};
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    size_t eq = kv.find('=');
-    auto key = target::percent_decode(kv.substr(0, eq), true);
-    auto value =
-        target::percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
-    if (!key || !value) return bad("invalid percent-encoding in the query");
-    if (*key != "port" && *key != "ports") continue;
-    std::string_view list = *value;
+  auto parts = target::decode_segments(path.substr(prefix.size()), 2);
+  if (!parts) return bad(parts.error());
+  if (parts->size() != 2) return std::unexpected(ExecRequestError{404, kShape});
+  if (!target::valid_name((*parts)[0])) return bad("invalid namespace name");
+  if (!target::valid_name((*parts)[1])) return bad("invalid pod name");
+  PortForwardRequest r{(*parts)[0], (*parts)[1], {}};
+  auto params = target::parse_query(query);
+  if (!params) return bad(params.error());
+  for (const auto& [key, value] : *params) {
+    if (key != "port" && key != "ports") continue;
+    std::string_view list = value;
     while (true) {
       size_t comma = list.find(',');
       std::string_view one = list.substr(0, comma);

@@ -15,6 +15,7 @@
 #include "apiserver/endpoints/pod_logs.h"
 #include "apiserver/endpoints/spdy_portforward.h"
 #include "apiserver/http/websocket_upgrade.h"
+#include "common/query.h"
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 
@@ -29,6 +30,8 @@ namespace {
 // read no further until it drains.
 constexpr size_t kClientQueueHigh = 4 << 20;
 constexpr size_t kErrorBodyLimit = 64 * 1024;
+// command= may repeat: as many as the node takes (runtime/exec_session.cpp), plus the flags.
+constexpr size_t kMaxExecQueryParams = 4096 + 16;
 
 Reply error_reply(const ApiError& e) {
   Reply r;
@@ -211,30 +214,21 @@ std::string choose_stream_protocol(std::string_view offered) {
 
 ApiResult<ExecOptionsQuery> parse_exec_query(std::string_view t) {
   ExecOptionsQuery q;
-  size_t qm = t.find('?');
-  std::string_view query = qm == std::string_view::npos ? std::string_view() : t.substr(qm + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (kv.empty()) continue;
-    size_t eq = kv.find('=');
-    auto key = target::percent_decode(kv.substr(0, eq), true);
-    auto value =
-        target::percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
-    if (!key || !value) return api_fail(bad_request("invalid percent-encoding in the query"));
-    if (*key == "command")
-      q.command.push_back(std::move(*value));
-    else if (*key == "container")
-      q.container = std::move(*value);
-    else if (*key == "stdin")
-      q.stdin = target::kube_bool(*value);
-    else if (*key == "stdout")
-      q.stdout = target::kube_bool(*value);
-    else if (*key == "stderr")
-      q.stderr = target::kube_bool(*value);
-    else if (*key == "tty")
-      q.tty = target::kube_bool(*value);
+  auto params = target::parse_query(target::query_of(t), kMaxExecQueryParams);
+  if (!params) return api_fail(bad_request(params.error()));
+  for (auto& [key, value] : *params) {
+    if (key == "command")
+      q.command.push_back(std::move(value));
+    else if (key == "container")
+      q.container = std::move(value);
+    else if (key == "stdin")
+      q.stdin = target::kube_bool(value);
+    else if (key == "stdout")
+      q.stdout = target::kube_bool(value);
+    else if (key == "stderr")
+      q.stderr = target::kube_bool(value);
+    else if (key == "tty")
+      q.tty = target::kube_bool(value);
   }
   return q;
 }
@@ -356,20 +350,10 @@ Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, co
                       const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
                       std::chrono::milliseconds timeout) {
   std::vector<std::string> ports;
-  std::string_view t = request.msg.target();
-  size_t qm = t.find('?');
-  std::string_view query = qm == std::string_view::npos ? std::string_view() : t.substr(qm + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    size_t eq = kv.find('=');
-    auto key = target::percent_decode(kv.substr(0, eq), true);
-    auto value =
-        target::percent_decode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1), true);
-    if (!key || !value) return error_reply(bad_request("invalid percent-encoding in the query"));
-    if (*key == "ports") ports.push_back(*value);
-  }
+  auto params = target::parse_query(target::query_of(request.msg.target()));
+  if (!params) return error_reply(bad_request(params.error()));
+  for (auto& [key, value] : *params)
+    if (key == "ports") ports.push_back(std::move(value));
   auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
   if (!pod) return error_reply(pod.error());
   const json::value* phase = nullptr;
