@@ -214,21 +214,58 @@ void RecordStore::render_locked(const std::string& name) {
   }
 }
 
-void RecordStore::republish_locked(const std::string& key) {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return;
+namespace {
+
+// The fields service_records reads, in a fresh object (no capacity left over from the informer's copy).
+k8s::Service slim_service(const k8s::Service& svc) {
+  k8s::Service out;
+  out.meta.name = svc.meta.name;
+  out.meta.namespace_ = svc.meta.namespace_;
+  out.type = svc.type;
+  out.headless = svc.headless;
+  out.cluster_ips = svc.cluster_ips;
+  out.ports.reserve(svc.ports.size());
+  for (const auto& p : svc.ports)
+    out.ports.push_back({.name = p.name, .protocol = p.protocol, .port = p.port});
+  out.external_name = svc.external_name;
+  out.publish_not_ready_addresses = svc.publish_not_ready_addresses;
+  return out;
+}
+
+k8s::EndpointSlice slim_slice(const k8s::EndpointSlice& slice) {
+  k8s::EndpointSlice out;
+  out.address_type = slice.address_type;
+  out.endpoints.reserve(slice.endpoints.size());
+  for (const auto& ep : slice.endpoints)
+    out.endpoints.push_back({.addresses = ep.addresses,
+                             .conditions = {.ready = ep.conditions.ready},
+                             .node_name = {},
+                             .zone = {},
+                             .hostname = ep.hostname});
+  out.ports = slice.ports;
+  return out;
+}
+
+bool slices_matter(const std::optional<k8s::Service>& svc) {
+  return !svc || (svc->headless && svc->type != k8s::ServiceType::kExternalName);
+}
+
+}  // namespace
+
+std::vector<Record> RecordStore::records_locked(const Entry& e) const {
+  if (!e.service) return {};
+  std::vector<const k8s::EndpointSlice*> slices;
+  for (const auto& [_, s] : e.slices) slices.push_back(&s);
+  return service_records(*e.service, slices, zone_);
+}
+
+void RecordStore::republish_locked(std::map<std::string, Entry>::iterator it,
+                                   const std::vector<Record>& before) {
   Entry& e = it->second;
-  std::vector<Record> now;
-  if (e.service) {
-    std::vector<const k8s::EndpointSlice*> slices;
-    for (const auto& [_, s] : e.slices) slices.push_back(&s);
-    now = service_records(*e.service, slices, zone_);
-  }
+  std::vector<Record> now = records_locked(e);
   std::vector<Record> gone, added;
-  std::set_difference(e.published.begin(), e.published.end(), now.begin(), now.end(),
-                      std::back_inserter(gone));
-  std::set_difference(now.begin(), now.end(), e.published.begin(), e.published.end(),
-                      std::back_inserter(added));
+  std::set_difference(before.begin(), before.end(), now.begin(), now.end(), std::back_inserter(gone));
+  std::set_difference(now.begin(), now.end(), before.begin(), before.end(), std::back_inserter(added));
   std::vector<std::string> touched;
   // Added first: a name that only changes its data never disappears in between (and keeps its ENT parents).
   for (const auto& r : added) add_locked(r, touched);
@@ -236,44 +273,49 @@ void RecordStore::republish_locked(const std::string& key) {
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   for (const auto& n : touched) render_locked(n);
-  e.published = std::move(now);
   if (!e.service && e.slices.empty()) entries_.erase(it);
 }
 
 void RecordStore::upsert_service(const k8s::Service& svc) {
   std::unique_lock l(mu_);
-  std::string key = svc.meta.namespace_ + "/" + svc.meta.name;
-  entries_[key].service = svc;
-  republish_locked(key);
+  auto it = entries_.try_emplace(svc.meta.namespace_ + "/" + svc.meta.name).first;
+  auto before = records_locked(it->second);
+  it->second.service = slim_service(svc);
+  if (!slices_matter(it->second.service)) it->second.slices.clear();
+  republish_locked(it, before);
 }
 
 void RecordStore::delete_service(const std::string& namespace_, const std::string& name) {
   std::unique_lock l(mu_);
-  std::string key = namespace_ + "/" + name;
-  auto it = entries_.find(key);
+  auto it = entries_.find(namespace_ + "/" + name);
   if (it == entries_.end()) return;
+  auto before = records_locked(it->second);
   it->second.service.reset();
-  republish_locked(key);
+  republish_locked(it, before);
 }
 
 void RecordStore::upsert_slice(const k8s::EndpointSlice& slice) {
   std::string svc = slice.service_name();
   if (svc.empty()) return;
   std::unique_lock l(mu_);
-  std::string key = slice.meta.namespace_ + "/" + svc;
-  entries_[key].slices[slice.meta.name] = slice;
-  republish_locked(key);
+  auto it = entries_.try_emplace(slice.meta.namespace_ + "/" + svc).first;
+  if (!slices_matter(it->second.service)) return;
+  auto before = records_locked(it->second);
+  it->second.slices[slice.meta.name] = slim_slice(slice);
+  republish_locked(it, before);
 }
 
 void RecordStore::delete_slice(const k8s::EndpointSlice& slice) {
   std::string svc = slice.service_name();
   if (svc.empty()) return;
   std::unique_lock l(mu_);
-  std::string key = slice.meta.namespace_ + "/" + svc;
-  auto it = entries_.find(key);
+  auto it = entries_.find(slice.meta.namespace_ + "/" + svc);
   if (it == entries_.end()) return;
-  it->second.slices.erase(slice.meta.name);
-  republish_locked(key);
+  auto s = it->second.slices.find(slice.meta.name);
+  if (s == it->second.slices.end()) return;
+  auto before = records_locked(it->second);
+  it->second.slices.erase(s);
+  republish_locked(it, before);
 }
 
 size_t RecordStore::name_count() const {

@@ -102,13 +102,20 @@ class RecordStore {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // What one Service's records derive from, slimmed to the fields the DNS specification reads. Slices
+  // are kept only while they can matter: for a headless Service, or one not seen yet (a ClusterIP or
+  // ExternalName Service's records do not depend on its endpoints, and kube's EndpointSlice controller
+  // writes a Service's slices again when it becomes headless). The records themselves are not kept
+  // here: a change computes them from the state before and after it.
   struct Entry {
     std::optional<k8s::Service> service;
     std::map<std::string, k8s::EndpointSlice> slices;  // by slice name
-    std::vector<Record> published;                     // sorted
   };
 
-  void republish_locked(const std::string& key);
+  std::vector<Record> records_locked(const Entry& e) const;
+  // Moves the nodes from `before` (the entry's records before a change) to the entry's records now,
+  // and drops the entry once it holds nothing.
+  void republish_locked(std::map<std::string, Entry>::iterator it, const std::vector<Record>& before);
   void add_locked(const Record& r, std::vector<std::string>& touched);
   void remove_locked(const Record& r, std::vector<std::string>& touched);
   Node& ensure_locked(std::string_view name);

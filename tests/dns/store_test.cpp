@@ -102,6 +102,32 @@ TEST_F(ResponderTest, HeadlessServiceAnswersReadyEndpointsHostnamesAndSrv) {
   EXPECT_TRUE(empty.answers.empty());
 }
 
+// The store keeps a Service's slices only while they can matter (headless, or the Service not seen
+// yet): slices that come first are kept until the Service says which it is.
+TEST_F(ResponderTest, SlicesBeforeTheirServiceAndOfClusterIpServices) {
+  k8s::EndpointPort p;
+  p.name = "sql";
+  p.port = 5432;
+  store_.upsert_slice(slice("db", "pg", "pg-abc", {{"10.244.1.5", true, "pg-0"}}, {p}));
+  EXPECT_EQ(ask("pg.db.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NXDOMAIN) << "no Service yet";
+  store_.upsert_service(service("db", "pg", {"None"}, {port("sql", k8s::Protocol::kTcp, 5432)}));
+  EXPECT_THAT(ask("pg-0.pg.db.svc.cluster.local.", KNOT_RRTYPE_A).rdatas, ElementsAre("10.244.1.5"));
+
+  store_.upsert_slice(slice("shop", "web", "web-abc", {{"10.244.1.9", true, ""}}, {}));
+  store_.upsert_service(service("shop", "web", {"10.96.0.20"}, {port("http", k8s::Protocol::kTcp, 80)}));
+  store_.upsert_slice(slice("shop", "web", "web-abc", {{"10.244.1.10", true, ""}}, {}));
+  EXPECT_THAT(ask("web.shop.svc.cluster.local.", KNOT_RRTYPE_A).rdatas, ElementsAre("10.96.0.20"));
+  EXPECT_EQ(ask("10-244-1-10.web.shop.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NXDOMAIN);
+  store_.delete_slice(slice("shop", "web", "web-abc", {}));
+  store_.delete_service("shop", "web");
+  EXPECT_EQ(ask("web.shop.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NXDOMAIN);
+  EXPECT_EQ(store_.service_count(), 1u) << "only db/pg is left";
+  store_.delete_slice(slice("db", "pg", "pg-abc", {}));
+  store_.delete_service("db", "pg");
+  EXPECT_EQ(store_.service_count(), 0u);
+  EXPECT_EQ(ask("pg-0.pg.db.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NXDOMAIN);
+}
+
 TEST_F(ResponderTest, ExternalNameIsACname) {
   auto svc = service("shop", "ext", {});
   svc.type = k8s::ServiceType::kExternalName;
