@@ -156,9 +156,30 @@ int Planner::class_id(std::map<std::string, int>& ids, int& next, const std::str
 // ---- element bookkeeping: every change goes through here, so an update knows what it touched ----
 
 void Planner::touch(const std::string& set) {
-  if (!tracking_ || sets_before_.contains(set)) return;
+  if (!tracking_) return;
+  auto [tc, added] = sets_before_.try_emplace(set);
+  Touched& t = tc->second;
+  if (t.whole) return;
+  t.whole = true;
   auto it = t_.sets.find(set);
-  sets_before_[set] = it == t_.sets.end() ? std::nullopt : std::optional<SetState>(it->second);
+  if (it == t_.sets.end()) return;  // made in this update (keys are only touched in existing sets)
+  t.before = it->second;
+  for (const auto& [k, v] : t.keys) {  // undo this update's element changes
+    if (v)
+      t.before->elements[k] = *v;
+    else
+      t.before->elements.erase(k);
+  }
+  t.keys.clear();
+}
+
+void Planner::touch_key(const std::string& set, const std::string& key) {
+  if (!tracking_) return;
+  Touched& t = sets_before_[set];
+  if (t.whole || t.keys.contains(key)) return;
+  const auto& elements = t_.sets.at(set).elements;
+  auto it = elements.find(key);
+  t.keys[key] = it == elements.end() ? std::nullopt : std::optional(it->second);
 }
 
 void Planner::touch_chain(const std::string& chain) {
@@ -168,12 +189,12 @@ void Planner::touch_chain(const std::string& chain) {
 }
 
 void Planner::elem_add(const std::string& set, const std::string& key, const std::string& value) {
-  touch(set);
+  touch_key(set, key);
   t_.sets.at(set).elements[key] = value;
 }
 
 void Planner::elem_del(const std::string& set, const std::string& key) {
-  touch(set);
+  touch_key(set, key);
   t_.sets.at(set).elements.erase(key);
 }
 
@@ -210,20 +231,19 @@ void Planner::own(const std::string& set, const std::string& key, const std::str
 
 // ---- peers and their members ----
 
-bool Planner::peer_matches(const PeerEntry& pe, const Pod& pod) const {
-  if (!pod.is_subject()) return false;
+bool Planner::namespace_matches(const PeerEntry& pe, const std::string& ns) const {
   if (pe.any) return true;
   if (pe.def.ip_block) return false;
-  if (!pe.def.namespace_selector) {
-    if (pod.namespace_ != pe.policy_ns) return false;
-  } else {
-    // Labels of a namespace; one the informer has not delivered yet still has its name label.
-    auto it = in_->namespaces->find(pod.namespace_);
-    Labels own{{"kubernetes.io/metadata.name", pod.namespace_}};
-    if (!pe.def.namespace_selector->matches(it != in_->namespaces->end() ? it->second.labels : own))
-      return false;
-  }
-  return !pe.def.pod_selector || pe.def.pod_selector->matches(pod.labels);
+  if (!pe.def.namespace_selector) return ns == pe.policy_ns;
+  if (auto it = in_->namespaces->find(ns); it != in_->namespaces->end())
+    return pe.def.namespace_selector->matches(it->second.labels);
+  // One the informer has not delivered yet still has its name label.
+  return pe.def.namespace_selector->matches({{"kubernetes.io/metadata.name", ns}});
+}
+
+bool Planner::peer_matches(const PeerEntry& pe, const Pod& pod) const {
+  if (!pod.is_subject() || !namespace_matches(pe, pod.namespace_)) return false;
+  return pe.any || !pe.def.pod_selector || pe.def.pod_selector->matches(pod.labels);
 }
 
 // A peer is resolved once, when the first class names it (one scan of the pods); later pod
@@ -238,12 +258,28 @@ Planner::PeerEntry& Planner::acquire_peer(const std::string& key, const PeerDefs
     pe.def = *def;
     pe.policy_ns = ns;
   }
-  if (!pe.def.ip_block)
-    for (const auto& [pk, pod] : *in_->pods)
-      if (peer_matches(pe, pod)) {
-        pe.members.insert(pk);
-        records_.at(pk).peers.insert(key);
+  if (!pe.def.ip_block) {
+    // Pods are keyed "namespace/name", so a namespace's pods are one run: a namespace the peer
+    // does not select is skipped whole.
+    const auto& pods = *in_->pods;
+    for (auto it = pods.begin(); it != pods.end();) {
+      const std::string ns = it->second.namespace_;
+      if (!namespace_matches(pe, ns)) {
+        it = pods.lower_bound(ns + "0");  // '0' follows '/': the first key past this namespace
+        continue;
       }
+      for (; it != pods.end() && it->second.namespace_ == ns; ++it) {
+        const Pod& pod = it->second;
+        if (!pod.is_subject() ||
+            (!pe.any && pe.def.pod_selector && !pe.def.pod_selector->matches(pod.labels)))
+          continue;
+        auto rec = records_.find(it->first);
+        if (rec == records_.end()) continue;  // not reached: every subject pod has a record
+        pe.members.emplace(it->first, &rec->second);
+        rec->second.peers.insert(key);
+      }
+    }
+  }
   return peers_.emplace(key, std::move(pe)).first->second;
 }
 
@@ -252,8 +288,9 @@ void Planner::member_change(const std::string& peer_key, const PodRecord& rec, i
   for (const auto& ck : pe.classes) {
     ClassEntry& c = classes_.at(ck);
     std::string id = std::to_string(c.id);
-    for (const auto& ip : rec.ips)
-      ref(ip.is_v4() ? c.refs4 : c.refs6, ip.is_v4() ? "c" + id : "c" + id + "-6", ip.to_string(), sign);
+    for (size_t i = 0; i < rec.ips.size(); ++i)
+      ref(rec.ips[i].is_v4() ? c.refs4 : c.refs6, rec.ips[i].is_v4() ? "c" + id : "c" + id + "-6",
+          rec.ip_texts[i], sign);
   }
   for (const auto& nk : pe.named) {
     NamedEntry& n = named_.at(nk);
@@ -276,6 +313,7 @@ void Planner::update_membership(const std::string& pod_key) {
   PodRecord next;
   if (pod) {
     next.ips = pod->ips;
+    for (const auto& ip : pod->ips) next.ip_texts.push_back(ip.to_string());
     next.ports = pod->ports;
     for (const auto& [pk, pe] : peers_)
       if (peer_matches(pe, *pod)) next.peers.insert(pk);
@@ -290,11 +328,11 @@ void Planner::update_membership(const std::string& pod_key) {
     records_.erase(old);
   }
   if (!pod) return;
-  for (const auto& pk : next.peers) {
-    peers_.at(pk).members.insert(pod_key);
-    member_change(pk, next, +1);
+  PodRecord& rec = records_[pod_key] = std::move(next);
+  for (const auto& pk : rec.peers) {
+    peers_.at(pk).members.emplace(pod_key, &rec);
+    member_change(pk, rec, +1);
   }
-  records_[pod_key] = std::move(next);
 }
 
 // ---- classes ----
@@ -321,8 +359,9 @@ int Planner::acquire_class(const std::string& key, const std::set<std::string>& 
         blocks.append(b);
         has_blocks = true;
       }
-      for (const auto& m : pe.members)
-        for (const auto& ip : records_.at(m).ips) ++(ip.is_v4() ? c.refs4 : c.refs6)[ip.to_string()];
+      for (const auto& [_, rec] : pe.members)
+        for (size_t i = 0; i < rec->ips.size(); ++i)
+          ++(rec->ips[i].is_v4() ? c.refs4 : c.refs6)[rec->ip_texts[i]];
     }
     blocks.normalize();
     std::string id = std::to_string(c.id);
@@ -373,8 +412,8 @@ int Planner::acquire_named(const std::string& key, const std::set<std::string>& 
       n.defs.push_back(d);
       PeerEntry& pe = acquire_peer(d.peer, defs);
       pe.named.insert(key);
-      for (const auto& m : pe.members) {
-        const PodRecord& rec = records_.at(m);
+      for (const auto& [_, r] : pe.members) {
+        const PodRecord& rec = *r;
         for (const auto& cp : rec.ports)
           if (cp.name == d.name && cp.protocol == d.proto)
             for (const auto& ip : rec.ips)
@@ -441,7 +480,7 @@ void Planner::sweep() {
       ++it;
       continue;
     }
-    for (const auto& m : it->second.members) records_.at(m).peers.erase(it->first);
+    for (const auto& [_, rec] : it->second.members) rec->peers.erase(it->first);
     it = peers_.erase(it);
   }
 }
@@ -634,7 +673,12 @@ const TableState& Planner::rebuild(const PlannerInput& in) {
       t_.sets[std::string(m) + f] = {true, "type " + addr + " : verdict;", {}};
   }
   for (const auto& [key, pod] : *in.pods)
-    if (pod.is_subject()) records_[key] = {pod.ips, pod.ports, {}};
+    if (pod.is_subject()) {
+      PodRecord& rec = records_[key];
+      rec.ips = pod.ips;
+      for (const auto& ip : pod.ips) rec.ip_texts.push_back(ip.to_string());
+      rec.ports = pod.ports;
+    }
   for (const auto& [key, pod] : *in.pods)
     if (pod.node == in.node && pod.is_subject()) add_contribution(pod);
   recompute_meta();
@@ -676,9 +720,22 @@ PlanDelta Planner::update(const PlannerInput& in, const PlanChanges& changes) {
 
   PlanDelta d;
   d.before.own_ranges = d.after.own_ranges = t_.own_ranges;
-  for (auto& [name, old] : sets_before_) {
-    if (old) d.before.sets[name] = std::move(*old);
-    if (auto it = t_.sets.find(name); it != t_.sets.end()) d.after.sets[name] = it->second;
+  for (auto& [name, t] : sets_before_) {
+    auto now = t_.sets.find(name);
+    if (t.whole) {
+      if (t.before) d.before.sets[name] = std::move(*t.before);
+      if (now != t_.sets.end()) d.after.sets[name] = now->second;
+      continue;
+    }
+    // Only the touched keys, as they were and are: render_diff writes exactly their change.
+    SetState& b = d.before.sets[name];
+    SetState& a = d.after.sets[name];
+    b.is_map = a.is_map = now->second.is_map;
+    b.decl = a.decl = now->second.decl;
+    for (const auto& [k, v] : t.keys) {
+      if (v) b.elements[k] = *v;
+      if (auto e = now->second.elements.find(k); e != now->second.elements.end()) a.elements[k] = e->second;
+    }
   }
   for (auto& [name, old] : chains_before_) {
     if (old) d.before.chains[name] = std::move(*old);

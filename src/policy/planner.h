@@ -82,12 +82,19 @@ class Planner {
     std::string peer, name;
     Protocol proto;
   };
+  struct PodRecord {  // a subject pod as the class sets know it
+    std::vector<IpAddress> ips;
+    std::vector<std::string> ip_texts;  // ips as text (element keys), computed once
+    std::vector<ContainerPort> ports;
+    std::set<std::string> peers;
+    bool operator==(const PodRecord&) const = default;
+  };
   struct PeerEntry {  // one from/to element (or "*": every subject pod) and the pods it selects
     PolicyPeer def;
     std::string policy_ns;
     bool any = false;
-    std::set<std::string> members;         // pod keys
-    std::set<std::string> classes, named;  // keys of the classes naming this peer
+    std::map<std::string, PodRecord*> members;  // pod key -> its record (records_)
+    std::set<std::string> classes, named;       // keys of the classes naming this peer
   };
   struct ClassEntry {  // an allow class: sets cN (pods), bN (ipBlocks), chains ic-N / ec-N
     int id = 0;
@@ -101,12 +108,6 @@ class Planner {
     int uses = 0;
     std::map<std::string, int> refs4, refs6;  // "address . proto . port" -> defs resolving to it
   };
-  struct PodRecord {  // a subject pod as the class sets know it
-    std::vector<IpAddress> ips;
-    std::vector<ContainerPort> ports;
-    std::set<std::string> peers;
-    bool operator==(const PodRecord&) const = default;
-  };
   struct Contribution {  // what one local pod put into the table
     std::vector<std::tuple<std::string, std::string, std::string>> elements;  // set, key, value
     std::vector<std::string> classes, named;
@@ -116,6 +117,7 @@ class Planner {
   using PeerDefs = std::map<std::string, std::pair<const PolicyPeer*, std::string>>;
 
   int class_id(std::map<std::string, int>& ids, int& next, const std::string& key);
+  bool namespace_matches(const PeerEntry& pe, const std::string& ns) const;
   bool peer_matches(const PeerEntry& pe, const Pod& pod) const;
   PeerEntry& acquire_peer(const std::string& key, const PeerDefs& defs);
   int acquire_class(const std::string& key, const std::set<std::string>& peers, const PeerDefs& defs);
@@ -127,7 +129,8 @@ class Planner {
   void remove_contribution(const std::string& pod_key);
   void sweep();
   void recompute_meta();
-  void touch(const std::string& set);
+  void touch(const std::string& set);  // before the whole set is made or removed
+  void touch_key(const std::string& set, const std::string& key);
   void touch_chain(const std::string& chain);
   void elem_add(const std::string& set, const std::string& key, const std::string& value);
   void elem_del(const std::string& set, const std::string& key);
@@ -146,7 +149,14 @@ class Planner {
   std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> owners_;
   // While an update runs: the touched sets and chains as they were (nullopt: did not exist).
   bool tracking_ = false;
-  std::map<std::string, std::optional<SetState>> sets_before_;
+  // A set is remembered by the keys touched (their values before), or whole when it is made or
+  // removed: a change costs the elements it touches, not the size of the sets it touches.
+  struct Touched {
+    bool whole = false;
+    std::optional<SetState> before;  // whole: the set as it was (nullopt: did not exist)
+    std::map<std::string, std::optional<std::string>> keys;  // not whole: key -> value before
+  };
+  std::map<std::string, Touched> sets_before_;
   std::map<std::string, std::optional<std::vector<std::string>>> chains_before_;
   // Class numbers stay with their content from one plan to the next, so an update changes
   // elements, not chains; numbers are never reused within a process.
