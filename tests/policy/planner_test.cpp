@@ -313,6 +313,16 @@ TEST_F(PolicyPlanner, ClassChainsNameTheirPoliciesInMetrics) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->ingress, 3u);
   EXPECT_EQ(d->allowed.at(chain), 7u);
+  // The same counters for one pod (what trace and the node API show).
+  auto web = pod_counters(t, *d, "10.244.1.2");
+  ASSERT_EQ(web.size(), 2u);  // its port-80 class and the any-port class of p2
+  for (const auto& c : web) {
+    EXPECT_EQ(c.direction, "ingress");
+    EXPECT_EQ(c.policies, t.chain_policies.at(c.chain));
+    EXPECT_EQ(c.packets, c.chain == chain ? 7u : 0u);
+  }
+  EXPECT_TRUE(pod_counters(t, *d, "10.244.2.2").empty());  // not local
+  EXPECT_TRUE(pod_counters(t, *d, "10.244.1.").empty());   // no prefix matches
   std::string text = prometheus_text(e_.metrics(), *d, {}, t.chain_policies);
   EXPECT_NE(text.find("podnet_network_policy_allowed_packets_total{class=\"" + chain +
                       "\",direction=\"ingress\",policies=\"a/p2\"} 7"),
