@@ -1,6 +1,7 @@
 // What the agent's NetworkPolicy engine reads from the API (any cluster's, so untrusted): the
 // input decoded as a NetworkPolicy, a Pod and a Namespace, then planned together with a fixed
-// local pod (selectors, ipBlock intervals, port segments, named ports all run on it).
+// local pod (selectors, ipBlock intervals, port segments, named ports all run on it), through the
+// incremental update path.
 #include <boost/json/parse.hpp>
 
 #include "fuzz_target.h"
@@ -29,11 +30,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     policies[np->key()] = *np;
     policies[here.key()] = here;
   }
+  // Planned whole without the fuzzed objects, then updated incrementally with them.
+  std::map<std::string, Pod> local_only{{local.key(), local}};
+  std::map<std::string, Namespace> no_namespaces;
+  std::map<std::string, NetworkPolicy> no_policies;
+  PlannerInput in{.node = "n1",
+                  .own_ranges = {podnet::parse_prefix("10.244.1.0/24").value()},
+                  .pods = &local_only,
+                  .namespaces = &no_namespaces,
+                  .policies = &no_policies};
   Planner planner;
-  (void)planner.plan({.node = "n1",
-                      .own_ranges = {podnet::parse_prefix("10.244.1.0/24").value()},
-                      .pods = &pods,
-                      .namespaces = &namespaces,
-                      .policies = &policies});
+  (void)planner.rebuild(in);
+  PlanChanges changes;
+  for (const auto& [k, _] : pods) changes.pods.insert(k);
+  for (const auto& [k, _] : namespaces) changes.namespaces.insert(k);
+  for (const auto& [k, _] : policies) changes.policies.insert(k);
+  in.pods = &pods;
+  in.namespaces = &namespaces;
+  in.policies = &policies;
+  (void)planner.update(in, changes);
   return 0;
 }

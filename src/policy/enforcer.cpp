@@ -61,6 +61,7 @@ void Enforcer::put_pod(Pod p) {
   }
   auto& slot = pods_[p.key()];
   if (slot == p) return;  // status churn that changes nothing here
+  changes_.pods.insert(p.key());
   slot = std::move(p);
   dirty_ = true;
 }
@@ -71,7 +72,10 @@ void Enforcer::delete_pod(const json::value& last_known) {
   // The informer's late delete of an earlier pod of that name: the admitted one stays.
   if (h != hints_.end() && !uid.empty() && h->second.uid != uid) return;
   if (h != hints_.end()) hints_.erase(h);
-  if (pods_.erase(key) > 0) dirty_ = true;
+  if (pods_.erase(key) > 0) {
+    changes_.pods.insert(key);
+    dirty_ = true;
+  }
 }
 
 bool Enforcer::upsert_namespace(const json::value& object) {
@@ -88,12 +92,16 @@ bool Enforcer::upsert_namespace(const json::value& object) {
 void Enforcer::put_namespace(Namespace n) {
   auto& slot = namespaces_[n.name];
   if (slot.name == n.name && slot.labels == n.labels) return;
+  changes_.namespaces.insert(n.name);
   slot = std::move(n);
   dirty_ = true;
 }
 
 void Enforcer::delete_namespace(const json::value& last_known) {
-  if (namespaces_.erase(key_of(last_known)) > 0) dirty_ = true;
+  if (namespaces_.erase(key_of(last_known)) > 0) {
+    changes_.namespaces.insert(key_of(last_known));
+    dirty_ = true;
+  }
 }
 
 bool Enforcer::upsert_policy(const json::value& object) {
@@ -101,7 +109,10 @@ bool Enforcer::upsert_policy(const json::value& object) {
   if (!np) {
     ++metrics_.skipped_objects;
     spdlog::error("network policy: skipping {} (not enforced): {}", key_of(object), np.error().message());
-    if (policies_.erase(key_of(object)) > 0) dirty_ = true;
+    if (policies_.erase(key_of(object)) > 0) {
+      changes_.policies.insert(key_of(object));
+      dirty_ = true;
+    }
     return false;
   }
   put_policy(std::move(*np));
@@ -109,12 +120,16 @@ bool Enforcer::upsert_policy(const json::value& object) {
 }
 
 void Enforcer::put_policy(NetworkPolicy np) {
+  changes_.policies.insert(np.key());
   policies_[np.key()] = std::move(np);
   dirty_ = true;
 }
 
 void Enforcer::delete_policy(const json::value& last_known) {
-  if (policies_.erase(key_of(last_known)) > 0) dirty_ = true;
+  if (policies_.erase(key_of(last_known)) > 0) {
+    changes_.policies.insert(key_of(last_known));
+    dirty_ = true;
+  }
 }
 
 void Enforcer::set_own_ranges(std::vector<IpPrefix> ranges) {
@@ -125,8 +140,9 @@ void Enforcer::set_own_ranges(std::vector<IpPrefix> ranges) {
 }
 
 std::string Enforcer::selected_by(const std::string& ip) const {
-  auto it = last_.selected_by.find(ip);
-  if (it == last_.selected_by.end()) return "";
+  const auto& by = planner_.state().selected_by;
+  auto it = by.find(ip);
+  if (it == by.end()) return "";
   std::string out;
   for (const auto& k : it->second) out += (out.empty() ? "" : ",") + k;
   return out;
@@ -142,15 +158,24 @@ std::string Enforcer::pod_at(const IpAddress& ip) const {
 Result<SyncReport> Enforcer::sync() {
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
-  TableState next = planner_.plan({.node = node_,
-                                   .own_ranges = own_ranges_,
-                                   .pods = &pods_,
-                                   .namespaces = &namespaces_,
-                                   .policies = &policies_});
+  PlannerInput in{.node = node_,
+                  .own_ranges = own_ranges_,
+                  .pods = &pods_,
+                  .namespaces = &namespaces_,
+                  .policies = &policies_};
+  // The first plan of a process is whole; every later one follows only what changed.
+  PlanDelta delta;
+  if (!planned_)
+    planner_.rebuild(in);
+  else
+    delta = planner_.update(in, changes_);
+  planned_ = true;
+  changes_ = {};
+  const TableState& next = planner_.state();
   auto t1 = Clock::now();
   SyncReport r;
-  r.full = !written_;
-  std::string cmds = r.full ? render_full(next, cfg_) : render_diff(last_, next, cfg_);
+  r.full = !written_ || written_ranges_ != own_ranges_;
+  std::string cmds = r.full ? render_full(next, cfg_) : render_diff(delta.before, delta.after, cfg_);
   if (!cmds.empty()) {
     if (auto s = kernel_.apply(cmds); !s) {
       ++metrics_.failed_syncs;
@@ -161,10 +186,10 @@ Result<SyncReport> Enforcer::sync() {
   auto t2 = Clock::now();
   dirty_ = false;
   written_ = true;
-  last_ = std::move(next);
+  written_ranges_ = own_ranges_;
   r.commands_bytes = cmds.size();
-  r.elements = last_.element_count();
-  r.classes = last_.chains.size();
+  r.elements = next.element_count();
+  r.classes = next.chains.size();
   r.plan = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0);
   r.apply = std::chrono::duration_cast<std::chrono::microseconds>(t2 - t1);
   ++metrics_.syncs;
@@ -173,7 +198,8 @@ Result<SyncReport> Enforcer::sync() {
   metrics_.sync_seconds_sum += metrics_.last_sync_seconds;
   metrics_.elements = r.elements;
   metrics_.policies = policies_.size();
-  metrics_.local_pods = last_.sets["local-pods"].elements.size() + last_.sets["local-pods6"].elements.size();
+  metrics_.local_pods =
+      next.sets.at("local-pods").elements.size() + next.sets.at("local-pods6").elements.size();
   return r;
 }
 

@@ -1,7 +1,8 @@
 // NetworkPolicy enforcement state of one node: the pods, namespaces and policies the informers
 // deliver (decoded leniently: a bad object is logged and skipped, the rest stays enforced), the
-// Planner, and the last state written. sync() plans and writes only the difference; the first
-// sync of a process (and one after a failed write) replaces the table whole, in one transaction.
+// Planner, and the last state written. sync() plans only what changed since the last sync and
+// writes only that difference; the first sync of a process (and one after a failed write) replaces
+// the table whole, in one transaction.
 // Not thread-safe: the caller serialises (the feed holds one lock).
 #pragma once
 
@@ -61,7 +62,17 @@ class Enforcer {
   bool pending() const { return dirty_; }
   Result<SyncReport> sync();
 
-  const TableState& state() const { return last_; }
+  const TableState& state() const { return planner_.state(); }
+  // What a whole plan of the current inputs gives (same class numbers): the incremental state
+  // must equal it after every sync (tests).
+  TableState full_replan() const {
+    Planner p = planner_;
+    return p.plan({.node = node_,
+                   .own_ranges = own_ranges_,
+                   .pods = &pods_,
+                   .namespaces = &namespaces_,
+                   .policies = &policies_});
+  }
   const EnforcerMetrics& metrics() const { return metrics_; }
   // The policies selecting a local pod address ("" when none): for denial logs.
   std::string selected_by(const std::string& ip) const;
@@ -87,8 +98,10 @@ class Enforcer {
     std::vector<IpAddress> ips;
   };
   std::map<std::string, LocalHint> hints_;  // by pod key (admit_pod)
-  TableState last_;
-  bool written_ = false;  // last_ is what the kernel has
+  PlanChanges changes_;                     // keys changed since the last plan
+  bool planned_ = false;
+  bool written_ = false;  // the planner's state is what the kernel has
+  std::vector<IpPrefix> written_ranges_;
   bool dirty_ = true;
   EnforcerMetrics metrics_;
 };

@@ -46,6 +46,31 @@ Result<DeniedCounters> denied_from_json(std::string_view listing) {
   return d;
 }
 
+std::vector<PodClassCounter> pod_counters(const TableState& t, const DeniedCounters& d,
+                                          const std::string& ip) {
+  std::map<std::string, PodClassCounter> by_chain;
+  bool v6 = ip.find(':') != std::string::npos;
+  for (const char* set : {"in-ports", "in-any", "out-ports", "out-any", "out-named"}) {
+    auto it = t.sets.find(std::string(set) + (v6 ? "6" : ""));
+    if (it == t.sets.end()) continue;
+    const auto& elements = it->second.elements;
+    // Keys start with the pod address: "ip" or "ip . proto . ports".
+    for (auto e = elements.lower_bound(ip); e != elements.end() && e->first.starts_with(ip); ++e) {
+      if (e->first.size() != ip.size() && !e->first.starts_with(ip + " ")) continue;
+      if (!e->second.starts_with("jump ")) continue;  // accept: any peer, no class
+      std::string chain = e->second.substr(5);
+      PodClassCounter& c = by_chain[chain];
+      c.direction = set[0] == 'i' ? "ingress" : "egress";
+      c.chain = chain;
+      if (auto p = t.chain_policies.find(chain); p != t.chain_policies.end()) c.policies = p->second;
+      if (auto n = d.allowed.find(chain); n != d.allowed.end()) c.packets = n->second;
+    }
+  }
+  std::vector<PodClassCounter> out;
+  for (auto& [_, c] : by_chain) out.push_back(std::move(c));
+  return out;
+}
+
 Result<DeniedCounters> read_denied(nft::Nft& nft) {
   auto listing = nft.query(std::string("list table inet ") + kTable);
   if (!listing) return DeniedCounters{};  // no table (yet)

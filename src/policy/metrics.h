@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "nft/nft.h"
@@ -22,6 +23,19 @@ struct DeniedCounters {
 Result<DeniedCounters> read_denied(nft::Nft& nft);
 // Sums the counters of a `list table` JSON listing, by chain (exposed for tests).
 Result<DeniedCounters> denied_from_json(std::string_view listing);
+
+// One allow class a local pod's traffic is judged by, with its accept counter: what `podnet trace`
+// and the node API show for a pod. A class is shared by the rules naming the same peers, so its
+// count is theirs together (the policies listed); "any peer" rules accept without a class.
+struct PodClassCounter {
+  std::string direction;  // "ingress" or "egress"
+  std::string chain;      // ic-N, ec-N, en-N
+  std::set<std::string> policies;
+  uint64_t packets = 0;
+};
+// The classes the pod at `ip` (a local pod address, as text) jumps to, with their counters.
+std::vector<PodClassCounter> pod_counters(const TableState& t, const DeniedCounters& d,
+                                          const std::string& ip);
 
 // `a`: the pod runner's waits for new pods' rules and the denied-connection log (feed.h).
 // `chain_policies` (TableState::chain_policies) labels the class chains' accept counters.

@@ -10,8 +10,10 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/ip.h"
@@ -45,19 +47,119 @@ struct TableState {
 struct PlannerInput {
   std::string node;
   std::vector<IpPrefix> own_ranges;
-  const std::map<std::string, Pod>* pods = nullptr;
-  const std::map<std::string, Namespace>* namespaces = nullptr;
-  const std::map<std::string, NetworkPolicy>* policies = nullptr;
+  const std::map<std::string, Pod>* pods = nullptr;                // by Pod::key()
+  const std::map<std::string, Namespace>* namespaces = nullptr;    // by name
+  const std::map<std::string, NetworkPolicy>* policies = nullptr;  // by NetworkPolicy::key()
+};
+
+// The keys whose object appeared, changed or went away since the last plan.
+struct PlanChanges {
+  std::set<std::string> pods, namespaces, policies;
+  bool empty() const { return pods.empty() && namespaces.empty() && policies.empty(); }
+};
+
+// The part of the table an update touched: the sets and chains it changed, created or removed,
+// as they were (`before`) and are (`after`). render_diff(before, after) writes exactly that change.
+struct PlanDelta {
+  TableState before, after;
 };
 
 class Planner {
  public:
-  // Class and named-class numbers stay with their content from one plan to the next, so an
-  // update changes elements, not chains; numbers are never reused within a process.
-  TableState plan(const PlannerInput& in);
+  // The whole table from the inputs (first sync, tests). Class numbers of classes still in use
+  // are kept, so a rebuild after updates gives the state the updates reached.
+  const TableState& rebuild(const PlannerInput& in);
+  TableState plan(const PlannerInput& in) { return rebuild(in); }
+  // Applies only what `changes` touch: a pod's peer memberships (the class sets naming it), the
+  // local pods whose own elements depend on it (the pod itself, the pods of a policy's namespace),
+  // the pods of a namespace whose labels changed. Cost follows the change, not the table.
+  // Must follow a rebuild() with the same inputs as then, modified only as `changes` say.
+  PlanDelta update(const PlannerInput& in, const PlanChanges& changes);
+  const TableState& state() const { return t_; }
 
  private:
+  struct NamedDef {
+    std::string peer, name;
+    Protocol proto;
+  };
+  struct PodRecord {  // a subject pod as the class sets know it
+    std::vector<IpAddress> ips;
+    std::vector<std::string> ip_texts;  // ips as text (element keys), computed once
+    std::vector<ContainerPort> ports;
+    std::set<std::string> peers;
+    bool operator==(const PodRecord&) const = default;
+  };
+  struct PeerEntry {  // one from/to element (or "*": every subject pod) and the pods it selects
+    PolicyPeer def;
+    std::string policy_ns;
+    bool any = false;
+    std::map<std::string, PodRecord*> members;  // pod key -> its record (records_)
+    std::set<std::string> classes, named;       // keys of the classes naming this peer
+  };
+  struct ClassEntry {  // an allow class: sets cN (pods), bN (ipBlocks), chains ic-N / ec-N
+    int id = 0;
+    std::vector<std::string> peers;
+    int uses = 0;                             // local pods' map elements jumping to it
+    std::map<std::string, int> refs4, refs6;  // member address -> peers of the class holding it
+  };
+  struct NamedEntry {  // a named-port egress class: sets nN, chain en-N
+    int id = 0;
+    std::vector<NamedDef> defs;
+    int uses = 0;
+    std::map<std::string, int> refs4, refs6;  // "address . proto . port" -> defs resolving to it
+  };
+  struct Contribution {  // what one local pod put into the table
+    std::vector<std::tuple<std::string, std::string, std::string>> elements;  // set, key, value
+    std::vector<std::string> classes, named;
+    std::map<std::string, std::set<std::string>> chain_policies;
+    std::vector<std::string> ips, selected_by;
+  };
+  using PeerDefs = std::map<std::string, std::pair<const PolicyPeer*, std::string>>;
+
   int class_id(std::map<std::string, int>& ids, int& next, const std::string& key);
+  bool namespace_matches(const PeerEntry& pe, const std::string& ns) const;
+  bool peer_matches(const PeerEntry& pe, const Pod& pod) const;
+  PeerEntry& acquire_peer(const std::string& key, const PeerDefs& defs);
+  int acquire_class(const std::string& key, const std::set<std::string>& peers, const PeerDefs& defs);
+  int acquire_named(const std::string& key, const std::set<std::string>& nks,
+                    const std::map<std::string, NamedDef>& named_defs, const PeerDefs& defs);
+  void member_change(const std::string& peer_key, const PodRecord& rec, int sign);
+  void update_membership(const std::string& pod_key);
+  void add_contribution(const Pod& pod);
+  void remove_contribution(const std::string& pod_key);
+  void sweep();
+  void recompute_meta();
+  void touch(const std::string& set);  // before the whole set is made or removed
+  void touch_key(const std::string& set, const std::string& key);
+  void touch_chain(const std::string& chain);
+  void elem_add(const std::string& set, const std::string& key, const std::string& value);
+  void elem_del(const std::string& set, const std::string& key);
+  void ref(std::map<std::string, int>& refs, const std::string& set, const std::string& key, int sign);
+  void own(const std::string& set, const std::string& key, const std::string& pod, const std::string* value);
+
+  const PlannerInput* in_ = nullptr;
+  TableState t_;
+  std::map<std::string, PeerEntry> peers_;
+  std::map<std::string, ClassEntry> classes_;
+  std::map<std::string, NamedEntry> named_;
+  std::map<std::string, PodRecord> records_;           // every subject pod
+  std::map<std::string, Contribution> contributions_;  // local subject pods
+  // Local pods' elements by (set, key) -> pod -> value: two pods briefly holding one address (a
+  // reused IP) both own its elements; the greatest pod key's value is written, as a whole plan does.
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> owners_;
+  // While an update runs: the touched sets and chains as they were (nullopt: did not exist).
+  bool tracking_ = false;
+  // A set is remembered by the keys touched (their values before), or whole when it is made or
+  // removed: a change costs the elements it touches, not the size of the sets it touches.
+  struct Touched {
+    bool whole = false;
+    std::optional<SetState> before;  // whole: the set as it was (nullopt: did not exist)
+    std::map<std::string, std::optional<std::string>> keys;  // not whole: key -> value before
+  };
+  std::map<std::string, Touched> sets_before_;
+  std::map<std::string, std::optional<std::vector<std::string>>> chains_before_;
+  // Class numbers stay with their content from one plan to the next, so an update changes
+  // elements, not chains; numbers are never reused within a process.
   std::map<std::string, int> class_ids_, named_ids_;
   int next_class_ = 1, next_named_ = 1;
 };

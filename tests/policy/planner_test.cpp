@@ -313,11 +313,188 @@ TEST_F(PolicyPlanner, ClassChainsNameTheirPoliciesInMetrics) {
   ASSERT_TRUE(d);
   EXPECT_EQ(d->ingress, 3u);
   EXPECT_EQ(d->allowed.at(chain), 7u);
+  // The same counters for one pod (what trace and the node API show).
+  auto web = pod_counters(t, *d, "10.244.1.2");
+  ASSERT_EQ(web.size(), 2u);  // its port-80 class and the any-port class of p2
+  for (const auto& c : web) {
+    EXPECT_EQ(c.direction, "ingress");
+    EXPECT_EQ(c.policies, t.chain_policies.at(c.chain));
+    EXPECT_EQ(c.packets, c.chain == chain ? 7u : 0u);
+  }
+  EXPECT_TRUE(pod_counters(t, *d, "10.244.2.2").empty());  // not local
+  EXPECT_TRUE(pod_counters(t, *d, "10.244.1.").empty());   // no prefix matches
   std::string text = prometheus_text(e_.metrics(), *d, {}, t.chain_policies);
   EXPECT_NE(text.find("podnet_network_policy_allowed_packets_total{class=\"" + chain +
                       "\",direction=\"ingress\",policies=\"a/p2\"} 7"),
             std::string::npos)
       << text;
+}
+
+}  // namespace
+}  // namespace podnet::policy
+
+namespace podnet::policy {
+namespace {
+
+// Incremental planning: each kind of change writes exactly the elements it touches.
+
+TEST_F(PolicyPlanner, NewAndDeletedRemotePodIsOneElement) {
+  policy("a", "from-web", R"({"podSelector":{"matchLabels":{"app":"db"}},
+      "ingress":[{"from":[{"namespaceSelector":{},"podSelector":{"matchLabels":{"app":"web"}}}]}]})");
+  sync();
+  e_.upsert_pod(pod_json("b", "v", "node2", "10.244.2.4", {{"app", "web"}}));
+  sync();
+  EXPECT_EQ(kernel_.applied.back(), "add element inet podnet-policy c1 { 10.244.2.4 }\n");
+  e_.delete_pod(pod_json("b", "v", "node2", "10.244.2.4"));
+  sync();
+  EXPECT_EQ(kernel_.applied.back(), "delete element inet podnet-policy c1 { 10.244.2.4 }\n");
+  // A pod with no address yet is no member; its address arriving is one element.
+  auto no_ip = pod_json("b", "u", "node2", "10.244.2.5", {{"app", "web"}});
+  no_ip.as_object()["status"].as_object().erase("podIP");
+  no_ip.as_object()["status"].as_object().erase("podIPs");
+  ASSERT_TRUE(e_.upsert_pod(no_ip));
+  sync();
+  EXPECT_EQ(kernel_.applied.size(), 3u);  // nothing to write
+  e_.upsert_pod(pod_json("b", "u", "node2", "10.244.2.5", {{"app", "web"}}));
+  sync();
+  EXPECT_EQ(kernel_.applied.back(), "add element inet podnet-policy c1 { 10.244.2.5 }\n");
+  EXPECT_EQ(e_.state(), e_.full_replan());
+}
+
+TEST_F(PolicyPlanner, NamespaceLabelChangeIsAnElementChange) {
+  policy("a", "from-green", R"({"podSelector":{"matchLabels":{"app":"db"}},
+      "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"green"}}}]}]})");
+  sync();
+  EXPECT_TRUE(elems("c1").empty());
+  e_.upsert_namespace(ns_json("b", {{"team", "green"}}));
+  sync();
+  EXPECT_EQ(kernel_.applied.back(), "add element inet podnet-policy c1 { 10.244.2.2, 10.244.2.3 }\n");
+  e_.upsert_namespace(ns_json("b", {{"team", "blue"}}));
+  sync();
+  EXPECT_EQ(kernel_.applied.back(), "delete element inet podnet-policy c1 { 10.244.2.2, 10.244.2.3 }\n");
+  EXPECT_EQ(e_.state(), e_.full_replan());
+}
+
+TEST_F(PolicyPlanner, PolicyEditChangesOnlyItsElements) {
+  policy("a", "p", R"({"podSelector":{"matchLabels":{"app":"db"}},
+      "ingress":[{"from":[{"podSelector":{}}],"ports":[{"port":80}]}]})");
+  sync();
+  policy("a", "p", R"({"podSelector":{"matchLabels":{"app":"db"}},
+      "ingress":[{"from":[{"podSelector":{}}],"ports":[{"port":81}]}]})");
+  sync();
+  // Same peers: the class (its chain and set) stays; only the port element moves.
+  EXPECT_EQ(kernel_.applied.back(),
+            "delete element inet podnet-policy in-ports { 10.244.1.3 . tcp . 80 }\n"
+            "add element inet podnet-policy in-ports { 10.244.1.3 . tcp . 81 : jump ic-1 }\n");
+  EXPECT_EQ(e_.state(), e_.full_replan());
+}
+
+TEST_F(PolicyPlanner, NewLocalPodIsItsOwnElementsAndItsMemberships) {
+  policy("a", "p", R"({"podSelector":{},"ingress":[{"from":[{"podSelector":{}}]}]})");
+  sync();
+  e_.upsert_pod(pod_json("a", "n", "node1", "10.244.1.4", {{"app", "new"}}));
+  sync();
+  EXPECT_EQ(kernel_.applied.back(),
+            "add element inet podnet-policy c1 { 10.244.1.4 }\n"
+            "add element inet podnet-policy in-any { 10.244.1.4 : jump ic-1 }\n"
+            "add element inet podnet-policy ingress-isolated { 10.244.1.4 }\n"
+            "add element inet podnet-policy local-pods { 10.244.1.4 }\n");
+  EXPECT_EQ(e_.state(), e_.full_replan());
+}
+
+// What differs between two states (for failure messages).
+std::string state_diff(const TableState& a, const TableState& b) {
+  std::string out;
+  for (const auto& [n, s] : a.sets)
+    if (!b.sets.contains(n))
+      out += "set " + n + " only in incremental\n";
+    else if (s != b.sets.at(n))
+      for (const auto& [k, v] : s.elements)
+        if (!b.sets.at(n).elements.contains(k) || b.sets.at(n).elements.at(k) != v)
+          out += n + ": " + k + " : " + v + " only in incremental\n";
+  for (const auto& [n, s] : b.sets)
+    if (!a.sets.contains(n))
+      out += "set " + n + " only in full\n";
+    else
+      for (const auto& [k, v] : s.elements)
+        if (!a.sets.at(n).elements.contains(k) || a.sets.at(n).elements.at(k) != v)
+          out += n + ": " + k + " : " + v + " only in full\n";
+  for (const auto& [n, _] : a.chains)
+    if (!b.chains.contains(n)) out += "chain " + n + " only in incremental\n";
+  for (const auto& [n, _] : b.chains)
+    if (!a.chains.contains(n)) out += "chain " + n + " only in full\n";
+  if (a.chain_policies != b.chain_policies) out += "chain_policies differ\n";
+  if (a.selected_by != b.selected_by) out += "selected_by differ\n";
+  return out;
+}
+
+// Random changes of every kind: after each sync the incremental state equals a whole re-plan of
+// the same inputs, and what was written equals the difference of the whole states.
+TEST_F(PolicyPlanner, IncrementalStateEqualsAFullReplan) {
+  const char* specs[] = {
+      R"({"podSelector":{"matchLabels":{"app":"a0"}},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"t1"}},"podSelector":{"matchLabels":{"role":"r1"}}}],"ports":[{"port":80},{"port":"http"}]}]})",
+      R"({"podSelector":{},"policyTypes":["Ingress","Egress"],"ingress":[{"from":[{"podSelector":{"matchLabels":{"role":"r0"}}},{"ipBlock":{"cidr":"10.0.0.0/8","except":["10.244.0.0/16"]}}]}],"egress":[{"to":[{"namespaceSelector":{}}],"ports":[{"port":"http"},{"port":53,"protocol":"UDP"}]}]})",
+      R"({"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["a1","a2"]}]},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"t0"}}}],"ports":[{"port":79,"endPort":90}]},{"ports":[{"port":80}]}]})",
+      R"({"podSelector":{"matchLabels":{"role":"r2"}},"policyTypes":["Egress"],"egress":[{"ports":[{"port":"http"}]},{"to":[{"podSelector":{"matchLabels":{"app":"a0"}}}]}]})",
+  };
+  uint32_t seed = 12345;
+  auto rnd = [&](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) % n;
+  };
+  auto random_pod = [&](int i) {
+    std::string ns = "n" + std::to_string(i % 3),
+                ip = rnd(8) == 0 ? ""
+                                 : "10.244." + std::to_string(rnd(3)) + "." + std::to_string(10 + rnd(40));
+    json::array ports;
+    if (rnd(2))
+      ports.push_back(json::object{{"name", "http"}, {"containerPort", static_cast<int>(8000 + rnd(3))}});
+    auto v = pod_json(ns, "p" + std::to_string(i), rnd(2) ? "node1" : "node2", ip.empty() ? "10.0.0.1" : ip,
+                      {{"app", "a" + std::to_string(rnd(3))}, {"role", "r" + std::to_string(rnd(3))}}, ports);
+    if (ip.empty()) {
+      v.as_object()["status"].as_object().erase("podIP");
+      v.as_object()["status"].as_object().erase("podIPs");
+    }
+    if (rnd(10) == 0) v.as_object()["status"].as_object()["phase"] = "Failed";
+    return v;
+  };
+  for (int i = 0; i < 3; ++i)
+    e_.upsert_namespace(ns_json("n" + std::to_string(i), {{"team", "t" + std::to_string(i)}}));
+  for (int i = 0; i < 24; ++i) e_.upsert_pod(random_pod(i));
+  sync();
+  for (int step = 0; step < 400; ++step) {
+    TableState prev = e_.state();
+    size_t writes = kernel_.applied.size();
+    switch (rnd(6)) {
+      case 0:
+      case 1:
+        e_.upsert_pod(random_pod(rnd(30)));
+        break;
+      case 2: {
+        int i = rnd(30);
+        e_.delete_pod(pod_json("n" + std::to_string(i % 3), "p" + std::to_string(i), "node1", "10.0.0.1"));
+        break;
+      }
+      case 3:
+        e_.upsert_namespace(ns_json("n" + std::to_string(rnd(3)), {{"team", "t" + std::to_string(rnd(3))}}));
+        break;
+      case 4:
+        policy("n" + std::to_string(rnd(3)), "np" + std::to_string(rnd(4)), specs[rnd(4)]);
+        break;
+      case 5:
+        e_.delete_policy(policy_json("n" + std::to_string(rnd(3)), "np" + std::to_string(rnd(4)), {}));
+        break;
+    }
+    const TableState& now = sync();
+    TableState full = e_.full_replan();
+    ASSERT_EQ(now, full) << "step " << step << "\n" << state_diff(now, full);
+    std::string expected = render_diff(prev, now, {});
+    if (expected.empty())
+      ASSERT_EQ(kernel_.applied.size(), writes) << "step " << step;
+    else
+      ASSERT_EQ(kernel_.applied.back(), expected) << "step " << step;
+  }
+  EXPECT_GT(e_.state().chains.size(), 0u);
 }
 
 }  // namespace
