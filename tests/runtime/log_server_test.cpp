@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 
@@ -116,6 +117,32 @@ TEST_F(LogServerTest, BadRequestsGet400AndTheServerLives) {
   auto r = apiserver().get("/containerLogs/default/web/c?sinceSeconds=99999999999999&timestamps=TRUE");
   ASSERT_EQ(r.status, 200) << "a since before the epoch is everything";
   EXPECT_EQ(r.body.substr(0, 35), "2024-05-01T12:00:00.000000001Z one\n");
+}
+
+// Long sessions (log followers here; exec sessions and every connection of a port-forward alike) are
+// not capped by the bound on connections still in their handshake: 200 at once are all served (the
+// listener used to close every connection past 128, which ended port-forwards under load).
+TEST_F(LogServerTest, ManyLongSessionsAtOnce) {
+  std::atomic<bool> live{true};
+  LogServerTls tls;
+  tls.cert_pem = serving_.cert_pem;
+  tls.key_pem = serving_.key_pem;
+  tls.client_ca_pem = ca_.cert_pem;
+  auto server = LogServer::start(
+      "127.0.0.1", 0, nullptr, tls, [&](const std::string&, const std::string&, const std::string&) {
+        return std::optional<LogSource>(LogSource{log_, [&] { return live.load(); }});
+      });
+  ASSERT_TRUE(server) << server.error().message();
+  TlsClient client((*server)->port(), ca_.cert_pem, leaf(ca_, "kube-apiserver-kubelet-client", {}, false));
+  std::vector<std::unique_ptr<apiserver::testing::WatchReader>> followers;
+  for (int i = 0; i < 200; ++i) {
+    auto f = client.watch("/containerLogs/default/web/c?follow=true");
+    ASSERT_TRUE(f) << "follower " << i << " was refused";
+    ASSERT_EQ(f->status(), 200) << i;
+    followers.push_back(std::move(f));
+  }
+  live = false;
+  followers.clear();
 }
 
 TEST_F(LogServerTest, TlsPolicyAsOpensslSeesIt) {
