@@ -1,4 +1,5 @@
 #include "common/ip.h"
+#include "common/ip_scope.h"
 
 #include <algorithm>
 #include <charconv>

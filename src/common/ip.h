@@ -40,9 +40,4 @@ IpAddress ip_add(const IpAddress& a, int64_t delta);
 // Total order within one family; IPv4 sorts before IPv6.
 std::strong_ordering ip_compare(const IpAddress& a, const IpAddress& b);
 
-// Go's net.IP.IsGlobalUnicast, which kube-apiserver's pod and service proxies require: not
-// unspecified, loopback, link-local (169.254/16, fe80::/10), multicast or 255.255.255.255. An
-// IPv4-mapped IPv6 address is judged as the IPv4 address it carries.
-bool ip_global_unicast(const IpAddress& a);
-
 }  // namespace podnet

@@ -12,7 +12,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "common/ip.h"
+#include "common/ip_scope.h"
 #include "common/request_target.h"
 
 namespace podnet::runtime {

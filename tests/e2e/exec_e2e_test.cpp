@@ -545,6 +545,8 @@ TEST_F(Exec, PodAndServiceProxy) {
     return ec ? json::value() : v;
   };
   const std::string ns = "/api/v1/namespaces/default/";
+  // The EndpointSlice follows the pod's readiness.
+  EXPECT_TRUE(eventually([&] { return c_.kubectl("get --raw '" + ns + "services/web:80/proxy/'").rc == 0; }));
   auto t0 = std::chrono::steady_clock::now();
   for (const std::string& via : {"pods/echo:8080", "pods/echo", "pods/http:echo:8080", "services/web:80",
                                  "services/web:http", "services/http:web:80"}) {

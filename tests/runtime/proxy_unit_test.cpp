@@ -7,7 +7,7 @@
 #include <map>
 
 #include "apiserver/endpoints/proxy_target.h"
-#include "common/ip.h"
+#include "common/ip_scope.h"
 #include "runtime/pod_proxy_session.h"
 
 namespace podnet {

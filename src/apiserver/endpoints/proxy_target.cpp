@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "common/ip.h"
+#include "common/ip_scope.h"
 #include "k8s/json_fields.h"
 
 namespace podnet::apiserver {
