@@ -548,17 +548,25 @@ TEST_F(Exec, PodAndServiceProxy) {
   // The EndpointSlice follows the pod's readiness.
   EXPECT_TRUE(eventually([&] { return c_.kubectl("get --raw '" + ns + "services/web:80/proxy/'").rc == 0; }));
   auto t0 = std::chrono::steady_clock::now();
-  for (const std::string& via : {"pods/echo:8080", "pods/echo", "pods/http:echo:8080", "services/web:80",
-                                 "services/web:http", "services/http:web:80"}) {
+  for (std::string via : {"pods/echo:8080", "pods/echo", "pods/http:echo:8080", "services/web:80",
+                          "services/web:http", "services/http:web:80"}) {
+    // kubectl re-encodes the query and adds its own timeout=; the query reaches the pod as sent.
     json::value got = get_json(ns + via + "/proxy/some/path?x=1&y=a%20b");
     EXPECT_EQ(got.at("method"), "GET") << via;
-    EXPECT_EQ(got.at("path"), "/some/path?x=1&y=a%20b") << via;
+    std::string path = got.at("path").is_string() ? std::string(got.at("path").get_string()) : "";
+    EXPECT_TRUE(path.starts_with("/some/path?")) << via << ": " << path;
+    EXPECT_NE(path.find("x=1&y=a+b"), std::string::npos) << via << ": " << path;
   }
   auto t1 = std::chrono::steady_clock::now();
   RecordProperty("six_proxied_gets_ms", static_cast<int>((t1 - t0) / 1ms));
-  // The trailing slash of the site's root is kept; without it the client is sent there.
-  EXPECT_EQ(get_json(ns + "services/web:80/proxy/").at("path"), "/");
-  EXPECT_EQ(get_json(ns + "pods/echo:8080/proxy/dir/").at("path"), "/dir/");
+  // The trailing slash of the site's root is kept.
+  auto path_of = [&](const std::string& p) {
+    json::value v = get_json(p);
+    std::string s = v.is_object() && v.at("path").is_string() ? std::string(v.at("path").get_string()) : "";
+    return s.substr(0, s.find('?'));
+  };
+  EXPECT_EQ(path_of(ns + "services/web:80/proxy/"), "/");
+  EXPECT_EQ(path_of(ns + "pods/echo:8080/proxy/dir/"), "/dir/");
 
   const std::string pki = c_.state_dir() + "/server/pki";
   const std::string admin = "--cert " + pki + "/admin.crt --key " + pki + "/admin.key";
@@ -567,6 +575,14 @@ TEST_F(Exec, PodAndServiceProxy) {
                  " -w '\\n%{http_code}' '" + server_url() + path + "'");
   };
   {
+    // The raw query as the client sent it; without the slash, the client is sent to the site's root.
+    auto raw = curl("", ns + "pods/echo:8080/proxy/q?b=2&a=%2F&a=x+y", admin);
+    EXPECT_NE(raw.out.find("\"path\": \"/q?b=2&a=%2F&a=x+y\""), std::string::npos) << raw.out;
+    auto root = curl("-i", ns + "pods/echo:8080/proxy?k=v", admin);
+    EXPECT_TRUE(trim(root.out).ends_with("\n301")) << root.out;
+    EXPECT_NE(root.out.find("ocation: /api/v1/namespaces/default/pods/echo:8080/proxy/?k=v"),
+              std::string::npos)
+        << root.out;
     // A POST with a body and the client's own headers; its credentials stay at the API server.
     auto r = curl(
         "-i -X POST --data-binary 'hello pod' -H 'Authorization: Bearer s3cret' -H 'X-Mine: 1' "
