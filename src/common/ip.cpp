@@ -1,8 +1,9 @@
 #include "common/ip.h"
-#include "common/ip_scope.h"
 
 #include <algorithm>
 #include <charconv>
+
+#include "common/ip_scope.h"
 
 namespace podnet {
 namespace {
