@@ -586,6 +586,7 @@ TEST_F(Exec, PodAndServiceProxy) {
     // A POST with a body and the client's own headers; its credentials stay at the API server.
     auto r = curl(
         "-i -X POST --data-binary 'hello pod' -H 'Authorization: Bearer s3cret' -H 'X-Mine: 1' "
+        "-H 'Expect: 100-continue' "
         "-H 'Impersonate-User: someone'",
         ns + "services/web:http/proxy/post", admin);
     EXPECT_TRUE(trim(r.out).ends_with("\n200")) << r.out;

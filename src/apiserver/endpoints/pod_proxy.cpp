@@ -27,18 +27,15 @@ ApiError unreachable(const std::string& why) {
   return {503, "ServiceUnavailable", "error trying to reach service: " + why};
 }
 
-// Hop-by-hop headers (RFC 9110 7.6.1) and what the API server answers for itself: never passed on.
+// Hop-by-hop headers (RFC 9110 7.6.1), the framing the API server sets itself, and Expect: never
+// passed on.
 bool hop_by_hop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"connection",
-                                                "keep-alive",
-                                                "proxy-connection",
-                                                "proxy-authenticate",
-                                                "proxy-authorization",
-                                                "te",
-                                                "trailer",
-                                                "transfer-encoding",
-                                                "upgrade",
-                                                "content-length"};
+  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection",
+                                                "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                                                "transfer-encoding", "upgrade", "content-length",
+                                                // The body is here already: the pod's 100 Continue
+                                                // would be read as its answer.
+                                                "expect"};
   for (auto n : kNames)
     if (beast::iequals(name, n)) return true;
   return false;
