@@ -1,5 +1,6 @@
-// exec's and port-forward's untrusted inputs on the node: the request target of `/exec/...` and
-// `/portForward/...` (parse_exec_request, parse_portforward_request)
+// exec's, port-forward's and the pod proxy's untrusted inputs on the node: the request target of
+// `/exec/...`, `/portForward/...` and `/podProxy/...` (parse_exec_request, parse_portforward_request,
+// parse_pod_proxy_request)
 // and the stream frames that follow the 101 (FrameDecoder), fed in pieces of varying size.
 // Input: the target, a newline, then the stream bytes (their first byte picks the piece size).
 #include <string_view>
@@ -7,6 +8,7 @@
 #include "common/stream_frames.h"
 #include "fuzz_target.h"
 #include "runtime/exec_session.h"
+#include "runtime/pod_proxy_session.h"
 #include "runtime/portforward_session.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t nl = in.find('\n');
   (void)podnet::runtime::parse_exec_request(in.substr(0, nl));
   (void)podnet::runtime::parse_portforward_request(in.substr(0, nl));
+  (void)podnet::runtime::parse_pod_proxy_request(in.substr(0, nl));
   if (nl == std::string_view::npos) return 0;
   std::string_view stream = in.substr(nl + 1);
   if (stream.empty()) return 0;

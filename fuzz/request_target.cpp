@@ -1,7 +1,8 @@
 // The request target as the API server dispatches on it: path and query split and percent-decoded,
 // the resource path, and the query parameters the handlers read (booleans as kube parses them,
-// fieldValidation, label and field selectors).
+// fieldValidation, label and field selectors), and a proxy subresource's `scheme:name:port`.
 #include "apiserver/apply/field_validation.h"
+#include "apiserver/endpoints/proxy_target.h"
 #include "apiserver/http/request_info.h"
 #include "apiserver/registry/selectors.h"
 #include "fuzz_target.h"
@@ -11,7 +12,7 @@ using namespace podnet::apiserver;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > podnet::fuzz::kMaxInput) return 0;
   Target target = parse_target(podnet::fuzz::as_text(data, size));
-  (void)parse_resource_path(target.path);
+  if (auto rp = parse_resource_path(target.path)) (void)split_scheme_name_port(rp->name);
   for (const char* flag : {"watch", "allowWatchBookmarks", "sendInitialEvents", "force"})
     (void)query_flag(target.query, flag);
   auto param = [&](const std::string& key) {

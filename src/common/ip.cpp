@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/ip_scope.h"
+
 namespace podnet {
 namespace {
 
@@ -94,6 +96,18 @@ std::strong_ordering ip_compare(const IpAddress& a, const IpAddress& b) {
   if (a.is_v4() != b.is_v4()) return a.is_v4() ? std::strong_ordering::less : std::strong_ordering::greater;
   auto x = to_bytes(a), y = to_bytes(b);
   return x <=> y;
+}
+
+bool ip_global_unicast(const IpAddress& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return ip_global_unicast(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()));
+  if (a.is_unspecified() || a.is_loopback() || a.is_multicast()) return false;
+  if (a.is_v4()) {
+    uint32_t v = a.to_v4().to_uint();
+    return (v >> 16) != 0xa9fe && v != 0xffffffffu;
+  }
+  auto b = a.to_v6().to_bytes();
+  return !(b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
 }
 
 }  // namespace podnet

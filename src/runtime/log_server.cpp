@@ -43,7 +43,12 @@ using SslPtr = CPtr<SSL, SSL_free>;
 namespace {
 
 constexpr size_t kMaxRequestHead = 16 * 1024;
-constexpr size_t kMaxConnections = 128;
+// Connections still in their TLS handshake or request head (unauthenticated, or not yet known to be
+// the API server): a flood of idle handshakes stops here.
+constexpr size_t kMaxPendingConnections = 128;
+// Every connection is a thread; an authorized one may be a long session (a follower, an exec, one
+// forwarded port-forward connection each: 100 concurrent local connections are 100 of these).
+constexpr size_t kMaxConnections = 2048;
 
 // Decimal int64 with nothing around it; overflow and junk are errors, never exceptions.
 std::optional<int64_t> parse_int64(std::string_view v) {
@@ -154,6 +159,8 @@ struct LogServer::Impl {
   ExecResolver exec_resolver;
   ExecOptions exec_options;
   NodeApiHandler node_api;
+  PodAddressResolver pod_addresses;
+  const netlink::NetNs* netns = nullptr;  // the node's: where pod proxy connections start
   LogServerTls tls;
   std::optional<ssl::context> ctx;
   std::atomic<bool> stop{false};
@@ -164,6 +171,7 @@ struct LogServer::Impl {
     std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
   };
   std::list<Conn> conns;
+  std::atomic<size_t> pending{0};  // connections not yet past authorization
 
   void accept_loop() {
     while (!stop) {
@@ -181,13 +189,16 @@ struct LogServer::Impl {
         it = conns.erase(it);
       }
       // A thread per connection: bounded, so a flood of idle handshakes cannot exhaust the node.
-      if (conns.size() >= kMaxConnections) {
+      if (conns.size() >= kMaxConnections || pending >= kMaxPendingConnections) {
         ::close(fd);
         continue;
       }
       auto& c = conns.emplace_back();
+      ++pending;
       c.thread = std::thread([this, fd, done = c.done] {
-        serve(UniqueFd(fd));
+        bool counted = true;
+        serve(UniqueFd(fd), counted);
+        if (counted) --pending;
         *done = true;
       });
     }
@@ -222,7 +233,8 @@ struct LogServer::Impl {
     });
   }
 
-  void serve(UniqueFd fd) {
+  // `pending`: true while this connection counts as pending; cleared once it is authorized.
+  void serve(UniqueFd fd, bool& pending_counted) {
     // Bounds a silent or stalled peer: the handshake, the request and every write.
     timeval tv{10, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -256,6 +268,8 @@ struct LogServer::Impl {
     if (!peer || !authorized(who))
       return reply(ssl.get(), 403, "Forbidden",
                    "Forbidden (user=" + who.common_name + ", verb=get, resource=nodes, subresource=proxy)\n");
+    --pending;
+    pending_counted = false;
     std::string_view path(req.target().data(), req.target().size());
     if (path.starts_with("/podnet/") && node_api) {
       if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
@@ -264,6 +278,30 @@ struct LogServer::Impl {
                                            " node-api\r\nContent-Type: application/json\r\nConnection: "
                                            "close\r\nContent-Length: " +
                                            std::to_string(a.body.size()) + "\r\n\r\n" + a.body);
+    }
+    if (path.starts_with("/podProxy/")) {
+      if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
+      auto pp = parse_pod_proxy_request(path);
+      if (!pp)
+        return reply(ssl.get(), pp.error().status, pp.error().status == 404 ? "Not Found" : "Bad Request",
+                     pp.error().message + "\n");
+      auto ips = pod_addresses ? pod_addresses(pp->ns, pp->pod) : std::nullopt;
+      if (!ips)
+        return reply(
+            ssl.get(), 404, "Not Found",
+            "pod " + pp->ns + "/" + pp->pod + " is not running on this node (or uses the host network)\n");
+      if (auto ok = check_pod_proxy_address(*pp, *ips); !ok)
+        return reply(ssl.get(), ok.error().status, ok.error().status == 403 ? "Forbidden" : "Bad Request",
+                     ok.error().message + "\n");
+      if (head.size() != head.find("\r\n\r\n") + 4)
+        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
+      auto sock = dial_pod(netns, pp->ip, pp->port, std::chrono::seconds(5));
+      if (!sock) return reply(ssl.get(), 502, "Bad Gateway", sock.error().message() + "\n");
+      if (!send_all(ssl.get(),
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                    "Upgrade: podnet-stream\r\n\r\n"))
+        return;
+      return run_pod_proxy_session(ssl.get(), fd.get(), std::move(*sock), exec_options, stop);
     }
     if (path.starts_with("/portForward/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
@@ -396,9 +434,12 @@ Result<ssl::context> make_context(const LogServerTls& tls) {
 Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, uint16_t port,
                                                     const netlink::NetNs* netns, LogServerTls tls,
                                                     LogResolver resolver, ExecResolver exec,
-                                                    ExecOptions exec_options, NodeApiHandler node_api) {
+                                                    ExecOptions exec_options, NodeApiHandler node_api,
+                                                    PodAddressResolver pod_addresses) {
   auto impl = std::make_unique<Impl>();
   impl->node_api = std::move(node_api);
+  impl->pod_addresses = std::move(pod_addresses);
+  impl->netns = netns;
   impl->resolver = std::move(resolver);
   impl->exec_resolver = std::move(exec);
   impl->exec_options = exec_options;

@@ -139,6 +139,20 @@ struct PodManager::Impl : client::InformerHandler {
     return std::nullopt;
   }
 
+  // The addresses of a pod running here on its own network (pods/proxy, services/proxy).
+  std::optional<std::vector<std::string>> pod_addresses(const std::string& ns, const std::string& pod) {
+    std::string uid;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [u, w] : workers)
+        if (w->key() == ns + "/" + pod && !w->finished()) uid = u;
+    }
+    if (uid.empty()) return std::nullopt;
+    auto rec = ctx->store.load(uid);
+    if (!rec || rec->host_network || rec->network_released || rec->ips.empty()) return std::nullopt;
+    return rec->ips;
+  }
+
   std::optional<LogSource> log_source(const std::string& ns, const std::string& pod,
                                       const std::string& container) {
     std::lock_guard lock(mu);
@@ -193,7 +207,10 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
                        [raw](const std::string& ns, const std::string& pod, const std::string& c) {
                          return raw->exec_target(ns, pod, c);
                        },
-                       {}, opts.node_api));
+                       {}, opts.node_api,
+                       [raw](const std::string& ns, const std::string& pod) {
+                         return raw->pod_addresses(ns, pod);
+                       }));
   impl->logs = std::move(logs);
   impl->informer =
       std::make_unique<client::Informer>(api.pods_client(), *impl, client::InformerOptions{api.pods_path()});

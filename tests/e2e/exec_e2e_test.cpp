@@ -475,3 +475,175 @@ TEST_F(Exec, KubectlPortForwardToPodAndService) {
 
 }  // namespace
 }  // namespace podnet::testing
+
+namespace podnet::testing {
+namespace {
+
+// An HTTP server for the proxy test: answers every request with what it received (method, path,
+// headers, body) as JSON; /redir answers 302 to /landed.
+constexpr const char* kEchoServer = R"PY(
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        n = int(self.headers.get('Content-Length') or 0)
+        body = self.rfile.read(n).decode()
+        if self.path.startswith('/redir'):
+            self.send_response(302)
+            self.send_header('Location', '/landed')
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        out = json.dumps({'method': self.command, 'path': self.path, 'body': body,
+                          'headers': {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('X-Echo', 'yes')
+        self.send_header('Content-Length', str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H).serve_forever()
+)PY";
+
+// pods/proxy and services/proxy with the real kubectl (`get --raw`) and raw HTTP: the request reaches
+// the pod through its node's agent as the client sent it (minus its credentials), the answer comes
+// back with its status and headers; refusals as kube-apiserver's.
+TEST_F(Exec, PodAndServiceProxy) {
+  PODNET_BRING_UP();
+  json::object ready{
+      {"readinessProbe",
+       {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+        {"periodSeconds", 1}}},
+      {"ports", json::array{json::object{{"containerPort", 8080}}}}};
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("echo", json::array{container("srv", {"python3", "-c", kEchoServer}, ready)})));
+  ASSERT_EQ(c_.kubectl("label pod echo app=echo").rc, 0);
+  json::object service{
+      {"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "web"}, {"namespace", "default"}}}};
+  service["spec"] = {
+      {"selector", {{"app", "echo"}}},
+      {"ports", json::array{json::object{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}}}};
+  ASSERT_NO_FATAL_FAILURE(apply(service));
+  service["metadata"].as_object()["name"] = "empty";
+  service["spec"].as_object()["selector"] = json::object{{"app", "nobody"}};
+  ASSERT_NO_FATAL_FAILURE(apply(service));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("host", json::array{container("c", {"sleep", "3600"})}, {{"hostNetwork", true}})));
+  ASSERT_NO_FATAL_FAILURE(apply(pod("pending", json::array{container("c", {"sleep", "3600"})},
+                                    {{"nodeSelector", {{"no-such", "label"}}}})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("echo"));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("host"));
+
+  auto get_json = [&](const std::string& path) {
+    auto r = c_.kubectl("get --raw '" + path + "'");
+    EXPECT_EQ(r.rc, 0) << path << ": " << r.out;
+    json::error_code ec;
+    json::value v = json::parse(r.out, ec);
+    EXPECT_FALSE(ec) << path << ": " << r.out;
+    return ec ? json::value() : v;
+  };
+  const std::string ns = "/api/v1/namespaces/default/";
+  // The EndpointSlice follows the pod's readiness.
+  EXPECT_TRUE(eventually([&] { return c_.kubectl("get --raw '" + ns + "services/web:80/proxy/'").rc == 0; }));
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::string via : {"pods/echo:8080", "pods/echo", "pods/http:echo:8080", "services/web:80",
+                          "services/web:http", "services/http:web:80"}) {
+    // kubectl re-encodes the query and adds its own timeout=; the query reaches the pod as sent.
+    json::value got = get_json(ns + via + "/proxy/some/path?x=1&y=a%20b");
+    EXPECT_EQ(got.at("method"), "GET") << via;
+    std::string path = got.at("path").is_string() ? std::string(got.at("path").get_string()) : "";
+    EXPECT_TRUE(path.starts_with("/some/path?")) << via << ": " << path;
+    EXPECT_NE(path.find("x=1&y=a+b"), std::string::npos) << via << ": " << path;
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  RecordProperty("six_proxied_gets_ms", static_cast<int>((t1 - t0) / 1ms));
+  // The trailing slash of the site's root is kept.
+  auto path_of = [&](const std::string& p) {
+    json::value v = get_json(p);
+    std::string s = v.is_object() && v.at("path").is_string() ? std::string(v.at("path").get_string()) : "";
+    return s.substr(0, s.find('?'));
+  };
+  EXPECT_EQ(path_of(ns + "services/web:80/proxy/"), "/");
+  EXPECT_EQ(path_of(ns + "pods/echo:8080/proxy/dir/"), "/dir/");
+
+  const std::string pki = c_.state_dir() + "/server/pki";
+  const std::string admin = "--cert " + pki + "/admin.crt --key " + pki + "/admin.key";
+  auto curl = [&](const std::string& args, const std::string& path, const std::string& creds) {
+    return shell("curl -sS --http1.1 --max-time 20 --cacert " + pki + "/ca.crt " + creds + " " + args +
+                 " -w '\\n%{http_code}' '" + server_url() + path + "'");
+  };
+  {
+    // The raw query as the client sent it; without the slash, the client is sent to the site's root.
+    auto raw = curl("", ns + "pods/echo:8080/proxy/q?b=2&a=%2F&a=x+y", admin);
+    EXPECT_NE(raw.out.find("\"path\": \"/q?b=2&a=%2F&a=x+y\""), std::string::npos) << raw.out;
+    auto root = curl("-i", ns + "pods/echo:8080/proxy?k=v", admin);
+    EXPECT_TRUE(trim(root.out).ends_with("\n301")) << root.out;
+    EXPECT_NE(root.out.find("ocation: /api/v1/namespaces/default/pods/echo:8080/proxy/?k=v"),
+              std::string::npos)
+        << root.out;
+    // A POST with a body and the client's own headers; its credentials stay at the API server.
+    auto r = curl(
+        "-i -X POST --data-binary 'hello pod' -H 'Authorization: Bearer s3cret' -H 'X-Mine: 1' "
+        "-H 'Expect: 100-continue' "
+        "-H 'Impersonate-User: someone'",
+        ns + "services/web:http/proxy/post", admin);
+    EXPECT_TRUE(trim(r.out).ends_with("\n200")) << r.out;
+    EXPECT_NE(r.out.find("X-Echo: yes"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"method\": \"POST\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"body\": \"hello pod\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"x-mine\": \"1\""), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("s3cret"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("someone"), std::string::npos) << r.out;
+    // The pod's redirect, under the proxy path.
+    auto redir = curl("-i", ns + "pods/echo:8080/proxy/redir", admin);
+    EXPECT_TRUE(trim(redir.out).ends_with("\n302")) << redir.out;
+    EXPECT_NE(redir.out.find("ocation: /api/v1/namespaces/default/pods/echo:8080/proxy/landed"),
+              std::string::npos)
+        << redir.out;
+  }
+
+  struct Case {
+    std::string path, code, message;
+  } cases[] = {
+      {"pods/host:8080/proxy/", "400", "address not allowed"},     // the node's own address
+      {"pods/pending:8080/proxy/", "400", "address not allowed"},  // no address yet
+      {"pods/nothere:8080/proxy/", "404", "pods \\\"nothere\\\" not found"},
+      {"pods/a:b:c:d/proxy/", "400", "invalid pod request \\\"a:b:c:d\\\""},
+      {"services/empty:80/proxy/", "503", "no endpoints available for service \\\"empty\\\""},
+      {"services/web:81/proxy/", "503", "no service port 81 found for service \\\"web\\\""},
+      {"pods/echo:8081/proxy/", "503", "error trying to reach service: dial tcp "},
+  };
+  for (const auto& c : cases) {
+    auto r = curl("", ns + c.path, admin);
+    EXPECT_TRUE(trim(r.out).ends_with("\n" + c.code)) << c.path << ": " << r.out;
+    EXPECT_NE(r.out.find("\"message\":\"" + c.message), std::string::npos) << c.path << ": " << r.out;
+  }
+
+  // A node's credential may not proxy to pods or Services; no credential is 401.
+  for (const auto& [field, file] : std::vector<std::pair<std::string, std::string>>{
+           {"client-certificate-data", "node.crt"}, {"client-key-data", "node.key"}})
+    ASSERT_EQ(shell(std::string(kKubectl) + " --kubeconfig " + c_.state_dir() +
+                    "/nodes/node1/kubeconfig config view --raw -o jsonpath='{.users[0].user." + field +
+                    "}' | base64 -d > " + dir_.path() + "/" + file)
+                  .rc,
+              0);
+  const std::string node = "--cert " + dir_.path() + "/node.crt --key " + dir_.path() + "/node.key";
+  auto denied = curl("", ns + "pods/echo:8080/proxy/", node);
+  EXPECT_TRUE(trim(denied.out).ends_with("\n403")) << denied.out;
+  EXPECT_NE(
+      denied.out.find("pods \\\"echo:8080\\\" is forbidden: User \\\"system:node:node1\\\" cannot get "
+                      "resource \\\"pods/proxy\\\" in API group \\\"\\\" in the namespace \\\"default\\\""),
+      std::string::npos)
+      << denied.out;
+  denied = curl("-X POST --data x", ns + "services/web:80/proxy/", node);
+  EXPECT_TRUE(trim(denied.out).ends_with("\n403")) << denied.out;
+  EXPECT_NE(denied.out.find("cannot create resource \\\"services/proxy\\\""), std::string::npos)
+      << denied.out;
+  auto anonymous = curl("", ns + "pods/echo:8080/proxy/", "");
+  EXPECT_TRUE(trim(anonymous.out).ends_with("\n401")) << anonymous.out;
+}
+
+}  // namespace
+}  // namespace podnet::testing

@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "apiserver/auth/pki.h"
 #include "common/files.h"
@@ -116,6 +118,39 @@ TEST_F(LogServerTest, BadRequestsGet400AndTheServerLives) {
   auto r = apiserver().get("/containerLogs/default/web/c?sinceSeconds=99999999999999&timestamps=TRUE");
   ASSERT_EQ(r.status, 200) << "a since before the epoch is everything";
   EXPECT_EQ(r.body.substr(0, 35), "2024-05-01T12:00:00.000000001Z one\n");
+}
+
+// Long sessions (log followers here; exec sessions and every connection of a port-forward alike) are
+// not capped by the bound on connections still in their handshake: 140 at once are all served (the
+// listener used to close every connection past 128).
+TEST_F(LogServerTest, ManyLongSessionsAtOnce) {
+  std::atomic<bool> live{true};
+  LogServerTls tls;
+  tls.cert_pem = serving_.cert_pem;
+  tls.key_pem = serving_.key_pem;
+  tls.client_ca_pem = ca_.cert_pem;
+  auto server = LogServer::start(
+      "127.0.0.1", 0, nullptr, tls, [&](const std::string&, const std::string&, const std::string&) {
+        return std::optional<LogSource>(LogSource{log_, [&] { return live.load(); }});
+      });
+  ASSERT_TRUE(server) << server.error().message();
+  TlsClient client((*server)->port(), ca_.cert_pem, leaf(ca_, "kube-apiserver-kubelet-client", {}, false));
+  // Opened from 4 threads (each connection waits on a round trip or two, not on the CPU).
+  std::vector<std::unique_ptr<apiserver::testing::WatchReader>> followers[4];
+  std::atomic<int> refused{0};
+  std::vector<std::thread> openers;
+  for (auto& mine : followers)
+    openers.emplace_back([&client, &refused, &mine] {
+      for (int i = 0; i < 35; ++i) {
+        auto f = client.watch("/containerLogs/default/web/c?follow=true");
+        if (!f || f->status() != 200) ++refused;
+        if (f) mine.push_back(std::move(f));
+      }
+    });
+  for (auto& t : openers) t.join();
+  EXPECT_EQ(refused, 0) << "of 140 followers at once";
+  live = false;
+  for (auto& mine : followers) mine.clear();
 }
 
 TEST_F(LogServerTest, TlsPolicyAsOpensslSeesIt) {

@@ -9,6 +9,7 @@
 #include "apiserver/endpoints/node_proxy.h"
 #include "apiserver/endpoints/pod_exec.h"
 #include "apiserver/endpoints/pod_logs.h"
+#include "apiserver/endpoints/pod_proxy.h"
 #include "apiserver/endpoints/protobuf_decode.h"
 #include "apiserver/http/limits.h"
 
@@ -153,6 +154,21 @@ Reply FrontHandler::route(Request& request, const Target& target, const RequestA
     if (a.verb != "get") return error_reply(method_not_allowed(std::string(request.msg.method_string())));
     auto rp = parse_resource_path(target.path);
     return node_proxy(objects_, registry_, a.name, rp ? rp->subpath : std::string(), target.query, kubelet_);
+  }
+  if (a.resource_request && a.group.empty() && a.version == "v1" &&
+      (a.resource == "pods" || a.resource == "services") && a.subresource == "proxy" && !a.name.empty()) {
+    if (a.ns.empty()) return error_reply(bad_request("a namespace is required for " + a.resource));
+    ProxyCall call{a.ns, a.resource, a.name, "", "", target.path};
+    // What follows .../<name>/proxy, trailing slash kept (parse_resource_path drops empty segments).
+    const std::string marker = "/namespaces/" + a.ns + "/" + a.resource + "/" + a.name + "/proxy";
+    if (size_t at = target.path.find(marker); at != std::string::npos)
+      call.subpath = target.path.substr(at + marker.size());
+    if (!call.subpath.empty() && call.subpath[0] != '/')
+      return error_reply(not_found("", a.resource, a.name));
+    std::string_view raw(request.msg.target().data(), request.msg.target().size());
+    if (size_t q = raw.find('?'); q != std::string_view::npos)
+      call.raw_query = std::string(raw.substr(q + 1));
+    return resource_proxy(objects_, registry_, request, call, kubelet_);
   }
   return api_.handle(request);
 }
