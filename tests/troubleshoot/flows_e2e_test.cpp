@@ -151,7 +151,7 @@ TEST_F(FlowsE2E, ForwardedAndPolicyDroppedConnectionsNamedWithVerdicts) {
   EXPECT_EQ(r.rc, 2) << r.out;
 
   // The node API refuses a bad window with a reason (through the API server, as kubectl sees it).
-  auto raw = c_.kubectl("get --raw /api/v1/nodes/node1/proxy/podnet/v1/flows?since=abc");
+  auto raw = c_.kubectl("get --raw '/api/v1/nodes/node1/proxy/podnet/v1/flows?since=abc'");
   EXPECT_NE(raw.rc, 0) << raw.out;
   EXPECT_NE(raw.out.find("since"), std::string::npos) << raw.out;
 }
