@@ -56,7 +56,7 @@ class FlowsE2E : public ::testing::Test {
     for (const auto& f : doc.at("flows").as_array()) {
       const auto& o = f.as_object();
       if (o.contains("src_pod") && o.at("src_pod") == "f/cli" && o.contains("dst_pod") &&
-          o.at("dst_pod") == dst_pod && o.at("verdict") == verdict)
+          o.at("dst_pod") == json::string_view(dst_pod) && o.at("verdict") == json::string_view(verdict))
         return &o;
     }
     return nullptr;
@@ -144,6 +144,7 @@ TEST_F(FlowsE2E, ForwardedAndPolicyDroppedConnectionsNamedWithVerdicts) {
   for (const auto& f : doc.at("flows").as_array()) EXPECT_EQ(f.at("dst_pod"), "f/locked") << r.out;
   r = flows("-n f");
   EXPECT_EQ(r.rc, 0) << r.out;
+  std::printf("podnet flows -n f:\n%s", r.out.c_str());
   EXPECT_NE(r.out.find("f/cli:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("f/srv:80 (svc f/web)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("dropped"), std::string::npos) << r.out;
