@@ -34,7 +34,6 @@
 #include "fastpath/pins.h"
 #include "fastpath/pod_attach.h"
 #include "netlink/link.h"
-#include "netlink/route.h"
 #include "stop_signal.h"
 
 using namespace podnet;

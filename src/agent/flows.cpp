@@ -200,7 +200,7 @@ void FlowLog::run_fastpath(const std::string& bpf_dir) {
       std::lock_guard l(mu_);
       stats_.fastpath = true;
     }
-    auto n = ring->poll(200, on_event);  // the stop flag is looked at every 200 ms
+    auto n = ring->poll(100, on_event);  // the stop flag is looked at every 100 ms
     if (!n) {
       spdlog::error("flows: {} (fast-path flow events stopped)", n.error().message());
       std::lock_guard l(mu_);

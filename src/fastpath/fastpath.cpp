@@ -421,11 +421,15 @@ FlowEvents::~FlowEvents() = default;
 
 Result<size_t> FlowEvents::poll(int timeout_ms, const std::function<void(const FlowEvent&)>& fn) {
   ring_->fn = &fn;
+  // The programs wake the reader only when the ring is half full: after the wait (woken or not),
+  // everything queued is read.
   int n = ring_buffer__poll(ring_->rb, timeout_ms);
+  int m = n < 0 && n != -EINTR ? 0 : ring_buffer__consume(ring_->rb);
   ring_->fn = nullptr;
-  if (n == -EINTR) return size_t{0};
+  if (n == -EINTR) n = 0;
   if (n < 0) return fail("read the flow events", -n);
-  return static_cast<size_t>(n);
+  if (m < 0) return fail("read the flow events", -m);
+  return static_cast<size_t>(n + m);
 }
 
 Result<uint64_t> FlowEvents::lost() const {

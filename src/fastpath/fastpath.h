@@ -118,7 +118,7 @@ class FlowEvents {
   FlowEvents(FlowEvents&&) noexcept;
   FlowEvents& operator=(FlowEvents&&) noexcept;
   ~FlowEvents();
-  // Waits up to timeout_ms for reports; fn for each one queued. Returns how many.
+  // Waits timeout_ms (less when the ring is half full), then fn for each report queued. Returns how many.
   Result<size_t> poll(int timeout_ms, const std::function<void(const FlowEvent&)>& fn);
   Result<uint64_t> lost() const;  // summed over CPUs, since the map was made
 
