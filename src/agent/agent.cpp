@@ -548,11 +548,15 @@ Status Agent::run() {
     threads.emplace_back([&] { np_policies->run(); });
     if (fast_) np->set_after_sync([this](const policy::TableState& s) { update_fast_flags(s); });
     threads.emplace_back([np] { np->run(); });
+    np->set_denial_observer([flows = flows_](const policy::DeniedPacket& d, const std::string& policies) {
+      flows->add_dropped(d.src, d.dst, d.protocol, d.sport, d.dport, d.direction, policies, unix_ms_now());
+    });
     if (auto* log = opts_.network_policy_log) threads.emplace_back([np, log] { np->run_denial_log(*log); });
   }
   if (feed_) threads.emplace_back([&] { feed_->run(); });
   threads.emplace_back([&] { heartbeat_loop(); });
   if (fast_) threads.emplace_back([&] { fastpath_pods_loop(); });
+  if (fast_) threads.emplace_back([this] { flows_->run_fastpath(opts_.bpf_dir); });
 
   std::unique_ptr<PodRunner> pods;
   std::optional<IpPrefix> cni_written;
@@ -605,10 +609,11 @@ Status Agent::run() {
     // informer's SYN to the API server, lost and resent a second later, so a node started its
     // first pods ~1 s late).
     if (cni_written && opts_.pod_runner && !pods) {
-      auto made = opts_.pod_runner(
-          {api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
-           opts_.state_dir + "/cni/10-podnet.conflist", *cni_written, opts_.cluster_dns, opts_.cluster_domain,
-           [this](const std::string& ns) { return service_handler_->services(ns); }, admit_pod_hook()});
+      auto made = opts_.pod_runner({api_, opts_.node.name, opts_.node.ip, opts_.state_dir, opts_.cni_bin,
+                                    opts_.state_dir + "/cni/10-podnet.conflist", *cni_written,
+                                    opts_.cluster_dns, opts_.cluster_domain,
+                                    [this](const std::string& ns) { return service_handler_->services(ns); },
+                                    admit_pod_hook(), flows_});
       if (made) {
         pods = std::move(*made);
         threads.emplace_back([&] { pods->run(); });
@@ -640,6 +645,7 @@ Status Agent::run() {
   if (opts_.network_policy) opts_.network_policy->stop();
   if (feed_) feed_->stop();
   if (pods) pods->stop();
+  flows_->stop();
   for (auto& t : threads) t.join();
   stop_dns_server();
   return result;

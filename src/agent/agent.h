@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/flows.h"
 #include "agent/node.h"
 #include "agent/pod_runner.h"
 #include "agent/reconciler.h"
@@ -134,6 +135,8 @@ class Agent {
   // pods loop also applies them to entries podnet-cni adds later. Empty until the first sync.
   std::mutex fast_flags_mu_;
   std::optional<std::map<uint32_t, uint16_t>> fast_flags_;
+  // `podnet flows`: the fast path's flow reports and the policy's logged drops (flows.h).
+  std::shared_ptr<FlowLog> flows_ = std::make_shared<FlowLog>();
 };
 
 }  // namespace podnet::agent

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 
+#include "agent/flows.h"
 #include "agent/network.h"
 #include "agent/node_query.h"
 #include "fastpath/bpf_sys.h"
@@ -180,6 +181,16 @@ NodeApiReply fast_path(const NodeApiConfig& cfg, const NodeQuery& q) {
   return ok(out);
 }
 
+NodeApiReply flows(const NodeApiConfig& cfg, const NodeQuery& q) {
+  if (!cfg.flows) return error(404, "flows: this node's agent keeps no flow log");
+  json::value v = cfg.flows->snapshot(unix_ms_now() - int64_t{q.since_seconds} * 1000);
+  std::string body = json::serialize(v);
+  if (body.size() > cfg.max_reply_bytes)
+    return error(413, "flows: " + std::to_string(body.size()) + " bytes, over the node API's " +
+                          std::to_string(cfg.max_reply_bytes) + ": ask for a shorter window (since=SECONDS)");
+  return {200, std::move(body)};
+}
+
 }  // namespace
 
 NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view target) {
@@ -197,6 +208,8 @@ NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view tar
         return nft_listing(config, *q);
       case NodeQueryKind::kFastPath:
         return fast_path(config, *q);
+      case NodeQueryKind::kFlows:
+        return flows(config, *q);
     }
   } catch (const std::exception& e) {
     return error(500, e.what());

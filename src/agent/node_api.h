@@ -5,15 +5,19 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace podnet::agent {
 
+class FlowLog;
+
 struct NodeApiConfig {
-  std::string bpf_dir;               // the fast path's pins; empty: no fast path on this node
-  size_t max_reply_bytes = 4 << 20;  // a bigger answer is refused (narrow it with set=)
-  size_t max_entries = 16384;        // routes or FDB entries listed at most
+  std::shared_ptr<const FlowLog> flows;  // the node's flow log (flows.h); null: flows not served
+  std::string bpf_dir;                   // the fast path's pins; empty: no fast path on this node
+  size_t max_reply_bytes = 4 << 20;      // a bigger answer is refused (narrow it with set=)
+  size_t max_entries = 16384;            // routes or FDB entries listed at most
 };
 
 struct NodeApiReply {

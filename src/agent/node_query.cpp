@@ -1,6 +1,7 @@
 #include "agent/node_query.h"
 
 #include <cctype>
+#include <charconv>
 #include <set>
 
 #include "common/query.h"
@@ -44,9 +45,12 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
   } else if (what == "fastpath") {
     out.kind = NodeQueryKind::kFastPath;
     allowed = {"dst"};
+  } else if (what == "flows") {
+    out.kind = NodeQueryKind::kFlows;
+    allowed = {"since"};
   } else {
     return std::unexpected(NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
-                                                   "\": want routes, fdb, nft or fastpath"});
+                                                   "\": want routes, fdb, nft, fastpath or flows"});
   }
   std::set<std::string> seen;
   auto pairs = target::parse_query(params);
@@ -67,6 +71,12 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
       if (!valid_name(value, 64) || !(value == "podnet" || value.starts_with("podnet-")))
         return std::unexpected(bad("table: only podnet's own tables (podnet-...) may be read"));
       out.table = value;
+    } else if (key == "since") {
+      int v = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec != std::errc() || end != value.data() + value.size() || v < 0 || v > 86400)
+        return std::unexpected(bad("since: want whole seconds, 0 to 86400"));
+      out.since_seconds = v;
     } else if (key == "set") {
       if (!valid_name(value, 64))
         return std::unexpected(bad("set: want a set or map name (letters, digits, - and _)"));

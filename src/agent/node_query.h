@@ -21,6 +21,7 @@ enum class NodeQueryKind {
   kFdb,       // the VXLAN device's forwarding entries (remote VTEPs)
   kNft,       // one of podnet's own nftables tables, or one set/map of it, with counters
   kFastPath,  // the fast path's counters and its pn_pods / pn_tunnels entries for `dst`
+  kFlows,     // the node's flow log (flows.h): connections seen in the last `since` seconds
 };
 
 struct NodeQuery {
@@ -29,6 +30,7 @@ struct NodeQuery {
   std::string family;            // nft: ip, ip6 or inet
   std::string table;             // nft: podnet or podnet-...
   std::string set;               // nft: empty for the whole table
+  int since_seconds = 300;       // flows: 0..86400
 };
 
 struct NodeQueryError {

@@ -14,6 +14,8 @@
 
 namespace podnet::agent {
 
+class FlowLog;
+
 struct PodRunnerContext {
   client::HttpsApiClient& api;
   std::string node_name;
@@ -32,6 +34,8 @@ struct PodRunnerContext {
   // the pod (API object, addresses from CNI ADD) to the node's enforcer and wait until its rules
   // are in the kernel (runtime::PodManagerOptions::network_admit). Empty: policy is off.
   std::function<Status(const boost::json::value& pod, const std::vector<std::string>& ips)> admit_pod;
+  // The node's flow log (flows.h), for the node API's `flows` (`podnet flows`).
+  std::shared_ptr<const FlowLog> flows;
 };
 
 class PodRunner {

@@ -35,8 +35,10 @@ class PodManagerRunner final : public agent::PodRunner {
     // Pod namespaces are named after the node so `podnet down` finds them (CONTRACTS: pn-<node>-<uid8>).
     options_.netns_prefix = "pn-" + ctx.node_name + "-";
     options_.log_tls = tls;
-    options_.node_api = [node_api](std::string_view target) {
-      agent::NodeApiReply r = agent::answer_node_query(node_api, target);
+    agent::NodeApiConfig api_config = node_api;
+    api_config.flows = ctx.flows;
+    options_.node_api = [api_config](std::string_view target) {
+      agent::NodeApiReply r = agent::answer_node_query(api_config, target);
       return runtime::NodeApiAnswer{r.status, std::move(r.body)};
     };
     for (const auto& ip : ctx.cluster_dns) options_.cluster_dns.push_back(ip.to_string());

@@ -1,6 +1,10 @@
 #include "cli/check_cmd.h"
 
+#include <cstdio>
+
+#include "common/time.h"
 #include "troubleshoot/check.h"
+#include "troubleshoot/flows.h"
 #include "troubleshoot/probe.h"
 #include "troubleshoot/trace.h"
 
@@ -19,6 +23,9 @@ struct CheckCommands {
   CLI::App* trace_cmd = nullptr;
   troubleshoot::TraceOptions trace;
   std::string trace_output = "table";
+  CLI::App* flows_cmd = nullptr;
+  troubleshoot::FlowsOptions flows;
+  std::string flows_output = "table", flows_since = "5m";
 };
 
 std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
@@ -67,6 +74,27 @@ std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
       "--kubeconfig", c->trace.kubeconfig,
       "Kubeconfig (default: $KUBECONFIG, ~/.kube/config, then podnet up's admin.kubeconfig)");
 
+  c->flows_cmd = app.add_subcommand(
+      "flows", "Show the connections the nodes saw: pods, Services, verdict (forwarded, dropped by policy)");
+  auto& ff = c->flows.filter;
+  c->flows_cmd->add_option("--node", ff.node, "Only this node's flows (default: every node)");
+  c->flows_cmd->add_option("-n,--namespace", ff.ns,
+                           "Flows with a pod or Service of this namespace at either end");
+  c->flows_cmd->add_option("--pod", ff.pod, "Flows from or to this pod");
+  c->flows_cmd->add_option("--service", ff.service, "Flows to an endpoint of this Service");
+  c->flows_cmd->add_option("--verdict", ff.verdict, "forwarded or dropped")
+      ->check(CLI::IsMember({"forwarded", "dropped"}));
+  c->flows_cmd
+      ->add_option("--since", c->flows_since, "Flows seen in this window (e.g. 30s, 5m, 1h; at most 24h)")
+      ->capture_default_str();
+  c->flows_cmd->add_flag("-f,--follow", c->flows.follow, "Keep printing flows as the nodes see them");
+  c->flows_cmd->add_option("-o,--output", c->flows_output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  c->flows_cmd->add_option(
+      "--kubeconfig", c->flows.kubeconfig,
+      "Kubeconfig (default: $KUBECONFIG, ~/.kube/config, then podnet up's admin.kubeconfig)");
+
   auto* agent = app.add_subcommand("check-agent", "What the pods of `podnet check` run");
   agent->group("");  // hidden
   agent->require_subcommand(1);
@@ -92,6 +120,18 @@ int run_check_commands(const CheckCommands& c) {
     auto opts = c.trace;
     opts.json = c.trace_output == "json";
     return troubleshoot::run_trace(opts);
+  }
+  if (c.flows_cmd->parsed()) {
+    auto opts = c.flows;
+    opts.json = c.flows_output == "json";
+    auto since = parse_duration(c.flows_since);
+    if (!since || since->count() < 0 || *since > std::chrono::hours(24)) {
+      std::fprintf(stderr, "podnet flows: --since: want a duration from 0s to 24h, not \"%s\"\n",
+                   c.flows_since.c_str());
+      return 2;
+    }
+    opts.filter.since_seconds = static_cast<int>((since->count() + 999) / 1000);
+    return troubleshoot::run_flows(opts);
   }
   if (c.serve_cmd->parsed())
     return troubleshoot::check_agent_serve(c.serve_name, c.serve_bind, c.serve_ports);

@@ -77,6 +77,29 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } pn_stats SEC(".maps");
 
+// Flow reports for `podnet flows` (fastpath_abi.h).
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, PN_FLOWS_MAX);
+  __type(key, struct pn_flow_key);
+  __type(value, struct pn_flow_state);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pn_flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, PN_EVENTS_BYTES);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pn_events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pn_events_lost SEC(".maps");
+
 // The conntrack lookup kfunc (net/netfilter/nf_conntrack_bpf.c). The 12-byte opts layout is the
 // one every kernel since 6.0 accepts.
 struct nf_conn {  // opaque here; a complete type, as libbpf's kfunc signature check wants
@@ -107,6 +130,66 @@ struct vxlan_hdr {
 static __always_inline void count(__u32 what) {
   __u64* n = bpf_map_lookup_elem(&pn_stats, &what);
   if (n) *n += 1;
+}
+
+// The flow of a carriable packet (ports read while the packet pointers are still checked).
+struct flow_seen {
+  struct pn_flow_key key;
+  __u8 tcp_flags;
+};
+
+static __always_inline void flow_of(struct iphdr* ip, void* end, struct flow_seen* f) {
+  __be16* ports = (void*)(ip + 1);
+  f->key.saddr = ip->saddr;
+  f->key.daddr = ip->daddr;
+  f->key.sport = ports[0];
+  f->key.dport = ports[1];
+  f->key.proto = ip->protocol;
+  __u8* l4 = (void*)(ip + 1);
+  if (ip->protocol == IPPROTO_TCP && (void*)(l4 + 14) <= end) f->tcp_flags = l4[13];
+}
+
+static __always_inline void report(struct flow_seen* f, __u64 now, __u64 packets, __u64 bytes, __u8 path) {
+  struct pn_flow_event* ev = bpf_ringbuf_reserve(&pn_events, sizeof(*ev), 0);
+  if (!ev) {
+    __u32 zero = 0;
+    __u64* lost = bpf_map_lookup_elem(&pn_events_lost, &zero);
+    if (lost) *lost += 1;
+    return;
+  }
+  ev->ts_ns = now;
+  ev->key = f->key;
+  ev->packets = (__u32)packets;
+  ev->bytes = (__u32)bytes;
+  ev->path = path;
+  ev->tcp_flags = f->tcp_flags;
+  __builtin_memset(ev->pad, 0, sizeof(ev->pad));
+  // No wakeup per report (an epoll wakeup each cost the agent more than the report): the agent
+  // reads the ring every 100 ms, and is woken early only once the ring is half full.
+  __u64 queued = bpf_ringbuf_query(&pn_events, BPF_RB_AVAIL_DATA);
+  bpf_ringbuf_submit(ev, queued > PN_EVENTS_BYTES / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+// Counts a carried packet in its flow and reports the flow when it is new, ends (FIN, RST) or was
+// last reported over a second ago.
+static __always_inline void flow_carried(struct flow_seen* f, __u32 len, __u8 path) {
+  __u64 now = bpf_ktime_get_ns();
+  struct pn_flow_state* st = bpf_map_lookup_elem(&pn_flows, &f->key);
+  if (!st) {
+    struct pn_flow_state init = {.last_report_ns = now};
+    bpf_map_update_elem(&pn_flows, &f->key, &init, BPF_ANY);
+    report(f, now, 1, len, path);
+    return;
+  }
+  __sync_fetch_and_add(&st->packets, 1);
+  __sync_fetch_and_add(&st->bytes, len);
+  if (now - st->last_report_ns < PN_FLOW_REPORT_NS && !(f->tcp_flags & (PN_TCP_FIN | PN_TCP_RST))) return;
+  st->last_report_ns = now;
+  __u64 packets = st->packets, bytes = st->bytes;
+  // Subtracted, not zeroed: packets other CPUs count meanwhile stay for the next report.
+  __sync_fetch_and_add(&st->packets, -packets);
+  __sync_fetch_and_add(&st->bytes, -bytes);
+  report(f, now, packets, bytes, path);
 }
 
 static __always_inline void decrement_ttl(struct iphdr* ip) {
@@ -258,12 +341,16 @@ int pn_from_pod(struct __sk_buff* skb) {
   if (!src || src->ifindex != skb->ingress_ifindex || src->flags) return TC_ACT_OK;
   struct pn_pod* pod = bpf_map_lookup_elem(&pn_pods, &daddr);
   if (pod && pod->flags) return TC_ACT_OK;
+  struct flow_seen flow = {};
+  flow_of(ip, end, &flow);
+  __u32 len = skb->len;
   if (conntrack_knows(skb, ip)) return TC_ACT_OK;
   if (!(ip = headers(skb, &eth))) return TC_ACT_OK;
 
   if (pod) {  // same node: bridged, so no TTL change
     __builtin_memcpy(eth->h_dest, pod->mac, ETH_ALEN);
     count(PN_STAT_TO_LOCAL_POD);
+    flow_carried(&flow, len, PN_FLOW_TO_LOCAL_POD);
     return bpf_redirect_peer(pod->ifindex, 0);
   }
 
@@ -272,7 +359,10 @@ int pn_from_pod(struct __sk_buff* skb) {
     struct pn_tunnel* tun = bpf_map_lookup_elem(&pn_tunnels, &key);
     if (tun) {
       int rc = encapsulate(skb, cfg, tun);
-      if (rc == TC_ACT_OK) count(PN_STAT_STACK);
+      if (rc == TC_ACT_OK)
+        count(PN_STAT_STACK);
+      else if (rc != TC_ACT_SHOT)
+        flow_carried(&flow, len, PN_FLOW_ENCAP);
       return rc;
     }
   }
@@ -298,6 +388,7 @@ int pn_from_pod(struct __sk_buff* skb) {
   __builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
   __builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
   count(PN_STAT_TO_REMOTE_NODE);
+  flow_carried(&flow, len, PN_FLOW_ROUTED);
   return bpf_redirect(fib.ifindex, 0);
 }
 

@@ -18,6 +18,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -102,10 +103,14 @@ Result<FastPath> FastPath::open(const std::string& bpf_dir) {
   if (from_pod && from_node) {
     fp.from_pod_ = std::move(*from_pod);
     fp.from_node_ = std::move(*from_node);
-    std::array<std::pair<const char*, UniqueFd*>, 4> maps{{{kPodsMap, &fp.pods_},
+    UniqueFd flows, events, lost;  // only checked: a pin set from before flow events is reloaded
+    std::array<std::pair<const char*, UniqueFd*>, 7> maps{{{kPodsMap, &fp.pods_},
                                                            {kConfigMap, &fp.config_},
                                                            {kTunnelsMap, &fp.tunnels_},
-                                                           {kStatsMap, &fp.stats_}}};
+                                                           {kStatsMap, &fp.stats_},
+                                                           {kFlowsMap, &flows},
+                                                           {kEventsMap, &events},
+                                                           {kEventsLostMap, &lost}}};
     bool all = true;
     for (auto& [name, fd] : maps) {
       auto m = bpf_obj_get(pin(bpf_dir, name));
@@ -349,7 +354,8 @@ Status detach_all() {
 Status remove_pins(const std::string& bpf_dir) {
   std::error_code ec;
   if (!std::filesystem::exists(bpf_dir, ec)) return {};
-  for (const char* name : {kFromPodProgram, kFromNodeProgram, kPodsMap, kConfigMap, kTunnelsMap, kStatsMap}) {
+  for (const char* name : {kFromPodProgram, kFromNodeProgram, kPodsMap, kConfigMap, kTunnelsMap, kStatsMap,
+                           kFlowsMap, kEventsMap, kEventsLostMap}) {
     std::string path = pin(bpf_dir, name);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail("remove " + path);
   }
@@ -360,6 +366,81 @@ Status remove_pins(const std::string& bpf_dir) {
   if (::rmdir(bpf_dir.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY)
     return fail("remove " + bpf_dir);
   return {};
+}
+
+struct FlowEvents::Ring {
+  ring_buffer* rb = nullptr;
+  UniqueFd events, lost;
+  const std::function<void(const FlowEvent&)>* fn = nullptr;
+  ~Ring() {
+    if (rb) ring_buffer__free(rb);
+  }
+};
+
+namespace {
+
+int on_event(void* ctx, void* data, size_t size) {
+  auto* ring = static_cast<FlowEvents::Ring*>(ctx);
+  if (size < sizeof(pn_flow_event) || !ring->fn) return 0;
+  pn_flow_event ev{};
+  std::memcpy(&ev, data, sizeof(ev));
+  FlowEvent out;
+  out.ts_ns = ev.ts_ns;
+  out.saddr = ev.key.saddr;
+  out.daddr = ev.key.daddr;
+  out.sport = ntohs(ev.key.sport);
+  out.dport = ntohs(ev.key.dport);
+  out.proto = ev.key.proto;
+  out.packets = ev.packets;
+  out.bytes = ev.bytes;
+  out.path = ev.path;
+  out.tcp_flags = ev.tcp_flags;
+  (*ring->fn)(out);
+  return 0;
+}
+
+}  // namespace
+
+Result<FlowEvents> FlowEvents::open(const std::string& bpf_dir) {
+  auto ring = std::make_unique<Ring>();
+  PODNET_TRY(events, bpf_obj_get(pin(bpf_dir, kEventsMap)));
+  PODNET_TRY(lost, bpf_obj_get(pin(bpf_dir, kEventsLostMap)));
+  ring->events = std::move(events);
+  ring->lost = std::move(lost);
+  ring->rb = ring_buffer__new(ring->events.get(), on_event, ring.get(), nullptr);
+  if (!ring->rb) return fail("open the ring buffer " + pin(bpf_dir, kEventsMap), errno);
+  FlowEvents out;
+  out.ring_ = std::move(ring);
+  return out;
+}
+
+FlowEvents::FlowEvents() = default;
+FlowEvents::FlowEvents(FlowEvents&&) noexcept = default;
+FlowEvents& FlowEvents::operator=(FlowEvents&&) noexcept = default;
+FlowEvents::~FlowEvents() = default;
+
+Result<size_t> FlowEvents::poll(int timeout_ms, const std::function<void(const FlowEvent&)>& fn) {
+  ring_->fn = &fn;
+  // The programs wake the reader only when the ring is half full: after the wait (woken or not),
+  // everything queued is read.
+  int n = ring_buffer__poll(ring_->rb, timeout_ms);
+  int m = n < 0 && n != -EINTR ? 0 : ring_buffer__consume(ring_->rb);
+  ring_->fn = nullptr;
+  if (n == -EINTR) n = 0;
+  if (n < 0) return fail("read the flow events", -n);
+  if (m < 0) return fail("read the flow events", -m);
+  return static_cast<size_t>(n + m);
+}
+
+Result<uint64_t> FlowEvents::lost() const {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return fail("count possible CPUs", -cpus);
+  std::vector<uint64_t> per_cpu(cpus);
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(ring_->lost.get(), &zero, per_cpu.data()) != 0) return fail("read pn_events_lost");
+  uint64_t sum = 0;
+  for (auto v : per_cpu) sum += v;
+  return sum;
 }
 
 }  // namespace podnet::fastpath

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -95,6 +97,35 @@ Result<uint32_t> attached_program(int ifindex);
 // Detaches pn_from_node and pn_from_pod from every link of the current namespace
 // (`podnet agent --cleanup`).
 Status detach_all();
+
+// A flow report of pn_from_pod (fastpath_abi.h: pn_flow_event), host byte order for ports.
+struct FlowEvent {
+  uint64_t ts_ns = 0;             // CLOCK_MONOTONIC
+  uint32_t saddr = 0, daddr = 0;  // network order
+  uint16_t sport = 0, dport = 0;
+  uint8_t proto = 0;
+  uint32_t packets = 0, bytes = 0;  // since the flow's previous report
+  uint8_t path = 0;                 // PN_FLOW_*
+  uint8_t tcp_flags = 0;
+};
+
+// The reader of the pn_events ring buffer pinned in a bpffs directory (libbpf's ring_buffer), and
+// of pn_events_lost, the reports the ring had no room for. One thread polls it.
+class FlowEvents {
+ public:
+  struct Ring;
+  static Result<FlowEvents> open(const std::string& bpf_dir);
+  FlowEvents(FlowEvents&&) noexcept;
+  FlowEvents& operator=(FlowEvents&&) noexcept;
+  ~FlowEvents();
+  // Waits timeout_ms (less when the ring is half full), then fn for each report queued. Returns how many.
+  Result<size_t> poll(int timeout_ms, const std::function<void(const FlowEvent&)>& fn);
+  Result<uint64_t> lost() const;  // summed over CPUs, since the map was made
+
+ private:
+  FlowEvents();
+  std::unique_ptr<Ring> ring_;
+};
 
 // Reads the per-CPU counters of the pn_stats map pinned in `bpf_dir` (tests, `podnet status`).
 Result<Stats> read_stats(const std::string& bpf_dir);

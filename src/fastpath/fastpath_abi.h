@@ -53,3 +53,41 @@ enum pn_stat {
   PN_STAT_DECAP = 5,           // of TO_LOCAL_POD: a VXLAN packet decapsulated by the program
   PN_STAT_MAX = 6,
 };
+
+// Flow events (`podnet flows`): pn_from_pod reports each connection it carries into the pn_events
+// ring buffer: at its first packet, then at most once a second per flow (with the packets and
+// bytes since the last report), and at once for a TCP FIN or RST. pn_flows remembers, per
+// direction of a connection, what is not reported yet (LRU: the oldest flows make room).
+// A report the ring has no room for is counted in pn_events_lost (per CPU), never waited for.
+enum pn_flow_path {
+  PN_FLOW_TO_LOCAL_POD = 1,  // redirected into a pod of this node
+  PN_FLOW_ENCAP = 2,         // encapsulated in VXLAN towards another node
+  PN_FLOW_ROUTED = 3,        // routed out towards another node (host-gw, or no tunnel entry)
+};
+struct pn_flow_key {
+  __u32 saddr, daddr;  // network order
+  __u16 sport, dport;  // network order
+  __u8 proto;
+  __u8 pad[3];
+};
+struct pn_flow_state {
+  __u64 last_report_ns;
+  __u64 packets;  // not reported yet
+  __u64 bytes;
+};
+struct pn_flow_event {
+  __u64 ts_ns;  // bpf_ktime_get_ns() (CLOCK_MONOTONIC)
+  struct pn_flow_key key;
+  __u32 packets;  // since the flow's last report
+  __u32 bytes;
+  __u8 path;       // enum pn_flow_path
+  __u8 tcp_flags;  // of the packet that sent the report
+  __u8 pad[6];
+};
+#define PN_FLOWS_MAX 65536
+#define PN_EVENTS_BYTES (1 << 20)  // 1 MiB: ~26,000 reports waiting for the agent
+#define PN_FLOW_REPORT_NS 1000000000ULL
+#define PN_TCP_FIN 0x01
+#define PN_TCP_SYN 0x02
+#define PN_TCP_RST 0x04
+#define PN_TCP_ACK 0x10

@@ -9,5 +9,8 @@ inline constexpr const char* kPodsMap = "pn_pods";               // written by p
 inline constexpr const char* kConfigMap = "pn_config";
 inline constexpr const char* kTunnelsMap = "pn_tunnels";
 inline constexpr const char* kStatsMap = "pn_stats";
+inline constexpr const char* kFlowsMap = "pn_flows";             // per-flow report state
+inline constexpr const char* kEventsMap = "pn_events";           // flow reports (ring buffer)
+inline constexpr const char* kEventsLostMap = "pn_events_lost";  // reports the ring had no room for
 
 }  // namespace podnet::fastpath

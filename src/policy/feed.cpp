@@ -125,6 +125,8 @@ std::string PolicyFeed::describe(const DeniedPacket& d) const {
 void PolicyFeed::run_denial_log(NflogReader& reader) {
   auto log = [this](const DeniedPacket& d) {
     spdlog::warn("{}", describe(d));
+    if (denial_observer_)
+      denial_observer_(d, selected_by((d.direction == "ingress" ? d.dst : d.src).to_string()));
     std::lock_guard l(mu_);
     ++admits_.denials_logged;
   };

@@ -36,6 +36,11 @@ class PolicyFeed {
   // local pod with the policies selecting it, and the peer pod when it is one. Until stop().
   void run_denial_log(NflogReader& reader);
   std::string describe(const DeniedPacket& d) const;  // that log line (takes the lock)
+  // Also called for each logged packet, with the policies selecting its local pod (`podnet flows`).
+  // Set before run_denial_log starts.
+  void set_denial_observer(std::function<void(const DeniedPacket&, const std::string& policies)> fn) {
+    denial_observer_ = std::move(fn);
+  }
 
   // This node's pod ranges (from its Node's podCIDRs); thread-safe.
   void set_own_ranges(std::vector<IpPrefix> ranges);
@@ -68,6 +73,7 @@ class PolicyFeed {
   Enforcer& e_;
   Handler pods_, namespaces_, policies_;
   std::function<void(const TableState&)> after_sync_;
+  std::function<void(const DeniedPacket&, const std::string&)> denial_observer_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool synced_[3] = {false, false, false};

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -175,8 +176,8 @@ Result<uint32_t> pinned_prog_id(const std::string& dir, const char* name) {
 // ---------------------------------------------------------------------------------------------
 // 1. The loader.
 
-constexpr const char* kAllPins[] = {kFromPodProgram, kFromNodeProgram, kPodsMap,
-                                    kConfigMap,      kTunnelsMap,      kStatsMap};
+constexpr const char* kAllPins[] = {kFromPodProgram, kFromNodeProgram, kPodsMap,   kConfigMap,    kTunnelsMap,
+                                    kStatsMap,       kFlowsMap,        kEventsMap, kEventsLostMap};
 
 TEST(FastPathLoader, OpenMountsPinsReusesAndRemovePinsCleansUp) {
   ASSERT_EQ(::geteuid(), 0u) << "bpf tests need root";
@@ -748,6 +749,58 @@ TEST_F(FastPathDatapath, PodToPodIsFastAndServiceRepliesGoThroughConntrack) {
   ASSERT_TRUE(a_talks_to(b().ip, kServerPort));
   auto fast_again = fp->stats();
   EXPECT_GE(fast_again->to_local_pod, cleared->to_local_pod + 6);
+}
+
+// Flow reports (`podnet flows`): one TCP connection carried by the fast path is reported in the
+// pn_events ring buffer at its first packet each way (SYN, SYN+ACK), and again at the FIN, with
+// the packets counted in between; nothing is lost; a connection through the stack (the Service)
+// is not reported by the fast path.
+TEST_F(FastPathDatapath, CarriedConnectionsAreReportedInTheRingBuffer) {
+  auto fp = open_configured();
+  ASSERT_TRUE(fp) << fp.error().message();
+  std::map<int, netlink::Mac> attached;
+  auto n = node_->run([&] { return fp->attach_pods(attached); });
+  ASSERT_TRUE(n && *n == 2u);
+  auto events = FlowEvents::open(dir_.path());
+  ASSERT_TRUE(events) << events.error().message();
+
+  ASSERT_TRUE(a_talks_to(b().ip, kServerPort));
+  ASSERT_TRUE(a_talks_to("10.96.77.77", 80));  // DNATed in the stack: no fast-path report
+  const uint32_t a_ip = ipv4_be32(ip(a().ip.c_str())), b_ip = ipv4_be32(ip(b().ip.c_str()));
+  std::vector<FlowEvent> got;
+  std::function<void(const FlowEvent&)> keep = [&](const FlowEvent& e) { got.push_back(e); };
+  bool fin_out = false, fin_back = false;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+       std::chrono::steady_clock::now() < deadline && !(fin_out && fin_back);) {
+    auto r = events->poll(100, keep);
+    ASSERT_TRUE(r) << r.error().message();
+    fin_out = fin_back = false;
+    for (const auto& e : got) {
+      fin_out |= e.saddr == a_ip && (e.tcp_flags & PN_TCP_FIN);
+      fin_back |= e.saddr == b_ip && (e.tcp_flags & PN_TCP_FIN);
+    }
+  }
+  EXPECT_TRUE(fin_out && fin_back) << got.size() << " reports";
+  uint64_t out_packets = 0;
+  bool syn = false, synack = false;
+  for (const auto& e : got) {
+    EXPECT_EQ(e.proto, IPPROTO_TCP);
+    EXPECT_EQ(e.path, PN_FLOW_TO_LOCAL_POD);
+    EXPECT_TRUE((e.saddr == a_ip && e.daddr == b_ip) || (e.saddr == b_ip && e.daddr == a_ip));
+    if (e.saddr == a_ip) {
+      EXPECT_EQ(e.dport, kServerPort);
+      out_packets += e.packets;
+      syn |= e.tcp_flags == PN_TCP_SYN && e.packets == 1;
+    } else {
+      EXPECT_EQ(e.sport, kServerPort);
+      synack |= e.tcp_flags == (PN_TCP_SYN | PN_TCP_ACK);
+    }
+  }
+  EXPECT_TRUE(syn && synack);
+  EXPECT_GE(out_packets, 4u);  // SYN, ACK, ping, FIN at least
+  auto lost = events->lost();
+  ASSERT_TRUE(lost) << lost.error().message();
+  EXPECT_EQ(*lost, 0u);
 }
 
 }  // namespace

@@ -23,6 +23,21 @@ TEST(NodeQueryTest, AcceptsEachQueryWithItsParameters) {
   r = parse_node_query("/podnet/v1/fastpath?dst=fd00%3A%3A1");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->dst->to_string(), "fd00::1");
+  r = parse_node_query("/podnet/v1/flows?since=30");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->kind, NodeQueryKind::kFlows);
+  EXPECT_EQ(r->since_seconds, 30);
+  r = parse_node_query("/podnet/v1/flows");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->since_seconds, 300);  // the default window
+}
+
+TEST(NodeQueryTest, FlowsWindowIsWholeSecondsUpToADay) {
+  for (const char* bad : {"since=-1", "since=86401", "since=1e3", "since=", "since=5m",
+                          "since=99999999999999999999", "dst=10.0.0.1"})
+    EXPECT_FALSE(parse_node_query(std::string("/podnet/v1/flows?") + bad)) << bad;
+  EXPECT_TRUE(parse_node_query("/podnet/v1/flows?since=86400"));
+  EXPECT_TRUE(parse_node_query("/podnet/v1/flows?since=0"));
 }
 
 TEST(NodeQueryTest, RefusesWhatItDoesNotKnowWithAStatusAndAReason) {
