@@ -7,15 +7,15 @@
 #include <memory>
 #include <string>
 
-#include "client/https_client.h"
 #include "common/error.h"
 #include "common/ip.h"
+#include "k8s/api_client.h"
 #include "k8s/model.h"
 
 namespace podnet::agent {
 
 struct PodRunnerContext {
-  client::HttpsApiClient& api;
+  k8s::ApiClient& api;
   std::string node_name;
   IpAddress node_ip;
   std::string state_dir;      // pods go under <state-dir>/pods/<uid>/
