@@ -90,21 +90,8 @@ int run(int pods, bool pod_mounts) {
   TlsClient admin((*server)->port(), *ca, podnet::apiserver::KeyPair{*crt, *key});
   auto access = podnet::client::load_kubeconfig((*server)->kubeconfig_path());
   auto reads = podnet::client::HttpsApiClient::create(*access);
-  podnet::runtime::ClientPodApi api(
-      **reads,
-      [&](const std::string& m, const std::string& path,
-          const json::value& body) -> podnet::Result<json::value> {
-        namespace http = boost::beast::http;
-        // Events (POST, PATCH) over the kept-alive client, as the agent sends them.
-        if (m == "POST") return (*reads)->create(path, body);
-        if (m == "PATCH") return (*reads)->patch(path, podnet::client::PatchType::kStrategicMerge, body);
-        auto verb = m == "PUT" ? http::verb::put : m == "DELETE" ? http::verb::delete_ : http::verb::get;
-        auto r = admin.request(verb, path, body.is_null() ? "" : json::serialize(body));
-        if (r.status == 0) return podnet::fail_msg(r.error);
-        if (r.status >= 300) return std::unexpected(podnet::runtime::http_error(r.status, m + " " + path));
-        return r.json();
-      },
-      "node1");
+  // Every pod write over the kept-alive client, as the agent sends them.
+  podnet::runtime::ClientPodApi api(**reads, "node1");
 
   std::filesystem::create_directories(dir + "/cni");
   json::object ipam{{"type", "podnet"},

@@ -11,7 +11,9 @@ Fails (exit 1) when
   - the allowed graph has a cycle;
   - the picture in docs/architecture.md is not the one generated from the real edges (--write redraws it);
   - a tracked debt count grew past the number recorded in docs/architecture.md (the ratchet);
-  - a forbidden pattern (a debt paid off to zero) is back, e.g. `kind == "Pod"` in the API server.
+  - a forbidden pattern (a debt paid off to zero) is back, e.g. `kind == "Pod"` in the API server;
+  - a one-of-a-kind definition (the one client interface, the one PatchType) is not exactly once in
+    its home file, or appears anywhere else.
 Usage: check-layering.py [--root DIR] [--write]
 """
 import argparse
@@ -144,7 +146,21 @@ def count(root, paths, regex):
 DEBT_COUNTERS = {
     "list-watch-client-interfaces": (["src"], r"\bclass\s+(?:ApiClient|ObjectClient)\b\s*\{"),
     "informers": (["src"], r"\bclass\s+(?:Informer|ObjectCache)\b\s*\{"),
-    "patch-type-enums": (["src"], r"\benum\s+class\s+PatchType\b"),
+}
+
+# Definitions there is exactly one of: the pattern must match once in its home file and nowhere
+# else in src/ (a second enum or interface fails, naming the file and line).
+ONE_OF_A_KIND = {
+    "patch-type-enums": (
+        r"\benum\s+(?:class|struct)\s+PatchType\b",
+        "src/k8s/api_client.h",
+        "PatchType is defined once, in src/k8s/api_client.h: use k8s::PatchType",
+    ),
+    "api-client-interface": (
+        r"\bclass\s+ApiClient\b\s*(?:final\s*)?\{",
+        "src/k8s/api_client.h",
+        "the client interface is k8s::ApiClient (src/k8s/api_client.h): implement it, do not define another",
+    ),
 }
 
 # Debts paid off to zero: any occurrence fails, naming the file and what to do instead.
@@ -243,6 +259,18 @@ def main():
             errors.append(f"forbidden '{name}' at {os.path.relpath(path, root)}:{line}: {why}")
         if name in debt:
             errors.append(f"{DOC}: '{name}' is paid off (a forbidden pattern now): remove its debt line")
+
+    for name, (regex, home, why) in ONE_OF_A_KIND.items():
+        at_home = 0
+        for path, line in matches(root, ["src"], regex):
+            if os.path.relpath(path, root) == home:
+                at_home += 1
+            else:
+                errors.append(f"forbidden '{name}' at {os.path.relpath(path, root)}:{line}: {why}")
+        if at_home != 1:
+            errors.append(f"'{name}': {home} must define it exactly once (found {at_home})")
+        if name in debt:
+            errors.append(f"{DOC}: '{name}' is one of a kind now (a forbidden pattern): remove its debt line")
 
     for e in errors:
         print("check-layering: " + e, file=sys.stderr)

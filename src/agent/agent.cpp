@@ -233,7 +233,7 @@ class Agent::SliceHandler : public client::InformerHandler {
   client::InformerHandler* dns_;
 };
 
-Agent::Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options)
+Agent::Agent(k8s::ApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options)
     : api_(api),
       kernel_(kernel),
       proxier_(proxier),
@@ -278,15 +278,15 @@ Status Agent::register_node() {
       remembered = n->vtep_mac;
       before = std::move(*n);
     }
-  } else if (!client::is_not_found(existing.error())) {
+  } else if (!k8s::is_not_found(existing.error())) {
     return std::unexpected(existing.error());
   }
   PODNET_TRY(mac, reconciler_.prepare(remembered));
   opts_.node.vtep_mac = mac;
   auto created = api_.create("/api/v1/nodes", node_object(opts_.node));
   if (!created) {
-    if (!client::is_already_exists(created.error())) return std::unexpected(created.error());
-    PODNET_TRY(patched, api_.patch(path, client::PatchType::kMerge, metadata_patch(opts_.node)));
+    if (!k8s::is_already_exists(created.error())) return std::unexpected(created.error());
+    PODNET_TRY(patched, api_.patch(path, k8s::PatchType::kMerge, metadata_patch(opts_.node)));
     (void)patched;
   }
   {
@@ -309,7 +309,7 @@ Status Agent::post_status() {
     patch = status_patch(opts_.node, now, ready_since_, network_ready_);
   }
   PODNET_TRY(answer, api_.patch("/api/v1/nodes/" + opts_.node.name + "/status",
-                                client::PatchType::kStrategicMerge, patch));
+                                k8s::PatchType::kStrategicMerge, patch));
   (void)answer;
   return {};
 }

@@ -17,7 +17,6 @@
 #include "agent/node.h"
 #include "agent/pod_runner.h"
 #include "agent/reconciler.h"
-#include "client/https_client.h"
 #include "client/informer.h"
 #include "dns/feed.h"
 #include "dns/metrics.h"
@@ -62,7 +61,7 @@ inline constexpr const char* kDnsServiceKey = "kube-system/kube-dns";
 class Agent {
  public:
   // `proxier`: the embedded service proxy (null: none). All references outlive the agent.
-  Agent(client::HttpsApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options);
+  Agent(k8s::ApiClient& api, NetKernel& kernel, proxy::Proxier* proxier, AgentOptions options);
   ~Agent();
 
   // Blocks until stop() (0 errors) or a fatal start-up error. Leaves the kernel state in place.
@@ -92,7 +91,7 @@ class Agent {
   void stop_dns_server();
   bool wait_locked(std::unique_lock<std::mutex>& l, std::chrono::milliseconds d);
 
-  client::HttpsApiClient& api_;
+  k8s::ApiClient& api_;
   NetKernel& kernel_;
   proxy::Proxier* proxier_;
   AgentOptions opts_;

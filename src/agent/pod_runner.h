@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "client/https_client.h"
 #include "common/error.h"
 #include "common/ip.h"
+#include "k8s/api_client.h"
 #include "k8s/model.h"
 
 namespace podnet::agent {
@@ -17,7 +17,7 @@ namespace podnet::agent {
 class FlowLog;
 
 struct PodRunnerContext {
-  client::HttpsApiClient& api;
+  k8s::ApiClient& api;
   std::string node_name;
   IpAddress node_ip;
   std::string state_dir;      // pods go under <state-dir>/pods/<uid>/

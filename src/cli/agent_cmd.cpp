@@ -14,6 +14,7 @@
 #include "agent/system_info.h"
 #include "cli/node_flags.h"
 #include "cli/signal_waiter.h"
+#include "client/https_client.h"
 #include "client/kubeconfig.h"
 #include "common/time.h"
 #include "dns/names.h"

@@ -13,20 +13,12 @@
 namespace podnet::cli {
 namespace {
 
-namespace json = boost::json;
-
 // Starts the PodManager in run() and stops it (containers keep running) when stop() is called.
 class PodManagerRunner final : public agent::PodRunner {
  public:
   PodManagerRunner(const agent::PodRunnerContext& ctx, const runtime::LogServerTls& tls,
                    const agent::NodeApiConfig& node_api)
-      : http_(ctx.api),
-        api_(
-            ctx.api,
-            [this](const std::string& m, const std::string& p, const json::value& b) {
-              return request(m, p, b);
-            },
-            ctx.node_name) {
+      : api_(ctx.api, ctx.node_name) {
     options_.node_name = ctx.node_name;
     options_.node_ip = ctx.node_ip.to_string();
     options_.state_dir = ctx.state_dir;
@@ -64,19 +56,6 @@ class PodManagerRunner final : public agent::PodRunner {
   }
 
  private:
-  Result<json::value> request(const std::string& method, const std::string& path, const json::value& body) {
-    if (method == "GET") return http_.get(path);
-    if (method == "PUT") return http_.update(path, body);
-    if (method == "POST") return http_.create(path, body);
-    if (method == "PATCH") return http_.patch(path, client::PatchType::kStrategicMerge, body);
-    if (method == "DELETE") {
-      if (auto done = http_.remove(path, body); !done) return std::unexpected(done.error());
-      return json::value();
-    }
-    return fail_msg("pod runner: unsupported method " + method);
-  }
-
-  client::HttpsApiClient& http_;
   runtime::ClientPodApi api_;
   runtime::PodManagerOptions options_;
   std::mutex mu_;

@@ -18,7 +18,6 @@
 #include <thread>
 
 #include "cli/cluster_cmds.h"
-#include "client/api_client.h"
 #include "cluster/processes.h"
 #include "cluster/supervision.h"
 #include "cluster/teardown.h"
@@ -26,6 +25,7 @@
 #include "cluster/views.h"
 #include "common/files.h"
 #include "common/ip.h"
+#include "k8s/api_client.h"
 
 namespace podnet::cli {
 namespace {
@@ -281,12 +281,12 @@ class Up {
   std::optional<Failed> ensure_cluster_dns_service() {
     const std::string ns_path = "/api/v1/namespaces/kube-system";
     if (auto ns = client_->get(ns_path); !ns) {
-      if (!client::is_not_found(ns.error())) return Failed{"namespace kube-system: " + ns.error().message()};
+      if (!k8s::is_not_found(ns.error())) return Failed{"namespace kube-system: " + ns.error().message()};
       auto created =
           client_->create("/api/v1/namespaces", boost::json::object{{"apiVersion", "v1"},
                                                                     {"kind", "Namespace"},
                                                                     {"metadata", {{"name", "kube-system"}}}});
-      if (!created && !client::is_already_exists(created.error()))
+      if (!created && !k8s::is_already_exists(created.error()))
         return Failed{"namespace kube-system: " + created.error().message()};
     }
     const std::string ip = layout_.cluster_dns().to_string();
@@ -300,7 +300,7 @@ class Up {
           kept(true));
       return std::nullopt;
     }
-    if (!client::is_not_found(existing.error()))
+    if (!k8s::is_not_found(existing.error()))
       return Failed{"service kube-system/kube-dns: " + existing.error().message()};
     say("* cluster DNS: service kube-system/kube-dns " + ip + " (dns 53/UDP, dns-tcp 53/TCP)");
     boost::json::value labels = boost::json::object{{"k8s-app", "kube-dns"}};
@@ -317,7 +317,7 @@ class Up {
              {{"selector", labels},
               {"clusterIP", ip},
               {"ports", boost::json::array{port("dns", "UDP"), port("dns-tcp", "TCP")}}}}});
-    if (!created && !client::is_already_exists(created.error()))
+    if (!created && !k8s::is_already_exists(created.error()))
       return Failed{"service kube-system/kube-dns " + ip + ": " + created.error().message()};
     return std::nullopt;
   }

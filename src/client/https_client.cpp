@@ -29,6 +29,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 namespace ssl = asio::ssl;
+using k8s::kAlreadyExists;
+using k8s::kConflict;
+using k8s::kExpired;
+using k8s::kNotFound;
+using k8s::ListPage;
+using k8s::PatchType;
+using k8s::WatchEvent;
+using k8s::WatchStream;
 using tcp = asio::ip::tcp;
 
 Result<ServerUrl> parse_server_url(const std::string& url) {

@@ -13,6 +13,8 @@
 namespace podnet::client {
 
 namespace json = boost::json;
+using k8s::WatchEvent;
+using k8s::WatchStream;
 
 void Informer::run() {
   while (!stopped()) {
@@ -91,7 +93,7 @@ Status Informer::list() {
 Status Informer::watch() {
   auto opened = client_.watch(opts_.path, rv_);
   if (!opened) {
-    if (is_expired(opened.error())) {
+    if (k8s::is_expired(opened.error())) {
       needs_list_ = true;
       return {};
     }

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-#include "client/api_client.h"
+#include "k8s/api_client.h"
 
 namespace podnet::client {
 
@@ -30,7 +30,7 @@ struct InformerOptions {
 
 class Informer {
  public:
-  Informer(ApiClient& client, InformerHandler& handler, InformerOptions options)
+  Informer(k8s::ApiClient& client, InformerHandler& handler, InformerOptions options)
       : client_(client), handler_(handler), opts_(std::move(options)), backoff_(opts_.initial_backoff) {}
 
   // step() until stop(), waiting with exponential backoff after failures.
@@ -53,7 +53,7 @@ class Informer {
   Status watch();
   bool stopped();
 
-  ApiClient& client_;
+  k8s::ApiClient& client_;
   InformerHandler& handler_;
   InformerOptions opts_;
   // The last known object by key, for relists: what is gone from a fresh LIST is delivered as a
@@ -74,7 +74,7 @@ class Informer {
   std::mutex mu_;  // guards the two below, which stop() touches from another thread
   std::condition_variable cv_;
   bool stop_ = false;
-  WatchStream* active_ = nullptr;
+  k8s::WatchStream* active_ = nullptr;
 };
 
 }  // namespace podnet::client

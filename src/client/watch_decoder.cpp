@@ -7,6 +7,7 @@
 namespace podnet::client {
 
 namespace json = boost::json;
+using k8s::WatchEvent;
 
 Status WatchDecoder::feed(std::string_view bytes) {
   while (!bytes.empty()) {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "client/api_client.h"
+#include "k8s/api_client.h"
 
 namespace podnet::client {
 
@@ -16,18 +16,18 @@ class WatchDecoder {
   // stream: the caller drops the connection and resumes from the last good resourceVersion.
   Status feed(std::string_view bytes);
   bool has_event() const { return !events_.empty(); }
-  WatchEvent pop();
+  k8s::WatchEvent pop();
   // Bytes of an unfinished line (at the end of the stream, a truncated event).
   size_t pending_bytes() const { return partial_.size(); }
 
  private:
   Status decode_line(std::string_view line);
   std::string partial_;
-  std::deque<WatchEvent> events_;
+  std::deque<k8s::WatchEvent> events_;
 };
 
 // Parses one watch event object {"type": ..., "object": {...}}.
-Result<WatchEvent> parse_watch_event(std::string_view json_text);
+Result<k8s::WatchEvent> parse_watch_event(std::string_view json_text);
 // The HTTP-style code of an ERROR event's Status object (410 for Expired), 0 when absent.
 int status_code(const boost::json::value& status);
 // metadata.resourceVersion of an object, empty when absent.

@@ -90,7 +90,7 @@ ApiResult<json::value> StoreObjectClient::update_status(const std::string& ns, c
 }
 ApiResult<json::value> StoreObjectClient::patch(const std::string& ns, const std::string& name,
                                                 const json::value& merge_patch) {
-  return objects_.patch(type_, ns, name, apiserver::PatchType::kMerge, merge_patch, Subresource::kNone);
+  return objects_.patch(type_, ns, name, k8s::PatchType::kMerge, merge_patch, Subresource::kNone);
 }
 ApiResult<json::value> StoreObjectClient::remove(const std::string& ns, const std::string& name) {
   return objects_.remove(type_, ns, name, "");

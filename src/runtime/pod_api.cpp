@@ -18,23 +18,23 @@ std::string ClientPodApi::pods_path() const {
   return "/api/v1/pods?fieldSelector=spec.nodeName%3D" + node_;
 }
 
-Result<json::value> ClientPodApi::write(const std::string& method, const std::string& path,
-                                        const json::value& body) {
+template <typename F>
+auto ClientPodApi::limited(F call) -> decltype(call()) {
   in_flight_.acquire();
   struct Release {
     std::counting_semaphore<64>& s;
     ~Release() { s.release(); }
   } release{in_flight_};
-  return writes_(method, path, body);
+  return call();
 }
 
 Result<json::value> ClientPodApi::get_pod(const std::string& ns, const std::string& name) {
-  return write("GET", "/api/v1/namespaces/" + ns + "/pods/" + name, json::value());
+  return limited([&] { return api_.get("/api/v1/namespaces/" + ns + "/pods/" + name); });
 }
 
 Result<json::value> ClientPodApi::update_status(const json::value& pod) {
   std::string ns = meta(pod, "namespace"), name = meta(pod, "name");
-  return write("PUT", "/api/v1/namespaces/" + ns + "/pods/" + name + "/status", pod);
+  return limited([&] { return api_.update_status("/api/v1/namespaces/" + ns + "/pods/" + name, pod); });
 }
 
 Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, const std::string& uid) {
@@ -42,7 +42,7 @@ Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, 
                                   {"apiVersion", "v1"},
                                   {"gracePeriodSeconds", 0},
                                   {"preconditions", json::object{{"uid", uid}}}};
-  auto r = write("DELETE", "/api/v1/namespaces/" + ns + "/pods/" + name, body);
+  auto r = limited([&] { return api_.remove("/api/v1/namespaces/" + ns + "/pods/" + name, body); });
   // 409: the uid precondition failed, so a new pod of the same name holds it; ours is gone.
   if (!r && r.error().code != kNotFound && r.error().code != kConflict) return std::unexpected(r.error());
   return {};
@@ -51,12 +51,12 @@ Status ClientPodApi::delete_pod(const std::string& ns, const std::string& name, 
 // Events do not wait for the in-flight slots: one recorder thread writes them one at a time, and
 // pod status writes should not queue behind them.
 Result<json::value> ClientPodApi::create_event(const std::string& ns, const json::value& event) {
-  return writes_("POST", "/api/v1/namespaces/" + ns + "/events", event);
+  return api_.create("/api/v1/namespaces/" + ns + "/events", event);
 }
 
 Result<json::value> ClientPodApi::patch_event(const std::string& ns, const std::string& name,
                                               const json::value& patch) {
-  return writes_("PATCH", "/api/v1/namespaces/" + ns + "/events/" + name, patch);
+  return api_.patch("/api/v1/namespaces/" + ns + "/events/" + name, k8s::PatchType::kStrategicMerge, patch);
 }
 
 namespace {
@@ -68,8 +68,8 @@ k8s::SinkResult<json::value> to_sink(Result<json::value> r) {
   if (e.code == kNotFound) kind = Kind::kNotFound;
   // The codes the client gives HTTP answers (api_client.h) and 0 (another status) are the server's
   // word; other system errors are the connection's.
-  else if (e.code != 0 && e.code != kConflict && e.code != client::kAlreadyExists &&
-           e.code != client::kExpired && e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
+  else if (e.code != 0 && e.code != kConflict && e.code != k8s::kAlreadyExists && e.code != k8s::kExpired &&
+           e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
     kind = Kind::kUnavailable;
   return std::unexpected(k8s::SinkError{kind, e.message()});
 }
@@ -82,11 +82,6 @@ k8s::SinkResult<json::value> PodApiEventSink::create(const std::string& ns, cons
 k8s::SinkResult<json::value> PodApiEventSink::patch(const std::string& ns, const std::string& name,
                                                     const json::value& patch) {
   return to_sink(api_.patch_event(ns, name, patch));
-}
-
-Error http_error(unsigned status, const std::string& what) {
-  int code = status == 409 ? kConflict : status == 404 ? kNotFound : 0;
-  return Error{code, what + ": HTTP " + std::to_string(status)};
 }
 
 }  // namespace podnet::runtime

@@ -1,30 +1,29 @@
 // What the kubelet role needs from the Kubernetes API, as a small interface: list/watch the pods
 // bound to one node, write a pod's status, and remove a pod object once its containers are gone.
-// ClientPodApi implements it over the client module's ApiClient (reads) plus a request function
-// for writes (HttpsApiClient's generic request, or a test client), at most a few at a time.
+// ClientPodApi implements it over the one client interface, k8s::ApiClient (HttpsApiClient on a
+// node), with at most a few pod writes at a time.
 #pragma once
 
 #include <boost/json/value.hpp>
-#include <functional>
 #include <memory>
 #include <semaphore>
 #include <string>
 
-#include "client/api_client.h"
 #include "common/error.h"
+#include "k8s/api_client.h"
 #include "k8s/event_recorder.h"
 
 namespace podnet::runtime {
 
 // Error code of a write that hit a newer resourceVersion (HTTP 409) and of a missing object (404).
-inline constexpr int kConflict = client::kConflict;
-inline constexpr int kNotFound = client::kNotFound;
+inline constexpr int kConflict = k8s::kConflict;
+inline constexpr int kNotFound = k8s::kNotFound;
 
 class PodApi {
  public:
   virtual ~PodApi() = default;
   // LIST/WATCH over /api/v1/pods?fieldSelector=spec.nodeName=<node>: what an Informer consumes.
-  virtual client::ApiClient& pods_client() = 0;
+  virtual k8s::ApiClient& pods_client() = 0;
   virtual std::string pods_path() const = 0;
   virtual Result<boost::json::value> get_pod(const std::string& ns, const std::string& name) = 0;
   // PUT .../pods/<name>/status with `pod` (metadata.resourceVersion set): kConflict when stale.
@@ -37,18 +36,11 @@ class PodApi {
                                                  const boost::json::value& patch) = 0;
 };
 
-// One HTTP request: method ("PUT", "DELETE", "POST", "PATCH": a strategic merge patch), path with
-// query, JSON body (null: none). The result is the response's JSON; failures carry kConflict /
-// kNotFound for 409 / 404.
-using ApiRequestFn = std::function<Result<boost::json::value>(
-    const std::string& method, const std::string& path, const boost::json::value& body)>;
-
 class ClientPodApi : public PodApi {
  public:
-  ClientPodApi(client::ApiClient& reads, ApiRequestFn writes, std::string node_name)
-      : reads_(reads), writes_(std::move(writes)), node_(std::move(node_name)) {}
+  ClientPodApi(k8s::ApiClient& api, std::string node_name) : api_(api), node_(std::move(node_name)) {}
 
-  client::ApiClient& pods_client() override { return reads_; }
+  k8s::ApiClient& pods_client() override { return api_; }
   std::string pods_path() const override;
   Result<boost::json::value> get_pod(const std::string& ns, const std::string& name) override;
   Result<boost::json::value> update_status(const boost::json::value& pod) override;
@@ -58,19 +50,16 @@ class ClientPodApi : public PodApi {
                                          const boost::json::value& patch) override;
 
  private:
-  Result<boost::json::value> write(const std::string& method, const std::string& path,
-                                   const boost::json::value& body);
+  // Runs `call` in one of the in-flight slots.
+  template <typename F>
+  auto limited(F call) -> decltype(call());
 
-  client::ApiClient& reads_;
-  ApiRequestFn writes_;
+  k8s::ApiClient& api_;
   std::string node_;
   // A burst of pod starts (one worker thread each) would otherwise open a connection, and pay a
   // TLS handshake, per concurrent request: a few kept-alive ones in turn are faster.
   std::counting_semaphore<64> in_flight_{6};
 };
-
-// Maps an HTTP status to the error codes above (for ApiRequestFn implementations).
-Error http_error(unsigned status, const std::string& what);
 
 // The node's events go to the API through PodApi. Errors the server answered with are final; a
 // system error (no connection, a timeout) is worth another try.

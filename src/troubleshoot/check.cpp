@@ -516,7 +516,7 @@ class Check {
         "/api/v1/namespaces/" + plan_.ns + "/pods",
         json::object{{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"gracePeriodSeconds", 0}});
     auto st = api_->remove("/api/v1/namespaces/" + plan_.ns);
-    if (!st && !client::is_not_found(st.error()))
+    if (!st && !k8s::is_not_found(st.error()))
       std::fprintf(stderr, "podnet check: delete namespace %s: %s\n", plan_.ns.c_str(),
                    st.error().message().c_str());
     const auto deadline = Clock::now() + 30s;
@@ -525,7 +525,7 @@ class Check {
       auto pods = api_->get("/api/v1/namespaces/" + plan_.ns + "/pods");
       bool pods_gone = pods && (!at(*pods, {"items"}) || !at(*pods, {"items"})->is_array() ||
                                 at(*pods, {"items"})->get_array().empty());
-      if (!ns && client::is_not_found(ns.error()) && (pods_gone || !pods)) return;
+      if (!ns && k8s::is_not_found(ns.error()) && (pods_gone || !pods)) return;
       std::this_thread::sleep_for(200ms);
     }
     std::fprintf(stderr, "podnet check: namespace %s still there after 30 s\n", plan_.ns.c_str());

@@ -285,7 +285,7 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
     })) << logs();
     json::value p = json::parse(R"({"spec":{"podCIDR":"10.244.)" + std::to_string(i) +
                                 R"(.0/24","podCIDRs":["10.244.)" + std::to_string(i) + R"(.0/24"]}})");
-    auto patched = api([&] { return api_->patch("/api/v1/nodes/" + name, client::PatchType::kMerge, p); });
+    auto patched = api([&] { return api_->patch("/api/v1/nodes/" + name, k8s::PatchType::kMerge, p); });
     ASSERT_TRUE(patched) << patched.error().message();
   }
   // Registration as CONTRACTS.md has it.
@@ -342,7 +342,7 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   ASSERT_TRUE(api([&] { return api_->create("/api/v1/nodes", node3); }));
   ASSERT_TRUE(api([&] {
     return api_->patch(
-        "/api/v1/nodes/node3/status", client::PatchType::kMerge,
+        "/api/v1/nodes/node3/status", k8s::PatchType::kMerge,
         json::parse(R"({"status":{"addresses":[{"type":"InternalIP","address":"192.168.77.13"}]}})"));
   }));
   auto route3 = [&](int i) { return nodes_[i - 1]->output("ip route show 10.244.3.0/24"); };
@@ -410,7 +410,7 @@ TEST_P(AgentEndToEnd, PodsAcrossNodesRestartNodeRemovalAndLoadBalancer) {
   // status must not make a node answer ARP for it.
   const std::string outside = "192.168.77.1";
   auto st = api([&] {
-    return api_->patch("/api/v1/namespaces/default/services/lb/status", client::PatchType::kMerge,
+    return api_->patch("/api/v1/namespaces/default/services/lb/status", k8s::PatchType::kMerge,
                        json::parse(R"({"status":{"loadBalancer":{"ingress":[{"ip":")" + lb4 +
                                    R"("},{"ip":")" + lb6 + R"("},{"ip":")" + outside + R"("}]}}})"));
   });
@@ -499,7 +499,7 @@ TEST_P(AgentEndToEnd, PodRunningAgentIsNotReadyUntilItsNetworkIsUp) {
   EXPECT_NE(::access((state_dir(1) + "/cni/10-podnet.conflist").c_str(), F_OK), 0);
 
   json::value p = json::parse(R"({"spec":{"podCIDR":"10.244.1.0/24","podCIDRs":["10.244.1.0/24"]}})");
-  ASSERT_TRUE(api([&] { return api_->patch("/api/v1/nodes/node1", client::PatchType::kMerge, p); }));
+  ASSERT_TRUE(api([&] { return api_->patch("/api/v1/nodes/node1", k8s::PatchType::kMerge, p); }));
   ASSERT_TRUE(eventually([&] { return ready().first == "True"; })) << logs();
   EXPECT_EQ(ready().second, "KubeletReady");
   EXPECT_EQ(nodes_[0]->output("cat /proc/sys/net/bridge/bridge-nf-call-iptables "

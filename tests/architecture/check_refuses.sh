@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ArchitectureLayeringRefuses: scripts/check-layering.py fails on a forbidden include, a forbidden
-# link, a grown debt counter and a forbidden pattern (a kind compare in the API server), each
-# injected into a copy of the tree.
+# link, a grown debt counter, a forbidden pattern (a kind compare in the API server) and a second
+# definition of a one-of-a-kind type (PatchType, the ApiClient interface), each injected into a copy
+# of the tree.
 set -euo pipefail
 src=$1
 tmp=$(mktemp -d /tmp/pn-layering-XXXXXX)
@@ -29,7 +30,16 @@ sed -i 's/target_link_libraries(podnet_storage PUBLIC podnet_common/target_link_
 expect_fail "storage linking apiserver" "forbidden edge storage -> apiserver"
 copy
 printf '\nstruct X { enum class PatchType { kA }; };\n' >>"$tmp/t/src/client/informer.h"
-expect_fail "a third PatchType" "debt 'patch-type-enums' grew"
+expect_fail "a second PatchType" "forbidden 'patch-type-enums' at src/client/informer.h:"
+copy
+printf '\nnamespace podnet::dns { class Informer {}; }\n' >>"$tmp/t/src/dns/feed.h"
+expect_fail "a third informer" "debt 'informers' grew"
+copy
+printf '\nnamespace podnet::controllers { class ApiClient {}; }\n' >>"$tmp/t/src/controllers/object_client.h"
+expect_fail "a second client interface named ApiClient" "forbidden 'api-client-interface' at src/controllers/object_client.h:"
+copy
+sed -i 's/^enum class PatchType /enum class PatchTypes /' "$tmp/t/src/k8s/api_client.h"
+expect_fail "the one PatchType gone from its home" "'patch-type-enums': src/k8s/api_client.h must define it exactly once (found 0)"
 copy
 printf '#include <string>\nbool pn_probe(const std::string& kind) { return kind == "Pod"; }\n' >"$tmp/t/src/apiserver/pn_probe.cpp"
 expect_fail "a kind compare in the API server" "forbidden 'apiserver-kind-compares' at src/apiserver/pn_probe.cpp:2"

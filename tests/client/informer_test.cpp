@@ -15,6 +15,12 @@ namespace podnet::client {
 namespace {
 
 namespace json = boost::json;
+using k8s::ApiClient;
+using k8s::kExpired;
+using k8s::ListPage;
+using k8s::PatchType;
+using k8s::WatchEvent;
+using k8s::WatchStream;
 
 json::value obj(const std::string& name, const std::string& rv) {
   return json::object{{"metadata", {{"name", name}, {"namespace", "ns"}, {"resourceVersion", rv}}}};
@@ -75,6 +81,19 @@ class FakeClient : public ApiClient {
     if (!r) return std::unexpected(r.error());
     return std::unique_ptr<WatchStream>(new FakeStream(std::move(*r), blocked));
   }
+  // The informer only reads.
+  Result<json::value> get(const std::string&) override { return fail_msg("informer does not get"); }
+  Result<json::value> create(const std::string&, const json::value&) override {
+    return fail_msg("read only");
+  }
+  Result<json::value> update(const std::string&, const json::value&) override {
+    return fail_msg("read only");
+  }
+  Result<json::value> patch(const std::string&, PatchType, const json::value&) override {
+    return fail_msg("read only");
+  }
+  Status remove(const std::string&) override { return fail_msg("read only"); }
+  Status remove(const std::string&, const json::value&) override { return fail_msg("read only"); }
 };
 
 struct Recorder : InformerHandler {

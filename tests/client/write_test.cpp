@@ -12,6 +12,10 @@ namespace podnet::client {
 namespace {
 
 namespace json = boost::json;
+using k8s::is_already_exists;
+using k8s::is_conflict;
+using k8s::is_not_found;
+using k8s::PatchType;
 
 class ClientWriteTest : public apiserver::testing::ApiServerTest {
  protected:
@@ -108,6 +112,55 @@ TEST_F(ClientWriteTest, InvalidObjectIsEinval) {
   auto bad = c->create("/api/v1/nodes", node("Not_A_Name"));
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, EINVAL) << bad.error().message();
+}
+
+// The agent, the proxy and the pod runner hold only k8s::ApiClient: every verb through it, the
+// status subresource, each PatchType, and a DELETE whose preconditions are honoured.
+TEST_F(ClientWriteTest, EveryVerbThroughTheOneInterface) {
+  auto owned = client();
+  ASSERT_TRUE(owned);
+  k8s::ApiClient& api = *owned;
+  auto created = api.create("/api/v1/nodes", node("n1"));
+  ASSERT_TRUE(created) << created.error().message();
+
+  json::value with_status = *created;
+  with_status.as_object()["status"] =
+      json::object{{"conditions", json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}};
+  auto st = api.update_status("/api/v1/nodes/n1", with_status);
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_NE(str(*st, {"status", "conditions"}).find(R"("type":"Ready")"), std::string::npos)
+      << str(*st, {"status"});
+
+  auto labelled = api.patch("/api/v1/nodes/n1", PatchType::kJson,
+                            json::parse(R"([{"op":"add","path":"/metadata/labels","value":{"x":"y"}}])"));
+  ASSERT_TRUE(labelled) << labelled.error().message();
+  EXPECT_EQ(str(*labelled, {"metadata", "labels", "x"}), "y");
+  auto merged =
+      api.patch("/api/v1/nodes/n1", PatchType::kMerge, json::parse(R"({"metadata":{"labels":{"z":"w"}}})"));
+  ASSERT_TRUE(merged) << merged.error().message();
+  EXPECT_EQ(str(*merged, {"metadata", "labels", "x"}), "y");
+  EXPECT_EQ(str(*merged, {"metadata", "labels", "z"}), "w");
+
+  auto page = api.list("/api/v1/nodes", 500, "");
+  ASSERT_TRUE(page) << page.error().message();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(str(page->items[0], {"metadata", "labels", "x"}), "y");
+
+  auto stale = api.update("/api/v1/nodes/n1", *created);
+  ASSERT_FALSE(stale);
+  EXPECT_TRUE(is_conflict(stale.error())) << stale.error().message();
+
+  auto options = [](const std::string& uid) {
+    return json::object{{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"preconditions", {{"uid", uid}}}};
+  };
+  auto wrong = api.remove("/api/v1/nodes/n1", options("not-the-uid"));
+  ASSERT_FALSE(wrong);
+  EXPECT_TRUE(is_conflict(wrong.error())) << wrong.error().message();
+  auto removed = api.remove("/api/v1/nodes/n1", options(str(*created, {"metadata", "uid"})));
+  ASSERT_TRUE(removed) << removed.error().message();
+  auto gone = api.get("/api/v1/nodes/n1");
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(is_not_found(gone.error()));
 }
 
 TEST_F(ClientWriteTest, SequentialRequestsShareOneConnection) {

@@ -62,12 +62,7 @@ class PodTest : public apiserver::testing::ApiServerTest {
     auto c = client::HttpsApiClient::create(*access);
     ASSERT_TRUE(c);
     reads_ = std::move(*c);
-    api_ = std::make_unique<ClientPodApi>(
-        *reads_,
-        [this](const std::string& m, const std::string& path, const json::value& body) {
-          return request(m, path, body);
-        },
-        "node1");
+    api_ = std::make_unique<ClientPodApi>(*reads_, "node1");
   }
 
   void TearDown() override {
@@ -100,7 +95,11 @@ class PodTest : public apiserver::testing::ApiServerTest {
         verb, path, body.is_null() ? "" : json::serialize(body),
         verb == http::verb::patch ? "application/strategic-merge-patch+json" : "application/json");
     if (r.status == 0) return fail_msg(method + " " + path + ": " + r.error);
-    if (r.status >= 300) return std::unexpected(http_error(r.status, method + " " + path + " " + r.body));
+    if (r.status >= 300) {
+      int code = r.status == 409 ? kConflict : r.status == 404 ? kNotFound : 0;
+      return std::unexpected(
+          Error{code, method + " " + path + " " + r.body + ": HTTP " + std::to_string(r.status)});
+    }
     return r.json();
   }
 

@@ -308,13 +308,13 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
     case http::verb::patch: {
       if (rp.name.empty()) return error_reply(method_not_allowed("PATCH"));
       std::string mt = media_type(request);
-      PatchType pt = PatchType::kMerge;
+      k8s::PatchType pt = k8s::PatchType::kMerge;
       if (mt == "application/merge-patch+json")
-        pt = PatchType::kMerge;
+        pt = k8s::PatchType::kMerge;
       else if (mt == "application/json-patch+json")
-        pt = PatchType::kJson;
+        pt = k8s::PatchType::kJson;
       else if (mt == "application/strategic-merge-patch+json")
-        pt = PatchType::kStrategic;
+        pt = k8s::PatchType::kStrategicMerge;
       else if (mt != "application/apply-patch+yaml")
         return error_reply(unsupported_media_type(mt));
       auto body = parse_body(request);

@@ -458,7 +458,7 @@ ApiResult<json::value> ObjectStore::update(const ResourceType& type, const std::
 }
 
 ApiResult<json::value> ObjectStore::patch(const ResourceType& type, const std::string& ns,
-                                          const std::string& name, PatchType patch_type,
+                                          const std::string& name, k8s::PatchType patch_type,
                                           const json::value& patch, Subresource sub,
                                           const WriteOptions& opts) {
   for (int attempt = 0;; ++attempt) {
@@ -467,10 +467,10 @@ ApiResult<json::value> ObjectStore::patch(const ResourceType& type, const std::s
     auto doc = decode(*current);
     if (!doc) return std::unexpected(doc.error());
     json::value patched;
-    if (patch_type == PatchType::kMerge) {
+    if (patch_type == k8s::PatchType::kMerge) {
       if (!patch.is_object()) return api_fail(bad_request("a merge patch must be a JSON object"));
       patched = apply_merge_patch(*doc, patch);
-    } else if (patch_type == PatchType::kStrategic) {
+    } else if (patch_type == k8s::PatchType::kStrategicMerge) {
       auto r = apply_strategic_merge_patch(*doc, patch);
       if (!r) return std::unexpected(r.error());
       patched = std::move(*r);

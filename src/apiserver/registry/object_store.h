@@ -18,6 +18,7 @@
 #include "apiserver/registry/resources.h"
 #include "apiserver/registry/selectors.h"
 #include "apiserver/registry/write_hook.h"
+#include "k8s/api_client.h"
 #include "storage/store.h"
 
 namespace podnet::apiserver {
@@ -28,8 +29,6 @@ struct ListQuery {
   size_t limit = 0;  // 0: everything
   std::string continue_token;
 };
-
-enum class PatchType { kMerge, kJson, kStrategic };
 
 // Which part of the object a write may change: the main resource ignores status, /status only
 // takes status (kube's status subresource contract).
@@ -75,7 +74,7 @@ class ObjectStore {
                                        const std::string& name, boost::json::value object, Subresource sub,
                                        const WriteOptions& opts = {});
   ApiResult<boost::json::value> patch(const ResourceType& type, const std::string& ns,
-                                      const std::string& name, PatchType patch_type,
+                                      const std::string& name, k8s::PatchType patch_type,
                                       const boost::json::value& patch, Subresource sub,
                                       const WriteOptions& opts = {});
   // Server-side apply (server_side_apply.h) by opts.field_manager; creates the object if absent.

@@ -1,5 +1,8 @@
-// What informers need from the Kubernetes API: LIST one page, open a WATCH stream. An interface so
-// the informer logic is tested with a fake; HttpsApiClient (https_client.h) is the real one.
+// The one client interface of the Kubernetes API: get, list (one page), watch, create, update (and
+// the status subresource), patch with one PatchType, delete. Paths are the REST paths
+// (/api/v1/namespaces/ns/pods/name); errors are Error with the codes below. HttpsApiClient
+// (client/https_client.h) is the real one; the agent, the proxy, DNS, policy and the pod runner see
+// only this header, and tests put fakes behind it.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -11,7 +14,7 @@
 
 #include "common/error.h"
 
-namespace podnet::client {
+namespace podnet::k8s {
 
 // Error::code of "410 Gone / Expired": the resourceVersion (or continue token) asked for is older
 // than the server keeps. Not a system error, but errno values are what Error carries, and ESTALE
@@ -37,6 +40,11 @@ inline bool is_conflict(const Error& e) {
   return e.code == kConflict;
 }
 
+// Content types of PATCH: RFC 7386 JSON merge patch, Kubernetes strategic merge patch, RFC 6902
+// JSON patch. The only PatchType of the code base: the API server's patch code uses it too
+// (scripts/check-layering.py refuses a second one).
+enum class PatchType { kMerge, kStrategicMerge, kJson };
+
 struct ListPage {
   std::vector<boost::json::value> items;
   std::string resource_version;  // metadata.resourceVersion of the list
@@ -59,15 +67,37 @@ class WatchStream {
   virtual void cancel() = 0;
 };
 
+// Implementations are thread-safe: any thread may call any method.
 class ApiClient {
  public:
   virtual ~ApiClient() = default;
+  // GET one object or any JSON document.
+  virtual Result<boost::json::value> get(const std::string& path) = 0;
   // GET `path` (e.g. /api/v1/services) with ?limit and ?continue.
   virtual Result<ListPage> list(const std::string& path, size_t limit, const std::string& continue_token) = 0;
   // GET `path`?watch=1&resourceVersion=...&allowWatchBookmarks=true. kExpired when the server
   // answers 410 at once.
   virtual Result<std::unique_ptr<WatchStream>> watch(const std::string& path,
                                                      const std::string& resource_version) = 0;
+  // Writes return the object as the server stored it. Kubernetes Status errors become Error codes:
+  // 404 kNotFound, 409 kAlreadyExists (reason AlreadyExists) or kConflict, 410 kExpired,
+  // 401/403 EACCES, 400/422 EINVAL, others 0; the message is the Status message.
+  // POST to a collection path (/api/v1/nodes).
+  virtual Result<boost::json::value> create(const std::string& collection,
+                                            const boost::json::value& object) = 0;
+  // PUT to an object path (or its /status); a metadata.resourceVersion in `object` is a precondition.
+  virtual Result<boost::json::value> update(const std::string& path, const boost::json::value& object) = 0;
+  virtual Result<boost::json::value> patch(const std::string& path, PatchType type,
+                                           const boost::json::value& patch) = 0;
+  // DELETE; the server's answer (the deleted object or a Status) is dropped.
+  virtual Status remove(const std::string& path) = 0;
+  // DELETE with a DeleteOptions body (gracePeriodSeconds, preconditions).
+  virtual Status remove(const std::string& path, const boost::json::value& delete_options) = 0;
+
+  // The status subresource of the object at `path`: PUT `path`/status.
+  Result<boost::json::value> update_status(const std::string& path, const boost::json::value& object) {
+    return update(path + "/status", object);
+  }
 };
 
-}  // namespace podnet::client
+}  // namespace podnet::k8s
