@@ -6,8 +6,10 @@
 // Not thread-safe: the caller serialises (the feed holds one lock).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,8 +36,19 @@ struct EnforcerMetrics {
 
 // The pod runner's waits for a new local pod's policy (PolicyFeed::admit_local_pod).
 struct AdmitMetrics {
+  // Upper bounds (seconds) of the wait histogram's buckets; the last bucket (+Inf) is `admits`.
+  static constexpr double kBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   uint64_t admits = 0, timeouts = 0;
+  uint64_t buckets[std::size(kBuckets)] = {};  // cumulative: waits <= kBuckets[i]
+  uint64_t syncs = 0;                          // syncs that admitted at least one waiting pod
   double seconds_sum = 0, max_seconds = 0;
+  void observe(double seconds) {
+    ++admits;
+    seconds_sum += seconds;
+    max_seconds = std::max(max_seconds, seconds);
+    for (size_t i = 0; i < std::size(kBuckets); ++i)
+      if (seconds <= kBuckets[i]) ++buckets[i];
+  }
   uint64_t denials_logged = 0, log_overruns = 0;  // the denied-connection log (NFLOG)
 };
 

@@ -49,7 +49,14 @@ void PolicyFeed::run() {
   std::unique_lock l(mu_);
   auto retry_at = std::chrono::steady_clock::time_point{};
   while (!stop_) {
-    if (!synced_[0] || !synced_[1] || !synced_[2] || !ranges_known_ || !e_.pending()) {
+    // Everything queued while the last sync ran joins the next one. The queue is looked at with
+    // mu_ held up to the wait below, and a caller notifies under mu_: no wakeup is lost.
+    take_admissions();
+    bool ready = synced_[0] && synced_[1] && synced_[2] && ranges_known_;
+    // Every change marks the enforcer pending and a sync clears that only once written: with
+    // nothing pending after the puts, the table already holds these pods.
+    if (ready && synced_once_ && !e_.pending()) complete_held();
+    if (!ready || !e_.pending()) {
       cv_.wait(l);
       continue;
     }
@@ -59,6 +66,7 @@ void PolicyFeed::run() {
     }
     auto r = e_.sync();
     if (!r) {
+      // Fail closed: the held pods stay waiting (and pending in the kernel) for a sync that works.
       spdlog::error("{}", r.error().message());
       retry_at = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       continue;
@@ -66,37 +74,74 @@ void PolicyFeed::run() {
     synced_once_ = true;
     if (after_sync_ && (r->commands_bytes > 0 || r->full)) after_sync_(e_.state());
     ++syncs_done_;
-    cv_.notify_all();  // admit_local_pod waiters
+    size_t admitted = held_.size();
+    complete_held();
     if (r->commands_bytes > 0)
-      spdlog::log(
-          r->full ? spdlog::level::info : spdlog::level::debug,
-          "network policy: {} sync, {} policies, {} elements, {} class chains, plan {} us, write {} us",
-          r->full ? "full" : "partial", e_.metrics().policies, r->elements, r->classes, r->plan.count(),
-          r->apply.count());
+      spdlog::log(r->full ? spdlog::level::info : spdlog::level::debug,
+                  "network policy: {} sync, {} policies, {} elements, {} class chains, {} new pods, plan {} "
+                  "us, write {} us",
+                  r->full ? "full" : "partial", e_.metrics().policies, r->elements, r->classes, admitted,
+                  r->plan.count(), r->apply.count());
   }
+}
+
+void PolicyFeed::take_admissions() {
+  std::vector<std::shared_ptr<Admission>> batch;
+  {
+    std::lock_guard a(amu_);
+    batch.swap(queued_);
+  }
+  bool bad = false;
+  for (auto& ad : batch) {
+    if (e_.admit_pod(ad->pod, std::move(ad->ips))) {
+      held_.push_back(std::move(ad));
+      continue;
+    }
+    std::lock_guard a(amu_);
+    ad->error = "network policy: the pod cannot be decoded";
+    ad->done = bad = true;
+  }
+  if (bad) acv_.notify_all();
+}
+
+void PolicyFeed::complete_held() {
+  if (held_.empty()) return;
+  {
+    std::lock_guard a(amu_);
+    for (auto& ad : held_) ad->done = true;
+    ++admits_.syncs;
+  }
+  held_.clear();
+  acv_.notify_all();
 }
 
 Status PolicyFeed::admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
                                    std::chrono::milliseconds timeout) {
-  std::vector<IpAddress> addrs;
+  auto ad = std::make_shared<Admission>();
   for (const auto& s : ips) {
     auto a = parse_ip(s);
     if (!a) return fail_msg("network policy: pod address \"" + s + "\" is not an IP address");
-    addrs.push_back(*a);
+    ad->ips.push_back(*a);
   }
+  ad->pod = pod;
   auto t0 = std::chrono::steady_clock::now();
-  std::unique_lock l(mu_);
-  if (!e_.admit_pod(pod, std::move(addrs))) return fail_msg("network policy: the pod cannot be decoded");
-  // Every change marks the enforcer pending and a sync clears that only once written: with nothing
-  // pending after the put, the table already holds this pod.
-  uint64_t want = e_.pending() || !synced_once_ ? syncs_done_ + 1 : syncs_done_;
-  cv_.notify_all();
-  bool done = cv_.wait_until(l, t0 + timeout, [&] { return stop_ || syncs_done_ >= want; });
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ++admits_.admits;
-  admits_.seconds_sum += s;
-  admits_.max_seconds = std::max(admits_.max_seconds, s);
+  {
+    std::lock_guard a(amu_);
+    queued_.push_back(ad);
+  }
+  {
+    // Waits only while a sync runs; the pod is queued already and joins the sync after it.
+    std::lock_guard l(mu_);
+    cv_.notify_all();
+  }
+  std::unique_lock a(amu_);
+  bool done = acv_.wait_until(a, t0 + timeout, [&] { return ad->done || astop_; });
+  if (ad->done && !ad->error.empty()) return fail_msg(ad->error);
+  if (!ad->done && astop_) return fail_msg("network policy: stopping before the pod's rules were written");
+  admits_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!done) {
+    // Still queued or held: a later sync writes the pod; until then its packets meet the
+    // pending-pod drop.
     ++admits_.timeouts;
     return fail_msg("network policy: the pod's rules were not in the kernel after " +
                     std::to_string(timeout.count()) + " ms");
@@ -127,7 +172,7 @@ void PolicyFeed::run_denial_log(NflogReader& reader) {
     spdlog::warn("{}", describe(d));
     if (denial_observer_)
       denial_observer_(d, selected_by((d.direction == "ingress" ? d.dst : d.src).to_string()));
-    std::lock_guard l(mu_);
+    std::lock_guard a(amu_);
     ++admits_.denials_logged;
   };
   for (;;) {
@@ -138,7 +183,7 @@ void PolicyFeed::run_denial_log(NflogReader& reader) {
     pollfd p{reader.fd(), POLLIN, 0};
     if (::poll(&p, 1, 200) <= 0) continue;  // the stop flag is looked at every 200 ms
     auto n = reader.read(log);
-    std::lock_guard l(mu_);
+    std::lock_guard a(amu_);
     admits_.log_overruns = reader.overruns();
     if (!n) {
       spdlog::error("network policy: denied-connection log: {} (stopped)", n.error().message());
@@ -153,14 +198,19 @@ std::map<std::string, std::set<std::string>> PolicyFeed::chain_policies() const 
 }
 
 AdmitMetrics PolicyFeed::admit_metrics() const {
-  std::lock_guard l(mu_);
+  std::lock_guard a(amu_);
   return admits_;
 }
 
 void PolicyFeed::stop() {
-  std::lock_guard l(mu_);
-  stop_ = true;
-  cv_.notify_all();
+  {
+    std::lock_guard l(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  std::lock_guard a(amu_);
+  astop_ = true;
+  acv_.notify_all();
 }
 
 EnforcerMetrics PolicyFeed::metrics() const {

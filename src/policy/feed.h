@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -27,7 +28,11 @@ class PolicyFeed {
   // The pod runner hands over a local pod it is starting (its API object and its addresses from
   // CNI ADD) and waits, before the pod's first container starts, until a sync that includes it is
   // in the kernel (and the fast path's flags are set), at most `timeout`: so the pod's first
-  // packet meets its own policy, not the pending-pod drop. An error on timeout or a bad object.
+  // packet meets its own policy, not the pending-pod drop. An error on timeout, on stop() or for
+  // a bad object (the pod then starts pending: its packets are dropped until a sync holds it).
+  // Batched: a caller only queues its pod (it never waits for the sync thread's lock); the sync
+  // thread takes every pod queued when it is free, puts them all into the enforcer and writes
+  // them in one sync, so pods starting together share syncs instead of taking one each.
   Status admit_local_pod(const boost::json::value& pod, const std::vector<std::string>& ips,
                          std::chrono::milliseconds timeout);
 
@@ -78,7 +83,23 @@ class PolicyFeed {
   std::condition_variable cv_;
   bool synced_[3] = {false, false, false};
   bool ranges_known_ = false, stop_ = false, synced_once_ = false;
-  uint64_t syncs_done_ = 0;  // successful syncs (after their after_sync_), for admit_local_pod
+  uint64_t syncs_done_ = 0;  // successful syncs (after their after_sync_)
+
+  // One admit_local_pod call: queued by the caller, put into the enforcer and completed by run().
+  struct Admission {
+    boost::json::value pod;
+    std::vector<IpAddress> ips;
+    bool done = false;  // a sync holding the pod is in the kernel, or `error` is set
+    std::string error;
+  };
+  void take_admissions();  // run(), under mu_: queued_ -> the enforcer and held_
+  void complete_held();    // run(), under mu_, once held_ is in the kernel
+
+  std::vector<std::shared_ptr<Admission>> held_;  // in the enforcer, not yet written (under mu_)
+  mutable std::mutex amu_;                        // queued_, admits_, astop_; never held with mu_ waited for
+  std::condition_variable acv_;                   // admissions completed
+  std::vector<std::shared_ptr<Admission>> queued_;
+  bool astop_ = false;
   AdmitMetrics admits_;
 };
 

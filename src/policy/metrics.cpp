@@ -140,7 +140,12 @@ std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, c
   line(
       "# HELP podnet_network_policy_pod_admission_duration_seconds How long a new pod's first container "
       "waited for its rules to be in the kernel.");
-  line("# TYPE podnet_network_policy_pod_admission_duration_seconds summary");
+  line("# TYPE podnet_network_policy_pod_admission_duration_seconds histogram");
+  for (size_t i = 0; i < std::size(AdmitMetrics::kBuckets); ++i)
+    line("podnet_network_policy_pod_admission_duration_seconds_bucket{le=\"" +
+         num(AdmitMetrics::kBuckets[i]) + "\"} " + std::to_string(a.buckets[i]));
+  line("podnet_network_policy_pod_admission_duration_seconds_bucket{le=\"+Inf\"} " +
+       std::to_string(a.admits));
   line("podnet_network_policy_pod_admission_duration_seconds_sum " + num(a.seconds_sum));
   line("podnet_network_policy_pod_admission_duration_seconds_count " + std::to_string(a.admits));
   line("# HELP podnet_network_policy_pod_admission_max_seconds The longest such wait.");
@@ -149,6 +154,11 @@ std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, c
   line("# HELP podnet_network_policy_pod_admission_timeouts_total Pods started before their rules were in.");
   line("# TYPE podnet_network_policy_pod_admission_timeouts_total counter");
   line("podnet_network_policy_pod_admission_timeouts_total " + std::to_string(a.timeouts));
+  line(
+      "# HELP podnet_network_policy_pod_admission_syncs_total Syncs that wrote waiting new pods (pods "
+      "starting together share one).");
+  line("# TYPE podnet_network_policy_pod_admission_syncs_total counter");
+  line("podnet_network_policy_pod_admission_syncs_total " + std::to_string(a.syncs));
   line("# HELP podnet_network_policy_denials_logged_total Denied packets logged (NFLOG, rate-limited).");
   line("# TYPE podnet_network_policy_denials_logged_total counter");
   line("podnet_network_policy_denials_logged_total " + std::to_string(a.denials_logged));
