@@ -167,6 +167,10 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--heartbeat-interval", agent.heartbeat_interval, "Node status update period")
       ->capture_default_str();
   agent_cmd
+      ->add_option("--streaming-connection-idle-timeout", agent.streaming_idle_timeout,
+                   "Close exec, attach, port-forward and proxy sessions idle this long (kubelet's flag)")
+      ->capture_default_str();
+  agent_cmd
       ->add_option("--node-grace-period", agent.node_grace_period,
                    "A node whose heartbeat is older is not Ready (LoadBalancer announcement)")
       ->capture_default_str();
@@ -201,6 +205,8 @@ int main(int argc, char** argv) {
   up_cmd->add_flag("!--no-dns", up.dns,
                    "No cluster DNS: agents serve no kube-dns ClusterIP and pods get the node's resolv.conf");
   bool no_agents = false;
+  up_cmd->add_option("--streaming-connection-idle-timeout", up.streaming_idle_timeout,
+                     "The agents' idle timeout for exec, port-forward and proxy sessions (default 4h)");
   up_cmd->add_flag("--no-agents", no_agents, "Start no agents (node namespaces only, to run agents by hand)");
   up_cmd->add_flag("--fresh", up.fresh,
                    "Remove the cluster in the state dir first and start a new one (default: restore it)");

@@ -32,6 +32,9 @@ struct AgentFlags {
   std::string min_sync_interval = "50ms";
   std::string heartbeat_interval = "10s";
   std::string node_grace_period = "20s";
+  // kubelet's --streaming-connection-idle-timeout: an exec, attach, port-forward or pod proxy session in
+  // which nothing moved for this long is closed by the node.
+  std::string streaming_idle_timeout = "4h";
   bool cleanup = false;
   // Node-local cluster DNS (docs/dns.md): "on" or "off" (a real cluster keeps CoreDNS).
   std::string dns = "off";

@@ -8,6 +8,7 @@
 #include "agent/node_api.h"
 #include "client/kubeconfig.h"
 #include "common/files.h"
+#include "common/time.h"
 #include "runtime/pod_manager.h"
 
 namespace podnet::cli {
@@ -17,8 +18,9 @@ namespace {
 class PodManagerRunner final : public agent::PodRunner {
  public:
   PodManagerRunner(const agent::PodRunnerContext& ctx, const runtime::LogServerTls& tls,
-                   const agent::NodeApiConfig& node_api)
+                   const agent::NodeApiConfig& node_api, const runtime::ExecOptions& streaming)
       : api_(ctx.api, ctx.node_name) {
+    options_.streaming = streaming;
     options_.node_name = ctx.node_name;
     options_.node_ip = ctx.node_ip.to_string();
     options_.state_dir = ctx.state_dir;
@@ -92,11 +94,18 @@ Result<agent::PodRunnerFactory> pod_manager_runner(const AgentFlags& flags) {
       return fail_msg("log server: --kubeconfig has no certificate-authority; give --client-ca-file");
     tls.client_ca_pem = std::move(access->ca_pem);
   }
+  runtime::ExecOptions streaming;
+  auto idle = parse_duration(flags.streaming_idle_timeout);
+  if (!idle || *idle <= std::chrono::milliseconds::zero())
+    return fail_msg("--streaming-connection-idle-timeout: a positive duration such as 4h or 30s, not \"" +
+                    flags.streaming_idle_timeout + "\"");
+  streaming.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*idle);
   agent::NodeApiConfig node_api;
   if (flags.fast_path) node_api.bpf_dir = flags.bpf_dir.empty() ? flags.state_dir + "/bpf" : flags.bpf_dir;
   return agent::PodRunnerFactory(
-      [tls, node_api](const agent::PodRunnerContext& ctx) -> Result<std::unique_ptr<agent::PodRunner>> {
-        return std::make_unique<PodManagerRunner>(ctx, tls, node_api);
+      [tls, node_api,
+       streaming](const agent::PodRunnerContext& ctx) -> Result<std::unique_ptr<agent::PodRunner>> {
+        return std::make_unique<PodManagerRunner>(ctx, tls, node_api, streaming);
       });
 }
 

@@ -23,6 +23,8 @@ struct UpOptions {
   std::string cni_binary;     // empty: podnet-cni next to this executable
   bool agents = true;         // false: control plane and node namespaces only (agents run by hand)
   bool fresh = false;         // an existing cluster in the state dir is removed first
+  // Passed to the agents this run starts (not recorded with the cluster); empty: the agent's default.
+  std::string streaming_idle_timeout;
   // The options given on the command line ("--nodes", ...): on a state dir that holds a cluster, only
   // these are compared with its record, the rest come from it.
   std::set<std::string> given;

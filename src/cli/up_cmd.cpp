@@ -370,6 +370,8 @@ class Up {
              {"--tls-private-key-file", serving_cert_prefix(i) + ".key"}})
       args.insert(args.end(), {flag, value});
     if (!spec.fast_path) args.push_back("--no-fast-path");
+    if (!opts_.streaming_idle_timeout.empty())
+      args.insert(args.end(), {"--streaming-connection-idle-timeout", opts_.streaming_idle_timeout});
     if (spec.dns) {
       // The cluster DNS Service's address (kube-dns's, made by ensure_cluster_dns_service).
       args.insert(args.end(), {"--cluster-dns", layout_.cluster_dns().to_string()});

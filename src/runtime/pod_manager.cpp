@@ -207,7 +207,7 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
                        [raw](const std::string& ns, const std::string& pod, const std::string& c) {
                          return raw->exec_target(ns, pod, c);
                        },
-                       {}, opts.node_api,
+                       opts.streaming, opts.node_api,
                        [raw](const std::string& ns, const std::string& pod) {
                          return raw->pod_addresses(ns, pod);
                        }));

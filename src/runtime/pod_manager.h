@@ -33,6 +33,7 @@ struct PodManagerOptions {
   std::string log_address;    // empty: node_ip
   uint16_t log_port = 10250;  // 0: any free port
   LogServerTls log_tls;       // the log server's certificate and who may read (log_server.h)
+  ExecOptions streaming;      // exec, attach, port-forward and proxy sessions: the idle timeout
   NodeApiHandler node_api;    // the agent's node API on the same port (none: 404 as any path)
   // Pod DNS as kubelet's --cluster-dns, --cluster-domain and --resolv-conf (pod_dns.h). No cluster DNS:
   // ClusterFirst pods get the node's resolver (kubelet's MissingClusterDNS fallback).

@@ -64,10 +64,10 @@ bool eventually(F fn, std::chrono::seconds limit = 20s) {
 
 class Exec : public ::testing::Test {
  protected:
-  void bring_up() {
+  void bring_up(const std::string& flags = "") {
     if (!have_agent()) GTEST_SKIP() << "podnet agent is not in this build";
     if (std::string why = kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
-    auto r = c_.up(1, "--timeout 120");
+    auto r = c_.up(1, "--timeout 120" + flags);
     ASSERT_EQ(r.rc, 0) << r.out;
   }
   void apply(const json::object& obj) {
@@ -604,6 +604,43 @@ TEST_F(Exec, PodAndServiceProxy) {
         << redir.out;
   }
 
+  // Debian's python3-kubernetes: its connect_*_proxy calls (the subpath comes percent-encoded, '/' as
+  // %2F, and reaches the pod decoded as from kube-apiserver; a bare .../proxy follows the 301 to the
+  // site's root; POST without a body; a refusal raises ApiException with kube's code).
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/proxy.py", R"PY(
+import json, sys
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+def show(tag, r):
+    got = json.loads(r.data)
+    print("%s %d %s %s [%s]" % (tag, r.status, got["method"], got["path"], got["body"]))
+show("pod", v1.connect_get_namespaced_pod_proxy_with_path("echo:8080", "default", "some/path",
+                                                          _preload_content=False))
+show("svc", v1.connect_get_namespaced_service_proxy_with_path("web:http", "default", "a b/c",
+                                                              _preload_content=False))
+show("root", v1.connect_get_namespaced_pod_proxy("echo:8080", "default", _preload_content=False))
+show("post", v1.connect_post_namespaced_service_proxy_with_path("web:80", "default", "post/it",
+                                                                _preload_content=False))
+show("podpost", v1.connect_post_namespaced_pod_proxy_with_path("echo:8080", "default", "p",
+                                                               _preload_content=False))
+print("default=" + str("'method': 'GET'" in v1.connect_get_namespaced_pod_proxy_with_path(
+    "echo:8080", "default", "x")))
+try:
+    v1.connect_get_namespaced_pod_proxy_with_path("nothere:8080", "default", "x")
+except ApiException as e:
+    print("missing %d %s" % (e.status, json.loads(e.body)["message"]))
+)PY"));
+  {
+    auto py = shell("timeout 60 /usr/bin/python3 " + dir_.path() + "/proxy.py " + c_.kubeconfig() + " 2>&1");
+    EXPECT_EQ(py.rc, 0) << py.out;
+    for (const char* line : {"pod 200 GET /some/path []\n", "svc 200 GET /a%20b/c []\n",
+                             "root 200 GET / []\n", "post 200 POST /post/it []\n", "podpost 200 POST /p []\n",
+                             "default=True\n", "missing 404 pods \"nothere\" not found\n"})
+      EXPECT_NE(py.out.find(line), std::string::npos) << line << " in:\n" << py.out;
+  }
+
   struct Case {
     std::string path, code, message;
   } cases[] = {
@@ -643,6 +680,181 @@ TEST_F(Exec, PodAndServiceProxy) {
       << denied.out;
   auto anonymous = curl("", ns + "pods/echo:8080/proxy/", "");
   EXPECT_TRUE(trim(anonymous.out).ends_with("\n401")) << anonymous.out;
+}
+
+}  // namespace
+}  // namespace podnet::testing
+
+namespace podnet::testing {
+namespace {
+
+// Two idle connections and a busy one through kubectl's port-forward: the idle ones are closed by the
+// node (EOF here), the busy one lives on, and a new connection through the same forward works.
+constexpr const char* kIdleCheck = R"PY(
+import socket, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"x")
+    assert s.recv(1) == b"x"
+    return s
+idle, idle2, busy = conn(), conn(), conn()
+t0 = time.time()
+for i in range(6):  # a byte a second for 6 s: never idle for the 3 s timeout
+    time.sleep(1)
+    busy.sendall(b"y")
+    assert busy.recv(1) == b"y"
+print("busy=ok")
+for name, s in (("idle", idle), ("idle2", idle2)):
+    s.settimeout(10)
+    try:
+        got = s.recv(1)
+        print("%s=%s" % (name, "closed" if got == b"" else repr(got)))
+    except Exception as e:
+        print("%s=open %s" % (name, e))
+busy.close()
+fresh = conn()
+fresh.close()
+print("fresh=ok")
+)PY";
+
+// The agent's --streaming-connection-idle-timeout (kubelet's flag; `podnet up` passes it on), here 3 s:
+// an exec whose command is silent ends with the node's message and the command killed; one that
+// keeps writing runs to its end; forwarded connections with nothing moving are closed and leave no
+// socket or process in the pod and no connection at the agent, while the forward keeps serving.
+TEST_F(Exec, IdleSessionsEndAfterTheStreamingIdleTimeout) {
+  ASSERT_NO_FATAL_FAILURE(bring_up(" --streaming-connection-idle-timeout 3s"));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(apply(pod(
+      "echo", json::array{container(
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  {{"readinessProbe",
+                    {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+                     {"periodSeconds", 1}}}})})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("echo"));
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto idle = c_.kubectl("exec echo -- sleep 4324");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(idle.rc, 0) << idle.out;
+  EXPECT_NE(idle.out.find("the exec session was idle for longer than the node's 3000 ms: closed"),
+            std::string::npos)
+      << idle.out;
+  EXPECT_GE(took, 3s);
+  EXPECT_LT(took, 15s);
+  RecordProperty("idle_exec_ms", static_cast<int>(took / 1ms));
+  EXPECT_TRUE(eventually([] { return shell("pgrep -f '^sleep 4324$'").rc != 0; }, 5s))
+      << "the command runs on";
+  auto busy = c_.kubectl("exec echo -- sh -c 'for i in 1 2 3 4 5 6; do echo $i; sleep 1; done'");
+  EXPECT_EQ(busy.rc, 0) << busy.out;
+  EXPECT_EQ(busy.out, "1\n2\n3\n4\n5\n6\n");
+
+  auto pod_state = [&] {
+    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
+  };
+  // The agent's established connections on its node port (the API server's sessions and requests).
+  pid_t agent = c_.daemon_pid("agent-node1");
+  ASSERT_GT(agent, 0);
+  auto agent_sessions = [&] {
+    return trim(shell("nsenter -t " + std::to_string(agent) +
+                      " -n ss -Htn state established '( sport = :10250 )' | wc -l")
+                    .out);
+  };
+  EXPECT_TRUE(eventually([&] { return agent_sessions() == "0"; }, 10s)) << agent_sessions();
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/idle.py", kIdleCheck));
+  {
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-idle.log", "pod/echo", "8080");
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-idle.log").value_or("");
+    auto out =
+        shell("timeout 60 /usr/bin/python3 " + dir_.path() + "/idle.py " + std::to_string(port) + " 2>&1");
+    EXPECT_EQ(out.out, "busy=ok\nidle=closed\nidle2=closed\nfresh=ok\n")
+        << out.out << read_file(dir_.path() + "/pf-idle.log").value_or("");
+    EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 30s))
+        << pod_state() << c_.kubectl("exec echo -- ps -eo pid,ppid,stat,etime,args").out;
+    // No session of the forward is left at the agent (pod_state's own exec has ended).
+    EXPECT_TRUE(eventually([&] { return agent_sessions() == "0"; }, 10s)) << agent_sessions();
+  }
+}
+
+}  // namespace
+}  // namespace podnet::testing
+
+namespace podnet::testing {
+namespace {
+
+// Holds N connections through a port-forward (each one round trip), then one more: refused (kubectl
+// closes it) while the N still carry data; after one of them closes, a new connection gets its place.
+constexpr const char* kCapCheck = R"PY(
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+def conn(timeout=40):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(b"x")
+        return s, s.recv(1)
+    except OSError as e:
+        return s, b""
+held = []
+for i in range(n):
+    s, got = conn()
+    if got != b"x":
+        print("connection %d: %r" % (i, got))
+        sys.exit(1)
+    held.append(s)
+t0 = time.time()
+s, got = conn()
+print("over=%s" % ("refused" if got == b"" else repr(got)))
+print("over_s=%.1f" % (time.time() - t0), file=sys.stderr)
+s.close()
+ok = 0
+for h in held:
+    h.sendall(b"z")
+    ok += h.recv(1) == b"z"
+print("held=%d/%d" % (ok, n))
+held.pop().close()
+deadline, got = time.time() + 20, b""
+while time.time() < deadline:
+    s, got = conn()
+    s.close()
+    if got == b"x":
+        break
+    time.sleep(0.5)
+print("again=" + ("ok" if got == b"x" else "refused"))
+for h in held:
+    h.close()
+)PY";
+
+// The API server's cap on SPDY streams per port-forward session (512: 256 forwarded connections,
+// each a data and an error stream): kubectl's 257th connection is refused with RST_STREAM and closed,
+// the session and its connections go on, and a closed connection's place is free again.
+TEST_F(Exec, PortForwardStreamCap) {
+  PODNET_BRING_UP();
+  ASSERT_NO_FATAL_FAILURE(apply(pod(
+      "echo", json::array{container(
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr,backlog=512", "EXEC:cat"},
+                  {{"readinessProbe",
+                    {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+                     {"periodSeconds", 1}}}})})));
+  ASSERT_NO_FATAL_FAILURE(wait_ready("echo"));
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/cap.py", kCapCheck));
+  {
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-cap.log", "pod/echo", "8080");
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-cap.log").value_or("");
+    auto t0 = std::chrono::steady_clock::now();
+    auto out = shell("(timeout 120 /usr/bin/python3 " + dir_.path() + "/cap.py " + std::to_string(port) +
+                     " 256 2>" + dir_.path() + "/cap.err)");
+    RecordProperty("cap_check_ms", static_cast<int>((std::chrono::steady_clock::now() - t0) / 1ms));
+    auto log = read_file(dir_.path() + "/pf-cap.log").value_or("");
+    EXPECT_EQ(out.out, "over=refused\nheld=256/256\nagain=ok\n")
+        << out.out << read_file(dir_.path() + "/cap.err").value_or("")
+        << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+  }
+  auto pod_state = [&] {
+    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
+  };
+  EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 20s)) << pod_state();
 }
 
 }  // namespace
