@@ -557,6 +557,8 @@ Status Agent::run() {
   threads.emplace_back([&] { heartbeat_loop(); });
   if (fast_) threads.emplace_back([&] { fastpath_pods_loop(); });
   if (fast_) threads.emplace_back([this] { flows_->run_fastpath(opts_.bpf_dir); });
+  // Connections through the stack (Services, masquerade, policy-selected pods): conntrack events.
+  threads.emplace_back([this] { flows_->run_conntrack(opts_.cluster_cidrs); });
 
   std::unique_ptr<PodRunner> pods;
   std::optional<IpPrefix> cni_written;

@@ -1,9 +1,13 @@
 #include "agent/flows.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "fastpath/fastpath.h"
@@ -51,6 +55,46 @@ json::array flag_names(uint8_t f) {
   if (f & PN_TCP_FIN) out.emplace_back("FIN");
   if (f & PN_TCP_RST) out.emplace_back("RST");
   return out;
+}
+
+json::object tuple_json(const proxy::ConntrackTuple& t) {
+  json::object o{{"src", t.src.to_string()}, {"dst", t.dst.to_string()}};
+  if (t.sport || t.dport) {
+    o["sport"] = t.sport;
+    o["dport"] = t.dport;
+  }
+  return o;
+}
+
+bool in_ranges(const std::vector<IpPrefix>& ranges, const proxy::ConntrackEvent& e) {
+  const IpAddress* as[] = {&e.original.src, &e.original.dst, &e.reply.src, &e.reply.dst};
+  if (ranges.empty()) {
+    for (const IpAddress* a : as)
+      if (!a->is_loopback()) return true;
+    return false;
+  }
+  for (const IpAddress* a : as)
+    for (const auto& r : ranges)
+      if (r.contains(*a)) return true;
+  return false;
+}
+
+// Stack flows have counters only with conntrack accounting on; it is per network namespace and
+// off by default. Returns whether it is on (now).
+bool enable_conntrack_accounting() {
+  const char* path = "/proc/sys/net/netfilter/nf_conntrack_acct";
+  std::string v;
+  if (std::ifstream in(path); !(in >> v)) return false;
+  if (v == "1") return true;
+  std::ofstream out(path);
+  out << "1\n";
+  out.flush();
+  if (!out) {
+    spdlog::warn("flows: cannot turn on {} (stack flows will show no packet or byte counts)", path);
+    return false;
+  }
+  spdlog::info("flows: turned on net.netfilter.nf_conntrack_acct (packet and byte counts of stack flows)");
+  return true;
 }
 
 }  // namespace
@@ -135,6 +179,30 @@ void FlowLog::add_dropped(const IpAddress& src, const IpAddress& dst, uint8_t pr
     ++f.packets;
 }
 
+void FlowLog::add_stack(const proxy::ConntrackEvent& e, int64_t now_ms) {
+  FlowKey k{e.original.src, e.original.dst, e.original.sport, e.original.dport, e.proto};
+  std::lock_guard l(mu_);
+  ++stats_.conntrack_events;
+  bool reversed = false;
+  Flow& f = touch(k, now_ms, reversed, true);
+  f.verdict = "forwarded";
+  f.path = "stack";
+  // The entry names its opener (the original direction), so `reversed` means a fast-path report
+  // of the same pair came first: conntrack's view wins, the key stays.
+  f.reply = e.reply;
+  f.ended = e.destroyed;
+  // Conntrack counters are the entry's totals: the largest seen is the latest.
+  uint64_t p = e.packets, b = e.bytes, rp = e.reply_packets, rb = e.reply_bytes;
+  if (reversed) {
+    std::swap(p, rp);
+    std::swap(b, rb);
+  }
+  f.packets = std::max(f.packets, p);
+  f.bytes = std::max(f.bytes, b);
+  f.reply_packets = std::max(f.reply_packets, rp);
+  f.reply_bytes = std::max(f.reply_bytes, rb);
+}
+
 json::value FlowLog::snapshot(int64_t since_ms, size_t limit) const {
   std::lock_guard l(mu_);
   json::array flows;
@@ -167,12 +235,29 @@ json::value FlowLog::snapshot(int64_t since_ms, size_t limit) const {
     if (f.key.proto == IPPROTO_TCP) o["tcp_flags"] = flag_names(f.tcp_flags);
     if (!f.direction.empty()) o["direction"] = f.direction;
     if (!f.policies.empty()) o["policies"] = f.policies;
+    if (f.reply) {
+      // The NAT the stack applied: the reply tuple's source is the endpoint after DNAT, its
+      // destination the translated source after SNAT (masquerade).
+      bool dnat = f.reply->src != f.key.dst || f.reply->sport != f.key.dport;
+      bool snat = f.reply->dst != f.key.src || f.reply->dport != f.key.sport;
+      o["reply"] = tuple_json(*f.reply);
+      if (dnat || snat) o["nat"] = dnat && snat ? "dnat+snat" : dnat ? "dnat" : "snat";
+      o["ended"] = f.ended;
+    }
     flows.push_back(std::move(o));
   }
-  return json::object{{"flows", std::move(flows)},   {"events", stats_.events},
-                      {"lost", stats_.lost},         {"drops_logged", stats_.drops_logged},
-                      {"evicted", stats_.evicted},   {"capacity", max_},
-                      {"fastpath", stats_.fastpath}, {"now_ms", unix_ms_now()}};
+  return json::object{{"flows", std::move(flows)},
+                      {"events", stats_.events},
+                      {"lost", stats_.lost},
+                      {"drops_logged", stats_.drops_logged},
+                      {"evicted", stats_.evicted},
+                      {"capacity", max_},
+                      {"fastpath", stats_.fastpath},
+                      {"conntrack", stats_.conntrack},
+                      {"conntrack_events", stats_.conntrack_events},
+                      {"conntrack_overruns", stats_.conntrack_overruns},
+                      {"conntrack_acct", stats_.conntrack_acct},
+                      {"now_ms", unix_ms_now()}};
 }
 
 FlowLogStats FlowLog::stats() const {
@@ -215,6 +300,41 @@ void FlowLog::run_fastpath(const std::string& bpf_dir) {
       }
     }
   }
+}
+
+void FlowLog::run_conntrack(std::vector<IpPrefix> ranges) {
+  bool acct = enable_conntrack_accounting();
+  auto events = proxy::ConntrackEvents::open();
+  if (!events) {
+    spdlog::error("flows: {} (connections through the stack will not be reported)", events.error().message());
+    return;
+  }
+  {
+    std::lock_guard l(mu_);
+    stats_.conntrack = true;
+    stats_.conntrack_acct = acct;
+  }
+  std::function<void(const proxy::ConntrackEvent&)> on_event = [&](const proxy::ConntrackEvent& e) {
+    if (in_ranges(ranges, e)) add_stack(e, unix_ms_now());
+  };
+  while (!stop_) {
+    pollfd p{.fd = events->fd(), .events = POLLIN, .revents = 0};
+    int n = ::poll(&p, 1, 100);  // the stop flag is looked at every 100 ms
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("flows: conntrack events poll: {}", std::strerror(errno));
+      break;
+    }
+    if (n <= 0) continue;
+    auto r = events->read(on_event);
+    std::lock_guard l(mu_);
+    stats_.conntrack_overruns = events->overruns();
+    if (!r) {
+      spdlog::error("flows: {} (conntrack events stopped)", r.error().message());
+      break;
+    }
+  }
+  std::lock_guard l(mu_);
+  stats_.conntrack = false;
 }
 
 }  // namespace podnet::agent

@@ -148,7 +148,8 @@ Result<json::value> collect_flows(const ApiGet& get, const FlowFilter& filter) {
       node_info.push_back(std::move(info));
       continue;
     }
-    for (const char* k : {"events", "lost", "drops_logged", "evicted", "capacity", "fastpath"})
+    for (const char* k : {"events", "lost", "drops_logged", "evicted", "capacity", "fastpath", "conntrack",
+                          "conntrack_events", "conntrack_overruns", "conntrack_acct"})
       if (const json::value* v = at(*r, {k})) info[k] = *v;
     node_info.push_back(std::move(info));
     const json::value* fs = at(*r, {"flows"});
@@ -164,6 +165,21 @@ Result<json::value> collect_flows(const ApiGet& get, const FlowFilter& filter) {
         o["dst_service"] = join(it->second);
       else if (auto c = n.cluster_ips.find(dst); c != n.cluster_ips.end())
         o["dst_service"] = c->second;
+      // Through the stack with DNAT (a ClusterIP, NodePort or LB address): the reply's source is
+      // the endpoint that served it; that pod is the destination a person asks about.
+      if (const json::value* reply = at(f, {"reply"}); reply && reply->is_object() && o.contains("nat") &&
+                                                       field(o, "nat").find("dnat") != std::string::npos) {
+        std::string ep = string_at(*reply, {"src"});
+        std::string ep_port = field(reply->get_object(), "sport");
+        o["endpoint"] = ep_port.empty() ? ep : ep + ":" + ep_port;
+        if (auto it = n.pods.find(ep); it != n.pods.end()) {
+          o["endpoint_pod"] = it->second;
+          if (!o.contains("dst_pod")) o["dst_pod"] = it->second;
+        }
+        if (!o.contains("dst_service"))
+          if (auto it = n.service_endpoints.find(ep + ":" + ep_port); it != n.service_endpoints.end())
+            o["dst_service"] = join(it->second);
+      }
       if (keep(o, filter)) flows.push_back(std::move(o));
     }
   }
@@ -188,10 +204,19 @@ std::string format_flows(const json::value& v, bool header) {
       return p.empty() ? who : who + ":" + p;
     };
     std::string dst = end("dst_pod", "dst", "dport");
-    if (auto s = field(o, "dst_service"); !s.empty()) dst += " (svc " + s + ")";
+    if (!field(o, "endpoint").empty()) {  // DNAT: the address asked for, then the endpoint reached
+      dst = field(o, "dst") + ":" + field(o, "dport");
+      if (auto s = field(o, "dst_service"); !s.empty()) dst += " (svc " + s + ")";
+      std::string ep = field(o, "endpoint"), ep_pod = field(o, "endpoint_pod");
+      size_t colon = ep.rfind(':');
+      dst += " -> " + (ep_pod.empty() || colon == std::string::npos ? ep : ep_pod + ep.substr(colon));
+    } else if (auto s = field(o, "dst_service"); !s.empty()) {
+      dst += " (svc " + s + ")";
+    }
     std::string path = field(o, "path");
     std::string verdict = field(o, "verdict");
     if (verdict == "dropped") path += " " + field(o, "direction") + " " + field(o, "policies");
+    if (auto nat = field(o, "nat"); !nat.empty()) path += " " + nat;
     uint64_t packets = 0, bytes = 0;
     for (const char* k : {"packets", "reply_packets"})
       if (const json::value* x = at(f, {k}); x && x->is_number()) packets += x->to_number<uint64_t>();
@@ -233,6 +258,12 @@ int run_flows(const FlowsOptions& opts) {
           std::fprintf(stderr, "podnet flows: node %s: %llu flow events lost (the ring buffer was full)\n",
                        string_at(n, {"name"}).c_str(),
                        static_cast<unsigned long long>(lost->to_number<uint64_t>()));
+        if (const json::value* over = at(n, {"conntrack_overruns"});
+            over && over->is_number() && over->to_number<uint64_t>() > 0)
+          std::fprintf(
+              stderr,
+              "podnet flows: node %s: conntrack events lost %llu times (the socket buffer was full)\n",
+              string_at(n, {"name"}).c_str(), static_cast<unsigned long long>(over->to_number<uint64_t>()));
       }
   };
   if (!opts.follow) {

@@ -1,7 +1,7 @@
-// `podnet flows`: the connections the nodes saw (the fast path's flow reports, NetworkPolicy's
-// logged drops), read from each node's agent through the API server's nodes/<name>/proxy
-// (node API `flows`), named from the API (pods by IP, Services by their EndpointSlices), filtered
-// and printed, once or as a stream. docs/troubleshooting.md.
+// `podnet flows`: the connections the nodes saw (the fast path's flow reports, conntrack events
+// of the stack's connections, NetworkPolicy's logged drops), read from each node's agent through the API
+// server's nodes/<name>/proxy (node API `flows`), named from the API (pods by IP, Services by their
+// EndpointSlices), filtered and printed, once or as a stream. docs/troubleshooting.md.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -22,6 +22,9 @@ struct FlowFilter {
 };
 
 // {"flows":[{node, src, dst, src_pod, dst_pod, dst_service, ...the node's fields}],
+//  with, for a DNATed flow through the stack, "endpoint" (the reply's source, "IP:port") and
+//  "endpoint_pod"; dst stays the address the client used (the ClusterIP) and dst_pod is the endpoint's
+//  pod.
 //  "nodes":[{"name","events","lost","drops_logged","evicted","fastpath","error"?}]}.
 // A node whose agent cannot be asked is listed with its error, not fatal.
 Result<boost::json::value> collect_flows(const ApiGet& get, const FlowFilter& filter);

@@ -4,6 +4,7 @@
 //   client 10.100.0.2 --- node 10.100.0.1 | 10.101.<i>.1 --- backend<i> 10.101.<i>.2 (socat :8080)
 //   outside 192.168.50.2 --- node 192.168.50.1 (NodePorts)
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "proxy/builders.h"
+#include "proxy/conntrack_events.h"
 #include "proxy/kernel.h"
 #include "proxy/proxier.h"
 #include "support/scoped_netns.h"
@@ -168,6 +170,58 @@ TEST_F(ProxyDatapath, EachBackendReachedThroughClusterIp) {
   std::set<std::string> seen;
   for (int i = 0; i < 40 && seen.size() < 3; ++i) seen.insert(ask(*client_, kClusterIp, 80));
   EXPECT_EQ(seen, (std::set<std::string>{"backend0", "backend1", "backend2"}));
+}
+
+// The flow log's source for connections through the stack: conntrack events of the node's
+// namespace show the ClusterIP (original tuple) and the endpoint the proxy chose (reply tuple),
+// and DESTROY carries the counters once accounting is on.
+TEST_F(ProxyDatapath, ConntrackEventsShowTheClusterIpAndTheChosenEndpoint) {
+  ASSERT_EQ(node_->sh("sysctl -qw net.netfilter.nf_conntrack_acct=1"), 0);
+  auto events = node_->netns().run([] { return ConntrackEvents::open(); });
+  ASSERT_TRUE(events) << events.error().message();
+  proxier_->upsert_service(cluster_ip_service("web", kClusterIp, {tcp_port("http", 80, 8080)}));
+  proxier_->upsert_slice(web_slice({1}));
+  sync();
+  ASSERT_EQ(ask(*client_, kClusterIp, 80), "backend1");
+  std::vector<ConntrackEvent> seen;
+  std::function<void(const ConntrackEvent&)> keep = [&](const ConntrackEvent& e) {
+    if (e.original.dst == ip(kClusterIp) && e.original.dport == 80) seen.push_back(e);
+  };
+  auto read_until = [&](bool destroyed) {
+    for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+         std::chrono::steady_clock::now() < end;) {
+      for (const auto& e : seen)
+        if (e.destroyed == destroyed) return true;
+      pollfd p{.fd = events->fd(), .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 100) > 0) {
+        auto r = events->read(keep);
+        EXPECT_TRUE(r) << r.error().message();
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(read_until(false)) << "no NEW event for the ClusterIP";
+  const ConntrackEvent& opened = seen.front();
+  EXPECT_FALSE(opened.destroyed);
+  EXPECT_EQ(opened.proto, 6);
+  EXPECT_EQ(opened.original.src, ip("10.100.0.2"));
+  EXPECT_EQ(opened.reply.src, ip("10.101.1.2"));  // DNAT: the endpoint answers
+  EXPECT_EQ(opened.reply.sport, 8080);
+  EXPECT_EQ(opened.reply.dst, ip("10.100.0.2"));  // no SNAT
+  EXPECT_EQ(opened.reply.dport, opened.original.sport);
+  // The entry is in TIME_WAIT for two minutes: delete it, as the proxy's cleanup does.
+  auto cleared = node_->netns().run([&] {
+    return conntrack_->clear(std::vector<StaleFlow>{{Frontend{Ip::from(ip(kClusterIp)), 6, 80}, {}}});
+  });
+  ASSERT_TRUE(cleared) << cleared.error().message();
+  ASSERT_TRUE(read_until(true)) << "no DESTROY event";
+  const ConntrackEvent& closed = seen.back();
+  EXPECT_TRUE(closed.destroyed);
+  EXPECT_EQ(closed.reply.src, ip("10.101.1.2"));
+  EXPECT_GE(closed.packets, 3u);  // SYN, ACK, FIN at least
+  EXPECT_GE(closed.reply_packets, 2u);
+  EXPECT_GT(closed.reply_bytes, closed.reply_packets * 40);  // headers and "backend1 ..."
+  EXPECT_EQ(events->overruns(), 0u);
 }
 
 TEST_F(ProxyDatapath, RemovedEndpointGetsNoNewConnections) {

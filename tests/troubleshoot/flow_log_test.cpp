@@ -1,5 +1,5 @@
-// The agent's flow log (agent/flows.h): fast-path reports and policy drops aggregated per
-// connection (both directions in one entry, the opener as the source), the --since window, and
+// The agent's flow log (agent/flows.h): fast-path reports, conntrack events and policy drops
+// aggregated per connection (both directions in one entry, the opener as the source), the --since window, and
 // the bound (the least recently seen connection goes first, and is counted).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -79,6 +79,54 @@ TEST(FlowLogTest, PolicyDropsNameDirectionAndPolicies) {
   EXPECT_EQ(f.at("direction"), "ingress");
   EXPECT_EQ(f.at("policies"), "f/deny");
   EXPECT_EQ(f.at("packets"), 2);
+}
+
+proxy::ConntrackEvent ct(const char* src, uint16_t sport, const char* dst, uint16_t dport, const char* rsrc,
+                         uint16_t rsport, const char* rdst, uint16_t rdport, bool destroyed) {
+  proxy::ConntrackEvent e;
+  e.destroyed = destroyed;
+  e.proto = 6;
+  e.original = {*parse_ip(src), *parse_ip(dst), sport, dport};
+  e.reply = {*parse_ip(rsrc), *parse_ip(rdst), rsport, rdport};
+  return e;
+}
+
+TEST(FlowLogTest, StackConnectionsShowTheirNatFromConntrackTuples) {
+  FlowLog log;
+  // A pod to a ClusterIP, DNATed to an endpoint: NEW, then DESTROY with the totals.
+  log.add_stack(ct("10.244.0.5", 40000, "10.96.0.20", 80, "10.244.0.6", 8080, "10.244.0.5", 40000, false),
+                1000);
+  auto done = ct("10.244.0.5", 40000, "10.96.0.20", 80, "10.244.0.6", 8080, "10.244.0.5", 40000, true);
+  done.packets = 6;
+  done.bytes = 400;
+  done.reply_packets = 4;
+  done.reply_bytes = 300;
+  log.add_stack(done, 2000);
+  // A pod to the outside, masqueraded to the node's address; and a policy-selected pod, no NAT.
+  log.add_stack(ct("10.244.0.5", 40001, "192.0.2.1", 443, "192.0.2.1", 443, "172.18.0.2", 40001, false),
+                3000);
+  log.add_stack(ct("10.244.0.5", 40002, "10.244.0.7", 80, "10.244.0.7", 80, "10.244.0.5", 40002, false),
+                4000);
+  auto snap = log.snapshot(0);
+  const auto& flows = snap.at("flows").as_array();
+  ASSERT_EQ(flows.size(), 3u) << snap;
+  const auto& svc = flows[0];
+  EXPECT_EQ(svc.at("dst"), "10.96.0.20");
+  EXPECT_EQ(svc.at("verdict"), "forwarded");
+  EXPECT_EQ(svc.at("path"), "stack");
+  EXPECT_EQ(svc.at("nat"), "dnat");
+  EXPECT_EQ(svc.at("reply").at("src"), "10.244.0.6");
+  EXPECT_EQ(svc.at("reply").at("sport"), 8080);
+  EXPECT_EQ(svc.at("ended"), true);
+  EXPECT_EQ(svc.at("packets"), 6);
+  EXPECT_EQ(svc.at("reply_bytes"), 300);
+  EXPECT_EQ(svc.at("first_seen_ms"), 1000);
+  EXPECT_EQ(flows[1].at("nat"), "snat");
+  EXPECT_EQ(flows[1].at("reply").at("dst"), "172.18.0.2");
+  EXPECT_EQ(flows[1].at("ended"), false);
+  EXPECT_FALSE(flows[2].as_object().contains("nat")) << flows[2];
+  EXPECT_EQ(flows[2].at("path"), "stack");
+  EXPECT_EQ(snap.at("conntrack_events"), 4);
 }
 
 TEST(FlowLogTest, SinceWindowAndBoundedTable) {

@@ -1,9 +1,10 @@
 // `podnet flows` on a 2-node vxlan `podnet up` cluster (fast path and NetworkPolicy on, the
 // defaults) through the real binary: a client pod connects every 0.3 s to a server pod on its node
 // and one on the other node (carried by the fast path: reported in its ring buffer, on both nodes
-// for the far one) and to a pod a deny-all policy isolates (dropped in the policy table, logged). The flows
-// must name both pods, the Service in front of the server, the verdicts, the dropping policy, and the filters
-// must narrow them.
+// for the far one), to a pod a deny-all policy isolates (dropped in the policy table, logged), and
+// to the server's Service by its ClusterIP (through the stack: DNAT, a conntrack event). The flows
+// must name both pods, the Service in front of the server, the verdicts, the dropping policy, the
+// NAT (ClusterIP and chosen endpoint), and the filters must narrow them.
 #include <boost/json.hpp>
 #include <chrono>
 #include <thread>
@@ -52,11 +53,17 @@ class FlowsE2E : public ::testing::Test {
   CommandResult flows(const std::string& args) {
     return shell(podnet_bin() + " flows --kubeconfig " + c_.kubeconfig() + " " + args + " 2>&1");
   }
+  // via_service: the flow to the Service's ClusterIP (DNATed to dst_pod), else one to the pod's own IP.
   static const json::object* find(const json::value& doc, const std::string& dst_pod,
-                                  const std::string& verdict, const std::string& node = "node1") {
+                                  const std::string& verdict, const std::string& node = "node1",
+                                  bool via_service = false) {
     if (!doc.is_object() || !doc.as_object().contains("flows")) return nullptr;
     for (const auto& f : doc.at("flows").as_array()) {
       const auto& o = f.as_object();
+      if (o.contains("endpoint") != via_service) continue;
+      // A pod-to-pod connection the stack carried (one that began before the fast path was attached
+      // to the client's veth) is not the one looked for.
+      if (!via_service && o.at("path") == "stack") continue;
       if (o.at("node") == json::string_view(node) && o.contains("src_pod") && o.at("src_pod") == "f/cli" &&
           o.contains("dst_pod") && o.at("dst_pod") == json::string_view(dst_pod) &&
           o.at("verdict") == json::string_view(verdict))
@@ -93,17 +100,21 @@ TEST_F(FlowsE2E, ForwardedAndPolicyDroppedConnectionsNamedWithVerdicts) {
       {"spec",
        {{"podSelector", {{"matchLabels", {{"role", "locked"}}}}}, {"policyTypes", json::array{"Ingress"}}}}};
   ASSERT_NO_FATAL_FAILURE(apply(json::array{deny}));
+  std::string cluster_ip = trim(c_.kubectl("get svc -n f web -o jsonpath={.spec.clusterIP}").out);
+  ASSERT_FALSE(cluster_ip.empty());
   ASSERT_NO_FATAL_FAILURE(apply(json::array{
       pod("cli", {{"app", "cli"}},
           "while :; do socat -u /dev/null TCP:" + srv_ip + ":80,connect-timeout=1; socat -u /dev/null TCP:" +
               locked_ip + ":80,connect-timeout=0.2; socat -u /dev/null TCP:" + far_ip +
+              ":80,connect-timeout=1; socat -u /dev/null TCP:" + cluster_ip +
               ":80,connect-timeout=1; sleep 0.3; done",
           false)}));
   w = c_.kubectl("wait -n f --for=condition=Ready --timeout=60s pod/cli");
   ASSERT_EQ(w.rc, 0) << w.out;
 
   json::value doc;
-  const json::object *fwd = nullptr, *dropped = nullptr, *far_out = nullptr, *far_in = nullptr;
+  const json::object *fwd = nullptr, *dropped = nullptr, *far_out = nullptr, *far_in = nullptr,
+                     *via_svc = nullptr;
   CommandResult r;
   for (auto deadline = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < deadline;) {
     r = flows("-n f --since 1m -o json");
@@ -115,13 +126,26 @@ TEST_F(FlowsE2E, ForwardedAndPolicyDroppedConnectionsNamedWithVerdicts) {
     dropped = find(doc, "f/locked", "dropped");
     far_out = find(doc, "f/far", "forwarded");          // node1 carries the client's packets out
     far_in = find(doc, "f/far", "forwarded", "node2");  // node2 carries only the server's replies
-    if (fwd && dropped && far_out && far_in) break;
+    via_svc = find(doc, "f/srv", "forwarded", "node1", true);
+    if (fwd && dropped && far_out && far_in && via_svc) break;
     std::this_thread::sleep_for(500ms);
   }
   ASSERT_NE(fwd, nullptr) << r.out;
   ASSERT_NE(dropped, nullptr) << r.out;
   ASSERT_NE(far_out, nullptr) << r.out;
   ASSERT_NE(far_in, nullptr) << r.out;
+  ASSERT_NE(via_svc, nullptr) << r.out;
+  // To the ClusterIP: through the stack, DNATed to the server; conntrack's tuples show both.
+  EXPECT_EQ(via_svc->at("path"), "stack") << r.out;
+  EXPECT_EQ(via_svc->at("nat"), "dnat") << r.out;
+  EXPECT_EQ(via_svc->at("dst"), json::string_view(cluster_ip)) << r.out;
+  EXPECT_EQ(via_svc->at("dport"), 80) << r.out;
+  EXPECT_EQ(via_svc->at("dst_service"), "f/web") << r.out;
+  EXPECT_EQ(via_svc->at("endpoint_pod"), "f/srv") << r.out;
+  EXPECT_EQ(via_svc->at("endpoint"), json::string_view(srv_ip + ":80")) << r.out;
+  EXPECT_EQ(via_svc->at("reply").at("src"), json::string_view(srv_ip)) << r.out;
+  EXPECT_EQ(via_svc->at("reply").at("dst"), json::string_view(ip_of("cli"))) << r.out;  // no SNAT
+  EXPECT_EQ(via_svc->at("proto"), "tcp") << r.out;
   EXPECT_EQ(far_out->at("path"), "fastpath-vxlan") << r.out;  // encapsulated by the program
   EXPECT_EQ(far_in->at("path"), "fastpath-vxlan") << r.out;
   EXPECT_GE(far_out->at("packets").to_number<int64_t>(), 1);
@@ -144,6 +168,9 @@ TEST_F(FlowsE2E, ForwardedAndPolicyDroppedConnectionsNamedWithVerdicts) {
   for (const auto& node : doc.at("nodes").as_array()) {
     EXPECT_EQ(node.at("fastpath"), true) << r.out;
     EXPECT_EQ(node.at("lost"), 0) << r.out;
+    EXPECT_EQ(node.at("conntrack"), true) << r.out;
+    EXPECT_EQ(node.at("conntrack_acct"), true) << r.out;
+    EXPECT_EQ(node.at("conntrack_overruns"), 0) << r.out;
   }
 
   // Filters: the verdict, the pod, the Service; and the table a person reads.
@@ -169,6 +196,8 @@ TEST_F(FlowsE2E, ForwardedAndPolicyDroppedConnectionsNamedWithVerdicts) {
   std::printf("podnet flows -n f:\n%s", r.out.c_str());
   EXPECT_NE(r.out.find("f/cli:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("f/srv:80 (svc f/web)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(cluster_ip + ":80 (svc f/web) -> f/srv:80"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stack dnat"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("dropped"), std::string::npos) << r.out;
   r = flows("--since 2d");
   EXPECT_EQ(r.rc, 2) << r.out;
