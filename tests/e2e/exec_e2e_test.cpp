@@ -363,6 +363,8 @@ def roundtrip(data, out, i):
             n += len(chunk)
         s.close()
         out[i] = n == len(data) and h.digest() == hashlib.sha256(data).digest()
+        if not out[i]:  # which way it failed: an early end, or bytes that differ
+            print("connection", i, "got", n, "of", len(data), "bytes", "(EOF)" if n < len(data) else "(differ)")
     except Exception as e:
         print("connection", i, e)
 if mode == "many":
