@@ -407,9 +407,11 @@ TEST_F(Exec, KubectlPortForwardToPodAndService) {
                  mode)
         .out;
   };
-  // What the pod holds: its TCP sockets and socat processes (1: the listener).
+  // What the pod holds: its TCP sockets and socat processes (1: the listener). Pods share the node's
+  // PID namespace, so only socat processes in the pod's network namespace count: another test's pod
+  // running at the same time (ctest -j2) has socat processes too.
   auto pod_state = [&] {
-    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
+    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'").out);
   };
   // The line of kubectl's log (-v=6) with its upgrade request and the answer.
   auto upgrade_line = [](const std::string& log) {
@@ -752,7 +754,7 @@ TEST_F(Exec, IdleSessionsEndAfterTheStreamingIdleTimeout) {
   EXPECT_EQ(busy.out, "1\n2\n3\n4\n5\n6\n");
 
   auto pod_state = [&] {
-    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
+    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'").out);
   };
   // The agent's established connections on its node port (the API server's sessions and requests).
   pid_t agent = c_.daemon_pid("agent-node1");
@@ -854,7 +856,7 @@ TEST_F(Exec, PortForwardStreamCap) {
         << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
   }
   auto pod_state = [&] {
-    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep -c socat)'").out);
+    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'").out);
   };
   EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 20s)) << pod_state();
 }
