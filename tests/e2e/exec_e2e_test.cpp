@@ -188,7 +188,7 @@ print("cat=" + got.strip())
   // there and back.
   ASSERT_NO_FATAL_FAILURE(apply(pod(
       "echo", json::array{container(
-                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr,backlog=512", "EXEC:cat"},
                   // Ready once socat listens: a forward that came first would be refused.
                   {{"readinessProbe",
                     {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
@@ -379,6 +379,9 @@ else:
     print("big=" + ("ok" if out[0] else "bad"))
 )PY";
 
+// The pods' socat listens with a backlog of 512 (its default is 5): 100 connections at once under
+// ctest -j2 overflowed the accept queue, and a connection the pod's kernel gave up on ended with 0
+// bytes (this test failed 2 of 2 next to the other port-forward tests, and passed 2 of 2 with it).
 // kubectl 1.32's port-forward (SPDY/3.1 tunnelled in a WebSocket) to a pod and through a Service
 // to its pod: 100 concurrent connections and 100 MB there and back intact; a local connection's
 // close reaches the pod (half-close) and closing the forward leaves no socket or process there.
@@ -386,7 +389,7 @@ TEST_F(Exec, KubectlPortForwardToPodAndService) {
   PODNET_BRING_UP();
   ASSERT_NO_FATAL_FAILURE(apply(pod(
       "echo", json::array{container(
-                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr,backlog=512", "EXEC:cat"},
                   {{"readinessProbe",
                     {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
                      {"periodSeconds", 1}}}})})));
@@ -411,7 +414,9 @@ TEST_F(Exec, KubectlPortForwardToPodAndService) {
   // PID namespace, so only socat processes in the pod's network namespace count: another test's pod
   // running at the same time (ctest -j2) has socat processes too.
   auto pod_state = [&] {
-    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'").out);
+    return trim(
+        c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'")
+            .out);
   };
   // The line of kubectl's log (-v=6) with its upgrade request and the answer.
   auto upgrade_line = [](const std::string& log) {
@@ -731,7 +736,7 @@ TEST_F(Exec, IdleSessionsEndAfterTheStreamingIdleTimeout) {
   if (IsSkipped()) return;
   ASSERT_NO_FATAL_FAILURE(apply(pod(
       "echo", json::array{container(
-                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  "srv", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr,backlog=512", "EXEC:cat"},
                   {{"readinessProbe",
                     {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
                      {"periodSeconds", 1}}}})})));
@@ -754,7 +759,9 @@ TEST_F(Exec, IdleSessionsEndAfterTheStreamingIdleTimeout) {
   EXPECT_EQ(busy.out, "1\n2\n3\n4\n5\n6\n");
 
   auto pod_state = [&] {
-    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'").out);
+    return trim(
+        c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'")
+            .out);
   };
   // The agent's established connections on its node port (the API server's sessions and requests).
   pid_t agent = c_.daemon_pid("agent-node1");
@@ -856,7 +863,9 @@ TEST_F(Exec, PortForwardStreamCap) {
         << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
   }
   auto pod_state = [&] {
-    return trim(c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'").out);
+    return trim(
+        c_.kubectl("exec echo -- sh -c 'echo $(ss -Htn | wc -l) $(pgrep --ns $$ --nslist net -c socat)'")
+            .out);
   };
   EXPECT_TRUE(eventually([&] { return pod_state() == "0 1"; }, 20s)) << pod_state();
 }
