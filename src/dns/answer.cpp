@@ -119,7 +119,7 @@ Answered Responder::answer(std::span<const uint8_t> wire, bool tcp, uint8_t* out
   if (!ours) {
     // Reverse names of services and endpoints; everything else belongs upstream.
     knot_rrset_t rr;
-    if (!node || !node->rrset(qs.type, name, store_.ttl(), rr)) {
+    if (!node || !node->rrset(qs.type, store_.ttl(), rr)) {
       a.verdict = Verdict::kForward;
       return a;
     }
@@ -167,17 +167,17 @@ Answered Responder::answer(std::span<const uint8_t> wire, bool tcp, uint8_t* out
       break;  // NODATA
     }
     if (qs.type == KNOT_RRTYPE_ANY) {
-      node->each_rrset(name, store_.ttl(), [&](const knot_rrset_t& rr) { knot_pkt_put(r, hint, &rr, 0); });
+      node->each_rrset(store_.ttl(), [&](const knot_rrset_t& rr) { knot_pkt_put(r, hint, &rr, 0); });
       if (node->has_data()) return finish(KNOT_RCODE_NOERROR);
       break;
     }
     knot_rrset_t rr;
-    if (node->rrset(qs.type, name, store_.ttl(), rr)) {
+    if (node->rrset(qs.type, store_.ttl(), rr)) {
       knot_pkt_put(r, hint, &rr, 0);
       return finish(KNOT_RCODE_NOERROR);
     }
     knot_rrset_t cname;
-    if (!node->rrset(KNOT_RRTYPE_CNAME, name, store_.ttl(), cname)) break;
+    if (!node->rrset(KNOT_RRTYPE_CNAME, store_.ttl(), cname)) break;
     if (knot_pkt_put(r, hint, &cname, 0) != KNOT_EOK) return finish(KNOT_RCODE_NOERROR);  // truncated
     // Follow the chain while it stays in the zone; outside, the client's resolver follows it.
     std::string_view target(reinterpret_cast<const char*>(cname.rrs.rdata->data), cname.rrs.rdata->len);

@@ -157,9 +157,9 @@ struct GroupHeader {
 constexpr size_t kHeader = sizeof(GroupHeader);
 static_assert(kHeader == 8);
 
-GroupHeader header_at(const std::string& d, size_t pos) {
+GroupHeader header_at(const char* d, size_t pos) {
   GroupHeader h;
-  std::memcpy(&h, d.data() + pos, kHeader);
+  std::memcpy(&h, d + pos, kHeader);
   return h;
 }
 
@@ -173,26 +173,33 @@ struct Item {
 
 }  // namespace
 
+Node::Node(std::string_view name)
+    : buf_(std::make_unique_for_overwrite<char[]>(name.size())),
+      name_len_(static_cast<uint16_t>(name.size())) {
+  std::memcpy(buf_.get(), name.data(), name.size());
+}
+
 size_t Node::next_group(size_t pos) const {
-  GroupHeader h = header_at(data_, pos);
+  GroupHeader h = header_at(data(), pos);
   return pos + kHeader + h.bytes + 2 * size_t{h.count};
 }
 
-void Node::view(size_t pos, std::string_view owner, uint32_t ttl, knot_rrset_t& out) const {
-  GroupHeader h = header_at(data_, pos);
-  knot_rrset_init(&out, const_cast<knot_dname_t*>(reinterpret_cast<const knot_dname_t*>(owner.data())),
-                  h.type, KNOT_CLASS_IN, ttl);
+void Node::view(size_t pos, uint32_t ttl, knot_rrset_t& out) const {
+  GroupHeader h = header_at(data(), pos);
+  knot_rrset_init(&out, const_cast<knot_dname_t*>(reinterpret_cast<const knot_dname_t*>(buf_.get())), h.type,
+                  KNOT_CLASS_IN, ttl);
   out.rrs.count = h.count;
   out.rrs.size = h.bytes;
-  // 2-aligned: the buffer is, and every header, entry (knot pads rdata to even) and count is even-sized.
-  out.rrs.rdata = reinterpret_cast<knot_rdata_t*>(const_cast<char*>(data_.data() + pos + kHeader));
+  // knot reads entries' u16 lengths in place; memcpy-free reads need 2-alignment: the block is
+  // malloc-aligned and the name, header, padded entries and counts are even-sized (see apply).
+  out.rrs.rdata = reinterpret_cast<knot_rdata_t*>(const_cast<char*>(data() + pos + kHeader));
 }
 
-bool Node::rrset(uint16_t type, std::string_view owner, uint32_t ttl, knot_rrset_t& out) const {
-  for (size_t pos = 0; pos < data_.size(); pos = next_group(pos)) {
-    uint16_t t = header_at(data_, pos).type;
+bool Node::rrset(uint16_t type, uint32_t ttl, knot_rrset_t& out) const {
+  for (size_t pos = 0; pos < data_len_; pos = next_group(pos)) {
+    uint16_t t = header_at(data(), pos).type;
     if (t == type) {
-      view(pos, owner, ttl, out);
+      view(pos, ttl, out);
       return true;
     }
     if (t > type) break;
@@ -202,9 +209,10 @@ bool Node::rrset(uint16_t type, std::string_view owner, uint32_t ttl, knot_rrset
 
 void Node::apply(std::vector<Change> changes) {
   std::vector<Item> items;
-  for (size_t pos = 0; pos < data_.size(); pos = next_group(pos)) {
-    GroupHeader h = header_at(data_, pos);
-    const char* entry = data_.data() + pos + kHeader;
+  const char* d = data();
+  for (size_t pos = 0; pos < data_len_; pos = next_group(pos)) {
+    GroupHeader h = header_at(d, pos);
+    const char* entry = d + pos + kHeader;
     const char* refs = entry + h.bytes;
     for (uint16_t i = 0; i < h.count; ++i) {
       uint16_t len, ref;
@@ -236,7 +244,10 @@ void Node::apply(std::vector<Change> changes) {
   }
   while (i < items.size()) merged.push_back(items[i++]);
 
-  std::string out;
+  // The name first, padded to even so the entries after it are 2-aligned.
+  std::string out(name());
+  if (out.size() & 1) out.push_back('\0');
+  const size_t name_room = out.size();
   for (size_t b = 0; b < merged.size();) {
     size_t e = b;
     size_t bytes = 0;
@@ -258,8 +269,10 @@ void Node::apply(std::vector<Change> changes) {
     while (e < merged.size() && merged[e].type == merged[b].type) ++e;
     b = e;
   }
-  out.shrink_to_fit();
-  data_ = std::move(out);
+  auto buf = std::make_unique_for_overwrite<char[]>(out.size());
+  std::memcpy(buf.get(), out.data(), out.size());
+  buf_ = std::move(buf);
+  data_len_ = static_cast<uint32_t>(out.size() - name_room);
 }
 
 RecordStore::RecordStore(StoreOptions options)
@@ -290,15 +303,19 @@ Node& RecordStore::ensure_locked(std::string_view name) {
   auto it = nodes_.find(name);
   if (it != nodes_.end()) return it->second;
   if (name != zone_ && in_zone(name, zone_)) ensure_locked(parent(name)).children++;
-  return nodes_.emplace(std::string(name), Node{}).first->second;
+  Node n(name);
+  std::string_view key = n.name();
+  return nodes_.emplace(key, std::move(n)).first->second;
 }
 
 void RecordStore::release_locked(std::string_view name) {
   auto it = nodes_.find(name);
   if (it == nodes_.end() || !it->second.unused()) return;
+  // `name` may view the node's own block: continue with the parent's view of the same bytes.
+  bool below = name != zone_ && in_zone(name, zone_);
+  std::string up(below ? parent(name) : std::string_view());
   nodes_.erase(it);
-  if (name != zone_ && in_zone(name, zone_)) {
-    std::string_view up = parent(name);
+  if (below) {
     auto p = nodes_.find(up);
     if (p != nodes_.end() && p->second.children > 0) {
       p->second.children--;
@@ -315,23 +332,26 @@ void RecordStore::apply_locked(const std::vector<Record>& added, const std::vect
   for (auto& [name, changes] : by_name) {
     bool adds =
         std::any_of(changes.begin(), changes.end(), [](const Node::Change& c) { return c.delta > 0; });
-    Node* n = nullptr;
-    if (adds) {
-      n = &ensure_locked(name);
-    } else {
-      auto it = nodes_.find(name);
-      if (it == nodes_.end()) continue;
-      n = &it->second;
-    }
+    if (adds) ensure_locked(name);
+    auto it = nodes_.find(name);
+    if (it == nodes_.end()) continue;
+    Node& n = it->second;
     std::erase_if(changes, [&](const Node::Change& c) {
       if (c.type != kExists) return false;
       if (c.delta > 0)
-        n->exists++;
-      else if (n->exists > 0)
-        n->exists--;
+        n.exists++;
+      else if (n.exists > 0)
+        n.exists--;
       return true;
     });
-    if (!changes.empty()) n->apply(std::move(changes));
+    if (!changes.empty()) {
+      // The rebuild replaces the block the key views: re-key the node.
+      Node moved = std::move(n);
+      nodes_.erase(it);
+      moved.apply(std::move(changes));
+      std::string_view key = moved.name();
+      nodes_.emplace(key, std::move(moved));
+    }
     release_locked(name);
   }
 }

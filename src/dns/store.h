@@ -4,13 +4,14 @@
 // Thread-safe: one writer (the informer threads, serialised by the lock) and many readers.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "dns/knot.h"
@@ -50,29 +51,35 @@ class RrSet {
   knot_rrset_t rr_{};
 };
 
-// One name's records in libknot's rdata layout, so an answer points into them and copies nothing.
-// Per type present, in ascending order: a header {u16 type, u16 count, u32 bytes}, `bytes` of
-// knot_rdata_t entries in canonical order, then `count` u16 reference counts (a record that two
-// sources give is kept once and counted). One allocation per name, none for the smallest.
+// One name and its records in one heap block, the records in libknot's rdata layout so an answer
+// points into them and copies nothing. The block: the wire name, then per type present, in
+// ascending order, a header {u16 type, u16 count, u32 bytes}, `bytes` of knot_rdata_t entries in
+// canonical order, and `count` u16 reference counts (a record two sources give is kept once).
 class Node {
  public:
+  explicit Node(std::string_view name);
+  Node(Node&&) noexcept = default;
+  Node& operator=(Node&&) noexcept = default;
+
   uint32_t children = 0;  // names directly below that exist
   uint32_t exists = 0;    // type-0 records: sources that make the name exist without data
 
-  // The RR set of `type` at this name, owned by `owner` (the name it was found under); it points
-  // into the node, so it is valid while the reader holds the store's lock.
-  bool rrset(uint16_t type, std::string_view owner, uint32_t ttl, knot_rrset_t& out) const;
+  // The name, a view into the block: stable while the node lives, also when the node is moved.
+  std::string_view name() const { return {buf_.get(), name_len_}; }
+  // The RR set of `type` at this name; it points into the node, so it is valid while the reader
+  // holds the store's lock.
+  bool rrset(uint16_t type, uint32_t ttl, knot_rrset_t& out) const;
   // Every RR set of the name, in type order (an ANY query).
   template <class F>
-  void each_rrset(std::string_view owner, uint32_t ttl, F&& f) const {
-    for (size_t pos = 0; pos < data_.size(); pos = next_group(pos)) {
+  void each_rrset(uint32_t ttl, F&& f) const {
+    for (size_t pos = 0; pos < data_len_; pos = next_group(pos)) {
       knot_rrset_t rr;
-      view(pos, owner, ttl, rr);
+      view(pos, ttl, rr);
       f(rr);
     }
   }
-  bool has_data() const { return !data_.empty(); }
-  bool unused() const { return children == 0 && exists == 0 && data_.empty(); }
+  bool has_data() const { return data_len_ > 0; }
+  bool unused() const { return children == 0 && exists == 0 && data_len_ == 0; }
 
   // One record added (delta 1) or withdrawn (delta -1) by one source.
   struct Change {
@@ -80,15 +87,19 @@ class Node {
     std::string_view rdata;
     int delta;
   };
-  // Applies the changes in one rebuild (cost follows the name's size, not its size times the changes).
+  // Applies the changes in one rebuild (cost follows the name's size, not its size times the
+  // changes). The block is replaced: name() moves (the store re-keys the node).
   void apply(std::vector<Change> changes);
-  size_t bytes() const { return data_.capacity(); }
 
  private:
+  // The records start after the name, padded to an even offset.
+  const char* data() const { return buf_.get() + name_len_ + (name_len_ & 1); }
   size_t next_group(size_t pos) const;
-  void view(size_t pos, std::string_view owner, uint32_t ttl, knot_rrset_t& out) const;
+  void view(size_t pos, uint32_t ttl, knot_rrset_t& out) const;
 
-  std::string data_;
+  std::unique_ptr<char[]> buf_;
+  uint16_t name_len_ = 0;
+  uint32_t data_len_ = 0;
 };
 
 // The fields of a Service its DNS records derive from (the store keeps only these).
@@ -172,7 +183,8 @@ class RecordStore {
   WireName zone_;
   RrSet soa_;
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Node, Hash, std::equal_to<>> nodes_;
+  // Keyed by a view of each node's own name: one lookup touches the table and the node's block.
+  boost::unordered_flat_map<std::string_view, Node, Hash, std::equal_to<>> nodes_;
   std::map<std::string, Entry> entries_;  // "ns/name"
 };
 
