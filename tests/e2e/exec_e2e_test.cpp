@@ -894,10 +894,15 @@ TEST_F(Exec, KubectlAttachAndARefusedPortForward) {
   json::object tty{{"stdin", true}, {"stdinOnce", true}, {"tty", true}};
   json::object once{{"stdin", true}, {"stdinOnce", true}};
   ASSERT_NO_FATAL_FAILURE(apply(pod("term", json::array{container("c", {"sh"}, tty)})));
-  ASSERT_NO_FATAL_FAILURE(apply(pod(
-      "logger", json::array{container("c", {"sh", "-c",
-                                            "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.1; done"}),
-                            container("quiet", {"sleep", "3600"})})));
+  ASSERT_NO_FATAL_FAILURE(apply(
+      pod("logger",
+          json::array{
+              container("c", {"sh", "-c", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.1; done"}),
+              container(
+                  "echo", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  {{"readinessProbe",
+                    {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+                     {"periodSeconds", 1}}}})})));
   ASSERT_NO_FATAL_FAILURE(
       apply(pod("once", json::array{container("c", {"sh", "-c", "cat; echo done-$?"}, once)},
                 {{"restartPolicy", "Never"}})));
@@ -910,25 +915,25 @@ TEST_F(Exec, KubectlAttachAndARefusedPortForward) {
                                     {{"nodeSelector", {{"no-such", "label"}}}})));
   for (const char* p : {"term", "logger", "once", "py"}) ASSERT_NO_FATAL_FAILURE(wait_ready(p));
 
-  // -it through a pty: what is typed runs in the container's shell, with the client's size.
+  // -it through a pty: what is typed runs in the container's shell, with the client's size. kubectl
+  // 1.32 has no detach keys: it leaves when `timeout` stops it, as a user's kill would.
   auto it = shell(
-      "(printf 'echo at-$((40+2))\\nstty size\\n'; sleep 3; printf '\\020\\021'; sleep 5) | "
-      "script -qec 'stty rows 33 cols 101; timeout 20 " +
+      "(printf 'echo at-$((40+2))\\nstty size\\n'; sleep 8) | script -qec 'stty rows 33 cols 101; "
+      "timeout 5 " +
       kubectl + " attach -it term -c c' /dev/null");
   EXPECT_NE(it.out.find("at-42"), std::string::npos) << it.out;
   EXPECT_NE(it.out.find("33 101"), std::string::npos) << it.out;
-  EXPECT_EQ(it.out.find("Terminated"), std::string::npos) << "kubectl detached, not timed out: " << it.out;
   // Detached: the shell runs on, and a second attach reaches the same shell.
   EXPECT_EQ(
       trim(
           c_.kubectl("get pod term -o jsonpath='{.status.phase} {.status.containerStatuses[0].restartCount}'")
               .out),
       "Running 0");
-  auto again = shell(
-      "(printf 'echo again-$((1+1))\\n'; sleep 3; printf '\\020\\021'; sleep 5) | "
-      "script -qec 'timeout 20 " +
-      kubectl + " attach -it term' /dev/null");
+  auto again = shell("(printf 'echo again-$((1+1))\\n'; sleep 8) | script -qec 'timeout 5 " + kubectl +
+                     " attach -it term' /dev/null");
   EXPECT_NE(again.out.find("again-2"), std::string::npos) << again.out;
+  EXPECT_EQ(trim(c_.kubectl("get pod term -o jsonpath='{.status.containerStatuses[0].restartCount}'").out),
+            "0");
 
   // No -i: the log of a running container from now on (line-0 was written long before).
   auto logs = shell("timeout 3 " + kubectl + " attach logger -c c 2>/dev/null");
@@ -1028,6 +1033,69 @@ print("attach=" + got.strip())
   EXPECT_NE(refused.rc, 0);
   EXPECT_NE(refused.out.find("container c not found in pod broken_default"), std::string::npos)
       << refused.out;
+
+  // Port-forward to port 9 of `logger` (nothing listens) next to 8080 (socat echoes).
+  pid_t agent = c_.daemon_pid("agent-node1");
+  ASSERT_GT(agent, 0);
+  auto agent_sockets = [agent] {
+    return trim(shell("ls -l /proc/" + std::to_string(agent) + "/fd | grep -c socket:").out);
+  };
+  const std::string sockets_before = agent_sockets();
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/refused.py", R"PY(
+import sys
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+pf = portforward(v1.connect_get_namespaced_pod_portforward, "logger", "default", ports="9,8080")
+s9 = pf.socket(9)
+s9.settimeout(20)
+print("closed9=" + str(s9.recv(10) == b""))
+print("error9=" + str(pf.error(9)))
+s = pf.socket(8080)
+s.settimeout(20)
+s.sendall(b"still-here")
+got = b""
+while len(got) < 10:
+    chunk = s.recv(100)
+    if not chunk:
+        break
+    got += chunk
+print("echo8080=" + got.decode())
+s.close()
+)PY"));
+  auto py_pf =
+      shell("timeout 60 /usr/bin/python3 " + dir_.path() + "/refused.py " + c_.kubeconfig() + " 2>&1");
+  EXPECT_NE(py_pf.out.find("closed9=True"), std::string::npos) << py_pf.out;
+  EXPECT_NE(py_pf.out.find("error9=error forwarding port 9 to pod logger"), std::string::npos) << py_pf.out;
+  EXPECT_NE(py_pf.out.find("IPv4: dial tcp4 127.0.0.1:9: connect: connection refused IPv6 dial tcp6 [::1]:9: "
+                           "connect: connection refused"),
+            std::string::npos)
+      << py_pf.out;
+  EXPECT_NE(py_pf.out.find("echo8080=still-here"), std::string::npos) << py_pf.out;
+  {
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-refused.log", "pod/logger", "9");
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-refused.log").value_or("");
+    auto local =
+        shell("timeout 20 /usr/bin/python3 -c 'import socket; s = socket.create_connection((\"127.0.0.1\", " +
+              std::to_string(port) + ")); s.settimeout(15); print(\"got=\" + repr(s.recv(10)))'");
+    EXPECT_NE(local.out.find("got=b''"), std::string::npos) << local.out;
+    std::string log;
+    EXPECT_TRUE(eventually(
+        [&] {
+          log = read_file(dir_.path() + "/pf-refused.log").value_or("");
+          return log.find("connection refused") != std::string::npos;
+        },
+        10s));
+    EXPECT_NE(log.find("an error occurred forwarding " + std::to_string(port) +
+                       " -> 9: error forwarding port 9 to pod logger"),
+              std::string::npos)
+        << log;
+  }
+  EXPECT_TRUE(eventually([&] { return agent_sockets() == sockets_before; }, 10s))
+      << "agent sockets " << sockets_before << " -> " << agent_sockets();
+  EXPECT_EQ(trim(c_.kubectl("exec logger -c echo -- sh -c 'ss -Htn | wc -l'").out), "0");
 }
 
 }  // namespace

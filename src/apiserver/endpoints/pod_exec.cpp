@@ -371,6 +371,15 @@ Reply pod_attach(ObjectStore& objects, const ResourceRegistry& registry, const R
                        percent_encode(*container) + "?input=" + (query->stdin ? "1" : "0") +
                        "&output=" + (query->stdout ? "1" : "0") + "&error=" + (query->stderr ? "1" : "0") +
                        "&tty=" + (query->tty ? "1" : "0");
+  if (!beast::websocket::is_upgrade(request.msg) && !request.msg[http::field::upgrade].empty()) {
+    // kubectl falls back to SPDY/3.1 when its WebSocket upgrade was refused, and prints the second
+    // answer: the node's refusal (a container not running) must be that one too, as from kube. The
+    // node is asked without stdin, so a stdinOnce container keeps its input.
+    std::string probe = "/attach/" + percent_encode(ns) + "/" + percent_encode(name) + "/" +
+                        percent_encode(*container) + "?input=0&output=1&error=0&tty=0";
+    if (auto h = open_node_stream(name, *node, probe, kubelet, timeout, true); !h)
+      return error_reply(h.error());
+  }
   return upgrade_to_node(request, name, *node, target, kubelet, timeout, true);
 }
 
