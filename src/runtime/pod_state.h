@@ -43,6 +43,10 @@ class PodStateStore {
   std::string exit_path(const std::string& uid, const std::string& container) const {
     return pod_dir(uid) + "/" + container + ".exit";
   }
+  // The container shim's attach socket (shim.h).
+  std::string attach_path(const std::string& uid, const std::string& container) const {
+    return pod_dir(uid) + "/" + container + ".attach";
+  }
 
   Status save(const PodRecord& rec) const;
   Result<PodRecord> load(const std::string& uid) const;

@@ -588,6 +588,10 @@ bool PodWorker::start_container(Container& c) {
   if (!spec_->host_network) l.hostname = pod_uts_hostname(*spec_, ctx_.opts.cluster_domain);
   l.log_path = ctx_.store.log_path(uid_, c.spec.name);
   l.exit_path = ctx_.store.exit_path(uid_, c.spec.name);
+  l.attach_path = ctx_.store.attach_path(uid_, c.spec.name);
+  l.stdin = c.spec.stdin;
+  l.stdin_once = c.spec.stdin_once;
+  l.tty = c.spec.tty;
   bool restart = c.rec.shim.pid > 0 || c.exit.has_value();
   phase_done("container launching");
   auto launched = launch_container(l);
