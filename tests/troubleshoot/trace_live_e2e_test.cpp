@@ -1,0 +1,234 @@
+// `podnet trace --live` on a 2-node vxlan `podnet up` cluster (fast path and NetworkPolicy on, the
+// defaults) through the real binary, asserting on its JSON: one probe per trace, sent as the
+// client pod from a fresh source port, and evidence about THAT probe (its source port) from each
+// node on the path: pod to pod on one node, across nodes, to a ClusterIP (the service proxy's
+// DNAT seen), and to a pod a deny-all policy isolates on the other node: lost at the destination's
+// veth, last seen on the way there, with the policy table's drop and the kernel's drop reason.
+// A caller without the right to exec into the source pod is refused before anything is sent, and
+// no trace table or drop-watch program is left on any node.
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstring>
+
+#include "common/files.h"
+#include "support/kubectl.h"
+#include "support/temp_dir.h"
+#include "support/up_cluster.h"
+
+namespace podnet::testing {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+json::object pod(const std::string& name, const std::string& role, const std::string& node, bool serve) {
+  json::object c{
+      {"name", "main"},
+      {"image", "unused"},
+      {"command", json::array{"sh", "-c",
+                              serve ? "exec socat TCP-LISTEN:80,fork,reuseaddr,backlog=64 EXEC:true"
+                                    : "exec sleep 3600"}}};
+  if (serve) c["readinessProbe"] = {{"tcpSocket", {{"port", 80}}}, {"periodSeconds", 1}};
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", {{"name", name}, {"namespace", "lv"}, {"labels", {{"role", role}}}}},
+          {"spec",
+           {{"nodeName", node},
+            {"terminationGracePeriodSeconds", 1},
+            {"containers", json::array{std::move(c)}}}}};
+}
+
+// Loaded BPF programs named like the drop watch's (the kernel keeps 15 characters of the name).
+int drop_watch_programs() {
+  int n = 0;
+  for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::strncmp(info.name, "pn_drop_watch", 13) == 0)
+      ++n;
+    ::close(fd);
+  }
+  return n;
+}
+
+class TraceLiveE2E : public ::testing::Test {
+ protected:
+  struct Run {
+    int rc = -1;
+    json::value doc;
+    std::string out;
+    double wall_ms = 0;
+  };
+  Run trace(const std::string& args, const std::string& kubeconfig = "") {
+    auto start = Clock::now();
+    auto r = shell(podnet_bin() + " trace --live -o json --kubeconfig " +
+                   (kubeconfig.empty() ? c_.kubeconfig() : kubeconfig) + " " + args + " 2>&1");
+    Run run;
+    run.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    run.rc = r.rc;
+    run.out = r.out;
+    json::error_code ec;
+    run.doc = json::parse(r.out, ec);
+    if (!ec && run.doc.is_object())
+      std::printf("podnet trace --live %s: %s, %.0f ms wall\n", args.c_str(),
+                  std::string(run.doc.at("result").as_string()).c_str(), run.wall_ms);
+    return run;
+  }
+  static const json::value* hop(const Run& r, const std::string& name) {
+    if (!r.doc.is_object()) return nullptr;
+    for (const auto& h : r.doc.at("hops").as_array())
+      if (h.at("hop").as_string() == name) return &h;
+    return nullptr;
+  }
+  static bool all_seen(const Run& r) {
+    if (!r.doc.is_object()) return false;
+    for (const auto& h : r.doc.at("hops").as_array())
+      if (!h.at("live").at("seen").as_bool()) return false;
+    return true;
+  }
+  // The probe's source port, and whether `node` reported evidence carrying it.
+  static std::string sport(const Run& r) {
+    std::string src(r.doc.at("live").at("probe").at("src").as_string());
+    return src.substr(src.rfind(':') + 1);
+  }
+  static bool node_saw_probe(const Run& r, const std::string& node) {
+    const auto& nodes = r.doc.at("live").at("nodes").as_object();
+    if (!nodes.contains(node)) return false;
+    const std::string port = sport(r);
+    const auto& n = nodes.at(node).as_object();
+    for (const char* what : {"nftrace", "flows", "drops"}) {
+      if (!n.contains(what)) continue;
+      for (const auto& e : n.at(what).as_array()) {
+        std::string s = json::serialize(e);
+        if (s.find(":" + port + "\"") != std::string::npos ||
+            s.find("\"sport\":" + port) != std::string::npos ||
+            s.find("\"dport\":" + port) != std::string::npos)
+          return true;
+      }
+    }
+    return false;
+  }
+  UpCluster c_;
+};
+
+TEST_F(TraceLiveE2E, OneProbeSeenHopByHopAndLostAtThePolicy) {
+  if (!have_agent()) GTEST_SKIP() << "podnet agent is not in this build";
+  if (std::string why = kubectl_missing(); !why.empty()) GTEST_SKIP() << why;
+  auto up = c_.up(2, "--overlay vxlan --timeout 120");
+  ASSERT_EQ(up.rc, 0) << up.out;
+  json::object svc{{"apiVersion", "v1"},
+                   {"kind", "Service"},
+                   {"metadata", {{"name", "web"}, {"namespace", "lv"}}},
+                   {"spec", {{"selector", {{"role", "far"}}}, {"ports", json::array{{{"port", 80}}}}}}};
+  json::object deny{
+      {"apiVersion", "networking.k8s.io/v1"},
+      {"kind", "NetworkPolicy"},
+      {"metadata", {{"name", "deny"}, {"namespace", "lv"}}},
+      {"spec",
+       {{"podSelector", {{"matchLabels", {{"role", "locked"}}}}}, {"policyTypes", json::array{"Ingress"}}}}};
+  json::array items{json::object{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "lv"}}}},
+                    pod("cli", "cli", "node1", false),
+                    pod("srv", "srv", "node1", true),
+                    pod("far", "far", "node2", true),
+                    pod("locked", "locked", "node2", true),
+                    svc,
+                    deny};
+  TempDir dir("pn-live");
+  ASSERT_TRUE(write_file_atomic(
+      dir.path() + "/objs.json",
+      json::serialize(json::object{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}})));
+  auto applied = c_.kubectl("apply -f " + dir.path() + "/objs.json");
+  ASSERT_EQ(applied.rc, 0) << applied.out;
+  auto w = c_.kubectl("wait -n lv --for=condition=Ready --timeout=60s pod/cli pod/srv pod/far pod/locked");
+  ASSERT_EQ(w.rc, 0) << w.out;
+  const auto test_start = Clock::now();
+
+  // 1. Pod to pod on one node.
+  auto same = trace("lv/cli lv/srv --port 80");
+  ASSERT_EQ(same.rc, 0) << same.out;
+  EXPECT_EQ(same.doc.at("result"), "delivered") << same.out;
+  EXPECT_EQ(same.doc.at("live").at("probe").at("outcome").at("result"), "connected") << same.out;
+  EXPECT_TRUE(all_seen(same)) << same.out;
+  EXPECT_TRUE(node_saw_probe(same, "node1")) << same.out;
+
+  // 2. Across nodes: node2 reports the same probe (its source port) arriving.
+  auto across = trace("lv/cli lv/far --port 80");
+  ASSERT_EQ(across.rc, 0) << across.out;
+  EXPECT_EQ(across.doc.at("result"), "delivered") << across.out;
+  EXPECT_TRUE(all_seen(across)) << across.out;
+  EXPECT_TRUE(node_saw_probe(across, "node1")) << across.out;
+  EXPECT_TRUE(node_saw_probe(across, "node2")) << across.out;
+
+  // 3. To the ClusterIP: the service proxy's DNAT of this probe is seen on node1.
+  auto svc_run = trace("lv/cli svc/lv/web");
+  ASSERT_EQ(svc_run.rc, 0) << svc_run.out;
+  EXPECT_EQ(svc_run.doc.at("result"), "delivered") << svc_run.out;
+  const auto* proxy = hop(svc_run, "service proxy");
+  ASSERT_NE(proxy, nullptr) << svc_run.out;
+  EXPECT_TRUE(proxy->at("live").at("seen").as_bool()) << svc_run.out;
+  EXPECT_FALSE(proxy->at("live").at("evidence").as_array().empty()) << svc_run.out;
+  EXPECT_TRUE(node_saw_probe(svc_run, "node2")) << svc_run.out;
+
+  // 4. A broken path: the deny-all policy on node2's pod drops the probe at its veth.
+  auto lost = trace("lv/cli lv/locked --port 80 --probe-timeout 500");
+  EXPECT_EQ(lost.rc, 1) << lost.out;
+  ASSERT_TRUE(lost.doc.is_object()) << lost.out;
+  EXPECT_EQ(lost.doc.at("result"), "lost") << lost.out;
+  EXPECT_EQ(lost.doc.at("lost_at"), "pod veth") << lost.out;
+  // Last seen on the way: node1's hops, or the tunnel that brought it to node2.
+  ASSERT_TRUE(lost.doc.at("live").at("last_seen").is_string()) << lost.out;
+  EXPECT_NE(lost.doc.at("live").at("last_seen"), "pod veth") << lost.out;
+  EXPECT_TRUE(hop(lost, "vxlan tunnel")->at("live").at("seen").as_bool()) << lost.out;
+  EXPECT_EQ(lost.doc.at("live").at("probe").at("outcome").at("result"), "timeout") << lost.out;
+  std::string reason(lost.doc.at("reason").as_string());
+  EXPECT_NE(reason.find("node2"), std::string::npos) << reason;
+  EXPECT_TRUE(reason.find("podnet-policy") != std::string::npos ||
+              reason.find("NETFILTER_DROP") != std::string::npos ||
+              reason.find("policy") != std::string::npos)
+      << reason;
+  EXPECT_TRUE(node_saw_probe(lost, "node2")) << lost.out;
+  // The kernel's own word on it: skb:kfree_skb with the netfilter drop reason, on node2.
+  bool kernel_drop = false;
+  for (const auto& d : lost.doc.at("live").at("nodes").at("node2").at("drops").as_array())
+    kernel_drop |= d.at("reason") == "NETFILTER_DROP";
+  EXPECT_TRUE(kernel_drop) << json::serialize(lost.doc.at("live").at("nodes").at("node2"));
+  std::printf("four live traces: %.0f ms\n",
+              std::chrono::duration<double, std::milli>(Clock::now() - test_start).count());
+
+  // Refusals: the node credential may not exec into the pod, so it may not probe as it.
+  auto base = std::string(kKubectl) + " --kubeconfig ";
+  auto node_cred = shell(base + c_.layout().node_kubeconfig(1) +
+                         " get --raw '/api/v1/nodes/node1/proxy/podnet/v1/probe/arm?namespace=lv&pod=cli&"
+                         "src=10.1.1.1&sport=40000' 2>&1");
+  EXPECT_NE(node_cred.rc, 0);
+  EXPECT_NE(node_cred.out.find("pods/exec"), std::string::npos) << node_cred.out;
+  auto no_pod =
+      shell(base + c_.kubeconfig() +
+            " get --raw '/api/v1/nodes/node1/proxy/podnet/v1/probe/arm?src=10.1.1.1&sport=40000' 2>&1");
+  EXPECT_NE(no_pod.rc, 0);
+  EXPECT_NE(no_pod.out.find("namespace and pod"), std::string::npos) << no_pod.out;
+  auto elsewhere = shell(base + c_.kubeconfig() +
+                         " get --raw '/api/v1/nodes/node2/proxy/podnet/v1/probe/send?namespace=lv&pod=cli&"
+                         "dst=10.1.1.1&dport=80&sport=40000' 2>&1");
+  EXPECT_NE(elsewhere.out.find("not running on this node"), std::string::npos) << elsewhere.out;
+
+  // Nothing left: no trace table on either node, no drop watch in the kernel.
+  for (int n : {1, 2}) {
+    auto tables = c_.in_node(n, "nft list tables");
+    EXPECT_EQ(tables.out.find("podnet-probe-"), std::string::npos) << tables.out;
+  }
+  EXPECT_EQ(drop_watch_programs(), 0);
+}
+
+}  // namespace
+}  // namespace podnet::testing
