@@ -47,7 +47,7 @@ std::expected<ProbeQuery, NodeQueryError> parse_probe_query(std::string_view tar
     required.insert({"src", "sport"});
   } else if (what == "send") {
     out.step = ProbeStep::kSend;
-    allowed.insert({"dst", "dport", "sport", "proto", "timeout"});
+    allowed.insert({"dst", "dport", "sport", "proto", "wait"});
     required.insert({"dst", "dport", "sport"});
   } else if (what == "collect") {
     out.step = ProbeStep::kCollect;
@@ -85,8 +85,9 @@ std::expected<ProbeQuery, NodeQueryError> parse_probe_query(std::string_view tar
     } else if (key == "ttl") {
       if (!parse_int(value, 100, 10000, n)) return std::unexpected(bad("ttl: want 100 to 10000 ms"));
       out.ttl_ms = n;
-    } else if (key == "timeout") {
-      if (!parse_int(value, 50, 5000, n)) return std::unexpected(bad("timeout: want 50 to 5000 ms"));
+    } else if (key == "wait") {
+      // Not "timeout": the API server keeps that parameter for itself (kubectl --request-timeout).
+      if (!parse_int(value, 50, 5000, n)) return std::unexpected(bad("wait: want 50 to 5000 ms"));
       out.timeout_ms = n;
     } else if (key == "id") {
       if (value.empty() || value.size() > 32) return std::unexpected(bad("id: want arm's answer"));

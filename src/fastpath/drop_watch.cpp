@@ -105,9 +105,12 @@ std::vector<DropEvent> DropWatch::take(size_t max) {
   ring_buffer__consume(state_->rb);
   std::vector<DropEvent> out = std::move(state_->events);
   state_->events.clear();
+  std::vector<uint64_t> where;
+  for (const auto& e : out) where.push_back(e.location);
+  auto names = kernel_symbols(where);  // one pass over kallsyms for all of them
   for (auto& e : out) {
     e.reason_name = drop_reason_name(e.reason);
-    e.function = kernel_symbol(e.location);
+    e.function = names[e.location];
   }
   return out;
 }
@@ -142,28 +145,40 @@ std::string drop_reason_name(uint32_t reason) {
   return it == names.end() ? std::string() : it->second;
 }
 
-std::string kernel_symbol(uint64_t addr) {
-  if (!addr) return {};
+std::map<uint64_t, std::string> kernel_symbols(const std::vector<uint64_t>& addrs) {
+  std::map<uint64_t, std::pair<uint64_t, std::string>> best;  // addr -> (symbol start, name)
+  for (uint64_t a : addrs)
+    if (a) best[a] = {0, {}};
+  std::map<uint64_t, std::string> out;
+  if (best.empty()) return out;
   std::ifstream in("/proc/kallsyms");
-  std::string line, best;
-  uint64_t best_addr = 0;
-  // "ffffffff81000000 T name [module]": the highest text symbol at or below addr.
+  std::string line;
+  // "ffffffff81000000 T name [module]": the highest text symbol at or below each address.
   while (std::getline(in, line)) {
     if (line.size() < 20 || line[16] != ' ') continue;
     char type = line[17];
     if (type != 't' && type != 'T') continue;
-    uint64_t a = std::strtoull(line.c_str(), nullptr, 16);
-    if (a == 0) return {};  // kptr_restrict hides the addresses
-    if (a <= addr && a > best_addr) {
-      best_addr = a;
+    uint64_t start = std::strtoull(line.c_str(), nullptr, 16);
+    if (start == 0) return out;  // kptr_restrict hides the addresses
+    for (auto a = best.lower_bound(start); a != best.end(); ++a) {
+      if (a->second.first >= start) continue;
+      a->second.first = start;
       size_t end = line.find_first_of(" \t", 19);
-      best = line.substr(19, end == std::string::npos ? std::string::npos : end - 19);
+      a->second.second = line.substr(19, end == std::string::npos ? std::string::npos : end - 19);
     }
   }
-  if (best.empty() || addr - best_addr > 0x100000) return {};
-  char off[24];
-  std::snprintf(off, sizeof off, "+0x%llx", static_cast<unsigned long long>(addr - best_addr));
-  return best + off;
+  for (const auto& [a, sym] : best) {
+    if (sym.second.empty() || a - sym.first > 0x100000) continue;
+    char off[24];
+    std::snprintf(off, sizeof off, "+0x%llx", static_cast<unsigned long long>(a - sym.first));
+    out[a] = sym.second + off;
+  }
+  return out;
+}
+
+std::string kernel_symbol(uint64_t addr) {
+  auto names = kernel_symbols({addr});
+  return names.count(addr) ? names[addr] : std::string();
 }
 
 }  // namespace podnet::fastpath

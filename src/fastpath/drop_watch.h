@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,5 +55,7 @@ class DropWatch {
 std::string drop_reason_name(uint32_t reason);
 // The kernel symbol holding `addr` (/proc/kallsyms), empty when unknown or hidden.
 std::string kernel_symbol(uint64_t addr);
+// The same for several addresses in one pass over /proc/kallsyms (about 200,000 lines).
+std::map<uint64_t, std::string> kernel_symbols(const std::vector<uint64_t>& addrs);
 
 }  // namespace podnet::fastpath

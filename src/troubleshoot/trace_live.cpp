@@ -7,9 +7,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "client/https_client.h"
 #include "client/kubeconfig.h"
@@ -33,6 +36,7 @@ struct NodeEvidence {
   bool forward = false, reply = false;
   bool proxied = false;      // the service proxy's table saw it, or conntrack DNATed it
   bool policy_drop = false;  // a NetworkPolicy table dropped it, or the policy's drop log names it
+  bool snat = false;         // conntrack masqueraded it
   std::string fastpath;      // the fast path's flow report path, if it carried the probe
   std::string first_iif, last_oif;
   std::vector<std::string> proxy_lines, policy_lines, drop_lines, flow_lines, path_lines;
@@ -94,6 +98,7 @@ NodeEvidence boil(const json::value& collected, const std::string& probe_src) {
         }
       }
       if (path.starts_with("fastpath")) e.fastpath = path;
+      if (nat.find("snat") != std::string::npos) e.snat = true;
       if (verdict == "dropped") {
         e.policy_drop = true;
         std::string why = "policy " + str(f, "direction") + " " + str(f, "policies");
@@ -178,38 +183,57 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
   const std::string who = "namespace=" + ns + "&pod=" + pod;
   const std::string proto = req.proto;
 
+  // Every node at once (the client is thread-safe): arming loads a BPF program and an nftables
+  // table on each node, collecting waits for the flow log's next read there.
+  auto on_every_node = [&](const std::vector<std::string>& which,
+                           const std::function<Result<json::value>(const std::string&)>& step) {
+    std::vector<Result<json::value>> out(which.size(), std::unexpected(Error{}));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < which.size(); ++i) threads.emplace_back([&, i] { out[i] = step(which[i]); });
+    for (auto& t : threads) t.join();
+    return out;
+  };
   std::map<std::string, std::string> ids;
   json::object node_json;
-  for (const auto& n : nodes) {
-    auto a = get(probe_path(n, "arm",
-                            who + "&src=" + src_ip + "&sport=" + std::to_string(sport) + "&proto=" + proto +
-                                "&ttl=" + std::to_string(options.ttl_ms)));
-    if (!a) {
-      // The probe is the caller's right to exec into the pod: a refusal ends it before anything is sent.
-      if (a.error().message().find("orbidden") != std::string::npos) {
-        for (const auto& [armed, id] : ids) (void)get(probe_path(armed, "collect", who + "&id=" + id));
-        return std::unexpected(a.error());
-      }
-      node_json[n] = json::object{{"error", "arm: " + a.error().message()}};
+  auto armed = on_every_node(nodes, [&](const std::string& n) {
+    return get(probe_path(n, "arm",
+                          who + "&src=" + src_ip + "&sport=" + std::to_string(sport) + "&proto=" + proto +
+                              "&ttl=" + std::to_string(options.ttl_ms)));
+  });
+  std::optional<Error> refused;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (armed[i]) {
+      ids[nodes[i]] = str(*armed[i], "id");
       continue;
     }
-    ids[n] = str(*a, "id");
+    // The probe is the caller's right to exec into the pod: a refusal ends it before anything is sent.
+    if (armed[i].error().message().find("orbidden") != std::string::npos) refused = armed[i].error();
+    node_json[nodes[i]] = json::object{{"error", "arm: " + armed[i].error().message()}};
+  }
+  if (refused) {
+    for (const auto& [n, id] : ids) (void)get(probe_path(n, "collect", who + "&id=" + id));
+    return std::unexpected(*refused);
   }
   auto sent = get(probe_path(src_node, "send",
                              who + "&dst=" + dst_ip + "&dport=" + std::to_string(port) +
                                  "&sport=" + std::to_string(sport) + "&proto=" + proto +
-                                 "&timeout=" + std::to_string(options.timeout_ms)));
+                                 "&wait=" + std::to_string(options.timeout_ms)));
   json::value send_result = sent ? *sent : json::value(json::object{{"error", sent.error().message()}});
   std::map<std::string, NodeEvidence> evidence;
-  for (const auto& [n, id] : ids) {
-    auto c = get(probe_path(n, "collect", who + "&id=" + id));
-    if (!c) {
-      node_json[n] = json::object{{"error", "collect: " + c.error().message()}};
-      evidence[n].error = c.error().message();
+  std::vector<std::string> armed_nodes;
+  for (const auto& [n, id] : ids) armed_nodes.push_back(n);
+  auto collected = on_every_node(armed_nodes, [&](const std::string& n) {
+    return get(probe_path(n, "collect", who + "&id=" + ids.at(n)));
+  });
+  for (size_t i = 0; i < armed_nodes.size(); ++i) {
+    const std::string& n = armed_nodes[i];
+    if (!collected[i]) {
+      node_json[n] = json::object{{"error", "collect: " + collected[i].error().message()}};
+      evidence[n].error = collected[i].error().message();
       continue;
     }
-    evidence[n] = boil(*c, src_ip);
-    node_json[n] = std::move(*c);
+    evidence[n] = boil(*collected[i], src_ip);
+    node_json[n] = std::move(*collected[i]);
   }
   for (const auto& n : nodes)
     if (!evidence.contains(n)) evidence[n].error = "not armed";
@@ -242,6 +266,10 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
       if (!e.last_oif.empty()) ev.push_back("left " + node + " via " + e.last_oif);
       if (d.forward)
         ev.push_back("arrived on " + dst_node + (d.first_iif.empty() ? "" : " via " + d.first_iif));
+    } else if (name == "masquerade") {
+      seen = e.forward;
+      ev.push_back(e.snat ? "conntrack: SNAT (masqueraded)"
+                          : "no SNAT seen: the source address is kept (conntrack, nftrace)");
     } else if (name.find("policy") != std::string::npos) {
       seen = e.forward && !e.policy_drop;
       ev = e.policy_lines;
@@ -254,6 +282,8 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
       seen = e.forward;
       ev = e.path_lines;
       if (!e.last_oif.empty()) ev.push_back("leaves via " + e.last_oif);
+      if (!e.fastpath.empty() && e.last_oif.empty())
+        ev.push_back("the fast path carried it (" + e.fastpath + "): no netfilter hook on " + node);
     }
     if (delivered) seen = true;
     if (!e.error.empty()) ev.push_back("no evidence from " + node + ": " + e.error);

@@ -11,6 +11,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/files.h"
@@ -79,6 +80,7 @@ class TraceLiveE2E : public ::testing::Test {
     run.out = r.out;
     json::error_code ec;
     run.doc = json::parse(r.out, ec);
+    if (std::getenv("PN_LIVE_VERBOSE")) std::printf("%s\n", r.out.c_str());
     if (!ec && run.doc.is_object())
       std::printf("podnet trace --live %s: %s, %.0f ms wall\n", args.c_str(),
                   std::string(run.doc.at("result").as_string()).c_str(), run.wall_ms);
@@ -190,6 +192,8 @@ TEST_F(TraceLiveE2E, OneProbeSeenHopByHopAndLostAtThePolicy) {
   EXPECT_NE(lost.doc.at("live").at("last_seen"), "pod veth") << lost.out;
   EXPECT_TRUE(hop(lost, "vxlan tunnel")->at("live").at("seen").as_bool()) << lost.out;
   EXPECT_EQ(lost.doc.at("live").at("probe").at("outcome").at("result"), "timeout") << lost.out;
+  EXPECT_LT(lost.doc.at("live").at("probe").at("outcome").at("ms").to_number<double>(),
+            900);  // --probe-timeout
   std::string reason(lost.doc.at("reason").as_string());
   EXPECT_NE(reason.find("node2"), std::string::npos) << reason;
   EXPECT_TRUE(reason.find("podnet-policy") != std::string::npos ||

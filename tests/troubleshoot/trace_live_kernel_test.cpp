@@ -64,7 +64,7 @@ TEST(TraceLiveKernel, ProbeDroppedByARuleIsTracedWithTheRuleAndTheKernelsReason)
     std::string id(armed.at("id").as_string());
 
     auto sent = send_probe(ns.path(), q("/podnet/v1/probe/send?" + who + "dst=127.0.0.1&dport=9&sport=" +
-                                        std::to_string(sport) + "&timeout=300"));
+                                        std::to_string(sport) + "&wait=300"));
     EXPECT_EQ(sent.at("result"), "timeout") << json::serialize(sent);
     EXPECT_EQ(sent.at("local").as_string(), "127.0.0.1:" + std::to_string(sport)) << json::serialize(sent);
 

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <map>
+#include <mutex>
 
 #include "agent/probe_query.h"
 
@@ -50,8 +51,8 @@ TEST(ProbeQueryTest, EveryStepNamesTheSourcePodAndBoundsItsParameters) {
            {"/podnet/v1/probe/arm?namespace=lv&pod=cli&pod=x&src=10.0.0.1&sport=40000", 400, "twice"},
            {"/podnet/v1/probe/arm?namespace=Lv&pod=cli&src=10.0.0.1&sport=40000", 400, "namespace"},
            {"/podnet/v1/probe/send?namespace=lv&pod=cli&dst=10.0.0.1&dport=0&sport=40000", 400, "dport"},
-           {"/podnet/v1/probe/send?namespace=lv&pod=cli&dst=10.0.0.1&dport=80&sport=40000&timeout=60000", 400,
-            "timeout"},
+           {"/podnet/v1/probe/send?namespace=lv&pod=cli&dst=10.0.0.1&dport=80&sport=40000&wait=60000", 400,
+            "wait"},
            {"/podnet/v1/probe/collect?namespace=lv&pod=cli&id=../../x", 400, "id"},
            {"/podnet/v1/probe/collect?namespace=lv&pod=cli&id=1&cmd=x", 400, "unknown parameter"},
            {"/podnet/v1/probe/exec?namespace=lv&pod=cli", 404, "unknown probe step"},
@@ -84,10 +85,12 @@ struct FakeNodes {
   std::string outcome = "connected";
   std::map<std::string, std::string> seen;  // node -> collect body with PORT placeholders
   std::vector<std::string> calls;
+  std::mutex mu;  // the CLI asks the nodes in parallel
   std::string port;
   int arm_status = 200;
   ApiGet get() {
     return [this](const std::string& path) -> Result<json::value> {
+      std::lock_guard lock(mu);
       calls.push_back(path);
       const std::string prefix = "/api/v1/nodes/";
       std::string node = path.substr(prefix.size(), path.find('/', prefix.size()) - prefix.size());
