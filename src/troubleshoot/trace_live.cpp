@@ -120,6 +120,24 @@ NodeEvidence boil(const json::value& collected, const std::string& probe_src) {
   return e;
 }
 
+// The numbers that differ between two readings of a hop's evidence ("stats.to_local_pod": +1):
+// the counters the computed trace shows, before and after the probe.
+void counter_deltas(const json::value& before, const json::value& after, const std::string& path,
+                    json::object& out) {
+  if (out.size() >= 32) return;
+  if (before.is_number() && after.is_number()) {
+    double d = after.to_number<double>() - before.to_number<double>();
+    if (d != 0) out[path] = d;
+  } else if (before.is_object() && after.is_object()) {
+    for (const auto& [k, v] : after.get_object())
+      if (const json::value* b = before.get_object().if_contains(k))
+        counter_deltas(*b, v, path.empty() ? std::string(k) : path + "." + std::string(k), out);
+  } else if (before.is_array() && after.is_array()) {
+    for (size_t i = 0; i < before.get_array().size() && i < after.get_array().size(); ++i)
+      counter_deltas(before.get_array()[i], after.get_array()[i], path + "[" + std::to_string(i) + "]", out);
+  }
+}
+
 json::array lines(const std::vector<std::string>& v) {
   json::array a;
   for (const auto& s : v) a.push_back(json::value(s));
@@ -288,6 +306,19 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
     if (delivered) seen = true;
     if (!e.error.empty()) ev.push_back("no evidence from " + node + ": " + e.error);
     h["live"] = json::object{{"seen", seen}, {"evidence", lines(ev)}};
+  }
+  // The counters the computed trace reported, read again: which of them this probe moved.
+  if (auto again = compute_trace(get, req); again && again->is_object()) {
+    const json::value* after = again->as_object().if_contains("hops");
+    for (size_t i = 0; after && after->is_array() && i < hops.size() && i < after->get_array().size(); ++i) {
+      const json::value& a = after->get_array()[i];
+      if (str(a, "hop") != str(hops[i], "hop")) break;
+      json::object moved;
+      const json::value* b = hops[i].as_object().if_contains("evidence");
+      const json::value* ae = a.as_object().if_contains("evidence");
+      if (b && ae) counter_deltas(*b, *ae, "", moved);
+      hops[i].as_object()["live"].as_object()["counters_moved"] = std::move(moved);
+    }
   }
   auto [lost_at, last_seen] = lost_hop(hops);
   if (delivered) lost_at.clear();

@@ -162,6 +162,15 @@ TEST_F(TraceLiveE2E, OneProbeSeenHopByHopAndLostAtThePolicy) {
   EXPECT_EQ(same.doc.at("live").at("probe").at("outcome").at("result"), "connected") << same.out;
   EXPECT_TRUE(all_seen(same)) << same.out;
   EXPECT_TRUE(node_saw_probe(same, "node1")) << same.out;
+  // The counters the trace reports moved with the probe: the fast path's, when it carried it.
+  const auto* fp = hop(same, "fast path");
+  ASSERT_NE(fp, nullptr) << same.out;
+  if (fp->at("evidence").at("enabled").as_bool() &&
+      json::serialize(fp->at("live").at("evidence")).find("fastpath-local") != std::string::npos) {
+    const auto& moved = fp->at("live").at("counters_moved").as_object();
+    ASSERT_TRUE(moved.contains("stats.to_local_pod")) << json::serialize(*fp);
+    EXPECT_GE(moved.at("stats.to_local_pod").to_number<double>(), 1) << json::serialize(*fp);
+  }
 
   // 2. Across nodes: node2 reports the same probe (its source port) arriving.
   auto across = trace("lv/cli lv/far --port 80");
