@@ -230,6 +230,12 @@ TEST_F(TraceLiveE2E, OneProbeSeenHopByHopAndLostAtThePolicy) {
             " get --raw '/api/v1/nodes/node1/proxy/podnet/v1/probe/arm?src=10.1.1.1&sport=40000' 2>&1");
   EXPECT_NE(no_pod.rc, 0);
   EXPECT_NE(no_pod.out.find("namespace and pod"), std::string::npos) << no_pod.out;
+  // Exec into cli is no licence to trace another pod's connections: src must be cli's address.
+  auto other_src = shell(base + c_.kubeconfig() +
+                         " get --raw '/api/v1/nodes/node2/proxy/podnet/v1/probe/arm?namespace=lv&pod=cli&"
+                         "src=10.1.1.1&sport=40000' 2>&1");
+  EXPECT_NE(other_src.rc, 0);
+  EXPECT_NE(other_src.out.find("is not an address of pod lv/cli"), std::string::npos) << other_src.out;
   auto elsewhere = shell(base + c_.kubeconfig() +
                          " get --raw '/api/v1/nodes/node2/proxy/podnet/v1/probe/send?namespace=lv&pod=cli&"
                          "dst=10.1.1.1&dport=80&sport=40000' 2>&1");
