@@ -294,7 +294,8 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
     } else if (i + 1 == hops.size()) {  // the destination pod's veth
       seen = e.forward && !e.policy_drop && e.drop_lines.empty() && (proto == "udp" || e.reply);
       ev = e.policy_lines;
-      if (!e.last_oif.empty()) ev.push_back("handed to " + e.last_oif);
+      if (!e.last_oif.empty() && e.drop_lines.empty()) ev.push_back("handed to " + e.last_oif);
+      for (const auto& l : e.drop_lines) ev.push_back(l);
       if (e.fastpath.size()) ev.push_back("carried by the fast path (path " + e.fastpath + ")");
     } else {
       seen = e.forward;

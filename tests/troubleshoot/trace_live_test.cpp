@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <map>
 #include <mutex>
 
@@ -170,7 +171,10 @@ TEST(TraceLiveTest, ProbeDroppedByThePolicyIsLostAtTheDestinationVethWithTheReas
   EXPECT_NE(reason.find("podnet-policy"), std::string::npos) << reason;
   EXPECT_NE(reason.find("NETFILTER_DROP"), std::string::npos) << reason;
   EXPECT_EQ(t->at("computed").at("result"), "delivered");  // what the state said, kept
-  EXPECT_NE(format_live_trace(*t).find("NOT SEEN"), std::string::npos);
+  std::string text = format_live_trace(*t);
+  std::printf("%s", text.c_str());
+  EXPECT_NE(text.find("NOT SEEN"), std::string::npos);
+  EXPECT_NE(text.find("last seen at: masquerade"), std::string::npos) << text;
 }
 
 TEST(TraceLiveTest, NoReportAnywhereIsLostAtTheFirstHop) {
