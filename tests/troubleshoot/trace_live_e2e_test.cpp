@@ -3,7 +3,8 @@
 // client pod from a fresh source port, and evidence about THAT probe (its source port) from each
 // node on the path: pod to pod on one node, across nodes, to a ClusterIP (the service proxy's
 // DNAT seen), and to a pod a deny-all policy isolates on the other node: lost at the destination's
-// veth, last seen on the way there, with the policy table's drop and the kernel's drop reason.
+// veth, last seen on the way there, with the policy table's drop and the kernel's drop reason; and
+// with the wire between the nodes cut for VXLAN, lost at the tunnel.
 // A caller without the right to exec into the source pod is refused before anything is sent, and
 // no trace table or drop-watch program is left on any node.
 #include <bpf/bpf.h>
@@ -220,7 +221,28 @@ TEST_F(TraceLiveE2E, OneProbeSeenHopByHopAndLostAtThePolicy) {
   for (const auto& d : lost.doc.at("live").at("nodes").at("node2").at("drops").as_array())
     kernel_drop |= d.at("reason") == "NETFILTER_DROP";
   EXPECT_TRUE(kernel_drop) << json::serialize(lost.doc.at("live").at("nodes").at("node2"));
-  std::printf("four live traces: %.0f ms\n",
+  // 5. A broken wire: node1's VXLAN packets to node2 dropped on the underlay bridge (a table in
+  //    the cluster's own underlay namespace, which goes with it). Node1 saw the probe leave, node2
+  //    never saw it: lost at the tunnel, last seen on node1, and no node's kernel dropped it.
+  const std::string wire = "ip netns exec " + c_.layout().underlay_netns() + " nft ";
+  ASSERT_EQ(shell(wire + "add table bridge pn-live-wire").rc, 0);
+  ASSERT_EQ(shell(wire + "'add chain bridge pn-live-wire cut { type filter hook forward priority 0; }'").rc,
+            0);
+  ASSERT_EQ(shell(wire + "add rule bridge pn-live-wire cut ip saddr " + c_.node_ip(1) + " ip daddr " +
+                  c_.node_ip(2) + " udp dport 4789 drop")
+                .rc,
+            0);
+  auto cut = trace("lv/cli lv/far --port 80 --probe-timeout 500");
+  (void)shell(wire + "delete table bridge pn-live-wire");
+  EXPECT_EQ(cut.rc, 1) << cut.out;
+  ASSERT_TRUE(cut.doc.is_object()) << cut.out;
+  EXPECT_EQ(cut.doc.at("lost_at"), "vxlan tunnel") << cut.out;
+  EXPECT_TRUE(hop(cut, "pod eth0")->at("live").at("seen").as_bool()) << cut.out;
+  EXPECT_TRUE(node_saw_probe(cut, "node1")) << cut.out;
+  EXPECT_FALSE(node_saw_probe(cut, "node2")) << cut.out;
+  EXPECT_NE(std::string(cut.doc.at("reason").as_string()).find("no drop seen"), std::string::npos) << cut.out;
+
+  std::printf("five live traces: %.0f ms\n",
               std::chrono::duration<double, std::milli>(Clock::now() - test_start).count());
 
   // Refusals: the node credential may not exec into the pod, so it may not probe as it.
