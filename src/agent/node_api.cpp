@@ -13,6 +13,7 @@
 #include "agent/flows.h"
 #include "agent/network.h"
 #include "agent/node_query.h"
+#include "agent/probe.h"
 #include "fastpath/bpf_sys.h"
 #include "fastpath/fastpath.h"
 #include "fastpath/fastpath_abi.h"
@@ -194,6 +195,11 @@ NodeApiReply flows(const NodeApiConfig& cfg, const NodeQuery& q) {
 }  // namespace
 
 NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view target) {
+  // Probes keep their own lock: a send waits for its answer and must not hold up other queries.
+  if (target.starts_with(kProbePrefix)) {
+    auto [status, body] = answer_probe(config.probes.get(), config.pod_netns, target);
+    return {status, std::move(body)};
+  }
   auto q = parse_node_query(target);
   if (!q) return error(q.error().status, q.error().message);
   static std::mutex one_at_a_time;

@@ -5,19 +5,26 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace podnet::agent {
 
 class FlowLog;
+class ProbeSessions;
 
 struct NodeApiConfig {
   std::shared_ptr<const FlowLog> flows;  // the node's flow log (flows.h); null: flows not served
   std::string bpf_dir;                   // the fast path's pins; empty: no fast path on this node
   size_t max_reply_bytes = 4 << 20;      // a bigger answer is refused (narrow it with set=)
   size_t max_entries = 16384;            // routes or FDB entries listed at most
+  // `podnet trace --live` (probe.h): the armed collectors, and where a pod's probe is sent from.
+  // Either unset: /podnet/v1/probe/... answers 404.
+  std::shared_ptr<ProbeSessions> probes;
+  std::function<std::optional<std::string>(const std::string& ns, const std::string& pod)> pod_netns;
 };
 
 struct NodeApiReply {

@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "agent/network.h"
 #include "agent/node_api.h"
+#include "agent/probe.h"
 #include "client/kubeconfig.h"
 #include "common/files.h"
 #include "common/time.h"
@@ -31,6 +33,12 @@ class PodManagerRunner final : public agent::PodRunner {
     options_.log_tls = tls;
     agent::NodeApiConfig api_config = node_api;
     api_config.flows = ctx.flows;
+    api_config.probes = std::make_shared<agent::ProbeSessions>(ctx.flows, agent::kVxlanPort);
+    api_config.pod_netns = [this](const std::string& ns,
+                                  const std::string& pod) -> std::optional<std::string> {
+      std::lock_guard lock(mu_);
+      return manager_ ? manager_->pod_netns_path(ns, pod) : std::nullopt;
+    };
     options_.node_api = [api_config](std::string_view target) {
       agent::NodeApiReply r = agent::answer_node_query(api_config, target);
       return runtime::NodeApiAnswer{r.status, std::move(r.body)};
@@ -48,7 +56,9 @@ class PodManagerRunner final : public agent::PodRunner {
       return;
     }
     std::unique_lock lock(mu_);
+    manager_ = manager->get();
     cv_.wait(lock, [this] { return stopped_; });
+    manager_ = nullptr;  // before the manager (and its log server) goes
   }
 
   void stop() override {
@@ -63,6 +73,7 @@ class PodManagerRunner final : public agent::PodRunner {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;
+  runtime::PodManager* manager_ = nullptr;  // while run() runs it; guarded by mu_
 };
 
 }  // namespace

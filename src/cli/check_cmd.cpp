@@ -7,6 +7,7 @@
 #include "troubleshoot/flows.h"
 #include "troubleshoot/probe.h"
 #include "troubleshoot/trace.h"
+#include "troubleshoot/trace_live.h"
 
 namespace podnet::cli {
 
@@ -23,6 +24,8 @@ struct CheckCommands {
   CLI::App* trace_cmd = nullptr;
   troubleshoot::TraceOptions trace;
   std::string trace_output = "table";
+  bool trace_live = false;
+  troubleshoot::LiveProbeOptions live;
   CLI::App* flows_cmd = nullptr;
   troubleshoot::FlowsOptions flows;
   std::string flows_output = "table", flows_since = "5m";
@@ -69,6 +72,13 @@ std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
       ->check(CLI::Range(0, 65535));
   c->trace_cmd->add_option("-o,--output", c->trace_output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  c->trace_cmd->add_flag("--live", c->trace_live,
+                         "Also send one real probe as the source pod (needs the right to exec into it) and "
+                         "show, per hop, the nodes' evidence about that probe (nftables trace, fast-path "
+                         "report, kernel drop reason)");
+  c->trace_cmd->add_option("--probe-timeout", c->live.timeout_ms, "--live: ms to wait for the probe's answer")
+      ->check(CLI::Range(50, 5000))
       ->capture_default_str();
   c->trace_cmd->add_option(
       "--kubeconfig", c->trace.kubeconfig,
@@ -119,6 +129,7 @@ int run_check_commands(const CheckCommands& c) {
   if (c.trace_cmd->parsed()) {
     auto opts = c.trace;
     opts.json = c.trace_output == "json";
+    if (c.trace_live) return troubleshoot::run_trace_live(opts, c.live);
     return troubleshoot::run_trace(opts);
   }
   if (c.flows_cmd->parsed()) {

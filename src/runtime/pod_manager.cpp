@@ -249,6 +249,13 @@ uint16_t PodManager::log_port() const {
   return impl_->logs->port();
 }
 
+std::optional<std::string> PodManager::pod_netns_path(const std::string& ns, const std::string& pod) const {
+  if (!impl_->pod_addresses(ns, pod)) return std::nullopt;  // not here, or on the host network
+  auto process = impl_->exec_target(ns, pod, "");
+  if (!process) return std::nullopt;
+  return "/proc/" + std::to_string(process->pid) + "/ns/net";
+}
+
 size_t PodManager::pod_count() const {
   std::lock_guard lock(impl_->mu);
   size_t n = 0;

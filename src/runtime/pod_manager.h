@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -67,6 +68,9 @@ class PodManager {
   uint16_t log_port() const;
   // Pods this manager currently runs (for status pages and tests).
   size_t pod_count() const;
+  // The network namespace of a pod running here on its own network ("/proc/PID/ns/net" of a
+  // running container), for `podnet trace --live`'s probe; nullopt otherwise.
+  std::optional<std::string> pod_netns_path(const std::string& ns, const std::string& pod) const;
 
   struct Impl;
 

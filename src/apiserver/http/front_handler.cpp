@@ -51,6 +51,52 @@ bool connect_subresource(const RequestAttributes& a) {
          (a.subresource == "exec" || a.subresource == "attach" || a.subresource == "portforward");
 }
 
+// `podnet trace --live`'s probe steps (nodes/<n>/proxy/podnet/v1/probe/...) send traffic as the
+// pod named in their query: beyond nodes/proxy they need what exec into that pod needs. Not a
+// probe path: nullopt. A probe path naming no pod gets an empty name, which nothing is allowed.
+std::optional<RequestAttributes> probe_exec_attributes(const RequestAttributes& a, const Target& target) {
+  if (!a.resource_request || !a.group.empty() || a.resource != "nodes" || a.subresource != "proxy")
+    return std::nullopt;
+  auto rp = parse_resource_path(target.path);
+  if (!rp || !rp->subpath.starts_with("/podnet/v1/probe")) return std::nullopt;
+  RequestAttributes exec;
+  exec.verb = "create";
+  exec.resource_request = true;
+  exec.version = "v1";
+  exec.resource = "pods";
+  exec.subresource = "exec";
+  auto ns = target.query.find("namespace");
+  auto pod = target.query.find("pod");
+  exec.ns = ns == target.query.end() ? std::string() : ns->second;
+  exec.name = pod == target.query.end() ? std::string() : pod->second;
+  return exec;
+}
+
+// A probe's `src` (the address the node traces) must be the pod's own: exec into one pod is no
+// licence to watch another's connections. Empty: fine (or no src given); else why not.
+std::string probe_source_mismatch(ObjectStore& objects, const ResourceRegistry& registry,
+                                  const RequestAttributes& pod, const Target& target) {
+  auto src = target.query.find("src");
+  if (src == target.query.end()) return {};
+  auto obj = objects.get(*registry.find("", "v1", "pods"), pod.ns, pod.name);
+  if (!obj) return "pod " + pod.ns + "/" + pod.name + " not found";
+  const json::object* o = obj->if_object();
+  const json::value* status = o ? o->if_contains("status") : nullptr;
+  const json::object* st = status ? status->if_object() : nullptr;
+  if (st) {
+    if (const json::value* ip = st->if_contains("podIP");
+        ip && ip->is_string() && ip->get_string() == src->second)
+      return {};
+    if (const json::value* ips = st->if_contains("podIPs"); ips && ips->is_array())
+      for (const auto& i : ips->get_array())
+        if (const json::object* io = i.if_object())
+          if (const json::value* ip = io->if_contains("ip");
+              ip && ip->is_string() && ip->get_string() == src->second)
+            return {};
+  }
+  return "src " + src->second.substr(0, 64) + " is not an address of pod " + pod.ns + "/" + pod.name;
+}
+
 std::string body_name(const Request& request) {
   ApiResult<json::value> body = json::value();
   if (request.msg[http::field::content_type].starts_with(kProtobufMediaType)) {
@@ -104,7 +150,16 @@ Reply FrontHandler::handle(Request& request) {
     // `get pods/exec` must not be a way to run commands.
     RequestAttributes create = attributes;
     create.verb = "create";
-    if (!authorizer_.allowed(request.identity, attributes))
+    auto probe_exec = probe_exec_attributes(attributes, target);
+    if (probe_exec && (probe_exec->ns.empty() || probe_exec->name.empty()))
+      reply = error_reply(bad_request("a probe needs the source pod: namespace and pod query parameters"));
+    else if (probe_exec && !authorizer_.allowed(request.identity, *probe_exec))
+      reply = error_reply(forbidden(request.identity, *probe_exec));
+    else if (std::string why =
+                 probe_exec ? probe_source_mismatch(objects_, registry_, *probe_exec, target) : "";
+             !why.empty())
+      reply = error_reply(bad_request(why));
+    else if (!authorizer_.allowed(request.identity, attributes))
       reply = error_reply(forbidden(request.identity, attributes));
     else if (attributes.verb == "get" && connect_subresource(attributes) &&
              !authorizer_.allowed(request.identity, create))
