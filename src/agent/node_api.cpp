@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <map>
 #include <mutex>
 
@@ -83,6 +84,14 @@ NodeApiReply routes(const NodeApiConfig& cfg, const NodeQuery& q) {
   if (q.dst) {
     out["dst"] = q.dst->to_string();
     out["match"] = best ? json::value(route_json(*best, names)) : json::value(nullptr);
+    // Whether dst is an address of the matched route's device (the node's InternalIP, or a
+    // LoadBalancer IP this node announces on its underlay): a packet to it is the node's own.
+    out["local"] = nullptr;
+    if (best)
+      if (auto addrs = nl->list_addresses(best->oif, q.dst->is_v4() ? AF_INET : AF_INET6))
+        for (const auto& a : *addrs)
+          if (a.addr == *q.dst)
+            out["local"] = json::object{{"dev", out["match"].at("dev")}, {"prefix", a.str()}};
   }
   return ok(out);
 }
@@ -191,6 +200,95 @@ NodeApiReply flows(const NodeApiConfig& cfg, const NodeQuery& q) {
   return {200, std::move(body)};
 }
 
+// The element lines of `nft get element` text ("k : v" pairs between "elements = {" and "}").
+std::vector<std::pair<std::string, std::string>> element_pairs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t open = text.find("elements = {");
+  if (open == std::string::npos) return out;
+  size_t close = text.find('}', open);
+  std::string body =
+      text.substr(open + 12, close == std::string::npos ? std::string::npos : close - open - 12);
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t comma = body.find(',', start);
+    std::string e = body.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t a = e.find_first_not_of(" \t\n"), b = e.find_last_not_of(" \t\n");
+    if (a != std::string::npos) {
+      e = e.substr(a, b - a + 1);
+      size_t sep = e.find(" : ");
+      out.emplace_back(e.substr(0, sep), sep == std::string::npos ? std::string() : e.substr(sep + 3));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The service proxy's rule for one frontend, read from the kernel: its service-ips element (the
+// chain it jumps to names the endpoint count, masquerade and affinity), the endpoints map's
+// elements for it (what numgen picks from), and whether it is in no-endpoints (rejected).
+NodeApiReply service(const NodeQuery& q) {
+  auto nft = nft::Nft::open();
+  if (!nft) return error(500, "nftables: " + nft.error().message());
+  const std::string family = q.dst->is_v4() ? "ip" : "ip6";
+  const std::string key = q.dst->to_string() + " . " + q.proto + " . " + std::to_string(q.port);
+  json::object out{{"frontend", q.dst->to_string() + ":" + std::to_string(q.port) + "/" + q.proto},
+                   {"table", nullptr},
+                   {"chain", nullptr},
+                   {"no_endpoints", false},
+                   {"endpoints", json::array()}};
+  auto tables = nft->query("list tables " + family);
+  if (!tables) return error(500, "nft: list tables: " + tables.error().message());
+  std::vector<std::string> proxy_tables;
+  json::error_code ec;
+  json::value listing = json::parse(*tables, ec);
+  const json::object* top = ec ? nullptr : listing.if_object();
+  const json::value* items = top ? top->if_contains("nftables") : nullptr;
+  if (items && items->is_array())
+    for (const auto& item : items->get_array()) {
+      const json::value* table = item.is_object() ? item.get_object().if_contains("table") : nullptr;
+      const json::value* name =
+          table && table->is_object() ? table->get_object().if_contains("name") : nullptr;
+      if (name && name->is_string() && name->get_string().starts_with("podnet-proxy"))
+        proxy_tables.emplace_back(name->get_string());
+    }
+  if (proxy_tables.empty()) return error(404, "service: no podnet-proxy table in family " + family);
+  for (const auto& t : proxy_tables) {
+    if (auto ne = nft->query("get element " + family + " " + t + " no-endpoints { " + key + " }", false))
+      out["no_endpoints"] = true;
+    auto fe = nft->query("get element " + family + " " + t + " service-ips { " + key + " }", false);
+    if (!fe) continue;
+    auto pairs = element_pairs(*fe);
+    if (pairs.empty()) continue;
+    std::string verdict = pairs.front().second;  // "goto svc-n2-masq"
+    std::string chain = verdict.substr(verdict.find(' ') == std::string::npos ? 0 : verdict.find(' ') + 1);
+    out["table"] = t;
+    out["verdict"] = verdict;
+    out["chain"] = chain;
+    out["masquerade"] = chain.find("-masq") != std::string::npos;
+    int n = 0;
+    if (chain.starts_with("svc-n")) std::from_chars(chain.data() + 5, chain.data() + chain.size(), n);
+    out["endpoint_count"] = n;
+    // At most 256 endpoints listed: one lookup of every numgen slot.
+    std::string keys;
+    for (int i = 0; i < std::min(n, 256); ++i) keys += (i ? ", " : "") + key + " . " + std::to_string(i);
+    if (n > 0)
+      if (auto eps = nft->query("get element " + family + " " + t + " endpoints { " + keys + " }", false)) {
+        json::array list;
+        for (const auto& [k, v] : element_pairs(*eps)) {
+          size_t dot = v.rfind(" . ");
+          list.push_back(
+              json::object{{"slot", k.substr(k.rfind(' ') + 1)},
+                           {"ip", v.substr(0, dot)},
+                           {"port", dot == std::string::npos ? std::string() : v.substr(dot + 3)}});
+        }
+        out["endpoints"] = std::move(list);
+      }
+    break;
+  }
+  return ok(out);
+}
+
 }  // namespace
 
 NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view target) {
@@ -210,6 +308,8 @@ NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view tar
         return fast_path(config, *q);
       case NodeQueryKind::kFlows:
         return flows(config, *q);
+      case NodeQueryKind::kService:
+        return service(*q);
     }
   } catch (const std::exception& e) {
     return error(500, e.what());
