@@ -20,6 +20,7 @@
 #include "fastpath/pins.h"
 #include "netlink/link.h"
 #include "nft/nft.h"
+#include "proxy/ruleset.h"
 
 namespace podnet::agent {
 namespace json = boost::json;
@@ -224,6 +225,15 @@ std::vector<std::pair<std::string, std::string>> element_pairs(const std::string
   return out;
 }
 
+// The block of one set or map of a `list table` text: from "map NAME {" to its closing brace
+// (a table's children are indented one tab, so their closing brace is "\n\t}").
+std::string map_block(const std::string& listing, const std::string& name) {
+  size_t at = listing.find("map " + name + " {");
+  if (at == std::string::npos) return {};
+  size_t end = listing.find("\n\t}", at);
+  return listing.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
 // The service proxy's rule for one frontend, read from the kernel: its service-ips element (the
 // chain it jumps to names the endpoint count, masquerade and affinity), the endpoints map's
 // elements for it (what numgen picks from), and whether it is in no-endpoints (rejected).
@@ -237,30 +247,26 @@ NodeApiReply service(const NodeQuery& q) {
                    {"chain", nullptr},
                    {"no_endpoints", false},
                    {"endpoints", json::array()}};
-  auto tables = nft->query("list tables " + family);
-  if (!tables) return error(500, "nft: list tables: " + tables.error().message());
+  // The proxy's tables: the base table (no-endpoints; everything when unsharded) and the shard
+  // tables. Named, not listed: `list tables` reads the whole ruleset (a second on a busy node),
+  // while a `get element` reads one table. The Service's own shard is asked first.
+  const proxy::RulesetConfig proxy_cfg;
   std::vector<std::string> proxy_tables;
-  json::error_code ec;
-  json::value listing = json::parse(*tables, ec);
-  const json::object* top = ec ? nullptr : listing.if_object();
-  const json::value* items = top ? top->if_contains("nftables") : nullptr;
-  if (items && items->is_array())
-    for (const auto& item : items->get_array()) {
-      const json::value* table = item.is_object() ? item.get_object().if_contains("table") : nullptr;
-      const json::value* name =
-          table && table->is_object() ? table->get_object().if_contains("name") : nullptr;
-      if (name && name->is_string() && name->get_string().starts_with("podnet-proxy"))
-        proxy_tables.emplace_back(name->get_string());
-    }
-  if (proxy_tables.empty()) return error(404, "service: no podnet-proxy table in family " + family);
+  if (!q.service.empty())
+    proxy_tables.push_back(proxy::shard_table(proxy::shard_of(q.service, proxy_cfg), proxy_cfg));
+  proxy_tables.push_back(proxy_cfg.table);
+  // Without the Service's name, every shard (at most 17 listings).
+  for (uint32_t i = 0; q.service.empty() && i < proxy_cfg.shards; ++i)
+    proxy_tables.push_back(proxy::shard_table(i, proxy_cfg));
+  // One listing of the table per candidate: `list table` reads one table (tens of ms), where each
+  // `get element` reads the whole ruleset first (100 ms and more on a busy node).
   for (const auto& t : proxy_tables) {
-    if (auto ne = nft->query("get element " + family + " " + t + " no-endpoints { " + key + " }", false))
-      out["no_endpoints"] = true;
-    auto fe = nft->query("get element " + family + " " + t + " service-ips { " + key + " }", false);
-    if (!fe) continue;
-    auto pairs = element_pairs(*fe);
-    if (pairs.empty()) continue;
-    std::string verdict = pairs.front().second;  // "goto svc-n2-masq"
+    auto listing = nft->query("list table " + family + " " + t, false);
+    if (!listing) continue;
+    std::string verdict;
+    for (const auto& [k, v] : element_pairs(map_block(*listing, "service-ips")))
+      if (k == key) verdict = v;  // "goto svc-n2-masq"
+    if (verdict.empty()) continue;
     std::string chain = verdict.substr(verdict.find(' ') == std::string::npos ? 0 : verdict.find(' ') + 1);
     out["table"] = t;
     out["verdict"] = verdict;
@@ -269,23 +275,21 @@ NodeApiReply service(const NodeQuery& q) {
     int n = 0;
     if (chain.starts_with("svc-n")) std::from_chars(chain.data() + 5, chain.data() + chain.size(), n);
     out["endpoint_count"] = n;
-    // At most 256 endpoints listed: one lookup of every numgen slot.
-    std::string keys;
-    for (int i = 0; i < std::min(n, 256); ++i) keys += (i ? ", " : "") + key + " . " + std::to_string(i);
-    if (n > 0)
-      if (auto eps = nft->query("get element " + family + " " + t + " endpoints { " + keys + " }", false)) {
-        json::array list;
-        for (const auto& [k, v] : element_pairs(*eps)) {
-          size_t dot = v.rfind(" . ");
-          list.push_back(
-              json::object{{"slot", k.substr(k.rfind(' ') + 1)},
-                           {"ip", v.substr(0, dot)},
-                           {"port", dot == std::string::npos ? std::string() : v.substr(dot + 3)}});
-        }
-        out["endpoints"] = std::move(list);
-      }
+    json::array list;
+    const std::string prefix = key + " . ";
+    for (const auto& [k, v] : element_pairs(map_block(*listing, "endpoints"))) {
+      if (!k.starts_with(prefix) || list.size() >= 256) continue;
+      size_t dot = v.rfind(" . ");
+      list.push_back(json::object{{"slot", k.substr(prefix.size())},
+                                  {"ip", v.substr(0, dot)},
+                                  {"port", dot == std::string::npos ? std::string() : v.substr(dot + 3)}});
+    }
+    out["endpoints"] = std::move(list);
     break;
   }
+  if (out["chain"].is_null() &&
+      nft->query("get element " + family + " " + proxy_cfg.table + " no-endpoints { " + key + " }", false))
+    out["no_endpoints"] = true;  // refused at once (no endpoints, or none local under Local)
   return ok(out);
 }
 

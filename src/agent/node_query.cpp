@@ -50,7 +50,7 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
     allowed = {"since"};
   } else if (what == "service") {
     out.kind = NodeQueryKind::kService;
-    allowed = {"dst", "proto", "port"};
+    allowed = {"dst", "proto", "port", "service"};
   } else {
     return std::unexpected(NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
                                                    "\": want routes, fdb, nft, fastpath, flows or service"});
@@ -90,6 +90,15 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
       if (ec != std::errc() || end != value.data() + value.size() || v < 1 || v > 65535)
         return std::unexpected(bad("port: want 1 to 65535"));
       out.port = v;
+    } else if (key == "service") {
+      // NS/NAME: two DNS labels or subdomains.
+      size_t slash = value.find('/');
+      bool ok = slash != std::string::npos && slash > 0 && slash + 1 < value.size() && value.size() <= 317 &&
+                value.find('/', slash + 1) == std::string::npos;
+      for (unsigned char c : value)
+        ok = ok && (std::islower(c) || std::isdigit(c) || c == '-' || c == '.' || c == '/');
+      if (!ok) return std::unexpected(bad("service: want NAMESPACE/NAME"));
+      out.service = value;
     } else if (key == "set") {
       if (!valid_name(value, 64))
         return std::unexpected(bad("set: want a set or map name (letters, digits, - and _)"));

@@ -34,6 +34,7 @@ struct NodeQuery {
   int since_seconds = 300;       // flows: 0..86400
   std::string proto;             // service: tcp, udp or sctp
   int port = 0;                  // service: 1..65535
+  std::string service;           // service: NS/NAME, optional: its shard table is looked at first
 };
 
 struct NodeQueryError {

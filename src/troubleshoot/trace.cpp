@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <mutex>
@@ -65,7 +66,7 @@ class Fetcher {
   void prefetch(const std::string& path) {
     std::lock_guard l(mu_);
     if (pending_.contains(path)) return;
-    pending_[path] = std::async(std::launch::async, [this, path] { return get_(path); }).share();
+    pending_[path] = std::async(std::launch::async, [this, path] { return timed(path); }).share();
   }
   Result<json::value> get(const std::string& path) {
     std::shared_future<Result<json::value>> f;
@@ -74,7 +75,7 @@ class Fetcher {
       auto it = pending_.find(path);
       if (it == pending_.end()) {
         std::promise<Result<json::value>> p;
-        p.set_value(get_(path));
+        p.set_value(timed(path));
         it = pending_.emplace(path, p.get_future().share()).first;
       }
       f = it->second;
@@ -86,6 +87,16 @@ class Fetcher {
   }
 
  private:
+  Result<json::value> timed(const std::string& path) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = get_(path);
+    if (std::getenv("PODNET_TRACE_DEBUG"))
+      std::fprintf(stderr, "%8.1f ms +%6.1f %s\n",
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                   std::chrono::duration<double, std::milli>(t0 - born_).count(), path.c_str());
+    return r;
+  }
+  std::chrono::steady_clock::time_point born_ = std::chrono::steady_clock::now();
   const ApiGet& get_;
   std::mutex mu_;
   std::map<std::string, std::shared_future<Result<json::value>>> pending_;
@@ -634,8 +645,9 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
                                     "/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D" +
                                     svc_name;
     f.prefetch(slices_path);
-    const std::string frontend_query =
-        "service?dst=" + fe.ip + "&proto=" + req.proto + "&port=" + std::to_string(fe.port);
+    const std::string frontend_query = "service?dst=" + fe.ip + "&proto=" + req.proto +
+                                       "&port=" + std::to_string(fe.port) + "&service=" + svc_ns + "%2F" +
+                                       svc_name;
     if (!entry.empty()) t.want(entry, frontend_query);
     f.prefetch(policies_path(svc_ns));
     f.prefetch("/api/v1/namespaces/" + svc_ns);
@@ -716,6 +728,13 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
         {"rule", "service-ips: " + fe.ip + " . " + req.proto + " . " + std::to_string(fe.port) +
                      " -> a random " + std::string(fe.local_only ? "local " : "") +
                      "ready endpoint (numgen random mod " + std::to_string(candidates.size()) + ")"}};
+    if (!candidates.empty()) {
+      // Asked ahead for the endpoint the trace will most likely follow, while the node answers.
+      const auto& [ip, pod, node] = candidates.front();
+      f.prefetch("/api/v1/namespaces/" + svc_ns + "/pods/" + pod);
+      t.want_forward(entry, src.ip, src.kind == "pod" && entry == src.node,
+                     Endpoint{"pod", svc_ns, pod, node, ip, nullptr});
+    }
     auto kernel = t.ask(entry, frontend_query);
     std::string kernel_note;
     std::string kernel_pick;
@@ -788,7 +807,7 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
   out["port"] = port;
   const bool from_pod = src.kind == "pod" && entry == src.node;
   t.want_forward(entry, src.ip, from_pod, target);
-  if (target.node != entry) f.prefetch("/api/v1/nodes/" + entry);
+  if (masquerade && target.node != entry) f.prefetch("/api/v1/nodes/" + entry);
   // NetworkPolicy egress, judged on the source pod's node after the proxy's DNAT.
   auto egress = [&]() -> bool {
     if (src.kind != "pod") return true;

@@ -2,8 +2,8 @@
 // binary, asserting on its JSON: pod to pod on one node, pod to pod across nodes, pod to ClusterIP,
 // node to pod, and a broken path (a Service with no endpoints) reported as lost at the service
 // proxy. Every answer about a node comes from that node's agent through nodes/<name>/proxy.
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <thread>

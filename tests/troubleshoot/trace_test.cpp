@@ -118,7 +118,7 @@ FakeApi with_service(const std::string& type, const std::string& traffic_policy)
       R"("conditions":{"ready":true},"nodeName":"node2","targetRef":{"name":"c"}}]}]})";
   const std::string n1 = "/api/v1/nodes/node1/proxy/podnet/v1/", n2 = "/api/v1/nodes/node2/proxy/podnet/v1/";
   const std::string masq = traffic_policy == "Local" ? "" : "-masq";
-  api.docs[n1 + "service?dst=192.168.5.11&proto=tcp&port=30080"] =
+  api.docs[n1 + "service?dst=192.168.5.11&proto=tcp&port=30080&service=default%2Fweb"] =
       traffic_policy == "Local"
           ? R"({"chain":null,"no_endpoints":true,"endpoints":[]})"
           : R"({"chain":"svc-n1-masq","masquerade":true,"no_endpoints":false,"endpoints":[{"slot":"0","ip":"10.244.1.5","port":"8080"}]})";
@@ -128,7 +128,7 @@ FakeApi with_service(const std::string& type, const std::string& traffic_policy)
       R"({"match":{"dst":"192.168.5.0/24","dev":"eth0"},"local":null})";
   api.docs[n2 + "routes?dst=192.168.5.240"] =
       R"({"match":{"dst":"192.168.5.0/24","dev":"eth0"},"local":{"dev":"eth0","prefix":"192.168.5.240/32"}})";
-  api.docs[n2 + "service?dst=192.168.5.240&proto=tcp&port=80"] =
+  api.docs[n2 + "service?dst=192.168.5.240&proto=tcp&port=80&service=default%2Fweb"] =
       R"({"chain":"svc-n1)" + masq + R"(","masquerade":)" + (masq.empty() ? "false" : "true") +
       R"(,"no_endpoints":false,"endpoints":[{"slot":"0","ip":"10.244.1.5","port":"8080"}]})";
   api.docs[n2 + "routes?dst=10.244.1.5"] = R"({"match":{"dst":"10.244.1.0/24","dev":"pnbr0"}})";
