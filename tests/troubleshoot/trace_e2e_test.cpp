@@ -113,8 +113,9 @@ TEST_F(TraceE2E, FourProblemsAndABrokenPathHopByHop) {
   EXPECT_EQ(same.doc.at("result"), "delivered") << same.out;
   for (const auto& h : hops(same)) EXPECT_TRUE(h.ends_with("@node1")) << same.out;
   EXPECT_EQ(find_hop(same, "vxlan tunnel"), nullptr) << same.out;
-  if (const auto* fp = find_hop(same, "fast path"); fp && fp->at("evidence").at("enabled").as_bool())
+  if (const auto* fp = find_hop(same, "fast path"); fp && fp->at("evidence").at("enabled").as_bool()) {
     EXPECT_NE(std::string(fp->at("detail").as_string()).find("pn_pods hit"), std::string::npos) << same.out;
+  }
 
   // 2. Pod to pod across nodes: node1's route into pnvx0, its FDB entry for node2, delivered on node2.
   auto across = trace("default/a default/c");
