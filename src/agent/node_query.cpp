@@ -48,9 +48,12 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
   } else if (what == "flows") {
     out.kind = NodeQueryKind::kFlows;
     allowed = {"since"};
+  } else if (what == "service") {
+    out.kind = NodeQueryKind::kService;
+    allowed = {"dst", "proto", "port", "service"};
   } else {
     return std::unexpected(NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
-                                                   "\": want routes, fdb, nft, fastpath or flows"});
+                                                   "\": want routes, fdb, nft, fastpath, flows or service"});
   }
   std::set<std::string> seen;
   auto pairs = target::parse_query(params);
@@ -77,12 +80,34 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
       if (ec != std::errc() || end != value.data() + value.size() || v < 0 || v > 86400)
         return std::unexpected(bad("since: want whole seconds, 0 to 86400"));
       out.since_seconds = v;
+    } else if (key == "proto") {
+      if (value != "tcp" && value != "udp" && value != "sctp")
+        return std::unexpected(bad("proto: want tcp, udp or sctp"));
+      out.proto = value;
+    } else if (key == "port") {
+      int v = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec != std::errc() || end != value.data() + value.size() || v < 1 || v > 65535)
+        return std::unexpected(bad("port: want 1 to 65535"));
+      out.port = v;
+    } else if (key == "service") {
+      // NS/NAME: two DNS labels or subdomains.
+      size_t slash = value.find('/');
+      bool ok = slash != std::string::npos && slash > 0 && slash + 1 < value.size() && value.size() <= 317 &&
+                value.find('/', slash + 1) == std::string::npos;
+      for (unsigned char c : value)
+        ok = ok && (std::islower(c) || std::isdigit(c) || c == '-' || c == '.' || c == '/');
+      if (!ok) return std::unexpected(bad("service: want NAMESPACE/NAME"));
+      out.service = value;
     } else if (key == "set") {
       if (!valid_name(value, 64))
         return std::unexpected(bad("set: want a set or map name (letters, digits, - and _)"));
       out.set = value;
     }
   }
+  if (out.kind == NodeQueryKind::kService && (!out.dst || out.port == 0))
+    return std::unexpected(bad("service: dst and port are required"));
+  if (out.kind == NodeQueryKind::kService && out.proto.empty()) out.proto = "tcp";
   if (out.kind == NodeQueryKind::kNft) {
     if (out.table.empty()) return std::unexpected(bad("nft: table is required"));
     if (out.family.empty()) out.family = "ip";
