@@ -1,5 +1,6 @@
 #include "agent/node_query.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <set>
@@ -48,9 +49,12 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
   } else if (what == "flows") {
     out.kind = NodeQueryKind::kFlows;
     allowed = {"since"};
+  } else if (what == "policy") {
+    out.kind = NodeQueryKind::kPolicy;
+    allowed = {"namespace", "name"};
   } else {
     return std::unexpected(NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
-                                                   "\": want routes, fdb, nft, fastpath or flows"});
+                                                   "\": want routes, fdb, nft, fastpath, flows or policy"});
   }
   std::set<std::string> seen;
   auto pairs = target::parse_query(params);
@@ -77,12 +81,23 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
       if (ec != std::errc() || end != value.data() + value.size() || v < 0 || v > 86400)
         return std::unexpected(bad("since: want whole seconds, 0 to 86400"));
       out.since_seconds = v;
+    } else if (key == "namespace" || key == "name") {
+      // Kubernetes object names: DNS subdomains, at most 253 characters.
+      bool dns_name = !value.empty() && value.size() <= 253 &&
+                      std::all_of(value.begin(), value.end(), [](unsigned char c) {
+                        return std::islower(c) || std::isdigit(c) || c == '-' || c == '.';
+                      });
+      if (!dns_name)
+        return std::unexpected(bad(key + ": want a Kubernetes name (lowercase letters, digits, - and .)"));
+      (key == "namespace" ? out.namespace_ : out.name) = value;
     } else if (key == "set") {
       if (!valid_name(value, 64))
         return std::unexpected(bad("set: want a set or map name (letters, digits, - and _)"));
       out.set = value;
     }
   }
+  if (out.kind == NodeQueryKind::kPolicy && !out.name.empty() && out.namespace_.empty())
+    return std::unexpected(bad("policy: name needs namespace"));
   if (out.kind == NodeQueryKind::kNft) {
     if (out.table.empty()) return std::unexpected(bad("nft: table is required"));
     if (out.family.empty()) out.family = "ip";

@@ -22,6 +22,7 @@ enum class NodeQueryKind {
   kNft,       // one of podnet's own nftables tables, or one set/map of it, with counters
   kFastPath,  // the fast path's counters and its pn_pods / pn_tunnels entries for `dst`
   kFlows,     // the node's flow log (flows.h): connections seen in the last `since` seconds
+  kPolicy,    // NetworkPolicy per-rule counters, of one `namespace` (and policy `name`) or all
 };
 
 struct NodeQuery {
@@ -31,6 +32,7 @@ struct NodeQuery {
   std::string table;             // nft: podnet or podnet-...
   std::string set;               // nft: empty for the whole table
   int since_seconds = 300;       // flows: 0..86400
+  std::string namespace_, name;  // policy: filters (name needs namespace)
 };
 
 struct NodeQueryError {
