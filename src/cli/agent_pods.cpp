@@ -39,6 +39,7 @@ class PodManagerRunner final : public agent::PodRunner {
       std::lock_guard lock(mu_);
       return manager_ ? manager_->pod_netns_path(ns, pod) : std::nullopt;
     };
+    api_config.policy_counters = ctx.policy_counters;
     options_.node_api = [api_config](std::string_view target) {
       agent::NodeApiReply r = agent::answer_node_query(api_config, target);
       return runtime::NodeApiAnswer{r.status, std::move(r.body)};
