@@ -36,6 +36,8 @@ struct PodRunnerContext {
   std::function<Status(const boost::json::value& pod, const std::vector<std::string>& ips)> admit_pod;
   // The node's flow log (flows.h), for the node API's `flows` (`podnet flows`).
   std::shared_ptr<const FlowLog> flows;
+  // The node's ephemeral runtime state on a tmpfs (AgentOptions::run_dir); empty: under state_dir.
+  std::string run_dir;
 };
 
 class PodRunner {
