@@ -36,11 +36,13 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -305,22 +307,133 @@ int bench_netprog(int changes) {
 
 // ---- podstart ------------------------------------------------------------------------------------
 
-int bench_podstart(int pods) {
+using WallClock = std::chrono::system_clock;
+
+double wall_ms(WallClock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count();
+}
+
+// The agents' one line per pod start (runtime::PodWorker::report_start): "pod NS/NAME: start
+// phases, seen at <unix ms>: <phase> +<ms>; <phase> +<ms>; ...". Returns, per pod name in
+// `default`, each phase's wall-clock time (unix ms), "seen by the agent" included.
+std::map<std::string, std::map<std::string, double>> agent_start_phases(const BenchCluster& c, int nodes) {
+  std::map<std::string, std::map<std::string, double>> out;
+  for (int i = 1; i <= nodes; ++i) {
+    std::ifstream f(c.layout().log_path(podnet::cluster::Layout::agent_daemon(c.layout().node_name(i))));
+    for (std::string line; std::getline(f, line);) {
+      const std::string head = "pod default/", mid = ": start phases, seen at ";
+      auto h = line.find(head), m = line.find(mid);
+      if (h == std::string::npos || m == std::string::npos || m < h) continue;
+      std::string name = line.substr(h + head.size(), m - h - head.size());
+      std::string rest = line.substr(m + mid.size());
+      auto colon = rest.find(": ");
+      if (colon == std::string::npos) continue;
+      double seen = std::atof(rest.substr(0, colon).c_str());
+      auto& phases = out[name];
+      phases["seen by the agent"] = seen;
+      std::stringstream ss(rest.substr(colon + 2));
+      for (std::string item; std::getline(ss, item, ';');) {
+        auto plus = item.rfind(" +");
+        if (plus == std::string::npos) continue;
+        size_t b = item.find_first_not_of(' ');
+        phases[item.substr(b, plus - b)] = seen + std::atof(item.c_str() + plus + 2);
+      }
+    }
+  }
+  return out;
+}
+
+const char* kNetpols = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies";
+
+json::value netpol(const std::string& name, json::object spec) {
+  return json::object{{"apiVersion", "networking.k8s.io/v1"},
+                      {"kind", "NetworkPolicy"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", std::move(spec)}};
+}
+
+// "pn-<node>-" + the first 8 hex digits of the uid (runtime::NodeContext::netns_name, agent_pods.cpp).
+std::string pod_netns(const std::string& node, const std::string& uid) {
+  std::string hex;
+  for (char ch : uid)
+    if (std::isxdigit(static_cast<unsigned char>(ch)) && hex.size() < 8)
+      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return "pn-" + node + "-" + hex;
+}
+
+std::pair<uint64_t, uint64_t> cpu_jiffies();  // below, with iperf
+
+// CPU seconds a process used, with its reaped children (the CNI plugins the agent runs).
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; in >> field && i <= 17; ++i)
+    if (i >= 14) ticks += std::atof(field.c_str());  // utime, stime, cutime, cstime
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+struct PodstartRun {
+  std::vector<double> ready;  // create response -> Ready on the watch, ms
+  int first_connect_ok = 0, first_connect_tried = 0;
+};
+
+// variant "plain": pods as they come (per-pod resolver files and mount namespaces are the default);
+// "policy": a default-deny ingress policy and an allow policy (TCP 8080 from the client pod)
+// select every started pod before the first is created (issue 15). In both, a client pod on node1
+// connects to each pod's IP:8080 the moment its Ready is seen (one attempt, 1 s): the first allowed
+// connection must work then.
+int bench_podstart(int pods, const std::string& variant, PodstartRun& result) {
   BenchCluster c(kPodnet);
   if (!c.up(3, "vxlan")) return 1;
   auto api = api_for(c);
   auto watch_api = api_for(c);
+  if (variant == "policy") {
+    auto deny =
+        api->create(kNetpols, netpol("deny-ingress", json::object{{"podSelector", json::object{}},
+                                                                  {"policyTypes", json::array{"Ingress"}}}));
+    auto allow = api->create(
+        kNetpols,
+        netpol("allow-client",
+               json::object{
+                   {"podSelector", {{"matchLabels", {{"app", "start"}}}}},
+                   {"policyTypes", json::array{"Ingress"}},
+                   {"ingress",
+                    json::array{json::object{
+                        {"from",
+                         json::array{json::object{{"podSelector", {{"matchLabels", {{"role", "client"}}}}}}}},
+                        {"ports", json::array{json::object{{"protocol", "TCP"}, {"port", 8080}}}}}}}}));
+    if (!deny || !allow)
+      return std::fprintf(stderr, "network policies: %s\n", (!deny ? deny : allow).error().message().c_str()),
+             1;
+  }
+  auto client_spec = pod_spec("start-client", "node1", {kPodTool, "serve", "8081", "x"}, 0);
+  client_spec.as_object()["metadata"].as_object()["labels"] = json::object{{"role", "client"}};
+  auto client = api->create(kPods, client_spec);
+  if (!client) return std::fprintf(stderr, "client pod: %s\n", client.error().message().c_str()), 1;
+  if (!wait_ready(*api, "start-client")) return 1;
+  auto client_ns =
+      podnet::netlink::NetNs::open("/run/netns/" + pod_netns("node1", str(*client, {"metadata", "uid"})));
+  if (!client_ns) return std::fprintf(stderr, "client netns: %s\n", client_ns.error().message().c_str()), 1;
+
   auto list = api->list(kPods, 500, "");
   if (!list) return 1;
   auto watch = watch_api->watch(kPods, list->resource_version);
   if (!watch) return std::fprintf(stderr, "watch: %s\n", watch.error().message().c_str()), 1;
 
   std::mutex mu;
+  std::condition_variable cv;
   std::map<std::string, Clock::time_point> ready_at;
   std::map<std::string, std::string> node_of;
   // Stages seen on the watch: bound to a node, podIP in the status (network set up, containers
   // started), Ready.
   std::map<std::string, Clock::time_point> bound_at, ip_at;
+  std::vector<std::pair<std::string, std::string>> to_connect;  // (name, podIP) just Ready
+  std::map<std::string, bool> connected_first;
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
     while (!stop) {
@@ -329,56 +442,179 @@ int bench_podstart(int pods) {
       auto now = Clock::now();
       const auto& obj = (*ev)->object;
       std::string name = str(obj, {"metadata", "name"});
+      if (!name.starts_with("start-") || name == "start-client") continue;
       std::lock_guard lock(mu);
       if (!str(obj, {"spec", "nodeName"}).empty() && !bound_at.contains(name)) bound_at[name] = now;
       if (!str(obj, {"status", "podIP"}).empty() && !ip_at.contains(name)) ip_at[name] = now;
       if (pod_ready(obj) && !ready_at.contains(name)) {
         ready_at[name] = now;
         node_of[name] = str(obj, {"spec", "nodeName"});
+        to_connect.emplace_back(name, str(obj, {"status", "podIP"}));
+        cv.notify_one();
       }
     }
   });
+  std::thread connector([&] {
+    (void)client_ns->run([&]() -> podnet::Status {
+      std::unique_lock lock(mu);
+      while (!stop || !to_connect.empty()) {
+        if (to_connect.empty()) {
+          cv.wait_for(lock, std::chrono::milliseconds(100));
+          continue;
+        }
+        auto [name, ip] = to_connect.front();
+        to_connect.erase(to_connect.begin());
+        lock.unlock();
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(8080);
+        ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+        bool ok = try_connect(sa, std::chrono::milliseconds(1000));
+        lock.lock();
+        connected_first[name] = ok;
+      }
+      return {};
+    });
+  });
+  std::vector<pid_t> agents;
+  for (int i = 1; i <= 3; ++i) agents.push_back(c.daemon_pid("agent-node" + std::to_string(i)));
+  auto cpu_of = [&] {
+    std::vector<double> v;
+    for (pid_t p : agents) v.push_back(process_cpu_seconds(p));
+    v.push_back(process_cpu_seconds(c.daemon_pid("server")));
+    return v;
+  };
+  auto cpu_before = cpu_of();
+  auto machine_before = cpu_jiffies();
+  auto wall_before = Clock::now();
   std::map<std::string, Clock::time_point> requested, responded;
+  std::map<std::string, WallClock::time_point> responded_wall;
   for (int i = 0; i < pods; ++i) {
     std::string name = "start-" + std::to_string(i);
+    auto spec = pod_spec(name, "", {kPodTool, "serve", "8080", "x"}, 8080);
+    spec.as_object()["metadata"].as_object()["labels"] = json::object{{"app", "start"}};
     auto t0 = Clock::now();
-    auto r = api->create(kPods, pod_spec(name, "", {kPodTool, "serve", "8080", "x"}, 8080));
+    auto r = api->create(kPods, spec);
     auto t1 = Clock::now();
+    auto w1 = WallClock::now();
     if (!r) {
       std::fprintf(stderr, "create %s: %s\n", name.c_str(), r.error().message().c_str());
       continue;
     }
     requested[name] = t0;
     responded[name] = t1;
+    responded_wall[name] = w1;
   }
   auto created_all = Clock::now();
   for (int i = 0; i < 1200; ++i) {
     {
       std::lock_guard lock(mu);
-      if (ready_at.size() >= responded.size()) break;
+      if (ready_at.size() >= responded.size() && connected_first.size() >= ready_at.size()) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  auto cpu_after = cpu_of();
+  auto machine_after = cpu_jiffies();
+  double wall_s = std::chrono::duration<double>(Clock::now() - wall_before).count();
   stop = true;
+  cv.notify_all();
   (*watch)->cancel();
   watcher.join();
-  std::vector<double> from_resp, from_req, to_bound, to_ip;
+  connector.join();
+
+  // Per pod, every stage as ms after its create response: the watch's, and the agent's phases
+  // (wall clock: the agents log on this machine's clock).
+  auto agent = agent_start_phases(c, 3);
+  std::map<std::string, std::vector<double>> at;    // phase -> ms after the create response
+  std::map<std::string, std::vector<double>> step;  // phase -> ms after the phase before it
+  std::vector<std::map<std::string, double>> per_pod;
+  std::vector<double> from_resp, from_req;
   std::map<std::string, int> per_node;
+  int retried = 0;
   for (auto& [name, t] : ready_at) {
     if (!responded.contains(name)) continue;
-    if (bound_at.contains(name)) to_bound.push_back(ms_since(responded[name], bound_at[name]));
-    if (ip_at.contains(name)) to_ip.push_back(ms_since(responded[name], ip_at[name]));
+    std::map<std::string, double> p;
+    if (bound_at.contains(name)) p["bound (watch)"] = ms_since(responded[name], bound_at[name]);
+    if (ip_at.contains(name)) p["podIP (watch)"] = ms_since(responded[name], ip_at[name]);
+    p["Ready (watch)"] = ms_since(responded[name], t);
+    if (auto a = agent.find(name); a != agent.end())
+      for (auto& [phase, wall] : a->second) p[phase] = wall - wall_ms(responded_wall[name]);
+    if (p.contains("ready after probe retries")) ++retried;
+    for (auto& [phase, ms] : p) at[phase].push_back(ms);
+    per_pod.push_back(std::move(p));
     from_resp.push_back(ms_since(responded[name], t));
     from_req.push_back(ms_since(requested[name], t));
     per_node[node_of[name]]++;
   }
-  std::printf("podstart (%d pods, tcpSocket probe periodSeconds 1, `pod_tool serve 8080`, 3 nodes):\n", pods);
+  // Phases in the order a start goes through them (the agent's names, pod_worker.cpp), then any
+  // other phase the agents logged; each pod's step is from the latest earlier phase it has.
+  static const char* const kOrder[] = {"bound (watch)",
+                                       "seen by the agent",
+                                       "worker running",
+                                       "sandbox start",
+                                       "netns ready",
+                                       "lo up",
+                                       "CNI ADD done",
+                                       "network policy programmed",
+                                       "mount namespace ready",
+                                       "container launching",
+                                       "container launched",
+                                       "ready at the first probe",
+                                       "status published",
+                                       "podIP published",
+                                       "ready after probe retries",
+                                       "status Ready published",
+                                       "podIP (watch)",
+                                       "Ready (watch)"};
+  std::vector<std::string> order;
+  for (const char* phase : kOrder)
+    if (at.contains(phase)) order.emplace_back(phase);
+  for (auto& [phase, v] : at)
+    if (std::find(std::begin(kOrder), std::end(kOrder), phase) == std::end(kOrder)) order.push_back(phase);
+  for (const auto& p : per_pod) {
+    double prev = 0;
+    for (const auto& phase : order) {
+      auto it = p.find(phase);
+      if (it == p.end()) continue;
+      step[phase].push_back(it->second - prev);
+      prev = it->second;
+    }
+  }
+  for (const auto& [name, ok] : connected_first) {
+    result.first_connect_tried++;
+    result.first_connect_ok += ok ? 1 : 0;
+  }
+  result.ready = from_resp;
+  std::printf("podstart %s (%d pods, tcpSocket probe periodSeconds 1, `pod_tool serve 8080`, 3 nodes%s):\n",
+              variant.c_str(), pods,
+              variant == "policy" ? ", default-deny ingress + allow from the client pod on 8080" : "");
   std::printf("  created in %.0f ms (sequential POSTs); Ready: %zu\n",
               requested.empty() ? 0.0 : ms_since(requested.begin()->second, created_all), from_resp.size());
   std::printf("  create response -> Ready=True on the watch: %s\n", summary(from_resp).c_str());
   std::printf("  create request  -> Ready=True on the watch: %s\n", summary(from_req).c_str());
-  std::printf("  stages from the create response: bound to a node %s\n", summary(to_bound).c_str());
-  std::printf("                                   podIP in status %s\n", summary(to_ip).c_str());
+  std::printf("  %-32s %20s %20s %5s\n", "phase (agent's, or the watch's)", "after create p50/p99",
+              "step p50/p99", "n");
+  for (const auto& phase : order) {
+    auto a = at[phase], s = step[phase];
+    std::sort(a.begin(), a.end());
+    std::sort(s.begin(), s.end());
+    std::printf("  %-32s %9.1f %9.1f ms %9.1f %9.1f ms %5zu\n", phase.c_str(), pct(a, 0.5), pct(a, 0.99),
+                pct(s, 0.5), pct(s, 0.99), a.size());
+  }
+  double agents_cpu = 0;
+  for (size_t i = 0; i < agents.size(); ++i) agents_cpu += cpu_after[i] - cpu_before[i];
+  std::printf(
+      "  CPU from the first create to the last Ready (%.1f s): machine busy %.0f%% of %u CPUs; the 3 agents "
+      "(with the CNI plugins they ran) %.2f s = %.1f ms per pod; API server %.2f s\n",
+      wall_s,
+      100.0 * static_cast<double>(machine_after.first - machine_before.first) /
+          static_cast<double>(std::max<uint64_t>(1, machine_after.second - machine_before.second)),
+      std::thread::hardware_concurrency(), agents_cpu, 1000.0 * agents_cpu / std::max(1, pods),
+      cpu_after.back() - cpu_before.back());
+  std::printf(
+      "  pods whose first readiness probe failed: %d; first connection from the client pod at Ready: "
+      "%d of %d succeeded\n",
+      retried, result.first_connect_ok, result.first_connect_tried);
   std::printf("  pods per node:");
   for (auto& [n, k] : per_node) std::printf(" %s=%d", n.c_str(), k);
   std::printf("; target p99 < 1000 ms\n");
@@ -1092,6 +1328,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--pods", pods, "podstart: pods created")->capture_default_str()->check(CLI::PositiveNumber);
+  std::string podstart_variants = "plain,policy";
+  int podstart_runs = 1;
+  app.add_option(
+         "--podstart-variants", podstart_variants,
+         "podstart: plain (pods as they come), policy (default-deny + allow in place), comma-separated")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"plain", "policy", "plain,policy", "policy,plain"}));
+  app.add_option("--podstart-runs", podstart_runs, "podstart: runs of each variant, interleaved")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
   app.add_option("--services", services, "rss: Services programmed")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -1130,7 +1376,37 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   if (run.contains("netprog")) rc |= bench_netprog(changes);
-  if (run.contains("podstart")) rc |= bench_podstart(pods);
+  if (run.contains("podstart")) {
+    // Runs interleaved across the variants, each on a cluster of its own; then the spread.
+    std::vector<std::string> variants;
+    std::stringstream vs(podstart_variants);
+    for (std::string v; std::getline(vs, v, ',');) variants.push_back(v);
+    std::map<std::string, std::vector<PodstartRun>> runs;
+    for (int r = 0; r < podstart_runs; ++r)
+      for (const auto& v : variants) {
+        PodstartRun one;
+        rc |= bench_podstart(pods, v, one);
+        runs[v].push_back(one);
+      }
+    if (podstart_runs > 1)
+      for (const auto& v : variants) {
+        std::printf("podstart %s, %d runs: p50", v.c_str(), podstart_runs);
+        for (auto& one : runs[v]) {
+          auto s = one.ready;
+          std::sort(s.begin(), s.end());
+          std::printf(" %.0f", pct(s, 0.5));
+        }
+        std::printf(" ms; p99");
+        for (auto& one : runs[v]) {
+          auto s = one.ready;
+          std::sort(s.begin(), s.end());
+          std::printf(" %.0f", pct(s, 0.99));
+        }
+        std::printf(" ms; first connection at Ready");
+        for (auto& one : runs[v]) std::printf(" %d/%d", one.first_connect_ok, one.first_connect_tried);
+        std::printf("\n");
+      }
+  }
   if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin == "yes");
   if (run.contains("rss")) {
     std::map<bool, std::vector<long>> after;

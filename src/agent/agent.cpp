@@ -359,8 +359,8 @@ Status Agent::write_cni_config(const IpPrefix& cidr) {
   if (opts_.node.overlay == Overlay::kVxlan) mtu -= kVxlanOverhead;
   std::string text = cni_conflist({.pod_cidr = cidr,
                                    .mtu = mtu,
-                                   .ipam_dir = opts_.state_dir + "/ipam",
-                                   .state_dir = opts_.state_dir + "/cni-state",
+                                   .ipam_dir = run_dir() + "/ipam",
+                                   .state_dir = run_dir() + "/cni-state",
                                    .bpf_dir = fast_ ? fast_->dir() : std::string(),
                                    .policy = opts_.network_policy != nullptr});
   std::vector<std::string> dirs{opts_.state_dir + "/cni"};
@@ -628,7 +628,7 @@ Status Agent::run() {
                                     opts_.state_dir + "/cni/10-podnet.conflist", *cni_written,
                                     opts_.cluster_dns, opts_.cluster_domain,
                                     [this](const std::string& ns) { return service_handler_->services(ns); },
-                                    admit_pod_hook(), flows_, policy_counters_hook()});
+                                    admit_pod_hook(), flows_, policy_counters_hook(), opts_.run_dir});
       if (made) {
         pods = std::move(*made);
         threads.emplace_back([&] { pods->run(); });

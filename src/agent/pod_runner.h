@@ -39,6 +39,8 @@ struct PodRunnerContext {
   std::shared_ptr<const FlowLog> flows;
   // NetworkPolicy on: the node API's `policy` answer (NodeApiConfig::policy_counters). Empty: off.
   std::function<Result<std::string>(std::string_view ns, std::string_view name)> policy_counters;
+  // The node's ephemeral runtime state on a tmpfs (AgentOptions::run_dir); empty: under state_dir.
+  std::string run_dir;
 };
 
 class PodRunner {
