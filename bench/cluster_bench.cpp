@@ -387,8 +387,8 @@ struct PodstartRun {
 // select every started pod before the first is created (issue 15). In both, a client pod on node1
 // connects to each pod's IP:8080 the moment its Ready is seen (one attempt, 1 s): the first allowed
 // connection must work then.
-int bench_podstart(int pods, const std::string& variant, PodstartRun& result) {
-  BenchCluster c(kPodnet);
+int bench_podstart(int pods, const std::string& variant, const std::string& podnet, PodstartRun& result) {
+  BenchCluster c(podnet);
   if (!c.up(3, "vxlan")) return 1;
   auto api = api_for(c);
   auto watch_api = api_for(c);
@@ -1330,6 +1330,11 @@ int main(int argc, char** argv) {
   app.add_option("--pods", pods, "podstart: pods created")->capture_default_str()->check(CLI::PositiveNumber);
   std::string podstart_variants = "plain,policy";
   int podstart_runs = 1;
+  std::string podstart_podnet = kPodnet;
+  app.add_option("--podstart-podnet", podstart_podnet,
+                 "podstart: the podnet binary (podnet-cni and podnet-shim beside it), e.g. a copy of another "
+                 "build's for an A/B comparison")
+      ->capture_default_str();
   app.add_option(
          "--podstart-variants", podstart_variants,
          "podstart: plain (pods as they come), policy (default-deny + allow in place), comma-separated")
@@ -1385,7 +1390,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < podstart_runs; ++r)
       for (const auto& v : variants) {
         PodstartRun one;
-        rc |= bench_podstart(pods, v, one);
+        rc |= bench_podstart(pods, v, podstart_podnet, one);
         runs[v].push_back(one);
       }
     if (podstart_runs > 1)

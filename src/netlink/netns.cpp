@@ -105,6 +105,13 @@ namespace {
 // that bind itself and hides the mounts podnet made below it: they can then neither be
 // unmounted nor unlinked (EBUSY).
 Status ensure_netns_dir() {
+  // Already a mount point (made so by us or by iproute2, both shared): nothing to do. Asking again
+  // for MS_SHARED|MS_REC walks every namespace bind below it under the kernel's mount lock, which
+  // every pod start did: O(pods) work in a lock that all mounts and unshares of the machine share.
+  struct statx stx {};
+  if (::statx(AT_FDCWD, kNetnsDir, AT_NO_AUTOMOUNT, 0, &stx) == 0 &&
+      (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+    return {};
   if (::mkdir(kNetnsDir, 0755) != 0 && errno != EEXIST) return fail(std::string("mkdir ") + kNetnsDir);
   if (::mount("", kNetnsDir, "none", MS_SHARED | MS_REC, nullptr) == 0) return {};
   if (errno != EINVAL) return fail(std::string("make ") + kNetnsDir + " shared");

@@ -4,6 +4,7 @@
 // server's objects, a pod restarted by its agent behind a Service that answers, and no address
 // leaked; `--fresh` starts over instead.
 #include <linux/magic.h>
+#include <signal.h>
 #include <sys/vfs.h>
 
 #include <chrono>
@@ -84,6 +85,31 @@ TEST(Restore, AfterASimulatedRebootTheClusterComesBackWithItsData) {
   ASSERT_TRUE(eventually([&] { return trim(c.in_node(2, connect).out) == "web"; }, 30s));
   EXPECT_EQ(reserved_addresses(c, 1), 1u);
   expect_run_dir_on_tmpfs(c, 1, uid);
+  // An agent restart (kill -9, its supervisor starts it again) keeps the run dir: the same tmpfs,
+  // not a second one on top, the pod's lease, and the pod re-adopted, not restarted.
+  const std::string run_mount = " " + c.layout().node_run_dir(1) + " ";
+  auto mounts = [&] {
+    std::string info = read_file("/proc/self/mountinfo").value_or("");
+    size_t n = 0;
+    for (size_t at = 0; (at = info.find(run_mount, at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  EXPECT_EQ(mounts(), 1u);
+  const pid_t agent = c.daemon_pid("agent-node1");
+  ASSERT_GT(agent, 0);
+  ASSERT_EQ(::kill(agent, SIGKILL), 0);
+  const std::string agent_log = c.layout().log_path("agent-node1");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return read_file(agent_log).value_or("").find("pod " + uid + ": re-adopted container web") !=
+               std::string::npos;
+      },
+      30s));
+  EXPECT_EQ(mounts(), 1u);
+  EXPECT_EQ(reserved_addresses(c, 1), 1u);
+  expect_run_dir_on_tmpfs(c, 1, uid);
+  EXPECT_EQ(get(c, "pod/web", "{.status.containerStatuses[0].restartCount}"), "0");
+  ASSERT_TRUE(eventually([&] { return trim(c.in_node(2, connect).out) == "web"; }, 30s));
   const std::string cid = c.cid();
 
   ASSERT_NO_FATAL_FAILURE(c.simulate_reboot());
