@@ -1,5 +1,6 @@
 #include "policy/enforcer.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -184,6 +185,9 @@ Result<SyncReport> Enforcer::sync() {
     }
   }
   auto t2 = Clock::now();
+  // A whole table's text and libnftables' parse of it are transient (MBs at 10,000 policies):
+  // give the freed heap back rather than keep the peak for the agent's life.
+  if (r.full && cmds.size() > (1 << 20)) ::malloc_trim(0);
   dirty_ = false;
   written_ = true;
   written_ranges_ = own_ranges_;

@@ -187,6 +187,21 @@ TEST_P(NetpolStart, FirstConnectOfANewPodMeetsItsPolicy) {
                   "direction=\"egress\",rule=\"0\"}"),
             kConnectFirst)
       << metrics;
+  // The same counters through the node API, as `podnet trace` reads them (API server ->
+  // nodes/node1/proxy -> the agent): rule 0 of s/client with at least the clients' SYNs.
+  auto api = c_.kubectl("get --raw '/api/v1/nodes/node1/proxy/podnet/v1/policy?namespace=s&name=client'");
+  ASSERT_EQ(api.rc, 0) << api.out;
+  boost::system::error_code ec;
+  json::value counters = json::parse(api.out, ec);
+  ASSERT_FALSE(ec) << api.out;
+  bool rule0 = false;
+  for (const auto& c : counters.at("counters").as_array())
+    if (c.at("direction") == "egress" && c.at("rule").to_number<int>() == 0) {
+      rule0 = true;
+      EXPECT_EQ(c.at("policy"), "client");
+      EXPECT_GE(c.at("packets").to_number<double>(), kConnectFirst) << api.out;
+    }
+  EXPECT_TRUE(rule0) << api.out;
   double n = value("podnet_network_policy_pod_admission_duration_seconds_count");
   // Batched: the pods share syncs (how many depends on how their starts spread out in time).
   double syncs = value("podnet_network_policy_pod_admission_syncs_total");
