@@ -20,6 +20,7 @@
 #include "dns/names.h"
 #include "dns/server.h"
 #include "fastpath/fastpath.h"
+#include "ipam/adopt.h"
 #include "k8s/names.h"
 #include "policy/feed.h"
 #include "policy/kernel.h"
@@ -138,6 +139,20 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     if (auto s = runtime::ensure_tmpfs(opts->run_dir, uint64_t{64} << 20); !s) {
       spdlog::error("--run-dir: {}", s.error().message());
       return 1;
+    }
+  // A node upgraded from a build without --run-dir keeps its pods, whose leases (and the plugin's
+  // state) are still under the state dir: they move into the run dir, the old paths becoming links
+  // to the new ones, before any pod starts, or the empty new dir would hand out their addresses.
+  if (!opts->run_dir.empty() && opts->run_dir != opts->state_dir)
+    for (const char* sub : {"/ipam", "/cni-state"}) {
+      auto moved = ipam::adopt_dir(opts->state_dir + sub, opts->run_dir + sub);
+      if (!moved) {
+        spdlog::error("--run-dir: adopting {}{}: {}", opts->state_dir, sub, moved.error().message());
+        return 1;
+      }
+      if (moved->reservations || moved->conflicts)
+        spdlog::info("--run-dir: adopted {} IPAM leases from {}{} ({} already held by another owner)",
+                     moved->reservations, opts->state_dir, sub, moved->conflicts);
     }
   if (flags.run_pods) {
     if (pods)
