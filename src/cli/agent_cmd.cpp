@@ -31,6 +31,7 @@
 #include "proxy/http_server.h"
 #include "proxy/kernel.h"
 #include "runtime/pod_mounts.h"
+#include "runtime/pod_start_metrics.h"
 
 namespace podnet::cli {
 
@@ -237,13 +238,15 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     proxy::ProxyHttpOptions http;
     http.log = [](const std::string& msg) { spdlog::warn("{}", msg); };
     // The NetworkPolicy figures, when enforced (the feed is made below; the lambda reads it late).
-    http.extra_metrics = [&policy_feed]() -> std::string {
-      if (!policy_feed) return "";
+    // With --run-pods, the pod start SLI as kubelet exposes it (runtime/pod_start_metrics.h).
+    http.extra_metrics = [&policy_feed, run_pods = bool(opts->pod_runner)]() -> std::string {
+      std::string text = run_pods ? runtime::node_pod_start_metrics().prometheus_text() : "";
+      if (!policy_feed) return text;
       policy::DeniedCounters denied;
       if (auto nft = nft::Nft::open())
         if (auto d = policy::read_denied(*nft)) denied = *d;
-      return policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
-                                     policy_feed->chain_policies());
+      return text + policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
+                                            policy_feed->chain_policies());
     };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);
