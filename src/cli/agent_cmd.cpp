@@ -151,7 +151,7 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
         spdlog::error("--run-dir: adopting {}{}: {}", opts->state_dir, sub, moved.error().message());
         return 1;
       }
-      if (moved->reservations || moved->conflicts)
+      if (std::string_view(sub) == "/ipam" && (moved->reservations || moved->conflicts))
         spdlog::info("--run-dir: adopted {} IPAM leases from {}{} ({} already held by another owner)",
                      moved->reservations, opts->state_dir, sub, moved->conflicts);
     }
