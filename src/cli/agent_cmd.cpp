@@ -20,6 +20,7 @@
 #include "dns/names.h"
 #include "dns/server.h"
 #include "fastpath/fastpath.h"
+#include "ipam/adopt.h"
 #include "k8s/names.h"
 #include "policy/feed.h"
 #include "policy/kernel.h"
@@ -30,6 +31,7 @@
 #include "proxy/http_server.h"
 #include "proxy/kernel.h"
 #include "runtime/pod_mounts.h"
+#include "runtime/pod_start_metrics.h"
 
 namespace podnet::cli {
 
@@ -139,6 +141,20 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
       spdlog::error("--run-dir: {}", s.error().message());
       return 1;
     }
+  // A node upgraded from a build without --run-dir keeps its pods, whose leases (and the plugin's
+  // state) are still under the state dir: they move into the run dir, the old paths becoming links
+  // to the new ones, before any pod starts, or the empty new dir would hand out their addresses.
+  if (!opts->run_dir.empty() && opts->run_dir != opts->state_dir)
+    for (const char* sub : {"/ipam", "/cni-state"}) {
+      auto moved = ipam::adopt_dir(opts->state_dir + sub, opts->run_dir + sub);
+      if (!moved) {
+        spdlog::error("--run-dir: adopting {}{}: {}", opts->state_dir, sub, moved.error().message());
+        return 1;
+      }
+      if (std::string_view(sub) == "/ipam" && (moved->reservations || moved->conflicts))
+        spdlog::info("--run-dir: adopted {} IPAM leases from {}{} ({} already held by another owner)",
+                     moved->reservations, opts->state_dir, sub, moved->conflicts);
+    }
   if (flags.run_pods) {
     if (pods)
       opts->pod_runner = std::move(pods);
@@ -222,13 +238,15 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     proxy::ProxyHttpOptions http;
     http.log = [](const std::string& msg) { spdlog::warn("{}", msg); };
     // The NetworkPolicy figures, when enforced (the feed is made below; the lambda reads it late).
-    http.extra_metrics = [&policy_feed]() -> std::string {
-      if (!policy_feed) return "";
+    // With --run-pods, the pod start SLI as kubelet exposes it (runtime/pod_start_metrics.h).
+    http.extra_metrics = [&policy_feed, run_pods = bool(opts->pod_runner)]() -> std::string {
+      std::string text = run_pods ? runtime::node_pod_start_metrics().prometheus_text() : "";
+      if (!policy_feed) return text;
       policy::DeniedCounters denied;
       if (auto nft = nft::Nft::open())
         if (auto d = policy::read_denied(*nft)) denied = *d;
-      return policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
-                                     policy_feed->counters());
+      return text + policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
+                                            policy_feed->counters());
     };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);

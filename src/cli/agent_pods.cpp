@@ -52,6 +52,7 @@ class PodManagerRunner final : public agent::PodRunner {
     if (!ctx.cluster_domain.empty()) options_.cluster_domain = ctx.cluster_domain;
     options_.services = ctx.services;
     options_.network_admit = ctx.admit_pod;
+    options_.start_metrics = &runtime::node_pod_start_metrics();  // on the agent's /metrics
   }
 
   void run() override {

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "runtime/log_server.h"
 #include "runtime/pod_api.h"
+#include "runtime/pod_start_metrics.h"
 #include "runtime/service_env.h"
 
 namespace podnet::runtime {
@@ -49,6 +50,8 @@ struct PodManagerOptions {
   // The node's ephemeral runtime state, on a tmpfs (ensure_tmpfs): pods' resolver files under
   // <run_dir>/pods/<uid>/ (PodStateStore). Empty: under state_dir.
   std::string run_dir;
+  // Pod start durations (kubelet's SLI histogram, pod_start_metrics.h); null: not measured.
+  PodStartMetrics* start_metrics = nullptr;
   // The node's Services (its informer's), for the service environment variables; empty: only the
   // variables of the pod itself (kubelet without a master).
   ServiceLister services;

@@ -224,6 +224,21 @@ void PodWorker::report_start() {
   start_phases_.shrink_to_fit();
 }
 
+// kubelet's SLI: once per start this worker made, at the first status posted with every app
+// container started.
+void PodWorker::observe_start() {
+  if (start_observed_ || start_reported_ || !ctx_.opts.start_metrics || order_.empty()) return;
+  bool made = std::any_of(start_phases_.begin(), start_phases_.end(),
+                          [](const auto& p) { return std::string_view(p.first) == "container launched"; });
+  if (!made) return;
+  for (const auto& name : order_) {
+    auto it = containers_.find(name);
+    if (it == containers_.end() || it->second.state != Container::State::kRunning) return;
+  }
+  start_observed_ = true;
+  ctx_.opts.start_metrics->observe(std::chrono::duration<double>(Clock::now() - created_).count());
+}
+
 k8s::ObjectReference PodWorker::reference(const Container* c) {
   k8s::ObjectReference r;
   r.kind = "Pod";
@@ -978,6 +993,7 @@ void PodWorker::publish(bool force) {
       bool ready = ready_status(obj) == "True";
       phase_done(ready ? "status Ready published" : "status published");
       if (status.contains("podIP")) phase_done("podIP published");
+      observe_start();
       if (ready) report_start();
       published_ = text;
       std::lock_guard lock(mu_);

@@ -159,8 +159,10 @@ class PodWorker {
   std::chrono::system_clock::time_point created_wall_ = std::chrono::system_clock::now();
   std::vector<std::pair<const char*, double>> start_phases_;  // (phase, ms after created_)
   bool start_reported_ = false;
+  bool start_observed_ = false;  // in ctx_.opts.start_metrics
   void phase_done(const char* what);
   void report_start();
+  void observe_start();
   std::atomic<int> running_count_{0};
   std::mutex status_mu_;  // running names for the log server
   std::map<std::string, bool> running_;

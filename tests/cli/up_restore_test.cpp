@@ -85,6 +85,14 @@ TEST(Restore, AfterASimulatedRebootTheClusterComesBackWithItsData) {
   ASSERT_TRUE(eventually([&] { return trim(c.in_node(2, connect).out) == "web"; }, 30s));
   EXPECT_EQ(reserved_addresses(c, 1), 1u);
   expect_run_dir_on_tmpfs(c, 1, uid);
+  // The node's pod start SLI on the agent's /metrics (kubelet's name and buckets): this one start.
+  const std::string sli = "kubelet_pod_start_sli_duration_seconds";
+  auto sli_count = [&] {
+    std::string m = c.in_node(1, "curl -sS http://127.0.0.1:10249/metrics").out;
+    size_t i = m.find("\n" + sli + "_count ");
+    return i == std::string::npos ? -1 : std::stoi(m.substr(i + sli.size() + 8));
+  };
+  EXPECT_EQ(sli_count(), 1);
   // An agent restart (kill -9, its supervisor starts it again) keeps the run dir: the same tmpfs,
   // not a second one on top, the pod's lease, and the pod re-adopted, not restarted.
   const std::string run_mount = " " + c.layout().node_run_dir(1) + " ";
@@ -110,6 +118,7 @@ TEST(Restore, AfterASimulatedRebootTheClusterComesBackWithItsData) {
   expect_run_dir_on_tmpfs(c, 1, uid);
   EXPECT_EQ(get(c, "pod/web", "{.status.containerStatuses[0].restartCount}"), "0");
   ASSERT_TRUE(eventually([&] { return trim(c.in_node(2, connect).out) == "web"; }, 30s));
+  EXPECT_EQ(sli_count(), 0);  // re-adopted: no start
   const std::string cid = c.cid();
 
   ASSERT_NO_FATAL_FAILURE(c.simulate_reboot());

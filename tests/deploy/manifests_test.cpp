@@ -180,16 +180,23 @@ TEST(Deploy, DaemonSetRunsAPrivilegedHostNetworkAgentWithoutRunPods) {
   for (const auto& a : agent.at("args").as_array()) args += str(a) + " ";
   EXPECT_TRUE(args.starts_with("agent ")) << args;
   EXPECT_EQ(args.find("--run-pods"), std::string::npos) << "the real kubelet runs pods: " << args;
-  for (const char* flag : {"--kubeconfig=", "--node-name=$(NODE_NAME)", "--node-ip=$(NODE_IP)", "--overlay=",
-                           "--cluster-cidr=", "--state-dir=/var/lib/podnet", "--cni-conf-dir=/etc/cni/net.d"})
+  for (const char* flag : {"--kubeconfig=", "--node-name=$(NODE_NAME)", "--node-ip=$(NODE_IP)",
+                           "--overlay=", "--cluster-cidr=", "--state-dir=/var/lib/podnet",
+                           "--run-dir=/run/podnet", "--cni-conf-dir=/etc/cni/net.d"})
     EXPECT_NE(args.find(flag), std::string::npos) << flag << " in " << args;
 
   std::set<std::string> host_paths, mounted;
   std::map<std::string, std::string> volume_path;
   for (const auto& v : pod.at("volumes").as_array())
     volume_path[str(v.at("name"))] = str(v.at("hostPath").at("path"));
-  for (const auto& m : agent.at("volumeMounts").as_array()) mounted.insert(volume_path[str(m.at("name"))]);
-  for (const char* p : {"/etc/cni/net.d", "/opt/cni/bin", "/run/netns", "/var/lib/podnet"})
+  for (const auto& m : agent.at("volumeMounts").as_array()) {
+    auto host = volume_path[str(m.at("name"))];
+    mounted.insert(host);
+    // The kubelet runs podnet-cni on the host with the conflist's paths (IPAM dataDir, stateDir),
+    // which the agent writes as it sees them: the run and state dirs sit at the host's path.
+    if (host == "/run/podnet" || host == "/var/lib/podnet") EXPECT_EQ(str(m.at("mountPath")), host);
+  }
+  for (const char* p : {"/etc/cni/net.d", "/opt/cni/bin", "/run/netns", "/var/lib/podnet", "/run/podnet"})
     EXPECT_TRUE(mounted.contains(p)) << p;
 
   const auto& init = pod.at("initContainers").at(0);
