@@ -273,16 +273,23 @@ TEST_F(Exec, RefusalsAsKubeApiserverAnswersThem) {
 }
 
 // A session lives in the agent that serves it: when the agent is killed the command is killed with it
-// (PR_SET_PDEATHSIG) and the client's exec ends with an error; the container itself runs on, and the
-// restarted agent serves exec again.
+// (PR_SET_PDEATHSIG) and the client's exec ends with an error, as does an attach; the containers
+// run on, and the restarted agent serves exec and attach again (the shim kept its attach socket).
 TEST_F(Exec, AnAgentKillEndsItsSessionsAndNotTheContainer) {
   PODNET_BRING_UP();
-  ASSERT_NO_FATAL_FAILURE(apply(pod("web", json::array{container("c", {"sleep", "86399"})})));
+  ASSERT_NO_FATAL_FAILURE(apply(
+      pod("web", json::array{container("c", {"sleep", "86399"}),
+                             container("talk", {"sh", "-c", "while :; do echo tick; sleep 0.2; done"})})));
   ASSERT_NO_FATAL_FAILURE(wait_ready("web"));
-  const std::string rc_file = dir_.path() + "/rc";
+  const std::string rc_file = dir_.path() + "/rc", attach_rc = dir_.path() + "/attach-rc";
   shell("(" + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
-        " exec web -- sleep 4322; echo $? > " + rc_file + ") >/dev/null 2>&1 &");
+        " exec web -c c -- sleep 4322; echo $? > " + rc_file + ") >/dev/null 2>&1 &");
+  // An attach too: it ends with its agent, the container it watched runs on.
+  shell("(" + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() + " attach web -c talk > " +
+        dir_.path() + "/attach-out 2>&1; echo $? > " + attach_rc + ") >/dev/null 2>&1 &");
   ASSERT_TRUE(eventually([] { return shell("pgrep -f '^sleep 4322$'").rc == 0; }));
+  ASSERT_TRUE(eventually(
+      [&] { return read_file(dir_.path() + "/attach-out").value_or("").find("tick") != std::string::npos; }));
   const std::string container_pid = trim(shell("pgrep -f '^sleep 86399$'").out);
 
   pid_t agent = c_.daemon_pid("agent-node1");
@@ -295,10 +302,21 @@ TEST_F(Exec, AnAgentKillEndsItsSessionsAndNotTheContainer) {
   rc = trim(read_file(rc_file).value_or(""));
   EXPECT_NE(rc, "0") << "the client saw its session end";
   EXPECT_EQ(trim(shell("pgrep -f '^sleep 86399$'").out), container_pid) << "the container runs on";
+  EXPECT_TRUE(eventually([&] { return read_file(attach_rc).has_value(); }, 30s));
+  EXPECT_NE(trim(read_file(attach_rc).value_or("0")), "0")
+      << read_file(dir_.path() + "/attach-out").value_or("");
 
   std::string again;
-  EXPECT_TRUE(eventually([&] { return (again = c_.kubectl("exec web -- echo back").out) == "back\n"; }, 60s))
+  EXPECT_TRUE(
+      eventually([&] { return (again = c_.kubectl("exec web -c c -- echo back").out) == "back\n"; }, 60s))
       << again;
+  // The shim outlived the agent with its attach socket: the restarted agent attaches again, to the
+  // same container (no restart).
+  auto reattach = shell("timeout 3 " + std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig() +
+                        " attach web -c talk 2>&1");
+  EXPECT_NE(reattach.out.find("tick"), std::string::npos) << reattach.out;
+  EXPECT_EQ(trim(c_.kubectl("get pod web -o jsonpath='{.status.containerStatuses[*].restartCount}'").out),
+            "0 0");
 }
 
 }  // namespace
