@@ -5,6 +5,10 @@
 //   podstart create -> Ready (seen on a watch) of N pods with a tcpSocket probe, scheduled over 3 nodes
 //   iperf    iperf3 pod-to-pod on one node and across nodes (vxlan, host-gw, and vxlan without the
 //            eBPF fast path) against a bare veth pair between two namespaces made here
+//   npiperf  iperf3 across nodes (fast path on): a pair no NetworkPolicy selects, a pair an allow
+//            policy selects, a bare veth pair, interleaved (issue 15)
+//   nplabel  one pod label change -> live on all 3 nodes (a policy admits the label at servers on
+//            node1..3): PATCH -> the client connects to all of them, --np-changes times (issue 15)
 //   rss      VmRSS of the agents with N selector-less Services (one endpoint each) programmed; with
 //            --rss-dns on,off once per cluster DNS setting (`up --no-dns`) and the difference: the
 //            node-local DNS server's memory (its records for N Services), as issue 16 asks
@@ -541,6 +545,217 @@ int bench_iperf(int seconds, int reps, bool pin) {
   return 0;
 }
 
+// ---- NetworkPolicy on a cluster (issue 15): iperf with a policy, one label change live ----------
+
+const char* kNetworkPolicies = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies";
+
+json::value with_labels(json::value pod, const json::object& labels) {
+  pod.as_object()["metadata"].as_object()["labels"] = labels;
+  return pod;
+}
+
+json::value network_policy(const std::string& name, json::object spec) {
+  return json::object{{"apiVersion", "networking.k8s.io/v1"},
+                      {"kind", "NetworkPolicy"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", std::move(spec)}};
+}
+
+// The pod's network namespace as its node's runner names it (pn-<node>-<uid8>).
+std::string pod_netns(const json::value& pod) {
+  return "pn-" + str(pod, {"spec", "nodeName"}) + "-" + str(pod, {"metadata", "uid"}).substr(0, 8);
+}
+
+// iperf3 across nodes with the fast path: a pair no policy selects and a pair an allow policy
+// selects (both ends: ingress and egress), next to a bare veth pair, interleaved in one run.
+int bench_np_iperf(int seconds, int reps, bool pin) {
+  VethPair base;
+  if (!base.ok()) return std::fprintf(stderr, "baseline veth pair failed\n"), 1;
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  json::object selector{{"matchLabels", json::object{{"np", "on"}}}};
+  json::object pair{{"podSelector", selector}};
+  json::object spec{{"podSelector", selector},
+                    {"policyTypes", json::array{"Ingress", "Egress"}},
+                    {"ingress", json::array{json::object{{"from", json::array{pair}}}}},
+                    {"egress", json::array{json::object{{"to", json::array{pair}}}}}};
+  if (!api->create(kNetworkPolicies, network_policy("iperf-pair", std::move(spec)))) return 1;
+  json::object on{{"np", "on"}}, off{{"np", "off"}};
+  for (auto& [name, node, cmd, port, labels] :
+       std::vector<std::tuple<std::string, std::string, std::vector<std::string>, int, json::object>>{
+           {"srv-open", "node2", {"iperf3", "-s"}, 5201, off},
+           {"cli-open", "node1", {"sleep", "100000"}, 0, off},
+           {"srv-pol", "node2", {"iperf3", "-s"}, 5201, on},
+           {"cli-pol", "node1", {"sleep", "100000"}, 0, on}})
+    if (!api->create(kPods, with_labels(pod_spec(name, node, cmd, port), labels))) return 1;
+  std::map<std::string, json::value> pods;
+  for (const char* name : {"srv-open", "cli-open", "srv-pol", "cli-pol"}) {
+    auto p = wait_ready(*api, name);
+    if (!p) return 1;
+    pods[name] = *p;
+  }
+  std::string open_ip = str(pods["srv-open"], {"status", "podIP"}),
+              pol_ip = str(pods["srv-pol"], {"status", "podIP"});
+  // The policy is in force: the unselected client may not reach the selected server.
+  {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(5201);
+    ::inet_pton(AF_INET, pol_ip.c_str(), &sa.sin_addr);
+    auto ns = podnet::netlink::NetNs::open("/run/netns/" + pod_netns(pods["cli-open"]));
+    bool through = ns && ns->run([&]() -> podnet::Result<bool> {
+                             return try_connect(sa, std::chrono::milliseconds(500));
+                           }).value_or(true);
+    if (through) return std::fprintf(stderr, "npiperf: the policy does not keep cli-open from srv-pol\n"), 1;
+  }
+  double waited = settle();
+  std::vector<double> veth, open, pol, ratio;
+  for (int rep = 0; rep < reps; ++rep) {
+    // Rotated order, so a drift in load over the run does not favour one case.
+    for (int k = 0; k < 3; ++k) {
+      int which = (rep + k) % 3;
+      std::optional<double> g = which == 0   ? base.run(seconds, pin)
+                                : which == 1 ? iperf(pod_netns(pods["cli-open"]), open_ip, seconds, pin)
+                                             : iperf(pod_netns(pods["cli-pol"]), pol_ip, seconds, pin);
+      if (!g) return 1;
+      (which == 0 ? veth : which == 1 ? open : pol).push_back(*g);
+    }
+    ratio.push_back(pol.back() / open.back());
+  }
+  auto runs = [](const std::vector<double>& v) {
+    std::string s;
+    for (double g : v) s += std::to_string(g).substr(0, 5) + " ";
+    return s;
+  };
+  std::printf(
+      "npiperf (3 nodes, vxlan, eBPF fast path on; pods on node1 -> node2; 1 TCP stream, %d s per run, "
+      "first second omitted, %d interleaved runs each, %s; waited %.1f s for an idle machine):\n",
+      seconds, reps, iperf_affinity(pin).empty() ? "unpinned" : "client on CPU 0, server on CPU 1", waited);
+  std::printf("  bare veth pair:                          median %.2f Gbit/s; runs %s\n", median(veth),
+              runs(veth).c_str());
+  std::printf("  no policy selects the pods:              median %.2f Gbit/s (%.0f%% of veth); runs %s\n",
+              median(open), 100 * median(open) / median(veth), runs(open).c_str());
+  std::printf("  an allow policy selects both (in + eg):  median %.2f Gbit/s (%.0f%% of veth); runs %s\n",
+              median(pol), 100 * median(pol) / median(veth), runs(pol).c_str());
+  std::printf("  policy / no policy, per rep: median %.2f (runs %s); target within 5%%\n", median(ratio),
+              runs(ratio).c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+// From `netns`, connects (each attempt a new socket, `wait` each) to every address until each one
+// answered (want == true) or each one timed out (want == false); the time that was first true of all
+// of them, nullopt after 10 s. A denied SYN is dropped, so a denial shows only as a timeout.
+std::optional<Clock::time_point> wait_reach(const std::string& netns, const std::vector<std::string>& ips,
+                                            int port, bool want, std::chrono::milliseconds wait) {
+  auto ns = podnet::netlink::NetNs::open("/run/netns/" + netns);
+  if (!ns) return std::nullopt;
+  std::vector<sockaddr_in> addrs;
+  for (const auto& ip : ips) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    addrs.push_back(sa);
+  }
+  auto r = ns->run([&]() -> podnet::Result<std::optional<Clock::time_point>> {
+    std::vector<bool> done(addrs.size(), false);
+    size_t left = addrs.size();
+    auto end = Clock::now() + std::chrono::seconds(10);
+    while (left > 0 && Clock::now() < end) {
+      for (size_t i = 0; i < addrs.size(); ++i) {
+        if (done[i]) continue;
+        auto before = Clock::now();
+        if (try_connect(addrs[i], wait) == want) {
+          done[i] = true;
+          --left;
+        } else if (Clock::now() - before < std::chrono::milliseconds(1)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+    }
+    if (left > 0) return std::optional<Clock::time_point>();
+    return std::optional(Clock::now());
+  });
+  return r ? *r : std::nullopt;
+}
+
+// One pod label change -> live on all nodes: a policy lets only `access=yes` pods reach servers on
+// node1..3; the client's label is patched to yes (timed until it connects to all three) and back.
+int bench_np_label(int changes) {
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  json::object from{{"podSelector", json::object{{"matchLabels", json::object{{"access", "yes"}}}}}};
+  json::object rule{{"from", json::array{from}}, {"ports", json::array{json::object{{"port", 8080}}}}};
+  json::object spec{{"podSelector", json::object{{"matchLabels", json::object{{"role", "srv"}}}}},
+                    {"ingress", json::array{rule}}};
+  if (!api->create(kNetworkPolicies, network_policy("live-srv", std::move(spec)))) return 1;
+  std::vector<std::string> servers;
+  for (int n = 1; n <= 3; ++n) {
+    std::string name = "srv" + std::to_string(n);
+    if (!api->create(kPods, with_labels(pod_spec(name, "node" + std::to_string(n),
+                                                 {kPodTool, "serve", "8080", "x"}, 8080),
+                                        json::object{{"role", "srv"}})))
+      return 1;
+    servers.push_back(name);
+  }
+  if (!api->create(kPods, with_labels(pod_spec("client", "node1", {"sleep", "100000"}, 0),
+                                      json::object{{"access", "no"}})))
+    return 1;
+  std::vector<std::string> ips;
+  for (const auto& s : servers) {
+    auto p = wait_ready(*api, s);
+    if (!p) return 1;
+    ips.push_back(str(*p, {"status", "podIP"}));
+  }
+  auto client = wait_ready(*api, "client");
+  if (!client) return 1;
+  std::string netns = pod_netns(*client);
+  const std::string path = std::string(kPods) + "/client";
+  auto label = [&](const char* v) {
+    json::object labels{{"access", v}};
+    return api->patch(path, podnet::k8s::PatchType::kMerge,
+                      json::object{{"metadata", json::object{{"labels", labels}}}});
+  };
+  // Denied at first (the client has access=no).
+  if (!wait_reach(netns, ips, 8080, false, std::chrono::milliseconds(200)))
+    return std::fprintf(stderr, "nplabel: the client reaches a server before its label allows it\n"), 1;
+  std::vector<double> allow, allow_ack, deny;
+  int failed = 0;
+  for (int i = 0; i < changes && !podnet::bench::StopSignal::requested(); ++i) {
+    auto t0 = Clock::now();
+    auto r = label("yes");
+    auto t1 = Clock::now();
+    if (!r) return std::fprintf(stderr, "patch: %s\n", r.error().message().c_str()), 1;
+    auto live = wait_reach(netns, ips, 8080, true, std::chrono::milliseconds(5));
+    if (!live) {
+      ++failed;
+    } else {
+      allow.push_back(ms_since(t0, *live));
+      allow_ack.push_back(ms_since(t1, *live));
+    }
+    auto d0 = Clock::now();
+    if (!label("no")) return 1;
+    // A denial is seen as a 20 ms timeout: the figure includes up to that much.
+    auto gone = wait_reach(netns, ips, 8080, false, std::chrono::milliseconds(20));
+    if (!gone) return std::fprintf(stderr, "nplabel: access=no still reaches a server after 10 s\n"), 1;
+    deny.push_back(ms_since(d0, *gone));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::printf(
+      "nplabel (3 nodes, vxlan; policy lets access=yes pods reach role=srv pods on node1..3; "
+      "the client on node1 relabelled):\n");
+  std::printf("  label access=yes (PATCH) -> the client connects to all 3 servers: %s\n",
+              summary(allow).c_str());
+  std::printf("    (PATCH response -> live: %s)\n", summary(allow_ack).c_str());
+  std::printf("  label access=no -> all 3 time out (20 ms each, included): %s\n", summary(deny).c_str());
+  std::printf("  not live within 10 s: %d; target p99 < 100 ms\n", failed);
+  std::fflush(stdout);
+  return failed ? 1 : 0;
+}
+
 // ---- rss -----------------------------------------------------------------------------------------
 
 long status_kb(pid_t pid, const std::string& field) {
@@ -868,10 +1083,11 @@ int bench_dns(int changes) {
 
 int main(int argc, char** argv) {
   std::string which = "netprog,podstart,iperf,rss,dns";
-  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8;
+  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8, np_changes = 50;
   std::string pin = "yes", rss_dns = "on";
   CLI::App app{"cluster_bench: issue 5's benchmarks on real `podnet up` clusters"};
-  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss,dns")->capture_default_str();
+  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss,dns (and npiperf,nplabel)")
+      ->capture_default_str();
   app.add_option("--changes", changes, "netprog: writes per series; dns: Services created")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -891,6 +1107,9 @@ int main(int argc, char** argv) {
   app.add_option("--rss-dns", rss_dns, "rss: cluster DNS on, off, or on,off (both, and the difference)")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off", "on,off", "off,on"}));
+  app.add_option("--np-changes", np_changes, "nplabel: label changes (each there and back)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--writers", writers, "rss: concurrent writers")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -902,7 +1121,8 @@ int main(int argc, char** argv) {
   std::set<std::string> run;
   std::stringstream ss(which);
   for (std::string w; std::getline(ss, w, ',');) {
-    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss" && w != "dns")
+    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss" && w != "dns" && w != "npiperf" &&
+        w != "nplabel")
       return std::fprintf(stderr, "--bench: unknown benchmark '%s' (netprog, podstart, iperf, rss, dns)\n",
                           w.c_str()),
              2;
@@ -925,5 +1145,7 @@ int main(int argc, char** argv) {
     }
   }
   if (run.contains("dns")) rc |= bench_dns(changes);
+  if (run.contains("npiperf")) rc |= bench_np_iperf(seconds, reps, pin == "yes");
+  if (run.contains("nplabel")) rc |= bench_np_label(np_changes);
   return rc;
 }

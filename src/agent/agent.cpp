@@ -15,6 +15,8 @@
 #include "common/files.h"
 #include "fastpath/fastpath_abi.h"
 #include "k8s/decode.h"
+#include "nft/nft.h"
+#include "policy/metrics.h"
 
 namespace podnet::agent {
 
@@ -460,6 +462,17 @@ std::function<Status(const json::value&, const std::vector<std::string>&)> Agent
   };
 }
 
+// The per-rule counters for the node API, read in the caller's (the node's) network namespace.
+std::function<Result<std::string>(std::string_view, std::string_view)> Agent::policy_counters_hook() {
+  auto* np = opts_.network_policy;
+  if (!np) return {};
+  return [np](std::string_view ns, std::string_view name) -> Result<std::string> {
+    PODNET_TRY(nft, nft::Nft::open());
+    PODNET_TRY(counters, policy::read_denied(nft));
+    return policy::rule_counters_json(policy::rule_counters(np->counters(), counters, ns, name));
+  };
+}
+
 void Agent::fastpath_pods_loop() {
   // Separate from the reconcile loop: attaching takes a qdisc and a filter per new veth, and a
   // burst of new pods must not hold up network programming.
@@ -615,7 +628,7 @@ Status Agent::run() {
                                     opts_.state_dir + "/cni/10-podnet.conflist", *cni_written,
                                     opts_.cluster_dns, opts_.cluster_domain,
                                     [this](const std::string& ns) { return service_handler_->services(ns); },
-                                    admit_pod_hook(), flows_});
+                                    admit_pod_hook(), flows_, policy_counters_hook()});
       if (made) {
         pods = std::move(*made);
         threads.emplace_back([&] { pods->run(); });

@@ -86,6 +86,7 @@ class Agent {
   void fastpath_pods_loop();
   void update_fast_flags(const policy::TableState& s);
   std::function<Status(const boost::json::value&, const std::vector<std::string>&)> admit_pod_hook();
+  std::function<Result<std::string>(std::string_view, std::string_view)> policy_counters_hook();
   ClusterView view_locked(SystemTime now);
   Status sync_dns(const std::vector<IpAddress>& want);
   void stop_dns_server();

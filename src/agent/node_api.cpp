@@ -293,6 +293,16 @@ NodeApiReply service(const NodeQuery& q) {
   return ok(out);
 }
 
+NodeApiReply policy_counters(const NodeApiConfig& cfg, const NodeQuery& q) {
+  if (!cfg.policy_counters) return error(404, "policy: this node's agent enforces no NetworkPolicy");
+  auto body = cfg.policy_counters(q.namespace_, q.name);
+  if (!body) return error(500, "policy: " + body.error().message());
+  if (body->size() > cfg.max_reply_bytes)
+    return error(413, "policy: " + std::to_string(body->size()) + " bytes, over the node API's " +
+                          std::to_string(cfg.max_reply_bytes) + ": ask for one namespace or policy");
+  return {200, std::move(*body)};
+}
+
 }  // namespace
 
 NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view target) {
@@ -314,6 +324,8 @@ NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view tar
         return flows(config, *q);
       case NodeQueryKind::kService:
         return service(*q);
+      case NodeQueryKind::kPolicy:
+        return policy_counters(config, *q);
     }
   } catch (const std::exception& e) {
     return error(500, e.what());

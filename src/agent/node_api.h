@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "common/error.h"
 
 namespace podnet::agent {
 
@@ -16,8 +19,11 @@ class FlowLog;
 struct NodeApiConfig {
   std::shared_ptr<const FlowLog> flows;  // the node's flow log (flows.h); null: flows not served
   std::string bpf_dir;                   // the fast path's pins; empty: no fast path on this node
-  size_t max_reply_bytes = 4 << 20;      // a bigger answer is refused (narrow it with set=)
-  size_t max_entries = 16384;            // routes or FDB entries listed at most
+  // NetworkPolicy's per-rule counters as JSON for a namespace and policy name (empty: all);
+  // empty function: this node enforces no NetworkPolicy.
+  std::function<Result<std::string>(std::string_view ns, std::string_view name)> policy_counters;
+  size_t max_reply_bytes = 4 << 20;  // a bigger answer is refused (narrow it with set=)
+  size_t max_entries = 16384;        // routes or FDB entries listed at most
 };
 
 struct NodeApiReply {

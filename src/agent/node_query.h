@@ -23,6 +23,7 @@ enum class NodeQueryKind {
   kFastPath,  // the fast path's counters and its pn_pods / pn_tunnels entries for `dst`
   kFlows,     // the node's flow log (flows.h): connections seen in the last `since` seconds
   kService,   // the service proxy's rule for one frontend `dst . proto . port` (service-ips, no-endpoints)
+  kPolicy,    // NetworkPolicy per-rule counters, of one `namespace` (and policy `name`) or all
 };
 
 struct NodeQuery {
@@ -35,6 +36,7 @@ struct NodeQuery {
   std::string proto;             // service: tcp, udp or sctp
   int port = 0;                  // service: 1..65535
   std::string service;           // service: NS/NAME, optional: its shard table is looked at first
+  std::string namespace_, name;  // policy: filters (name needs namespace)
 };
 
 struct NodeQueryError {

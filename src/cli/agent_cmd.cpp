@@ -219,7 +219,7 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
       if (auto nft = nft::Nft::open())
         if (auto d = policy::read_denied(*nft)) denied = *d;
       return policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
-                                     policy_feed->chain_policies());
+                                     policy_feed->counters());
     };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);

@@ -31,6 +31,7 @@ class PodManagerRunner final : public agent::PodRunner {
     options_.log_tls = tls;
     agent::NodeApiConfig api_config = node_api;
     api_config.flows = ctx.flows;
+    api_config.policy_counters = ctx.policy_counters;
     options_.node_api = [api_config](std::string_view target) {
       agent::NodeApiReply r = agent::answer_node_query(api_config, target);
       return runtime::NodeApiAnswer{r.status, std::move(r.body)};

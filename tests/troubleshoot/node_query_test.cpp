@@ -64,6 +64,20 @@ TEST(NodeQueryTest, ServiceFrontendNeedsAnAddressAndAPort) {
   }
 }
 
+TEST(NodeQueryTest, PolicyCountersOfANamespaceOrOnePolicy) {
+  auto r = parse_node_query("/podnet/v1/policy?namespace=f&name=allow-web.v2");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->kind, NodeQueryKind::kPolicy);
+  EXPECT_EQ(r->namespace_, "f");
+  EXPECT_EQ(r->name, "allow-web.v2");
+  r = parse_node_query("/podnet/v1/policy");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->namespace_.empty());
+  for (const char* bad :
+       {"name=x", "namespace=a_b", "namespace=a%20b", "namespace=", "since=3", "namespace=a&namespace=b"})
+    EXPECT_FALSE(parse_node_query(std::string("/podnet/v1/policy?") + bad)) << bad;
+}
+
 TEST(NodeQueryTest, RefusesWhatItDoesNotKnowWithAStatusAndAReason) {
   struct Case {
     std::string target;
