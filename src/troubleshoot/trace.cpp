@@ -469,14 +469,23 @@ bool policy_hop(Tracer& t, Fetcher& f, bool ingress, const Endpoint& subject, co
   return true;
 }
 
-// Asks `node` for the per-rule counters of `ns`'s policies ahead, once the namespace is known to
-// have policies (a namespace without any needs none, and the node answers one query at a time).
-std::future<void> want_policy_counters(Tracer& t, Fetcher& f, const std::string& node,
-                                       const std::string& ns) {
-  return std::async(std::launch::async, [&t, &f, node, ns] {
+// Asks `node` for the per-rule counters of `ns`'s policies ahead, when one of them may select the
+// pod for that direction (`pod`: its API object, null when not known yet): a pod no policy selects
+// needs none, and the node answers one query at a time.
+std::future<void> want_policy_counters(Tracer& t, Fetcher& f, const std::string& node, const std::string& ns,
+                                       bool ingress, json::value pod) {
+  return std::async(std::launch::async, [&t, &f, node, ns, ingress, pod = std::move(pod)] {
     auto list = f.get(policies_path(ns));
     const json::value* items = list ? at(*list, {"items"}) : nullptr;
-    if (items && items->is_array() && !items->get_array().empty()) t.want(node, "policy?namespace=" + ns);
+    if (!items || !items->is_array()) return;
+    auto decoded = pod.is_null() ? Result<policy::Pod>(fail_msg("unknown")) : policy::decode_pod(pod);
+    for (const auto& item : items->get_array()) {
+      auto np = policy::decode_network_policy(item);
+      if (!np || !(ingress ? np->ingress : np->egress)) continue;
+      if (decoded && !np->pod_selector.matches(decoded->labels)) continue;
+      t.want(node, "policy?namespace=" + ns);
+      return;
+    }
   });
 }
 
@@ -514,8 +523,8 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
       f.prefetch("/api/v1/namespaces/" + e->ns);
     }
   std::vector<std::future<void>> ahead;
-  if (src.kind == "pod") ahead.push_back(want_policy_counters(t, f, src.node, src.ns));
-  if (dst.kind == "pod") ahead.push_back(want_policy_counters(t, f, dst.node, dst.ns));
+  if (src.kind == "pod") ahead.push_back(want_policy_counters(t, f, src.node, src.ns, false, src.object));
+  if (dst.kind == "pod") ahead.push_back(want_policy_counters(t, f, dst.node, dst.ns, true, dst.object));
   json::object out{{"src", describe(src)}, {"dst", describe(dst)}, {"proto", req.proto}};
   auto finish = [&](json::object o) {
     o["problem"] = src.kind == "outside"    ? "internet-to-service"
@@ -743,7 +752,7 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
       // Asked ahead for the endpoint the trace will most likely follow, while the node answers.
       const auto& [ip, pod, node] = candidates.front();
       f.prefetch("/api/v1/namespaces/" + svc_ns + "/pods/" + pod);
-      ahead.push_back(want_policy_counters(t, f, node, svc_ns));
+      ahead.push_back(want_policy_counters(t, f, node, svc_ns, true, nullptr));
       t.want_forward(entry, src.ip, src.kind == "pod" && entry == src.node,
                      Endpoint{"pod", svc_ns, pod, node, ip, nullptr});
     }
