@@ -56,8 +56,9 @@ std::expected<NodeQuery, NodeQueryError> parse_node_query(std::string_view targe
     out.kind = NodeQueryKind::kPolicy;
     allowed = {"namespace", "name"};
   } else {
-    return std::unexpected(NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
-                                                   "\": want routes, fdb, nft, fastpath, flows, service or policy"});
+    return std::unexpected(
+        NodeQueryError{404, "unknown node API path \"" + std::string(what.substr(0, 64)) +
+                                "\": want routes, fdb, nft, fastpath, flows, service or policy"});
   }
   std::set<std::string> seen;
   auto pairs = target::parse_query(params);

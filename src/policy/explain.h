@@ -3,7 +3,6 @@
 // into `inet podnet-policy`. Pure: no kernel, no API; the caller gathers the objects.
 #pragma once
 
-#include <compare>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,16 +19,7 @@ struct PolicyEnd {
   IpAddress ip;             // the address the other end's node sees (after any masquerade)
 };
 
-#ifndef PODNET_POLICY_HAS_RULE_REF
-// Temporary copy of model.h's RuleRef (np's branch adds it there): policy = "ns/name", direction =
-// "ingress"|"egress", rule = index in spec.ingress / spec.egress. Removed once both are merged.
-struct RuleRef {
-  std::string policy;
-  std::string direction;
-  int rule = 0;
-  auto operator<=>(const RuleRef&) const = default;
-};
-#endif
+// RuleRef (policy/model.h): policy = "ns/name", direction, rule = index in spec.ingress / spec.egress.
 
 struct DirectionVerdict {
   std::string direction;               // "egress" (judged for the source pod) or "ingress" (destination)

@@ -415,21 +415,18 @@ bool policy_hop(Tracer& t, Fetcher& f, bool ingress, const Endpoint& subject, co
   policy::DirectionVerdict v = policy::explain(policies, ingress, *s, *p, *pp, port);
   json::array selecting, allowed_by;
   for (const auto& k : v.selecting) selecting.push_back(json::value(k));
-  // The judging node's per-rule counters for each policy named (one query per policy, in parallel).
-  for (const auto& k : v.selecting) {
-    auto parts = split(k);
-    t.want(subject.node, "policy?namespace=" + parts[0] + "&name=" + parts[1]);
-  }
+  // The judging node's per-rule counters: one query for the namespace's policies (asked ahead by
+  // want_policy_counters when the namespace has policies).
   for (const auto& r : v.allowed_by) {
-    auto parts = split(r.policy);
     json::object o{{"policy", r.policy}, {"direction", r.direction}, {"rule", r.rule}, {"packets", nullptr}};
-    auto c = t.ask(subject.node, "policy?namespace=" + parts[0] + "&name=" + parts[1]);
+    auto c = t.ask(subject.node, "policy?namespace=" + subject.ns);
     if (!c) {
       o["counter"] = "not available: " + c.error().message();
     } else if (const json::value* cs = at(*c, {"counters"}); cs && cs->is_array()) {
       o["counter"] = "absent on " + subject.node;
       for (const auto& e : cs->get_array())
-        if (string_at(e, {"direction"}) == r.direction && int_or(at(e, {"rule"}), -1) == r.rule) {
+        if (string_at(e, {"namespace"}) + "/" + string_at(e, {"policy"}) == r.policy &&
+            string_at(e, {"direction"}) == r.direction && int_or(at(e, {"rule"}), -1) == r.rule) {
           o["packets"] = e.at("packets");
           o["counter"] = subject.node;
         }
@@ -472,6 +469,26 @@ bool policy_hop(Tracer& t, Fetcher& f, bool ingress, const Endpoint& subject, co
   return true;
 }
 
+// Asks `node` for the per-rule counters of `ns`'s policies ahead, when one of them may select the
+// pod for that direction (`pod`: its API object, null when not known yet): a pod no policy selects
+// needs none, and the node answers one query at a time.
+std::future<void> want_policy_counters(Tracer& t, Fetcher& f, const std::string& node, const std::string& ns,
+                                       bool ingress, json::value pod) {
+  return std::async(std::launch::async, [&t, &f, node, ns, ingress, pod = std::move(pod)] {
+    auto list = f.get(policies_path(ns));
+    const json::value* items = list ? at(*list, {"items"}) : nullptr;
+    if (!items || !items->is_array()) return;
+    auto decoded = pod.is_null() ? Result<policy::Pod>(fail_msg("unknown")) : policy::decode_pod(pod);
+    for (const auto& item : items->get_array()) {
+      auto np = policy::decode_network_policy(item);
+      if (!np || !(ingress ? np->ingress : np->egress)) continue;
+      if (decoded && !np->pod_selector.matches(decoded->labels)) continue;
+      t.want(node, "policy?namespace=" + ns);
+      return;
+    }
+  });
+}
+
 // ---- the service proxy ----
 
 // The Service port a request names: by port number (0: the first of the protocol), or for a
@@ -505,6 +522,9 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
       f.prefetch(policies_path(e->ns));
       f.prefetch("/api/v1/namespaces/" + e->ns);
     }
+  std::vector<std::future<void>> ahead;
+  if (src.kind == "pod") ahead.push_back(want_policy_counters(t, f, src.node, src.ns, false, src.object));
+  if (dst.kind == "pod") ahead.push_back(want_policy_counters(t, f, dst.node, dst.ns, true, dst.object));
   json::object out{{"src", describe(src)}, {"dst", describe(dst)}, {"proto", req.proto}};
   auto finish = [&](json::object o) {
     o["problem"] = src.kind == "outside"    ? "internet-to-service"
@@ -732,6 +752,7 @@ Result<json::value> compute_trace(const ApiGet& get, const TraceRequest& req) {
       // Asked ahead for the endpoint the trace will most likely follow, while the node answers.
       const auto& [ip, pod, node] = candidates.front();
       f.prefetch("/api/v1/namespaces/" + svc_ns + "/pods/" + pod);
+      ahead.push_back(want_policy_counters(t, f, node, svc_ns, true, nullptr));
       t.want_forward(entry, src.ip, src.kind == "pod" && entry == src.node,
                      Endpoint{"pod", svc_ns, pod, node, ip, nullptr});
     }

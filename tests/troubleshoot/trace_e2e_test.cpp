@@ -240,7 +240,21 @@ TEST_F(TraceE2E, FourProblemsAndABrokenPathHopByHop) {
   EXPECT_EQ(denied.doc.at("lost_at"), "policy ingress") << denied.out;
   EXPECT_NE(std::string(denied.doc.at("reason").as_string()).find("default/deny-web"), std::string::npos);
   ASSERT_EQ(apply(policy("allow-8080", "[{\"ports\":[{\"port\":8080}]}]")).rc, 0);
-  auto allowed = trace("default/a default/c --port 8080");
+  // One connection attempt a -> c:8080 (nothing listens: the SYN passes the policy, a RST answers):
+  // the allowing rule's counter on node2 counts it (policy counters count new connections' packets).
+  const std::string c_ip = c_.kubectl("get pod c -o jsonpath={.status.podIP}").out;
+  Run allowed;
+  for (auto deadline = Clock::now() + std::chrono::seconds(10);;) {  // until node2 enforces the allow
+    c_.kubectl("exec a -- socat -u /dev/null TCP:" + c_ip + ":8080,connect-timeout=1");
+    allowed = trace("default/a default/c --port 8080");
+    const auto* h = find_hop(allowed, "policy ingress");
+    const json::value* ab = h ? h->at("evidence").as_object().if_contains("allowed_by") : nullptr;
+    if ((ab && !ab->as_array().empty() && ab->as_array()[0].at("packets").is_number() &&
+         ab->as_array()[0].at("packets").to_number<int64_t>() > 0) ||
+        Clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
   EXPECT_EQ(allowed.rc, 0) << allowed.out;
   const auto* ing = find_hop(allowed, "policy ingress");
   ASSERT_NE(ing, nullptr) << allowed.out;
@@ -248,6 +262,9 @@ TEST_F(TraceE2E, FourProblemsAndABrokenPathHopByHop) {
   EXPECT_EQ(ing->at("evidence").at("allowed_by").as_array()[0].at("policy").as_string(),
             "default/allow-8080");
   EXPECT_EQ(ing->at("evidence").at("selecting").as_array().size(), 2u);
+  const auto& rule = ing->at("evidence").at("allowed_by").as_array()[0];
+  ASSERT_TRUE(rule.at("packets").is_number()) << allowed.out;  // node2's per-rule counter (np's node API)
+  EXPECT_GT(rule.at("packets").to_number<int64_t>(), 0) << allowed.out;
 
   // Timing (PODNET_TRACE_RUNS=N): pod -> Service across nodes, N runs, computed and wall p50/p95.
   if (const char* n = std::getenv("PODNET_TRACE_RUNS"); n && std::atoi(n) > 0) {

@@ -153,7 +153,7 @@ TEST(TraceTest, OutsideToNodePortClusterMasqueradesToAnEndpointOnAnotherNode) {
   api.docs["/apis/networking.k8s.io/v1/namespaces/default/networkpolicies"] =
       R"({"items":[{"metadata":{"name":"from-nodes","namespace":"default"},"spec":{"podSelector":{"matchLabels":{"app":"web"}},)"
       R"("ingress":[{"from":[{"podSelector":{}}]},{"from":[{"ipBlock":{"cidr":"192.168.5.0/24"}}],"ports":[{"port":"http"}]}]}}]})";
-  api.docs["/api/v1/nodes/node2/proxy/podnet/v1/policy?namespace=default&name=from-nodes"] =
+  api.docs["/api/v1/nodes/node2/proxy/podnet/v1/policy?namespace=default"] =
       R"({"counters":[{"namespace":"default","policy":"from-nodes","direction":"ingress","rule":1,"packets":7}]})";
   auto t = compute_trace(api.get(), {"outside/203.0.113.9", "192.168.5.11", "tcp", 30080});
   ASSERT_TRUE(t) << t.error().message();
