@@ -14,6 +14,7 @@
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 #include "runtime/shim.h"
+#include "runtime/tls_send.h"
 
 namespace podnet::runtime {
 namespace json = boost::json;
@@ -25,15 +26,6 @@ constexpr size_t kReadChunk = 32 * 1024;
 
 std::unexpected<ExecRequestError> bad(std::string message) {
   return std::unexpected(ExecRequestError{400, std::move(message)});
-}
-
-bool send_all(SSL* ssl, std::string_view data) {
-  while (!data.empty()) {
-    size_t n = 0;
-    if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) return false;
-    data.remove_prefix(n);
-  }
-  return true;
 }
 
 bool write_all(int fd, std::string_view data) {

@@ -26,6 +26,7 @@
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 #include "runtime/spawn.h"
+#include "runtime/tls_send.h"
 
 namespace podnet::runtime {
 namespace json = boost::json;
@@ -43,15 +44,6 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 std::unexpected<ExecRequestError> bad(std::string message) {
   return std::unexpected(ExecRequestError{400, std::move(message)});
-}
-
-bool send_all(SSL* ssl, std::string_view data) {
-  while (!data.empty()) {
-    size_t n = 0;
-    if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) return false;
-    data.remove_prefix(n);
-  }
-  return true;
 }
 
 // Everything the vfork'd child needs, prepared before it runs (it may only make system calls).

@@ -31,6 +31,7 @@
 #include "runtime/container_process.h"
 #include "runtime/portforward_session.h"
 #include "runtime/shim.h"
+#include "runtime/tls_send.h"
 
 namespace podnet::runtime {
 using target::kube_bool;
@@ -206,14 +207,6 @@ struct LogServer::Impl {
     }
   }
 
-  static bool send_all(SSL* ssl, std::string_view data) {
-    while (!data.empty()) {
-      size_t n = 0;
-      if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) return false;
-      data.remove_prefix(n);
-    }
-    return true;
-  }
   static bool chunk(SSL* ssl, std::string_view data) {
     if (data.empty()) return true;
     char head[32];

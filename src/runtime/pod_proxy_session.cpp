@@ -15,6 +15,7 @@
 #include "common/ip_scope.h"
 #include "common/query.h"
 #include "common/request_target.h"
+#include "runtime/tls_send.h"
 
 namespace podnet::runtime {
 namespace {
@@ -24,15 +25,6 @@ constexpr size_t kReadChunk = 32 * 1024;
 
 std::unexpected<ExecRequestError> bad(std::string message) {
   return std::unexpected(ExecRequestError{400, std::move(message)});
-}
-
-bool send_all(SSL* ssl, std::string_view data) {
-  while (!data.empty()) {
-    size_t n = 0;
-    if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) return false;
-    data.remove_prefix(n);
-  }
-  return true;
 }
 
 bool send_all(int fd, const char* data, size_t size) {

@@ -18,6 +18,7 @@
 #include "common/request_target.h"
 #include "common/stream_frames.h"
 #include "netlink/netns.h"
+#include "runtime/tls_send.h"
 
 namespace podnet::runtime {
 namespace {
@@ -35,15 +36,6 @@ constexpr size_t kBacklog = 1 << 20;  // bytes held for one connection before re
 
 std::unexpected<ExecRequestError> bad(std::string message) {
   return std::unexpected(ExecRequestError{400, std::move(message)});
-}
-
-bool send_all(SSL* ssl, std::string_view data) {
-  while (!data.empty()) {
-    size_t n = 0;
-    if (SSL_write_ex(ssl, data.data(), data.size(), &n) != 1) return false;
-    data.remove_prefix(n);
-  }
-  return true;
 }
 
 struct Forward {
