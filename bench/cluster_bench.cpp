@@ -5,6 +5,10 @@
 //   podstart create -> Ready (seen on a watch) of N pods with a tcpSocket probe, scheduled over 3 nodes
 //   iperf    iperf3 pod-to-pod on one node and across nodes (vxlan, host-gw, and vxlan without the
 //            eBPF fast path) against a bare veth pair between two namespaces made here
+//   npiperf  iperf3 across nodes (fast path on): a pair no NetworkPolicy selects, a pair an allow
+//            policy selects, a bare veth pair, interleaved (issue 15)
+//   nplabel  one pod label change -> live on all 3 nodes (a policy admits the label at servers on
+//            node1..3): PATCH -> the client connects to all of them, --np-changes times (issue 15)
 //   rss      VmRSS of the agents with N selector-less Services (one endpoint each) programmed; with
 //            --rss-dns on,off once per cluster DNS setting (`up --no-dns`) and the difference: the
 //            node-local DNS server's memory (its records for N Services), as issue 16 asks
@@ -32,11 +36,13 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -301,22 +307,133 @@ int bench_netprog(int changes) {
 
 // ---- podstart ------------------------------------------------------------------------------------
 
-int bench_podstart(int pods) {
+using WallClock = std::chrono::system_clock;
+
+double wall_ms(WallClock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t.time_since_epoch()).count();
+}
+
+// The agents' one line per pod start (runtime::PodWorker::report_start): "pod NS/NAME: start
+// phases, seen at <unix ms>: <phase> +<ms>; <phase> +<ms>; ...". Returns, per pod name in
+// `default`, each phase's wall-clock time (unix ms), "seen by the agent" included.
+std::map<std::string, std::map<std::string, double>> agent_start_phases(const BenchCluster& c, int nodes) {
+  std::map<std::string, std::map<std::string, double>> out;
+  for (int i = 1; i <= nodes; ++i) {
+    std::ifstream f(c.layout().log_path(podnet::cluster::Layout::agent_daemon(c.layout().node_name(i))));
+    for (std::string line; std::getline(f, line);) {
+      const std::string head = "pod default/", mid = ": start phases, seen at ";
+      auto h = line.find(head), m = line.find(mid);
+      if (h == std::string::npos || m == std::string::npos || m < h) continue;
+      std::string name = line.substr(h + head.size(), m - h - head.size());
+      std::string rest = line.substr(m + mid.size());
+      auto colon = rest.find(": ");
+      if (colon == std::string::npos) continue;
+      double seen = std::atof(rest.substr(0, colon).c_str());
+      auto& phases = out[name];
+      phases["seen by the agent"] = seen;
+      std::stringstream ss(rest.substr(colon + 2));
+      for (std::string item; std::getline(ss, item, ';');) {
+        auto plus = item.rfind(" +");
+        if (plus == std::string::npos) continue;
+        size_t b = item.find_first_not_of(' ');
+        phases[item.substr(b, plus - b)] = seen + std::atof(item.c_str() + plus + 2);
+      }
+    }
+  }
+  return out;
+}
+
+const char* kNetpols = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies";
+
+json::value netpol(const std::string& name, json::object spec) {
+  return json::object{{"apiVersion", "networking.k8s.io/v1"},
+                      {"kind", "NetworkPolicy"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", std::move(spec)}};
+}
+
+// "pn-<node>-" + the first 8 hex digits of the uid (runtime::NodeContext::netns_name, agent_pods.cpp).
+std::string pod_netns(const std::string& node, const std::string& uid) {
+  std::string hex;
+  for (char ch : uid)
+    if (std::isxdigit(static_cast<unsigned char>(ch)) && hex.size() < 8)
+      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return "pn-" + node + "-" + hex;
+}
+
+std::pair<uint64_t, uint64_t> cpu_jiffies();  // below, with iperf
+
+// CPU seconds a process used, with its reaped children (the CNI plugins the agent runs).
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; in >> field && i <= 17; ++i)
+    if (i >= 14) ticks += std::atof(field.c_str());  // utime, stime, cutime, cstime
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+struct PodstartRun {
+  std::vector<double> ready;  // create response -> Ready on the watch, ms
+  int first_connect_ok = 0, first_connect_tried = 0;
+};
+
+// variant "plain": pods as they come (per-pod resolver files and mount namespaces are the default);
+// "policy": a default-deny ingress policy and an allow policy (TCP 8080 from the client pod)
+// select every started pod before the first is created (issue 15). In both, a client pod on node1
+// connects to each pod's IP:8080 the moment its Ready is seen (one attempt, 1 s): the first allowed
+// connection must work then.
+int bench_podstart(int pods, const std::string& variant, PodstartRun& result) {
   BenchCluster c(kPodnet);
   if (!c.up(3, "vxlan")) return 1;
   auto api = api_for(c);
   auto watch_api = api_for(c);
+  if (variant == "policy") {
+    auto deny =
+        api->create(kNetpols, netpol("deny-ingress", json::object{{"podSelector", json::object{}},
+                                                                  {"policyTypes", json::array{"Ingress"}}}));
+    auto allow = api->create(
+        kNetpols,
+        netpol("allow-client",
+               json::object{
+                   {"podSelector", {{"matchLabels", {{"app", "start"}}}}},
+                   {"policyTypes", json::array{"Ingress"}},
+                   {"ingress",
+                    json::array{json::object{
+                        {"from",
+                         json::array{json::object{{"podSelector", {{"matchLabels", {{"role", "client"}}}}}}}},
+                        {"ports", json::array{json::object{{"protocol", "TCP"}, {"port", 8080}}}}}}}}));
+    if (!deny || !allow)
+      return std::fprintf(stderr, "network policies: %s\n", (!deny ? deny : allow).error().message().c_str()),
+             1;
+  }
+  auto client_spec = pod_spec("start-client", "node1", {kPodTool, "serve", "8081", "x"}, 0);
+  client_spec.as_object()["metadata"].as_object()["labels"] = json::object{{"role", "client"}};
+  auto client = api->create(kPods, client_spec);
+  if (!client) return std::fprintf(stderr, "client pod: %s\n", client.error().message().c_str()), 1;
+  if (!wait_ready(*api, "start-client")) return 1;
+  auto client_ns =
+      podnet::netlink::NetNs::open("/run/netns/" + pod_netns("node1", str(*client, {"metadata", "uid"})));
+  if (!client_ns) return std::fprintf(stderr, "client netns: %s\n", client_ns.error().message().c_str()), 1;
+
   auto list = api->list(kPods, 500, "");
   if (!list) return 1;
   auto watch = watch_api->watch(kPods, list->resource_version);
   if (!watch) return std::fprintf(stderr, "watch: %s\n", watch.error().message().c_str()), 1;
 
   std::mutex mu;
+  std::condition_variable cv;
   std::map<std::string, Clock::time_point> ready_at;
   std::map<std::string, std::string> node_of;
   // Stages seen on the watch: bound to a node, podIP in the status (network set up, containers
   // started), Ready.
   std::map<std::string, Clock::time_point> bound_at, ip_at;
+  std::vector<std::pair<std::string, std::string>> to_connect;  // (name, podIP) just Ready
+  std::map<std::string, bool> connected_first;
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
     while (!stop) {
@@ -325,56 +442,179 @@ int bench_podstart(int pods) {
       auto now = Clock::now();
       const auto& obj = (*ev)->object;
       std::string name = str(obj, {"metadata", "name"});
+      if (!name.starts_with("start-") || name == "start-client") continue;
       std::lock_guard lock(mu);
       if (!str(obj, {"spec", "nodeName"}).empty() && !bound_at.contains(name)) bound_at[name] = now;
       if (!str(obj, {"status", "podIP"}).empty() && !ip_at.contains(name)) ip_at[name] = now;
       if (pod_ready(obj) && !ready_at.contains(name)) {
         ready_at[name] = now;
         node_of[name] = str(obj, {"spec", "nodeName"});
+        to_connect.emplace_back(name, str(obj, {"status", "podIP"}));
+        cv.notify_one();
       }
     }
   });
+  std::thread connector([&] {
+    (void)client_ns->run([&]() -> podnet::Status {
+      std::unique_lock lock(mu);
+      while (!stop || !to_connect.empty()) {
+        if (to_connect.empty()) {
+          cv.wait_for(lock, std::chrono::milliseconds(100));
+          continue;
+        }
+        auto [name, ip] = to_connect.front();
+        to_connect.erase(to_connect.begin());
+        lock.unlock();
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(8080);
+        ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+        bool ok = try_connect(sa, std::chrono::milliseconds(1000));
+        lock.lock();
+        connected_first[name] = ok;
+      }
+      return {};
+    });
+  });
+  std::vector<pid_t> agents;
+  for (int i = 1; i <= 3; ++i) agents.push_back(c.daemon_pid("agent-node" + std::to_string(i)));
+  auto cpu_of = [&] {
+    std::vector<double> v;
+    for (pid_t p : agents) v.push_back(process_cpu_seconds(p));
+    v.push_back(process_cpu_seconds(c.daemon_pid("server")));
+    return v;
+  };
+  auto cpu_before = cpu_of();
+  auto machine_before = cpu_jiffies();
+  auto wall_before = Clock::now();
   std::map<std::string, Clock::time_point> requested, responded;
+  std::map<std::string, WallClock::time_point> responded_wall;
   for (int i = 0; i < pods; ++i) {
     std::string name = "start-" + std::to_string(i);
+    auto spec = pod_spec(name, "", {kPodTool, "serve", "8080", "x"}, 8080);
+    spec.as_object()["metadata"].as_object()["labels"] = json::object{{"app", "start"}};
     auto t0 = Clock::now();
-    auto r = api->create(kPods, pod_spec(name, "", {kPodTool, "serve", "8080", "x"}, 8080));
+    auto r = api->create(kPods, spec);
     auto t1 = Clock::now();
+    auto w1 = WallClock::now();
     if (!r) {
       std::fprintf(stderr, "create %s: %s\n", name.c_str(), r.error().message().c_str());
       continue;
     }
     requested[name] = t0;
     responded[name] = t1;
+    responded_wall[name] = w1;
   }
   auto created_all = Clock::now();
   for (int i = 0; i < 1200; ++i) {
     {
       std::lock_guard lock(mu);
-      if (ready_at.size() >= responded.size()) break;
+      if (ready_at.size() >= responded.size() && connected_first.size() >= ready_at.size()) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  auto cpu_after = cpu_of();
+  auto machine_after = cpu_jiffies();
+  double wall_s = std::chrono::duration<double>(Clock::now() - wall_before).count();
   stop = true;
+  cv.notify_all();
   (*watch)->cancel();
   watcher.join();
-  std::vector<double> from_resp, from_req, to_bound, to_ip;
+  connector.join();
+
+  // Per pod, every stage as ms after its create response: the watch's, and the agent's phases
+  // (wall clock: the agents log on this machine's clock).
+  auto agent = agent_start_phases(c, 3);
+  std::map<std::string, std::vector<double>> at;    // phase -> ms after the create response
+  std::map<std::string, std::vector<double>> step;  // phase -> ms after the phase before it
+  std::vector<std::map<std::string, double>> per_pod;
+  std::vector<double> from_resp, from_req;
   std::map<std::string, int> per_node;
+  int retried = 0;
   for (auto& [name, t] : ready_at) {
     if (!responded.contains(name)) continue;
-    if (bound_at.contains(name)) to_bound.push_back(ms_since(responded[name], bound_at[name]));
-    if (ip_at.contains(name)) to_ip.push_back(ms_since(responded[name], ip_at[name]));
+    std::map<std::string, double> p;
+    if (bound_at.contains(name)) p["bound (watch)"] = ms_since(responded[name], bound_at[name]);
+    if (ip_at.contains(name)) p["podIP (watch)"] = ms_since(responded[name], ip_at[name]);
+    p["Ready (watch)"] = ms_since(responded[name], t);
+    if (auto a = agent.find(name); a != agent.end())
+      for (auto& [phase, wall] : a->second) p[phase] = wall - wall_ms(responded_wall[name]);
+    if (p.contains("ready after probe retries")) ++retried;
+    for (auto& [phase, ms] : p) at[phase].push_back(ms);
+    per_pod.push_back(std::move(p));
     from_resp.push_back(ms_since(responded[name], t));
     from_req.push_back(ms_since(requested[name], t));
     per_node[node_of[name]]++;
   }
-  std::printf("podstart (%d pods, tcpSocket probe periodSeconds 1, `pod_tool serve 8080`, 3 nodes):\n", pods);
+  // Phases in the order a start goes through them (the agent's names, pod_worker.cpp), then any
+  // other phase the agents logged; each pod's step is from the latest earlier phase it has.
+  static const char* const kOrder[] = {"bound (watch)",
+                                       "seen by the agent",
+                                       "worker running",
+                                       "sandbox start",
+                                       "netns ready",
+                                       "lo up",
+                                       "CNI ADD done",
+                                       "network policy programmed",
+                                       "mount namespace ready",
+                                       "container launching",
+                                       "container launched",
+                                       "ready at the first probe",
+                                       "status published",
+                                       "podIP published",
+                                       "ready after probe retries",
+                                       "status Ready published",
+                                       "podIP (watch)",
+                                       "Ready (watch)"};
+  std::vector<std::string> order;
+  for (const char* phase : kOrder)
+    if (at.contains(phase)) order.emplace_back(phase);
+  for (auto& [phase, v] : at)
+    if (std::find(std::begin(kOrder), std::end(kOrder), phase) == std::end(kOrder)) order.push_back(phase);
+  for (const auto& p : per_pod) {
+    double prev = 0;
+    for (const auto& phase : order) {
+      auto it = p.find(phase);
+      if (it == p.end()) continue;
+      step[phase].push_back(it->second - prev);
+      prev = it->second;
+    }
+  }
+  for (const auto& [name, ok] : connected_first) {
+    result.first_connect_tried++;
+    result.first_connect_ok += ok ? 1 : 0;
+  }
+  result.ready = from_resp;
+  std::printf("podstart %s (%d pods, tcpSocket probe periodSeconds 1, `pod_tool serve 8080`, 3 nodes%s):\n",
+              variant.c_str(), pods,
+              variant == "policy" ? ", default-deny ingress + allow from the client pod on 8080" : "");
   std::printf("  created in %.0f ms (sequential POSTs); Ready: %zu\n",
               requested.empty() ? 0.0 : ms_since(requested.begin()->second, created_all), from_resp.size());
   std::printf("  create response -> Ready=True on the watch: %s\n", summary(from_resp).c_str());
   std::printf("  create request  -> Ready=True on the watch: %s\n", summary(from_req).c_str());
-  std::printf("  stages from the create response: bound to a node %s\n", summary(to_bound).c_str());
-  std::printf("                                   podIP in status %s\n", summary(to_ip).c_str());
+  std::printf("  %-32s %20s %20s %5s\n", "phase (agent's, or the watch's)", "after create p50/p99",
+              "step p50/p99", "n");
+  for (const auto& phase : order) {
+    auto a = at[phase], s = step[phase];
+    std::sort(a.begin(), a.end());
+    std::sort(s.begin(), s.end());
+    std::printf("  %-32s %9.1f %9.1f ms %9.1f %9.1f ms %5zu\n", phase.c_str(), pct(a, 0.5), pct(a, 0.99),
+                pct(s, 0.5), pct(s, 0.99), a.size());
+  }
+  double agents_cpu = 0;
+  for (size_t i = 0; i < agents.size(); ++i) agents_cpu += cpu_after[i] - cpu_before[i];
+  std::printf(
+      "  CPU from the first create to the last Ready (%.1f s): machine busy %.0f%% of %u CPUs; the 3 agents "
+      "(with the CNI plugins they ran) %.2f s = %.1f ms per pod; API server %.2f s\n",
+      wall_s,
+      100.0 * static_cast<double>(machine_after.first - machine_before.first) /
+          static_cast<double>(std::max<uint64_t>(1, machine_after.second - machine_before.second)),
+      std::thread::hardware_concurrency(), agents_cpu, 1000.0 * agents_cpu / std::max(1, pods),
+      cpu_after.back() - cpu_before.back());
+  std::printf(
+      "  pods whose first readiness probe failed: %d; first connection from the client pod at Ready: "
+      "%d of %d succeeded\n",
+      retried, result.first_connect_ok, result.first_connect_tried);
   std::printf("  pods per node:");
   for (auto& [n, k] : per_node) std::printf(" %s=%d", n.c_str(), k);
   std::printf("; target p99 < 1000 ms\n");
@@ -539,6 +779,217 @@ int bench_iperf(int seconds, int reps, bool pin) {
   std::printf("  targets (with the fast path): >= 90%% on one node, >= 80%% across nodes with vxlan\n");
   std::fflush(stdout);
   return 0;
+}
+
+// ---- NetworkPolicy on a cluster (issue 15): iperf with a policy, one label change live ----------
+
+const char* kNetworkPolicies = "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies";
+
+json::value with_labels(json::value pod, const json::object& labels) {
+  pod.as_object()["metadata"].as_object()["labels"] = labels;
+  return pod;
+}
+
+json::value network_policy(const std::string& name, json::object spec) {
+  return json::object{{"apiVersion", "networking.k8s.io/v1"},
+                      {"kind", "NetworkPolicy"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", std::move(spec)}};
+}
+
+// The pod's network namespace as its node's runner names it (pn-<node>-<uid8>).
+std::string pod_netns(const json::value& pod) {
+  return "pn-" + str(pod, {"spec", "nodeName"}) + "-" + str(pod, {"metadata", "uid"}).substr(0, 8);
+}
+
+// iperf3 across nodes with the fast path: a pair no policy selects and a pair an allow policy
+// selects (both ends: ingress and egress), next to a bare veth pair, interleaved in one run.
+int bench_np_iperf(int seconds, int reps, bool pin) {
+  VethPair base;
+  if (!base.ok()) return std::fprintf(stderr, "baseline veth pair failed\n"), 1;
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  json::object selector{{"matchLabels", json::object{{"np", "on"}}}};
+  json::object pair{{"podSelector", selector}};
+  json::object spec{{"podSelector", selector},
+                    {"policyTypes", json::array{"Ingress", "Egress"}},
+                    {"ingress", json::array{json::object{{"from", json::array{pair}}}}},
+                    {"egress", json::array{json::object{{"to", json::array{pair}}}}}};
+  if (!api->create(kNetworkPolicies, network_policy("iperf-pair", std::move(spec)))) return 1;
+  json::object on{{"np", "on"}}, off{{"np", "off"}};
+  for (auto& [name, node, cmd, port, labels] :
+       std::vector<std::tuple<std::string, std::string, std::vector<std::string>, int, json::object>>{
+           {"srv-open", "node2", {"iperf3", "-s"}, 5201, off},
+           {"cli-open", "node1", {"sleep", "100000"}, 0, off},
+           {"srv-pol", "node2", {"iperf3", "-s"}, 5201, on},
+           {"cli-pol", "node1", {"sleep", "100000"}, 0, on}})
+    if (!api->create(kPods, with_labels(pod_spec(name, node, cmd, port), labels))) return 1;
+  std::map<std::string, json::value> pods;
+  for (const char* name : {"srv-open", "cli-open", "srv-pol", "cli-pol"}) {
+    auto p = wait_ready(*api, name);
+    if (!p) return 1;
+    pods[name] = *p;
+  }
+  std::string open_ip = str(pods["srv-open"], {"status", "podIP"}),
+              pol_ip = str(pods["srv-pol"], {"status", "podIP"});
+  // The policy is in force: the unselected client may not reach the selected server.
+  {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(5201);
+    ::inet_pton(AF_INET, pol_ip.c_str(), &sa.sin_addr);
+    auto ns = podnet::netlink::NetNs::open("/run/netns/" + pod_netns(pods["cli-open"]));
+    bool through = ns && ns->run([&]() -> podnet::Result<bool> {
+                             return try_connect(sa, std::chrono::milliseconds(500));
+                           }).value_or(true);
+    if (through) return std::fprintf(stderr, "npiperf: the policy does not keep cli-open from srv-pol\n"), 1;
+  }
+  double waited = settle();
+  std::vector<double> veth, open, pol, ratio;
+  for (int rep = 0; rep < reps; ++rep) {
+    // Rotated order, so a drift in load over the run does not favour one case.
+    for (int k = 0; k < 3; ++k) {
+      int which = (rep + k) % 3;
+      std::optional<double> g = which == 0   ? base.run(seconds, pin)
+                                : which == 1 ? iperf(pod_netns(pods["cli-open"]), open_ip, seconds, pin)
+                                             : iperf(pod_netns(pods["cli-pol"]), pol_ip, seconds, pin);
+      if (!g) return 1;
+      (which == 0 ? veth : which == 1 ? open : pol).push_back(*g);
+    }
+    ratio.push_back(pol.back() / open.back());
+  }
+  auto runs = [](const std::vector<double>& v) {
+    std::string s;
+    for (double g : v) s += std::to_string(g).substr(0, 5) + " ";
+    return s;
+  };
+  std::printf(
+      "npiperf (3 nodes, vxlan, eBPF fast path on; pods on node1 -> node2; 1 TCP stream, %d s per run, "
+      "first second omitted, %d interleaved runs each, %s; waited %.1f s for an idle machine):\n",
+      seconds, reps, iperf_affinity(pin).empty() ? "unpinned" : "client on CPU 0, server on CPU 1", waited);
+  std::printf("  bare veth pair:                          median %.2f Gbit/s; runs %s\n", median(veth),
+              runs(veth).c_str());
+  std::printf("  no policy selects the pods:              median %.2f Gbit/s (%.0f%% of veth); runs %s\n",
+              median(open), 100 * median(open) / median(veth), runs(open).c_str());
+  std::printf("  an allow policy selects both (in + eg):  median %.2f Gbit/s (%.0f%% of veth); runs %s\n",
+              median(pol), 100 * median(pol) / median(veth), runs(pol).c_str());
+  std::printf("  policy / no policy, per rep: median %.2f (runs %s); target within 5%%\n", median(ratio),
+              runs(ratio).c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+// From `netns`, connects (each attempt a new socket, `wait` each) to every address until each one
+// answered (want == true) or each one timed out (want == false); the time that was first true of all
+// of them, nullopt after 10 s. A denied SYN is dropped, so a denial shows only as a timeout.
+std::optional<Clock::time_point> wait_reach(const std::string& netns, const std::vector<std::string>& ips,
+                                            int port, bool want, std::chrono::milliseconds wait) {
+  auto ns = podnet::netlink::NetNs::open("/run/netns/" + netns);
+  if (!ns) return std::nullopt;
+  std::vector<sockaddr_in> addrs;
+  for (const auto& ip : ips) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    addrs.push_back(sa);
+  }
+  auto r = ns->run([&]() -> podnet::Result<std::optional<Clock::time_point>> {
+    std::vector<bool> done(addrs.size(), false);
+    size_t left = addrs.size();
+    auto end = Clock::now() + std::chrono::seconds(10);
+    while (left > 0 && Clock::now() < end) {
+      for (size_t i = 0; i < addrs.size(); ++i) {
+        if (done[i]) continue;
+        auto before = Clock::now();
+        if (try_connect(addrs[i], wait) == want) {
+          done[i] = true;
+          --left;
+        } else if (Clock::now() - before < std::chrono::milliseconds(1)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+    }
+    if (left > 0) return std::optional<Clock::time_point>();
+    return std::optional(Clock::now());
+  });
+  return r ? *r : std::nullopt;
+}
+
+// One pod label change -> live on all nodes: a policy lets only `access=yes` pods reach servers on
+// node1..3; the client's label is patched to yes (timed until it connects to all three) and back.
+int bench_np_label(int changes) {
+  BenchCluster c(kPodnet);
+  if (!c.up(3, "vxlan")) return 1;
+  auto api = api_for(c);
+  json::object from{{"podSelector", json::object{{"matchLabels", json::object{{"access", "yes"}}}}}};
+  json::object rule{{"from", json::array{from}}, {"ports", json::array{json::object{{"port", 8080}}}}};
+  json::object spec{{"podSelector", json::object{{"matchLabels", json::object{{"role", "srv"}}}}},
+                    {"ingress", json::array{rule}}};
+  if (!api->create(kNetworkPolicies, network_policy("live-srv", std::move(spec)))) return 1;
+  std::vector<std::string> servers;
+  for (int n = 1; n <= 3; ++n) {
+    std::string name = "srv" + std::to_string(n);
+    if (!api->create(kPods, with_labels(pod_spec(name, "node" + std::to_string(n),
+                                                 {kPodTool, "serve", "8080", "x"}, 8080),
+                                        json::object{{"role", "srv"}})))
+      return 1;
+    servers.push_back(name);
+  }
+  if (!api->create(kPods, with_labels(pod_spec("client", "node1", {"sleep", "100000"}, 0),
+                                      json::object{{"access", "no"}})))
+    return 1;
+  std::vector<std::string> ips;
+  for (const auto& s : servers) {
+    auto p = wait_ready(*api, s);
+    if (!p) return 1;
+    ips.push_back(str(*p, {"status", "podIP"}));
+  }
+  auto client = wait_ready(*api, "client");
+  if (!client) return 1;
+  std::string netns = pod_netns(*client);
+  const std::string path = std::string(kPods) + "/client";
+  auto label = [&](const char* v) {
+    json::object labels{{"access", v}};
+    return api->patch(path, podnet::k8s::PatchType::kMerge,
+                      json::object{{"metadata", json::object{{"labels", labels}}}});
+  };
+  // Denied at first (the client has access=no).
+  if (!wait_reach(netns, ips, 8080, false, std::chrono::milliseconds(200)))
+    return std::fprintf(stderr, "nplabel: the client reaches a server before its label allows it\n"), 1;
+  std::vector<double> allow, allow_ack, deny;
+  int failed = 0;
+  for (int i = 0; i < changes && !podnet::bench::StopSignal::requested(); ++i) {
+    auto t0 = Clock::now();
+    auto r = label("yes");
+    auto t1 = Clock::now();
+    if (!r) return std::fprintf(stderr, "patch: %s\n", r.error().message().c_str()), 1;
+    auto live = wait_reach(netns, ips, 8080, true, std::chrono::milliseconds(5));
+    if (!live) {
+      ++failed;
+    } else {
+      allow.push_back(ms_since(t0, *live));
+      allow_ack.push_back(ms_since(t1, *live));
+    }
+    auto d0 = Clock::now();
+    if (!label("no")) return 1;
+    // A denial is seen as a 20 ms timeout: the figure includes up to that much.
+    auto gone = wait_reach(netns, ips, 8080, false, std::chrono::milliseconds(20));
+    if (!gone) return std::fprintf(stderr, "nplabel: access=no still reaches a server after 10 s\n"), 1;
+    deny.push_back(ms_since(d0, *gone));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::printf(
+      "nplabel (3 nodes, vxlan; policy lets access=yes pods reach role=srv pods on node1..3; "
+      "the client on node1 relabelled):\n");
+  std::printf("  label access=yes (PATCH) -> the client connects to all 3 servers: %s\n",
+              summary(allow).c_str());
+  std::printf("    (PATCH response -> live: %s)\n", summary(allow_ack).c_str());
+  std::printf("  label access=no -> all 3 time out (20 ms each, included): %s\n", summary(deny).c_str());
+  std::printf("  not live within 10 s: %d; target p99 < 100 ms\n", failed);
+  std::fflush(stdout);
+  return failed ? 1 : 0;
 }
 
 // ---- rss -----------------------------------------------------------------------------------------
@@ -868,14 +1319,25 @@ int bench_dns(int changes) {
 
 int main(int argc, char** argv) {
   std::string which = "netprog,podstart,iperf,rss,dns";
-  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8;
+  int changes = 200, pods = 100, services = 10000, seconds = 5, reps = 5, writers = 8, np_changes = 50;
   std::string pin = "yes", rss_dns = "on";
   CLI::App app{"cluster_bench: issue 5's benchmarks on real `podnet up` clusters"};
-  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss,dns")->capture_default_str();
+  app.add_option("--bench", which, "comma-separated: netprog,podstart,iperf,rss,dns (and npiperf,nplabel)")
+      ->capture_default_str();
   app.add_option("--changes", changes, "netprog: writes per series; dns: Services created")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--pods", pods, "podstart: pods created")->capture_default_str()->check(CLI::PositiveNumber);
+  std::string podstart_variants = "plain,policy";
+  int podstart_runs = 1;
+  app.add_option(
+         "--podstart-variants", podstart_variants,
+         "podstart: plain (pods as they come), policy (default-deny + allow in place), comma-separated")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"plain", "policy", "plain,policy", "policy,plain"}));
+  app.add_option("--podstart-runs", podstart_runs, "podstart: runs of each variant, interleaved")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
   app.add_option("--services", services, "rss: Services programmed")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -891,6 +1353,9 @@ int main(int argc, char** argv) {
   app.add_option("--rss-dns", rss_dns, "rss: cluster DNS on, off, or on,off (both, and the difference)")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off", "on,off", "off,on"}));
+  app.add_option("--np-changes", np_changes, "nplabel: label changes (each there and back)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--writers", writers, "rss: concurrent writers")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -902,7 +1367,8 @@ int main(int argc, char** argv) {
   std::set<std::string> run;
   std::stringstream ss(which);
   for (std::string w; std::getline(ss, w, ',');) {
-    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss" && w != "dns")
+    if (w != "netprog" && w != "podstart" && w != "iperf" && w != "rss" && w != "dns" && w != "npiperf" &&
+        w != "nplabel")
       return std::fprintf(stderr, "--bench: unknown benchmark '%s' (netprog, podstart, iperf, rss, dns)\n",
                           w.c_str()),
              2;
@@ -910,7 +1376,37 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   if (run.contains("netprog")) rc |= bench_netprog(changes);
-  if (run.contains("podstart")) rc |= bench_podstart(pods);
+  if (run.contains("podstart")) {
+    // Runs interleaved across the variants, each on a cluster of its own; then the spread.
+    std::vector<std::string> variants;
+    std::stringstream vs(podstart_variants);
+    for (std::string v; std::getline(vs, v, ',');) variants.push_back(v);
+    std::map<std::string, std::vector<PodstartRun>> runs;
+    for (int r = 0; r < podstart_runs; ++r)
+      for (const auto& v : variants) {
+        PodstartRun one;
+        rc |= bench_podstart(pods, v, one);
+        runs[v].push_back(one);
+      }
+    if (podstart_runs > 1)
+      for (const auto& v : variants) {
+        std::printf("podstart %s, %d runs: p50", v.c_str(), podstart_runs);
+        for (auto& one : runs[v]) {
+          auto s = one.ready;
+          std::sort(s.begin(), s.end());
+          std::printf(" %.0f", pct(s, 0.5));
+        }
+        std::printf(" ms; p99");
+        for (auto& one : runs[v]) {
+          auto s = one.ready;
+          std::sort(s.begin(), s.end());
+          std::printf(" %.0f", pct(s, 0.99));
+        }
+        std::printf(" ms; first connection at Ready");
+        for (auto& one : runs[v]) std::printf(" %d/%d", one.first_connect_ok, one.first_connect_tried);
+        std::printf("\n");
+      }
+  }
   if (run.contains("iperf")) rc |= bench_iperf(seconds, reps, pin == "yes");
   if (run.contains("rss")) {
     std::map<bool, std::vector<long>> after;
@@ -925,5 +1421,7 @@ int main(int argc, char** argv) {
     }
   }
   if (run.contains("dns")) rc |= bench_dns(changes);
+  if (run.contains("npiperf")) rc |= bench_np_iperf(seconds, reps, pin == "yes");
+  if (run.contains("nplabel")) rc |= bench_np_label(np_changes);
   return rc;
 }

@@ -111,6 +111,11 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--overlay", agent.overlay, "vxlan or host-gw")->capture_default_str();
   agent_cmd->add_option("--state-dir", agent.state_dir, "CNI config, IPAM and pod state")
       ->capture_default_str();
+  agent_cmd->add_option(
+      "--run-dir", agent.run_dir,
+      "The node's ephemeral runtime state (IPAM leases, CNI state, pods' mount namespaces and "
+      "resolver files), on a tmpfs mounted there unless it is one (containerd's /run/containerd); "
+      "default: under --state-dir");
   agent_cmd->add_option("--cluster-cidr", agent.cluster_cidrs, "Pod network (repeatable)")
       ->capture_default_str();
   agent_cmd->add_option("--lb-pool", agent.lb_pools,

@@ -1,12 +1,13 @@
-// exec's, port-forward's and the pod proxy's untrusted inputs on the node: the request target of
-// `/exec/...`, `/portForward/...` and `/podProxy/...` (parse_exec_request, parse_portforward_request,
-// parse_pod_proxy_request)
-// and the stream frames that follow the 101 (FrameDecoder), fed in pieces of varying size.
-// Input: the target, a newline, then the stream bytes (their first byte picks the piece size).
+// exec's, attach's, port-forward's and the pod proxy's untrusted inputs on the node: the request
+// target of `/exec/...`, `/attach/...`, `/portForward/...` and `/podProxy/...` (parse_exec_request,
+// parse_attach_request, parse_portforward_request, parse_pod_proxy_request), a resize frame's JSON
+// (attach_resize_payload) and the stream frames that follow the 101 (FrameDecoder), fed in pieces of varying
+// size. Input: the target, a newline, then the stream bytes (their first byte picks the piece size).
 #include <string_view>
 
 #include "common/stream_frames.h"
 #include "fuzz_target.h"
+#include "runtime/attach_session.h"
 #include "runtime/exec_session.h"
 #include "runtime/pod_proxy_session.h"
 #include "runtime/portforward_session.h"
@@ -18,6 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)podnet::runtime::parse_exec_request(in.substr(0, nl));
   (void)podnet::runtime::parse_portforward_request(in.substr(0, nl));
   (void)podnet::runtime::parse_pod_proxy_request(in.substr(0, nl));
+  (void)podnet::runtime::parse_attach_request(in.substr(0, nl));
+  if (auto size = podnet::runtime::attach_resize_payload(in.substr(0, nl)); size && size->size() != 4)
+    __builtin_trap();
   if (nl == std::string_view::npos) return 0;
   std::string_view stream = in.substr(nl + 1);
   if (stream.empty()) return 0;

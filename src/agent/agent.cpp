@@ -15,6 +15,8 @@
 #include "common/files.h"
 #include "fastpath/fastpath_abi.h"
 #include "k8s/decode.h"
+#include "nft/nft.h"
+#include "policy/metrics.h"
 
 namespace podnet::agent {
 
@@ -357,8 +359,8 @@ Status Agent::write_cni_config(const IpPrefix& cidr) {
   if (opts_.node.overlay == Overlay::kVxlan) mtu -= kVxlanOverhead;
   std::string text = cni_conflist({.pod_cidr = cidr,
                                    .mtu = mtu,
-                                   .ipam_dir = opts_.state_dir + "/ipam",
-                                   .state_dir = opts_.state_dir + "/cni-state",
+                                   .ipam_dir = run_dir() + "/ipam",
+                                   .state_dir = run_dir() + "/cni-state",
                                    .bpf_dir = fast_ ? fast_->dir() : std::string(),
                                    .policy = opts_.network_policy != nullptr});
   std::vector<std::string> dirs{opts_.state_dir + "/cni"};
@@ -457,6 +459,17 @@ std::function<Status(const json::value&, const std::vector<std::string>&)> Agent
   if (!np) return {};
   return [np](const json::value& pod, const std::vector<std::string>& ips) {
     return np->admit_local_pod(pod, ips, std::chrono::seconds(10));
+  };
+}
+
+// The per-rule counters for the node API, read in the caller's (the node's) network namespace.
+std::function<Result<std::string>(std::string_view, std::string_view)> Agent::policy_counters_hook() {
+  auto* np = opts_.network_policy;
+  if (!np) return {};
+  return [np](std::string_view ns, std::string_view name) -> Result<std::string> {
+    PODNET_TRY(nft, nft::Nft::open());
+    PODNET_TRY(counters, policy::read_denied(nft));
+    return policy::rule_counters_json(policy::rule_counters(np->counters(), counters, ns, name));
   };
 }
 
@@ -615,7 +628,7 @@ Status Agent::run() {
                                     opts_.state_dir + "/cni/10-podnet.conflist", *cni_written,
                                     opts_.cluster_dns, opts_.cluster_domain,
                                     [this](const std::string& ns) { return service_handler_->services(ns); },
-                                    admit_pod_hook(), flows_});
+                                    admit_pod_hook(), flows_, policy_counters_hook(), opts_.run_dir});
       if (made) {
         pods = std::move(*made);
         threads.emplace_back([&] { pods->run(); });

@@ -32,6 +32,9 @@ struct AgentOptions {
   LocalNode node;  // name, ip, hostname, overlay (vtep_mac is filled in by the agent)
   std::vector<IpPrefix> cluster_cidrs;
   std::string state_dir;
+  // The node's ephemeral runtime state (IPAM leases, CNI plugin state, pods' mount namespaces and
+  // resolver files), on a tmpfs the caller made (runtime::ensure_tmpfs); empty: under state_dir.
+  std::string run_dir;
   std::string cni_conf_dir;  // extra copy of the conflist, empty: none
   std::string cni_bin;
   std::string bpf_dir;  // the eBPF fast path's bpffs directory; empty: no fast path
@@ -81,11 +84,13 @@ class Agent {
   void set_network_ready();
   void heartbeat_loop();
   Status write_cni_config(const IpPrefix& cidr);
+  const std::string& run_dir() const { return opts_.run_dir.empty() ? opts_.state_dir : opts_.run_dir; }
   void open_fastpath();
   Status sync_fastpath(const ClusterView& view);
   void fastpath_pods_loop();
   void update_fast_flags(const policy::TableState& s);
   std::function<Status(const boost::json::value&, const std::vector<std::string>&)> admit_pod_hook();
+  std::function<Result<std::string>(std::string_view, std::string_view)> policy_counters_hook();
   ClusterView view_locked(SystemTime now);
   Status sync_dns(const std::vector<IpAddress>& want);
   void stop_dns_server();

@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <map>
 #include <mutex>
 
@@ -20,6 +21,7 @@
 #include "fastpath/pins.h"
 #include "netlink/link.h"
 #include "nft/nft.h"
+#include "proxy/ruleset.h"
 
 namespace podnet::agent {
 namespace json = boost::json;
@@ -84,6 +86,14 @@ NodeApiReply routes(const NodeApiConfig& cfg, const NodeQuery& q) {
   if (q.dst) {
     out["dst"] = q.dst->to_string();
     out["match"] = best ? json::value(route_json(*best, names)) : json::value(nullptr);
+    // Whether dst is an address of the matched route's device (the node's InternalIP, or a
+    // LoadBalancer IP this node announces on its underlay): a packet to it is the node's own.
+    out["local"] = nullptr;
+    if (best)
+      if (auto addrs = nl->list_addresses(best->oif, q.dst->is_v4() ? AF_INET : AF_INET6))
+        for (const auto& a : *addrs)
+          if (a.addr == *q.dst)
+            out["local"] = json::object{{"dev", out["match"].at("dev")}, {"prefix", a.str()}};
   }
   return ok(out);
 }
@@ -192,6 +202,106 @@ NodeApiReply flows(const NodeApiConfig& cfg, const NodeQuery& q) {
   return {200, std::move(body)};
 }
 
+// The element lines of `nft get element` text ("k : v" pairs between "elements = {" and "}").
+std::vector<std::pair<std::string, std::string>> element_pairs(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t open = text.find("elements = {");
+  if (open == std::string::npos) return out;
+  size_t close = text.find('}', open);
+  std::string body =
+      text.substr(open + 12, close == std::string::npos ? std::string::npos : close - open - 12);
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t comma = body.find(',', start);
+    std::string e = body.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t a = e.find_first_not_of(" \t\n"), b = e.find_last_not_of(" \t\n");
+    if (a != std::string::npos) {
+      e = e.substr(a, b - a + 1);
+      size_t sep = e.find(" : ");
+      out.emplace_back(e.substr(0, sep), sep == std::string::npos ? std::string() : e.substr(sep + 3));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The block of one set or map of a `list table` text: from "map NAME {" to its closing brace
+// (a table's children are indented one tab, so their closing brace is "\n\t}").
+std::string map_block(const std::string& listing, const std::string& name) {
+  size_t at = listing.find("map " + name + " {");
+  if (at == std::string::npos) return {};
+  size_t end = listing.find("\n\t}", at);
+  return listing.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// The service proxy's rule for one frontend, read from the kernel: its service-ips element (the
+// chain it jumps to names the endpoint count, masquerade and affinity), the endpoints map's
+// elements for it (what numgen picks from), and whether it is in no-endpoints (rejected).
+NodeApiReply service(const NodeQuery& q) {
+  auto nft = nft::Nft::open();
+  if (!nft) return error(500, "nftables: " + nft.error().message());
+  const std::string family = q.dst->is_v4() ? "ip" : "ip6";
+  const std::string key = q.dst->to_string() + " . " + q.proto + " . " + std::to_string(q.port);
+  json::object out{{"frontend", q.dst->to_string() + ":" + std::to_string(q.port) + "/" + q.proto},
+                   {"table", nullptr},
+                   {"chain", nullptr},
+                   {"no_endpoints", false},
+                   {"endpoints", json::array()}};
+  // The proxy's tables: the base table (no-endpoints; everything when unsharded) and the shard
+  // tables. Named, not listed: `list tables` reads the whole ruleset (a second on a busy node),
+  // while a `get element` reads one table. The Service's own shard is asked first.
+  const proxy::RulesetConfig proxy_cfg;
+  std::vector<std::string> proxy_tables;
+  if (!q.service.empty())
+    proxy_tables.push_back(proxy::shard_table(proxy::shard_of(q.service, proxy_cfg), proxy_cfg));
+  proxy_tables.push_back(proxy_cfg.table);
+  // Without the Service's name, every shard (at most 17 listings).
+  for (uint32_t i = 0; q.service.empty() && i < proxy_cfg.shards; ++i)
+    proxy_tables.push_back(proxy::shard_table(i, proxy_cfg));
+  // One listing of the table per candidate: `list table` reads one table (tens of ms), where each
+  // `get element` reads the whole ruleset first (100 ms and more on a busy node).
+  for (const auto& t : proxy_tables) {
+    auto listing = nft->query("list table " + family + " " + t, false);
+    if (!listing) continue;
+    std::string verdict;
+    for (const auto& [k, v] : element_pairs(map_block(*listing, "service-ips")))
+      if (k == key) verdict = v;  // "goto svc-n2-masq"
+    if (verdict.empty()) continue;
+    std::string chain = verdict.substr(verdict.find(' ') == std::string::npos ? 0 : verdict.find(' ') + 1);
+    out["table"] = t;
+    out["verdict"] = verdict;
+    out["chain"] = chain;
+    out["masquerade"] = chain.find("-masq") != std::string::npos;
+    int n = 0;
+    if (chain.starts_with("svc-n")) std::from_chars(chain.data() + 5, chain.data() + chain.size(), n);
+    out["endpoint_count"] = n;
+    json::array list;
+    const std::string prefix = key + " . ";
+    for (const auto& [k, v] : element_pairs(map_block(*listing, "endpoints"))) {
+      if (!k.starts_with(prefix) || list.size() >= 256) continue;
+      size_t dot = v.rfind(" . ");
+      list.push_back(json::object{{"slot", k.substr(prefix.size())},
+                                  {"ip", v.substr(0, dot)},
+                                  {"port", dot == std::string::npos ? std::string() : v.substr(dot + 3)}});
+    }
+    out["endpoints"] = std::move(list);
+    break;
+  }
+  if (out["chain"].is_null() &&
+      nft->query("get element " + family + " " + proxy_cfg.table + " no-endpoints { " + key + " }", false))
+    out["no_endpoints"] = true;  // refused at once (no endpoints, or none local under Local)
+  return ok(out);
+NodeApiReply policy_counters(const NodeApiConfig& cfg, const NodeQuery& q) {
+  if (!cfg.policy_counters) return error(404, "policy: this node's agent enforces no NetworkPolicy");
+  auto body = cfg.policy_counters(q.namespace_, q.name);
+  if (!body) return error(500, "policy: " + body.error().message());
+  if (body->size() > cfg.max_reply_bytes)
+    return error(413, "policy: " + std::to_string(body->size()) + " bytes, over the node API's " +
+                          std::to_string(cfg.max_reply_bytes) + ": ask for one namespace or policy");
+  return {200, std::move(*body)};
+}
+
 }  // namespace
 
 NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view target) {
@@ -216,6 +326,10 @@ NodeApiReply answer_node_query(const NodeApiConfig& config, std::string_view tar
         return fast_path(config, *q);
       case NodeQueryKind::kFlows:
         return flows(config, *q);
+      case NodeQueryKind::kService:
+        return service(*q);
+      case NodeQueryKind::kPolicy:
+        return policy_counters(config, *q);
     }
   } catch (const std::exception& e) {
     return error(500, e.what());

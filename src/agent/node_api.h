@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/error.h"
+
 namespace podnet::agent {
 
 class FlowLog;
@@ -25,6 +27,9 @@ struct NodeApiConfig {
   // Either unset: /podnet/v1/probe/... answers 404.
   std::shared_ptr<ProbeSessions> probes;
   std::function<std::optional<std::string>(const std::string& ns, const std::string& pod)> pod_netns;
+  // NetworkPolicy's per-rule counters as JSON for a namespace and policy name (empty: all);
+  // empty function: this node enforces no NetworkPolicy.
+  std::function<Result<std::string>(std::string_view ns, std::string_view name)> policy_counters;
 };
 
 struct NodeApiReply {

@@ -22,15 +22,21 @@ enum class NodeQueryKind {
   kNft,       // one of podnet's own nftables tables, or one set/map of it, with counters
   kFastPath,  // the fast path's counters and its pn_pods / pn_tunnels entries for `dst`
   kFlows,     // the node's flow log (flows.h): connections seen in the last `since` seconds
+  kService,   // the service proxy's rule for one frontend `dst . proto . port` (service-ips, no-endpoints)
+  kPolicy,    // NetworkPolicy per-rule counters, of one `namespace` (and policy `name`) or all
 };
 
 struct NodeQuery {
   NodeQueryKind kind = NodeQueryKind::kRoutes;
-  std::optional<IpAddress> dst;  // routes, fastpath
+  std::optional<IpAddress> dst;  // routes, fastpath, service
   std::string family;            // nft: ip, ip6 or inet
   std::string table;             // nft: podnet or podnet-...
   std::string set;               // nft: empty for the whole table
   int since_seconds = 300;       // flows: 0..86400
+  std::string proto;             // service: tcp, udp or sctp
+  int port = 0;                  // service: 1..65535
+  std::string service;           // service: NS/NAME, optional: its shard table is looked at first
+  std::string namespace_, name;  // policy: filters (name needs namespace)
 };
 
 struct NodeQueryError {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/ip.h"
@@ -36,6 +37,10 @@ struct PodRunnerContext {
   std::function<Status(const boost::json::value& pod, const std::vector<std::string>& ips)> admit_pod;
   // The node's flow log (flows.h), for the node API's `flows` (`podnet flows`).
   std::shared_ptr<const FlowLog> flows;
+  // NetworkPolicy on: the node API's `policy` answer (NodeApiConfig::policy_counters). Empty: off.
+  std::function<Result<std::string>(std::string_view ns, std::string_view name)> policy_counters;
+  // The node's ephemeral runtime state on a tmpfs (AgentOptions::run_dir); empty: under state_dir.
+  std::string run_dir;
 };
 
 class PodRunner {

@@ -29,6 +29,7 @@
 #include "proxy/http_listeners.h"
 #include "proxy/http_server.h"
 #include "proxy/kernel.h"
+#include "runtime/pod_mounts.h"
 
 namespace podnet::cli {
 
@@ -69,6 +70,7 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
     o.cluster_dns.push_back(*a);
   }
   o.state_dir = f.state_dir;
+  o.run_dir = f.run_dir;
   o.cni_conf_dir = f.cni_conf_dir;
   o.cni_bin = f.cni_bin;
   if (f.fast_path) o.bpf_dir = bpf_dir_of(f);
@@ -130,6 +132,13 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
     spdlog::error("{}", opts.error().message());
     return 2;
   }
+  // Files made per pod start and dead with the pods belong on a tmpfs, as containerd and CRI-O keep
+  // theirs under /run: on a disk file system each creation costs (docs/up.md, "Pod start").
+  if (!opts->run_dir.empty())
+    if (auto s = runtime::ensure_tmpfs(opts->run_dir, uint64_t{64} << 20); !s) {
+      spdlog::error("--run-dir: {}", s.error().message());
+      return 1;
+    }
   if (flags.run_pods) {
     if (pods)
       opts->pod_runner = std::move(pods);
@@ -219,7 +228,7 @@ int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
       if (auto nft = nft::Nft::open())
         if (auto d = policy::read_denied(*nft)) denied = *d;
       return policy::prometheus_text(policy_feed->metrics(), denied, policy_feed->admit_metrics(),
-                                     policy_feed->chain_policies());
+                                     policy_feed->counters());
     };
     http.healthz = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::any(), 10256);
     http.metrics = boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 10249);

@@ -16,6 +16,9 @@ struct AgentFlags {
   std::string node_ip;    // empty: the first global IPv4 address of the host
   std::string overlay = "vxlan";
   std::string state_dir = "/var/lib/podnet/agent";
+  // The node's ephemeral runtime state (IPAM leases, CNI plugin state, pods' mount namespaces and
+  // resolver files) on a tmpfs, mounted there if it is none; empty: under state_dir.
+  std::string run_dir;
   std::vector<std::string> cluster_cidrs{"10.244.0.0/16"};
   std::vector<std::string> lb_pools;  // LoadBalancer addresses this node may announce
   // kubelet's --cluster-dns (repeatable or comma-separated) and --cluster-domain.

@@ -26,6 +26,10 @@ class PodManagerRunner final : public agent::PodRunner {
     options_.node_name = ctx.node_name;
     options_.node_ip = ctx.node_ip.to_string();
     options_.state_dir = ctx.state_dir;
+    if (!ctx.run_dir.empty()) {
+      options_.run_dir = ctx.run_dir;
+      options_.mntns_dir = ctx.run_dir + "/mntns";
+    }
     options_.cni_bin = ctx.cni_bin;
     options_.cni_conf = ctx.cni_conf_path;
     // Pod namespaces are named after the node so `podnet down` finds them (CONTRACTS: pn-<node>-<uid8>).
@@ -39,6 +43,7 @@ class PodManagerRunner final : public agent::PodRunner {
       std::lock_guard lock(mu_);
       return manager_ ? manager_->pod_netns_path(ns, pod) : std::nullopt;
     };
+    api_config.policy_counters = ctx.policy_counters;
     options_.node_api = [api_config](std::string_view target) {
       agent::NodeApiReply r = agent::answer_node_query(api_config, target);
       return runtime::NodeApiAnswer{r.status, std::move(r.body)};

@@ -60,9 +60,13 @@ std::shared_ptr<CheckCommands> add_check_commands(CLI::App& app) {
   c->trace_cmd = app.add_subcommand(
       "trace",
       "Show the path a packet from SRC to DST would take, hop by hop, with each node's datapath state");
-  c->trace_cmd->add_option("src", c->trace.request.src, "NS/POD, pod/NS/POD or node/NAME")->required();
   c->trace_cmd
-      ->add_option("dst", c->trace.request.dst, "NS/POD, pod/NS/POD, svc/NS/NAME, a pod IP or a ClusterIP")
+      ->add_option("src", c->trace.request.src, "NS/POD, pod/NS/POD, node/NAME, outside or outside/IP")
+      ->required();
+  c->trace_cmd
+      ->add_option("dst", c->trace.request.dst,
+                   "NS/POD, pod/NS/POD, svc/NS/NAME, localhost, or an IP: pod, ClusterIP, LB, external, node "
+                   "(+ --port NODEPORT)")
       ->required();
   c->trace_cmd->add_option("--proto", c->trace.request.proto, "tcp or udp")
       ->check(CLI::IsMember({"tcp", "udp"}))

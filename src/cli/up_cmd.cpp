@@ -363,6 +363,7 @@ class Up {
              {"--node-ip", layout_.node_ip(i).addr.to_string()},
              {"--overlay", spec.overlay},
              {"--state-dir", layout_.node_dir(i)},
+             {"--run-dir", layout_.node_run_dir(i)},
              {"--cluster-cidr", spec.cluster_cidr},
              {"--lb-pool", layout_.lb_pool().str()},
              {"--cni-bin", cni_},

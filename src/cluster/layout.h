@@ -61,6 +61,11 @@ class Layout {
   IpPrefix node_ip(int i) const;  // 192.168.X.(10+i)/24
   std::string node_dir(int i) const { return spec_.state_dir + "/nodes/" + node_name(i); }
   std::string node_kubeconfig(int i) const { return node_dir(i) + "/kubeconfig"; }
+  // The agent's --run-dir: the node's ephemeral runtime state (IPAM leases, CNI state, pods' mount
+  // namespaces and resolver files) on a tmpfs the agent mounts there; gone after a reboot, and
+  // unmounted by `down` with everything below the state dir. Pod records and logs stay on disk in
+  // node_dir(i)/pods.
+  std::string node_run_dir(int i) const { return node_dir(i) + "/run"; }
 
   std::string record_path() const { return spec_.state_dir + "/cluster.json"; }
   std::string server_dir() const { return spec_.state_dir + "/server"; }

@@ -118,15 +118,15 @@ Answered Responder::answer(std::span<const uint8_t> wire, bool tcp, uint8_t* out
   const Node* node = reader.find(name);
   if (!ours) {
     // Reverse names of services and endpoints; everything else belongs upstream.
-    const knot_rrset_t* rr = node ? node->find(qs.type) : nullptr;
-    if (!rr) {
+    knot_rrset_t rr;
+    if (!node || !node->rrset(qs.type, store_.ttl(), rr)) {
       a.verdict = Verdict::kForward;
       return a;
     }
     knot_wire_set_aa(r->wire);
     a.authoritative = true;
     knot_pkt_begin(r, KNOT_ANSWER);
-    knot_pkt_put(r, KNOT_COMPR_HINT_QNAME, rr, 0);
+    knot_pkt_put(r, KNOT_COMPR_HINT_QNAME, &rr, 0);
     return finish(KNOT_RCODE_NOERROR);
   }
 
@@ -167,19 +167,20 @@ Answered Responder::answer(std::span<const uint8_t> wire, bool tcp, uint8_t* out
       break;  // NODATA
     }
     if (qs.type == KNOT_RRTYPE_ANY) {
-      for (const auto& s : node->sets) knot_pkt_put(r, hint, s.get(), 0);
-      if (!node->sets.empty()) return finish(KNOT_RCODE_NOERROR);
+      node->each_rrset(store_.ttl(), [&](const knot_rrset_t& rr) { knot_pkt_put(r, hint, &rr, 0); });
+      if (node->has_data()) return finish(KNOT_RCODE_NOERROR);
       break;
     }
-    if (const knot_rrset_t* rr = node->find(qs.type)) {
-      knot_pkt_put(r, hint, rr, 0);
+    knot_rrset_t rr;
+    if (node->rrset(qs.type, store_.ttl(), rr)) {
+      knot_pkt_put(r, hint, &rr, 0);
       return finish(KNOT_RCODE_NOERROR);
     }
-    const knot_rrset_t* cname = node->find(KNOT_RRTYPE_CNAME);
-    if (!cname) break;
-    if (knot_pkt_put(r, hint, cname, 0) != KNOT_EOK) return finish(KNOT_RCODE_NOERROR);  // truncated
+    knot_rrset_t cname;
+    if (!node->rrset(KNOT_RRTYPE_CNAME, store_.ttl(), cname)) break;
+    if (knot_pkt_put(r, hint, &cname, 0) != KNOT_EOK) return finish(KNOT_RCODE_NOERROR);  // truncated
     // Follow the chain while it stays in the zone; outside, the client's resolver follows it.
-    std::string_view target(reinterpret_cast<const char*>(cname->rrs.rdata->data), cname->rrs.rdata->len);
+    std::string_view target(reinterpret_cast<const char*>(cname.rrs.rdata->data), cname.rrs.rdata->len);
     if (!in_zone(target, zone) || hop + 1 >= kMaxCnameChain) return finish(KNOT_RCODE_NOERROR);
     name = target;
     node = reader.find(name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <set>
 
 namespace podnet::dns {
@@ -74,13 +75,27 @@ void RrSet::add(std::string_view rdata) {
                        static_cast<uint16_t>(rdata.size()), nullptr);
 }
 
-std::vector<Record> service_records(const k8s::Service& svc,
+ServiceFields service_fields(const k8s::Service& svc) {
+  ServiceFields out;
+  out.cluster_ips = svc.cluster_ips;
+  out.ports.reserve(svc.ports.size());
+  for (const auto& p : svc.ports)
+    out.ports.push_back({.name = p.name, .protocol = p.protocol, .port = p.port});
+  out.external_name = svc.external_name;
+  out.type = svc.type;
+  out.headless = svc.headless;
+  out.publish_not_ready_addresses = svc.publish_not_ready_addresses;
+  return out;
+}
+
+std::vector<Record> service_records(std::string_view namespace_, std::string_view name,
+                                    const ServiceFields& svc,
                                     const std::vector<const k8s::EndpointSlice*>& slices,
                                     std::string_view zone_wire) {
   std::vector<Record> out;
-  if (!valid_label(svc.meta.name) || !valid_label(svc.meta.namespace_)) return out;
+  if (!valid_label(name) || !valid_label(namespace_)) return out;
   const WireName svc_zone = prefixed("svc", zone_wire);
-  const WireName base = prefixed(svc.meta.name, prefixed(svc.meta.namespace_, svc_zone));
+  const WireName base = prefixed(name, prefixed(namespace_, svc_zone));
   out.push_back({base, kExists, {}});
 
   if (svc.type == k8s::ServiceType::kExternalName) {
@@ -132,6 +147,134 @@ std::vector<Record> service_records(const k8s::Service& svc,
   return out;
 }
 
+namespace {
+
+struct GroupHeader {
+  uint16_t type;
+  uint16_t count;
+  uint32_t bytes;
+};
+constexpr size_t kHeader = sizeof(GroupHeader);
+static_assert(kHeader == 8);
+
+GroupHeader header_at(const char* d, size_t pos) {
+  GroupHeader h;
+  std::memcpy(&h, d + pos, kHeader);
+  return h;
+}
+
+// One record as the rebuild sees it: its rdata is a view into the old data or into a change.
+struct Item {
+  uint16_t type;
+  std::string_view rdata;
+  uint32_t refs;
+  bool operator<(const Item& o) const { return type != o.type ? type < o.type : rdata < o.rdata; }
+};
+
+}  // namespace
+
+Node::Node(std::string_view name)
+    : buf_(std::make_unique_for_overwrite<char[]>(name.size())),
+      name_len_(static_cast<uint16_t>(name.size())) {
+  std::memcpy(buf_.get(), name.data(), name.size());
+}
+
+size_t Node::next_group(size_t pos) const {
+  GroupHeader h = header_at(data(), pos);
+  return pos + kHeader + h.bytes + 2 * size_t{h.count};
+}
+
+void Node::view(size_t pos, uint32_t ttl, knot_rrset_t& out) const {
+  GroupHeader h = header_at(data(), pos);
+  knot_rrset_init(&out, const_cast<knot_dname_t*>(reinterpret_cast<const knot_dname_t*>(buf_.get())), h.type,
+                  KNOT_CLASS_IN, ttl);
+  out.rrs.count = h.count;
+  out.rrs.size = h.bytes;
+  // knot reads entries' u16 lengths in place; memcpy-free reads need 2-alignment: the block is
+  // malloc-aligned and the name, header, padded entries and counts are even-sized (see apply).
+  out.rrs.rdata = reinterpret_cast<knot_rdata_t*>(const_cast<char*>(data() + pos + kHeader));
+}
+
+bool Node::rrset(uint16_t type, uint32_t ttl, knot_rrset_t& out) const {
+  for (size_t pos = 0; pos < data_len_; pos = next_group(pos)) {
+    uint16_t t = header_at(data(), pos).type;
+    if (t == type) {
+      view(pos, ttl, out);
+      return true;
+    }
+    if (t > type) break;
+  }
+  return false;
+}
+
+void Node::apply(std::vector<Change> changes) {
+  std::vector<Item> items;
+  const char* d = data();
+  for (size_t pos = 0; pos < data_len_; pos = next_group(pos)) {
+    GroupHeader h = header_at(d, pos);
+    const char* entry = d + pos + kHeader;
+    const char* refs = entry + h.bytes;
+    for (uint16_t i = 0; i < h.count; ++i) {
+      uint16_t len, ref;
+      std::memcpy(&len, entry, 2);
+      std::memcpy(&ref, refs + 2 * i, 2);
+      items.push_back({h.type, std::string_view(entry + 2, len), ref});
+      entry += knot_rdata_size(len);
+    }
+  }
+  // Items come out sorted; merge the sorted changes in.
+  std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+    return a.type != b.type ? a.type < b.type : a.rdata < b.rdata;
+  });
+  std::vector<Item> merged;
+  merged.reserve(items.size() + changes.size());
+  size_t i = 0;
+  for (size_t c = 0; c < changes.size();) {
+    Item key{changes[c].type, changes[c].rdata, 0};
+    while (i < items.size() && items[i] < key) merged.push_back(items[i++]);
+    bool found = i < items.size() && !(key < items[i]);
+    Item cur = found ? items[i++] : key;
+    for (; c < changes.size() && changes[c].type == key.type && changes[c].rdata == key.rdata; ++c) {
+      if (changes[c].delta > 0)
+        cur.refs = cur.refs < 0xffff ? cur.refs + 1 : cur.refs;  // saturated: kept
+      else if (cur.refs > 0 && cur.refs < 0xffff)
+        cur.refs--;
+    }
+    if (cur.refs > 0 && cur.rdata.size() <= KNOT_RDATA_MAXLEN) merged.push_back(cur);
+  }
+  while (i < items.size()) merged.push_back(items[i++]);
+
+  // The name first, padded to even so the entries after it are 2-aligned.
+  std::string out(name());
+  if (out.size() & 1) out.push_back('\0');
+  const size_t name_room = out.size();
+  for (size_t b = 0; b < merged.size();) {
+    size_t e = b;
+    size_t bytes = 0;
+    while (e < merged.size() && merged[e].type == merged[b].type && e - b < 0xffff)
+      bytes += knot_rdata_size(static_cast<uint16_t>(merged[e++].rdata.size()));
+    GroupHeader h{merged[b].type, static_cast<uint16_t>(e - b), static_cast<uint32_t>(bytes)};
+    out.append(reinterpret_cast<const char*>(&h), kHeader);
+    for (size_t k = b; k < e; ++k) {
+      auto len = static_cast<uint16_t>(merged[k].rdata.size());
+      out.append(reinterpret_cast<const char*>(&len), 2);
+      out.append(merged[k].rdata);
+      if (len & 1) out.push_back('\0');
+    }
+    for (size_t k = b; k < e; ++k) {
+      auto ref = static_cast<uint16_t>(merged[k].refs);
+      out.append(reinterpret_cast<const char*>(&ref), 2);
+    }
+    // A set over 65,535 records keeps the first ones: no DNS message could carry more anyway.
+    while (e < merged.size() && merged[e].type == merged[b].type) ++e;
+    b = e;
+  }
+  auto buf = std::make_unique_for_overwrite<char[]>(out.size());
+  std::memcpy(buf.get(), out.data(), out.size());
+  buf_ = std::move(buf);
+  data_len_ = static_cast<uint32_t>(out.size() - name_room);
+}
+
 RecordStore::RecordStore(StoreOptions options)
     : opts_(std::move(options)),
       zone_(to_wire(opts_.zone)),
@@ -145,35 +288,34 @@ RecordStore::RecordStore(StoreOptions options)
   std::string soa_rdata = prefixed("ns", prefixed("dns", zone_)) + prefixed("hostmaster", zone_) +
                           u32(serial) + u32(7200) + u32(1800) + u32(86400) + u32(opts_.ttl);
   soa_.add(soa_rdata);
-  add_static({zone_, KNOT_RRTYPE_SOA, soa_rdata});
-  add_static({zone_, KNOT_RRTYPE_NS, prefixed("ns", prefixed("dns", zone_))});
-  add_static({prefixed("ns", prefixed("dns", zone_)), kExists, {}});
-  add_static({prefixed("dns-version", zone_), KNOT_RRTYPE_TXT,
-              std::string("\x05"
-                          "1.1.0")});
-  add_static({prefixed("pod", zone_), kExists, {}});
-  add_static({prefixed("svc", zone_), kExists, {}});
-}
-
-void RecordStore::add_static(const Record& r) {
-  std::vector<std::string> touched;
-  add_locked(r, touched);
-  for (const auto& n : touched) render_locked(n);
+  apply_locked({{zone_, KNOT_RRTYPE_SOA, soa_rdata},
+                {zone_, KNOT_RRTYPE_NS, prefixed("ns", prefixed("dns", zone_))},
+                {prefixed("ns", prefixed("dns", zone_)), kExists, {}},
+                {prefixed("dns-version", zone_), KNOT_RRTYPE_TXT,
+                 std::string("\x05"
+                             "1.1.0")},
+                {prefixed("pod", zone_), kExists, {}},
+                {prefixed("svc", zone_), kExists, {}}},
+               {});
 }
 
 Node& RecordStore::ensure_locked(std::string_view name) {
   auto it = nodes_.find(name);
   if (it != nodes_.end()) return it->second;
   if (name != zone_ && in_zone(name, zone_)) ensure_locked(parent(name)).children++;
-  return nodes_.emplace(std::string(name), Node{}).first->second;
+  Node n(name);
+  std::string_view key = n.name();
+  return nodes_.emplace(key, std::move(n)).first->second;
 }
 
 void RecordStore::release_locked(std::string_view name) {
   auto it = nodes_.find(name);
-  if (it == nodes_.end() || !it->second.rrs.empty() || it->second.children > 0) return;
+  if (it == nodes_.end() || !it->second.unused()) return;
+  // `name` may view the node's own block: continue with the parent's view of the same bytes.
+  bool below = name != zone_ && in_zone(name, zone_);
+  std::string up(below ? parent(name) : std::string_view());
   nodes_.erase(it);
-  if (name != zone_ && in_zone(name, zone_)) {
-    std::string_view up = parent(name);
+  if (below) {
     auto p = nodes_.find(up);
     if (p != nodes_.end() && p->second.children > 0) {
       p->second.children--;
@@ -182,55 +324,39 @@ void RecordStore::release_locked(std::string_view name) {
   }
 }
 
-void RecordStore::add_locked(const Record& r, std::vector<std::string>& touched) {
-  Node& n = ensure_locked(r.owner);
-  n.rrs.emplace_back(r.type, r.rdata);
-  if (r.type != kExists) touched.push_back(r.owner);
-}
-
-void RecordStore::remove_locked(const Record& r, std::vector<std::string>& touched) {
-  auto it = nodes_.find(r.owner);
-  if (it == nodes_.end()) return;
-  auto& rrs = it->second.rrs;
-  auto f = std::find(rrs.begin(), rrs.end(), std::pair<uint16_t, std::string>(r.type, r.rdata));
-  if (f == rrs.end()) return;
-  rrs.erase(f);
-  if (r.type != kExists) touched.push_back(r.owner);
-  release_locked(r.owner);
-}
-
-void RecordStore::render_locked(const std::string& name) {
-  auto it = nodes_.find(name);
-  if (it == nodes_.end()) return;
-  Node& n = it->second;
-  n.sets.clear();
-  auto rrs = n.rrs;
-  std::sort(rrs.begin(), rrs.end());
-  rrs.erase(std::unique(rrs.begin(), rrs.end()), rrs.end());
-  for (const auto& [type, rdata] : rrs) {
-    if (type == kExists) continue;
-    if (n.sets.empty() || n.sets.back().type() != type) n.sets.emplace_back(name, type, opts_.ttl);
-    n.sets.back().add(rdata);
+void RecordStore::apply_locked(const std::vector<Record>& added, const std::vector<Record>& gone) {
+  // By owner: the records of one name are applied in one rebuild.
+  std::map<std::string_view, std::vector<Node::Change>> by_name;
+  for (const auto& r : added) by_name[r.owner].push_back({r.type, r.rdata, 1});
+  for (const auto& r : gone) by_name[r.owner].push_back({r.type, r.rdata, -1});
+  for (auto& [name, changes] : by_name) {
+    bool adds =
+        std::any_of(changes.begin(), changes.end(), [](const Node::Change& c) { return c.delta > 0; });
+    if (adds) ensure_locked(name);
+    auto it = nodes_.find(name);
+    if (it == nodes_.end()) continue;
+    Node& n = it->second;
+    std::erase_if(changes, [&](const Node::Change& c) {
+      if (c.type != kExists) return false;
+      if (c.delta > 0)
+        n.exists++;
+      else if (n.exists > 0)
+        n.exists--;
+      return true;
+    });
+    if (!changes.empty()) {
+      // The rebuild replaces the block the key views: re-key the node.
+      Node moved = std::move(n);
+      nodes_.erase(it);
+      moved.apply(std::move(changes));
+      std::string_view key = moved.name();
+      nodes_.emplace(key, std::move(moved));
+    }
+    release_locked(name);
   }
 }
 
 namespace {
-
-// The fields service_records reads, in a fresh object (no capacity left over from the informer's copy).
-k8s::Service slim_service(const k8s::Service& svc) {
-  k8s::Service out;
-  out.meta.name = svc.meta.name;
-  out.meta.namespace_ = svc.meta.namespace_;
-  out.type = svc.type;
-  out.headless = svc.headless;
-  out.cluster_ips = svc.cluster_ips;
-  out.ports.reserve(svc.ports.size());
-  for (const auto& p : svc.ports)
-    out.ports.push_back({.name = p.name, .protocol = p.protocol, .port = p.port});
-  out.external_name = svc.external_name;
-  out.publish_not_ready_addresses = svc.publish_not_ready_addresses;
-  return out;
-}
 
 k8s::EndpointSlice slim_slice(const k8s::EndpointSlice& slice) {
   k8s::EndpointSlice out;
@@ -246,41 +372,36 @@ k8s::EndpointSlice slim_slice(const k8s::EndpointSlice& slice) {
   return out;
 }
 
-bool slices_matter(const std::optional<k8s::Service>& svc) {
+bool slices_matter(const std::optional<ServiceFields>& svc) {
   return !svc || (svc->headless && svc->type != k8s::ServiceType::kExternalName);
 }
 
 }  // namespace
 
-std::vector<Record> RecordStore::records_locked(const Entry& e) const {
+std::vector<Record> RecordStore::records_locked(std::string_view key, const Entry& e) const {
   if (!e.service) return {};
   std::vector<const k8s::EndpointSlice*> slices;
   for (const auto& [_, s] : e.slices) slices.push_back(&s);
-  return service_records(*e.service, slices, zone_);
+  size_t slash = key.find('/');
+  return service_records(key.substr(0, slash), key.substr(slash + 1), *e.service, slices, zone_);
 }
 
 void RecordStore::republish_locked(std::map<std::string, Entry>::iterator it,
                                    const std::vector<Record>& before) {
   Entry& e = it->second;
-  std::vector<Record> now = records_locked(e);
+  std::vector<Record> now = records_locked(it->first, e);
   std::vector<Record> gone, added;
   std::set_difference(before.begin(), before.end(), now.begin(), now.end(), std::back_inserter(gone));
   std::set_difference(now.begin(), now.end(), before.begin(), before.end(), std::back_inserter(added));
-  std::vector<std::string> touched;
-  // Added first: a name that only changes its data never disappears in between (and keeps its ENT parents).
-  for (const auto& r : added) add_locked(r, touched);
-  for (const auto& r : gone) remove_locked(r, touched);
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  for (const auto& n : touched) render_locked(n);
+  apply_locked(added, gone);
   if (!e.service && e.slices.empty()) entries_.erase(it);
 }
 
 void RecordStore::upsert_service(const k8s::Service& svc) {
   std::unique_lock l(mu_);
   auto it = entries_.try_emplace(svc.meta.namespace_ + "/" + svc.meta.name).first;
-  auto before = records_locked(it->second);
-  it->second.service = slim_service(svc);
+  auto before = records_locked(it->first, it->second);
+  it->second.service = service_fields(svc);
   if (!slices_matter(it->second.service)) it->second.slices.clear();
   republish_locked(it, before);
 }
@@ -289,7 +410,7 @@ void RecordStore::delete_service(const std::string& namespace_, const std::strin
   std::unique_lock l(mu_);
   auto it = entries_.find(namespace_ + "/" + name);
   if (it == entries_.end()) return;
-  auto before = records_locked(it->second);
+  auto before = records_locked(it->first, it->second);
   it->second.service.reset();
   republish_locked(it, before);
 }
@@ -300,7 +421,7 @@ void RecordStore::upsert_slice(const k8s::EndpointSlice& slice) {
   std::unique_lock l(mu_);
   auto it = entries_.try_emplace(slice.meta.namespace_ + "/" + svc).first;
   if (!slices_matter(it->second.service)) return;
-  auto before = records_locked(it->second);
+  auto before = records_locked(it->first, it->second);
   it->second.slices[slice.meta.name] = slim_slice(slice);
   republish_locked(it, before);
 }
@@ -313,7 +434,7 @@ void RecordStore::delete_slice(const k8s::EndpointSlice& slice) {
   if (it == entries_.end()) return;
   auto s = it->second.slices.find(slice.meta.name);
   if (s == it->second.slices.end()) return;
-  auto before = records_locked(it->second);
+  auto before = records_locked(it->first, it->second);
   it->second.slices.erase(s);
   republish_locked(it, before);
 }

@@ -192,9 +192,9 @@ void PolicyFeed::run_denial_log(NflogReader& reader) {
   }
 }
 
-std::map<std::string, std::set<std::string>> PolicyFeed::chain_policies() const {
+std::map<std::string, RuleRef> PolicyFeed::counters() const {
   std::lock_guard l(mu_);
-  return e_.state().chain_policies;
+  return e_.state().counters;
 }
 
 AdmitMetrics PolicyFeed::admit_metrics() const {

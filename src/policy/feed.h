@@ -57,7 +57,8 @@ class PolicyFeed {
   // Metrics for /metrics (copies under the lock).
   EnforcerMetrics metrics() const;
   AdmitMetrics admit_metrics() const;
-  std::map<std::string, std::set<std::string>> chain_policies() const;
+  // The per-rule counters' names -> their rules (TableState::counters).
+  std::map<std::string, RuleRef> counters() const;
   bool synced_once() const;
   // The policies selecting a local pod address, for denial logs.
   std::string selected_by(const std::string& ip) const;

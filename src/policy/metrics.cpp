@@ -1,10 +1,29 @@
 #include "policy/metrics.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 
 namespace podnet::policy {
 namespace json = boost::json;
+namespace {
+
+// A Prometheus label value: API names need no escaping, but an object from a real cluster may be odd.
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<DeniedCounters> denied_from_json(std::string_view listing) {
   boost::system::error_code ec;
@@ -13,72 +32,81 @@ Result<DeniedCounters> denied_from_json(std::string_view listing) {
   DeniedCounters d;
   auto* arr = v.get_object().if_contains("nftables");
   if (!arr || !arr->is_array()) return d;
+  auto number = [](const json::object& o, const char* key) -> uint64_t {
+    auto* n = o.if_contains(key);
+    return n && n->is_number() ? n->to_number<uint64_t>() : 0;
+  };
   for (const auto& item : arr->get_array()) {
     if (!item.is_object()) continue;
-    auto* rule = item.get_object().if_contains("rule");
-    if (!rule || !rule->is_object()) continue;
-    auto* chain = rule->get_object().if_contains("chain");
-    auto* expr = rule->get_object().if_contains("expr");
-    if (!chain || !chain->is_string() || !expr || !expr->is_array()) continue;
-    uint64_t packets = 0;
-    bool drop = false, accept = false;
-    for (const auto& e : expr->get_array()) {
-      if (!e.is_object()) continue;
-      if (e.get_object().contains("drop")) drop = true;
-      if (e.get_object().contains("accept")) accept = true;
-      if (auto* c = e.get_object().if_contains("counter"); c && c->is_object())
-        if (auto* p = c->get_object().if_contains("packets"); p && p->is_number())
-          packets += p->to_number<uint64_t>();
-    }
-    std::string_view name = chain->get_string();
-    if (accept && (name.starts_with("ic-") || name.starts_with("ec-") || name.starts_with("en-"))) {
-      d.allowed[std::string(name)] += packets;
-      continue;
-    }
-    if (!drop) continue;
-    if (name == "ingress")
+    auto* counter = item.get_object().if_contains("counter");
+    if (!counter || !counter->is_object()) continue;
+    const json::object& c = counter->get_object();
+    auto* name = c.if_contains("name");
+    if (!name || !name->is_string()) continue;
+    std::string_view n = name->get_string();
+    uint64_t packets = number(c, "packets");
+    if (n == "deny-ingress")
       d.ingress += packets;
-    else if (name == "egress")
+    else if (n == "deny-egress")
       d.egress += packets;
-    else
+    else if (n == "deny-pending")
       d.pending += packets;
+    else if (n.starts_with("r-"))
+      d.rules[std::string(n)] = {packets, number(c, "bytes")};
   }
   return d;
 }
 
-std::vector<PodClassCounter> pod_counters(const TableState& t, const DeniedCounters& d,
-                                          const std::string& ip) {
-  std::map<std::string, PodClassCounter> by_chain;
-  bool v6 = ip.find(':') != std::string::npos;
-  for (const char* set : {"in-ports", "in-any", "out-ports", "out-any", "out-named"}) {
-    auto it = t.sets.find(std::string(set) + (v6 ? "6" : ""));
-    if (it == t.sets.end()) continue;
-    const auto& elements = it->second.elements;
-    // Keys start with the pod address: "ip" or "ip . proto . ports".
-    for (auto e = elements.lower_bound(ip); e != elements.end() && e->first.starts_with(ip); ++e) {
-      if (e->first.size() != ip.size() && !e->first.starts_with(ip + " ")) continue;
-      if (!e->second.starts_with("jump ")) continue;  // accept: any peer, no class
-      std::string chain = e->second.substr(5);
-      PodClassCounter& c = by_chain[chain];
-      c.direction = set[0] == 'i' ? "ingress" : "egress";
-      c.chain = chain;
-      if (auto p = t.chain_policies.find(chain); p != t.chain_policies.end()) c.policies = p->second;
-      if (auto n = d.allowed.find(chain); n != d.allowed.end()) c.packets = n->second;
+std::vector<RuleCounter> rule_counters(const std::map<std::string, RuleRef>& counters,
+                                       const DeniedCounters& d, std::string_view ns, std::string_view name) {
+  std::string want = ns.empty() ? std::string() : std::string(ns) + "/" + std::string(name);
+  std::vector<RuleCounter> out;
+  for (const auto& [counter, rule] : counters) {
+    if (!ns.empty() && (name.empty() ? !rule.policy.starts_with(want) : rule.policy != want)) continue;
+    RuleCounter rc{rule};
+    if (auto it = d.rules.find(counter); it != d.rules.end()) {
+      rc.packets = it->second.packets;
+      rc.bytes = it->second.bytes;
     }
+    out.push_back(std::move(rc));
   }
-  std::vector<PodClassCounter> out;
-  for (auto& [_, c] : by_chain) out.push_back(std::move(c));
+  std::sort(out.begin(), out.end(),
+            [](const RuleCounter& a, const RuleCounter& b) { return a.rule < b.rule; });
   return out;
 }
 
+std::vector<RuleCounter> pod_counters(const TableState& t, const DeniedCounters& d, const std::string& ip) {
+  auto sel = t.selected_by.find(ip);
+  if (sel == t.selected_by.end()) return {};
+  std::set<std::string> policies(sel->second.begin(), sel->second.end());
+  std::vector<RuleCounter> out;
+  for (const auto& rc : rule_counters(t.counters, d))
+    if (policies.contains(rc.rule.policy)) out.push_back(rc);
+  return out;
+}
+
+std::string rule_counters_json(const std::vector<RuleCounter>& counters) {
+  json::array list;
+  for (const auto& c : counters) {
+    size_t slash = c.rule.policy.find('/');
+    list.push_back(json::object{{"namespace", c.rule.policy.substr(0, slash)},
+                                {"policy", slash == std::string::npos ? "" : c.rule.policy.substr(slash + 1)},
+                                {"direction", c.rule.direction},
+                                {"rule", c.rule.rule},
+                                {"packets", c.packets},
+                                {"bytes", c.bytes}});
+  }
+  return json::serialize(json::object{{"counters", std::move(list)}});
+}
+
 Result<DeniedCounters> read_denied(nft::Nft& nft) {
-  auto listing = nft.query(std::string("list table inet ") + kTable);
+  auto listing = nft.query(std::string("list counters table inet ") + kTable);
   if (!listing) return DeniedCounters{};  // no table (yet)
   return denied_from_json(*listing);
 }
 
 std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a,
-                            const std::map<std::string, std::set<std::string>>& chain_policies) {
+                            const std::map<std::string, RuleRef>& counters) {
   std::string out;
   auto line = [&](const std::string& s) { out += s + "\n"; };
   char buf[64];
@@ -117,25 +145,19 @@ std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, c
   line("podnet_network_policy_denied_packets_total{direction=\"ingress\"} " + std::to_string(d.ingress));
   line("podnet_network_policy_denied_packets_total{direction=\"egress\"} " + std::to_string(d.egress));
   line("podnet_network_policy_denied_packets_total{direction=\"pending\"} " + std::to_string(d.pending));
+  // One series per rule with a counter on this node: bounded by the rules of the policies that
+  // select a local pod (label values are API names: no quoting needed beyond what they allow).
   line(
-      "# HELP podnet_network_policy_allowed_packets_total New connections' packets accepted by an allow "
-      "class (the rules naming the same peers), with the policies whose rules use it.");
-  line("# TYPE podnet_network_policy_allowed_packets_total counter");
-  for (const auto& [chain, packets] : d.allowed) {
-    std::string policies;
-    if (auto it = chain_policies.find(chain); it != chain_policies.end()) {
-      size_t n = 0;
-      for (const auto& p : it->second) {
-        if (++n > 8) {  // bounded label: a class shared by many policies
-          policies += ",+" + std::to_string(it->second.size() - 8) + " more";
-          break;
-        }
-        policies += (policies.empty() ? "" : ",") + p;
-      }
-    }
-    std::string dir = chain.starts_with("ic-") ? "ingress" : "egress";
-    line("podnet_network_policy_allowed_packets_total{class=\"" + chain + "\",direction=\"" + dir +
-         "\",policies=\"" + policies + "\"} " + std::to_string(packets));
+      "# HELP podnet_network_policy_rule_allowed_packets_total Packets of new connections a NetworkPolicy "
+      "rule was the first to allow, for the pods it selects on this node.");
+  line("# TYPE podnet_network_policy_rule_allowed_packets_total counter");
+  for (const auto& rc : rule_counters(counters, d)) {
+    size_t slash = rc.rule.policy.find('/');
+    line("podnet_network_policy_rule_allowed_packets_total{namespace=\"" +
+         label(rc.rule.policy.substr(0, slash)) + "\",policy=\"" +
+         label(slash == std::string::npos ? "" : rc.rule.policy.substr(slash + 1)) + "\",direction=\"" +
+         rc.rule.direction + "\",rule=\"" + std::to_string(rc.rule.rule) + "\"} " +
+         std::to_string(rc.packets));
   }
   line(
       "# HELP podnet_network_policy_pod_admission_duration_seconds How long a new pod's first container "

@@ -1,5 +1,6 @@
 // Prometheus text for the agent's NetworkPolicy engine (served on the embedded proxy's /metrics):
-// sync counts and durations from the Enforcer, denied packets from the table's deny counters.
+// sync counts and durations from the Enforcer, denied and per-rule allowed packets from the
+// table's named counters; and the per-rule counters as the node API serves them.
 #pragma once
 
 #include <cstdint>
@@ -14,32 +15,41 @@
 
 namespace podnet::policy {
 
+struct CounterValue {
+  uint64_t packets = 0, bytes = 0;
+};
+
 struct DeniedCounters {
   uint64_t ingress = 0, egress = 0, pending = 0;  // packets
-  std::map<std::string, uint64_t> allowed;        // class chain (ic-N, ec-N, en-N) -> packets accepted
+  std::map<std::string, CounterValue> rules;      // per-rule counter (r-N) -> what it counted
 };
 
-// Reads the counters of `table inet podnet-policy`'s deny rules (zeros when there is no table).
+// Reads the named counters of `table inet podnet-policy` (zeros when there is no table): one
+// `list counters`, whose size follows the rules, never the sets' elements.
 Result<DeniedCounters> read_denied(nft::Nft& nft);
-// Sums the counters of a `list table` JSON listing, by chain (exposed for tests).
+// The same from a `list counters` JSON listing (exposed for tests).
 Result<DeniedCounters> denied_from_json(std::string_view listing);
 
-// One allow class a local pod's traffic is judged by, with its accept counter: what `podnet trace`
-// and the node API show for a pod. A class is shared by the rules naming the same peers, so its
-// count is theirs together (the policies listed); "any peer" rules accept without a class.
-struct PodClassCounter {
-  std::string direction;  // "ingress" or "egress"
-  std::string chain;      // ic-N, ec-N, en-N
-  std::set<std::string> policies;
-  uint64_t packets = 0;
+// One policy rule's counter on this node: the packets of new connections it was the first rule to
+// allow (for any local pod it selects). A rule of a policy selecting no local pod has none.
+struct RuleCounter {
+  RuleRef rule;
+  uint64_t packets = 0, bytes = 0;
 };
-// The classes the pod at `ip` (a local pod address, as text) jumps to, with their counters.
-std::vector<PodClassCounter> pod_counters(const TableState& t, const DeniedCounters& d,
-                                          const std::string& ip);
+// The rules with a counter (TableState::counters), of one namespace and policy name when given
+// (empty: all), in RuleRef order.
+std::vector<RuleCounter> rule_counters(const std::map<std::string, RuleRef>& counters,
+                                       const DeniedCounters& d, std::string_view ns = {},
+                                       std::string_view name = {});
+// The rules of the policies selecting the local pod at `ip` (text), with their counters: what
+// `podnet trace` shows for a pod. Empty for an address no policy selects.
+std::vector<RuleCounter> pod_counters(const TableState& t, const DeniedCounters& d, const std::string& ip);
+// The node API's answer: {"counters":[{"namespace","policy","direction","rule","packets","bytes"}...]}.
+std::string rule_counters_json(const std::vector<RuleCounter>& counters);
 
 // `a`: the pod runner's waits for new pods' rules and the denied-connection log (feed.h).
-// `chain_policies` (TableState::chain_policies) labels the class chains' accept counters.
+// `counters` (TableState::counters) names the rules whose counters d.rules holds.
 std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a = {},
-                            const std::map<std::string, std::set<std::string>>& chain_policies = {});
+                            const std::map<std::string, RuleRef>& counters = {});
 
 }  // namespace podnet::policy

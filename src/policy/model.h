@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -58,6 +59,16 @@ struct PolicyPeer {
 struct PolicyRule {
   std::vector<PolicyPeer> peers;  // empty: every peer
   std::vector<PolicyPort> ports;  // empty: every port and protocol
+};
+
+// One rule of a policy: the policy ("namespace/name"), "ingress" or "egress", and its index in
+// spec.ingress / spec.egress. Per-rule counters (planner.h) and explanations name rules by it.
+#define PODNET_POLICY_HAS_RULE_REF 1
+struct RuleRef {
+  std::string policy;
+  std::string direction;
+  int rule = 0;
+  auto operator<=>(const RuleRef&) const = default;
 };
 
 struct NetworkPolicy {

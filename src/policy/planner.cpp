@@ -1,11 +1,13 @@
 // The planner: see planner.h for the shape. Peers are resolved once per plan and shared by every
 // rule naming the same selector pair or ipBlock; port ranges of one pod are cut into disjoint
-// segments (an interval map may not overlap), each mapped to the class of the peers covering it.
+// segments (an interval map may not overlap), each mapped to the class of the rules covering it.
+// A class's member elements map to the counter of the first of its rules naming them.
 #include "policy/planner.h"
 
 #include <algorithm>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
+#include <climits>
 #include <limits>
 
 namespace podnet::policy {
@@ -188,6 +190,12 @@ void Planner::touch_chain(const std::string& chain) {
   chains_before_[chain] = it == t_.chains.end() ? std::nullopt : std::optional(it->second);
 }
 
+void Planner::touch_counter(const std::string& name) {
+  if (!tracking_ || counters_before_.contains(name)) return;
+  auto it = t_.counters.find(name);
+  counters_before_[name] = it == t_.counters.end() ? std::nullopt : std::optional(it->second);
+}
+
 void Planner::elem_add(const std::string& set, const std::string& key, const std::string& value) {
   touch_key(set, key);
   t_.sets.at(set).elements[key] = value;
@@ -198,17 +206,65 @@ void Planner::elem_del(const std::string& set, const std::string& key) {
   t_.sets.at(set).elements.erase(key);
 }
 
-void Planner::ref(std::map<std::string, int>& refs, const std::string& set, const std::string& key,
-                  int sign) {
+void Planner::ref_pos(Refs& refs, const std::vector<std::string>& counters, const std::string& set,
+                      const std::string& key, int pos, int fixed, int sign) {
+  auto value = [&](const std::map<int, int>& m) {
+    return "\"" + counters[std::min(m.begin()->first, fixed)] + "\"";
+  };
   if (sign > 0) {
-    if (++refs[key] == 1) elem_add(set, key, "");
+    auto& m = refs[key];
+    std::string before = m.empty() ? std::string() : value(m);
+    ++m[pos];
+    if (std::string now = value(m); now != before) elem_add(set, key, now);
     return;
   }
   auto it = refs.find(key);
   if (it == refs.end()) return;
-  if (--it->second == 0) {
+  auto& m = it->second;
+  auto p = m.find(pos);
+  if (p == m.end()) return;
+  std::string before = value(m);
+  if (--p->second == 0) m.erase(p);
+  if (m.empty()) {
     refs.erase(it);
     elem_del(set, key);
+    return;
+  }
+  if (std::string now = value(m); now != before) elem_add(set, key, now);
+}
+
+// The first position that allows `a` whatever the pod maps say: the class's every-peer rule, or an
+// ipBlock of an earlier rule holding the address (the pod map is looked up first, so its value
+// must already name the first rule).
+int Planner::fixed_pos(const ClassEntry& c, const IpAddress& a) const {
+  int best = c.any_pos >= 0 ? c.any_pos : INT_MAX;
+  for (const auto& [pos, b] : c.blocks) {
+    if (pos >= best || b.cidr.is_v4() != a.is_v4() || !b.cidr.contains(a)) continue;
+    if (std::none_of(b.except.begin(), b.except.end(),
+                     [&](const IpPrefix& e) { return e.is_v4() == a.is_v4() && e.contains(a); }))
+      best = pos;
+  }
+  return best;
+}
+
+std::string Planner::acquire_counter(const RuleRef& r) {
+  std::string key = r.policy + "|" + r.direction + "|" + std::to_string(r.rule);
+  std::string name = "r-" + std::to_string(class_id(rule_ids_, next_rule_, key));
+  if (++counter_uses_[name] == 1) {
+    touch_counter(name);
+    t_.counters[name] = r;
+  }
+  return name;
+}
+
+void Planner::release_counter(const std::string& name) {
+  auto it = counter_uses_.find(name);
+  if (it == counter_uses_.end() || --it->second > 0) return;
+  counter_uses_.erase(it);
+  touch_counter(name);
+  if (auto c = t_.counters.find(name); c != t_.counters.end()) {
+    rule_ids_.erase(c->second.policy + "|" + c->second.direction + "|" + std::to_string(c->second.rule));
+    t_.counters.erase(c);
   }
 }
 
@@ -285,12 +341,24 @@ Planner::PeerEntry& Planner::acquire_peer(const std::string& key, const PeerDefs
 
 void Planner::member_change(const std::string& peer_key, const PodRecord& rec, int sign) {
   const PeerEntry& pe = peers_.at(peer_key);
+  for (const auto& sk : pe.shared) {
+    SharedEntry& e = shared_.at(sk);
+    std::string id = std::to_string(e.id);
+    for (size_t i = 0; i < rec.ips.size(); ++i)
+      ref(rec.ips[i].is_v4() ? e.refs4 : e.refs6, rec.ips[i].is_v4() ? "c" + id : "c" + id + "-6",
+          rec.ip_texts[i], sign);
+  }
   for (const auto& ck : pe.classes) {
     ClassEntry& c = classes_.at(ck);
+    auto pp = c.peer_pos.find(peer_key);
+    if (pp == c.peer_pos.end()) continue;
     std::string id = std::to_string(c.id);
-    for (size_t i = 0; i < rec.ips.size(); ++i)
-      ref(rec.ips[i].is_v4() ? c.refs4 : c.refs6, rec.ips[i].is_v4() ? "c" + id : "c" + id + "-6",
-          rec.ip_texts[i], sign);
+    for (size_t i = 0; i < rec.ips.size(); ++i) {
+      int fixed = fixed_pos(c, rec.ips[i]);
+      for (int pos : pp->second)
+        ref_pos(rec.ips[i].is_v4() ? c.refs4 : c.refs6, c.counters,
+                rec.ips[i].is_v4() ? "cm" + id : "cm" + id + "-6", rec.ip_texts[i], pos, fixed, sign);
+    }
   }
   for (const auto& nk : pe.named) {
     NamedEntry& n = named_.at(nk);
@@ -300,8 +368,9 @@ void Planner::member_change(const std::string& peer_key, const PodRecord& rec, i
       for (const auto& cp : rec.ports)
         if (cp.name == d.name && cp.protocol == d.proto)
           for (const auto& ip : rec.ips)
-            ref(ip.is_v4() ? n.refs4 : n.refs6, ip.is_v4() ? "n" + id : "n" + id + "-6",
-                ip.to_string() + " . " + nft_proto(d.proto) + " . " + std::to_string(cp.port), sign);
+            ref_pos(ip.is_v4() ? n.refs4 : n.refs6, n.counters, ip.is_v4() ? "n" + id : "n" + id + "-6",
+                    ip.to_string() + " . " + nft_proto(d.proto) + " . " + std::to_string(cp.port), d.pos,
+                    INT_MAX, sign);
     }
   }
 }
@@ -337,78 +406,220 @@ void Planner::update_membership(const std::string& pod_key) {
 
 // ---- classes ----
 
-int Planner::acquire_class(const std::string& key, const std::set<std::string>& peer_keys,
-                           const PeerDefs& defs) {
-  auto it = classes_.find(key);
-  if (it == classes_.end()) {
-    // A class's pod members go to hash sets (cN), its ipBlocks to interval sets (bN, only for
-    // classes that name one): libnftables reads every element of every interval set of the table
-    // into its cache before any element change, so interval elements make every update cost O(table).
-    ClassEntry c;
-    c.id = class_id(class_ids_, next_class_, key);
+void Planner::ref(std::map<std::string, int>& refs, const std::string& set, const std::string& key,
+                  int sign) {
+  if (sign > 0) {
+    if (++refs[key] == 1) elem_add(set, key, "");
+    return;
+  }
+  auto it = refs.find(key);
+  if (it == refs.end()) return;
+  if (--it->second == 0) {
+    refs.erase(it);
+    elem_del(set, key);
+  }
+}
+
+// A peer set's members as plain sets, made once and shared by the uniform classes naming it.
+int Planner::acquire_shared(const std::string& key, const std::set<std::string>& peer_keys,
+                            const PeerDefs& defs) {
+  auto it = shared_.find(key);
+  if (it == shared_.end()) {
+    // Pod members go to hash sets (cN), ipBlocks to interval sets (bN, only for sets that name
+    // one): libnftables reads every element of every interval set of the table into its cache
+    // before any element change, so interval elements make every update cost O(table).
+    SharedEntry e;
+    e.id = class_id(shared_ids_, next_shared_, key);
     Intervals blocks;
-    bool has_blocks = false;
     for (const auto& pk : peer_keys) {
       PeerEntry& pe = acquire_peer(pk, defs);
-      pe.classes.insert(key);
-      c.peers.push_back(pk);
+      pe.shared.insert(key);
+      e.peers.push_back(pk);
       if (pe.def.ip_block) {
         Intervals b;
         b.add(pe.def.ip_block->cidr);
-        for (const auto& e : pe.def.ip_block->except) b.subtract(e);
+        for (const auto& x : pe.def.ip_block->except) b.subtract(x);
         blocks.append(b);
-        has_blocks = true;
+        e.blocks = true;
       }
       for (const auto& [_, rec] : pe.members)
         for (size_t i = 0; i < rec->ips.size(); ++i)
-          ++(rec->ips[i].is_v4() ? c.refs4 : c.refs6)[rec->ip_texts[i]];
+          ++(rec->ips[i].is_v4() ? e.refs4 : e.refs6)[rec->ip_texts[i]];
     }
     blocks.normalize();
-    std::string id = std::to_string(c.id);
+    std::string id = std::to_string(e.id);
     SetState v4{false, "type ipv4_addr;", {}}, v6{false, "type ipv6_addr;", {}};
-    for (const auto& [a, _] : c.refs4) v4.elements[a] = "";
-    for (const auto& [a, _] : c.refs6) v6.elements[a] = "";
+    for (const auto& [a, _] : e.refs4) v4.elements[a] = "";
+    for (const auto& [a, _] : e.refs6) v6.elements[a] = "";
     std::vector<std::pair<std::string, SetState>> sets{{"c" + id, std::move(v4)},
                                                        {"c" + id + "-6", std::move(v6)}};
-    std::vector<std::string> in{"ip saddr @c" + id + " counter accept",
-                                "ip6 saddr @c" + id + "-6 counter accept"};
-    std::vector<std::string> out{"ip daddr @c" + id + " counter accept",
-                                 "ip6 daddr @c" + id + "-6 counter accept"};
-    if (has_blocks) {
+    if (e.blocks) {
       SetState b4{false, "type ipv4_addr; flags interval;", {}},
           b6{false, "type ipv6_addr; flags interval;", {}};
       for (auto [lo, hi] : blocks.v4) b4.elements[lo == hi ? v4text(lo) : v4text(lo) + "-" + v4text(hi)] = "";
       for (auto [lo, hi] : blocks.v6) b6.elements[lo == hi ? v6text(lo) : v6text(lo) + "-" + v6text(hi)] = "";
       sets.push_back({"b" + id, std::move(b4)});
       sets.push_back({"b" + id + "-6", std::move(b6)});
-      in.push_back("ip saddr @b" + id + " counter accept");
-      in.push_back("ip6 saddr @b" + id + "-6 counter accept");
-      out.push_back("ip daddr @b" + id + " counter accept");
-      out.push_back("ip6 daddr @b" + id + "-6 counter accept");
     }
     for (auto& [name, set] : sets) {
       touch(name);
       t_.sets[name] = std::move(set);
     }
-    touch_chain("ic-" + id);
-    touch_chain("ec-" + id);
-    t_.chains["ic-" + id] = std::move(in);
-    t_.chains["ec-" + id] = std::move(out);
+    it = shared_.emplace(key, std::move(e)).first;
+  }
+  ++it->second.uses;
+  return it->second.id;
+}
+
+int Planner::acquire_class(const std::string& key, const ClassRules& rules, const PeerDefs& defs) {
+  auto it = classes_.find(key);
+  if (it == classes_.end()) {
+    ClassEntry c;
+    c.id = class_id(class_ids_, next_class_, key);
+    bool ingress = rules.begin()->first.direction == "ingress";
+    const char* dir = ingress ? "saddr" : "daddr";
+    std::string chain_name = (ingress ? "ic-" : "ec-") + std::to_string(c.id);
+    // Uniform: the first rule names every peer a later one does (up to one allowing every peer),
+    // so every member counts for the first rule: one shared set lookup with a fixed counter. The
+    // common case (one rule; rules naming the same peers), and it keeps members shared by peer set.
+    const std::set<std::string>& first = rules.begin()->second;
+    bool uniform = true;
+    for (auto r = std::next(rules.begin()); r != rules.end() && !first.contains(kAnyPeer); ++r) {
+      if (r->second.contains(kAnyPeer)) break;
+      if (!std::includes(first.begin(), first.end(), r->second.begin(), r->second.end())) {
+        uniform = false;
+        break;
+      }
+    }
+    if (uniform) {
+      std::vector<std::string> chain;
+      for (const auto& [rule, pks] : rules) {
+        c.counters.push_back(acquire_counter(rule));
+        if (pks.contains(kAnyPeer)) {
+          c.any_pos = static_cast<int>(c.counters.size()) - 1;
+          break;
+        }
+      }
+      if (c.any_pos != 0) {
+        c.shared = join(first);
+        std::string sid = std::to_string(acquire_shared(c.shared, first, defs));
+        std::string count = " counter name \"" + c.counters[0] + "\" accept";
+        chain.push_back(std::string("ip ") + dir + " @c" + sid + count);
+        chain.push_back(std::string("ip6 ") + dir + " @c" + sid + "-6" + count);
+        if (shared_.at(c.shared).blocks) {
+          chain.push_back(std::string("ip ") + dir + " @b" + sid + count);
+          chain.push_back(std::string("ip6 ") + dir + " @b" + sid + "-6" + count);
+        }
+      }
+      if (c.any_pos >= 0) chain.push_back("counter name \"" + c.counters[c.any_pos] + "\" accept");
+      touch_chain(chain_name);
+      t_.chains[chain_name] = std::move(chain);
+      it = classes_.emplace(key, std::move(c)).first;
+      ++it->second.uses;
+      return it->second.id;
+    }
+    // Otherwise the class's own maps: pod members in a hash map (cmN), ipBlocks in an interval
+    // map (bmN, only for classes that name one), each address -> the first rule allowing it.
+    int pos = 0;
+    for (const auto& [rule, pks] : rules) {
+      c.counters.push_back(acquire_counter(rule));
+      if (pks.contains(kAnyPeer)) {
+        c.any_pos = pos;  // the caller drops the rules after it: they are never reached
+        break;
+      }
+      for (const auto& pk : pks) {
+        PeerEntry& pe = acquire_peer(pk, defs);
+        if (pe.classes.insert(key).second) c.peers.push_back(pk);
+        if (pe.def.ip_block)
+          c.blocks.push_back({pos, *pe.def.ip_block});
+        else
+          c.peer_pos[pk].push_back(pos);
+      }
+      ++pos;
+    }
+    // The blocks cut into disjoint intervals, each with the first rule whose blocks hold it.
+    std::vector<std::tuple<uint32_t, uint32_t, int>> seg4;
+    std::vector<std::tuple<u128, u128, int>> seg6;
+    Intervals covered;
+    for (size_t i = 0; i < c.blocks.size();) {
+      int p = c.blocks[i].first;
+      Intervals mine;
+      for (; i < c.blocks.size() && c.blocks[i].first == p; ++i) {
+        Intervals b;
+        b.add(c.blocks[i].second.cidr);
+        for (const auto& e : c.blocks[i].second.except) b.subtract(e);
+        mine.append(b);
+      }
+      mine.normalize();
+      Intervals fresh = mine;
+      for (auto [lo, hi] : covered.v4) policy::subtract(fresh.v4, lo, hi);
+      for (auto [lo, hi] : covered.v6) policy::subtract(fresh.v6, lo, hi);
+      for (auto [lo, hi] : fresh.v4) seg4.emplace_back(lo, hi, p);
+      for (auto [lo, hi] : fresh.v6) seg6.emplace_back(lo, hi, p);
+      covered.append(mine);
+      covered.normalize();
+    }
+    std::map<std::string, int> fixed;  // members an earlier rule's ipBlock holds (rare)
+    for (const auto& [pk, positions] : c.peer_pos)
+      for (const auto& [_, rec] : peers_.at(pk).members)
+        for (size_t i = 0; i < rec->ips.size(); ++i) {
+          for (int p : positions) ++(rec->ips[i].is_v4() ? c.refs4 : c.refs6)[rec->ip_texts[i]][p];
+          if (int f = c.blocks.empty() ? INT_MAX : fixed_pos(c, rec->ips[i]); f != INT_MAX)
+            fixed[rec->ip_texts[i]] = f;
+        }
+    auto first_pos = [&](const std::string& a, const std::map<int, int>& m) {
+      auto f = fixed.find(a);
+      return f == fixed.end() ? m.begin()->first : std::min(m.begin()->first, f->second);
+    };
+    std::string id = std::to_string(c.id);
+    auto counter_of = [&](int p) { return "\"" + c.counters[p] + "\""; };
+    std::vector<std::pair<std::string, SetState>> sets;
+    std::vector<std::string> chain;
+    if (c.any_pos != 0) {
+      SetState v4{true, "type ipv4_addr : counter;", {}}, v6{true, "type ipv6_addr : counter;", {}};
+      for (const auto& [a, m] : c.refs4) v4.elements[a] = counter_of(first_pos(a, m));
+      for (const auto& [a, m] : c.refs6) v6.elements[a] = counter_of(first_pos(a, m));
+      sets.push_back({"cm" + id, std::move(v4)});
+      sets.push_back({"cm" + id + "-6", std::move(v6)});
+      chain.push_back(std::string("counter name ip ") + dir + " map @cm" + id + " accept");
+      chain.push_back(std::string("counter name ip6 ") + dir + " map @cm" + id + "-6 accept");
+    }
+    if (!c.blocks.empty()) {
+      SetState b4{true, "type ipv4_addr : counter; flags interval;", {}},
+          b6{true, "type ipv6_addr : counter; flags interval;", {}};
+      for (auto [lo, hi, p] : seg4)
+        b4.elements[lo == hi ? v4text(lo) : v4text(lo) + "-" + v4text(hi)] =
+            counter_of(c.any_pos >= 0 ? std::min(p, c.any_pos) : p);
+      for (auto [lo, hi, p] : seg6)
+        b6.elements[lo == hi ? v6text(lo) : v6text(lo) + "-" + v6text(hi)] =
+            counter_of(c.any_pos >= 0 ? std::min(p, c.any_pos) : p);
+      sets.push_back({"bm" + id, std::move(b4)});
+      sets.push_back({"bm" + id + "-6", std::move(b6)});
+      chain.push_back(std::string("counter name ip ") + dir + " map @bm" + id + " accept");
+      chain.push_back(std::string("counter name ip6 ") + dir + " map @bm" + id + "-6 accept");
+    }
+    if (c.any_pos >= 0) chain.push_back("counter name " + counter_of(c.any_pos) + " accept");
+    for (auto& [name, set] : sets) {
+      touch(name);
+      t_.sets[name] = std::move(set);
+    }
+    touch_chain(chain_name);
+    t_.chains[chain_name] = std::move(chain);
     it = classes_.emplace(key, std::move(c)).first;
   }
   ++it->second.uses;
   return it->second.id;
 }
 
-int Planner::acquire_named(const std::string& key, const std::set<std::string>& nks,
-                           const std::map<std::string, NamedDef>& named_defs, const PeerDefs& defs) {
+int Planner::acquire_named(const std::string& key, const std::map<std::string, NamedDef>& named_defs,
+                           const std::vector<RuleRef>& rules, const PeerDefs& defs) {
   auto it = named_.find(key);
   if (it == named_.end()) {
     NamedEntry n;
     n.id = class_id(named_ids_, next_named_, key);
     std::string id = std::to_string(n.id);
-    for (const auto& nk : nks) {
-      const NamedDef& d = named_defs.at(nk);
+    for (const auto& r : rules) n.counters.push_back(acquire_counter(r));
+    for (const auto& [_, d] : named_defs) {
       n.defs.push_back(d);
       PeerEntry& pe = acquire_peer(d.peer, defs);
       pe.named.insert(key);
@@ -418,20 +629,20 @@ int Planner::acquire_named(const std::string& key, const std::set<std::string>& 
           if (cp.name == d.name && cp.protocol == d.proto)
             for (const auto& ip : rec.ips)
               ++(ip.is_v4() ? n.refs4 : n.refs6)[ip.to_string() + " . " + nft_proto(d.proto) + " . " +
-                                                 std::to_string(cp.port)];
+                                                 std::to_string(cp.port)][d.pos];
       }
     }
-    SetState v4{false, "type ipv4_addr . inet_proto . inet_service;", {}},
-        v6{false, "type ipv6_addr . inet_proto . inet_service;", {}};
-    for (const auto& [e, _] : n.refs4) v4.elements[e] = "";
-    for (const auto& [e, _] : n.refs6) v6.elements[e] = "";
+    SetState v4{true, "type ipv4_addr . inet_proto . inet_service : counter;", {}},
+        v6{true, "type ipv6_addr . inet_proto . inet_service : counter;", {}};
+    for (const auto& [e, m] : n.refs4) v4.elements[e] = "\"" + n.counters[m.begin()->first] + "\"";
+    for (const auto& [e, m] : n.refs6) v6.elements[e] = "\"" + n.counters[m.begin()->first] + "\"";
     touch("n" + id);
     touch("n" + id + "-6");
     t_.sets["n" + id] = std::move(v4);
     t_.sets["n" + id + "-6"] = std::move(v6);
     touch_chain("en-" + id);
-    t_.chains["en-" + id] = {"ip daddr . meta l4proto . th dport @n" + id + " counter accept",
-                             "ip6 daddr . meta l4proto . th dport @n" + id + "-6 counter accept"};
+    t_.chains["en-" + id] = {"counter name ip daddr . meta l4proto . th dport map @n" + id + " accept",
+                             "counter name ip6 daddr . meta l4proto . th dport map @n" + id + "-6 accept"};
     it = named_.emplace(key, std::move(n)).first;
   }
   ++it->second.uses;
@@ -456,9 +667,11 @@ void Planner::sweep() {
     }
     std::string id = std::to_string(it->second.id);
     for (const auto& pk : it->second.peers) peers_.at(pk).classes.erase(it->first);
-    for (const auto& s : {"c" + id, "c" + id + "-6", "b" + id, "b" + id + "-6"}) drop_set(s);
-    drop_chain("ic-" + id);
-    drop_chain("ec-" + id);
+    for (const auto& s : {"cm" + id, "cm" + id + "-6", "bm" + id, "bm" + id + "-6"}) drop_set(s);
+    if (!it->second.shared.empty()) --shared_.at(it->second.shared).uses;
+    for (const auto& chain : {"ic-" + id, "ec-" + id})
+      if (t_.chains.contains(chain)) drop_chain(chain);
+    for (const auto& counter : it->second.counters) release_counter(counter);
     class_ids_.erase(it->first);
     it = classes_.erase(it);
   }
@@ -472,11 +685,23 @@ void Planner::sweep() {
     drop_set("n" + id);
     drop_set("n" + id + "-6");
     drop_chain("en-" + id);
+    for (const auto& counter : it->second.counters) release_counter(counter);
     named_ids_.erase(it->first);
     it = named_.erase(it);
   }
+  for (auto it = shared_.begin(); it != shared_.end();) {
+    if (it->second.uses > 0) {
+      ++it;
+      continue;
+    }
+    std::string id = std::to_string(it->second.id);
+    for (const auto& pk : it->second.peers) peers_.at(pk).shared.erase(it->first);
+    for (const auto& s : {"c" + id, "c" + id + "-6", "b" + id, "b" + id + "-6"}) drop_set(s);
+    shared_ids_.erase(it->first);
+    it = shared_.erase(it);
+  }
   for (auto it = peers_.begin(); it != peers_.end();) {
-    if (!it->second.classes.empty() || !it->second.named.empty()) {
+    if (!it->second.classes.empty() || !it->second.named.empty() || !it->second.shared.empty()) {
       ++it;
       continue;
     }
@@ -511,59 +736,70 @@ void Planner::add_contribution(const Pod& pod) {
     defs.emplace(key, std::pair{&p, policy_ns});
     return key;
   };
-  auto verdict_for = [&](const std::set<std::string>& ps, bool ingress,
-                         const std::set<std::string>& policies) -> std::string {
-    if (ps.contains(kAnyPeer)) return "accept";
-    std::string key = join(ps);
-    int id = acquire_class(key, ps, defs);
+  // The class of these rules (in RuleRef order): its chain. Rules after the first one allowing
+  // every peer are never reached, so they are not part of it (more sharing).
+  auto verdict_for = [&](ClassRules rules, bool ingress) -> std::string {
+    for (auto it = rules.begin(); it != rules.end(); ++it)
+      if (it->second.contains(kAnyPeer)) {
+        rules.erase(std::next(it), rules.end());
+        break;
+      }
+    std::string key;
+    for (const auto& [r, ps] : rules)
+      key += r.policy + "\t" + r.direction + "\t" + std::to_string(r.rule) + "\t" + join(ps) + "\x1e";
+    int id = acquire_class(key, rules, defs);
     c.classes.push_back(key);
     std::string chain = std::string(ingress ? "ic-" : "ec-") + std::to_string(id);
-    c.chain_policies[chain].insert(policies.begin(), policies.end());
+    for (const auto& [r, _] : rules) c.chain_policies[chain].insert(r.policy);
     return "jump " + chain;
   };
-  std::map<std::string, NamedDef> named_defs;
 
   for (bool ingress : {true, false}) {
     struct Range {
       Protocol proto;
       int lo, hi;
-      std::vector<std::string> peers;
-      std::string policy;
+      const RuleRef* rule;
+      const std::vector<std::string>* peers;
     };
     std::vector<Range> ranges;
-    std::set<std::string> any_port_peers, named, any_port_policies, named_policies;
+    std::vector<RuleRef> rule_refs;  // stable storage for the ranges' pointers
+    std::vector<std::vector<std::string>> rule_peers;
+    ClassRules any_port;
+    // Named egress ports: rule -> (peer, name, protocol) resolved per destination pod.
+    std::map<RuleRef, std::set<std::tuple<std::string, std::string, Protocol>>> named;
     bool isolated = false;
+    size_t total_rules = 0;
+    for (const NetworkPolicy* np : selecting)
+      total_rules += (ingress ? np->ingress_rules : np->egress_rules).size();
+    rule_refs.reserve(total_rules);
+    rule_peers.reserve(total_rules);
     for (const NetworkPolicy* np : selecting) {
       if (!(ingress ? np->ingress : np->egress)) continue;
       isolated = true;
-      for (const PolicyRule& rule : ingress ? np->ingress_rules : np->egress_rules) {
-        std::vector<std::string> pk;
+      const auto& rules = ingress ? np->ingress_rules : np->egress_rules;
+      for (size_t ri = 0; ri < rules.size(); ++ri) {
+        const PolicyRule& rule = rules[ri];
+        const RuleRef& ref =
+            rule_refs.emplace_back(RuleRef{np->key(), ingress ? "ingress" : "egress", static_cast<int>(ri)});
+        std::vector<std::string>& pk = rule_peers.emplace_back();
         if (rule.peers.empty()) pk.push_back(kAnyPeer);
         for (const auto& peer : rule.peers) pk.push_back(peer_of(peer, np->namespace_));
-        if (rule.ports.empty()) {
-          any_port_peers.insert(pk.begin(), pk.end());
-          any_port_policies.insert(np->key());
-        }
+        if (rule.ports.empty()) any_port[ref].insert(pk.begin(), pk.end());
         for (const PolicyPort& port : rule.ports) {
           if (!port.port) {
-            ranges.push_back({port.protocol, 0, 65535, pk, np->key()});
+            ranges.push_back({port.protocol, 0, 65535, &ref, &pk});
           } else if (auto* n = std::get_if<int32_t>(&*port.port)) {
-            ranges.push_back({port.protocol, *n, port.end_port.value_or(*n), pk, np->key()});
+            ranges.push_back({port.protocol, *n, port.end_port.value_or(*n), &ref, &pk});
           } else {
             const std::string& name = std::get<std::string>(*port.port);
             if (ingress) {
               // Resolved against this pod, the destination.
               for (const auto& cp : pod.ports)
                 if (cp.name == name && cp.protocol == port.protocol)
-                  ranges.push_back({port.protocol, cp.port, cp.port, pk, np->key()});
+                  ranges.push_back({port.protocol, cp.port, cp.port, &ref, &pk});
             } else {
               // Resolved against each destination pod: elements name its address and port.
-              for (const auto& k : pk) {
-                std::string nk = k + "|" + name + "|" + nft_proto(port.protocol);
-                named_defs.emplace(nk, NamedDef{k, name, port.protocol});
-                named.insert(nk);
-              }
-              named_policies.insert(np->key());
+              for (const auto& k : pk) named[ref].insert({k, name, port.protocol});
             }
           }
         }
@@ -582,44 +818,52 @@ void Planner::add_contribution(const Pod& pod) {
         }
       std::sort(cuts.begin(), cuts.end());
       cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-      // Disjoint segments, adjacent ones with the same peers merged.
+      // Disjoint segments, adjacent ones with the same rules merged.
       struct Seg {
         int lo, hi;
-        std::set<std::string> peers, policies;
+        ClassRules rules;
       };
       std::vector<Seg> segs;
       for (size_t i = 0; i + 1 < cuts.size(); ++i) {
         int lo = cuts[i], hi = cuts[i + 1] - 1;
-        std::set<std::string> ps, pols;
+        ClassRules rs;
         for (const auto& r : ranges)
-          if (r.proto == proto && r.lo <= lo && r.hi >= hi) {
-            ps.insert(r.peers.begin(), r.peers.end());
-            pols.insert(r.policy);
-          }
-        if (ps.empty()) continue;
-        if (!segs.empty() && segs.back().hi + 1 == lo && segs.back().peers == ps) {
+          if (r.proto == proto && r.lo <= lo && r.hi >= hi)
+            rs[*r.rule].insert(r.peers->begin(), r.peers->end());
+        if (rs.empty()) continue;
+        if (!segs.empty() && segs.back().hi + 1 == lo && segs.back().rules == rs)
           segs.back().hi = hi;
-          segs.back().policies.insert(pols.begin(), pols.end());
-        } else {
-          segs.push_back({lo, hi, std::move(ps), std::move(pols)});
-        }
+        else
+          segs.push_back({lo, hi, std::move(rs)});
       }
       for (const auto& seg : segs) {
-        std::string verdict = verdict_for(seg.peers, ingress, seg.policies);
+        std::string verdict = verdict_for(seg.rules, ingress);
         for (const auto& ip : pod.ips)
           put(dir + "-ports" + fam(ip),
               ip.to_string() + " . " + nft_proto(proto) + " . " + ports_text(seg.lo, seg.hi), verdict);
       }
     }
-    if (!any_port_peers.empty()) {
-      std::string verdict = verdict_for(any_port_peers, ingress, any_port_policies);
+    if (!any_port.empty()) {
+      std::string verdict = verdict_for(any_port, ingress);
       for (const auto& ip : pod.ips) put(dir + "-any" + fam(ip), ip.to_string(), verdict);
     }
     if (!named.empty()) {
-      std::string key = join(named);
-      int id = acquire_named(key, named, named_defs, defs);
+      std::map<std::string, NamedDef> named_defs;
+      std::vector<RuleRef> order;
+      std::string key;
+      for (const auto& [r, defs_of_rule] : named) {
+        int pos = static_cast<int>(order.size());
+        order.push_back(r);
+        for (const auto& [peer, name, proto] : defs_of_rule) {
+          std::string nk =
+              r.policy + "\t" + std::to_string(r.rule) + "\t" + peer + "|" + name + "|" + nft_proto(proto);
+          named_defs.emplace(nk, NamedDef{peer, name, proto, pos});
+          key += nk + "\x1e";
+        }
+      }
+      int id = acquire_named(key, named_defs, order, defs);
       c.named.push_back(key);
-      c.chain_policies["en-" + std::to_string(id)].insert(named_policies.begin(), named_policies.end());
+      for (const auto& r : order) c.chain_policies["en-" + std::to_string(id)].insert(r.policy);
       for (const auto& ip : pod.ips)
         put("out-named" + fam(ip), ip.to_string(), "jump en-" + std::to_string(id));
     }
@@ -657,10 +901,12 @@ const TableState& Planner::rebuild(const PlannerInput& in) {
   t_ = TableState{};
   peers_.clear();
   classes_.clear();
+  shared_.clear();
   named_.clear();
   records_.clear();
   contributions_.clear();
   owners_.clear();
+  counter_uses_.clear();
   t_.own_ranges = in.own_ranges;
   for (const char* f : {"", "6"}) {
     std::string addr = *f ? "ipv6_addr" : "ipv4_addr";
@@ -684,6 +930,9 @@ const TableState& Planner::rebuild(const PlannerInput& in) {
   recompute_meta();
   std::erase_if(class_ids_, [&](const auto& kv) { return !classes_.contains(kv.first); });
   std::erase_if(named_ids_, [&](const auto& kv) { return !named_.contains(kv.first); });
+  std::erase_if(shared_ids_, [&](const auto& kv) { return !shared_.contains(kv.first); });
+  std::erase_if(rule_ids_,
+                [&](const auto& kv) { return !counter_uses_.contains("r-" + std::to_string(kv.second)); });
   in_ = nullptr;
   return t_;
 }
@@ -693,6 +942,7 @@ PlanDelta Planner::update(const PlannerInput& in, const PlanChanges& changes) {
   tracking_ = true;
   sets_before_.clear();
   chains_before_.clear();
+  counters_before_.clear();
   t_.own_ranges = in.own_ranges;
   // 1. Memberships: the changed pods, and every pod of a namespace whose labels changed.
   std::set<std::string> members = changes.pods;
@@ -741,8 +991,13 @@ PlanDelta Planner::update(const PlannerInput& in, const PlanChanges& changes) {
     if (old) d.before.chains[name] = std::move(*old);
     if (auto it = t_.chains.find(name); it != t_.chains.end()) d.after.chains[name] = it->second;
   }
+  for (auto& [name, old] : counters_before_) {
+    if (old) d.before.counters[name] = std::move(*old);
+    if (auto it = t_.counters.find(name); it != t_.counters.end()) d.after.counters[name] = it->second;
+  }
   sets_before_.clear();
   chains_before_.clear();
+  counters_before_.clear();
   tracking_ = false;
   in_ = nullptr;
   return d;

@@ -18,14 +18,17 @@ std::string elements_text(const SetState& s) {
   return out;
 }
 
+// The deny rules count into named counters (kDenyCounters), so /metrics reads every counter of the
+// table with one `list counters`, never the sets' elements.
 std::string deny_rules(const char* dir, const RulesetConfig& cfg) {
   std::string out;
+  std::string counter = std::string("counter name \"deny-") + dir + "\"";
   if (cfg.log_group > 0)
-    out += std::string("    counter limit rate ") + std::to_string(cfg.log_rate_per_second) +
+    out += "    " + counter + " limit rate " + std::to_string(cfg.log_rate_per_second) +
            "/second burst 20 packets log prefix \"podnet-policy " + dir + " \" group " +
            std::to_string(cfg.log_group) + " drop\n    drop\n";
   else
-    out += "    counter drop\n";
+    out += "    " + counter + " drop\n";
   return out;
 }
 
@@ -34,10 +37,11 @@ std::string base_chains(const TableState& s, const RulesetConfig& cfg) {
   for (const auto& r : s.own_ranges) {
     std::string f = r.is_v4() ? "ip" : "ip6", set = r.is_v4() ? "@local-pods" : "@local-pods6";
     std::string net = r.network().str();
-    pending += "    " + f + " saddr " + net + " " + f + " saddr != " + set + " counter drop\n";
-    pending += "    " + f + " daddr " + net + " " + f + " daddr != " + set + " counter drop\n";
-    pending_in += "    iifname \"" + cfg.bridge + "\" " + f + " saddr " + net + " " + f + " saddr != " + set +
-                  " counter drop\n";
+    const std::string drop = " counter name \"deny-pending\" drop\n";
+    pending += "    " + f + " saddr " + net + " " + f + " saddr != " + set + drop;
+    pending += "    " + f + " daddr " + net + " " + f + " daddr != " + set + drop;
+    pending_in +=
+        "    iifname \"" + cfg.bridge + "\" " + f + " saddr " + net + " " + f + " saddr != " + set + drop;
   }
   std::string out;
   out +=
@@ -86,6 +90,9 @@ std::string base_chains(const TableState& s, const RulesetConfig& cfg) {
 
 std::string render_full(const TableState& s, const RulesetConfig& cfg) {
   std::string out = "add table " + kT + "\ndelete table " + kT + "\ntable " + kT + " {\n";
+  // Counters first: the maps' elements name them.
+  for (const char* c : kDenyCounters) out += std::string("  counter ") + c + " { }\n";
+  for (const auto& [name, _] : s.counters) out += "  counter " + name + " { }\n";
   for (const auto& [name, set] : s.sets) {
     out += std::string("  ") + (set.is_map ? "map " : "set ") + name + " {\n    " + set.decl + "\n";
     if (!set.elements.empty()) out += "    elements = { " + elements_text(set) + " }\n";
@@ -103,6 +110,8 @@ std::string render_full(const TableState& s, const RulesetConfig& cfg) {
 std::string render_diff(const TableState& from, const TableState& to, const RulesetConfig& cfg) {
   if (from.own_ranges != to.own_ranges) return render_full(to, cfg);
   std::string out;
+  for (const auto& [name, _] : to.counters)
+    if (!from.counters.contains(name)) out += "add counter " + kT + " " + name + "\n";
   for (const auto& [name, set] : to.sets)
     if (!from.sets.contains(name))
       out += "add " + std::string(set.is_map ? "map " : "set ") + kT + " " + name + " { " + set.decl + " }\n";
@@ -141,6 +150,9 @@ std::string render_diff(const TableState& from, const TableState& to, const Rule
   for (const auto& [name, set] : from.sets)
     if (!to.sets.contains(name))
       out += "delete " + std::string(set.is_map ? "map " : "set ") + kT + " " + name + "\n";
+  // Counters last: no element or rule names them any more.
+  for (const auto& [name, _] : from.counters)
+    if (!to.counters.contains(name)) out += "delete counter " + kT + " " + name + "\n";
   return out;
 }
 

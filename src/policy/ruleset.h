@@ -8,6 +8,9 @@
 
 namespace podnet::policy {
 
+// The named counters of the deny rules: denied packets by direction, and of pending pods.
+inline constexpr const char* kDenyCounters[] = {"deny-ingress", "deny-egress", "deny-pending"};
+
 struct RulesetConfig {
   std::string bridge = "pnbr0";  // the pod bridge (input: pending pods are refused there)
   int log_group = 0;             // NFLOG group for denials; 0: no log rule

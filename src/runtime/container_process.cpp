@@ -47,7 +47,8 @@ Result<LaunchedContainer> launch_container(const ContainerLaunch& launch) {
   if (::pipe2(rp, O_CLOEXEC) != 0) return fail("pipe for container");
   UniqueFd report_r(rp[0]), report_w(rp[1]);
   ShimCommand cmd{log.get(),       report_w.get(),     launch.netns_fd,   launch.mntns_fd, launch.exit_path,
-                  launch.hostname, launch.working_dir, launch.executable, launch.argv};
+                  launch.hostname, launch.working_dir, launch.executable, launch.argv,     launch.attach_path,
+                  launch.stdin,    launch.stdin_once,  launch.tty};
   std::vector<std::string> argv_s = shim_command(launch.shim_path, cmd), env_s = launch.env;
   std::vector<char*> argv, envp;
   for (auto& a : argv_s) argv.push_back(a.data());

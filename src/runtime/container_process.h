@@ -38,6 +38,9 @@ struct ContainerLaunch {
   int mntns_fd = -1;             // the pod's mount namespace (pod_mounts.h); -1: the caller's
   std::string hostname;          // non-empty: a private UTS namespace with this hostname
   std::string log_path, exit_path;
+  // The shim's attach socket (shim.h); empty: none. stdin/stdin_once/tty: the container's spec.
+  std::string attach_path;
+  bool stdin = false, stdin_once = false, tty = false;
 };
 
 struct LaunchedContainer {

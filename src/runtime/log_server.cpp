@@ -30,6 +30,7 @@
 #include "common/tls_policy.h"
 #include "runtime/container_process.h"
 #include "runtime/portforward_session.h"
+#include "runtime/shim.h"
 
 namespace podnet::runtime {
 using target::kube_bool;
@@ -160,6 +161,7 @@ struct LogServer::Impl {
   ExecOptions exec_options;
   NodeApiHandler node_api;
   PodAddressResolver pod_addresses;
+  AttachResolver attach_resolver;
   const netlink::NetNs* netns = nullptr;  // the node's: where pod proxy connections start
   LogServerTls tls;
   std::optional<ssl::context> ctx;
@@ -323,6 +325,30 @@ struct LogServer::Impl {
       ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
       return run_portforward_session(ssl.get(), fd.get(), *pf, *process, exec_options, stop);
     }
+    if (path.starts_with("/attach/")) {
+      if (req.method() != http::verb::get && req.method() != http::verb::post)
+        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+      auto at = parse_attach_request(path);
+      if (!at)
+        return reply(ssl.get(), at.error().status, at.error().status == 404 ? "Not Found" : "Bad Request",
+                     at.error().message + "\n");
+      // kubelet's words when the container does not run (not started yet, exited, not here).
+      const std::string not_found =
+          "container " + at->container + " not found in pod " + at->pod + "_" + at->ns + "\n";
+      auto socket_path = attach_resolver ? attach_resolver(at->ns, at->pod, at->container) : std::nullopt;
+      if (!socket_path) return reply(ssl.get(), 500, "Internal Server Error", not_found);
+      UniqueFd shim(connect_attach_socket(*socket_path));
+      if (!shim.valid()) return reply(ssl.get(), 500, "Internal Server Error", not_found);
+      if (head.size() != head.find("\r\n\r\n") + 4)
+        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl.get(),
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                    "Upgrade: podnet-stream\r\n\r\n"))
+        return;
+      timeval send_timeout{300, 0};
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      return run_attach_session(ssl.get(), fd.get(), *at, std::move(shim), exec_options, stop);
+    }
     if (path.starts_with("/exec/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
         return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
@@ -435,8 +461,9 @@ Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, 
                                                     const netlink::NetNs* netns, LogServerTls tls,
                                                     LogResolver resolver, ExecResolver exec,
                                                     ExecOptions exec_options, NodeApiHandler node_api,
-                                                    PodAddressResolver pod_addresses) {
+                                                    PodAddressResolver pod_addresses, AttachResolver attach) {
   auto impl = std::make_unique<Impl>();
+  impl->attach_resolver = std::move(attach);
   impl->node_api = std::move(node_api);
   impl->pod_addresses = std::move(pod_addresses);
   impl->netns = netns;

@@ -3,7 +3,8 @@
 // CRI-format log files the container shims write. The API server proxies `pods/<name>/log` here,
 // presenting its kubelet client certificate; nobody else (not pods, not node credentials) may read.
 // One thread per connection: followers are few and long-lived. The same listener serves exec
-// (exec_session.h), port-forward (portforward_session.h) and the pod proxy (pod_proxy_session.h).
+// (exec_session.h), attach (attach_session.h), port-forward (portforward_session.h) and the pod proxy
+// (pod_proxy_session.h).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 
 #include "common/error.h"
 #include "netlink/netns.h"
+#include "runtime/attach_session.h"
 #include "runtime/exec_session.h"
 #include "runtime/pod_proxy_session.h"
 
@@ -75,7 +77,8 @@ class LogServer {
                                                   const netlink::NetNs* netns, LogServerTls tls,
                                                   LogResolver resolver, ExecResolver exec = {},
                                                   ExecOptions exec_options = {}, NodeApiHandler node_api = {},
-                                                  PodAddressResolver pod_addresses = {});
+                                                  PodAddressResolver pod_addresses = {},
+                                                  AttachResolver attach = {});
   ~LogServer();
   uint16_t port() const;
 

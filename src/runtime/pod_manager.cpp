@@ -139,6 +139,16 @@ struct PodManager::Impl : client::InformerHandler {
     return std::nullopt;
   }
 
+  // The attach socket of a running container (pods/attach): only while its worker says it runs.
+  std::optional<std::string> attach_target(const std::string& ns, const std::string& pod,
+                                           const std::string& container) {
+    std::lock_guard lock(mu);
+    for (auto& [u, w] : workers)
+      if (w->key() == ns + "/" + pod && !w->finished() && w->container_running(container))
+        return ctx->store.attach_path(u, container);
+    return std::nullopt;
+  }
+
   // The addresses of a pod running here on its own network (pods/proxy, services/proxy).
   std::optional<std::vector<std::string>> pod_addresses(const std::string& ns, const std::string& pod) {
     std::string uid;
@@ -198,19 +208,21 @@ Result<std::unique_ptr<PodManager>> PodManager::start(PodManagerOptions options,
   impl->ctx->events = impl->events->recorder({"kubelet", node_name});
   const auto& opts = impl->ctx->opts;
   Impl* raw = impl.get();
-  PODNET_TRY(logs, LogServer::start(
-                       opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port,
-                       impl->ctx->node(), opts.log_tls,
-                       [raw](const std::string& ns, const std::string& pod, const std::string& c) {
-                         return raw->log_source(ns, pod, c);
-                       },
-                       [raw](const std::string& ns, const std::string& pod, const std::string& c) {
-                         return raw->exec_target(ns, pod, c);
-                       },
-                       opts.streaming, opts.node_api,
-                       [raw](const std::string& ns, const std::string& pod) {
-                         return raw->pod_addresses(ns, pod);
-                       }));
+  PODNET_TRY(logs,
+             LogServer::start(
+                 opts.log_address.empty() ? opts.node_ip : opts.log_address, opts.log_port, impl->ctx->node(),
+                 opts.log_tls,
+                 [raw](const std::string& ns, const std::string& pod, const std::string& c) {
+                   return raw->log_source(ns, pod, c);
+                 },
+                 [raw](const std::string& ns, const std::string& pod, const std::string& c) {
+                   return raw->exec_target(ns, pod, c);
+                 },
+                 opts.streaming, opts.node_api,
+                 [raw](const std::string& ns, const std::string& pod) { return raw->pod_addresses(ns, pod); },
+                 [raw](const std::string& ns, const std::string& pod, const std::string& c) {
+                   return raw->attach_target(ns, pod, c);
+                 }));
   impl->logs = std::move(logs);
   impl->informer =
       std::make_unique<client::Informer>(api.pods_client(), *impl, client::InformerOptions{api.pods_path()});

@@ -46,6 +46,9 @@ struct PodManagerOptions {
   // Empty: no mount namespace, pods see the node's own /etc/resolv.conf and /etc/hosts (what
   // pod_start_bench --no-pod-mounts measures against).
   std::string mntns_dir = "/run/podnet/mntns";
+  // The node's ephemeral runtime state, on a tmpfs (ensure_tmpfs): pods' resolver files under
+  // <run_dir>/pods/<uid>/ (PodStateStore). Empty: under state_dir.
+  std::string run_dir;
   // The node's Services (its informer's), for the service environment variables; empty: only the
   // variables of the pod itself (kubelet without a master).
   ServiceLister services;

@@ -102,6 +102,17 @@ Result<UniqueFd> open_pod_mount_ns(const std::string& path) {
   return fd;
 }
 
+Status ensure_tmpfs(const std::string& dir, uint64_t size_bytes) {
+  if (auto s = make_dirs(dir, 0700); !s) return s;
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return fail("statfs " + dir);
+  if (fs.f_type == TMPFS_MAGIC) return {};
+  std::string options = "mode=0700,size=" + std::to_string(size_bytes);
+  if (::mount("podnet-run", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0)
+    return fail("mount a tmpfs on " + dir);
+  return {};
+}
+
 Status remove_pod_mount_ns(const std::string& path) {
   // EINVAL: the file is there but nothing is mounted on it.
   if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != ENOENT && errno != EINVAL)

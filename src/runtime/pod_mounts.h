@@ -6,6 +6,7 @@
 // bound where the mount does not propagate). Containers and exec probes join it with setns.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,5 +29,11 @@ Result<UniqueFd> create_pod_mount_ns(const std::string& dir, const std::string& 
 Result<UniqueFd> open_pod_mount_ns(const std::string& path);
 // Unbinds and removes dir/name; missing is fine. Its processes keep the namespace until they end.
 Status remove_pod_mount_ns(const std::string& path);
+
+// The node's run dir (PodManagerOptions::run_dir, the agent's --run-dir) on a tmpfs: creates dir
+// and mounts a tmpfs there (mode 0700, at most `size_bytes`) unless it is a tmpfs already (a
+// directory under a tmpfs /run, or one mounted before an agent restart). What lives there dies with
+// the machine, as the pods' sandboxes do.
+Status ensure_tmpfs(const std::string& dir, uint64_t size_bytes);
 
 }  // namespace podnet::runtime

@@ -261,6 +261,9 @@ ContainerSpec read_container(Reader& r, const json::object& c, const std::string
   out.command = r.strings(c, "command", path + ".command");
   out.args = r.strings(c, "args", path + ".args");
   out.working_dir = r.string(c, "workingDir", path + ".workingDir");
+  out.stdin = r.boolean(c, "stdin", path + ".stdin");
+  out.stdin_once = r.boolean(c, "stdinOnce", path + ".stdinOnce");
+  out.tty = r.boolean(c, "tty", path + ".tty");
   read_env(r, c, path, out);
   read_ports(r, c, path, out);
   if (r.member(c, "restartPolicy"))

@@ -56,6 +56,9 @@ struct ContainerSpec {
   std::string working_dir;
   std::vector<ContainerPort> ports;
   std::optional<Probe> readiness, liveness, startup;
+  // stdin: the shim keeps the container's stdin open for attach (a pipe, or the terminal);
+  // stdinOnce: the first attach that ends its input closes it; tty: a terminal the shim keeps.
+  bool stdin = false, stdin_once = false, tty = false;
 };
 
 enum class RestartPolicy { kAlways, kOnFailure, kNever };

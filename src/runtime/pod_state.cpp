@@ -118,6 +118,8 @@ std::vector<std::string> PodStateStore::list_uids() const {
 
 Status PodStateStore::remove(const std::string& uid) const {
   std::error_code ec;
+  if (run_dir_ != dir_) std::filesystem::remove_all(run_pod_dir(uid), ec);
+  if (ec) return fail("remove " + run_pod_dir(uid), ec.value());
   std::filesystem::remove_all(pod_dir(uid), ec);
   if (ec) return fail("remove " + pod_dir(uid), ec.value());
   return {};

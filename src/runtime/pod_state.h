@@ -34,14 +34,25 @@ struct PodRecord {
 
 class PodStateStore {
  public:
-  explicit PodStateStore(std::string state_dir) : dir_(std::move(state_dir) + "/pods") {}
+  // The record and the logs live in <state_dir>/pods/<uid>/ (kept across reboots, as containerd's
+  // metadata and kubelet's /var/log/pods); what a pod's sandbox needs only while it exists (its
+  // resolv.conf and hosts) in <run_dir>/pods/<uid>/ (a tmpfs, as containerd's /run/containerd);
+  // no run_dir: both in the first.
+  explicit PodStateStore(std::string state_dir, std::string run_dir = "")
+      : dir_(std::move(state_dir) + "/pods"),
+        run_dir_(run_dir.empty() ? dir_ : std::move(run_dir) + "/pods") {}
 
   std::string pod_dir(const std::string& uid) const { return dir_ + "/" + uid; }
+  std::string run_pod_dir(const std::string& uid) const { return run_dir_ + "/" + uid; }
   std::string log_path(const std::string& uid, const std::string& container) const {
     return pod_dir(uid) + "/" + container + ".log";
   }
   std::string exit_path(const std::string& uid, const std::string& container) const {
     return pod_dir(uid) + "/" + container + ".exit";
+  }
+  // The container shim's attach socket (shim.h).
+  std::string attach_path(const std::string& uid, const std::string& container) const {
+    return pod_dir(uid) + "/" + container + ".attach";
   }
 
   Status save(const PodRecord& rec) const;
@@ -50,7 +61,7 @@ class PodStateStore {
   Status remove(const std::string& uid) const;
 
  private:
-  std::string dir_;
+  std::string dir_, run_dir_;
 };
 
 }  // namespace podnet::runtime

@@ -198,9 +198,30 @@ void PodWorker::save() {
 }
 
 void PodWorker::phase_done(const char* what) {
-  if (!spdlog::should_log(spdlog::level::debug)) return;
   auto ms = std::chrono::duration<double, std::milli>(Clock::now() - created_).count();
+  // Bounded: each phase once, and only until the start is reported.
+  if (!start_reported_ && std::none_of(start_phases_.begin(), start_phases_.end(),
+                                       [&](const auto& p) { return std::string_view(p.first) == what; }))
+    start_phases_.emplace_back(what, ms);
   spdlog::debug("pod {}: {} at +{:.1f} ms", spec_ ? spec_->key() : uid_, what, ms);
+}
+
+// One line per pod start, kept machine-readable: "pod NS/NAME: start phases, seen at <unix ms>:
+// <phase> +<ms>; <phase> +<ms>; ...". Only for a start this worker made (a re-adopted pod's first
+// Ready after an agent restart is not a start).
+void PodWorker::report_start() {
+  if (start_reported_) return;
+  start_reported_ = true;
+  bool made = std::any_of(start_phases_.begin(), start_phases_.end(),
+                          [](const auto& p) { return std::string_view(p.first) == "container launched"; });
+  if (!made || !spec_) return;
+  std::string phases;
+  for (const auto& [what, ms] : start_phases_)
+    phases += fmt::format("{}{} +{:.1f}", phases.empty() ? "" : "; ", what, ms);
+  double seen_ms = std::chrono::duration<double, std::milli>(created_wall_.time_since_epoch()).count();
+  spdlog::info("pod {}: start phases, seen at {:.1f}: {}", spec_->key(), seen_ms, phases);
+  start_phases_.clear();
+  start_phases_.shrink_to_fit();
 }
 
 k8s::ObjectReference PodWorker::reference(const Container* c) {
@@ -444,9 +465,10 @@ bool PodWorker::setup_mounts() {
     }
     node_hosts = std::move(*hosts);
   }
-  const std::string dir = ctx_.store.pod_dir(uid_);
+  const std::string dir = ctx_.store.run_pod_dir(uid_);
   const std::string resolv_path = dir + "/resolv.conf", hosts_path = dir + "/hosts";
-  Status written = write_file_atomic(resolv_path, format_resolv_conf(resolv.conf), 0644);
+  Status written = make_dirs(dir, 0700);
+  if (written) written = write_file_atomic(resolv_path, format_resolv_conf(resolv.conf), 0644);
   if (written)
     written = write_file_atomic(hosts_path,
                                 pod_hosts_file(*spec_, rec_.ips, ctx_.opts.cluster_domain, node_hosts), 0644);
@@ -588,6 +610,10 @@ bool PodWorker::start_container(Container& c) {
   if (!spec_->host_network) l.hostname = pod_uts_hostname(*spec_, ctx_.opts.cluster_domain);
   l.log_path = ctx_.store.log_path(uid_, c.spec.name);
   l.exit_path = ctx_.store.exit_path(uid_, c.spec.name);
+  l.attach_path = ctx_.store.attach_path(uid_, c.spec.name);
+  l.stdin = c.spec.stdin;
+  l.stdin_once = c.spec.stdin_once;
+  l.tty = c.spec.tty;
   bool restart = c.rec.shim.pid > 0 || c.exit.has_value();
   phase_done("container launching");
   auto launched = launch_container(l);
@@ -949,7 +975,10 @@ void PodWorker::publish(bool force) {
     obj.as_object()["status"] = status;
     auto r = ctx_.api->update_status(obj);
     if (r) {
-      phase_done(ready_status(obj) == "True" ? "status Ready published" : "status published");
+      bool ready = ready_status(obj) == "True";
+      phase_done(ready ? "status Ready published" : "status published");
+      if (status.contains("podIP")) phase_done("podIP published");
+      if (ready) report_start();
       published_ = text;
       std::lock_guard lock(mu_);
       if (latest_ && rv_number(*r) >= rv_number(*latest_)) latest_ = *r;

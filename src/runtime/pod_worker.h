@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "k8s/event_recorder.h"
 #include "netlink/netns.h"
@@ -36,7 +38,7 @@ struct NodeContext {
   NodeContext(PodManagerOptions o, PodApi& a, std::optional<netlink::NetNs> ns)
       : opts(std::move(o)),
         api(&a),
-        store(opts.state_dir),
+        store(opts.state_dir, opts.run_dir),
         node_ns(std::move(ns)),
         cni(opts.cni_bin, node_ns ? node_ns->fd() : -1) {}
   const netlink::NetNs* node() const { return node_ns ? &*node_ns : nullptr; }
@@ -149,9 +151,16 @@ class PodWorker {
   std::string config_error_;
   bool terminating_ = false;  // deletion in progress: liveness and startup probes stop
   bool init_failed_ = false;
-  // Start-up phases (debug log): where a pod's create -> Ready time goes.
+  // Start-up phases: where a pod's create -> Ready time goes. Each is logged at debug level as it
+  // happens; the first occurrence of each is kept and, once the pod first publishes Ready, logged
+  // in one info line with the wall-clock time the agent saw the pod (as kubelet's "Observed pod
+  // startup duration"), which bench/cluster_bench parses for its per-phase breakdown.
   Clock::time_point created_ = Clock::now();
+  std::chrono::system_clock::time_point created_wall_ = std::chrono::system_clock::now();
+  std::vector<std::pair<const char*, double>> start_phases_;  // (phase, ms after created_)
+  bool start_reported_ = false;
   void phase_done(const char* what);
+  void report_start();
   std::atomic<int> running_count_{0};
   std::mutex status_mu_;  // running names for the log server
   std::map<std::string, bool> running_;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -20,6 +21,13 @@
 
 namespace podnet::runtime {
 namespace {
+
+// strerror's text as Go prints it ("connection refused").
+std::string lower(const char* s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 constexpr size_t kMaxTarget = 16 * 1024;
 constexpr size_t kReadChunk = 32 * 1024;
@@ -102,11 +110,19 @@ void run_portforward_session(SSL* ssl, int fd, const PortForwardRequest& req, co
       return;
     std::string why = "the pod is not running";
     if (same) {
+      // Each family's error in containerd's words: "dial tcp4 127.0.0.1:8080: connect: connection refused".
+      std::string tried[2];
       auto sock = netns->run([&]() -> Result<int> {
         // IPv4 localhost first, then IPv6, as kubelet's port-forward tries both.
         for (int family : {AF_INET, AF_INET6}) {
+          std::string& err = tried[family == AF_INET ? 0 : 1];
+          err = std::string(family == AF_INET ? "dial tcp4 127.0.0.1:" : "dial tcp6 [::1]:") +
+                std::to_string(f.port) + ": connect: ";
           UniqueFd s(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-          if (!s.valid()) continue;
+          if (!s.valid()) {
+            err += lower(std::strerror(errno));
+            continue;
+          }
           int rc;
           if (family == AF_INET) {
             sockaddr_in a{};
@@ -122,6 +138,7 @@ void run_portforward_session(SSL* ssl, int fd, const PortForwardRequest& req, co
             rc = ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
           }
           if (rc == 0) return s.release();
+          err += lower(std::strerror(errno));
         }
         return fail("connect");
       });
@@ -133,11 +150,12 @@ void run_portforward_session(SSL* ssl, int fd, const PortForwardRequest& req, co
         ::fcntl(f.sock.get(), F_SETFL, ::fcntl(f.sock.get(), F_GETFL) | O_NONBLOCK);
         continue;
       }
-      why = sock.error().message();
+      why = tried[0].empty() ? sock.error().message() : "IPv4: " + tried[0] + " IPv6 " + tried[1];
     }
     send_frame(static_cast<uint8_t>(2 * i + 1),
                "error forwarding port " + std::to_string(f.port) + " to pod " + req.pod +
-                   ": failed to connect to localhost:" + std::to_string(f.port) + " inside the pod: " + why);
+                   ": failed to connect to localhost:" + std::to_string(f.port) +
+                   " inside the pod's network namespace, " + why);
   }
 
   streams::FrameDecoder decoder;

@@ -13,17 +13,20 @@
 namespace podnet::troubleshoot {
 
 struct TraceRequest {
-  std::string src;  // NS/POD, pod/NS/POD, node/NAME
-  std::string dst;  // NS/POD, pod/NS/POD, svc/NS/NAME, node/NAME, or an IP (pod IP, ClusterIP)
+  std::string src;  // NS/POD, pod/NS/POD, node/NAME, outside, outside/IP (the client's address)
+  // NS/POD, pod/NS/POD, svc/NS/NAME, localhost (from a pod: container to container), or an IP: a
+  // pod's, a ClusterIP, a LoadBalancer IP, an external IP, or a node's address (with the nodePort)
+  std::string dst;
   std::string proto = "tcp";
-  int port = 0;  // 0: the Service's first port
+  int port = 0;  // 0: the Service's first port (a node's address needs the nodePort)
 };
 
 // GET of an API path, JSON back (the HTTPS client in the CLI; a fake in tests).
 using ApiGet = std::function<Result<boost::json::value>(const std::string& path)>;
 
-// {"src":{..},"dst":{..},"hops":[{"hop","node","detail","evidence"}...],"result":"delivered"|"lost",
-//  "lost_at":hop|null,"reason":..,"ms":..}. Errors: an endpoint that does not exist or cannot be read.
+// {"src":{..},"dst":{..},"problem":..,"port":..,"hops":[{"hop","node","detail","evidence"}...],
+//  "result":"delivered"|"lost","lost_at":hop|null,"reason":..,"ms":..}. `get` is called from several
+// threads at once (node queries run in parallel). Errors: an endpoint that does not exist or cannot be read.
 Result<boost::json::value> compute_trace(const ApiGet& get, const TraceRequest& request);
 
 // A person's view of the JSON: one line per hop.

@@ -3,6 +3,9 @@
 // and bpffs mounts gone, the state dir kept) it comes back with the same id and addresses, the API
 // server's objects, a pod restarted by its agent behind a Service that answers, and no address
 // leaked; `--fresh` starts over instead.
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -37,13 +40,25 @@ const char* kWebService =
     R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"default"},
  "spec":{"selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080,"protocol":"TCP"}]}})";
 
-// Addresses the node's IPAM holds (one file per reserved address, named by it).
+// Addresses the node's IPAM holds (one file per reserved address, named by it), in the agent's
+// run dir.
 size_t reserved_addresses(const UpCluster& c, int node) {
   size_t n = 0;
   std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(c.layout().node_dir(node) + "/ipam", ec))
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(c.layout().node_run_dir(node) + "/ipam", ec))
     if (e.is_regular_file() && parse_ip(e.path().filename().string())) ++n;
   return n;
+}
+
+// The node's run dir is a tmpfs (the agent mounts it) holding the pod's resolver file, while the
+// pod's record stays on disk in the state dir.
+void expect_run_dir_on_tmpfs(const UpCluster& c, int node, const std::string& uid) {
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(c.layout().node_run_dir(node).c_str(), &fs), 0);
+  EXPECT_EQ(fs.f_type, TMPFS_MAGIC);
+  EXPECT_TRUE(std::filesystem::exists(c.layout().node_run_dir(node) + "/pods/" + uid + "/resolv.conf"));
+  EXPECT_TRUE(std::filesystem::exists(c.layout().node_dir(node) + "/pods/" + uid + "/state.json"));
 }
 
 std::string get(const UpCluster& c, const std::string& what, const std::string& jsonpath) {
@@ -68,6 +83,7 @@ TEST(Restore, AfterASimulatedRebootTheClusterComesBackWithItsData) {
   const std::string connect = "socat -T3 - TCP:" + vip + ":80,connect-timeout=3 </dev/null";
   ASSERT_TRUE(eventually([&] { return trim(c.in_node(2, connect).out) == "web"; }, 30s));
   EXPECT_EQ(reserved_addresses(c, 1), 1u);
+  expect_run_dir_on_tmpfs(c, 1, uid);
   const std::string cid = c.cid();
 
   ASSERT_NO_FATAL_FAILURE(c.simulate_reboot());
@@ -100,8 +116,9 @@ TEST(Restore, AfterASimulatedRebootTheClusterComesBackWithItsData) {
   EXPECT_NE(get(c, "pod/web", "{.status.containerStatuses[0].restartCount}"), "0");
   std::string got;
   EXPECT_TRUE(eventually([&] { return (got = trim(c.in_node(2, connect).out)) == "web"; }, 30s)) << got;
-  // The old boot's address went back to the pool: one pod, one address.
+  // The old boot's leases died with its tmpfs (as a reboot takes /run): one pod, one address.
   EXPECT_EQ(reserved_addresses(c, 1), 1u);
+  expect_run_dir_on_tmpfs(c, 1, uid);
   // And at the first attempt: the dead sandbox's address was released before the new ADD, not
   // refused as a duplicate allocation and retried.
   auto log = read_file(c.layout().log_path("agent-node1")).value_or("");

@@ -218,6 +218,80 @@ TEST_F(ResponderTest, EdnsVersionAboveZeroIsBadvers) {
   EXPECT_EQ(parse(out_.data(), a.size).rcode, KNOT_RCODE_BADVERS);
 }
 
+// The rdata of one RR set, each as a string.
+std::vector<std::string> rdatas(const knot_rrset_t& rr) {
+  std::vector<std::string> out;
+  const knot_rdata_t* d = rr.rrs.rdata;
+  for (uint16_t i = 0; i < rr.rrs.count; ++i) {
+    out.emplace_back(reinterpret_cast<const char*>(d->data), d->len);
+    d = reinterpret_cast<const knot_rdata_t*>(reinterpret_cast<const uint8_t*>(d) + knot_rdata_size(d->len));
+  }
+  return out;
+}
+
+TEST(NodeTest, RecordsAreCountedPerSourceSortedAndGroupedByType) {
+  using namespace std::literals;
+  const WireName owner = to_wire("x.cluster.local");
+  Node n(owner);
+  // Odd and even lengths (knot pads rdata to even), two types, one record given by two sources.
+  n.apply({{KNOT_RRTYPE_TXT,
+            "\x03"
+            "abc"sv,
+            1},
+           {KNOT_RRTYPE_A, "\x0a\x00\x00\x02"sv, 1}});
+  n.apply({{KNOT_RRTYPE_A, "\x0a\x00\x00\x01"sv, 1}, {KNOT_RRTYPE_A, "\x0a\x00\x00\x02"sv, 1}});
+  knot_rrset_t rr;
+  ASSERT_TRUE(n.rrset(KNOT_RRTYPE_A, 5, rr));
+  EXPECT_EQ(rr.ttl, 5u);
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(rr.owner), knot_dname_size(rr.owner)), owner);
+  EXPECT_EQ(n.name(), owner);
+  EXPECT_EQ(rr.rrs.count, 2);
+  EXPECT_EQ(rr.rrs.size, 2 * knot_rdata_size(4));
+  EXPECT_THAT(rdatas(rr), ElementsAre("\x0a\x00\x00\x01"s, "\x0a\x00\x00\x02"s));
+  ASSERT_TRUE(n.rrset(KNOT_RRTYPE_TXT, 5, rr));
+  EXPECT_THAT(rdatas(rr), ElementsAre("\x03"
+                                      "abc"s));
+  EXPECT_FALSE(n.rrset(KNOT_RRTYPE_AAAA, 5, rr));
+  std::vector<uint16_t> types;
+  n.each_rrset(5, [&](const knot_rrset_t& r) { types.push_back(r.type); });
+  EXPECT_THAT(types, ElementsAre(KNOT_RRTYPE_A, KNOT_RRTYPE_TXT));
+
+  // 10.0.0.2 came from two sources: it stays until both withdraw it.
+  n.apply({{KNOT_RRTYPE_A, "\x0a\x00\x00\x02"sv, -1},
+           {KNOT_RRTYPE_TXT,
+            "\x03"
+            "abc"sv,
+            -1}});
+  ASSERT_TRUE(n.rrset(KNOT_RRTYPE_A, 5, rr));
+  EXPECT_THAT(rdatas(rr), ElementsAre("\x0a\x00\x00\x01"s, "\x0a\x00\x00\x02"s));
+  EXPECT_FALSE(n.rrset(KNOT_RRTYPE_TXT, 5, rr));
+  n.apply({{KNOT_RRTYPE_A, "\x0a\x00\x00\x02"sv, -1}, {KNOT_RRTYPE_A, "\x0a\x00\x00\x09"sv, -1}});
+  ASSERT_TRUE(n.rrset(KNOT_RRTYPE_A, 5, rr));
+  EXPECT_THAT(rdatas(rr), ElementsAre("\x0a\x00\x00\x01"s));
+  n.apply({{KNOT_RRTYPE_A, "\x0a\x00\x00\x01"sv, -1}});
+  EXPECT_FALSE(n.has_data());
+  EXPECT_TRUE(n.unused());
+}
+
+TEST(NodeTest, ALargeSetIsBuiltInOneRebuild) {
+  // 20,000 AAAA records of one name (a headless Service's endpoints), added in one change.
+  std::vector<std::string> data;
+  for (int i = 0; i < 20000; ++i) {
+    std::string d(16, '\0');
+    d[14] = static_cast<char>(i >> 8);
+    d[15] = static_cast<char>(i & 0xff);
+    data.push_back(d);
+  }
+  std::vector<Node::Change> changes;
+  for (const auto& d : data) changes.push_back({KNOT_RRTYPE_AAAA, d, 1});
+  Node n(to_wire("y.cluster.local"));
+  n.apply(changes);
+  knot_rrset_t rr;
+  ASSERT_TRUE(n.rrset(KNOT_RRTYPE_AAAA, 5, rr));
+  EXPECT_EQ(rr.rrs.count, 20000);
+  EXPECT_EQ(rr.rrs.size, 20000 * knot_rdata_size(16));
+}
+
 TEST(AnswerCacheTest, KeepsPositiveAndNegativeAnswersForTheirTtl) {
   RecordStore store;
   Responder r(store);

@@ -872,3 +872,231 @@ TEST_F(Exec, PortForwardStreamCap) {
 
 }  // namespace
 }  // namespace podnet::testing
+
+namespace podnet::testing {
+namespace {
+
+// kubectl attach (issue 17), with the real kubectl 1.32 (v5.channel.k8s.io WebSocket):
+// - `attach -it` to a container started with stdin and tty, driven through a pty (script): its
+//   shell runs what is typed, sees the client's terminal size, and kubectl's detach keys (ctrl-p
+//   ctrl-q) leave it running for the next attach;
+// - `attach` without -i to a logging container streams its output from then on;
+// - `attach -i` to a stdinOnce container: the end of kubectl's input closes the container's stdin;
+// - `kubectl run -i --rm`; python3-kubernetes' attach (v4.channel.k8s.io);
+// - refusals as raw HTTP with kube's codes and messages, the node credential and no credential;
+// - port-forward to a port nothing listens on: the error stream carries kube's message and the
+//   forwarded connection ends; through python3-kubernetes the session's other port works on;
+//   kubectl prints the error (and, as kubectl >= 1.23 does, closes its session); the agent holds no
+//   more sockets than before.
+TEST_F(Exec, KubectlAttachAndARefusedPortForward) {
+  PODNET_BRING_UP();
+  const std::string kubectl = std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig();
+  json::object tty{{"stdin", true}, {"stdinOnce", true}, {"tty", true}};
+  json::object once{{"stdin", true}, {"stdinOnce", true}};
+  ASSERT_NO_FATAL_FAILURE(apply(pod("term", json::array{container("c", {"sh"}, tty)})));
+  ASSERT_NO_FATAL_FAILURE(apply(
+      pod("logger",
+          json::array{
+              container("c", {"sh", "-c", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.1; done"}),
+              container(
+                  "echo", {"socat", "TCP-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr", "EXEC:cat"},
+                  {{"readinessProbe",
+                    {{"exec", {{"command", json::array{"sh", "-c", "ss -Hltn 'sport = :8080' | grep -q ."}}}},
+                     {"periodSeconds", 1}}}})})));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("once", json::array{container("c", {"sh", "-c", "cat; echo done-$?"}, once)},
+                {{"restartPolicy", "Never"}})));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("py", json::array{container("c", {"sh", "-c", "read l; echo py-$l"}, once)},
+                {{"restartPolicy", "Never"}})));
+  ASSERT_NO_FATAL_FAILURE(
+      apply(pod("broken", json::array{container("c", {"no-such-command"})}, {{"restartPolicy", "Never"}})));
+  ASSERT_NO_FATAL_FAILURE(apply(pod("pending", json::array{container("c", {"sleep", "3600"})},
+                                    {{"nodeSelector", {{"no-such", "label"}}}})));
+  for (const char* p : {"term", "logger", "once", "py"}) ASSERT_NO_FATAL_FAILURE(wait_ready(p));
+
+  // -it through a pty: what is typed runs in the container's shell, with the client's size. kubectl
+  // 1.32 has no detach keys: it leaves when `timeout` stops it, as a user's kill would.
+  auto it = shell(
+      "(printf 'echo at-$((40+2))\\nstty size\\n'; sleep 8) | script -qec 'stty rows 33 cols 101; "
+      "timeout 5 " +
+      kubectl + " attach -it term -c c' /dev/null");
+  EXPECT_NE(it.out.find("at-42"), std::string::npos) << it.out;
+  EXPECT_NE(it.out.find("33 101"), std::string::npos) << it.out;
+  // Detached: the shell runs on, and a second attach reaches the same shell.
+  EXPECT_EQ(
+      trim(
+          c_.kubectl("get pod term -o jsonpath='{.status.phase} {.status.containerStatuses[0].restartCount}'")
+              .out),
+      "Running 0");
+  auto again = shell("(printf 'echo again-$((1+1))\\n'; sleep 8) | script -qec 'timeout 5 " + kubectl +
+                     " attach -it term' /dev/null");
+  EXPECT_NE(again.out.find("again-2"), std::string::npos) << again.out;
+  EXPECT_EQ(trim(c_.kubectl("get pod term -o jsonpath='{.status.containerStatuses[0].restartCount}'").out),
+            "0");
+
+  // No -i: the log of a running container from now on (line-0 was written long before).
+  auto logs = shell("timeout 3 " + kubectl + " attach logger -c c 2>/dev/null");
+  EXPECT_NE(logs.out.find("line-"), std::string::npos) << logs.out;
+  EXPECT_EQ(logs.out.find("line-0\n"), std::string::npos) << logs.out;
+  EXPECT_EQ(trim(c_.kubectl("get pod logger -o jsonpath='{.status.phase}'").out), "Running");
+  // -i to a container without stdin: kube drops the input (containerd's attach), the output flows.
+  auto no_stdin =
+      shell("(echo ignored; sleep 5) | timeout 3 " + kubectl + " attach -i logger -c c 2>/dev/null");
+  EXPECT_NE(no_stdin.out.find("line-"), std::string::npos) << no_stdin.out;
+
+  // stdinOnce without a tty: kubectl's end of input closes the container's stdin.
+  auto cat = shell("printf 'hello\\nworld\\n' | timeout 20 " + kubectl + " attach -i -q once");
+  EXPECT_EQ(cat.rc, 0) << cat.out;
+  EXPECT_EQ(cat.out, "hello\nworld\ndone-0\n");
+  EXPECT_EQ(c_.kubectl("wait --for=jsonpath='{.status.phase}'=Succeeded --timeout=30s pod/once").rc, 0);
+
+  // kubectl run -i --rm: create, attach, delete.
+  auto run =
+      shell("echo ran | timeout 60 " + kubectl +
+            " run tmp -i -q --rm --restart=Never --image=unused --command -- sh -c 'read l; echo run-$l'");
+  EXPECT_EQ(run.rc, 0) << run.out;
+  EXPECT_NE(run.out.find("run-ran"), std::string::npos) << run.out;
+  EXPECT_TRUE(eventually([&] { return c_.kubectl("get pod tmp").rc != 0; }, 30s)) << "--rm deleted it";
+
+  // python3-kubernetes: v4.channel.k8s.io.
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/attach.py", R"PY(
+import sys, time
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+r = stream(v1.connect_get_namespaced_pod_attach, "py", "default", container="c",
+           stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+r.write_stdin("snake\n")
+got, deadline = "", time.time() + 20
+while r.is_open() and "py-snake" not in got and time.time() < deadline:
+    r.update(timeout=1)
+    got += r.read_stdout()
+r.close()
+print("attach=" + got.strip())
+)PY"));
+  auto py = shell("timeout 60 /usr/bin/python3 " + dir_.path() + "/attach.py " + c_.kubeconfig() + " 2>&1");
+  EXPECT_NE(py.out.find("attach=py-snake"), std::string::npos) << py.out;
+
+  // Refusals, as raw WebSocket upgrades.
+  ASSERT_EQ(c_.kubectl("wait --for=jsonpath='{.status.containerStatuses[0].state.waiting.reason}'="
+                       "CreateContainerError --timeout=60s pod/broken")
+                .rc,
+            0)
+      << c_.kubectl("get pod broken -o yaml").out;
+  const std::string pki = c_.state_dir() + "/server/pki";
+  const std::string admin = "--cert " + pki + "/admin.crt --key " + pki + "/admin.key";
+  auto raw_attach = [&](const std::string& query, const std::string& creds, const std::string& p) {
+    return shell(
+        "curl -sS --http1.1 --max-time 10 --cacert " + pki + "/ca.crt " + creds +
+        " -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13'"
+        " -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v5.channel.k8s.io'"
+        " -w ' %{http_code}' '" +
+        server_url() + "/api/v1/namespaces/default/pods/" + p + "/attach?" + query + "'");
+  };
+  struct Case {
+    std::string query, pod, code, message;
+  } cases[] = {
+      {"stdout=true&container=nope", "logger", "400", "container nope is not valid for pod logger"},
+      {"stdout=true", "logger", "400",
+       "a container name must be specified for pod logger, choose one of: [c echo]"},
+      {"container=c", "logger", "400", "you must specify at least 1 of stdin, stdout, stderr"},
+      {"stdout=true", "pending", "400", "pod pending does not have a host assigned"},
+      {"stdout=true", "broken", "500", "container c not found in pod broken_default"},
+      {"stdout=true", "once", "400",
+       "cannot attach a container in a completed pod; current phase is Succeeded"},
+      {"stdout=true", "nothere", "404", "pods \\\"nothere\\\" not found"},
+  };
+  for (const auto& c : cases) {
+    auto r = raw_attach(c.query, admin, c.pod);
+    EXPECT_TRUE(trim(r.out).ends_with(" " + c.code)) << c.pod << "?" << c.query << ": " << r.out;
+    EXPECT_NE(r.out.find("\"message\":\"" + c.message + "\""), std::string::npos) << r.out;
+  }
+  for (const auto& [field, file] : std::vector<std::pair<std::string, std::string>>{
+           {"client-certificate-data", "node.crt"}, {"client-key-data", "node.key"}})
+    ASSERT_EQ(shell(std::string(kKubectl) + " --kubeconfig " + c_.state_dir() +
+                    "/nodes/node1/kubeconfig config view --raw -o jsonpath='{.users[0].user." + field +
+                    "}' | base64 -d > " + dir_.path() + "/" + file)
+                  .rc,
+              0);
+  auto node = raw_attach("stdout=true&container=c",
+                         "--cert " + dir_.path() + "/node.crt --key " + dir_.path() + "/node.key", "logger");
+  EXPECT_TRUE(trim(node.out).ends_with(" 403")) << node.out;
+  EXPECT_NE(node.out.find("User \\\"system:node:node1\\\" cannot get resource \\\"pods/attach\\\""),
+            std::string::npos)
+      << node.out;
+  auto anonymous = raw_attach("stdout=true&container=c", "", "logger");
+  EXPECT_TRUE(trim(anonymous.out).ends_with(" 401")) << anonymous.out;
+  // kubectl shows the node's refusal.
+  auto refused = c_.kubectl("attach broken");
+  EXPECT_NE(refused.rc, 0);
+  EXPECT_NE(refused.out.find("container c not found in pod broken_default"), std::string::npos)
+      << refused.out;
+
+  // Port-forward to port 9 of `logger` (nothing listens) next to 8080 (socat echoes).
+  pid_t agent = c_.daemon_pid("agent-node1");
+  ASSERT_GT(agent, 0);
+  auto agent_sockets = [agent] {
+    return trim(shell("ls -l /proc/" + std::to_string(agent) + "/fd | grep -c socket:").out);
+  };
+  const std::string sockets_before = agent_sockets();
+  ASSERT_TRUE(write_file_atomic(dir_.path() + "/refused.py", R"PY(
+import sys
+from kubernetes import client, config
+from kubernetes.stream import portforward
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+pf = portforward(v1.connect_get_namespaced_pod_portforward, "logger", "default", ports="9,8080")
+s9 = pf.socket(9)
+s9.settimeout(20)
+print("closed9=" + str(s9.recv(10) == b""))
+print("error9=" + str(pf.error(9)))
+s = pf.socket(8080)
+s.settimeout(20)
+s.sendall(b"still-here")
+got = b""
+while len(got) < 10:
+    chunk = s.recv(100)
+    if not chunk:
+        break
+    got += chunk
+print("echo8080=" + got.decode())
+s.close()
+)PY"));
+  auto py_pf =
+      shell("timeout 60 /usr/bin/python3 " + dir_.path() + "/refused.py " + c_.kubeconfig() + " 2>&1");
+  EXPECT_NE(py_pf.out.find("closed9=True"), std::string::npos) << py_pf.out;
+  EXPECT_NE(py_pf.out.find("error9=error forwarding port 9 to pod logger"), std::string::npos) << py_pf.out;
+  EXPECT_NE(py_pf.out.find("IPv4: dial tcp4 127.0.0.1:9: connect: connection refused IPv6 dial tcp6 [::1]:9: "
+                           "connect: connection refused"),
+            std::string::npos)
+      << py_pf.out;
+  EXPECT_NE(py_pf.out.find("echo8080=still-here"), std::string::npos) << py_pf.out;
+  {
+    PortForward pf(c_.kubeconfig(), dir_.path() + "/pf-refused.log", "pod/logger", "9");
+    int port = pf.port();
+    ASSERT_GT(port, 0) << read_file(dir_.path() + "/pf-refused.log").value_or("");
+    auto local =
+        shell("timeout 20 /usr/bin/python3 -c 'import socket; s = socket.create_connection((\"127.0.0.1\", " +
+              std::to_string(port) + ")); s.settimeout(15); print(\"got=\" + repr(s.recv(10)))'");
+    EXPECT_NE(local.out.find("got=b''"), std::string::npos) << local.out;
+    std::string log;
+    EXPECT_TRUE(eventually(
+        [&] {
+          log = read_file(dir_.path() + "/pf-refused.log").value_or("");
+          return log.find("connection refused") != std::string::npos;
+        },
+        10s));
+    EXPECT_NE(log.find("an error occurred forwarding " + std::to_string(port) +
+                       " -> 9: error forwarding port 9 to pod logger"),
+              std::string::npos)
+        << log;
+  }
+  EXPECT_TRUE(eventually([&] { return agent_sockets() == sockets_before; }, 10s))
+      << "agent sockets " << sockets_before << " -> " << agent_sockets();
+  EXPECT_EQ(trim(c_.kubectl("exec logger -c echo -- sh -c 'ss -Htn | wc -l'").out), "0");
+}
+
+}  // namespace
+}  // namespace podnet::testing

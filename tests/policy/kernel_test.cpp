@@ -1,9 +1,13 @@
 // The rendered table as this kernel takes it: a full sync, element diffs, class chains created and
 // removed, in a namespace of the test's own.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <boost/json.hpp>
 
+#include "common/fd.h"
 #include "policy/enforcer.h"
 #include "policy/fixtures.h"
 #include "policy/metrics.h"
@@ -40,18 +44,18 @@ TEST(PolicyKernel, FullAndIncrementalSyncsAreAccepted) {
     {
       nft::Nft nft = nft::Nft::open().value();
       PODNET_TRY(live, read_denied(nft));
-      // Every class chain a rule uses is read, with its policies (a class has both an ic- and an
-      // ec- chain; only the direction its rules use has policies).
-      for (const auto& [chain, policies] : e.state().chain_policies)
-        if (!live.allowed.contains(chain) || policies != std::set<std::string>{"a/p"})
-          return fail_msg("class chain " + chain + " counter not read");
-      if (e.state().chain_policies.empty()) return fail_msg("no class chain has policies");
+      // Every rule's named counter is in the kernel and read (a/p: 1 ingress and 2 egress rules).
+      for (const auto& [name, rule] : e.state().counters)
+        if (!live.rules.contains(name) || rule.policy != "a/p")
+          return fail_msg("counter " + name + " not read");
+      if (e.state().counters.size() != 3) return fail_msg("not one counter per rule");
     }
     e.delete_policy(policy_json("a", "p", {}));
     if (auto r3 = e.sync(); !r3) return std::unexpected(r3.error());
     nft::Nft nft = nft::Nft::open().value();
     PODNET_TRY(text, nft.query("list table inet podnet-policy", false));
     if (text.find("chain ic-") != std::string::npos) return fail_msg("class chain left: " + text);
+    if (text.find("counter r-") != std::string::npos) return fail_msg("rule counter left: " + text);
     if (text.find("chain forward-ingress") == std::string::npos) return fail_msg("no base chain: " + text);
     PODNET_TRY(denied, read_denied(nft));
     if (denied.ingress + denied.egress + denied.pending != 0) return fail_msg("denials counted from nothing");
@@ -63,6 +67,66 @@ TEST(PolicyKernel, FullAndIncrementalSyncsAreAccepted) {
     again.set_own_ranges({parse_prefix("10.244.1.0/24").value()});
     PODNET_TRY(r4, again.sync());
     if (!r4.full) return fail_msg("restart sync not full");
+    return nft.run(render_delete());
+  });
+  ASSERT_TRUE(s) << s.error().message();
+}
+
+// The counter of the rule that allowed a packet moves, in this kernel: a pod (its own namespace,
+// a veth to the node's) sends UDP datagrams to the node; its egress is judged in `input`.
+TEST(PolicyKernel, TheAllowingRulesCounterMoves) {
+  podnet::testing::ScopedNetns node, pod;
+  const std::string veth = podnet::testing::unique_ifname("npk");
+  ASSERT_EQ(node.sh("ip link add " + veth + " type veth peer name eth0 netns " + pod.name() +
+                    " && ip addr add 10.244.1.1/24 dev " + veth + " && ip link set " + veth + " up"),
+            0);
+  ASSERT_EQ(pod.sh("ip addr add 10.244.1.2/24 dev eth0 && ip link set eth0 up"), 0);
+  // Each datagram from a fresh socket: a new conntrack entry, judged by the rules.
+  auto send = [&](int port, int count) {
+    return pod.netns().run([&]() -> Status {
+      for (int i = 0; i < count; ++i) {
+        UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(static_cast<uint16_t>(port));
+        ::inet_pton(AF_INET, "10.244.1.1", &to.sin_addr);
+        if (::sendto(fd.get(), "x", 1, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 1)
+          return fail("sendto");
+      }
+      return {};
+    });
+  };
+  auto s = node.netns().run([&]() -> Status {
+    PODNET_TRY(kernel, NftPolicyKernel::open());
+    Enforcer e(kernel, "node1", {});
+    e.set_own_ranges({parse_prefix("10.244.1.0/24").value()});
+    e.upsert_pod(pod_json("a", "x", "node1", "10.244.1.2", {{"app", "web"}}));
+    // Port 9000: a/p's rule 1 and a/q's rule 0 both allow it; a/p comes first and counts it.
+    // Port 9001: only a/q. Port 9002: no rule (denied).
+    e.upsert_policy(policy_json("a", "p",
+                                json::parse(R"({"podSelector":{},"policyTypes":["Egress"],"egress":[
+        {"to":[{"ipBlock":{"cidr":"10.9.0.0/16"}}],"ports":[{"port":53,"protocol":"UDP"}]},
+        {"to":[{"ipBlock":{"cidr":"10.244.1.1/32"}}],"ports":[{"port":9000,"protocol":"UDP"}]}]})")
+                                    .as_object()));
+    e.upsert_policy(policy_json("a", "q",
+                                json::parse(R"({"podSelector":{},"policyTypes":["Egress"],"egress":[
+        {"to":[{"ipBlock":{"cidr":"10.244.1.0/24"}}],"ports":[{"port":9000,"endPort":9001,"protocol":"UDP"}]}]})")
+                                    .as_object()));
+    if (auto r = e.sync(); !r) return std::unexpected(r.error());
+    for (auto [port, count] : {std::pair{9000, 3}, {9001, 2}, {9002, 1}})
+      if (auto sent = send(port, count); !sent) return sent;
+    PODNET_TRY(nft, nft::Nft::open());
+    PODNET_TRY(d, read_denied(nft));
+    std::map<RuleRef, uint64_t> got;
+    for (const auto& rc : rule_counters(e.state().counters, d)) got[rc.rule] = rc.packets;
+    std::map<RuleRef, uint64_t> want{
+        {{"a/p", "egress", 0}, 0}, {{"a/p", "egress", 1}, 3}, {{"a/q", "egress", 0}, 2}};
+    if (got != want || d.egress != 1) {
+      std::string text;
+      for (const auto& [rule, n] : got)
+        text += rule.policy + "/" + std::to_string(rule.rule) + "=" + std::to_string(n) + " ";
+      return fail_msg("counters: " + text + "denied egress " + std::to_string(d.egress));
+    }
     return nft.run(render_delete());
   });
   ASSERT_TRUE(s) << s.error().message();

@@ -182,8 +182,11 @@ TEST_P(NetpolStart, FirstConnectOfANewPodMeetsItsPolicy) {
   EXPECT_GE(value("podnet_network_policy_denials_logged_total"), 1) << metrics;
   EXPECT_GE(value("podnet_network_policy_pod_admission_duration_seconds_count"), kClients) << metrics;
   EXPECT_EQ(value("podnet_network_policy_pod_admission_timeouts_total"), 0) << metrics;
-  // Per-rule counters: the class the clients' allowed connects and DNS queries went through.
-  EXPECT_NE(metrics.find(",direction=\"egress\",policies=\"s/client\"} "), std::string::npos) << metrics;
+  // Per-rule counters: egress rule 0 (TCP 80 to role=ok) allowed each connect-first client's SYN.
+  EXPECT_GE(value("podnet_network_policy_rule_allowed_packets_total{namespace=\"s\",policy=\"client\","
+                  "direction=\"egress\",rule=\"0\"}"),
+            kConnectFirst)
+      << metrics;
   double n = value("podnet_network_policy_pod_admission_duration_seconds_count");
   // Batched: the pods share syncs (how many depends on how their starts spread out in time).
   double syncs = value("podnet_network_policy_pod_admission_syncs_total");

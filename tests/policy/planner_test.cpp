@@ -56,17 +56,32 @@ class PolicyPlanner : public ::testing::Test {
   const std::map<std::string, std::string>& elems(const std::string& set) {
     return e_.state().sets.at(set).elements;
   }
-  // The members of the class the verdict jumps to ("accept" -> "*"): its pods' addresses (hash
-  // set cN) and its ipBlocks' intervals (interval set bN, present only for classes with a block).
+  // The members of the class the verdict jumps to: the elements of the sets or maps its chain's
+  // rules look up (pods' addresses, ipBlocks' intervals), and "*" for a rule that looks up nothing
+  // (a rule allowing every peer).
   std::vector<std::string> members(const std::string& verdict) {
-    if (verdict == "accept") return {"*"};
-    std::string id = verdict.substr(verdict.rfind('-') + 1);
     std::vector<std::string> out;
-    for (const auto& [k, _] : elems("c" + id)) out.push_back(k);
-    if (e_.state().sets.contains("b" + id))
-      for (const auto& [k, _] : elems("b" + id)) out.push_back(k);
+    for (const auto& rule : e_.state().chains.at(verdict.substr(5))) {  // "jump ic-N"
+      size_t at = rule.find('@');
+      if (at == std::string::npos) {
+        out.push_back("*");
+        continue;
+      }
+      for (const auto& [k, _] : elems(rule.substr(at + 1, rule.find(' ', at) - at - 1))) out.push_back(k);
+    }
     std::sort(out.begin(), out.end());
     return out;
+  }
+  // The set or map the chain's first rule looks up ("c1", "cm2").
+  std::string lookup(const std::string& verdict) {
+    const std::string& rule = e_.state().chains.at(verdict.substr(5)).at(0);
+    size_t at = rule.find('@');
+    return rule.substr(at + 1, rule.find(' ', at) - at - 1);
+  }
+  // The counter a class member's element names, as the rule it counts.
+  RuleRef counted_by(const std::string& value) {
+    EXPECT_TRUE(value.size() > 2 && value.front() == '"') << value;
+    return e_.state().counters.at(value.substr(1, value.size() - 2));
   }
   FakeKernel kernel_;
   Enforcer e_;
@@ -81,7 +96,8 @@ TEST_F(PolicyPlanner, NoPolicyMeansOpenAndProgrammed) {
   EXPECT_TRUE(elems("egress-isolated").empty());
   ASSERT_EQ(kernel_.applied.size(), 1u);
   EXPECT_NE(kernel_.applied[0].find("delete table inet podnet-policy"), std::string::npos);
-  EXPECT_NE(kernel_.applied[0].find("ip saddr 10.244.1.0/24 ip saddr != @local-pods counter drop"),
+  EXPECT_NE(kernel_.applied[0].find(
+                "ip saddr 10.244.1.0/24 ip saddr != @local-pods counter name \"deny-pending\" drop"),
             std::string::npos);
 }
 
@@ -138,12 +154,13 @@ TEST_F(PolicyPlanner, NamedPortsResolvePerDestinationPod) {
   policy("a", "out", R"({"podSelector":{"matchLabels":{"app":"db"}},"policyTypes":["Egress"],
       "egress":[{"to":[{"namespaceSelector":{}}],"ports":[{"port":"http"}]}]})");
   sync();
-  EXPECT_EQ(elems("in-ports").at("10.244.1.2 . tcp . 80"), "accept");
+  EXPECT_EQ(members(elems("in-ports").at("10.244.1.2 . tcp . 80")), (Strings{"*"}));
   ASSERT_EQ(elems("out-named").size(), 1u);
   std::string v = elems("out-named").at("10.244.1.3");
   std::string set = "n" + v.substr(v.rfind('-') + 1);
-  EXPECT_EQ(elems(set), (std::map<std::string, std::string>{{"10.244.1.2 . tcp . 80", ""},
-                                                            {"10.244.2.2 . tcp . 8080", ""}}));
+  ASSERT_EQ(elems(set).size(), 2u);
+  for (const auto& key : {"10.244.1.2 . tcp . 80", "10.244.2.2 . tcp . 8080"})
+    EXPECT_EQ(counted_by(elems(set).at(key)), (RuleRef{"a/out", "egress", 0}));
   EXPECT_TRUE(elems("egress-isolated").contains("10.244.1.3"));
 }
 
@@ -177,7 +194,19 @@ TEST_F(PolicyPlanner, ClassesAreSharedAcrossPoliciesAndPods) {
     e_.upsert_pod(
         pod_json("b", "r" + std::to_string(i), "node2", "10.244.3." + std::to_string(i), {{"app", "r"}}));
   const auto& s = sync();
-  EXPECT_EQ(s.chains.size(), 2u);  // ic-N and ec-N of the one class
+  EXPECT_EQ(s.chains.size(), 1u);  // ic-N of the one class (its 50 rules in order)
+  EXPECT_EQ(s.counters.size(), 50u);
+  // Every member is counted by the first rule, a/p0 (a/p1, a/p10, ... never see a packet): one
+  // lookup in the shared set with a fixed counter.
+  const auto& chain = s.chains.begin()->second;
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[0], "ip saddr @c1 counter name \"" +
+                          std::find_if(s.counters.begin(), s.counters.end(),
+                                       [](const auto& kv) {
+                                         return kv.second == RuleRef{"a/p0", "ingress", 0};
+                                       })
+                              ->first +
+                          "\" accept");
   EXPECT_EQ(elems("in-any").size(), 2u);
   // local, isolated, in-any, and each of the class's 202 members once (not once per policy or pod)
   EXPECT_EQ(s.element_count(), 2u + 2u + 2u + 202u);
@@ -221,9 +250,12 @@ TEST_F(PolicyPlanner, PolicyDeleteRemovesClassChainsAfterTheirElements) {
   auto el = diff.find("delete element inet podnet-policy in-ports");
   auto ch = diff.find("delete chain inet podnet-policy ic-");
   auto st = diff.find("delete set inet podnet-policy c");
+  auto co = diff.find("delete counter inet podnet-policy r-");
   ASSERT_NE(el, std::string::npos) << diff;
   EXPECT_LT(el, ch);
   EXPECT_LT(ch, st);
+  EXPECT_LT(st, co);
+  EXPECT_TRUE(e_.state().counters.empty());
 }
 
 TEST_F(PolicyPlanner, FailedWriteIsFollowedByAFullSync) {
@@ -291,43 +323,101 @@ TEST_F(PolicyPlanner, AdmittedPodIsLocalBeforeTheApiHasItsAddress) {
 namespace podnet::policy {
 namespace {
 
-// Per-rule counters: each class chain knows the policies whose rules jump to it, and /metrics
-// shows its accept counters under those names.
-TEST_F(PolicyPlanner, ClassChainsNameTheirPoliciesInMetrics) {
+// Per-rule counters: a class's member elements name the counter of the first rule (in RuleRef
+// order) allowing them; an earlier rule's ipBlock holding a pod's address wins over later pod rules.
+TEST_F(PolicyPlanner, EachMemberCountsForTheFirstRuleAllowingIt) {
+  policy("a", "p0", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"ipBlock":{"cidr":"10.244.2.0/24","except":["10.244.2.2/32"]}}],"ports":[{"port":80}]}]})");
+  policy("a", "p1", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"ports":[{"port":81}]},{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}}],"ports":[{"port":80}]}]})");
+  policy("a", "p2", R"({"podSelector":{"matchLabels":{"app":"web"}},
+      "ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"db"}}},{"namespaceSelector":{},"podSelector":{"matchLabels":{"app":"web"}}}],"ports":[{"port":80}]}]})");
+  const TableState& t = sync();
+  std::string verdict = t.sets.at("in-ports").elements.at("10.244.1.2 . tcp . 80");
+  std::string map = lookup(verdict);  // not uniform: the class's own maps
+  ASSERT_TRUE(map.starts_with("cm")) << map;
+  std::string id = map.substr(2);
+  const auto& pods = t.sets.at("cm" + id).elements;
+  ASSERT_EQ(pods.size(), 4u) << ::testing::PrintToString(pods);
+  EXPECT_EQ(counted_by(pods.at("10.244.2.3")), (RuleRef{"a/p0", "ingress", 0}));  // p0's block, before p1
+  EXPECT_EQ(counted_by(pods.at("10.244.2.2")), (RuleRef{"a/p1", "ingress", 1}));  // excepted from p0
+  EXPECT_EQ(counted_by(pods.at("10.244.1.3")), (RuleRef{"a/p2", "ingress", 0}));
+  EXPECT_EQ(counted_by(pods.at("10.244.1.2")), (RuleRef{"a/p2", "ingress", 0}));
+  const auto& blocks = t.sets.at("bm" + id).elements;
+  ASSERT_EQ(blocks.size(), 2u) << ::testing::PrintToString(blocks);
+  for (const auto& [_, v] : blocks) EXPECT_EQ(counted_by(v), (RuleRef{"a/p0", "ingress", 0}));
+  // Port 81: p1's rule 0 allows every peer: its chain counts it with no lookup.
+  std::string any = t.sets.at("in-ports").elements.at("10.244.1.2 . tcp . 81").substr(5);
+  ASSERT_EQ(t.chains.at(any).size(), 1u);
+  EXPECT_EQ(t.chains.at(any)[0], "counter name \"" +
+                                     std::find_if(t.counters.begin(), t.counters.end(),
+                                                  [](const auto& kv) {
+                                                    return kv.second == RuleRef{"a/p1", "ingress", 0};
+                                                  })
+                                         ->first +
+                                     "\" accept");
+  EXPECT_EQ(t.counters.size(), 4u);  // p0/0, p1/0, p1/1, p2/0
+  // b leaves blue: b/z's element moves to the next rule naming it (p2's web peer); b/w leaves the
+  // pod map (p0's block still holds its address, and counts it).
+  e_.upsert_namespace(ns_json("b", {{"team", "green"}}));
+  sync();
+  EXPECT_EQ(counted_by(elems("cm" + id).at("10.244.2.2")), (RuleRef{"a/p2", "ingress", 0}));
+  EXPECT_FALSE(elems("cm" + id).contains("10.244.2.3"));
+  EXPECT_EQ(kernel_.applied.back().find("chain"), std::string::npos) << kernel_.applied.back();
+  EXPECT_EQ(e_.state(), e_.full_replan());
+}
+
+// What /metrics, the node API and trace read: named counters by rule, per pod.
+TEST_F(PolicyPlanner, RuleCountersInMetricsTheNodeApiAndPerPod) {
   policy("a", "p1", R"({"podSelector":{"matchLabels":{"app":"web"}},
       "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"blue"}}}],"ports":[{"port":80}]}]})");
   policy("a", "p2", R"({"podSelector":{},
       "ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"red"}}}]}]})");
+  policy("b", "remote", R"({"podSelector":{},"ingress":[{}]})");  // selects no local pod: no counter
   const TableState& t = sync();
-  // (Rules naming the same peers share one class: its chain then names all their policies.)
-  std::string chain = t.sets.at("in-any").elements.at("10.244.1.3").substr(5);  // "jump ic-N"
-  EXPECT_EQ(t.chain_policies.at(chain), (std::set<std::string>{"a/p2"}));
-  std::string port80 = t.sets.at("in-ports").elements.at("10.244.1.2 . tcp . 80").substr(5);
-  EXPECT_EQ(t.chain_policies.at(port80), (std::set<std::string>{"a/p1"}));
-  std::string listing = R"({"nftables":[
-      {"rule":{"chain":")" +
-                        chain +
-                        R"(","expr":[{"match":{}},{"counter":{"packets":7,"bytes":1}},{"accept":null}]}},
-      {"rule":{"chain":"ingress","expr":[{"counter":{"packets":3,"bytes":1}},{"drop":null}]}}]})";
+  ASSERT_EQ(t.counters.size(), 2u);
+  std::string p1, p2;
+  for (const auto& [name, rule] : t.counters) (rule.policy == "a/p1" ? p1 : p2) = name;
+  ASSERT_EQ(t.counters.at(p2), (RuleRef{"a/p2", "ingress", 0}));
+  std::string listing = R"({"nftables":[{"metainfo":{"version":"1.0.6"}},
+      {"counter":{"family":"inet","name":"deny-ingress","table":"podnet-policy","packets":3,"bytes":180}},
+      {"counter":{"family":"inet","name":"deny-pending","table":"podnet-policy","packets":1,"bytes":60}},
+      {"counter":{"family":"inet","name":")" +
+                        p1 + R"(","table":"podnet-policy","packets":7,"bytes":420}},
+      {"counter":{"family":"inet","name":"r-999","table":"podnet-policy","packets":5,"bytes":1}},
+      {"counter":{"name":7}},{"rule":{"chain":"x"}}]})";
   auto d = denied_from_json(listing);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->ingress, 3u);
-  EXPECT_EQ(d->allowed.at(chain), 7u);
-  // The same counters for one pod (what trace and the node API show).
-  auto web = pod_counters(t, *d, "10.244.1.2");
-  ASSERT_EQ(web.size(), 2u);  // its port-80 class and the any-port class of p2
-  for (const auto& c : web) {
-    EXPECT_EQ(c.direction, "ingress");
-    EXPECT_EQ(c.policies, t.chain_policies.at(c.chain));
-    EXPECT_EQ(c.packets, c.chain == chain ? 7u : 0u);
-  }
+  EXPECT_EQ(d->egress, 0u);
+  EXPECT_EQ(d->pending, 1u);
+  EXPECT_EQ(d->rules.at(p1).packets, 7u);
+  auto all = rule_counters(t.counters, *d);
+  ASSERT_EQ(all.size(), 2u);  // r-999 is no rule of the table's: not shown
+  EXPECT_EQ(all[0].rule, (RuleRef{"a/p1", "ingress", 0}));
+  EXPECT_EQ(all[0].packets, 7u);
+  EXPECT_EQ(all[0].bytes, 420u);
+  EXPECT_EQ(all[1].packets, 0u);
+  EXPECT_EQ(rule_counters(t.counters, *d, "a", "p2").size(), 1u);
+  EXPECT_EQ(rule_counters(t.counters, *d, "a").size(), 2u);
+  EXPECT_TRUE(rule_counters(t.counters, *d, "b").empty());
+  EXPECT_TRUE(rule_counters(t.counters, *d, "a", "p").empty());  // no prefix match on names
+  EXPECT_EQ(
+      rule_counters_json(rule_counters(t.counters, *d, "a", "p1")),
+      R"({"counters":[{"namespace":"a","policy":"p1","direction":"ingress","rule":0,"packets":7,"bytes":420}]})");
+  // Per pod: the rules of the policies selecting it.
+  EXPECT_EQ(pod_counters(t, *d, "10.244.1.2").size(), 2u);  // web: p1 and p2
+  ASSERT_EQ(pod_counters(t, *d, "10.244.1.3").size(), 1u);  // db: p2
+  EXPECT_EQ(pod_counters(t, *d, "10.244.1.3")[0].rule.policy, "a/p2");
   EXPECT_TRUE(pod_counters(t, *d, "10.244.2.2").empty());  // not local
-  EXPECT_TRUE(pod_counters(t, *d, "10.244.1.").empty());   // no prefix matches
-  std::string text = prometheus_text(e_.metrics(), *d, {}, t.chain_policies);
-  EXPECT_NE(text.find("podnet_network_policy_allowed_packets_total{class=\"" + chain +
-                      "\",direction=\"ingress\",policies=\"a/p2\"} 7"),
+  EXPECT_TRUE(pod_counters(t, *d, "10.244.1.").empty());
+  std::string text = prometheus_text(e_.metrics(), *d, {}, t.counters);
+  EXPECT_NE(text.find("podnet_network_policy_rule_allowed_packets_total{namespace=\"a\",policy=\"p1\","
+                      "direction=\"ingress\",rule=\"0\"} 7\n"),
             std::string::npos)
       << text;
+  EXPECT_NE(text.find("podnet_network_policy_denied_packets_total{direction=\"ingress\"} 3\n"),
+            std::string::npos);
 }
 
 }  // namespace
@@ -424,6 +514,7 @@ std::string state_diff(const TableState& a, const TableState& b) {
   for (const auto& [n, _] : b.chains)
     if (!a.chains.contains(n)) out += "chain " + n + " only in full\n";
   if (a.chain_policies != b.chain_policies) out += "chain_policies differ\n";
+  if (a.counters != b.counters) out += "counters differ\n";
   if (a.selected_by != b.selected_by) out += "selected_by differ\n";
   return out;
 }
@@ -436,6 +527,9 @@ TEST_F(PolicyPlanner, IncrementalStateEqualsAFullReplan) {
       R"({"podSelector":{},"policyTypes":["Ingress","Egress"],"ingress":[{"from":[{"podSelector":{"matchLabels":{"role":"r0"}}},{"ipBlock":{"cidr":"10.0.0.0/8","except":["10.244.0.0/16"]}}]}],"egress":[{"to":[{"namespaceSelector":{}}],"ports":[{"port":"http"},{"port":53,"protocol":"UDP"}]}]})",
       R"({"podSelector":{"matchExpressions":[{"key":"app","operator":"In","values":["a1","a2"]}]},"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"t0"}}}],"ports":[{"port":79,"endPort":90}]},{"ports":[{"port":80}]}]})",
       R"({"podSelector":{"matchLabels":{"role":"r2"}},"policyTypes":["Egress"],"egress":[{"ports":[{"port":"http"}]},{"to":[{"podSelector":{"matchLabels":{"app":"a0"}}}]}]})",
+      // Rules covering one port with different peers (classes with their own counter maps, an
+      // ipBlock holding pod addresses before a pod selector), and a named egress port twice.
+      R"({"podSelector":{},"policyTypes":["Ingress","Egress"],"ingress":[{"from":[{"namespaceSelector":{"matchLabels":{"team":"t2"}}}],"ports":[{"port":80}]},{"from":[{"podSelector":{"matchLabels":{"role":"r1"}}}],"ports":[{"port":80,"endPort":81}]},{"from":[{"ipBlock":{"cidr":"10.244.1.0/24","except":["10.244.1.32/27"]}}],"ports":[{"port":80}]}],"egress":[{"to":[{"podSelector":{"matchLabels":{"role":"r1"}}}],"ports":[{"port":"http"}]},{"to":[{"namespaceSelector":{"matchLabels":{"team":"t0"}}}],"ports":[{"port":"http"}]}]})",
   };
   uint32_t seed = 12345;
   auto rnd = [&](uint32_t n) {
@@ -462,6 +556,7 @@ TEST_F(PolicyPlanner, IncrementalStateEqualsAFullReplan) {
     e_.upsert_namespace(ns_json("n" + std::to_string(i), {{"team", "t" + std::to_string(i)}}));
   for (int i = 0; i < 24; ++i) e_.upsert_pod(random_pod(i));
   sync();
+  int own_maps = 0;
   for (int step = 0; step < 400; ++step) {
     TableState prev = e_.state();
     size_t writes = kernel_.applied.size();
@@ -479,13 +574,15 @@ TEST_F(PolicyPlanner, IncrementalStateEqualsAFullReplan) {
         e_.upsert_namespace(ns_json("n" + std::to_string(rnd(3)), {{"team", "t" + std::to_string(rnd(3))}}));
         break;
       case 4:
-        policy("n" + std::to_string(rnd(3)), "np" + std::to_string(rnd(4)), specs[rnd(4)]);
+        policy("n" + std::to_string(rnd(3)), "np" + std::to_string(rnd(4)), specs[rnd(5)]);
         break;
       case 5:
         e_.delete_policy(policy_json("n" + std::to_string(rnd(3)), "np" + std::to_string(rnd(4)), {}));
         break;
     }
     const TableState& now = sync();
+    own_maps += std::count_if(now.sets.begin(), now.sets.end(),
+                              [](const auto& kv) { return kv.first.starts_with("cm"); });
     TableState full = e_.full_replan();
     ASSERT_EQ(now, full) << "step " << step << "\n" << state_diff(now, full);
     std::string expected = render_diff(prev, now, {});
@@ -495,6 +592,7 @@ TEST_F(PolicyPlanner, IncrementalStateEqualsAFullReplan) {
       ASSERT_EQ(kernel_.applied.back(), expected) << "step " << step;
   }
   EXPECT_GT(e_.state().chains.size(), 0u);
+  EXPECT_GT(own_maps, 0) << "no step had a class with its own counter maps";
 }
 
 }  // namespace

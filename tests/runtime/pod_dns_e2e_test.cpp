@@ -2,6 +2,9 @@
 // /etc/resolv.conf and /etc/hosts through its mount namespace (every dnsPolicy, dnsConfig,
 // hostAliases, hostname/subdomain, hostNetwork), exec probes in the same namespace, the node's own
 // files untouched, and the service environment variables. Needs root.
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
 #include <boost/algorithm/string.hpp>
 #include <fstream>
 #include <sstream>
@@ -10,6 +13,8 @@
 #include "k8s/decode.h"
 #include "pod_fixture.h"
 #include "runtime/pod_dns.h"
+#include "runtime/pod_mounts.h"
+#include "runtime/pod_state.h"
 
 namespace podnet::runtime::testing {
 namespace {
@@ -154,6 +159,47 @@ TEST_F(PodDnsTest, EveryDnsPolicyAndHostAliasesAsThePodSeesThem) {
   std::string after = read_file("/proc/self/mountinfo").value_or("");
   EXPECT_EQ(after.find(" " + mntns_dir() + "/"), std::string::npos) << after;
   (void)mountinfo_before;
+}
+
+// With a run dir (the agent's --run-dir), what dies with the sandbox lives on a tmpfs: the pod's
+// resolver files and its mount namespace's bind; its record and logs stay in the state dir. The
+// pod sees the same files as without one, and deleting the pod removes its part of the run dir.
+TEST_F(PodDnsTest, ResolverFilesAndMountNamespaceInTheRunDirTmpfs) {
+  ASSERT_TRUE(ensure_tmpfs(run_dir(), 1 << 20));
+  ASSERT_TRUE(ensure_tmpfs(run_dir(), 1 << 20));  // a tmpfs already: nothing mounted twice
+  auto mounted = [&] {
+    std::string info = read_file("/proc/self/mountinfo").value_or("");
+    size_t n = 0;
+    for (size_t at = 0; (at = info.find(" " + run_dir() + " ", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  EXPECT_EQ(mounted(), 1u);
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(run_dir().c_str(), &fs), 0);
+  EXPECT_EQ(fs.f_type, TMPFS_MAGIC);
+  start_manager([&](PodManagerOptions& o) {
+    o.run_dir = run_dir();
+    o.mntns_dir = run_dir() + "/mntns";
+  });
+  std::string out = run_and_read("runfiles", {});
+  EXPECT_NE(out.find("nameserver 10.96.0.10\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("runfiles\n"), std::string::npos) << out;
+  const std::string uid = uids_["runfiles"];
+  const std::string run_pod = run_dir() + "/pods/" + uid;
+  EXPECT_EQ(read_file(run_pod + "/resolv.conf").value_or(""), out.substr(0, out.find("---\n")));
+  EXPECT_TRUE(std::filesystem::exists(run_pod + "/hosts"));
+  EXPECT_FALSE(std::filesystem::exists(state_ + "/pods/" + uid + "/resolv.conf"));
+  EXPECT_TRUE(std::filesystem::exists(state_ + "/pods/" + uid + "/state.json"));
+  auto rec = PodStateStore(state_, run_dir()).load(uid);
+  ASSERT_TRUE(rec) << rec.error().message();
+  EXPECT_TRUE(rec->mntns.starts_with(run_dir() + "/mntns/")) << rec->mntns;
+  EXPECT_TRUE(open_pod_mount_ns(rec->mntns));
+
+  admin().del("/api/v1/namespaces/default/pods/runfiles");
+  EXPECT_TRUE(eventually([&] { return manager_->pod_count() == 0; }));
+  EXPECT_FALSE(std::filesystem::exists(run_pod));
+  EXPECT_FALSE(std::filesystem::exists(state_ + "/pods/" + uid));
+  EXPECT_FALSE(std::filesystem::exists(rec->mntns));
 }
 
 // All containers of a pod and its exec probes share one mount namespace, not the node's.

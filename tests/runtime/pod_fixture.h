@@ -80,8 +80,10 @@ class PodTest : public apiserver::testing::ApiServerTest {
       if (!rec->netns.empty()) (void)netlink::delete_named_netns(rec->netns);
       if (!rec->mntns.empty()) (void)remove_pod_mount_ns(rec->mntns);
     }
-    // The private mount the pod mount namespaces were bound under (made by the first pod).
+    // The private mount the pod mount namespaces were bound under (made by the first pod), and a
+    // run dir's tmpfs (tests that give one).
     ::umount2(mntns_dir().c_str(), MNT_DETACH);
+    ::umount2(run_dir().c_str(), MNT_DETACH);
   }
 
   Result<json::value> request(const std::string& method, const std::string& path, const json::value& body) {
@@ -141,6 +143,8 @@ class PodTest : public apiserver::testing::ApiServerTest {
 
   std::string ipam_dir() const { return dir_.path() + "/ipam"; }
   std::string mntns_dir() const { return state_.empty() ? std::string() : state_ + "/mntns"; }
+  // PodManagerOptions::run_dir for tests that give one (mounted by runtime::ensure_tmpfs).
+  std::string run_dir() const { return state_.empty() ? std::string() : state_ + "/run"; }
 
   // Creates a pod bound to node1 with the given containers (and spec extras).
   json::value make_pod(const std::string& name, json::array containers, json::object extra = {}) {

@@ -19,6 +19,7 @@ constexpr const char* kValidPod = R"({
     "serviceAccountName": "sa",
     "initContainers": [{"name": "init", "image": "i", "command": ["true"]}],
     "containers": [{"name": "app", "image": "i", "command": ["sleep"], "args": ["1000"], "workingDir": "/",
+      "stdin": true, "tty": true,
       "ports": [{"name": "http", "containerPort": 8080, "hostPort": 0, "protocol": "TCP"}],
       "env": [{"name": "A", "value": "1"},
               {"name": "L", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.labels['app']"}}}],
@@ -122,6 +123,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"spec/containers/0/command", R"(["sl\u0000eep"])", "command[0]: must not contain a NUL"},
         BadField{"spec/containers/0/args", "[true]", "spec.containers[0].args[0]: must be a string"},
         BadField{"spec/containers/0/workingDir", "5", "spec.containers[0].workingDir: must be a string"},
+        BadField{"spec/containers/0/stdin", R"("yes")", "spec.containers[0].stdin: must be a boolean"},
+        BadField{"spec/containers/0/tty", "1", "spec.containers[0].tty: must be a boolean"},
         BadField{"spec/containers/0/image", "[]", "spec.containers[0].image: must be a string"},
         BadField{"spec/containers/0/env", "{}", "spec.containers[0].env: must be a list"},
         BadField{"spec/containers/0/env/0", R"("A=1")", "spec.containers[0].env[0]: must be an object"},
@@ -224,6 +227,10 @@ TEST(PodSpecTest, ValidPodDecodesWithEverythingTheNodeUses) {
   EXPECT_EQ(probe_port(*c.liveness, c), 8080);  // named "http"
   EXPECT_EQ(c.startup->failure_threshold, 30);
   EXPECT_EQ(c.startup->period_seconds, 10);
+  EXPECT_TRUE(c.stdin);
+  EXPECT_FALSE(c.stdin_once);
+  EXPECT_TRUE(c.tty);
+  EXPECT_FALSE(s->init_containers[0].stdin);
 }
 
 TEST(PodSpecTest, KubeletLeniencesAreKept) {

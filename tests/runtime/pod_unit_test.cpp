@@ -1,16 +1,21 @@
 // Pieces of the kubelet role that need no root: pod decoding, CRI log rendering, timestamps, and
 // containers started under the real podnet-shim.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
+#include "common/fd.h"
 #include "common/files.h"
+#include "common/stream_frames.h"
 #include "common/time.h"
 #include "runtime/container_process.h"
 #include "runtime/log_server.h"
@@ -127,9 +132,22 @@ namespace podnet::runtime {
 namespace {
 
 TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
-  ShimCommand c{7, 8, -1, 9, "/x/c.exit", "web-0", "/tmp", "/bin/sh", {"sh", "-c", "echo \"$A\""}};
+  ShimCommand c{7,
+                8,
+                -1,
+                9,
+                "/x/c.exit",
+                "web-0",
+                "/tmp",
+                "/bin/sh",
+                {"sh", "-c", "echo \"$A\""},
+                "/x/c.attach",
+                true,
+                false,
+                true};
   auto argv_s = shim_command("/bin/podnet-shim", c);
-  ASSERT_EQ(argv_s.size(), 12u);
+  ASSERT_EQ(argv_s.size(), 13u);
+  EXPECT_EQ(argv_s[8], "it:/x/c.attach");
   EXPECT_EQ(argv_s[0], "/bin/podnet-shim");
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -144,19 +162,28 @@ TEST(ShimTest, CommandLineRoundTripsAndMalformedOnesAreRefused) {
   EXPECT_EQ(back.working_dir, c.working_dir);
   EXPECT_EQ(back.executable, c.executable);
   EXPECT_EQ(back.argv, c.argv);
+  EXPECT_EQ(back.attach_path, c.attach_path);
+  EXPECT_TRUE(back.stdin);
+  EXPECT_FALSE(back.stdin_once);
+  EXPECT_TRUE(back.tty);
+  c.attach_path.clear();
+  EXPECT_EQ(shim_command("/bin/podnet-shim", c)[8], "");
 
   struct Case {
     const char* why;
     std::vector<std::string> args;
   } bad[] = {
-      {"no container argv", {"shim", "3", "4", "-1", "-1", "/e", "", "", "/bin/true"}},
-      {"log fd not a number", {"shim", "x", "4", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"report fd negative", {"shim", "3", "-1", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"netns fd below -1", {"shim", "3", "4", "-2", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"mntns fd below -1", {"shim", "3", "4", "-1", "-2", "/e", "", "", "/bin/true", "true"}},
-      {"trailing junk in a fd", {"shim", "3", "4x", "-1", "-1", "/e", "", "", "/bin/true", "true"}},
-      {"no exit path", {"shim", "3", "4", "-1", "-1", "", "", "", "/bin/true", "true"}},
-      {"no executable", {"shim", "3", "4", "-1", "-1", "/e", "", "", "", "true"}},
+      {"no container argv", {"shim", "3", "4", "-1", "-1", "/e", "", "", "", "/bin/true"}},
+      {"log fd not a number", {"shim", "x", "4", "-1", "-1", "/e", "", "", "", "/bin/true", "true"}},
+      {"report fd negative", {"shim", "3", "-1", "-1", "-1", "/e", "", "", "", "/bin/true", "true"}},
+      {"netns fd below -1", {"shim", "3", "4", "-2", "-1", "/e", "", "", "", "/bin/true", "true"}},
+      {"mntns fd below -1", {"shim", "3", "4", "-1", "-2", "/e", "", "", "", "/bin/true", "true"}},
+      {"trailing junk in a fd", {"shim", "3", "4x", "-1", "-1", "/e", "", "", "", "/bin/true", "true"}},
+      {"no exit path", {"shim", "3", "4", "-1", "-1", "", "", "", "", "/bin/true", "true"}},
+      {"no executable", {"shim", "3", "4", "-1", "-1", "/e", "", "", "", "", "true"}},
+      {"attach without a path", {"shim", "3", "4", "-1", "-1", "/e", "", "", "it:", "/bin/true", "true"}},
+      {"attach without a colon", {"shim", "3", "4", "-1", "-1", "/e", "", "", "/a", "/bin/true", "true"}},
+      {"unknown attach flag", {"shim", "3", "4", "-1", "-1", "/e", "", "", "ix:/a", "/bin/true", "true"}},
   };
   for (auto& b : bad) {
     std::vector<char*> v;
@@ -247,6 +274,143 @@ TEST_F(ContainerProcessTest, MissingShimAndUnexecutableProgramAreErrors) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, EACCES);
   EXPECT_NE(r.error().message().find("exec " + l.executable), std::string::npos) << r.error().message();
+}
+
+// An attach client of a shim, as the agent's attach session is one (shim.h's protocol).
+class AttachClient {
+ public:
+  explicit AttachClient(const std::string& path, bool writes_stdin) : fd_(connect_attach_socket(path)) {
+    if (fd_.valid()) send(kAttachHello, writes_stdin ? "i" : "");
+  }
+  bool connected() const { return fd_.valid(); }
+  void send(uint8_t channel, std::string_view payload) {
+    std::string f = streams::encode_frame(channel, payload);
+    ASSERT_EQ(::write(fd_.get(), f.data(), f.size()), static_cast<ssize_t>(f.size()));
+  }
+  void resize(unsigned w, unsigned h) {
+    send(streams::kResize, std::string{static_cast<char>(w >> 8), static_cast<char>(w & 0xff),
+                                       static_cast<char>(h >> 8), static_cast<char>(h & 0xff)});
+  }
+  // Reads until channel `ch` holds `want` (true), EOF or 10 s (false).
+  bool wait_for(uint8_t ch, const std::string& want) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (got_[ch].find(want) == std::string::npos) {
+      if (eof_ || std::chrono::steady_clock::now() > deadline) return false;
+      read_some();
+    }
+    return true;
+  }
+  // True once the shim closed the connection (within 10 s).
+  bool wait_eof() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!eof_ && std::chrono::steady_clock::now() < deadline) read_some();
+    return eof_;
+  }
+  const std::string& got(uint8_t ch) { return got_[ch]; }
+  void close() { fd_.reset(); }
+
+ private:
+  void read_some() {
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) return;
+    char buf[4096];
+    ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+    if (n <= 0) {
+      eof_ = true;
+      return;
+    }
+    decoder_.feed(std::string_view(buf, static_cast<size_t>(n)));
+    while (auto f = decoder_.next()) got_[f->channel] += f->payload;
+  }
+  UniqueFd fd_;
+  streams::FrameDecoder decoder_;
+  std::map<uint8_t, std::string> got_;
+  bool eof_ = false;
+};
+
+// stdin: true, stdinOnce: true, no terminal: what one client writes reaches the container's stdin,
+// its stdout and stderr come back on their channels (and into the log); the end of that client's
+// input closes the container's stdin, and the container's exit closes the client.
+TEST_F(ContainerProcessTest, AttachJoinsAPipeStdinAndStdinOnceClosesIt) {
+  auto l = launch({"sh", "-c", "while read l; do echo \"got:$l\"; echo \"err:$l\" >&2; done; echo bye"});
+  l.attach_path = dir_ + "/c.attach";
+  l.stdin = l.stdin_once = true;
+  auto c = launch_container(l);
+  ASSERT_TRUE(c) << c.error().message();
+  AttachClient a(l.attach_path, true);
+  ASSERT_TRUE(a.connected()) << std::strerror(errno);
+  // An observer without stdin sees the same output.
+  AttachClient watcher(l.attach_path, false);
+  ASSERT_TRUE(watcher.connected());
+  a.send(streams::kStdin, "one\n");
+  EXPECT_TRUE(a.wait_for(streams::kStdout, "got:one\n")) << a.got(streams::kStdout);
+  EXPECT_TRUE(a.wait_for(streams::kStderr, "err:one\n")) << a.got(streams::kStderr);
+  EXPECT_TRUE(watcher.wait_for(streams::kStdout, "got:one\n"));
+  watcher.send(streams::kStdin, "ignored\n");  // not a stdin writer: dropped
+  a.send(streams::kStdin, "two\n");
+  EXPECT_TRUE(a.wait_for(streams::kStdout, "got:two\n"));
+  EXPECT_TRUE(process_alive(c->container));
+  a.send(streams::kClose, std::string(1, '\0'));
+  EXPECT_TRUE(a.wait_for(streams::kStdout, "bye\n")) << a.got(streams::kStdout);
+  EXPECT_TRUE(a.wait_eof());
+  EXPECT_TRUE(watcher.wait_eof());
+  auto exit = wait_exit(*c);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 0);
+  EXPECT_EQ(a.got(streams::kStdout), "got:one\ngot:two\nbye\n");
+  auto log = read_file(dir_ + "/c.log");
+  ASSERT_TRUE(log);
+  EXPECT_NE(log->find(" stdout F got:two\n"), std::string::npos) << *log;
+  EXPECT_EQ(log->find("ignored"), std::string::npos) << *log;
+  EXPECT_FALSE(std::filesystem::exists(l.attach_path)) << "the shim removes its socket";
+}
+
+// stdin: true, tty: true: the container has a terminal (as stdin, stdout and stderr) the shim keeps;
+// a client's resize reaches it, and detaching leaves the container running for the next client.
+TEST_F(ContainerProcessTest, AttachToATerminalResizesAndDetachingKeepsTheContainer) {
+  auto l = launch({"sh", "-c", "read a; stty size; [ -t 0 ] && echo tty-in; read b; echo \"second:$b\" >&2"});
+  l.attach_path = dir_ + "/c.attach";
+  l.stdin = l.stdin_once = l.tty = true;
+  auto c = launch_container(l);
+  ASSERT_TRUE(c) << c.error().message();
+  {
+    AttachClient a(l.attach_path, true);
+    ASSERT_TRUE(a.connected());
+    a.resize(101, 33);
+    a.send(streams::kStdin, "first\n");
+    EXPECT_TRUE(a.wait_for(streams::kStdout, "33 101")) << a.got(streams::kStdout);
+    EXPECT_TRUE(a.wait_for(streams::kStdout, "tty-in")) << a.got(streams::kStdout);
+    EXPECT_TRUE(a.got(streams::kStderr).empty()) << "a terminal has one output stream";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(process_alive(c->container)) << "detaching (with stdinOnce and a terminal) keeps it running";
+  AttachClient b(l.attach_path, true);
+  ASSERT_TRUE(b.connected());
+  b.send(streams::kStdin, "again\n");
+  EXPECT_TRUE(b.wait_for(streams::kStdout, "second:again")) << b.got(streams::kStdout);
+  EXPECT_TRUE(b.wait_eof());
+  auto exit = wait_exit(*c);
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 0);
+}
+
+// No stdin: an attach streams the output from then on; nothing before it is replayed.
+TEST_F(ContainerProcessTest, AttachWithoutStdinStreamsTheOutputFromThenOn) {
+  auto l =
+      launch({"sh", "-c", "echo before; while [ ! -e go ]; do sleep 0.01; done; echo after; echo late >&2"});
+  l.attach_path = dir_ + "/c.attach";
+  auto c = launch_container(l);
+  ASSERT_TRUE(c) << c.error().message();
+  for (int i = 0; i < 200 && read_file(dir_ + "/c.log").value_or("").find("before") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  AttachClient a(l.attach_path, true);
+  ASSERT_TRUE(a.connected());
+  a.send(streams::kStdin, "nowhere\n");  // the container has no stdin
+  ASSERT_TRUE(write_file_atomic(dir_ + "/go", ""));
+  EXPECT_TRUE(a.wait_for(streams::kStderr, "late\n"));
+  EXPECT_TRUE(a.wait_eof());
+  EXPECT_EQ(a.got(streams::kStdout), "after\n");
+  ASSERT_TRUE(wait_exit(*c));
 }
 
 }  // namespace

@@ -40,6 +40,44 @@ TEST(NodeQueryTest, FlowsWindowIsWholeSecondsUpToADay) {
   EXPECT_TRUE(parse_node_query("/podnet/v1/flows?since=0"));
 }
 
+TEST(NodeQueryTest, ServiceFrontendNeedsAnAddressAndAPort) {
+  auto r = parse_node_query("/podnet/v1/service?dst=10.96.0.10&proto=udp&port=53");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->kind, NodeQueryKind::kService);
+  EXPECT_EQ(r->dst->to_string(), "10.96.0.10");
+  EXPECT_EQ(r->proto, "udp");
+  EXPECT_EQ(r->port, 53);
+  r = parse_node_query("/podnet/v1/service?dst=10.96.0.10&port=53&service=kube-system%2Fkube-dns");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->service, "kube-system/kube-dns");
+  r = parse_node_query("/podnet/v1/service?dst=fd00::a&port=80");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->proto, "tcp");
+  for (const char* bad : {"dst=10.96.0.10", "port=80", "dst=10.96.0.10&port=0", "dst=10.96.0.10&port=65536",
+                          "dst=10.96.0.10&port=80&proto=icmp", "dst=x&port=80", "dst=10.96.0.10&port=8%200",
+                          "dst=10.96.0.10&port=80&port=81", "dst=10.96.0.10&port=80&set=a",
+                          "dst=10.96.0.10&port=80&service=a", "dst=10.96.0.10&port=80&service=a/b/c",
+                          "dst=10.96.0.10&port=80&service=A/b", "dst=10.96.0.10&port=80&service=/b"}) {
+    auto b = parse_node_query(std::string("/podnet/v1/service?") + bad);
+    ASSERT_FALSE(b) << bad;
+    EXPECT_EQ(b.error().status, 400) << bad;
+  }
+}
+
+TEST(NodeQueryTest, PolicyCountersOfANamespaceOrOnePolicy) {
+  auto r = parse_node_query("/podnet/v1/policy?namespace=f&name=allow-web.v2");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->kind, NodeQueryKind::kPolicy);
+  EXPECT_EQ(r->namespace_, "f");
+  EXPECT_EQ(r->name, "allow-web.v2");
+  r = parse_node_query("/podnet/v1/policy");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->namespace_.empty());
+  for (const char* bad :
+       {"name=x", "namespace=a_b", "namespace=a%20b", "namespace=", "since=3", "namespace=a&namespace=b"})
+    EXPECT_FALSE(parse_node_query(std::string("/podnet/v1/policy?") + bad)) << bad;
+}
+
 TEST(NodeQueryTest, RefusesWhatItDoesNotKnowWithAStatusAndAReason) {
   struct Case {
     std::string target;

@@ -346,6 +346,43 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
   return upgrade_to_node(request, name, *node, target, kubelet, timeout, true);
 }
 
+Reply pod_attach(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
+                 const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
+                 std::chrono::milliseconds timeout) {
+  // The same options as exec's, without a command.
+  auto query = parse_exec_query(request.msg.target());
+  if (!query) return error_reply(query.error());
+  auto pod = objects.get(*registry.find("", "v1", "pods"), ns, name);
+  if (!pod) return error_reply(pod.error());
+  auto container = log_container(*pod, query->container);
+  if (!container) return error_reply(container.error());
+  if (!query->stdin && !query->stdout && !query->stderr)
+    return error_reply(bad_request("you must specify at least 1 of stdin, stdout, stderr"));
+  const json::value* phase = nullptr;
+  if (const json::object* o = pod->if_object())
+    if (const json::value* st = o->if_contains("status"); st && st->is_object())
+      phase = st->get_object().if_contains("phase");
+  if (phase && phase->is_string() && (phase->get_string() == "Succeeded" || phase->get_string() == "Failed"))
+    return error_reply(bad_request("cannot attach a container in a completed pod; current phase is " +
+                                   std::string(phase->get_string())));
+  auto node = pod_node_address(objects, registry, *pod);
+  if (!node) return error_reply(node.error());
+  std::string target = "/attach/" + percent_encode(ns) + "/" + percent_encode(name) + "/" +
+                       percent_encode(*container) + "?input=" + (query->stdin ? "1" : "0") +
+                       "&output=" + (query->stdout ? "1" : "0") + "&error=" + (query->stderr ? "1" : "0") +
+                       "&tty=" + (query->tty ? "1" : "0");
+  if (!beast::websocket::is_upgrade(request.msg) && !request.msg[http::field::upgrade].empty()) {
+    // kubectl falls back to SPDY/3.1 when its WebSocket upgrade was refused, and prints the second
+    // answer: the node's refusal (a container not running) must be that one too, as from kube. The
+    // node is asked without stdin, so a stdinOnce container keeps its input.
+    std::string probe = "/attach/" + percent_encode(ns) + "/" + percent_encode(name) + "/" +
+                        percent_encode(*container) + "?input=0&output=1&error=0&tty=0";
+    if (auto h = open_node_stream(name, *node, probe, kubelet, timeout, true); !h)
+      return error_reply(h.error());
+  }
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout, true);
+}
+
 Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
                       const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
                       std::chrono::milliseconds timeout) {

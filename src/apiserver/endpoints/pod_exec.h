@@ -1,4 +1,4 @@
-// pods/<name>/exec and portforward: the client's WebSocket (v5.channel.k8s.io
+// pods/<name>/exec, attach and portforward: the client's WebSocket (v5.channel.k8s.io
 // or v4.channel.k8s.io) is accepted here and relayed to the node agent that runs the pod over the
 // verified TLS channel of node_dial.h. The API server translates: it terminates the client's
 // WebSocket and speaks the agent's plain stream framing (common/stream_frames.h), one WebSocket
@@ -35,6 +35,12 @@ ApiResult<ExecOptionsQuery> parse_exec_query(std::string_view target);
 Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
                const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// pods/<name>/attach?container=&stdin=&stdout=&stderr=&tty=: joins the container's stdio on its
+// node (runtime/attach_session.h), over the same protocols and relay as exec.
+Reply pod_attach(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
+                 const std::string& ns, const std::string& name, const KubeletClientTls& kubelet,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // pods/<name>/portforward?ports=8080: the WebSocket port-forward of python3-kubernetes (v4:
 // channel 2i data and 2i+1 errors of port i, each opened with the port number), and kubectl

@@ -198,6 +198,13 @@ Reply FrontHandler::route(Request& request, const Target& target, const RequestA
     return pod_exec(objects_, registry_, request, a.ns, a.name, kubelet_);
   }
   if (a.resource_request && a.group.empty() && a.version == "v1" && a.resource == "pods" &&
+      a.subresource == "attach" && !a.name.empty()) {
+    if (a.verb != "get" && a.verb != "create")
+      return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+    if (a.ns.empty()) return error_reply(bad_request("a namespace is required for pods"));
+    return pod_attach(objects_, registry_, request, a.ns, a.name, kubelet_);
+  }
+  if (a.resource_request && a.group.empty() && a.version == "v1" && a.resource == "pods" &&
       a.subresource == "portforward" && !a.name.empty()) {
     if (a.verb != "get" && a.verb != "create")
       return error_reply(method_not_allowed(std::string(request.msg.method_string())));
