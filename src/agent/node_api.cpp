@@ -292,6 +292,8 @@ NodeApiReply service(const NodeQuery& q) {
       nft->query("get element " + family + " " + proxy_cfg.table + " no-endpoints { " + key + " }", false))
     out["no_endpoints"] = true;  // refused at once (no endpoints, or none local under Local)
   return ok(out);
+}
+
 NodeApiReply policy_counters(const NodeApiConfig& cfg, const NodeQuery& q) {
   if (!cfg.policy_counters) return error(404, "policy: this node's agent enforces no NetworkPolicy");
   auto body = cfg.policy_counters(q.namespace_, q.name);
