@@ -65,7 +65,8 @@ struct ports {
 };
 
 // 1: forward, 2: reply, 0: not the probe.
-static __always_inline int match(const struct pn_drop_filter* f, const struct iphdr* ip, const struct ports* p) {
+static __always_inline int match(const struct pn_drop_filter* f, const struct iphdr* ip,
+                                 const struct ports* p) {
   if (ip->protocol != f->proto) return 0;
   if (ip->saddr == f->saddr && p->src == f->sport) return 1;
   if (ip->daddr == f->saddr && p->dst == f->sport) return 2;

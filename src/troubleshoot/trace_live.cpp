@@ -284,6 +284,8 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
       if (!e.last_oif.empty()) ev.push_back("left " + node + " via " + e.last_oif);
       if (d.forward)
         ev.push_back("arrived on " + dst_node + (d.first_iif.empty() ? "" : " via " + d.first_iif));
+      else if (d.error.empty())
+        ev.push_back("no report of it on " + dst_node + " (nftables trace, fast path, kernel drops)");
     } else if (name == "masquerade") {
       seen = e.forward;
       ev.push_back(e.snat ? "conntrack: SNAT (masqueraded)"
@@ -296,6 +298,7 @@ Result<json::value> live_trace(const ApiGet& get, const TraceRequest& req, json:
       ev = e.policy_lines;
       if (!e.last_oif.empty() && e.drop_lines.empty()) ev.push_back("handed to " + e.last_oif);
       for (const auto& l : e.drop_lines) ev.push_back(l);
+      if (!e.forward && e.error.empty()) ev.push_back("no report of it on " + node);
       if (e.fastpath.size()) ev.push_back("carried by the fast path (path " + e.fastpath + ")");
     } else {
       seen = e.forward;
