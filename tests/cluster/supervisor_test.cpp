@@ -217,8 +217,11 @@ TEST_F(Supervise, TakesOverARunningDaemonAndRestartsItWhenItEnds) {
   EXPECT_EQ(probe(*adopted), ProcState::kRunning);
 
   ASSERT_EQ(::kill(*adopted, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return runs().size() == 1 && daemon_pid() != *adopted && daemon_pid() > 0; }))
-      << log();
+  // The supervisor writes the new daemon's pid file before its report: wait for both.
+  ASSERT_TRUE(eventually([&] {
+    auto rep = report();
+    return runs().size() == 1 && daemon_pid() != *adopted && daemon_pid() > 0 && rep && rep->restarts == 1;
+  })) << log();
   (void)probe(*adopted);  // reap: the test, not the supervisor, is its parent
   auto r = report();
   ASSERT_TRUE(r && r->last_exit);
