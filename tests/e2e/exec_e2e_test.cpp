@@ -934,10 +934,12 @@ TEST_F(Exec, KubectlAttachAndARefusedPortForward) {
   for (const char* p : {"term", "logger", "once", "py"}) ASSERT_NO_FATAL_FAILURE(wait_ready(p));
 
   // -it through a pty: what is typed runs in the container's shell, with the client's size. kubectl
-  // 1.32 has no detach keys: it leaves when `timeout` stops it, as a user's kill would.
+  // 1.32 has no detach keys: it leaves when `timeout` stops it, as a user's kill would. The terminal
+  // exists before kubectl joins, so its size arrives (on the resize channel) independently of what
+  // is typed, as with kubelet: `stty size` is asked after 2 s and again after 4 s.
   auto it = shell(
-      "(printf 'echo at-$((40+2))\\nstty size\\n'; sleep 8) | script -qec 'stty rows 33 cols 101; "
-      "timeout 5 " +
+      "(printf 'echo at-$((40+2))\\n'; sleep 2; printf 'stty size\\n'; sleep 2; printf 'stty size\\n';"
+      " sleep 4) | script -qec 'stty rows 33 cols 101; timeout 7 " +
       kubectl + " attach -it term -c c' /dev/null");
   EXPECT_NE(it.out.find("at-42"), std::string::npos) << it.out;
   EXPECT_NE(it.out.find("33 101"), std::string::npos) << it.out;
