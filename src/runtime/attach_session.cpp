@@ -42,21 +42,10 @@ bool write_all(int fd, std::string_view data) {
 
 std::expected<AttachRequest, ExecRequestError> parse_attach_request(std::string_view t) {
   if (t.size() > kMaxTarget) return bad("request target too long");
-  std::string_view path = t.substr(0, t.find('?'));
-  std::string_view query = path.size() < t.size() ? t.substr(path.size() + 1) : std::string_view();
-  constexpr std::string_view prefix = "/attach/";
-  constexpr const char* kShape = "expected /attach/<namespace>/<pod>/<container>";
-  if (!path.starts_with(prefix)) return std::unexpected(ExecRequestError{404, kShape});
-  auto parts = target::decode_segments(path.substr(prefix.size()), 3);
-  if (!parts) return bad(parts.error());
-  if (parts->size() != 3) return std::unexpected(ExecRequestError{404, kShape});
-  static constexpr const char* kWhat[] = {"namespace", "pod", "container"};
-  for (size_t i = 0; i < 3; ++i)
-    if (!target::valid_name((*parts)[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
-  AttachRequest r{(*parts)[0], (*parts)[1], (*parts)[2]};
-  auto params = target::parse_query(query, 16);
-  if (!params) return bad(params.error());
-  for (auto& [key, value] : *params) {
+  auto ct = parse_container_target(t, "attach", 16);
+  if (!ct) return std::unexpected(ct.error());
+  AttachRequest r{std::move(ct->ns), std::move(ct->pod), std::move(ct->container)};
+  for (auto& [key, value] : ct->params) {
     if (key == "input")
       r.stdin = target::kube_bool(value);
     else if (key == "output")

@@ -128,23 +128,34 @@ void kill_command(pid_t pid) {
 
 }  // namespace
 
-std::expected<ExecRequest, ExecRequestError> parse_exec_request(std::string_view t) {
-  if (t.size() > kMaxTarget) return bad("request target too long");
+std::expected<ContainerTarget, ExecRequestError> parse_container_target(std::string_view t,
+                                                                        std::string_view kind,
+                                                                        size_t max_params) {
   std::string_view path = t.substr(0, t.find('?'));
   std::string_view query = path.size() < t.size() ? t.substr(path.size() + 1) : std::string_view();
-  constexpr std::string_view prefix = "/exec/";
-  constexpr const char* kShape = "expected /exec/<namespace>/<pod>/<container>";
-  if (!path.starts_with(prefix)) return std::unexpected(ExecRequestError{404, kShape});
+  const std::string prefix = "/" + std::string(kind) + "/";
+  const std::string shape = "expected " + prefix + "<namespace>/<pod>/<container>";
+  if (!path.starts_with(prefix)) return std::unexpected(ExecRequestError{404, shape});
   auto parts = target::decode_segments(path.substr(prefix.size()), 3);
   if (!parts) return bad(parts.error());
-  if (parts->size() != 3) return std::unexpected(ExecRequestError{404, kShape});
+  if (parts->size() != 3) return std::unexpected(ExecRequestError{404, shape});
   static constexpr const char* kWhat[] = {"namespace", "pod", "container"};
   for (size_t i = 0; i < 3; ++i)
     if (!target::valid_name((*parts)[i])) return bad(std::string("invalid ") + kWhat[i] + " name");
-  ExecRequest r{(*parts)[0], (*parts)[1], (*parts)[2], {}};
-  auto params = target::parse_query(query, kMaxCommandArgs + 8);
+  ContainerTarget out{(*parts)[0], (*parts)[1], (*parts)[2], {}};
+  auto params = target::parse_query(query, max_params);
   if (!params) return bad(params.error());
-  for (auto& [key, value] : *params) {
+  out.params.reserve(params->size());
+  for (auto& p : *params) out.params.emplace_back(std::move(p.key), std::move(p.value));
+  return out;
+}
+
+std::expected<ExecRequest, ExecRequestError> parse_exec_request(std::string_view t) {
+  if (t.size() > kMaxTarget) return bad("request target too long");
+  auto ct = parse_container_target(t, "exec", kMaxCommandArgs + 8);
+  if (!ct) return std::unexpected(ct.error());
+  ExecRequest r{std::move(ct->ns), std::move(ct->pod), std::move(ct->container), {}};
+  for (auto& [key, value] : ct->params) {
     if (key == "command") {
       if (value.find('\0') != std::string::npos) return bad("command: NUL byte in an argument");
       if (r.command.size() >= kMaxCommandArgs) return bad("command: too many arguments");

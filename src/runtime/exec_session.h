@@ -39,6 +39,16 @@ struct ExecRequestError {
 // Pure and non-throwing (a fuzz target's entry point): the target of an exec request.
 std::expected<ExecRequest, ExecRequestError> parse_exec_request(std::string_view target);
 
+// What exec and attach targets share: `/<kind>/<namespace>/<pod>/<container>?query` with the three
+// names decoded and checked, and the query's pairs (at most `max_params`). Pure and non-throwing.
+struct ContainerTarget {
+  std::string ns, pod, container;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+std::expected<ContainerTarget, ExecRequestError> parse_container_target(std::string_view target,
+                                                                        std::string_view kind,
+                                                                        size_t max_params);
+
 // The running container process a request names; nullopt when it is not running on this node.
 using ExecResolver = std::function<std::optional<ProcessId>(const std::string& ns, const std::string& pod,
                                                             const std::string& container)>;

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "apiserver/endpoints/pod_logs.h"
@@ -309,6 +310,17 @@ Reply upgrade_to_node(const Request& request, const std::string& name, const Nod
   return r;
 }
 
+// "Succeeded" or "Failed": a pod whose containers will not run again (kube refuses exec and attach).
+std::optional<std::string> completed_phase(const json::value& pod) {
+  if (const json::object* o = pod.if_object())
+    if (const json::value* st = o->if_contains("status"); st && st->is_object())
+      if (const json::value* phase = st->get_object().if_contains("phase");
+          phase && phase->is_string() &&
+          (phase->get_string() == "Succeeded" || phase->get_string() == "Failed"))
+        return std::string(phase->get_string());
+  return std::nullopt;
+}
+
 }  // namespace
 
 Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
@@ -324,13 +336,9 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
     return error_reply(bad_request("you must specify at least 1 command"));
   if (!query->stdin && !query->stdout && !query->stderr)
     return error_reply(bad_request("you must specify at least 1 of stdin, stdout, stderr"));
-  const json::value* phase = nullptr;
-  if (const json::object* o = pod->if_object())
-    if (const json::value* st = o->if_contains("status"); st && st->is_object())
-      phase = st->get_object().if_contains("phase");
-  if (phase && phase->is_string() && (phase->get_string() == "Succeeded" || phase->get_string() == "Failed"))
-    return error_reply(bad_request("cannot exec into a container in a completed pod; current phase is " +
-                                   std::string(phase->get_string())));
+  if (auto done = completed_phase(*pod))
+    return error_reply(
+        bad_request("cannot exec into a container in a completed pod; current phase is " + *done));
   auto node = pod_node_address(objects, registry, *pod);
   if (!node) return error_reply(node.error());
 
@@ -358,13 +366,9 @@ Reply pod_attach(ObjectStore& objects, const ResourceRegistry& registry, const R
   if (!container) return error_reply(container.error());
   if (!query->stdin && !query->stdout && !query->stderr)
     return error_reply(bad_request("you must specify at least 1 of stdin, stdout, stderr"));
-  const json::value* phase = nullptr;
-  if (const json::object* o = pod->if_object())
-    if (const json::value* st = o->if_contains("status"); st && st->is_object())
-      phase = st->get_object().if_contains("phase");
-  if (phase && phase->is_string() && (phase->get_string() == "Succeeded" || phase->get_string() == "Failed"))
-    return error_reply(bad_request("cannot attach a container in a completed pod; current phase is " +
-                                   std::string(phase->get_string())));
+  if (auto done = completed_phase(*pod))
+    return error_reply(
+        bad_request("cannot attach a container in a completed pod; current phase is " + *done));
   auto node = pod_node_address(objects, registry, *pod);
   if (!node) return error_reply(node.error());
   std::string target = "/attach/" + percent_encode(ns) + "/" + percent_encode(name) + "/" +
