@@ -238,8 +238,8 @@ TEST_F(EndpointSliceTest, SlicesOfAServiceDeletedWhileStoppedGoOnStart) {
 }
 
 TEST_F(EndpointSliceTest, ConflictsAreRetriedWithoutDuplicateSlices) {
-  ConflictingClient flaky(*slices_);
-  slice_cache_ = std::make_unique<ObjectCache>(flaky);
+  ConflictingClient flaky(*api_);
+  slice_cache_ = std::make_unique<Cache>(flaky, kSlicesPath);
   start();
   must(services_->create("default", service("web")));
   ASSERT_TRUE(eventually([&] { return slices_of("web").size() == 1; }));
