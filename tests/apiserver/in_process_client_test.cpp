@@ -10,7 +10,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "api_fixture.h"
 #include "apiserver/auth/authorizer.h"

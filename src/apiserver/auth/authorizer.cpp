@@ -141,8 +141,10 @@ bool controller_allowed(const RequestAttributes& a) {
     if (a.verb == "delete" && plain) return true;             // pod GC
     return a.verb == "create" && a.subresource == "binding";  // scheduler
   }
+  // The `default/kubernetes` reconciler creates, repairs and, when a repair is refused, recreates
+  // the Service; the service controller writes status.
   if (core && a.resource == "services")
-    return (a.verb == "create" && plain) || (write_verb(a.verb) && (plain || status));
+    return (plain && (a.verb == "create" || a.verb == "delete")) || (write_verb(a.verb) && (plain || status));
   if (a.group == "discovery.k8s.io" && a.resource == "endpointslices") return plain;  // every verb
   if (core && a.resource == "events" && plain)
     return a.verb == "create" || a.verb == "update" || a.verb == "patch";
