@@ -187,9 +187,9 @@ TEST_F(InProcessClientTest, ControllerIdentityWritesWhatItsControllersOwn) {
       "/api/v1/namespaces/default/pods/p-a/binding",
       json::object{{"metadata", {{"name", "p-a"}}}, {"target", {{"kind", "Node"}, {"name", "n1"}}}});
   ASSERT_TRUE(bound) << bound.error().message();
-  auto pod = api.get("/api/v1/namespaces/default/pods/p-a");
-  ASSERT_TRUE(pod);
-  EXPECT_EQ(str(*pod, {"spec", "nodeName"}), "n1");
+  auto bound_pod = api.get("/api/v1/namespaces/default/pods/p-a");
+  ASSERT_TRUE(bound_pod);
+  EXPECT_EQ(str(*bound_pod, {"spec", "nodeName"}), "n1");
   auto again = api.create(
       "/api/v1/namespaces/default/pods/p-a/binding",
       json::object{{"metadata", {{"name", "p-a"}}}, {"target", {{"kind", "Node"}, {"name", "n2"}}}});
