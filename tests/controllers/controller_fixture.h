@@ -178,7 +178,10 @@ class ControllerTest : public ::testing::Test {
     store_ = std::move(*store);
     objects_ = std::make_unique<apiserver::ObjectStore>(
         *store_, [this] { return now(); }, 7);
-    auto chain = apiserver::RequestChain::make(*objects_, registry_, metrics_, {});
+    // Dual-stack Service ranges, as a dual-stack cluster has (a Service is single-stack unless it asks).
+    apiserver::ChainOptions chain_options;
+    chain_options.service_cidr = "10.96.0.0/12,fd00:10:96::/112";
+    auto chain = apiserver::RequestChain::make(*objects_, registry_, metrics_, chain_options);
     ASSERT_TRUE(chain) << chain.error().message();
     chain_ = std::move(*chain);
     // The controllers' client, as `podnet server` gives it to them; the tests act as the admin.
