@@ -10,25 +10,18 @@
 #include <cstring>
 #include <random>
 
-#include "apiserver/auth/access_review.h"
 #include "apiserver/auth/kubeconfig.h"
-#include "apiserver/auth/node_restriction.h"
 #include "apiserver/auth/tls_bootstrap.h"
-#include "apiserver/endpoints/api_handler.h"
 #include "apiserver/endpoints/readiness.h"
-#include "apiserver/http/front_handler.h"
 #include "apiserver/http/https_server.h"
 #include "apiserver/http/metrics.h"
+#include "apiserver/in_process_client.h"
 #include "apiserver/registry/compactor.h"
 #include "apiserver/registry/event_ttl.h"
 #include "apiserver/registry/metered_store.h"
 #include "apiserver/registry/object_store.h"
 #include "apiserver/registry/resources.h"
-#include "apiserver/registry/service_rest.h"
-#include "apiserver/validation/network_policy_validation.h"
-#include "apiserver/validation/node_validation.h"
-#include "apiserver/validation/pod_validation.h"
-#include "apiserver/validation/service_spec.h"
+#include "apiserver/request_chain.h"
 #include "common/files.h"
 #include "storage/sqlite_store.h"
 
@@ -41,20 +34,9 @@ struct ApiServer::Parts {
   std::unique_ptr<storage::SqliteStore> store;
   std::unique_ptr<MeteredStore> metered;  // what the API layer uses: every call timed
   std::unique_ptr<Compactor> compactor;
-  // Write hooks: declared before `objects`, which points at them, so they outlive it.
-  std::unique_ptr<ServiceRest> services;
-  PodValidation pods;
-  NodeValidation nodes;
-  NetworkPolicyValidation network_policies;
-  std::unique_ptr<NodeRestriction> node_restriction;
-  std::unique_ptr<EventRateLimitAdmission> event_rate_limit;
-  AdmissionChain admission;
   std::unique_ptr<ObjectStore> objects;
   std::unique_ptr<EventTtl> event_ttl;
-  std::unique_ptr<Authorizer> authorizer;
-  std::unique_ptr<AccessReviews> reviews;
-  std::unique_ptr<ApiHandler> handler;
-  std::unique_ptr<FrontHandler> front;
+  std::unique_ptr<RequestChain> chain;  // authorization, admission, strategies, write hooks
   std::unique_ptr<HttpsServer> https;
   Readiness readiness;
   AuditReport audit;
@@ -103,10 +85,7 @@ Result<std::vector<IpAddress>> own_addresses(const std::string& bind_address) {
 ApiServer::ApiServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ApiServer::~ApiServer() {
   parts_->https.reset();
-  parts_->front.reset();
-  parts_->handler.reset();
-  parts_->reviews.reset();
-  parts_->authorizer.reset();
+  parts_->chain.reset();
   parts_->event_ttl.reset();
   parts_->objects.reset();
   parts_->compactor.reset();
@@ -131,6 +110,12 @@ const ResourceRegistry& ApiServer::registry() const {
 }
 Readiness& ApiServer::readiness() {
   return parts_->readiness;
+}
+std::unique_ptr<k8s::ApiClient> ApiServer::client(const Identity& who) {
+  return std::make_unique<InProcessClient>(parts_->chain->handler(), who);
+}
+HttpHandler& ApiServer::handler() {
+  return parts_->chain->handler();
 }
 const AuditReport& ApiServer::audit() const {
   return parts_->audit;
@@ -162,45 +147,6 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   if (seed == 0) seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
   parts->metered = std::make_unique<MeteredStore>(*parts->store, parts->metrics);
   parts->objects = std::make_unique<ObjectStore>(*parts->metered, opts.clock, seed);
-  auto services = ServiceRest::create(opts.service_cidr, opts.node_port_range, seed);
-  if (!services) return std::unexpected(wrap(services.error(), "service allocators"));
-  parts->services = std::move(*services);
-  // Allocation state is whatever the stored Services hold: rebuilt here, before any request.
-  if (auto rebuilt = parts->services->rebuild(*parts->objects, *parts->registry.find("", "v1", "services"));
-      !rebuilt)
-    return std::unexpected(wrap(rebuilt.error(), "service allocators"));
-  parts->objects->set_write_hook("Service", parts->services.get());
-  parts->objects->set_write_hook("Pod", &parts->pods);
-  parts->objects->set_write_hook("Node", &parts->nodes);
-  parts->objects->set_write_hook("NetworkPolicy", &parts->network_policies);
-  NodeRestrictionOptions restriction;
-  if (!opts.node_network.empty()) {
-    auto network = parse_prefix(opts.node_network);
-    if (!network) return std::unexpected(wrap(network.error(), "node network"));
-    restriction.node_network = network->network();
-  }
-  auto own = own_addresses(opts.bind_address);
-  if (!own) return std::unexpected(wrap(own.error(), "the server's own addresses"));
-  restriction.server_addresses = std::move(*own);
-  restriction.pod_binding = [objects = parts->objects.get(), pods = parts->registry.find("", "v1", "pods")](
-                                const std::string& ns, const std::string& name) -> std::optional<PodBinding> {
-    auto pod = objects->get(*pods, ns, name);
-    if (!pod) return std::nullopt;
-    const boost::json::object& o = pod->as_object();
-    const boost::json::object* spec = svc::object(o, "spec");
-    const boost::json::object* meta = svc::object(o, "metadata");
-    return PodBinding{spec ? svc::str(*spec, "nodeName") : "", meta ? svc::str(*meta, "uid") : ""};
-  };
-  parts->node_restriction = std::make_unique<NodeRestriction>(std::move(restriction));
-  parts->admission.add(*parts->node_restriction);
-  // After NodeRestriction, as kube orders them: a refused event takes no token.
-  parts->event_rate_limit = std::make_unique<EventRateLimitAdmission>(opts.event_rate_limits);
-  parts->admission.add(*parts->event_rate_limit);
-  if (opts.event_ttl.count() > 0)
-    parts->event_ttl = std::make_unique<EventTtl>(*parts->objects, *parts->registry.find("", "v1", "events"),
-                                                  opts.event_ttl);
-  if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
-
   BootstrapOptions boot;
   boot.pki_dir = opts.data_dir + "/pki";
   if (opts.bind_address != "0.0.0.0" && opts.bind_address != "::" && opts.bind_address != "127.0.0.1")
@@ -208,11 +154,26 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   auto creds = ensure_credentials(boot);
   if (!creds) return std::unexpected(wrap(creds.error(), "credentials"));
 
-  parts->authorizer = std::make_unique<Authorizer>(pod_node_lookup(*parts->objects, parts->registry));
-  parts->reviews = std::make_unique<AccessReviews>(*parts->authorizer, parts->registry);
-  parts->handler = std::make_unique<ApiHandler>(
-      parts->registry, *parts->objects,
-      ApiHandlerOptions{opts.bookmark_interval, &parts->admission, parts->reviews.get(), &parts->readiness});
+  ChainOptions chain;
+  chain.service_cidr = opts.service_cidr;
+  chain.node_port_range = opts.node_port_range;
+  chain.node_network = opts.node_network;
+  auto own = own_addresses(opts.bind_address);
+  if (!own) return std::unexpected(wrap(own.error(), "the server's own addresses"));
+  chain.server_addresses = std::move(*own);
+  chain.event_rate_limits = opts.event_rate_limits;
+  chain.bookmark_interval = opts.bookmark_interval;
+  chain.random_seed = seed;
+  chain.readiness = &parts->readiness;
+  chain.kubelet = KubeletClientTls{creds->ca.cert_pem, creds->kubelet_client};
+  auto made = RequestChain::make(*parts->objects, parts->registry, parts->metrics, std::move(chain));
+  if (!made) return std::unexpected(made.error());
+  parts->chain = std::move(*made);
+  if (opts.event_ttl.count() > 0)
+    parts->event_ttl = std::make_unique<EventTtl>(*parts->objects, *parts->registry.find("", "v1", "events"),
+                                                  opts.event_ttl);
+  if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
+
   HttpsServerOptions https;
   https.bind_address = opts.bind_address;
   https.port = opts.port;
@@ -221,10 +182,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
   https.body_limit = opts.body_limit;
   https.max_connections = opts.max_connections;
   https.threads = opts.threads;
-  parts->front = std::make_unique<FrontHandler>(parts->registry, *parts->objects, parts->metrics,
-                                                *parts->handler, *parts->authorizer,
-                                                KubeletClientTls{creds->ca.cert_pem, creds->kubelet_client});
-  auto server = HttpsServer::start(std::move(https), *parts->front);
+  auto server = HttpsServer::start(std::move(https), parts->chain->handler());
   if (!server) return std::unexpected(wrap(server.error(), "listen"));
   parts->https = std::move(*server);
 

@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "apiserver/auth/event_rate_limit.h"
+#include "apiserver/http/http_types.h"
 #include "apiserver/http/limits.h"
 #include "apiserver/registry/stored_audit.h"
 #include "common/error.h"
+#include "k8s/api_client.h"
 #include "storage/store.h"
 
 namespace podnet::apiserver {
@@ -58,11 +60,17 @@ class ApiServer {
   std::string pki_dir() const;
   // The backing store, for tests (compaction).
   storage::Store& store();
-  // The object layer and the kinds it serves, for the in-process controllers.
+  // The object layer and the kinds it serves (tests, the start-up audit).
   ObjectStore& objects();
   const ResourceRegistry& registry() const;
   // /readyz's checks; the composition root adds the controllers'.
   Readiness& readiness();
+  // A client acting as `who` through the same chain as an HTTPS request of `who` (authorization,
+  // admission, strategies; in_process_client.h), for the controllers in the server's process
+  // (controller_identity()). It must not outlive the server.
+  std::unique_ptr<k8s::ApiClient> client(const Identity& who);
+  // The request chain the HTTPS server hands requests to (authentication's result in, a Reply out).
+  HttpHandler& handler();
   // What the start-up audit of stored objects found (repairs, quarantines), for the caller to log.
   const AuditReport& audit() const;
 

@@ -1,5 +1,5 @@
 // The composition root of `podnet server`: the API server first, serving as soon as it can, then
-// the controllers over its object layer (they report not ready on /readyz until their caches have
+// the controllers over its in-process client (they report not ready on /readyz until their caches have
 // synced, and keep retrying). Signals are blocked before any thread starts so that only sigwait()
 // here sees them; shutdown stops the controllers, then the API server (connections, then store).
 #include "cli/server.h"
@@ -21,13 +21,13 @@
 #include <sstream>
 
 #include "apiserver/api_server.h"
+#include "apiserver/auth/authorizer.h"
 #include "apiserver/auth/node_credential.h"
 #include "apiserver/endpoints/readiness.h"
 #include "client/kubeconfig.h"
 #include "common/ip.h"
 #include "common/time.h"
 #include "controllers/manager.h"
-#include "controlplane/store_object_client.h"
 
 namespace podnet::cli {
 namespace {
@@ -230,8 +230,10 @@ int run_server(const ServerFlags& flags) {
         "no address to advertise (no --advertise-address, no default route): the default/kubernetes "
         "EndpointSlice has no endpoints");
   copts.kubernetes_service = kubernetes;
-  auto manager = controllers::ControllerManager::start(
-      controlplane::object_clients((*server)->objects(), (*server)->registry()), copts);
+  // The controllers act as system:kube-controller-manager through the API server's request chain
+  // (authorization, admission, strategies), in-process: never straight to the store.
+  std::unique_ptr<k8s::ApiClient> controller_api = (*server)->client(apiserver::controller_identity());
+  auto manager = controllers::ControllerManager::start(*controller_api, copts);
   if (!manager) {
     log->error("controllers: {}", manager.error().message());
     return 1;
@@ -243,6 +245,7 @@ int run_server(const ServerFlags& flags) {
   log->info("signal {}: shutting down", sig);
   (*server)->readiness().add("shutdown", [] { return false; });
   manager->reset();
+  controller_api.reset();
   server->reset();
   log->info("stopped");
   return 0;

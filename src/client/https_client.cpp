@@ -29,10 +29,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 namespace ssl = asio::ssl;
-using k8s::kAlreadyExists;
-using k8s::kConflict;
-using k8s::kExpired;
-using k8s::kNotFound;
 using k8s::ListPage;
 using k8s::PatchType;
 using k8s::WatchEvent;
@@ -76,64 +72,8 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-std::string percent_encode(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-// An API error body is a metav1.Status; its message says more than the status line.
-std::string describe_failure(unsigned status, std::string_view body) {
-  std::string text = "HTTP " + std::to_string(status);
-  json::error_code ec;
-  json::value v = json::parse(body, ec);
-  const json::object* o = ec ? nullptr : v.if_object();
-  const json::value* msg = o ? o->if_contains("message") : nullptr;
-  if (msg && msg->is_string())
-    text += ": " + std::string(msg->get_string());
-  else if (!body.empty())
-    text += ": " + std::string(body.substr(0, 200));
-  return text;
-}
-
-std::string status_reason(std::string_view body) {
-  json::error_code ec;
-  json::value v = json::parse(body, ec);
-  const json::object* o = ec ? nullptr : v.if_object();
-  const json::value* reason = o ? o->if_contains("reason") : nullptr;
-  return reason && reason->is_string() ? std::string(reason->get_string()) : std::string();
-}
-
-int status_errno(unsigned status, std::string_view body) {
-  switch (status) {
-    case 404:
-      return kNotFound;
-    case 409:
-      return status_reason(body) == "AlreadyExists" ? kAlreadyExists : kConflict;
-    case 410:
-      return kExpired;
-    case 401:
-    case 403:
-      return EACCES;
-    case 400:
-    case 422:
-      return EINVAL;
-    default:
-      return 0;
-  }
-}
-
 std::unexpected<Error> http_failure(unsigned status, std::string_view body) {
-  return std::unexpected(Error{status_errno(status, body), describe_failure(status, body)});
+  return std::unexpected(k8s::status_error(status, body));
 }
 
 std::unexpected<Error> net_failure(const std::string& what, const beast::error_code& ec) {
@@ -436,30 +376,13 @@ uint64_t HttpsApiClient::connections_opened() const {
 
 Result<ListPage> HttpsApiClient::list(const std::string& path, size_t limit,
                                       const std::string& continue_token) {
-  std::string target =
-      path + (path.find('?') == std::string::npos ? "?" : "&") + "limit=" + std::to_string(limit);
-  if (!continue_token.empty()) target += "&continue=" + percent_encode(continue_token);
-  PODNET_TRY(v, get(target));
-  const json::object* o = v.if_object();
-  const json::value* items = o ? o->if_contains("items") : nullptr;
-  const json::value* meta = o ? o->if_contains("metadata") : nullptr;
-  if (!items || !(items->is_array() || items->is_null()) || !meta || !meta->is_object())
-    return fail_msg("list " + path + ": not a list (want items and metadata)");
-  ListPage page;
-  if (items->is_array()) page.items.assign(items->get_array().begin(), items->get_array().end());
-  const json::object& m = meta->get_object();
-  if (auto* rv = m.if_contains("resourceVersion"); rv && rv->is_string())
-    page.resource_version = rv->get_string();
-  if (auto* c = m.if_contains("continue"); c && c->is_string()) page.continue_token = c->get_string();
-  return page;
+  PODNET_TRY(v, get(k8s::list_target(path, limit, continue_token)));
+  return k8s::parse_list_page(v, path);
 }
 
 Result<std::unique_ptr<WatchStream>> HttpsApiClient::watch(const std::string& path,
                                                            const std::string& resource_version) {
-  std::string target =
-      path + (path.find('?') == std::string::npos ? "?" : "&") +
-      "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(impl_->opts.watch_timeout_seconds);
-  if (!resource_version.empty()) target += "&resourceVersion=" + percent_encode(resource_version);
+  std::string target = k8s::watch_target(path, resource_version, impl_->opts.watch_timeout_seconds);
   PODNET_TRY(conn, impl_->connect());
   auto req = impl_->request(target);
   if (auto st = conn->write(req, impl_->opts.request_timeout); !st) return std::unexpected(st.error());

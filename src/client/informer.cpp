@@ -44,9 +44,20 @@ bool Informer::stopped() {
   return stop_;
 }
 
-Informer::Known Informer::remember(const json::value& object) {
-  return Known{resource_version_of(object), json::serialize(object)};
+Informer::Known Informer::remember(const json::value& object) const {
+  return Known{resource_version_of(object), opts_.remember_objects ? json::serialize(object) : std::string()};
 }
+
+namespace {
+// What a relist delivers for an object it no longer finds when the object was not kept.
+json::value tombstone(const std::string& key, const std::string& resource_version) {
+  size_t slash = key.find('/');
+  json::object meta{{"name", slash == std::string::npos ? key : key.substr(slash + 1)},
+                    {"resourceVersion", resource_version}};
+  if (slash != std::string::npos) meta["namespace"] = key.substr(0, slash);
+  return json::object{{"metadata", std::move(meta)}};
+}
+}  // namespace
 
 Status Informer::step() {
   return needs_list_ ? list() : watch();
@@ -69,6 +80,10 @@ Status Informer::list() {
 
   for (const auto& [key, old] : store_) {
     if (fresh.contains(key)) continue;
+    if (old.json.empty()) {
+      handler_.on_delete(tombstone(key, old.resource_version));
+      continue;
+    }
     boost::system::error_code ec;
     json::value last = json::parse(old.json, ec);  // our own serialization: cannot fail
     if (!ec) handler_.on_delete(last);

@@ -25,6 +25,10 @@ class InformerHandler {
 struct InformerOptions {
   std::string path;  // "/api/v1/services"
   size_t page_size = 500;
+  // Keep each object's JSON so that a relist can deliver what vanished as the object last seen.
+  // A handler that keeps the objects itself (Cache) turns this off: such deletes then carry only
+  // metadata.name, namespace and resourceVersion, and the informer keeps only the versions.
+  bool remember_objects = true;
   std::chrono::milliseconds initial_backoff{200}, max_backoff{30000};
 };
 
@@ -64,7 +68,7 @@ class Informer {
     std::string resource_version;
     std::string json;
   };
-  static Known remember(const boost::json::value& object);
+  Known remember(const boost::json::value& object) const;
   std::map<std::string, Known> store_;
   std::string rv_;
   bool needs_list_ = true;

@@ -45,33 +45,6 @@ WatchEvent WatchDecoder::pop() {
   return e;
 }
 
-Result<WatchEvent> parse_watch_event(std::string_view json_text) {
-  json::error_code ec;
-  json::value v = json::parse(json_text, ec);
-  if (ec) return fail_msg("watch event: " + ec.message());
-  const json::object* o = v.if_object();
-  const json::value* type = o ? o->if_contains("type") : nullptr;
-  const json::value* object = o ? o->if_contains("object") : nullptr;
-  if (!type || !type->is_string() || !object || !object->is_object())
-    return fail_msg("watch event: want {\"type\": string, \"object\": object}");
-  WatchEvent e;
-  std::string_view t = type->get_string();
-  if (t == "ADDED")
-    e.type = WatchEvent::Type::kAdded;
-  else if (t == "MODIFIED")
-    e.type = WatchEvent::Type::kModified;
-  else if (t == "DELETED")
-    e.type = WatchEvent::Type::kDeleted;
-  else if (t == "BOOKMARK")
-    e.type = WatchEvent::Type::kBookmark;
-  else if (t == "ERROR")
-    e.type = WatchEvent::Type::kError;
-  else
-    return fail_msg("watch event: unknown type " + std::string(t));
-  e.object = std::move(*object);
-  return e;
-}
-
 int status_code(const json::value& status) {
   const json::object* o = status.if_object();
   const json::value* c = o ? o->if_contains("code") : nullptr;

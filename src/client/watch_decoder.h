@@ -26,8 +26,8 @@ class WatchDecoder {
   std::deque<k8s::WatchEvent> events_;
 };
 
-// Parses one watch event object {"type": ..., "object": {...}}.
-Result<k8s::WatchEvent> parse_watch_event(std::string_view json_text);
+// Parses one watch event object {"type": ..., "object": {...}} (k8s/api_client.h).
+using k8s::parse_watch_event;
 // The HTTP-style code of an ERROR event's Status object (410 for Expired), 0 when absent.
 int status_code(const boost::json::value& status);
 // metadata.resourceVersion of an object, empty when absent.

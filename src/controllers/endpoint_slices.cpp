@@ -205,20 +205,17 @@ struct SlicePlan {
 
 }  // namespace
 
-EndpointSliceController::EndpointSliceController(ObjectCache& services, ObjectCache& pods,
-                                                 ObjectCache& slices, Clock clock,
+EndpointSliceController::EndpointSliceController(Cache& services, Cache& pods, Cache& slices, Clock clock,
                                                  size_t max_endpoints_per_slice)
     : Controller("endpointslice", std::move(clock)),
       services_(services),
       pods_(pods),
       slices_(slices),
       max_endpoints_(max_endpoints_per_slice) {
-  services_.add_handler(
-      [this](ObjectEvent::Type, const ObjectPtr& svc, const ObjectPtr&) { enqueue(key_of(*svc)); });
-  pods_.add_handler(
-      [this](ObjectEvent::Type, const ObjectPtr& pod, const ObjectPtr& old) { on_pod(pod, old); });
+  services_.add_handler([this](Change, const ObjectPtr& svc, const ObjectPtr&) { enqueue(key_of(*svc)); });
+  pods_.add_handler([this](Change, const ObjectPtr& pod, const ObjectPtr& old) { on_pod(pod, old); });
   // Slices changed or deleted by someone else are put back.
-  slices_.add_handler([this](ObjectEvent::Type, const ObjectPtr& slice, const ObjectPtr&) {
+  slices_.add_handler([this](Change, const ObjectPtr& slice, const ObjectPtr&) {
     if (managed(*slice))
       enqueue(namespace_of(*slice) + "/" + string_at(*slice, {"metadata", "labels", kServiceNameLabel}));
   });
@@ -240,19 +237,30 @@ void EndpointSliceController::resync() {
 }
 
 void EndpointSliceController::wrote(const std::string& service_key, const json::value& result) {
-  int64_t rv = std::stoll(string_at(result, {"metadata", "resourceVersion"}));
   std::lock_guard lock(mu_);
-  int64_t& last = last_write_[service_key];
-  last = std::max(last, rv);
+  // Writes of one service are made one after the other by the one worker: the last is the newest.
+  last_write_[service_key].resource_version = string_at(result, {"metadata", "resourceVersion"});
+}
+
+void EndpointSliceController::deleted(const std::string& service_key, const std::string& slice_key) {
+  std::lock_guard lock(mu_);
+  last_write_[service_key].deleted.push_back(slice_key);
 }
 
 Outcome EndpointSliceController::reconcile(const std::string& key) {
-  int64_t last = 0;
+  Written last;
   {
     std::lock_guard lock(mu_);
     if (auto it = last_write_.find(key); it != last_write_.end()) last = it->second;
   }
-  if (last > 0 && !slices_.wait_for_revision(last, std::chrono::seconds(1))) return Outcome::kRetry;
+  if (!last.resource_version.empty() &&
+      !slices_.wait_for_revision(last.resource_version, std::chrono::seconds(1)))
+    return Outcome::kRetry;
+  if (!last.deleted.empty()) {
+    if (!slices_.wait_gone(last.deleted, std::chrono::seconds(1))) return Outcome::kRetry;
+    std::lock_guard lock(mu_);
+    if (auto it = last_write_.find(key); it != last_write_.end()) it->second.deleted.clear();
+  }
 
   auto [ns, name] = split_key(key);
   ObjectPtr svc = services_.get(key);
@@ -261,15 +269,16 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
     if (managed(*slice) && string_at(*slice, {"metadata", "labels", kServiceNameLabel}) == name)
       existing.push_back(slice);
 
-  ObjectClient& client = slices_.client();
+  k8s::ApiClient& client = slices_.client();
   bool failed = false;
   std::vector<ObjectPtr> stale;
   auto remove = [&](const ObjectPtr& slice) {
-    auto r = client.remove(ns, name_of(*slice));
+    auto r = client.remove(slices_.object_path(ns, name_of(*slice)));
     if (r)
-      wrote(key, *r);
-    else if (r.error().code != 404)
-      failed = true, spdlog::warn("endpointslice: delete {}/{}: {}", ns, name_of(*slice), r.error().message);
+      deleted(key, ns + "/" + name_of(*slice));
+    else if (!k8s::is_not_found(r.error()))
+      failed = true,
+      spdlog::warn("endpointslice: delete {}/{}: {}", ns, name_of(*slice), r.error().message());
   };
 
   if (!svc) {
@@ -360,13 +369,13 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
         std::string slice_name = name_of(*plan.existing);
         json::value slice = *plan.existing;
         slice.as_object()["endpoints"] = std::move(plan.endpoints);
-        auto r = client.update(ns, slice_name, std::move(slice));
+        auto r = client.update(slices_.object_path(ns, slice_name), std::move(slice));
         if (r) {
           wrote(key, *r);
         } else {
           failed = true;  // a 409 means the cache is behind: the retry sees the newer slice
-          if (r.error().code != 409)
-            spdlog::warn("endpointslice: update {}/{}: {}", ns, slice_name, r.error().message);
+          if (!k8s::is_conflict(r.error()))
+            spdlog::warn("endpointslice: update {}/{}: {}", ns, slice_name, r.error().message());
         }
         continue;
       }
@@ -385,11 +394,11 @@ Outcome EndpointSliceController::reconcile(const std::string& key) {
                          {"addressType", group.address_type},
                          {"endpoints", std::move(plan.endpoints)},
                          {"ports", group.ports}};
-      auto r = client.create(ns, std::move(slice));
+      auto r = client.create(slices_.collection_path(ns), std::move(slice));
       if (r)
         wrote(key, *r);
       else
-        failed = true, spdlog::warn("endpointslice: create for {}: {}", key, r.error().message);
+        failed = true, spdlog::warn("endpointslice: create for {}: {}", key, r.error().message());
     }
   }
   // Deleted last and only when the rest went through, so a consumer never sees the service without

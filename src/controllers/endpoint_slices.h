@@ -9,9 +9,10 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "controllers/controller.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 
 namespace podnet::controllers {
 
@@ -21,7 +22,7 @@ inline constexpr const char* kManagedByValue = "endpointslice-controller.k8s.io"
 
 class EndpointSliceController final : public Controller {
  public:
-  EndpointSliceController(ObjectCache& services, ObjectCache& pods, ObjectCache& slices, Clock clock,
+  EndpointSliceController(Cache& services, Cache& pods, Cache& slices, Clock clock,
                           size_t max_endpoints_per_slice = 100);
   ~EndpointSliceController() override { stop(); }
 
@@ -32,15 +33,20 @@ class EndpointSliceController final : public Controller {
  private:
   void on_pod(const ObjectPtr& pod, const ObjectPtr& old);
   void wrote(const std::string& service_key, const boost::json::value& result);
+  void deleted(const std::string& service_key, const std::string& slice_key);
 
-  ObjectCache& services_;
-  ObjectCache& pods_;
-  ObjectCache& slices_;
+  Cache& services_;
+  Cache& pods_;
+  Cache& slices_;
   size_t max_endpoints_;
   std::mutex mu_;
-  // The revision of our last slice write per service: a reconcile waits until the slice cache has
-  // seen it, or it would not see the slices it just created and create them again.
-  std::map<std::string, int64_t> last_write_;
+  // Our last slice writes per service: a reconcile waits until the slice cache has seen them, or it
+  // would not see the slices it just created (and create them again) or deleted.
+  struct Written {
+    std::string resource_version;      // of the last create or update
+    std::vector<std::string> deleted;  // slice keys deleted since
+  };
+  std::map<std::string, Written> last_write_;
 };
 
 }  // namespace podnet::controllers

@@ -8,29 +8,29 @@ namespace podnet::controllers {
 namespace json = boost::json;
 namespace {
 
-k8s::SinkResult<json::value> to_sink(ApiResult<json::value> r) {
+k8s::SinkResult<json::value> to_sink(Result<json::value> r) {
   if (r) return std::move(*r);
-  auto kind = r.error().code == 404 ? k8s::SinkError::Kind::kNotFound
-              // The object layer in this process: a 500 is the store failing, which may pass.
-              : r.error().code >= 500 ? k8s::SinkError::Kind::kUnavailable
-                                      : k8s::SinkError::Kind::kRejected;
-  return std::unexpected(k8s::SinkError{kind, r.error().message});
+  return std::unexpected(k8s::sink_error(r.error()));
+}
+
+std::string events_path(const std::string& ns) {
+  return "/api/v1/namespaces/" + ns + "/events";
 }
 
 }  // namespace
 
-k8s::SinkResult<json::value> ObjectEventSink::create(const std::string& ns, const json::value& event) {
-  return to_sink(events_.create(ns, event));
+k8s::SinkResult<json::value> ApiEventSink::create(const std::string& ns, const json::value& event) {
+  return to_sink(api_.create(events_path(ns), event));
 }
 
-k8s::SinkResult<json::value> ObjectEventSink::patch(const std::string& ns, const std::string& name,
-                                                    const json::value& patch) {
-  return to_sink(events_.patch(ns, name, patch));
+k8s::SinkResult<json::value> ApiEventSink::patch(const std::string& ns, const std::string& name,
+                                                 const json::value& patch) {
+  return to_sink(api_.patch(events_path(ns) + "/" + name, k8s::PatchType::kMerge, patch));
 }
 
-ControllerEvents::ControllerEvents(ObjectClient* events, Clock clock) {
-  if (!events) return;
-  sink_ = std::make_unique<ObjectEventSink>(*events);
+ControllerEvents::ControllerEvents(k8s::ApiClient* api, Clock clock) {
+  if (!api) return;
+  sink_ = std::make_unique<ApiEventSink>(*api);
   k8s::BroadcasterOptions options;
   options.clock = std::move(clock);
   broadcaster_ = std::make_unique<k8s::EventBroadcaster>(*sink_, std::move(options));

@@ -120,16 +120,16 @@ json::value desired_kubernetes_slice(const KubernetesServiceConfig& config) {
       {"ports", json::array{json::object{{"name", "https"}, {"protocol", "TCP"}, {"port", config.port}}}}};
 }
 
-KubernetesServiceController::KubernetesServiceController(ObjectCache& services, ObjectCache& slices,
+KubernetesServiceController::KubernetesServiceController(Cache& services, Cache& slices,
                                                          KubernetesServiceConfig config, Clock clock)
     : Controller("kubernetes-service", std::move(clock)),
       services_(services),
       slices_(slices),
       config_(std::move(config)) {
-  services_.add_handler([this](ObjectEvent::Type, const ObjectPtr& svc, const ObjectPtr&) {
+  services_.add_handler([this](Change, const ObjectPtr& svc, const ObjectPtr&) {
     if (key_of(*svc) == kKey) enqueue(kKey);
   });
-  slices_.add_handler([this](ObjectEvent::Type, const ObjectPtr& slice, const ObjectPtr& old) {
+  slices_.add_handler([this](Change, const ObjectPtr& slice, const ObjectPtr& old) {
     for (const ObjectPtr& s : {slice, old})
       if (s && namespace_of(*s) == kNamespace &&
           (name_of(*s) == kName || string_at(*s, {"metadata", "labels", kServiceNameLabel}) == kName))
@@ -148,12 +148,13 @@ Outcome KubernetesServiceController::reconcile(const std::string&) {
 }
 
 Outcome KubernetesServiceController::reconcile_service() {
-  ObjectClient& client = services_.client();
+  k8s::ApiClient& client = services_.client();
+  const std::string path = services_.object_path(kNamespace, kName);
   json::value want = desired_kubernetes_service(config_);
-  auto current = client.get(kNamespace, kName);
+  auto current = client.get(path);
   if (!current) {
-    if (current.error().code != 404) return Outcome::kRetry;
-    auto created = client.create(kNamespace, want);
+    if (!k8s::is_not_found(current.error())) return Outcome::kRetry;
+    auto created = client.create(services_.collection_path(kNamespace), want);
     if (created) {
       spdlog::info("kubernetes-service: created service default/kubernetes ({}:443 -> port {})",
                    config_.cluster_ip, config_.port);
@@ -161,7 +162,7 @@ Outcome KubernetesServiceController::reconcile_service() {
     }
     // AlreadyExists: someone was faster, look again; an address taken by another Service is
     // logged and retried with backoff until it is free.
-    spdlog::warn("kubernetes-service: create service default/kubernetes: {}", created.error().message);
+    spdlog::warn("kubernetes-service: create service default/kubernetes: {}", created.error().message());
     return Outcome::kRetry;
   }
   if (service_as_desired(*current, want)) return Outcome::kDone;
@@ -171,31 +172,33 @@ Outcome KubernetesServiceController::reconcile_service() {
   spec["type"] = "ClusterIP";
   spec["ports"] = want.at("spec").at("ports");
   spec.erase("selector");
-  auto updated = client.update(kNamespace, kName, std::move(*current));
+  auto updated = client.update(path, std::move(*current));
   if (updated) {
     spdlog::info("kubernetes-service: repaired service default/kubernetes (ports, type, selector)");
     return Outcome::kDone;
   }
-  if (updated.error().code == 409) return Outcome::kRetry;
+  if (k8s::is_conflict(updated.error())) return Outcome::kRetry;
   spdlog::warn("kubernetes-service: update service default/kubernetes: {}; recreating it",
-               updated.error().message);
-  auto removed = client.remove(kNamespace, kName);
-  return removed || removed.error().code == 404 ? Outcome::kDone : Outcome::kRetry;
+               updated.error().message());
+  auto removed = client.remove(path);
+  return removed || k8s::is_not_found(removed.error()) ? Outcome::kDone : Outcome::kRetry;
 }
 
 Outcome KubernetesServiceController::reconcile_slice() {
-  ObjectClient& client = slices_.client();
+  k8s::ApiClient& client = slices_.client();
+  const std::string path = slices_.object_path(kNamespace, kName);
   json::value want = desired_kubernetes_slice(config_);
-  auto current = client.get(kNamespace, kName);
+  auto current = client.get(path);
   if (!current) {
-    if (current.error().code != 404) return Outcome::kRetry;
-    auto created = client.create(kNamespace, want);
+    if (!k8s::is_not_found(current.error())) return Outcome::kRetry;
+    auto created = client.create(slices_.collection_path(kNamespace), want);
     if (created) {
       spdlog::info("kubernetes-service: created endpointslice default/kubernetes ({} endpoint(s))",
                    config_.advertise_ips.size());
       return Outcome::kDone;
     }
-    spdlog::warn("kubernetes-service: create endpointslice default/kubernetes: {}", created.error().message);
+    spdlog::warn("kubernetes-service: create endpointslice default/kubernetes: {}",
+                 created.error().message());
     return Outcome::kRetry;
   }
   if (slice_meaning(*current) == slice_meaning(want)) return Outcome::kDone;
@@ -206,16 +209,16 @@ Outcome KubernetesServiceController::reconcile_slice() {
   json::value& labels = meta.get_object()["labels"];
   if (!labels.is_object()) labels = json::object{};
   labels.get_object()[kServiceNameLabel] = kName;
-  auto updated = client.update(kNamespace, kName, std::move(*current));
+  auto updated = client.update(path, std::move(*current));
   if (updated) {
     spdlog::info("kubernetes-service: repaired endpointslice default/kubernetes");
     return Outcome::kDone;
   }
-  if (updated.error().code == 409) return Outcome::kRetry;
+  if (k8s::is_conflict(updated.error())) return Outcome::kRetry;
   spdlog::warn("kubernetes-service: update endpointslice default/kubernetes: {}; recreating it",
-               updated.error().message);
-  auto removed = client.remove(kNamespace, kName);
-  return removed || removed.error().code == 404 ? Outcome::kDone : Outcome::kRetry;
+               updated.error().message());
+  auto removed = client.remove(path);
+  return removed || k8s::is_not_found(removed.error()) ? Outcome::kDone : Outcome::kRetry;
 }
 
 }  // namespace podnet::controllers

@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "controllers/controller.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 
 namespace podnet::controllers {
 
@@ -30,8 +30,7 @@ boost::json::value desired_kubernetes_slice(const KubernetesServiceConfig& confi
 
 class KubernetesServiceController final : public Controller {
  public:
-  KubernetesServiceController(ObjectCache& services, ObjectCache& slices, KubernetesServiceConfig config,
-                              Clock clock);
+  KubernetesServiceController(Cache& services, Cache& slices, KubernetesServiceConfig config, Clock clock);
   ~KubernetesServiceController() override { stop(); }
 
  protected:
@@ -42,8 +41,8 @@ class KubernetesServiceController final : public Controller {
   Outcome reconcile_service();
   Outcome reconcile_slice();
 
-  ObjectCache& services_;
-  ObjectCache& slices_;
+  Cache& services_;
+  Cache& slices_;
   KubernetesServiceConfig config_;
 };
 

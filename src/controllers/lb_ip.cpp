@@ -28,7 +28,7 @@ IpPrefix host(const IpAddress& ip) {
 
 }  // namespace
 
-Result<std::unique_ptr<LoadBalancerIpController>> LoadBalancerIpController::make(ObjectCache& services,
+Result<std::unique_ptr<LoadBalancerIpController>> LoadBalancerIpController::make(Cache& services,
                                                                                  k8s::EventRecorder events,
                                                                                  const std::string& pool,
                                                                                  Clock clock) {
@@ -39,11 +39,10 @@ Result<std::unique_ptr<LoadBalancerIpController>> LoadBalancerIpController::make
       new LoadBalancerIpController(services, events, std::move(*addrs), std::move(clock)));
 }
 
-LoadBalancerIpController::LoadBalancerIpController(ObjectCache& services, k8s::EventRecorder events,
+LoadBalancerIpController::LoadBalancerIpController(Cache& services, k8s::EventRecorder events,
                                                    PrefixAllocator pool, Clock clock)
     : Controller("lb-ip", std::move(clock)), services_(services), events_(events), pool_(std::move(pool)) {
-  services_.add_handler(
-      [this](ObjectEvent::Type, const ObjectPtr& svc, const ObjectPtr&) { enqueue(key_of(*svc)); });
+  services_.add_handler([this](Change, const ObjectPtr& svc, const ObjectPtr&) { enqueue(key_of(*svc)); });
 }
 
 void LoadBalancerIpController::resync() {
@@ -124,17 +123,17 @@ Outcome LoadBalancerIpController::reconcile(const std::string& key) {
 Outcome LoadBalancerIpController::write_status(const std::string& key, const std::string& ip) {
   auto [ns, name] = split_key(key);
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto svc = services_.client().get(ns, name);
-    if (!svc) return svc.error().code == 404 ? Outcome::kDone : Outcome::kRetry;
+    auto svc = services_.client().get(services_.object_path(ns, name));
+    if (!svc) return k8s::is_not_found(svc.error()) ? Outcome::kDone : Outcome::kRetry;
     json::value& status = svc->as_object()["status"];
     if (!status.is_object()) status = json::object{};
     json::object lb;
     if (!ip.empty()) lb["ingress"] = json::array{json::object{{"ip", ip}, {"ipMode", "VIP"}}};
     status.as_object()["loadBalancer"] = std::move(lb);
-    auto written = services_.client().update_status(ns, name, std::move(*svc));
+    auto written = services_.client().update_status(services_.object_path(ns, name), std::move(*svc));
     if (written) return Outcome::kDone;
-    if (written.error().code != 409) {
-      spdlog::warn("lb-ip: status of service {}: {}", key, written.error().message);
+    if (!k8s::is_conflict(written.error())) {
+      spdlog::warn("lb-ip: status of service {}: {}", key, written.error().message());
       return Outcome::kRetry;
     }
   }

@@ -9,7 +9,7 @@
 
 #include "controllers/controller.h"
 #include "controllers/events.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 #include "controllers/prefix_allocator.h"
 
 namespace podnet::controllers {
@@ -17,8 +17,7 @@ namespace podnet::controllers {
 class LoadBalancerIpController final : public Controller {
  public:
   // `pool` a CIDR ("192.168.213.240/28"); for IPv4 its network and broadcast addresses are not used.
-  static Result<std::unique_ptr<LoadBalancerIpController>> make(ObjectCache& services,
-                                                                k8s::EventRecorder events,
+  static Result<std::unique_ptr<LoadBalancerIpController>> make(Cache& services, k8s::EventRecorder events,
                                                                 const std::string& pool, Clock clock);
   ~LoadBalancerIpController() override { stop(); }
 
@@ -27,13 +26,12 @@ class LoadBalancerIpController final : public Controller {
   Outcome reconcile(const std::string& key) override;
 
  private:
-  LoadBalancerIpController(ObjectCache& services, k8s::EventRecorder events, PrefixAllocator pool,
-                           Clock clock);
+  LoadBalancerIpController(Cache& services, k8s::EventRecorder events, PrefixAllocator pool, Clock clock);
   void release(const std::string& key);
   // Makes the stored service's load balancer status say `ip` (none when empty).
   Outcome write_status(const std::string& key, const std::string& ip);
 
-  ObjectCache& services_;
+  Cache& services_;
   k8s::EventRecorder events_;
   PrefixAllocator pool_;
   std::map<std::string, IpAddress> owned_;  // service key -> address

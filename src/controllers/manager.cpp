@@ -1,5 +1,5 @@
 // Member order in Parts is the order of construction; the destructor stops in reverse (controllers
-// before the caches that call into them, caches before the clients they read).
+// before the caches that call into them).
 #include "controllers/manager.h"
 
 #include <spdlog/spdlog.h>
@@ -15,15 +15,14 @@
 #include "controllers/lb_ip.h"
 #include "controllers/node_ipam.h"
 #include "controllers/node_lifecycle.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 #include "controllers/pod_gc.h"
 #include "controllers/scheduler.h"
 
 namespace podnet::controllers {
 
 struct ControllerManager::Parts {
-  std::unique_ptr<ObjectClient> nodes, pods, services, slices, events;
-  std::unique_ptr<ObjectCache> node_cache, pod_cache, service_cache, slice_cache;
+  std::unique_ptr<Cache> node_cache, pod_cache, service_cache, slice_cache;
   std::unique_ptr<ControllerEvents> events_out;  // outlives the controllers, which record with it
   std::vector<std::unique_ptr<Controller>> controllers;
   // Waits for the caches' first lists (their own threads retry with backoff), then starts the
@@ -50,26 +49,15 @@ struct ControllerManager::Parts {
 ControllerManager::ControllerManager(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ControllerManager::~ControllerManager() = default;
 
-Result<std::unique_ptr<ControllerManager>> ControllerManager::start(const ObjectClientFactory& clients,
+Result<std::unique_ptr<ControllerManager>> ControllerManager::start(k8s::ApiClient& api,
                                                                     ControllerOptions options) {
   if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
   auto parts = std::make_unique<Parts>();
-  auto client = [&](const char* group, const char* plural) { return clients(group, plural); };
-  PODNET_TRY(nodes, client("", "nodes"));
-  PODNET_TRY(pods, client("", "pods"));
-  PODNET_TRY(services, client("", "services"));
-  PODNET_TRY(slices, client("discovery.k8s.io", "endpointslices"));
-  PODNET_TRY(events, client("", "events"));
-  parts->nodes = std::move(nodes);
-  parts->pods = std::move(pods);
-  parts->services = std::move(services);
-  parts->slices = std::move(slices);
-  parts->events = std::move(events);
-  parts->node_cache = std::make_unique<ObjectCache>(*parts->nodes);
-  parts->pod_cache = std::make_unique<ObjectCache>(*parts->pods);
-  parts->service_cache = std::make_unique<ObjectCache>(*parts->services);
-  parts->slice_cache = std::make_unique<ObjectCache>(*parts->slices);
-  parts->events_out = std::make_unique<ControllerEvents>(parts->events.get(), options.clock);
+  parts->node_cache = std::make_unique<Cache>(api, "/api/v1/nodes");
+  parts->pod_cache = std::make_unique<Cache>(api, "/api/v1/pods");
+  parts->service_cache = std::make_unique<Cache>(api, "/api/v1/services");
+  parts->slice_cache = std::make_unique<Cache>(api, "/apis/discovery.k8s.io/v1/endpointslices");
+  parts->events_out = std::make_unique<ControllerEvents>(&api, options.clock);
   auto& recorders = *parts->events_out;
 
   // Controllers register their cache handlers as they are made, before the caches start.
@@ -98,8 +86,8 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(const Object
     parts->controllers.push_back(std::make_unique<KubernetesServiceController>(
         *parts->service_cache, *parts->slice_cache, *options.kubernetes_service, options.clock));
 
-  std::vector<ObjectCache*> caches{parts->node_cache.get(), parts->pod_cache.get(),
-                                   parts->service_cache.get(), parts->slice_cache.get()};
+  std::vector<Cache*> caches{parts->node_cache.get(), parts->pod_cache.get(), parts->service_cache.get(),
+                             parts->slice_cache.get()};
   for (auto* cache : caches) cache->start();
   Parts* p = parts.get();
   p->starter = std::thread([p, caches] {
@@ -113,7 +101,7 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(const Object
         if (stopped(std::chrono::milliseconds(0))) return;
         if (std::chrono::steady_clock::now() - since > std::chrono::seconds(10)) {
           spdlog::error("controllers: waiting for the first list of {} (not ready until it succeeds)",
-                        cache->client().resource());
+                        cache->path());
           since = std::chrono::steady_clock::now();
         }
       }

@@ -1,7 +1,7 @@
 // The controllers `podnet server` runs in its own process: shared caches of nodes, pods, services
-// and endpointslices over ObjectClients, the node IPAM, EndpointSlice, LoadBalancer IP, scheduler,
-// node lifecycle, pod GC and `default/kubernetes` Service controllers on them, started after the caches have
-// their first list. The composition root (cli/server.cpp) starts it after the API server serves.
+// and endpointslices over one k8s::ApiClient (client/cache.h), the node IPAM, EndpointSlice, LoadBalancer IP,
+// scheduler, node lifecycle, pod GC and `default/kubernetes` Service controllers on them, started after the
+// caches have their first list. The composition root (cli/server.cpp) starts it after the API server serves.
 #pragma once
 
 #include <chrono>
@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "controllers/kubernetes_service.h"
-#include "controllers/object_client.h"
+#include "controllers/objects.h"
 #include "controllers/work_queue.h"
 
 namespace podnet::controllers {
@@ -33,10 +33,10 @@ struct ControllerOptions {
 
 class ControllerManager {
  public:
-  // `clients` makes the clients of the kinds the controllers read and write (nodes, pods, services,
-  // endpointslices, events); the composition root passes controlplane::object_clients.
-  static Result<std::unique_ptr<ControllerManager>> start(const ObjectClientFactory& clients,
-                                                          ControllerOptions options);
+  // `api` reads and writes every kind the controllers use (nodes, pods, services, endpointslices,
+  // events) and must outlive the manager; the composition root passes the API server's in-process
+  // client acting as the controller identity (ApiServer::client(controller_identity())).
+  static Result<std::unique_ptr<ControllerManager>> start(k8s::ApiClient& api, ControllerOptions options);
   // Returns at once: the caches list (retrying with backoff while that fails) and the controllers
   // start once every cache has its first list. Stops the controllers, then the caches; nothing
   // runs after the destructor returns.

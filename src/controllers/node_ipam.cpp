@@ -26,8 +26,7 @@ std::optional<IpPrefix> node_cidr(const json::value& node) {
 
 }  // namespace
 
-Result<std::unique_ptr<NodeIpamController>> NodeIpamController::make(ObjectCache& nodes,
-                                                                     k8s::EventRecorder events,
+Result<std::unique_ptr<NodeIpamController>> NodeIpamController::make(Cache& nodes, k8s::EventRecorder events,
                                                                      const std::string& cluster_cidr,
                                                                      int node_cidr_mask, Clock clock) {
   PODNET_TRY(range, parse_prefix(cluster_cidr));
@@ -37,11 +36,10 @@ Result<std::unique_ptr<NodeIpamController>> NodeIpamController::make(ObjectCache
       new NodeIpamController(nodes, events, std::move(*cidrs), std::move(clock)));
 }
 
-NodeIpamController::NodeIpamController(ObjectCache& nodes, k8s::EventRecorder events, PrefixAllocator cidrs,
+NodeIpamController::NodeIpamController(Cache& nodes, k8s::EventRecorder events, PrefixAllocator cidrs,
                                        Clock clock)
     : Controller("node-ipam", std::move(clock)), nodes_(nodes), events_(events), cidrs_(std::move(cidrs)) {
-  nodes_.add_handler(
-      [this](ObjectEvent::Type, const ObjectPtr& node, const ObjectPtr&) { enqueue(name_of(*node)); });
+  nodes_.add_handler([this](Change, const ObjectPtr& node, const ObjectPtr&) { enqueue(name_of(*node)); });
 }
 
 void NodeIpamController::resync() {
@@ -102,9 +100,9 @@ Outcome NodeIpamController::reconcile(const std::string& key) {
 // write is retried on a fresh read.
 Outcome NodeIpamController::write(const std::string& name, const IpPrefix& cidr) {
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto node = nodes_.client().get("", name);
+    auto node = nodes_.client().get(nodes_.object_path("", name));
     if (!node) {
-      if (node.error().code == 404) {
+      if (k8s::is_not_found(node.error())) {
         release(name);
         return Outcome::kDone;
       }
@@ -118,13 +116,13 @@ Outcome NodeIpamController::write(const std::string& name, const IpPrefix& cidr)
     if (!spec.is_object()) spec = json::object{};
     spec.as_object()["podCIDR"] = cidr.str();
     spec.as_object()["podCIDRs"] = json::array{json::value(cidr.str())};
-    auto written = nodes_.client().update("", name, std::move(*node));
+    auto written = nodes_.client().update(nodes_.object_path("", name), std::move(*node));
     if (written) {
       spdlog::info("node-ipam: node {} gets pod CIDR {}", name, cidr.str());
       return Outcome::kDone;
     }
-    if (written.error().code != 409) {
-      spdlog::warn("node-ipam: set pod CIDR of node {}: {}", name, written.error().message);
+    if (!k8s::is_conflict(written.error())) {
+      spdlog::warn("node-ipam: set pod CIDR of node {}: {}", name, written.error().message());
       return Outcome::kRetry;
     }
   }

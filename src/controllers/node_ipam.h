@@ -8,7 +8,7 @@
 
 #include "controllers/controller.h"
 #include "controllers/events.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 #include "controllers/prefix_allocator.h"
 
 namespace podnet::controllers {
@@ -16,7 +16,7 @@ namespace podnet::controllers {
 class NodeIpamController final : public Controller {
  public:
   // `cluster_cidr` "10.244.0.0/16", `node_cidr_mask` 24.
-  static Result<std::unique_ptr<NodeIpamController>> make(ObjectCache& nodes, k8s::EventRecorder events,
+  static Result<std::unique_ptr<NodeIpamController>> make(Cache& nodes, k8s::EventRecorder events,
                                                           const std::string& cluster_cidr, int node_cidr_mask,
                                                           Clock clock);
   ~NodeIpamController() override { stop(); }
@@ -26,13 +26,13 @@ class NodeIpamController final : public Controller {
   Outcome reconcile(const std::string& key) override;
 
  private:
-  NodeIpamController(ObjectCache& nodes, k8s::EventRecorder events, PrefixAllocator cidrs, Clock clock);
+  NodeIpamController(Cache& nodes, k8s::EventRecorder events, PrefixAllocator cidrs, Clock clock);
   // Keeps the allocation map in step with a range the node already has.
   void adopt(const std::string& node, const IpPrefix& cidr);
   void release(const std::string& node);
   Outcome write(const std::string& node, const IpPrefix& cidr);
 
-  ObjectCache& nodes_;
+  Cache& nodes_;
   k8s::EventRecorder events_;
   // Worker thread only (and resync() before it starts).
   PrefixAllocator cidrs_;

@@ -71,7 +71,7 @@ bool taints_match(const json::value& node, const std::string& want) {
 
 }  // namespace
 
-NodeLifecycleController::NodeLifecycleController(ObjectCache& nodes, ObjectCache& pods, Clock clock,
+NodeLifecycleController::NodeLifecycleController(Cache& nodes, Cache& pods, Clock clock,
                                                  std::chrono::milliseconds grace_period,
                                                  k8s::EventRecorder events)
     : Controller("node-lifecycle", std::move(clock)),
@@ -79,11 +79,11 @@ NodeLifecycleController::NodeLifecycleController(ObjectCache& nodes, ObjectCache
       pods_(pods),
       grace_(grace_period),
       events_(std::move(events)) {
-  nodes_.add_handler(
-      [this](ObjectEvent::Type, const ObjectPtr& node, const ObjectPtr&) { enqueue(name_of(*node)); });
+  pods_.add_index(kPodsByNode, client::pod_node_index);
+  nodes_.add_handler([this](Change, const ObjectPtr& node, const ObjectPtr&) { enqueue(name_of(*node)); });
   // A pod that turns Ready on a node nobody posts for (a stale write) is marked again.
-  pods_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& pod, const ObjectPtr&) {
-    if (type == ObjectEvent::Type::kDeleted || ready_status(*pod) != "True") return;
+  pods_.add_handler([this](Change type, const ObjectPtr& pod, const ObjectPtr&) {
+    if (type == Change::kDeleted || ready_status(*pod) != "True") return;
     std::string node = string_at(*pod, {"spec", "nodeName"});
     if (node.empty()) return;
     if (ObjectPtr n = nodes_.get(node); n && ready_status(*n) == "Unknown") enqueue(node);
@@ -142,8 +142,8 @@ Outcome NodeLifecycleController::reconcile(const std::string& name) {
 NodeLifecycleController::Marked NodeLifecycleController::mark_unknown(const std::string& name,
                                                                       const std::string& observed) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    auto node = nodes_.client().get("", name);
-    if (!node) return node.error().code == 404 ? Marked::kGone : Marked::kRetry;
+    auto node = nodes_.client().get(nodes_.object_path("", name));
+    if (!node) return k8s::is_not_found(node.error()) ? Marked::kGone : Marked::kRetry;
     // The agent posted after the cache we decided on: it is alive.
     if (heartbeat(*node) != observed) return Marked::kHeartbeatCame;
     std::string now = rfc3339(clock_());
@@ -170,7 +170,7 @@ NodeLifecycleController::Marked NodeLifecycleController::mark_unknown(const std:
                        {"message", "Kubelet never posted node status."},
                        {"lastHeartbeatTime", string_at(*node, {"metadata", "creationTimestamp"})},
                        {"lastTransitionTime", now}});
-    auto written = nodes_.client().update_status("", name, std::move(*node));
+    auto written = nodes_.client().update_status(nodes_.object_path("", name), std::move(*node));
     if (written) {
       spdlog::warn("node-lifecycle: node {} stopped posting status for {} s: Ready is Unknown", name,
                    std::chrono::duration_cast<std::chrono::seconds>(grace_).count());
@@ -178,9 +178,9 @@ NodeLifecycleController::Marked NodeLifecycleController::mark_unknown(const std:
                      "Node " + name + " status is now: NodeNotReady");
       return Marked::kWritten;
     }
-    if (written.error().code == 404) return Marked::kGone;
-    if (written.error().code != 409) {
-      spdlog::warn("node-lifecycle: mark node {} Unknown: {}", name, written.error().message);
+    if (k8s::is_not_found(written.error())) return Marked::kGone;
+    if (!k8s::is_conflict(written.error())) {
+      spdlog::warn("node-lifecycle: mark node {} Unknown: {}", name, written.error().message());
       return Marked::kRetry;
     }
   }
@@ -191,8 +191,8 @@ Outcome NodeLifecycleController::sync_taints(const std::string& name, const std:
   std::string want = wanted_taint(ready);
   if (ObjectPtr cached = nodes_.get(name); cached && taints_match(*cached, want)) return Outcome::kDone;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    auto node = nodes_.client().get("", name);
-    if (!node) return node.error().code == 404 ? Outcome::kDone : Outcome::kRetry;
+    auto node = nodes_.client().get(nodes_.object_path("", name));
+    if (!node) return k8s::is_not_found(node.error()) ? Outcome::kDone : Outcome::kRetry;
     // Decided on the node as stored: the cache or our own write a moment ago may be outdated.
     want = wanted_taint(ready_status(*node));
     if (taints_match(*node, want)) return Outcome::kDone;
@@ -207,15 +207,15 @@ Outcome NodeLifecycleController::sync_taints(const std::string& name, const std:
       spec.as_object().erase("taints");
     else
       spec.as_object()["taints"] = std::move(taints);
-    auto written = nodes_.client().update("", name, std::move(*node));
+    auto written = nodes_.client().update(nodes_.object_path("", name), std::move(*node));
     if (written) {
       spdlog::info("node-lifecycle: node {}: {}", name,
                    want.empty() ? std::string("NoSchedule taints removed") : want + ":NoSchedule taint set");
       return Outcome::kDone;
     }
-    if (written.error().code == 404) return Outcome::kDone;
-    if (written.error().code != 409) {
-      spdlog::warn("node-lifecycle: taints of node {}: {}", name, written.error().message);
+    if (k8s::is_not_found(written.error())) return Outcome::kDone;
+    if (!k8s::is_conflict(written.error())) {
+      spdlog::warn("node-lifecycle: taints of node {}: {}", name, written.error().message());
       return Outcome::kRetry;
     }
   }
@@ -226,13 +226,13 @@ Outcome NodeLifecycleController::sync_taints(const std::string& name, const std:
 // endpoints must not stay ready on its last word.
 Outcome NodeLifecycleController::mark_pods_not_ready(const std::string& node) {
   bool failed = false;
-  for (const auto& cached : pods_.list()) {
-    if (string_at(*cached, {"spec", "nodeName"}) != node || ready_status(*cached) != "True") continue;
+  for (const auto& cached : pods_.by_index(kPodsByNode, node)) {
+    if (ready_status(*cached) != "True") continue;
     auto [ns, name] = split_key(key_of(*cached));
     for (int attempt = 0;; ++attempt) {
-      auto pod = pods_.client().get(ns, name);
+      auto pod = pods_.client().get(pods_.object_path(ns, name));
       if (!pod) {
-        failed = failed || pod.error().code != 404;
+        failed = failed || !k8s::is_not_found(pod.error());
         break;
       }
       if (string_at(*pod, {"spec", "nodeName"}) != node) break;
@@ -246,15 +246,15 @@ Outcome NodeLifecycleController::mark_pods_not_ready(const std::string& node) {
               changed = true;
             }
       if (!changed) break;
-      auto written = pods_.client().update_status(ns, name, std::move(*pod));
+      auto written = pods_.client().update_status(pods_.object_path(ns, name), std::move(*pod));
       if (written) {
         spdlog::info("node-lifecycle: pod {}/{} on node {} marked not ready", ns, name, node);
         events_.warning(*written, "NodeNotReady", "Node is not ready");
         break;
       }
-      if (written.error().code == 404) break;
-      if (written.error().code != 409 || attempt + 1 >= kAttempts) {
-        spdlog::warn("node-lifecycle: mark pod {}/{} not ready: {}", ns, name, written.error().message);
+      if (k8s::is_not_found(written.error())) break;
+      if (!k8s::is_conflict(written.error()) || attempt + 1 >= kAttempts) {
+        spdlog::warn("node-lifecycle: mark pod {}/{} not ready: {}", ns, name, written.error().message());
         failed = true;
         break;
       }

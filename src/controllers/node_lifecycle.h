@@ -10,7 +10,7 @@
 #include <string>
 
 #include "controllers/controller.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 #include "k8s/event_recorder.h"
 
 namespace podnet::controllers {
@@ -25,7 +25,7 @@ class NodeLifecycleController final : public Controller {
 
   // Records RegisteredNode, RemovingNode and NodeNotReady on nodes and NodeNotReady on their pods,
   // as kube's node lifecycle controller does.
-  NodeLifecycleController(ObjectCache& nodes, ObjectCache& pods, Clock clock,
+  NodeLifecycleController(Cache& nodes, Cache& pods, Clock clock,
                           std::chrono::milliseconds grace_period = kDefaultGracePeriod,
                           k8s::EventRecorder events = {});
   ~NodeLifecycleController() override { stop(); }
@@ -40,8 +40,8 @@ class NodeLifecycleController final : public Controller {
   Outcome sync_taints(const std::string& node, const std::string& ready_status);
   Outcome mark_pods_not_ready(const std::string& node);
 
-  ObjectCache& nodes_;
-  ObjectCache& pods_;
+  Cache& nodes_;
+  Cache& pods_;
   std::chrono::milliseconds grace_;
   k8s::EventRecorder events_;
   // Per node, the last lastHeartbeatTime seen and when this controller saw it change. As in kube, the

@@ -9,24 +9,23 @@
 namespace podnet::controllers {
 namespace json = boost::json;
 
-PodGcController::PodGcController(ObjectCache& pods, ObjectCache& nodes, Clock clock,
-                                 std::chrono::milliseconds quarantine)
+PodGcController::PodGcController(Cache& pods, Cache& nodes, Clock clock, std::chrono::milliseconds quarantine)
     : Controller("pod-gc", std::move(clock)), pods_(pods), nodes_(nodes), quarantine_(quarantine) {
-  pods_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& pod, const ObjectPtr&) {
-    if (type == ObjectEvent::Type::kDeleted) return;
+  pods_.add_handler([this](Change type, const ObjectPtr& pod, const ObjectPtr&) {
+    if (type == Change::kDeleted) return;
     std::string node = string_at(*pod, {"spec", "nodeName"});
     if (!node.empty() && !nodes_.get(node)) enqueue(key_of(*pod));
   });
-  nodes_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& node, const ObjectPtr&) {
-    if (type == ObjectEvent::Type::kDeleted) return on_node_deleted(name_of(*node));
+  pods_.add_index(kPodsByNode, client::pod_node_index);
+  nodes_.add_handler([this](Change type, const ObjectPtr& node, const ObjectPtr&) {
+    if (type == Change::kDeleted) return on_node_deleted(name_of(*node));
     std::lock_guard lock(mu_);
     missing_since_.erase(name_of(*node));
   });
 }
 
 void PodGcController::on_node_deleted(const std::string& node) {
-  for (const auto& pod : pods_.list())
-    if (string_at(*pod, {"spec", "nodeName"}) == node) enqueue(key_of(*pod));
+  for (const auto& pod : pods_.by_index(kPodsByNode, node)) enqueue(key_of(*pod));
 }
 
 void PodGcController::resync() {
@@ -59,22 +58,28 @@ Outcome PodGcController::reconcile(const std::string& key) {
   }
   // The cache may lag behind a node that registered a moment ago: the API server has the last word,
   // as in kube's PodGC.
-  auto current = nodes_.client().get("", node);
+  auto current = nodes_.client().get(nodes_.object_path("", node));
   if (current) return Outcome::kDone;
-  if (current.error().code != 404) return Outcome::kRetry;
+  if (!k8s::is_not_found(current.error())) return Outcome::kRetry;
   return remove(key, *pod, node.c_str());
 }
 
 Outcome PodGcController::remove(const std::string& key, const json::value& pod, const char* node) {
   auto [ns, name] = split_key(key);
-  auto deleted = pods_.client().force_delete(ns, name, string_at(pod, {"metadata", "uid"}));
+  // At once (no graceful termination: there is no node to stop it), but only this pod: one
+  // recreated under the same name meanwhile fails the uid precondition (409).
+  json::value options = json::object{{"apiVersion", "v1"},
+                                     {"kind", "DeleteOptions"},
+                                     {"gracePeriodSeconds", 0},
+                                     {"preconditions", {{"uid", string_at(pod, {"metadata", "uid"})}}}};
+  auto deleted = pods_.client().remove(pods_.object_path(ns, name), options);
   if (deleted) {
     spdlog::info("pod-gc: deleted pod {} bound to node {}, which no longer exists", key, node);
     return Outcome::kDone;
   }
   // 404: gone already; 409: a new pod of that name (its own events bring it here if it is orphaned).
-  if (deleted.error().code == 404 || deleted.error().code == 409) return Outcome::kDone;
-  spdlog::warn("pod-gc: delete pod {}: {}", key, deleted.error().message);
+  if (k8s::is_not_found(deleted.error()) || k8s::is_conflict(deleted.error())) return Outcome::kDone;
+  spdlog::warn("pod-gc: delete pod {}: {}", key, deleted.error().message());
   return Outcome::kRetry;
 }
 

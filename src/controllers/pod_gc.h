@@ -9,7 +9,7 @@
 #include <string>
 
 #include "controllers/controller.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 
 namespace podnet::controllers {
 
@@ -20,7 +20,7 @@ class PodGcController final : public Controller {
   // second, so podnet defaults to 5 s (ControllerOptions::pod_gc_quarantine, --pod-gc-quarantine).
   static constexpr std::chrono::milliseconds kDefaultQuarantine{5000};
 
-  PodGcController(ObjectCache& pods, ObjectCache& nodes, Clock clock,
+  PodGcController(Cache& pods, Cache& nodes, Clock clock,
                   std::chrono::milliseconds quarantine = kDefaultQuarantine);
   ~PodGcController() override { stop(); }
 
@@ -32,8 +32,8 @@ class PodGcController final : public Controller {
   void on_node_deleted(const std::string& node);
   Outcome remove(const std::string& key, const boost::json::value& pod, const char* node);
 
-  ObjectCache& pods_;
-  ObjectCache& nodes_;
+  Cache& pods_;
+  Cache& nodes_;
   std::chrono::milliseconds quarantine_;
   std::mutex mu_;
   // When this controller first found each node missing; the quarantine counts from there. Cleared

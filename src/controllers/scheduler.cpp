@@ -88,19 +88,19 @@ std::string count_text(int n, const char* what) {
 
 }  // namespace
 
-Scheduler::Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock, k8s::EventRecorder events)
+Scheduler::Scheduler(Cache& pods, Cache& nodes, Clock clock, k8s::EventRecorder events)
     : Controller("scheduler", std::move(clock)), pods_(pods), nodes_(nodes), events_(std::move(events)) {
-  pods_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& pod, const ObjectPtr& old) {
-    on_pod(pod, old, type == ObjectEvent::Type::kDeleted);
+  pods_.add_handler([this](Change type, const ObjectPtr& pod, const ObjectPtr& old) {
+    on_pod(pod, old, type == Change::kDeleted);
   });
-  nodes_.add_handler([this](ObjectEvent::Type type, const ObjectPtr& node, const ObjectPtr& old) {
+  nodes_.add_handler([this](Change type, const ObjectPtr& node, const ObjectPtr& old) {
     // Heartbeats change nothing the scheduler cares about; only a change in what it may use does.
     auto same = [&](k8s::fields::Path path) {
       const json::object* a = object_at(*old, path);
       const json::object* b = object_at(*node, path);
       return a == b || (a && b && *a == *b);
     };
-    bool changed = type != ObjectEvent::Type::kModified || !old || schedulable(*old) != schedulable(*node) ||
+    bool changed = type != Change::kModified || !old || schedulable(*old) != schedulable(*node) ||
                    !same({"spec"}) || !same({"metadata", "labels"});
     if (changed) enqueue_pending();
   });
@@ -189,15 +189,20 @@ Outcome Scheduler::reconcile(const std::string& key) {
     assumed_[key] = chosen;
   }
   auto [ns, name] = split_key(key);
-  auto bound = pods_.client().bind(ns, name, chosen, rfc3339(clock_()));
+  // pods/binding, as kube's scheduler binds (the server sets spec.nodeName and PodScheduled).
+  json::value binding = json::object{{"apiVersion", "v1"},
+                                     {"kind", "Binding"},
+                                     {"metadata", {{"name", name}, {"namespace", ns}}},
+                                     {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", chosen}}}};
+  auto bound = pods_.client().create(pods_.object_path(ns, name) + "/binding", binding);
   if (!bound) {
     {
       std::lock_guard lock(mu_);
       assumed_.erase(key);
     }
-    if (bound.error().code == 404) return Outcome::kDone;
+    if (k8s::is_not_found(bound.error())) return Outcome::kDone;
     // 409: bound meanwhile (the cache will show it) or a racing write (retry on fresh state).
-    spdlog::debug("scheduler: bind {} to {}: {}", key, chosen, bound.error().message);
+    spdlog::debug("scheduler: bind {} to {}: {}", key, chosen, bound.error().message());
     return Outcome::kRetry;
   }
   spdlog::info("scheduler: pod {} bound to node {}", key, chosen);
@@ -208,8 +213,8 @@ Outcome Scheduler::reconcile(const std::string& key) {
 Outcome Scheduler::mark_unschedulable(const std::string& key, const std::string& message) {
   auto [ns, name] = split_key(key);
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto pod = pods_.client().get(ns, name);
-    if (!pod) return pod.error().code == 404 ? Outcome::kDone : Outcome::kRetry;
+    auto pod = pods_.client().get(pods_.object_path(ns, name));
+    if (!pod) return k8s::is_not_found(pod.error()) ? Outcome::kDone : Outcome::kRetry;
     if (!wants_scheduling(*pod)) return Outcome::kDone;
     json::value& status = pod->as_object()["status"];
     if (!status.is_object()) status = json::object{};
@@ -230,9 +235,9 @@ Outcome Scheduler::mark_unschedulable(const std::string& key, const std::string&
       c = cond;
     }
     if (!found) conds.as_array().push_back(cond);
-    auto written = pods_.client().update_status(ns, name, std::move(*pod));
+    auto written = pods_.client().update_status(pods_.object_path(ns, name), std::move(*pod));
     if (written) return Outcome::kDone;
-    if (written.error().code != 409) return Outcome::kRetry;
+    if (!k8s::is_conflict(written.error())) return Outcome::kRetry;
   }
   return Outcome::kRetry;
 }

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "controllers/controller.h"
-#include "controllers/object_cache.h"
+#include "controllers/objects.h"
 #include "k8s/event_recorder.h"
 
 namespace podnet::controllers {
@@ -16,7 +16,7 @@ namespace podnet::controllers {
 class Scheduler final : public Controller {
  public:
   // Records Scheduled and FailedScheduling on the pod, as kube-scheduler does.
-  Scheduler(ObjectCache& pods, ObjectCache& nodes, Clock clock, k8s::EventRecorder events = {});
+  Scheduler(Cache& pods, Cache& nodes, Clock clock, k8s::EventRecorder events = {});
   ~Scheduler() override { stop(); }
 
  protected:
@@ -29,8 +29,8 @@ class Scheduler final : public Controller {
   int load(const std::string& node) const;  // under mu_
   Outcome mark_unschedulable(const std::string& key, const std::string& message);
 
-  ObjectCache& pods_;
-  ObjectCache& nodes_;
+  Cache& pods_;
+  Cache& nodes_;
   k8s::EventRecorder events_;
   mutable std::mutex mu_;
   std::map<std::string, int> pods_per_node_;  // bound, non-terminal pods as the cache sees them

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -99,5 +100,14 @@ class ApiClient {
     return update(path + "/status", object);
   }
 };
+
+// What both implementations share, so that they cannot disagree: a failed answer (HTTP status and
+// its metav1.Status body) as an Error with the codes above ("HTTP 409: <Status message>"), a watch
+// event line, a LIST answer as a page, and the request targets of LIST and WATCH.
+Error status_error(unsigned status, std::string_view body);
+Result<WatchEvent> parse_watch_event(std::string_view json_text);
+Result<ListPage> parse_list_page(const boost::json::value& answer, const std::string& path);
+std::string list_target(const std::string& path, size_t limit, const std::string& continue_token);
+std::string watch_target(const std::string& path, const std::string& resource_version, int timeout_seconds);
 
 }  // namespace podnet::k8s

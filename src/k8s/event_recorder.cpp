@@ -7,8 +7,19 @@
 #include <optional>
 
 #include "common/time.h"
+#include "k8s/api_client.h"
 
 namespace podnet::k8s {
+
+SinkError sink_error(const Error& e) {
+  SinkError::Kind kind = SinkError::Kind::kRejected;
+  if (e.code == kNotFound)
+    kind = SinkError::Kind::kNotFound;
+  else if (e.code != 0 && e.code != kConflict && e.code != kAlreadyExists && e.code != kExpired &&
+           e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
+    kind = SinkError::Kind::kUnavailable;
+  return SinkError{kind, e.message()};
+}
 namespace json = boost::json;
 namespace {
 

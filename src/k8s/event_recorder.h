@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "common/error.h"
 #include "k8s/events.h"
 
 namespace podnet::k8s {
@@ -31,6 +32,9 @@ struct SinkError {
 };
 template <class T>
 using SinkResult = std::expected<T, SinkError>;
+// A client interface error (api_client.h) as a SinkError: the codes of HTTP answers and 0 (another
+// status) are the server's word; other system errors are the connection's.
+SinkError sink_error(const Error& e);
 
 class EventSink {
  public:

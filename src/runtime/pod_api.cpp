@@ -62,16 +62,7 @@ Result<json::value> ClientPodApi::patch_event(const std::string& ns, const std::
 namespace {
 k8s::SinkResult<json::value> to_sink(Result<json::value> r) {
   if (r) return std::move(*r);
-  const Error& e = r.error();
-  using Kind = k8s::SinkError::Kind;
-  Kind kind = Kind::kRejected;
-  if (e.code == kNotFound) kind = Kind::kNotFound;
-  // The codes the client gives HTTP answers (api_client.h) and 0 (another status) are the server's
-  // word; other system errors are the connection's.
-  else if (e.code != 0 && e.code != kConflict && e.code != k8s::kAlreadyExists && e.code != k8s::kExpired &&
-           e.code != EACCES && e.code != EINVAL && e.code != ECANCELED)
-    kind = Kind::kUnavailable;
-  return std::unexpected(k8s::SinkError{kind, e.message()});
+  return std::unexpected(k8s::sink_error(r.error()));
 }
 }  // namespace
 

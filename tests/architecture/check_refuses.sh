@@ -33,10 +33,13 @@ printf '\nstruct X { enum class PatchType { kA }; };\n' >>"$tmp/t/src/client/inf
 expect_fail "a second PatchType" "forbidden 'patch-type-enums' at src/client/informer.h:"
 copy
 printf '\nnamespace podnet::dns { class Informer {}; }\n' >>"$tmp/t/src/dns/feed.h"
-expect_fail "a third informer" "debt 'informers' grew"
+expect_fail "a second informer" "forbidden 'informer' at src/dns/feed.h:"
 copy
-printf '\nnamespace podnet::controllers { class ApiClient {}; }\n' >>"$tmp/t/src/controllers/object_client.h"
-expect_fail "a second client interface named ApiClient" "forbidden 'api-client-interface' at src/controllers/object_client.h:"
+printf '\nnamespace podnet::controllers { class ObjectCache {}; }\n' >>"$tmp/t/src/controllers/objects.h"
+expect_fail "the controllers' own informer back" "forbidden 'second-client-or-informer' at src/controllers/objects.h:"
+copy
+printf '\nnamespace podnet::controllers { class ApiClient {}; }\n' >>"$tmp/t/src/controllers/objects.h"
+expect_fail "a second client interface named ApiClient" "forbidden 'api-client-interface' at src/controllers/objects.h:"
 copy
 sed -i 's/^enum class PatchType /enum class PatchTypes /' "$tmp/t/src/k8s/api_client.h"
 expect_fail "the one PatchType gone from its home" "'patch-type-enums': src/k8s/api_client.h must define it exactly once (found 0)"

@@ -1,6 +1,7 @@
-// Controllers against the real object layer on a throw-away SQLite store, in-process (no HTTPS, no
-// root): clients and caches for nodes, pods, services and endpointslices, a settable clock, and
-// helpers to write objects the way kubectl and the agent would.
+// Controllers against the API server's request chain on a throw-away SQLite store, in-process (no
+// HTTPS, no root): the controllers' in-process client (controller identity), caches for nodes,
+// pods, services and endpointslices, a settable clock, and helpers to write objects the way
+// kubectl and the agent would (as the admin, through the same chain).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,13 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include "apiserver/auth/authorizer.h"
+#include "apiserver/http/metrics.h"
+#include "apiserver/in_process_client.h"
 #include "apiserver/registry/object_store.h"
 #include "apiserver/registry/resources.h"
+#include "apiserver/request_chain.h"
 #include "controllers/controller.h"
 #include "controllers/events.h"
-#include "controllers/object_cache.h"
-#include "controllers/object_client.h"
-#include "controlplane/store_object_client.h"
+#include "controllers/objects.h"
 #include "storage/sqlite_store.h"
 #include "support/temp_dir.h"
 
@@ -27,6 +30,8 @@ namespace podnet::controllers::testing {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using k8s::ApiError;
+using k8s::ApiResult;
 
 // Polls `done` for up to 10 s: controllers act on their own threads.
 inline bool eventually(const std::function<bool()>& done) {
@@ -37,49 +42,42 @@ inline bool eventually(const std::function<bool()>& done) {
   return done();
 }
 
+// The collection paths of the caches, as the ControllerManager makes them.
+inline constexpr const char* kNodesPath = "/api/v1/nodes";
+inline constexpr const char* kPodsPath = "/api/v1/pods";
+inline constexpr const char* kServicesPath = "/api/v1/services";
+inline constexpr const char* kSlicesPath = "/apis/discovery.k8s.io/v1/endpointslices";
+
 // Forwards to a real client, but the next `conflicts` writes fail with 409 Conflict, as when another
 // writer got there first: controllers must re-read and retry.
-class ConflictingClient final : public ObjectClient {
+class ConflictingClient final : public k8s::ApiClient {
  public:
-  explicit ConflictingClient(ObjectClient& real) : real_(real) {}
+  explicit ConflictingClient(k8s::ApiClient& real) : real_(real) {}
   std::atomic<int> conflicts{0};
   std::atomic<int> writes_refused{0};
 
-  const std::string& resource() const override { return real_.resource(); }
-  ApiResult<ObjectList> list() override { return real_.list(); }
-  ApiResult<std::unique_ptr<ObjectStream>> watch(int64_t rev) override { return real_.watch(rev); }
-  ApiResult<json::value> get(const std::string& ns, const std::string& name) override {
-    return real_.get(ns, name);
+  Result<json::value> get(const std::string& path) override { return real_.get(path); }
+  Result<k8s::ListPage> list(const std::string& path, size_t limit, const std::string& token) override {
+    return real_.list(path, limit, token);
   }
-  ApiResult<json::value> create(const std::string& ns, json::value o) override {
+  Result<std::unique_ptr<k8s::WatchStream>> watch(const std::string& path, const std::string& rv) override {
+    return real_.watch(path, rv);
+  }
+  Result<json::value> create(const std::string& path, const json::value& o) override {
     if (refuse()) return conflict();
-    return real_.create(ns, std::move(o));
+    return real_.create(path, o);
   }
-  ApiResult<json::value> update(const std::string& ns, const std::string& name, json::value o) override {
+  Result<json::value> update(const std::string& path, const json::value& o) override {
     if (refuse()) return conflict();
-    return real_.update(ns, name, std::move(o));
+    return real_.update(path, o);
   }
-  ApiResult<json::value> update_status(const std::string& ns, const std::string& name,
-                                       json::value o) override {
+  Result<json::value> patch(const std::string& path, k8s::PatchType type, const json::value& p) override {
     if (refuse()) return conflict();
-    return real_.update_status(ns, name, std::move(o));
+    return real_.patch(path, type, p);
   }
-  ApiResult<json::value> patch(const std::string& ns, const std::string& name,
-                               const json::value& p) override {
-    if (refuse()) return conflict();
-    return real_.patch(ns, name, p);
-  }
-  ApiResult<json::value> remove(const std::string& ns, const std::string& name) override {
-    return real_.remove(ns, name);
-  }
-  ApiResult<json::value> force_delete(const std::string& ns, const std::string& name,
-                                      const std::string& uid) override {
-    return real_.force_delete(ns, name, uid);
-  }
-  ApiResult<json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
-                              const std::string& ts) override {
-    if (refuse()) return conflict();
-    return real_.bind(ns, name, node, ts);
+  Status remove(const std::string& path) override { return real_.remove(path); }
+  Status remove(const std::string& path, const json::value& options) override {
+    return real_.remove(path, options);
   }
 
  private:
@@ -91,11 +89,79 @@ class ConflictingClient final : public ObjectClient {
     ++writes_refused;
     return true;
   }
-  std::unexpected<ApiError> conflict() {
-    return apiserver::api_fail(
-        apiserver::conflict("", real_.resource(), "x", "the object has been modified"));
+  static std::unexpected<Error> conflict() {
+    return std::unexpected(Error{k8s::kConflict, "HTTP 409: the object has been modified"});
   }
-  ObjectClient& real_;
+  k8s::ApiClient& real_;
+};
+
+struct ObjectList {
+  std::vector<ObjectPtr> items;
+};
+
+// What the tests write and read as kubectl would: requests of the cluster admin through the same
+// request chain, one resource type, answers with their HTTP code (ApiError).
+class TestObjects {
+ public:
+  TestObjects(apiserver::InProcessClient& admin, apiserver::ResourceType type)
+      : admin_(admin), type_(std::move(type)) {}
+  const apiserver::ResourceType& type() const { return type_; }
+
+  ApiResult<json::value> get(const std::string& ns, const std::string& name) {
+    return call(apiserver::http::verb::get, path(ns, name));
+  }
+  ApiResult<ObjectList> list() {
+    auto all = call(apiserver::http::verb::get, path("", ""));
+    if (!all) return std::unexpected(all.error());
+    ObjectList out;
+    for (const auto& item : all->as_object().at("items").as_array())
+      out.items.push_back(std::make_shared<json::value>(item));
+    return out;
+  }
+  ApiResult<json::value> create(const std::string& ns, json::value object) {
+    return call(apiserver::http::verb::post, path(ns, ""), json::serialize(object));
+  }
+  ApiResult<json::value> update(const std::string& ns, const std::string& name, json::value object) {
+    return call(apiserver::http::verb::put, path(ns, name), json::serialize(object));
+  }
+  ApiResult<json::value> update_status(const std::string& ns, const std::string& name, json::value object) {
+    return call(apiserver::http::verb::put, path(ns, name) + "/status", json::serialize(object));
+  }
+  ApiResult<json::value> remove(const std::string& ns, const std::string& name) {
+    return call(apiserver::http::verb::delete_, path(ns, name));
+  }
+  // pods/binding, as the scheduler binds.
+  ApiResult<json::value> bind(const std::string& ns, const std::string& name, const std::string& node,
+                              const std::string&) {
+    json::value binding =
+        json::object{{"metadata", {{"name", name}}}, {"target", {{"kind", "Node"}, {"name", node}}}};
+    return call(apiserver::http::verb::post, path(ns, name) + "/binding", json::serialize(binding));
+  }
+
+ private:
+  std::string path(const std::string& ns, const std::string& name) const {
+    std::string p = type_.group.empty() ? "/api/v1" : "/apis/" + type_.group + "/v1";
+    if (!ns.empty()) p += "/namespaces/" + ns;
+    p += "/" + type_.plural;
+    if (!name.empty()) p += "/" + name;
+    return p;
+  }
+  ApiResult<json::value> call(apiserver::http::verb method, const std::string& target,
+                              std::string body = {}) {
+    std::string_view content_type = body.empty() ? "" : "application/json";
+    auto reply = admin_.roundtrip(method, target, std::move(body), content_type);
+    json::error_code ec;
+    json::value v = json::parse(reply.msg.body(), ec);
+    int code = reply.msg.result_int();
+    if (code >= 200 && code < 300 && !ec) return v;
+    ApiError e;
+    e.code = code;
+    e.message = string_at(v, {"message"});
+    e.reason = string_at(v, {"reason"});
+    return std::unexpected(e);
+  }
+  apiserver::InProcessClient& admin_;
+  apiserver::ResourceType type_;
 };
 
 class ControllerTest : public ::testing::Test {
@@ -112,20 +178,29 @@ class ControllerTest : public ::testing::Test {
     store_ = std::move(*store);
     objects_ = std::make_unique<apiserver::ObjectStore>(
         *store_, [this] { return now(); }, 7);
+    // Dual-stack Service ranges, as a dual-stack cluster has (a Service is single-stack unless it asks).
+    apiserver::ChainOptions chain_options;
+    chain_options.service_cidr = "10.96.0.0/12,fd00:10:96::/112";
+    auto chain = apiserver::RequestChain::make(*objects_, registry_, metrics_, chain_options);
+    ASSERT_TRUE(chain) << chain.error().message();
+    chain_ = std::move(*chain);
+    // The controllers' client, as `podnet server` gives it to them; the tests act as the admin.
+    api_ = std::make_unique<apiserver::InProcessClient>(chain_->handler(), apiserver::controller_identity());
+    admin_ = std::make_unique<apiserver::InProcessClient>(
+        chain_->handler(), apiserver::Identity{true, "test-admin", {"system:masters"}}, "kubectl");
     auto type = [&](const char* group, const char* plural) { return *registry_.find(group, "v1", plural); };
-    nodes_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "nodes"));
-    pods_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "pods"));
-    services_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "services"));
-    slices_ = std::make_unique<controlplane::StoreObjectClient>(*objects_,
-                                                                type("discovery.k8s.io", "endpointslices"));
-    events_ = std::make_unique<controlplane::StoreObjectClient>(*objects_, type("", "events"));
+    nodes_ = std::make_unique<TestObjects>(*admin_, type("", "nodes"));
+    pods_ = std::make_unique<TestObjects>(*admin_, type("", "pods"));
+    services_ = std::make_unique<TestObjects>(*admin_, type("", "services"));
+    slices_ = std::make_unique<TestObjects>(*admin_, type("discovery.k8s.io", "endpointslices"));
+    events_ = std::make_unique<TestObjects>(*admin_, type("", "events"));
     auto ns_type = type("", "namespaces");
     objects_->create(ns_type, "", json::object{{"metadata", {{"name", "default"}}}});
-    node_cache_ = std::make_unique<ObjectCache>(*nodes_);
-    pod_cache_ = std::make_unique<ObjectCache>(*pods_);
-    service_cache_ = std::make_unique<ObjectCache>(*services_);
-    slice_cache_ = std::make_unique<ObjectCache>(*slices_);
-    event_hub_ = std::make_unique<ControllerEvents>(events_.get(), [this] { return now(); });
+    node_cache_ = std::make_unique<Cache>(*api_, kNodesPath);
+    pod_cache_ = std::make_unique<Cache>(*api_, kPodsPath);
+    service_cache_ = std::make_unique<Cache>(*api_, kServicesPath);
+    slice_cache_ = std::make_unique<Cache>(*api_, kSlicesPath);
+    event_hub_ = std::make_unique<ControllerEvents>(api_.get(), [this] { return now(); });
     recorder_ = event_hub_->recorder("test");
   }
 
@@ -176,6 +251,9 @@ class ControllerTest : public ::testing::Test {
     services_.reset();
     slices_.reset();
     events_.reset();
+    admin_.reset();
+    api_.reset();
+    chain_.reset();
     objects_.reset();
     store_.reset();
     open_store();
@@ -255,8 +333,11 @@ class ControllerTest : public ::testing::Test {
   apiserver::ResourceRegistry registry_ = apiserver::ResourceRegistry::builtin();
   std::unique_ptr<storage::SqliteStore> store_;
   std::unique_ptr<apiserver::ObjectStore> objects_;
-  std::unique_ptr<controlplane::StoreObjectClient> nodes_, pods_, services_, slices_, events_;
-  std::unique_ptr<ObjectCache> node_cache_, pod_cache_, service_cache_, slice_cache_;
+  apiserver::Metrics metrics_;
+  std::unique_ptr<apiserver::RequestChain> chain_;
+  std::unique_ptr<apiserver::InProcessClient> api_, admin_;
+  std::unique_ptr<TestObjects> nodes_, pods_, services_, slices_, events_;
+  std::unique_ptr<Cache> node_cache_, pod_cache_, service_cache_, slice_cache_;
   std::unique_ptr<ControllerEvents> event_hub_;
   std::optional<k8s::EventRecorder> recorder_;
   std::vector<std::unique_ptr<Controller>> controllers_;

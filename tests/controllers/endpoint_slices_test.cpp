@@ -193,7 +193,9 @@ TEST_F(EndpointSliceTest, AtMostAHundredEndpointsPerSliceAndUnchangedSlicesAreNo
 
 TEST_F(EndpointSliceTest, AddressTypePerPodIpFamily) {
   start();
-  must(services_->create("default", service("dual")));
+  json::object dual = service("dual");
+  dual["spec"].as_object()["ipFamilyPolicy"] = "PreferDualStack";  // a Service of both families
+  must(services_->create("default", dual));
   must(pods_->create("default", running_pod("d", "dual", {"10.244.0.9", "fd00:10:244::9"}, true)));
   ASSERT_TRUE(eventually([&] { return slices_of("dual").size() == 2 && endpoints_of("dual").size() == 2; }));
   std::set<std::string> types;
@@ -238,8 +240,8 @@ TEST_F(EndpointSliceTest, SlicesOfAServiceDeletedWhileStoppedGoOnStart) {
 }
 
 TEST_F(EndpointSliceTest, ConflictsAreRetriedWithoutDuplicateSlices) {
-  ConflictingClient flaky(*slices_);
-  slice_cache_ = std::make_unique<ObjectCache>(flaky);
+  ConflictingClient flaky(*api_);
+  slice_cache_ = std::make_unique<Cache>(flaky, kSlicesPath);
   start();
   must(services_->create("default", service("web")));
   ASSERT_TRUE(eventually([&] { return slices_of("web").size() == 1; }));

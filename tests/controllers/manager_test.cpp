@@ -1,4 +1,5 @@
-// The ControllerManager as `podnet server` runs it, over a store whose lists fail at first: start()
+// The ControllerManager as `podnet server` runs it (through the request chain as the controller
+// identity), over a store whose lists fail at first: start()
 // returns at once (the API server serves meanwhile), synced() stays false while the caches cannot
 // list, and the controllers start, with backoff between attempts, once the store answers.
 #include "controllers/manager.h"
@@ -9,9 +10,12 @@
 #include <chrono>
 #include <thread>
 
+#include "apiserver/auth/authorizer.h"
+#include "apiserver/http/metrics.h"
+#include "apiserver/in_process_client.h"
 #include "apiserver/registry/object_store.h"
 #include "apiserver/registry/resources.h"
-#include "controlplane/store_object_client.h"
+#include "apiserver/request_chain.h"
 #include "storage/sqlite_store.h"
 #include "support/temp_dir.h"
 
@@ -70,9 +74,15 @@ TEST(ControllerManager, StartsAfterAFailingFirstSyncWithBackoff) {
   apiserver::ObjectStore objects(
       store, [] { return std::chrono::system_clock::now(); }, 7);
   auto registry = apiserver::ResourceRegistry::builtin();
+  apiserver::Metrics metrics;
+  store.failing = false;  // the chain reads the stored Services once, at start
+  auto chain = apiserver::RequestChain::make(objects, registry, metrics, {});
+  ASSERT_TRUE(chain) << chain.error().message();
+  store.failing = true;
+  apiserver::InProcessClient api((*chain)->handler(), apiserver::controller_identity());
 
   auto began = std::chrono::steady_clock::now();
-  auto manager = ControllerManager::start(controlplane::object_clients(objects, registry), {});
+  auto manager = ControllerManager::start(api, {});
   ASSERT_TRUE(manager) << manager.error().message();
   EXPECT_LT(std::chrono::steady_clock::now() - began, 1s) << "start() must not wait for the first list";
   auto ready = (*manager)->readiness_check();

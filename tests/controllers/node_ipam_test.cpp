@@ -93,9 +93,9 @@ TEST_F(NodeIpamTest, AllocationsAreRebuiltFromNodesAfterARestart) {
 }
 
 TEST_F(NodeIpamTest, AConflictingWriteIsRetriedOnAFreshRead) {
-  ConflictingClient flaky(*nodes_);
+  ConflictingClient flaky(*api_);
   flaky.conflicts = 3;
-  node_cache_ = std::make_unique<ObjectCache>(flaky);
+  node_cache_ = std::make_unique<Cache>(flaky, kNodesPath);
   start();
   must(nodes_->create("", node("n1")));
   ASSERT_TRUE(eventually([&] { return has_cidr("n1"); }));

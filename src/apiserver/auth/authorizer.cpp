@@ -117,7 +117,38 @@ Decision Authorizer::authorize(const Identity& who, const RequestAttributes& wha
   if (!what.resource_request) return {what.verb == "get" && public_path(what.path), ""};
   if (self_review(what)) return {true, ""};
   if (auto node = node_name_of(who)) return node_decision(*node, what);
+  if (who.user == kControllerUser) return {controller_allowed(what), ""};
   return {};
+}
+
+// The union of kube's roles of the controllers podnet runs (system:controller:node-controller,
+// endpointslice-controller, pod-garbage-collector, service-controller, system:kube-scheduler,
+// and the API server's own `default/kubernetes` reconciler): read the kinds they watch, write what
+// each of them owns, record events; nothing else (no secrets, no namespaces writes, no policies).
+bool controller_allowed(const RequestAttributes& a) {
+  const bool core = a.group.empty();
+  const bool plain = a.subresource.empty();
+  const bool status = a.subresource == "status";
+  if (read_verb(a.verb) && (plain || status)) {
+    if (core && (a.resource == "nodes" || a.resource == "pods" || a.resource == "services" ||
+                 a.resource == "namespaces"))
+      return true;
+    if (a.group == "discovery.k8s.io" && a.resource == "endpointslices") return true;
+  }
+  if (core && a.resource == "nodes") return write_verb(a.verb) && (plain || status);
+  if (core && a.resource == "pods") {
+    if (write_verb(a.verb) && status) return true;            // scheduler, node lifecycle
+    if (a.verb == "delete" && plain) return true;             // pod GC
+    return a.verb == "create" && a.subresource == "binding";  // scheduler
+  }
+  // The `default/kubernetes` reconciler creates, repairs and, when a repair is refused, recreates
+  // the Service; the service controller writes status.
+  if (core && a.resource == "services")
+    return (plain && (a.verb == "create" || a.verb == "delete")) || (write_verb(a.verb) && (plain || status));
+  if (a.group == "discovery.k8s.io" && a.resource == "endpointslices") return plain;  // every verb
+  if (core && a.resource == "events" && plain)
+    return a.verb == "create" || a.verb == "update" || a.verb == "patch";
+  return false;
 }
 
 Decision Authorizer::node_decision(const std::string& node, const RequestAttributes& a) const {
@@ -200,6 +231,10 @@ Rules Authorizer::rules_for(const Identity& who, const std::string& ns,
         "the status and deletion of pods bound to node \"" + *node + "\" are decided per pod and not listed";
   }
   return rules;
+}
+
+Identity controller_identity() {
+  return Identity{true, std::string(kControllerUser), {}};
 }
 
 ApiError forbidden(const Identity& who, const RequestAttributes& a) {

@@ -1,5 +1,6 @@
 // Who may do what. The admin (group system:masters) may do everything; a node (user
-// system:node:<name> in group system:nodes) gets the kubelet's narrow role; every authenticated
+// system:node:<name> in group system:nodes) gets the kubelet's narrow role; the controllers (user
+// system:kube-controller-manager) the union of kube's controller roles; every authenticated
 // user may read discovery and ask about its own access (kube's system:basic-user); nobody else
 // anything. Decisions are pure functions of the request's attributes and one lookup (the node a pod
 // is on); what a write then contains is admission's business (node_restriction.h).
@@ -8,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "apiserver/api_error.h"
@@ -78,6 +80,13 @@ class Authorizer {
   Decision node_decision(const std::string& node, const RequestAttributes& what) const;
   PodNodeLookup pod_node_;
 };
+
+// The user the in-process controllers act as (kube's controller manager's user); its role is
+// controller_allowed().
+inline constexpr std::string_view kControllerUser = "system:kube-controller-manager";
+// What the controller identity may do.
+bool controller_allowed(const RequestAttributes& what);
+Identity controller_identity();
 
 // The node name of a node identity (system:node:<name> in system:nodes), nullopt for others.
 std::optional<std::string> node_name_of(const Identity& who);

@@ -208,6 +208,19 @@ Reply ApiHandler::handle_resource(Request& request, const ResourcePath& rp, cons
   if (!type.namespaced && !rp.ns.empty())
     return error_reply({404, "NotFound", "the server could not find the requested resource"});
   Subresource sub = Subresource::kNone;
+  if (rp.subresource == "binding" && strategy_for(type).bind && !rp.name.empty()) {
+    if (request.msg.method() != http::verb::post)
+      return error_reply(method_not_allowed(std::string(request.msg.method_string())));
+    if (ns.empty()) return error_reply(bad_request("a namespace is required for " + type.plural));
+    if (!param(q, "dryRun").empty())
+      return error_reply(bad_request("dryRun is not supported by this server yet"));
+    if (media_type(request) != "application/json")
+      return error_reply(unsupported_media_type(media_type(request)));
+    auto body = parse_body(request);
+    if (!body) return error_reply(body.error());
+    return object_or_error(strategy_for(type).bind(objects_, type, ns, rp.name, *body),
+                           http::status::created);
+  }
   if (!rp.subresource.empty()) {
     if (rp.subresource != "status" || !type.has_status)
       return error_reply({404, "NotFound", "the server could not find the requested resource"});

@@ -2,6 +2,7 @@
 // its own gets an entry here, not a branch in the generic code.
 #include <boost/json.hpp>
 
+#include "apiserver/registry/binding.h"
 #include "apiserver/registry/namespace_lifecycle.h"
 #include "apiserver/registry/strategy.h"
 #include "apiserver/validation/service_validation.h"
@@ -70,6 +71,7 @@ const KindStrategy kStrategies[] = {
      .printer = &printers::kPod,
      .delete_returns_object = true,
      .grace_period = pod_grace_period,
+     .bind = bind_pod,
      .read_subresource = "log"},
     {.group = "", .kind = "Service", .defaults = default_service, .printer = &printers::kService},
     {.group = "", .kind = "Event", .printer = &printers::kEvent},

@@ -39,6 +39,9 @@ struct KindStrategy {
   ApiResult<boost::json::value> (*delete_one)(ObjectStore& objects, const ResourceRegistry& registry,
                                               const std::string& name,
                                               const std::string& precondition_rv) = nullptr;
+  // POST <object>/binding (kube's pods/binding, registry/binding.h). Null: no binding subresource.
+  ApiResult<boost::json::value> (*bind)(ObjectStore& objects, const ResourceType& type, const std::string& ns,
+                                        const std::string& name, const boost::json::value& binding) = nullptr;
   // A read-only subresource besides status ("log" for pods), for discovery; empty: none.
   std::string_view read_subresource;
 };

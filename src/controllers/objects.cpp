@@ -1,4 +1,4 @@
-#include "controllers/object_client.h"
+#include "controllers/objects.h"
 
 #include <boost/json.hpp>
 
