@@ -87,6 +87,14 @@ size_t ProbeSessions::armed() const {
   return sessions_.size();
 }
 
+std::vector<uint32_t> ProbeSessions::drop_programs() const {
+  std::lock_guard lock(mu_);
+  std::vector<uint32_t> ids;
+  for (const auto& [id, s] : sessions_)
+    if (s->drops) ids.push_back(s->drops->program_id());
+  return ids;
+}
+
 std::pair<int, json::value> ProbeSessions::arm(const ProbeQuery& q) {
   if (!q.src || !q.src->is_v4()) return err(400, "probe/arm: src must be IPv4");
   {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/probe_query.h"
 #include "common/error.h"
@@ -43,6 +44,8 @@ class ProbeSessions {
   std::pair<int, boost::json::value> arm(const ProbeQuery& q);
   std::pair<int, boost::json::value> collect(const ProbeQuery& q);
   size_t armed() const;
+  // The kernel ids of the armed probes' drop-watch programs (for tests and `bpftool`).
+  std::vector<uint32_t> drop_programs() const;
 
   struct Session;
 

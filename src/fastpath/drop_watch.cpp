@@ -122,6 +122,15 @@ uint64_t DropWatch::lost() const {
   return n + state_->overflow;
 }
 
+uint32_t DropWatch::program_id() const {
+  bpf_program* prog = bpf_object__find_program_by_name(state_->obj, "pn_drop_watch");
+  if (!prog) return 0;
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0) return 0;
+  return info.id;
+}
+
 std::string drop_reason_name(uint32_t reason) {
   // Read once: the vmlinux BTF is a few MB, the names a few hundred bytes.
   static std::once_flag once;

@@ -45,6 +45,8 @@ class DropWatch {
   // The drops reported so far (at most `max`; the rest stay counted in lost()), names resolved.
   std::vector<DropEvent> take(size_t max = 64);
   uint64_t lost() const;
+  // The kernel's id of the loaded program (bpftool prog show id N); 0 if unknown.
+  uint32_t program_id() const;
 
  private:
   explicit DropWatch(std::unique_ptr<State> s);
