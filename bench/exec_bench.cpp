@@ -1,5 +1,7 @@
 // exec_bench: issue 17's figures on a 1-node `podnet up` cluster (root).
-//   exec:  `kubectl exec POD -- true` round trips (kubectl's start included), p50/p99 over --runs.
+//   exec:  `kubectl exec POD -- true` round trips (kubectl's start included), p50/p99 over --runs,
+//          over the WebSocket and over plain SPDY/3.1 (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false),
+//          interleaved run by run.
 //   port-forward throughput: --megabytes sent through `kubectl port-forward` (SPDY/3.1 in a
 //          WebSocket: kubectl -> TLS -> API server -> TLS -> agent -> the pod's localhost) to a sink
 //          in the pod, next to, in the same rounds (interleaved, --rounds): a direct connection from
@@ -116,18 +118,25 @@ int main(int argc, char** argv) {
   const std::string node_ns = c.node_netns(1), node_ip = c.node_ip(1);
   const std::string kubectl = std::string(podnet::testing::kKubectl) + " --kubeconfig " + c.kubeconfig();
 
-  std::vector<double> exec_ms;
+  // Both transports of kubectl exec, interleaved run by run: the WebSocket (v5.channel.k8s.io) and
+  // plain SPDY/3.1 (kubectl's fallback, v4.channel.k8s.io over SPDY streams).
+  std::vector<double> exec_ms, spdy_ms;
   for (int i = 0; i < runs && !StopSignal::requested(); ++i) {
-    auto t0 = Clock::now();
-    auto r = shell(kubectl + " exec sink -- true");
-    if (r.rc != 0) {
-      std::fprintf(stderr, "exec_bench: kubectl exec: %s\n", r.out.c_str());
-      return 1;
+    for (bool spdy : {false, true}) {
+      auto t0 = Clock::now();
+      auto r = shell(std::string("/usr/bin/env KUBECTL_REMOTE_COMMAND_WEBSOCKETS=") +
+                     (spdy ? "false " : "true ") + kubectl + " exec sink -- true");
+      if (r.rc != 0) {
+        std::fprintf(stderr, "exec_bench: kubectl exec: %s\n", r.out.c_str());
+        return 1;
+      }
+      (spdy ? spdy_ms : exec_ms)
+          .push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
-    exec_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
-  std::printf("exec round trip (kubectl exec sink -- true, %d runs): p50 %.1f ms, p99 %.1f ms\n", runs,
-              percentile(exec_ms, 0.5), percentile(exec_ms, 0.99));
+  std::printf("exec round trip (kubectl exec sink -- true, %d runs each, interleaved):\n", runs);
+  std::printf("  WebSocket  p50 %.1f ms, p99 %.1f ms\n", percentile(exec_ms, 0.5), percentile(exec_ms, 0.99));
+  std::printf("  SPDY/3.1   p50 %.1f ms, p99 %.1f ms\n", percentile(spdy_ms, 0.5), percentile(spdy_ms, 0.99));
   std::fflush(stdout);
 
   // The TLS relay: a throwaway self-signed key for both relays (verification off: the bound is
@@ -168,11 +177,17 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   double fwd50 = percentile(forward, 0.5), relay50 = percentile(relay, 0.5);
-  std::printf("port-forward throughput, %d MiB x %d rounds (median / p95, MB/s):\n", megabytes, rounds);
-  std::printf("  direct (node netns -> pod IP)      %7.0f / %7.0f\n", percentile(direct, 0.5),
-              percentile(direct, 0.95));
-  std::printf("  two-hop TLS relay (socat)          %7.0f / %7.0f\n", relay50, percentile(relay, 0.95));
-  std::printf("  kubectl port-forward (SPDY in WS)  %7.0f / %7.0f   %.0f%% of the relay\n", fwd50,
-              percentile(forward, 0.95), relay50 > 0 ? 100 * fwd50 / relay50 : 0);
+  std::printf("port-forward throughput, %d MiB x %d rounds (median / p95 [min-max], MB/s):\n", megabytes,
+              rounds);
+  auto row = [](const char* name, const std::vector<double>& v) {
+    std::printf("  %-34s %7.0f / %7.0f [%.0f-%.0f]", name, percentile(v, 0.5), percentile(v, 0.95),
+                percentile(v, 0), percentile(v, 1));
+  };
+  row("direct (node netns -> pod IP)", direct);
+  std::printf("\n");
+  row("two-hop TLS relay (socat)", relay);
+  std::printf("\n");
+  row("kubectl port-forward (SPDY in WS)", forward);
+  std::printf("   %.0f%% of the relay\n", relay50 > 0 ? 100 * fwd50 / relay50 : 0);
   return StopSignal::requested() ? StopSignal::exit_code() : 0;
 }

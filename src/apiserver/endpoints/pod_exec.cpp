@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "apiserver/endpoints/pod_logs.h"
+#include "apiserver/endpoints/spdy_exec.h"
 #include "apiserver/endpoints/spdy_portforward.h"
 #include "apiserver/http/websocket_upgrade.h"
 #include "common/query.h"
@@ -284,7 +285,7 @@ namespace {
 // the node's 101 for `target`, and the relay between them.
 Reply upgrade_to_node(const Request& request, const std::string& name, const NodeAddress& node,
                       const std::string& target, const KubeletClientTls& kubelet,
-                      std::chrono::milliseconds timeout, bool exec) {
+                      std::chrono::milliseconds timeout, bool exec, spdy::StreamsWanted wanted) {
   // Only now the protocol: the refusals above are what the client most needs to read.
   std::string protocol;
   if (beast::websocket::is_upgrade(request.msg)) {
@@ -293,10 +294,42 @@ Reply upgrade_to_node(const Request& request, const std::string& name, const Nod
       return error_reply(bad_request("unable to upgrade: unable to negotiate protocol: client supports [" +
                                      std::string(request.msg[http::field::sec_websocket_protocol]) +
                                      "], server supports [v5.channel.k8s.io v4.channel.k8s.io]"));
+  } else if (beast::iequals(request.msg[http::field::upgrade], "SPDY/3.1")) {
+    // kubectl's fallback (and older clients): remotecommand over plain SPDY/3.1 (spdy_exec.h). Go
+    // sends one X-Stream-Protocol-Version line per protocol.
+    bool offered = false;
+    std::string all;
+    auto [first, last] = request.msg.equal_range("X-Stream-Protocol-Version");
+    for (auto field = first; field != last; ++field) {
+      std::string_view v = field->value();
+      for (size_t pos = 0; pos < v.size();) {
+        size_t comma = std::min(v.find(',', pos), v.size());
+        std::string one = trim(v.substr(pos, comma - pos));
+        offered |= one == spdy::kRemoteCommandProtocol;
+        all += (all.empty() ? "" : " ") + one;
+        pos = comma + 1;
+      }
+    }
+    if (!offered)
+      return error_reply(bad_request("unable to upgrade: unable to negotiate protocol: client supports [" +
+                                     all + "], server supports [" +
+                                     std::string(spdy::kRemoteCommandProtocol) + "]"));
+    auto handler = open_node_stream(name, node, target, kubelet, timeout, exec);
+    if (!handler) return error_reply(handler.error());
+    Reply r;
+    r.msg.result(http::status::switching_protocols);
+    r.msg.set(http::field::connection, "Upgrade");
+    r.msg.set(http::field::upgrade, "SPDY/3.1");
+    r.msg.set("X-Stream-Protocol-Version", std::string(spdy::kRemoteCommandProtocol));
+    auto upgrade =
+        std::make_shared<WebSocketUpgrade>(make_spdy_remote_command(std::move(*handler), wanted), "");
+    upgrade->raw = true;
+    r.stream = std::move(upgrade);
+    return r;
   } else if (!request.msg[http::field::upgrade].empty()) {
     return error_reply(
-        bad_request("unable to upgrade: podnet serves streams over WebSocket only "
-                    "(v5.channel.k8s.io, v4.channel.k8s.io), not " +
+        bad_request("unable to upgrade: podnet serves streams over WebSocket (v5.channel.k8s.io, "
+                    "v4.channel.k8s.io) and SPDY/3.1, not " +
                     std::string(request.msg[http::field::upgrade])));
   } else {
     return error_reply(bad_request("Upgrade request required"));
@@ -351,7 +384,8 @@ Reply pod_exec(ObjectStore& objects, const ResourceRegistry& registry, const Req
   }
   target += "&input=" + std::string(query->stdin ? "1" : "0") + "&output=" + (query->stdout ? "1" : "0") +
             "&error=" + (query->stderr ? "1" : "0") + "&tty=" + (query->tty ? "1" : "0");
-  return upgrade_to_node(request, name, *node, target, kubelet, timeout, true);
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout, true,
+                         {query->stdin, query->stdout, query->stderr, query->tty});
 }
 
 Reply pod_attach(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
@@ -375,16 +409,8 @@ Reply pod_attach(ObjectStore& objects, const ResourceRegistry& registry, const R
                        percent_encode(*container) + "?input=" + (query->stdin ? "1" : "0") +
                        "&output=" + (query->stdout ? "1" : "0") + "&error=" + (query->stderr ? "1" : "0") +
                        "&tty=" + (query->tty ? "1" : "0");
-  if (!beast::websocket::is_upgrade(request.msg) && !request.msg[http::field::upgrade].empty()) {
-    // kubectl falls back to SPDY/3.1 when its WebSocket upgrade was refused, and prints the second
-    // answer: the node's refusal (a container not running) must be that one too, as from kube. The
-    // node is asked without stdin, so a stdinOnce container keeps its input.
-    std::string probe = "/attach/" + percent_encode(ns) + "/" + percent_encode(name) + "/" +
-                        percent_encode(*container) + "?input=0&output=1&error=0&tty=0";
-    if (auto h = open_node_stream(name, *node, probe, kubelet, timeout, true); !h)
-      return error_reply(h.error());
-  }
-  return upgrade_to_node(request, name, *node, target, kubelet, timeout, true);
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout, true,
+                         {query->stdin, query->stdout, query->stderr, query->tty});
 }
 
 Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, const Request& request,
@@ -444,7 +470,7 @@ Reply pod_portforward(ObjectStore& objects, const ResourceRegistry& registry, co
     target += sep + "port=" + percent_encode(p);
     sep = "&";
   }
-  return upgrade_to_node(request, name, *node, target, kubelet, timeout, false);
+  return upgrade_to_node(request, name, *node, target, kubelet, timeout, false, {});
 }
 
 }  // namespace podnet::apiserver
