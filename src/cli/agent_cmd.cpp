@@ -101,6 +101,9 @@ Result<agent::AgentOptions> agent_options(const AgentFlags& f) {
 }  // namespace
 
 int run_agent(const AgentFlags& flags, agent::PodRunnerFactory pods) {
+  // The node server's TLS sessions write with write(2) (OpenSSL's socket BIO): a peer that went
+  // away mid-write (the API server ending an exec or attach) must be EPIPE, not the agent's death.
+  ::signal(SIGPIPE, SIG_IGN);
   const proxy::RulesetConfig ruleset;
   if (flags.cleanup) {
     auto a = agent::cleanup_agent_network();

@@ -3,11 +3,13 @@
 // a `podnet up` cluster, with the real kubectl: the API server answers the SPDY upgrade with
 // v4.channel.k8s.io and translates the client's SPDY streams (error, stdin, stdout, stderr,
 // resize) into the node's stream framing. One cluster for all of it (bring-up is most of the time).
+#include <signal.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <thread>
 
 #include "common/files.h"
@@ -75,8 +77,16 @@ class ExecSpdy : public ::testing::Test {
                  " -w ' code=%{http_code}' '" + server_url() + path + "' 2>&1");
   }
 
+  void TearDown() override {
+    if (HasFailure() && !kubectl_.empty())
+      std::cerr << "agent log:\n" << shell("tail -60 " + c_.state_dir() + "/logs/agent-node1.log").out;
+  }
+  // The node agent still runs (a session's end must not take it down).
+  bool agent_alive() { return agent_ > 0 && ::kill(agent_, 0) == 0; }
+
   UpCluster c_;
   TempDir dir_{"pn-exec-spdy"};
+  pid_t agent_ = -1;
   std::string kubectl_;
 };
 
@@ -101,14 +111,18 @@ TEST_F(ExecSpdy, KubectlExecAndAttachOverPlainSpdy) {
   for (const char* p : {"web", "term", "logger", "once"}) ASSERT_NO_FATAL_FAILURE(wait_ready(p));
   const std::string ip = trim(c_.kubectl("get pod web -o jsonpath='{.status.podIP}'").out);
   ASSERT_FALSE(ip.empty());
+  agent_ = c_.daemon_pid("agent-node1");
+  ASSERT_GT(agent_, 0);
 
   // The pod's network, and proof of the transport: kubectl's log shows the SPDY upgrade, no WebSocket.
   const std::string log = dir_.path() + "/v.log";
-  auto addr = shell(kubectl_ + " -v=7 exec web -c c -- ip -4 addr 2>" + log);
+  auto addr = shell("(" + kubectl_ + " -v=7 exec web -c c -- ip -4 addr 2>" + log + ")");
   auto vlog = read_file(log).value_or("");
   EXPECT_EQ(addr.rc, 0) << addr.out << vlog;
   EXPECT_NE(addr.out.find("inet " + ip + "/"), std::string::npos) << addr.out;
-  EXPECT_NE(vlog.find("Upgrade: SPDY/3.1"), std::string::npos) << vlog;
+  EXPECT_NE(vlog.find("] POST https://"), std::string::npos) << vlog;
+  EXPECT_NE(vlog.find("X-Stream-Protocol-Version: v4.channel.k8s.io"), std::string::npos) << vlog;
+  EXPECT_NE(vlog.find("Response Status: 101 Switching Protocols"), std::string::npos) << vlog;
   EXPECT_EQ(vlog.find("Sec-Websocket"), std::string::npos) << vlog;
 
   // 1 MB of random bytes through stdin and back, byte for byte (stdin's FIN closes cat's stdin).
@@ -123,7 +137,7 @@ TEST_F(ExecSpdy, KubectlExecAndAttachOverPlainSpdy) {
                      dir_.path() + "/err)");
   EXPECT_EQ(three.rc, 3) << three.out;
   EXPECT_EQ(three.out, "out\n");
-  EXPECT_EQ(read_file(dir_.path() + "/err").value_or(""), "err\n");
+  EXPECT_EQ(read_file(dir_.path() + "/err").value_or(""), "err\ncommand terminated with exit code 3\n");
   auto missing = shell(kubectl_ + " exec web -c c -- no-such-command 2>&1");
   EXPECT_NE(missing.rc, 0);
   EXPECT_NE(missing.out.find("executable file not found"), std::string::npos) << missing.out;
@@ -149,11 +163,13 @@ TEST_F(ExecSpdy, KubectlExecAndAttachOverPlainSpdy) {
       shell(drive + "'=# ' 'echo tty-$((40+2))=tty-42' 'stty size=~33 101' '#40x120' 'stty size=~40 120' " +
             "'exit 0=' -- " + kubectl_ + " exec -it web -c c -- sh");
   EXPECT_NE(it.out.find("RESULT=ok"), std::string::npos) << it.out;
+  ASSERT_TRUE(agent_alive());
 
   // attach -it to a container started with stdin and tty: the same shell, its size, a resize.
   auto at = shell(drive + "'=If you don'\\''t see a command prompt' 'echo at-$((40+2))=at-42' " +
                   "'stty size=~33 101' '#50x90' 'stty size=~50 90' -- " + kubectl_ + " attach -it term -c c");
   EXPECT_NE(at.out.find("RESULT=ok"), std::string::npos) << at.out;
+  ASSERT_TRUE(agent_alive());
   EXPECT_EQ(trim(c_.kubectl("get pod term -o jsonpath='{.status.containerStatuses[0].restartCount}'").out),
             "0");
 
