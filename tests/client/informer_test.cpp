@@ -209,6 +209,28 @@ TEST(InformerWithoutObjects, RelistDeletesCarryTheKeyAndTheLastVersion) {
   EXPECT_EQ(inf.size(), 1u);
 }
 
+// The first LIST is delivered page by page (never held parsed whole); a relist still holds its
+// changes until it knows what vanished (deletes first: ExpiredEventRelists... above).
+TEST(InformerFirstList, DeliversEachPageBeforeAskingForTheNext) {
+  FakeClient client;
+  struct AtPage : InformerHandler {
+    FakeClient& c;
+    std::vector<std::string> log;
+    explicit AtPage(FakeClient& client) : c(client) {}
+    void on_upsert(const json::value& o) override {
+      log.push_back(object_key(o) + " after " + std::to_string(c.calls.size()) + " call(s)");
+    }
+    void on_delete(const json::value&) override {}
+    void on_synced() override { log.push_back("synced"); }
+  } h(client);
+  Informer inf{client, h, {.path = "/api/v1/services"}};
+  client.lists.push_back(page({obj("a", "5"), obj("b", "6")}, "10", "next"));
+  client.lists.push_back(page({obj("c", "7")}, "11"));
+  ASSERT_TRUE(inf.step());
+  EXPECT_EQ(h.log, (Log{"ns/a after 1 call(s)", "ns/b after 1 call(s)", "ns/c after 2 call(s)", "synced"}));
+  EXPECT_EQ(inf.size(), 3u);
+}
+
 TEST_F(InformerTest, HttpGoneOnWatchRelists) {
   client.lists.push_back(page({}, "10"));
   client.watches.push_back(std::unexpected(Error{kExpired, "HTTP 410"}));
