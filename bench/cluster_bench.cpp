@@ -1025,8 +1025,19 @@ long frontends(const std::string& netns) {
 }
 
 // The agents' VmRSS (kB) after the Services are programmed, per node, in `after_kb`.
-int bench_rss(int services, int writers, bool dns, std::vector<long>& after_kb) {
-  BenchCluster c(kPodnet);
+// PN_BENCH_RSS_HOLD=<file>: the bench creates the file and waits until it is removed, once before
+// the Services are written and once before the "after" report (to attach heaptrack or gdb to an agent).
+void rss_hold(const char* when) {
+  const char* hold = ::getenv("PN_BENCH_RSS_HOLD");
+  if (!hold) return;
+  std::ofstream(hold) << when << "\n";
+  std::printf("  holding (%s) until %s is removed\n", when, hold);
+  std::fflush(stdout);
+  while (std::filesystem::exists(hold)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}
+
+int bench_rss(const std::string& podnet, int services, int writers, bool dns, std::vector<long>& after_kb) {
+  BenchCluster c(podnet);
   if (!c.up(3, "vxlan", dns ? "" : "--no-dns")) return 1;
   auto api = api_for(c);
   auto nodes = node_namespaces(c, 3);
@@ -1038,8 +1049,9 @@ int bench_rss(int services, int writers, bool dns, std::vector<long>& after_kb) 
     std::printf("  %s:", when);
     for (int i = 1; i <= 3; ++i) {
       pid_t pid = c.daemon_pid("agent-node" + std::to_string(i));
-      std::printf(" node%d VmRSS %.1f MB (VmHWM %.1f);", i, status_kb(pid, "VmRSS") / 1024.0,
-                  status_kb(pid, "VmHWM") / 1024.0);
+      std::printf(" node%d VmRSS %.1f MB (anon %.1f, file %.1f; VmHWM %.1f);", i,
+                  status_kb(pid, "VmRSS") / 1024.0, status_kb(pid, "RssAnon") / 1024.0,
+                  status_kb(pid, "RssFile") / 1024.0, status_kb(pid, "VmHWM") / 1024.0);
     }
     std::printf(" server VmRSS %.1f MB\n", status_kb(c.daemon_pid("server"), "VmRSS") / 1024.0);
   };
@@ -1048,6 +1060,7 @@ int bench_rss(int services, int writers, bool dns, std::vector<long>& after_kb) 
       "each):\n",
       dns ? "on" : "off (--no-dns)", services);
   report("before");
+  rss_hold("before");
   long preexisting = frontends(nodes[0]);  // the kubernetes Service's, if any
   std::atomic<int> next{0}, errors{0};
   std::vector<std::string> last_vip(writers);
@@ -1085,6 +1098,7 @@ int bench_rss(int services, int writers, bool dns, std::vector<long>& after_kb) 
       "after %.1f s; service-ips elements per node: %ld %ld %ld (%ld before)\n",
       services, services, write_s, writers, errors.load(), live_s, counts[0], counts[1], counts[2],
       preexisting);
+  rss_hold("after");
   report("after");
   after_kb.clear();
   for (int i = 1; i <= 3; ++i)
@@ -1330,6 +1344,12 @@ int main(int argc, char** argv) {
   app.add_option("--pods", pods, "podstart: pods created")->capture_default_str()->check(CLI::PositiveNumber);
   std::string podstart_variants = "plain,policy";
   int podstart_runs = 1;
+  std::string rss_podnet = kPodnet;
+  app.add_option(
+         "--rss-podnet", rss_podnet,
+         "rss: the podnet binary (podnet-cni and podnet-shim beside it), e.g. a copy of another build's "
+         "for an A/B comparison")
+      ->capture_default_str();
   std::string podstart_podnet = kPodnet;
   app.add_option("--podstart-podnet", podstart_podnet,
                  "podstart: the podnet binary (podnet-cni and podnet-shim beside it), e.g. a copy of another "
@@ -1417,7 +1437,7 @@ int main(int argc, char** argv) {
     std::map<bool, std::vector<long>> after;
     for (bool dns : {true, false})
       if (rss_dns.find(dns ? "on" : "off") != std::string::npos)
-        rc |= bench_rss(services, writers, dns, after[dns]);
+        rc |= bench_rss(rss_podnet, services, writers, dns, after[dns]);
     if (after[true].size() == 3 && after[false].size() == 3) {
       std::printf("rss: agent VmRSS with cluster DNS on minus off (%d Services):", services);
       for (int i = 0; i < 3; ++i)

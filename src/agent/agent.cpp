@@ -15,6 +15,7 @@
 #include "common/files.h"
 #include "fastpath/fastpath_abi.h"
 #include "k8s/decode.h"
+#include "k8s/json_fields.h"
 #include "nft/nft.h"
 #include "policy/metrics.h"
 
@@ -109,18 +110,27 @@ class Agent::ServiceHandler : public client::InformerHandler {
   // The namespace's Services with a ClusterIP, and default/kubernetes.
   std::vector<k8s::Service> services(const std::string& ns) {
     std::vector<k8s::Service> out;
+    auto add = [&](const std::string& in_ns, const std::string& name, const EnvService& e) {
+      k8s::Service& s = out.emplace_back();
+      s.meta.namespace_ = in_ns;
+      s.meta.name = name;
+      s.cluster_ips = {e.cluster_ip};
+      for (const auto& p : e.ports)
+        s.ports.push_back({.name = p.name, .protocol = p.protocol, .port = p.port});
+    };
     std::lock_guard l(services_mu_);
     if (auto it = services_.find(ns); it != services_.end())
-      for (const auto& [name, s] : it->second) out.push_back(s);
+      for (const auto& [name, s] : it->second) add(ns, name, s);
     if (ns != "default")
       if (auto it = services_.find("default"); it != services_.end())
-        if (auto k = it->second.find("kubernetes"); k != it->second.end()) out.push_back(k->second);
+        if (auto k = it->second.find("kubernetes"); k != it->second.end())
+          add("default", k->first, k->second);
     return out;
   }
 
   void on_upsert(const json::value& object) override {
     if (proxy_) proxy_->on_upsert(object);
-    if (a_.opts_.pod_runner) remember(object, true);
+    if (a_.opts_.pod_runner) remember(object);
     if (a_.dns_feed_) {
       a_.dns_feed_->services().on_upsert(object);
       if (client::object_key(object) == kDnsServiceKey) {
@@ -150,7 +160,7 @@ class Agent::ServiceHandler : public client::InformerHandler {
   }
   void on_delete(const json::value& last_known) override {
     if (proxy_) proxy_->on_delete(last_known);
-    if (a_.opts_.pod_runner) remember(last_known, false);
+    if (a_.opts_.pod_runner) forget(last_known);
     if (a_.dns_feed_) a_.dns_feed_->services().on_delete(last_known);
     if (a_.dns_feed_ && a_.opts_.network_policy && client::object_key(last_known) == kDnsServiceKey)
       a_.opts_.network_policy->pods().on_delete(local_dns_endpoint_key());
@@ -174,16 +184,30 @@ class Agent::ServiceHandler : public client::InformerHandler {
   }
 
  private:
-  void remember(const json::value& object, bool present) {
+  void remember(const json::value& object) {
     auto s = k8s::decode_service(object);
     if (!s) return;  // the proxy logs what it cannot read
     std::lock_guard l(services_mu_);
     auto& in_ns = services_[s->meta.namespace_];
-    if (present && !s->headless && !s->cluster_ips.empty())
-      in_ns[s->meta.name] = std::move(*s);
-    else
+    if (!s->headless && !s->cluster_ips.empty()) {
+      EnvService& e = in_ns[s->meta.name];
+      e.cluster_ip = s->cluster_ips.front();
+      e.ports.clear();
+      for (auto& p : s->ports) e.ports.push_back({std::move(p.name), p.protocol, p.port});
+      e.ports.shrink_to_fit();
+    } else {
       in_ns.erase(s->meta.name);
+    }
     if (in_ns.empty()) services_.erase(s->meta.namespace_);
+  }
+  void forget(const json::value& last_known) {
+    std::string ns = k8s::fields::string_at(last_known, {"metadata", "namespace"});
+    std::string name = k8s::fields::string_at(last_known, {"metadata", "name"});
+    std::lock_guard l(services_mu_);
+    auto it = services_.find(ns);
+    if (it == services_.end()) return;
+    it->second.erase(name);
+    if (it->second.empty()) services_.erase(it);
   }
 
   // Logged once per change of a service's refused addresses (under a_.mu_); only services that
@@ -209,8 +233,19 @@ class Agent::ServiceHandler : public client::InformerHandler {
   Agent& a_;
   client::InformerHandler* proxy_;
   std::map<std::string, std::vector<IpAddress>> outside_;
+  // What the service environment variables read (service_env.h) of each Service with a ClusterIP:
+  // its first ClusterIP and its ports, not the whole Service (an agent holds one per Service).
+  struct EnvPort {
+    std::string name;
+    k8s::Protocol protocol;
+    int32_t port;
+  };
+  struct EnvService {
+    IpAddress cluster_ip;
+    std::vector<EnvPort> ports;
+  };
   std::mutex services_mu_;
-  std::map<std::string, std::map<std::string, k8s::Service>> services_;  // namespace -> name -> Service
+  std::map<std::string, std::map<std::string, EnvService>> services_;  // namespace -> name
 };
 
 // EndpointSlices go to the proxy and to the DNS records, whichever run.
@@ -539,12 +574,16 @@ Status Agent::run() {
                opts_.node.vtep_mac ? ", VTEP MAC " + netlink::format_mac(*opts_.node.vtep_mac) : "");
   open_fastpath();
 
-  client::Informer nodes(api_, *node_handler_, {.path = "/api/v1/nodes"});
-  client::Informer services(api_, *service_handler_, {.path = "/api/v1/services"});
+  // The informers keep only each object's resourceVersion, no JSON: every handler keeps what it
+  // needs typed (Nodes, the proxy's Services and slices, the DNS records, the service environment)
+  // and takes a delete by namespace and name (docs/architecture.md, "The API layer").
+  client::Informer nodes(api_, *node_handler_, {.path = "/api/v1/nodes", .remember_objects = false});
+  client::Informer services(api_, *service_handler_, {.path = "/api/v1/services", .remember_objects = false});
   std::optional<client::Informer> slices;
   if (feed_ || dns_feed_)
     slices.emplace(api_, *slice_handler_,
-                   client::InformerOptions{.path = "/apis/discovery.k8s.io/v1/endpointslices"});
+                   client::InformerOptions{.path = "/apis/discovery.k8s.io/v1/endpointslices",
+                                           .remember_objects = false});
   std::vector<std::thread> threads;
   threads.emplace_back([&] { nodes.run(); });
   threads.emplace_back([&] { services.run(); });

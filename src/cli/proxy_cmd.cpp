@@ -120,8 +120,10 @@ int run_proxy(const ProxyFlags& flags) {
   proxy::Proxier proxier(*kernel, std::move(*opts), &*conntrack);
   proxier.set_observer(server->get());
   proxy::ProxyFeed feed(proxier);
-  client::Informer services(**api, feed.services(), {.path = "/api/v1/services"});
-  client::Informer slices(**api, feed.slices(), {.path = "/apis/discovery.k8s.io/v1/endpointslices"});
+  // The Proxier keeps the objects, typed; the informers only their versions.
+  client::Informer services(**api, feed.services(), {.path = "/api/v1/services", .remember_objects = false});
+  client::Informer slices(**api, feed.slices(),
+                          {.path = "/apis/discovery.k8s.io/v1/endpointslices", .remember_objects = false});
   auto stop_all = [&] {
     services.stop();
     slices.stop();

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <map>
+#include <set>
 
 #include "client/watch_decoder.h"
 
@@ -64,7 +66,14 @@ Status Informer::step() {
 }
 
 Status Informer::list() {
-  std::map<std::string, json::value> fresh;
+  // A LIST of the whole collection is never held parsed at once (10,000 Services parsed are ~30 MB,
+  // which the allocator then keeps): the first list delivers each page as it comes (there is
+  // nothing to delete yet); a relist keeps what changed as compact JSON until it knows what
+  // vanished, delivers those deletes first, then the changes, in key order. A page that fails
+  // leaves the store as delivered so far; the next step lists again.
+  const bool first = store_.empty();
+  std::set<std::string> seen;
+  std::map<std::string, std::string> changed;
   std::string token, rv;
   do {
     auto page = client_.list(opts_.path, opts_.page_size, token);
@@ -72,14 +81,33 @@ Status Informer::list() {
     if (!page) return std::unexpected(wrap(page.error(), "list " + opts_.path));
     for (auto& item : page->items) {
       std::string key = object_key(item);
-      if (!key.empty()) fresh[key] = std::move(item);
+      if (key.empty()) continue;
+      seen.insert(key);
+      if (first) {
+        store_[key] = remember(item);
+        handler_.on_upsert(item);
+        continue;
+      }
+      std::string version = resource_version_of(item);
+      auto it = store_.find(key);
+      if (it != store_.end() && !version.empty() && it->second.resource_version == version) {
+        changed.erase(key);
+        continue;
+      }
+      changed[key] = json::serialize(item);
     }
     token = std::move(page->continue_token);
     rv = std::move(page->resource_version);
   } while (!token.empty());
 
-  for (const auto& [key, old] : store_) {
-    if (fresh.contains(key)) continue;
+  for (auto it = store_.begin(); it != store_.end();) {
+    if (seen.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    Known old = std::move(it->second);
+    std::string key = it->first;
+    it = store_.erase(it);
     if (old.json.empty()) {
       handler_.on_delete(tombstone(key, old.resource_version));
       continue;
@@ -88,16 +116,14 @@ Status Informer::list() {
     json::value last = json::parse(old.json, ec);  // our own serialization: cannot fail
     if (!ec) handler_.on_delete(last);
   }
-  std::map<std::string, Known> known;
-  for (const auto& [key, obj] : fresh) {
-    Known now = remember(obj);
-    auto it = store_.find(key);
-    if (it == store_.end() || it->second.resource_version != now.resource_version ||
-        now.resource_version.empty())
-      handler_.on_upsert(obj);
-    known.emplace(key, std::move(now));
+  for (auto& [key, text] : changed) {
+    boost::system::error_code ec;
+    json::value object = json::parse(text, ec);  // our own serialization: cannot fail
+    std::string().swap(text);
+    if (ec) continue;
+    store_[key] = remember(object);
+    handler_.on_upsert(object);
   }
-  store_ = std::move(known);
   rv_ = std::move(rv);
   needs_list_ = false;
   synced_ = true;

@@ -4,6 +4,7 @@
 
 #include "client/watch_decoder.h"
 #include "k8s/decode.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::dns {
 
@@ -20,16 +21,15 @@ void StoreFeed::Handler::on_upsert(const boost::json::value& object) {
   }
 }
 
+// By namespace and name: what vanished in a relist arrives as its metadata alone.
 void StoreFeed::Handler::on_delete(const boost::json::value& last_known) {
-  if (services_) {
-    auto svc = k8s::decode_service(last_known);
-    if (!svc) return;
-    store_.delete_service(svc->meta.namespace_, svc->meta.name);
-  } else {
-    auto slice = k8s::decode_endpoint_slice(last_known);
-    if (!slice) return;
-    store_.delete_slice(*slice);
-  }
+  std::string ns = k8s::fields::string_at(last_known, {"metadata", "namespace"});
+  std::string name = k8s::fields::string_at(last_known, {"metadata", "name"});
+  if (name.empty()) return;
+  if (services_)
+    store_.delete_service(ns, name);
+  else
+    store_.delete_slice(ns, name);
 }
 
 }  // namespace podnet::dns

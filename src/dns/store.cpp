@@ -402,7 +402,10 @@ void RecordStore::upsert_service(const k8s::Service& svc) {
   auto it = entries_.try_emplace(svc.meta.namespace_ + "/" + svc.meta.name).first;
   auto before = records_locked(it->first, it->second);
   it->second.service = service_fields(svc);
-  if (!slices_matter(it->second.service)) it->second.slices.clear();
+  if (!slices_matter(it->second.service)) {
+    for (const auto& [name, _] : it->second.slices) slice_owner_.erase(svc.meta.namespace_ + "/" + name);
+    it->second.slices.clear();
+  }
   republish_locked(it, before);
 }
 
@@ -417,22 +420,31 @@ void RecordStore::delete_service(const std::string& namespace_, const std::strin
 
 void RecordStore::upsert_slice(const k8s::EndpointSlice& slice) {
   std::string svc = slice.service_name();
-  if (svc.empty()) return;
   std::unique_lock l(mu_);
+  if (auto owner = slice_owner_.find(slice.meta.namespace_ + "/" + slice.meta.name);
+      owner != slice_owner_.end() && owner->second != svc)
+    delete_slice_locked(slice.meta.namespace_, slice.meta.name);  // relabelled: leaves its old Service
+  if (svc.empty()) return;
   auto it = entries_.try_emplace(slice.meta.namespace_ + "/" + svc).first;
   if (!slices_matter(it->second.service)) return;
   auto before = records_locked(it->first, it->second);
   it->second.slices[slice.meta.name] = slim_slice(slice);
+  slice_owner_[slice.meta.namespace_ + "/" + slice.meta.name] = svc;
   republish_locked(it, before);
 }
 
-void RecordStore::delete_slice(const k8s::EndpointSlice& slice) {
-  std::string svc = slice.service_name();
-  if (svc.empty()) return;
+void RecordStore::delete_slice(const std::string& namespace_, const std::string& name) {
   std::unique_lock l(mu_);
-  auto it = entries_.find(slice.meta.namespace_ + "/" + svc);
+  delete_slice_locked(namespace_, name);
+}
+
+void RecordStore::delete_slice_locked(const std::string& namespace_, const std::string& name) {
+  auto owner = slice_owner_.find(namespace_ + "/" + name);
+  if (owner == slice_owner_.end()) return;
+  auto it = entries_.find(namespace_ + "/" + owner->second);
+  slice_owner_.erase(owner);
   if (it == entries_.end()) return;
-  auto s = it->second.slices.find(slice.meta.name);
+  auto s = it->second.slices.find(name);
   if (s == it->second.slices.end()) return;
   auto before = records_locked(it->first, it->second);
   it->second.slices.erase(s);

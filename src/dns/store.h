@@ -12,6 +12,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dns/knot.h"
@@ -131,7 +132,9 @@ class RecordStore {
   void upsert_service(const k8s::Service& svc);
   void delete_service(const std::string& namespace_, const std::string& name);
   void upsert_slice(const k8s::EndpointSlice& slice);
-  void delete_slice(const k8s::EndpointSlice& slice);
+  // By namespace and name: a relist's delete may carry nothing else (the informer keeps no objects).
+  void delete_slice(const std::string& namespace_, const std::string& name);
+  void delete_slice(const k8s::EndpointSlice& slice) { delete_slice(slice.meta.namespace_, slice.meta.name); }
 
   const WireName& zone() const { return zone_; }
   uint32_t ttl() const { return opts_.ttl; }
@@ -177,6 +180,7 @@ class RecordStore {
   // Adds `added` and withdraws `gone`, one rebuild per name they touch.
   void apply_locked(const std::vector<Record>& added, const std::vector<Record>& gone);
   Node& ensure_locked(std::string_view name);
+  void delete_slice_locked(const std::string& namespace_, const std::string& name);
   void release_locked(std::string_view name);
 
   StoreOptions opts_;
@@ -186,6 +190,8 @@ class RecordStore {
   // Keyed by a view of each node's own name: one lookup touches the table and the node's block.
   boost::unordered_flat_map<std::string_view, Node, Hash, std::equal_to<>> nodes_;
   std::map<std::string, Entry> entries_;  // "ns/name"
+  // "ns/slice name" -> the Service name its kept copy is filed under (kept slices only).
+  std::unordered_map<std::string, std::string> slice_owner_;
 };
 
 }  // namespace podnet::dns

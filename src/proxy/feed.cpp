@@ -6,6 +6,7 @@
 
 #include "client/watch_decoder.h"
 #include "k8s/decode.h"
+#include "k8s/json_fields.h"
 
 namespace podnet::proxy {
 
@@ -24,20 +25,18 @@ void ProxyFeed::Handler::on_upsert(const boost::json::value& object) {
   feed_.cv_.notify_all();
 }
 
+// By namespace and name only: the informers keep no objects (the Proxier keeps what it needs,
+// typed), so what vanished in a relist arrives as its metadata alone.
 void ProxyFeed::Handler::on_delete(const boost::json::value& last_known) {
+  namespace f = k8s::fields;
+  std::string ns = f::string_at(last_known, {"metadata", "namespace"});
+  std::string name = f::string_at(last_known, {"metadata", "name"});
+  if (name.empty()) return;
   std::lock_guard l(feed_.mu_);
-  if (services_) {
-    auto svc = k8s::decode_service(last_known);
-    if (!svc)
-      return spdlog::warn("deleted service {}: {}", client::object_key(last_known), svc.error().message());
-    feed_.proxier_.delete_service(svc->meta.namespace_, svc->meta.name);
-  } else {
-    auto slice = k8s::decode_endpoint_slice(last_known);
-    if (!slice)
-      return spdlog::warn("deleted endpointslice {}: {}", client::object_key(last_known),
-                          slice.error().message());
-    feed_.proxier_.delete_slice(*slice);
-  }
+  if (services_)
+    feed_.proxier_.delete_service(ns, name);
+  else
+    feed_.proxier_.delete_slice(ns, name);
   feed_.cv_.notify_all();
 }
 

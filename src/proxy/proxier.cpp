@@ -42,8 +42,12 @@ void Proxier::delete_service(const std::string& ns, const std::string& name) {
 }
 
 void Proxier::upsert_slice(const k8s::EndpointSlice& slice) {
-  if (slice.service_name().empty()) return;  // not a Service's slice
-  auto key = key_of(slice.meta.namespace_, slice.service_name());
+  std::string service = slice.service_name();
+  auto slice_key = key_of(slice.meta.namespace_, slice.meta.name);
+  if (auto owner = slice_owner_.find(slice_key); owner != slice_owner_.end() && owner->second != service)
+    delete_slice(slice.meta.namespace_, slice.meta.name);  // relabelled: leaves its old Service
+  if (service.empty()) return;                             // not a Service's slice
+  auto key = key_of(slice.meta.namespace_, service);
   auto& slices = entries_[key].slices;
   auto info = summarize_slice(slice, opts_.node.name);
   auto trigger = parse_rfc3339(slice.last_change_trigger_time);
@@ -54,16 +58,19 @@ void Proxier::upsert_slice(const k8s::EndpointSlice& slice) {
     it->second = std::move(info);
   else
     slices.emplace_back(slice.meta.name, std::move(info));
+  slice_owner_[slice_key] = std::move(service);
   mark_dirty(key);
 }
 
-void Proxier::delete_slice(const k8s::EndpointSlice& slice) {
-  auto key = key_of(slice.meta.namespace_, slice.service_name());
+void Proxier::delete_slice(const std::string& ns, const std::string& name) {
+  auto owner = slice_owner_.find(key_of(ns, name));
+  if (owner == slice_owner_.end()) return;
+  auto key = key_of(ns, owner->second);
+  slice_owner_.erase(owner);
   auto entry = entries_.find(key);
   if (entry == entries_.end()) return;
   auto& slices = entry->second.slices;
-  auto it =
-      std::find_if(slices.begin(), slices.end(), [&](const auto& s) { return s.first == slice.meta.name; });
+  auto it = std::find_if(slices.begin(), slices.end(), [&](const auto& s) { return s.first == name; });
   if (it == slices.end()) return;
   slices.erase(it);
   triggers_.push_back(std::chrono::system_clock::now());

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "k8s/model.h"
 #include "proxy/conntrack.h"
@@ -41,10 +42,12 @@ class Proxier {
 
   void upsert_service(k8s::Service service);
   void delete_service(const std::string& namespace_, const std::string& name);
-  // Slices are filed under their kubernetes.io/service-name label, which the EndpointSlice
-  // controller never changes; deletion takes the last known object, as informers deliver it.
+  // Slices are filed under their kubernetes.io/service-name label (a slice whose label changes
+  // moves to the new Service). Deletion needs only the slice's namespace and name: an informer that
+  // keeps no objects delivers what vanished in a relist as its key alone.
   void upsert_slice(const k8s::EndpointSlice& slice);
-  void delete_slice(const k8s::EndpointSlice& slice);
+  void delete_slice(const std::string& namespace_, const std::string& name);
+  void delete_slice(const k8s::EndpointSlice& slice) { delete_slice(slice.meta.namespace_, slice.meta.name); }
 
   // Frontends served by a local process instead (the node-local DNS on the kube-dns ClusterIP,
   // docs/datapath.md section 4): left out of service-ips and no-endpoints, whatever their
@@ -83,7 +86,9 @@ class Proxier {
     std::optional<k8s::Service> service;
     std::vector<std::pair<std::string, SliceInfo>> slices;  // by slice name; a service has few
   };
-  std::map<std::string, Entry> entries_;   // "ns/name" of the service
+  std::map<std::string, Entry> entries_;  // "ns/name" of the service
+  // "ns/slice name" -> the Service name it is filed under (its label when last seen).
+  std::unordered_map<std::string, std::string> slice_owner_;
   std::set<std::string> dirty_;            // service keys changed since the last sync
   std::vector<Frontend> local_frontends_;  // sorted; see set_local_frontends
   std::vector<StaleFlow> stale_flows_;     // UDP conntrack entries to delete after the next good sync

@@ -103,7 +103,9 @@ struct Recorder : InformerHandler {
   }
   void on_delete(const json::value& o) override {
     log.push_back("delete " + object_key(o) + "@" + resource_version_of(o));
+    deleted.push_back(o);
   }
+  std::vector<json::value> deleted;
   void on_synced() override { log.push_back("synced"); }
 };
 
@@ -182,6 +184,51 @@ TEST_F(InformerTest, ExpiredEventRelistsAndDeliversDeletesAndChangesOnly) {
   EXPECT_EQ(client.calls, (Log{"list ", "watch 10", "list ", "watch 32"}));
   EXPECT_EQ(rec.log, (Log{"upsert ns/a@5", "upsert ns/b@6", "upsert ns/c@7", "synced", "delete ns/b@6",
                           "upsert ns/c@30", "upsert ns/d@31", "synced"}));
+}
+
+// The agent's informers keep no objects (each handler keeps what it needs, typed): a relist then
+// delivers what vanished as its namespace, name and last resourceVersion, and still skips what did
+// not change. A watch's DELETED event carries the object as the server sent it.
+TEST(InformerWithoutObjects, RelistDeletesCarryTheKeyAndTheLastVersion) {
+  FakeClient client;
+  Recorder rec;
+  Informer inf{client, rec, {.path = "/api/v1/services", .remember_objects = false}};
+  json::value labelled = obj("b", "6");
+  labelled.as_object()["metadata"].as_object()["labels"] = json::object{{"app", "web"}};
+  client.lists.push_back(page({obj("a", "5"), labelled}, "10"));
+  client.watches.push_back(ScriptedWatch{{ev(T::kDeleted, obj("a", "11")), expired()}});
+  client.lists.push_back(page({obj("c", "30")}, "32"));
+  ASSERT_TRUE(inf.step());
+  ASSERT_TRUE(inf.step());
+  ASSERT_TRUE(inf.step());
+  EXPECT_EQ(rec.log, (Log{"upsert ns/a@5", "upsert ns/b@6", "synced", "delete ns/a@11", "delete ns/b@6",
+                          "upsert ns/c@30", "synced"}));
+  ASSERT_EQ(rec.deleted.size(), 2u);
+  EXPECT_EQ(rec.deleted[1],
+            (json::value{{"metadata", {{"name", "b"}, {"resourceVersion", "6"}, {"namespace", "ns"}}}}));
+  EXPECT_EQ(inf.size(), 1u);
+}
+
+// The first LIST is delivered page by page (never held parsed whole); a relist still holds its
+// changes until it knows what vanished (deletes first: ExpiredEventRelists... above).
+TEST(InformerFirstList, DeliversEachPageBeforeAskingForTheNext) {
+  FakeClient client;
+  struct AtPage : InformerHandler {
+    FakeClient& c;
+    std::vector<std::string> log;
+    explicit AtPage(FakeClient& client) : c(client) {}
+    void on_upsert(const json::value& o) override {
+      log.push_back(object_key(o) + " after " + std::to_string(c.calls.size()) + " call(s)");
+    }
+    void on_delete(const json::value&) override {}
+    void on_synced() override { log.push_back("synced"); }
+  } h(client);
+  Informer inf{client, h, {.path = "/api/v1/services"}};
+  client.lists.push_back(page({obj("a", "5"), obj("b", "6")}, "10", "next"));
+  client.lists.push_back(page({obj("c", "7")}, "11"));
+  ASSERT_TRUE(inf.step());
+  EXPECT_EQ(h.log, (Log{"ns/a after 1 call(s)", "ns/b after 1 call(s)", "ns/c after 2 call(s)", "synced"}));
+  EXPECT_EQ(inf.size(), 3u);
 }
 
 TEST_F(InformerTest, HttpGoneOnWatchRelists) {

@@ -202,6 +202,54 @@ TEST_F(ProxyEndToEnd, ServesWatchesAndCleansUp) {
   EXPECT_EQ(node_->sh(podnet + " proxy --cleanup"), 0);  // nothing to remove is fine too
 }
 
+// `podnet proxy`'s informers keep no objects: a slice deleted while the proxy's watch was away (the
+// server compacted its history) comes back from the relist as its namespace and name alone, and
+// the proxy still finds the Service it belonged to and withdraws the endpoint.
+TEST_F(ProxyEndToEnd, SliceGoneWhileAwayIsWithdrawnByTheRelist) {
+  podnet::testing::TempDir dir("pn-proxy-e2e");
+  TestPki pki = TestPki::make();
+  auto server = node_->netns().run([&]() -> Result<std::unique_ptr<FakeApiServer>> {
+    return std::make_unique<FakeApiServer>(pki, testing::FakeApiServerOptions{.require_client_cert = true});
+  });
+  ASSERT_TRUE(server);
+  (*server)->upsert(kServices, service());
+  (*server)->upsert(kSlices, slice("10.101.0.2"));
+  std::ofstream(dir.path() + "/ca.crt") << pki.ca.cert_pem;
+  std::ofstream(dir.path() + "/client.crt") << pki.client.cert_pem;
+  std::ofstream(dir.path() + "/client.key") << pki.client.key_pem;
+  std::ofstream(dir.path() + "/kubeconfig")
+      << "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: ca.crt\n"
+         "    server: "
+      << (*server)->url()
+      << "\n  name: fake\ncontexts:\n- context:\n    cluster: fake\n"
+         "    user: proxy\n  name: fake\ncurrent-context: fake\nusers:\n- name: proxy\n  user:\n"
+         "    client-certificate: client.crt\n    client-key: client.key\n";
+  const std::string podnet = std::string(PODNET_BINARY_DIR) + "/podnet";
+  const std::string log = dir.path() + "/proxy.log";
+  auto proxy = std::make_unique<Process>(
+      std::vector<std::string>{"ip", "netns", "exec", node_->name(), podnet, "proxy", "--kubeconfig",
+                               dir.path() + "/kubeconfig", "--hostname", "node-a", "--min-sync-interval",
+                               "100ms"},
+      log);
+  auto proxy_log = [&] { return node_->output("cat " + log); };
+  std::string last;
+  ASSERT_TRUE(eventually_answers("backend0", last)) << "got: " << last << "\n" << proxy_log();
+
+  (*server)->hold_watches(true);
+  (*server)->drop_watches();
+  (*server)->remove(kSlices, "default/web-1");
+  (*server)->compact();
+  (*server)->hold_watches(false);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ask().find("backend") == std::string::npos;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(gone) << proxy_log();
+  EXPECT_EQ(proxy->terminate(std::chrono::seconds(5)), 0) << proxy_log();
+  EXPECT_EQ(node_->sh(podnet + " proxy --cleanup"), 0);
+}
+
 // The same path with podnet's own API server, driven by the real kubectl: server, proxy and client
 // all in the node namespace, objects created and changed with `kubectl apply` / `delete`.
 TEST_F(ProxyEndToEnd, AgainstPodnetServerDrivenByKubectl) {

@@ -102,6 +102,24 @@ TEST_F(ResponderTest, HeadlessServiceAnswersReadyEndpointsHostnamesAndSrv) {
   EXPECT_TRUE(empty.answers.empty());
 }
 
+// A relist of an informer that keeps no objects deletes a slice by namespace and name alone (no
+// service-name label); a slice relabelled to another Service leaves the old one's names.
+TEST_F(ResponderTest, SliceDeletedByNameAndRelabelled) {
+  store_.upsert_service(service("db", "pg", {"None"}, {port("sql", k8s::Protocol::kTcp, 5432)}));
+  store_.upsert_service(service("db", "pg2", {"None"}, {port("sql", k8s::Protocol::kTcp, 5432)}));
+  store_.upsert_slice(slice("db", "pg", "pg-abc", {{"10.244.1.5", true, "pg-0"}}, {}));
+  EXPECT_THAT(ask("pg-0.pg.db.svc.cluster.local.", KNOT_RRTYPE_A).rdatas, ElementsAre("10.244.1.5"));
+  store_.upsert_slice(slice("db", "pg2", "pg-abc", {{"10.244.1.5", true, "pg-0"}}, {}));
+  EXPECT_EQ(ask("pg-0.pg.db.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NXDOMAIN) << "moved";
+  EXPECT_THAT(ask("pg-0.pg2.db.svc.cluster.local.", KNOT_RRTYPE_A).rdatas, ElementsAre("10.244.1.5"));
+  store_.delete_slice("other", "pg-abc");
+  EXPECT_THAT(ask("pg-0.pg2.db.svc.cluster.local.", KNOT_RRTYPE_A).rdatas, ElementsAre("10.244.1.5"));
+  store_.delete_slice("db", "pg-abc");
+  EXPECT_EQ(ask("pg-0.pg2.db.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NXDOMAIN);
+  EXPECT_EQ(ask("pg2.db.svc.cluster.local.", KNOT_RRTYPE_A).rcode, KNOT_RCODE_NOERROR)
+      << "no endpoints, no data";
+}
+
 // The store keeps a Service's slices only while they can matter (headless, or the Service not seen
 // yet): slices that come first are kept until the Service says which it is.
 TEST_F(ResponderTest, SlicesBeforeTheirServiceAndOfClusterIpServices) {

@@ -131,6 +131,45 @@ TEST_F(ProxierTest, SliceWithoutServiceWritesNothingUntilTheServiceArrives) {
             std::string::npos);
 }
 
+// What an informer that keeps no objects delivers for a slice gone from a relist: its namespace
+// and name only, no service-name label. The Proxier finds the Service it filed the slice under.
+TEST_F(ProxierTest, SliceDeletedByNamespaceAndNameAlone) {
+  add_web_and_db();
+  ASSERT_EQ(proxier_.sync(t0_), true);
+  proxier_.delete_slice("default", "nope");  // never seen: nothing to do
+  proxier_.delete_slice("other", "web-slice");
+  EXPECT_FALSE(proxier_.pending());
+  proxier_.delete_slice("default", "web-slice");
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(100)), true);
+  EXPECT_NE(kernel_.elements.back().find("add element ip podnet-proxy no-endpoints { 10.96.0.1 . tcp . 80 }"),
+            std::string::npos)
+      << kernel_.elements.back();
+  EXPECT_EQ(proxier_.metrics().endpoints, 0u);
+}
+
+// A slice whose kubernetes.io/service-name label changes leaves its old Service (and a later
+// delete by name finds it under the new one).
+TEST_F(ProxierTest, RelabelledSliceMovesToItsNewService) {
+  add_web_and_db();
+  ASSERT_EQ(proxier_.sync(t0_), true);
+  auto moved = slice("web", {{"10.1.0.1"}}, {slice_port("pg", 8080)});
+  moved.meta.labels[k8s::kServiceNameLabel] = "db";
+  proxier_.upsert_slice(moved);
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(100)), true);
+  const std::string& tx = kernel_.elements.back();
+  EXPECT_NE(tx.find("add element ip podnet-proxy no-endpoints { 10.96.0.1 . tcp . 80 }"), std::string::npos)
+      << tx;
+  EXPECT_NE(tx.find("add element ip podnet-proxy endpoints { 10.96.0.2 . tcp . 5432 . 0 : 10.1.0.1 . 8080 }"),
+            std::string::npos)
+      << tx;
+  proxier_.delete_slice("default", "web-slice");
+  ASSERT_EQ(proxier_.sync(t0_ + milliseconds(200)), true);
+  EXPECT_NE(
+      kernel_.elements.back().find("add element ip podnet-proxy no-endpoints { 10.96.0.2 . tcp . 5432 }"),
+      std::string::npos)
+      << kernel_.elements.back();
+}
+
 StaleFlow flow(const char* vip, uint16_t port, std::optional<std::pair<const char*, uint16_t>> backend) {
   StaleFlow f{{Ip::from(ip(vip)), 17, port}, std::nullopt};
   if (backend) f.backend = Backend{Ip::from(ip(backend->first)), backend->second};
