@@ -10,9 +10,13 @@
 #include "apiserver/api_error.h"
 #include "apiserver/registry/resources.h"
 
+namespace podnet::http {
+struct Identity;
+}
+
 namespace podnet::apiserver {
 
-struct Identity;
+using Identity = podnet::http::Identity;  // as http_types.h names it
 
 enum class AdmissionOperation { kCreate, kUpdate };
 

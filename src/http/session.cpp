@@ -1,41 +1,31 @@
-// One Session per TLS connection, all of its handlers on its own strand. A streamed reply (watch)
-// writes chunks from a queue and keeps one read outstanding to notice the client hanging up.
-#include "apiserver/http/https_server.h"
+// One Session per connection, all of its handlers on its own strand. A streamed reply (watch)
+// writes chunks from a queue and keeps one read outstanding to notice the client hanging up. This
+// is the file where Beast's HTTP and WebSocket operations are compiled, once, over the erased
+// Stream (stream.h).
+#include "http/session.h"
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
-#include <algorithm>
+#include <array>
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-#include <cerrno>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <deque>
-#include <future>
-#include <mutex>
 #include <optional>
-#include <thread>
-#include <vector>
 
-#include "apiserver/http/websocket_upgrade.h"
-#include "common/tls_policy.h"
+#include "http/websocket.h"
 
-namespace podnet::apiserver {
-namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-
+namespace podnet::http::detail {
 namespace {
 
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-constexpr auto kIdleTimeout = std::chrono::seconds(120);
-constexpr size_t kHeaderLimit = 64 * 1024;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace websocket = beast::websocket;
+
 // A watcher this far behind is cut off (kube does the same) rather than growing the queue without
 // bound; it re-lists and re-watches.
 constexpr size_t kStreamQueueLimit = 16 * 1024 * 1024;
@@ -50,31 +40,35 @@ constexpr size_t kWebSocketQueueLimit = 64 * 1024 * 1024;
 // Counts a connection from accept until its session is destroyed (its socket closed).
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(std::atomic<size_t>& open) : open_(open) { ++open_; }
-  ~ConnectionSlot() { --open_; }
+  explicit ConnectionSlot(std::shared_ptr<ConnectionCounters> counters) : counters_(std::move(counters)) {}
+  ~ConnectionSlot() {
+    --counters_->listener;
+    --*counters_->server;
+  }
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
 
  private:
-  std::atomic<size_t>& open_;
+  std::shared_ptr<ConnectionCounters> counters_;
 };
 
-class Session : public std::enable_shared_from_this<Session>, public ChunkSink, public WebSocketPeer {
+class Session : public std::enable_shared_from_this<Session>,
+                public ChunkSink,
+                public WebSocketPeer,
+                public SessionControl {
  public:
-  Session(tcp::socket socket, ssl::context& ctx, HttpHandler& handler, size_t body_limit,
-          std::atomic<size_t>& open)
-      : slot_(open), stream_(std::move(socket), ctx), handler_(handler), body_limit_(body_limit) {}
+  Session(std::unique_ptr<Stream> stream, SessionSettings settings)
+      : slot_(settings.counters), stream_(std::move(stream)), settings_(std::move(settings)) {}
 
   void run() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      beast::get_lowest_layer(self->stream_).expires_after(kHandshakeTimeout);
-      self->stream_.async_handshake(ssl::stream_base::server,
-                                    [self](beast::error_code ec) { self->on_handshake(ec); });
+    net::dispatch(stream_->get_executor(), [self = shared_from_this()] {
+      self->stream_->expires_after(self->settings_.handshake_timeout);
+      self->stream_->async_handshake([self](beast::error_code ec) { self->on_handshake(ec); });
     });
   }
 
   void write(std::string chunk) override {
-    net::post(stream_.get_executor(), [self = shared_from_this(), chunk = std::move(chunk)]() mutable {
+    net::post(stream_->get_executor(), [self = shared_from_this(), chunk = std::move(chunk)]() mutable {
       self->queued_bytes_ += chunk.size();
       self->queue_.push_back(std::move(chunk));
       if (self->queued_bytes_ > kStreamQueueLimit) return self->abort();
@@ -83,12 +77,12 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   }
 
   // Closes the connection from the server side (shutdown); runs on the session's strand.
-  void shutdown() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->abort(); });
+  void shutdown() override {
+    net::post(stream_->get_executor(), [self = shared_from_this()] { self->abort(); });
   }
 
   void finish() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(stream_->get_executor(), [self = shared_from_this()] {
       self->finishing_ = true;
       self->pump();
     });
@@ -97,7 +91,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   // WebSocketPeer.
   void send(std::string message) override {
     ws_queued_ += message.size();
-    net::post(stream_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+    net::post(stream_->get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
       self->ws_out_.push_back(std::move(m));
       if (self->ws_queued_ > kWebSocketQueueLimit) return self->abort();
       self->ws_pump();
@@ -105,10 +99,10 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   }
   size_t queued_bytes() const override { return ws_queued_.load(); }
   void read_next() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->ws_read(); });
+    net::post(stream_->get_executor(), [self = shared_from_this()] { self->ws_read(); });
   }
   void end() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(stream_->get_executor(), [self = shared_from_this()] {
       self->ws_closing_ = true;
       self->ws_pump();
     });
@@ -117,31 +111,22 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
  private:
   void on_handshake(beast::error_code ec) {
     if (ec) return;  // failed handshakes (port scans, untrusted certs) are not worth a log line each
-    SSL* ssl = stream_.native_handle();
-    if (X509* peer = SSL_get1_peer_certificate(ssl)) {
-      // verify_peer without fail_if_no_peer_cert: a presented certificate was verified during the
-      // handshake (or it failed); this check keeps a future verify callback from weakening that.
-      if (SSL_get_verify_result(ssl) == X509_V_OK) {
-        Subject subject = subject_of(peer);
-        identity_ = {true, subject.common_name, subject.organizations};
-      }
-      X509_free(peer);
-    }
+    identity_ = stream_->identity();
     do_read();
   }
 
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(body_limit_);
-    parser_->header_limit(kHeaderLimit);
-    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
+    parser_->body_limit(settings_.body_limit);
+    parser_->header_limit(static_cast<uint32_t>(settings_.header_limit));
+    stream_->expires_after(settings_.idle_timeout);
+    http::async_read(*stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      Reply reply = handler_.too_large(body_limit_);
+      Reply reply = settings_.handler->too_large(settings_.body_limit);
       reply.msg.keep_alive(false);  // the rest of the body is still in flight: do not parse it
       return send(std::move(reply.msg));
     }
@@ -163,7 +148,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   // std::bad_alloc) becomes a 500 instead of taking the io thread down.
   Reply handle(Request& request) {
     try {
-      return handler_.handle(request);
+      return settings_.handler->handle(request);
     } catch (const std::exception& e) {
       Reply r;
       r.msg.result(http::status::internal_server_error);
@@ -186,7 +171,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     } else {
       res->prepare_payload();
     }
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    http::async_write(*stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) return self->close();
       self->do_read();
     });
@@ -199,17 +184,17 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     for (const auto& field : reply.msg) head_.set(field.name_string(), field.value());
     head_.chunked(true);
     head_.keep_alive(false);
-    beast::get_lowest_layer(stream_).expires_never();  // a watch may be quiet for minutes
+    stream_->expires_never();  // a watch may be quiet for minutes
     head_serializer_.emplace(head_);
     writing_ = true;
-    http::async_write_header(stream_, *head_serializer_,
+    http::async_write_header(*stream_, *head_serializer_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                self->writing_ = false;
                                // closed_: shut down while the header was in flight; starting the
                                // body now would leave it and this session owning each other.
                                if (ec || self->closed_) return self->abort();
                                self->probe();
-                               self->body_->start(self->stream_.get_executor(), self);
+                               self->body_->start(self->stream_->get_executor(), self);
                                self->pump();
                              });
   }
@@ -219,11 +204,11 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   void start_websocket(http::request<http::string_body> req, std::shared_ptr<WebSocketUpgrade> upgrade) {
     ws_handler_ = std::move(upgrade->handler);
     upgrade_request_ = std::move(req);
-    beast::get_lowest_layer(stream_).expires_never();
-    ws_.emplace(stream_);
+    stream_->expires_never();
+    ws_.emplace(*stream_);
     websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = kHandshakeTimeout;
-    timeouts.idle_timeout = kIdleTimeout;
+    timeouts.handshake_timeout = settings_.handshake_timeout;
+    timeouts.idle_timeout = settings_.idle_timeout;
     timeouts.keep_alive_pings = true;
     ws_->set_option(timeouts);
     ws_->set_option(
@@ -244,10 +229,10 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   void start_raw(http::response<http::string_body> msg, std::shared_ptr<WebSocketUpgrade> upgrade) {
     ws_handler_ = std::move(upgrade->handler);
     raw_ = true;
-    beast::get_lowest_layer(stream_).expires_never();
+    stream_->expires_never();
     auto res = std::make_shared<http::response<http::string_body>>(std::move(msg));
     res->body().clear();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    http::async_write(*stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || self->closed_) return self->abort();
       self->ws_handler_->start(self);
       if (self->buffer_.size() > 0) {
@@ -263,13 +248,13 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   void ws_read() {
     if (raw_ && !ws_reading_ && !closed_) {
       ws_reading_ = true;
-      stream_.async_read_some(net::buffer(raw_in_),
-                              [self = shared_from_this()](beast::error_code ec, size_t n) {
-                                self->ws_reading_ = false;
-                                if (ec) return self->abort();
-                                if (self->ws_handler_)
-                                  self->ws_handler_->on_message(std::string(self->raw_in_.data(), n));
-                              });
+      stream_->async_read_some(net::buffer(raw_in_),
+                               [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                 self->ws_reading_ = false;
+                                 if (ec) return self->abort();
+                                 if (self->ws_handler_)
+                                   self->ws_handler_->on_message(std::string(self->raw_in_.data(), n));
+                               });
       return;
     }
     if (ws_reading_ || closed_ || !ws_) return;
@@ -289,7 +274,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
         auto data = std::make_shared<std::string>(std::move(ws_out_.front()));
         ws_out_.pop_front();
         ws_writing_ = true;
-        net::async_write(stream_, net::buffer(*data),
+        net::async_write(*stream_, net::buffer(*data),
                          [self = shared_from_this(), data](beast::error_code ec, size_t) {
                            self->ws_writing_ = false;
                            self->ws_queued_ -= data->size();
@@ -323,11 +308,11 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
 
   // Clients send nothing during a stream; a completed read means they hung up (or misbehave).
   void probe() {
-    stream_.async_read_some(net::buffer(probe_buf_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->abort();
-                              self->probe();
-                            });
+    stream_->async_read_some(net::buffer(probe_buf_),
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->abort();
+                               self->probe();
+                             });
   }
 
   void pump() {
@@ -337,7 +322,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
       queue_.pop_front();
       queued_bytes_ -= data->size();
       writing_ = true;
-      net::async_write(stream_, http::make_chunk(net::const_buffer(data->data(), data->size())),
+      net::async_write(*stream_, http::make_chunk(net::const_buffer(data->data(), data->size())),
                        [self = shared_from_this(), data](beast::error_code ec, size_t) {
                          self->writing_ = false;
                          if (ec) return self->abort();
@@ -345,7 +330,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
                        });
     } else if (finishing_) {
       writing_ = true;
-      net::async_write(stream_, http::make_chunk_last(),
+      net::async_write(*stream_, http::make_chunk_last(),
                        [self = shared_from_this()](beast::error_code, size_t) {
                          self->writing_ = false;
                          self->abort();
@@ -361,16 +346,11 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
     close();
   }
 
-  void close() {
-    beast::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(stream_).close();
-  }
+  void close() { stream_->close(); }
 
   ConnectionSlot slot_;  // first: released after the socket is closed
-  beast::ssl_stream<beast::tcp_stream> stream_;
-  HttpHandler& handler_;
-  size_t body_limit_;
+  std::unique_ptr<Stream> stream_;
+  SessionSettings settings_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Identity identity_;
@@ -386,7 +366,7 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
   std::array<char, 512> probe_buf_;
   // WebSocket state (after an upgrade).
   std::optional<http::request<http::string_body>> upgrade_request_;
-  std::optional<websocket::stream<beast::ssl_stream<beast::tcp_stream>&>> ws_;
+  std::optional<websocket::stream<Stream&>> ws_;
   std::shared_ptr<WebSocketHandler> ws_handler_;
   beast::flat_buffer ws_in_;
   std::deque<std::string> ws_out_;
@@ -398,148 +378,12 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
 
 }  // namespace
 
-struct HttpsServer::Impl {
-  Impl(HttpsServerOptions opts, HttpHandler& h)
-      : options(std::move(opts)),
-        handler(h),
-        ctx(ssl::context::tls_server),
-        acceptor(net::make_strand(ioc)),
-        backoff_timer(acceptor.get_executor()) {}
-
-  // Out of file descriptors or memory: waiting is the only cure (a connection closing frees one);
-  // accepting again at once would spin a core on the same error.
-  static bool resource_shortage(const beast::error_code& ec) {
-    int e = ec.category() == boost::system::system_category() ? ec.value() : 0;
-    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
-  }
-
-  void accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (resource_shortage(ec)) {
-        ++accept_backoffs;
-        backoff = backoff.count() == 0 ? std::chrono::milliseconds(5)
-                                       : std::min(backoff * 2, std::chrono::milliseconds(1000));
-        backoff_timer.expires_after(backoff);
-        backoff_timer.async_wait([this](beast::error_code wait_ec) {
-          if (!wait_ec && acceptor.is_open()) accept();
-        });
-        return;
-      }
-      backoff = std::chrono::milliseconds(0);
-      if (!ec) {
-        if (open_connections.load() >= options.max_connections) {
-          ++refused_connections;
-          beast::error_code ignored;
-          socket.close(ignored);
-          return accept();
-        }
-        // Responses go out as several TLS records; without this, Nagle's algorithm holds the last
-        // one back until the client's delayed ACK (40 ms per request).
-        beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto session =
-            std::make_shared<Session>(std::move(socket), ctx, handler, options.body_limit, open_connections);
-        track(session);
-        session->run();
-      }
-      accept();
-    });
-  }
-
-  void track(const std::shared_ptr<Session>& session) {
-    std::lock_guard lock(sessions_mu);
-    std::erase_if(sessions, [](const auto& w) { return w.expired(); });
-    sessions.push_back(session);
-  }
-
-  // Closes every connection and waits (bounded) for the sessions to let go of their streams, so no
-  // watch outlives the server with a callback into a destroyed io_context.
-  void close_all() {
-    std::vector<std::weak_ptr<Session>> live;
-    {
-      std::lock_guard lock(sessions_mu);
-      live = sessions;
-    }
-    for (const auto& w : live)
-      if (auto s = w.lock()) s->shutdown();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < deadline &&
-           std::any_of(live.begin(), live.end(), [](const auto& w) { return !w.expired(); }))
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-
-  HttpsServerOptions options;
-  HttpHandler& handler;
-  net::io_context ioc;
-  ssl::context ctx;
-  tcp::acceptor acceptor;
-  net::steady_timer backoff_timer;  // on the acceptor's strand
-  std::chrono::milliseconds backoff{0};
-  std::atomic<size_t> open_connections{0};
-  std::atomic<size_t> refused_connections{0};
-  std::atomic<size_t> accept_backoffs{0};
-  std::vector<std::thread> threads;
-  std::mutex sessions_mu;
-  std::vector<std::weak_ptr<Session>> sessions;
-};
-
-HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-HttpsServer::~HttpsServer() {
-  std::promise<void> closed;
-  net::post(impl_->acceptor.get_executor(), [impl = impl_.get(), &closed] {
-    beast::error_code ec;
-    impl->acceptor.close(ec);
-    impl->backoff_timer.cancel();
-    closed.set_value();
-  });
-  closed.get_future().wait();
-  impl_->close_all();
-  impl_->ioc.stop();
-  for (auto& t : impl_->threads) t.join();
-  // Destroying the io_context destroys pending handlers and with them the sessions and streams.
+std::shared_ptr<SessionControl> start_session(std::unique_ptr<Stream> stream, SessionSettings settings) {
+  ++settings.counters->listener;
+  ++*settings.counters->server;
+  auto session = std::make_shared<Session>(std::move(stream), std::move(settings));
+  session->run();
+  return session;
 }
 
-uint16_t HttpsServer::port() const {
-  return impl_->acceptor.local_endpoint().port();
-}
-
-size_t HttpsServer::connections() const {
-  return impl_->open_connections.load();
-}
-
-Result<std::unique_ptr<HttpsServer>> HttpsServer::start(HttpsServerOptions options, HttpHandler& handler) {
-  auto impl = std::make_unique<Impl>(std::move(options), handler);
-  auto& ctx = impl->ctx;
-  beast::error_code ec;
-  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                  ec);
-  if (auto policy = apply_tls_policy(ctx.native_handle()); !policy) return std::unexpected(policy.error());
-  const auto& opts = impl->options;
-  if (!ec) ctx.use_certificate_chain(net::buffer(opts.serving.cert_pem), ec);
-  if (!ec) ctx.use_private_key(net::buffer(opts.serving.key_pem), ssl::context::pem, ec);
-  if (!ec) ctx.add_certificate_authority(net::buffer(opts.client_ca_pem), ec);
-  // Ask for a certificate but let anonymous clients in: they get 401 from the API layer, as kube does.
-  if (!ec) ctx.set_verify_mode(ssl::verify_peer, ec);
-  if (ec) return fail_msg("TLS context: " + ec.message());
-
-  auto address = net::ip::make_address(opts.bind_address, ec);
-  if (ec) return fail_msg("bind address " + opts.bind_address + ": " + ec.message());
-  tcp::endpoint endpoint(address, opts.port);
-  auto& acc = impl->acceptor;
-  acc.open(endpoint.protocol(), ec);
-  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(endpoint, ec);
-  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
-  if (ec)
-    return fail(endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " + ec.message(),
-                ec.value());
-  impl->accept();
-  for (int i = 0; i < std::max(1, opts.threads); ++i)
-    impl->threads.emplace_back([ioc = &impl->ioc] { ioc->run(); });
-  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
-}
-
-}  // namespace podnet::apiserver
+}  // namespace podnet::http::detail
