@@ -13,6 +13,7 @@
 #include "apiserver/auth/kubeconfig.h"
 #include "apiserver/auth/tls_bootstrap.h"
 #include "apiserver/endpoints/readiness.h"
+#include "apiserver/http/https_server.h"
 #include "apiserver/http/metrics.h"
 #include "apiserver/in_process_client.h"
 #include "apiserver/registry/compactor.h"
@@ -22,7 +23,6 @@
 #include "apiserver/registry/resources.h"
 #include "apiserver/request_chain.h"
 #include "common/files.h"
-#include "http/server.h"
 #include "storage/sqlite_store.h"
 
 namespace podnet::apiserver {
@@ -36,8 +36,8 @@ struct ApiServer::Parts {
   std::unique_ptr<Compactor> compactor;
   std::unique_ptr<ObjectStore> objects;
   std::unique_ptr<EventTtl> event_ttl;
-  std::unique_ptr<RequestChain> chain;          // authorization, admission, strategies, write hooks
-  std::unique_ptr<podnet::http::Server> https;  // one TLS listener, "api"
+  std::unique_ptr<RequestChain> chain;  // authorization, admission, strategies, write hooks
+  std::unique_ptr<HttpsServer> https;
   Readiness readiness;
   AuditReport audit;
 };
@@ -94,7 +94,7 @@ ApiServer::~ApiServer() {
 }
 
 uint16_t ApiServer::port() const {
-  return parts_->https->port("api").value_or(0);
+  return parts_->https->port();
 }
 std::string ApiServer::kubeconfig_path() const {
   return parts_->options.data_dir + "/admin.kubeconfig";
@@ -174,27 +174,23 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(ApiServerOptions options) {
                                                   opts.event_ttl);
   if (auto s = ensure_namespaces(*parts->objects, parts->registry); !s) return std::unexpected(s.error());
 
-  boost::system::error_code address_ec;
-  auto address = boost::asio::ip::make_address(opts.bind_address, address_ec);
-  if (address_ec) return fail_msg("bind address " + opts.bind_address + ": " + address_ec.message());
-  podnet::http::ListenerOptions https;
-  https.endpoint = {address, opts.port};
-  // Anonymous clients get in (no fail_if_no_peer_cert) and get 401 from the request chain, as kube.
-  https.tls =
-      podnet::http::ServerTls{creds->serving.cert_pem, creds->serving.key_pem, creds->ca.cert_pem, false};
+  HttpsServerOptions https;
+  https.bind_address = opts.bind_address;
+  https.port = opts.port;
+  https.serving = creds->serving;
+  https.client_ca_pem = creds->ca.cert_pem;
   https.body_limit = opts.body_limit;
   https.max_connections = opts.max_connections;
-  parts->https = std::make_unique<podnet::http::Server>(opts.threads);
-  // The chain outlives the server (Parts destroys the server first): a non-owning pointer.
-  std::shared_ptr<podnet::http::Handler> handler(std::shared_ptr<void>(), &parts->chain->handler());
-  auto port = parts->https->listen("api", std::move(https), std::move(handler));
-  if (!port) return std::unexpected(wrap(port.error(), "listen"));
+  https.threads = opts.threads;
+  auto server = HttpsServer::start(std::move(https), parts->chain->handler());
+  if (!server) return std::unexpected(wrap(server.error(), "listen"));
+  parts->https = std::move(*server);
 
   bool any_address = opts.bind_address == "0.0.0.0" || opts.bind_address == "::";
   std::string host = any_address ? "127.0.0.1" : opts.bind_address;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   KubeconfigSpec kc;
-  kc.server_url = "https://" + host + ":" + std::to_string(*port);
+  kc.server_url = "https://" + host + ":" + std::to_string(parts->https->port());
   kc.ca_pem = creds->ca.cert_pem;
   kc.client = creds->admin;
   if (auto s = write_kubeconfig(opts.data_dir + "/admin.kubeconfig", kc); !s)

@@ -4,6 +4,7 @@
 #include "http/server.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -69,11 +70,16 @@ class Client {
     if (ec) res = bhttp::response<bhttp::string_body>(bhttp::status::unknown, 11);
     return res;
   }
+  // Reads whatever still comes until the server closes; false when it did not within 10 s.
   bool closed_by_peer() {
-    char c;
-    boost::system::error_code ec;
-    socket_.read_some(net::buffer(&c, 1), ec);
-    return ec == net::error::eof || ec == net::error::connection_reset;
+    timeval tv{10, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    for (;;) {
+      boost::system::error_code ec;
+      socket_.read_some(net::buffer(buf), ec);
+      if (ec) return ec == net::error::eof || ec == net::error::connection_reset;
+    }
   }
 
  private:

@@ -10,13 +10,9 @@
 #include "apiserver/api_error.h"
 #include "apiserver/registry/resources.h"
 
-namespace podnet::http {
-struct Identity;
-}
-
 namespace podnet::apiserver {
 
-using Identity = podnet::http::Identity;  // as http_types.h names it
+struct Identity;
 
 enum class AdmissionOperation { kCreate, kUpdate };
 

@@ -1,18 +1,57 @@
-// The API server's names for the server transport's request and reply types (src/http/types.h),
-// which nearly every file of the API server uses.
+// What the HTTPS server hands to the API layer and gets back: a parsed request with the caller's
+// verified identity, and a reply that is either a complete response or a chunked stream (watch).
 #pragma once
 
-#include "http/types.h"
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http.hpp>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace podnet::apiserver {
 
 namespace http = boost::beast::http;
 
-using Identity = podnet::http::Identity;
-using Request = podnet::http::Request;
-using ChunkSink = podnet::http::ChunkSink;
-using StreamBody = podnet::http::StreamBody;
-using Reply = podnet::http::Reply;
-using HttpHandler = podnet::http::Handler;
+// From the client certificate the TLS handshake verified against the cluster CA.
+struct Identity {
+  bool authenticated = false;       // false: no (valid) certificate, i.e. anonymous
+  std::string user;                 // certificate CN
+  std::vector<std::string> groups;  // certificate O values
+};
+
+struct Request {
+  http::request<http::string_body> msg;
+  Identity identity;
+};
+
+// Where a streaming body writes. Safe to call from any thread; chunks are sent in call order.
+class ChunkSink {
+ public:
+  virtual ~ChunkSink() = default;
+  virtual void write(std::string chunk) = 0;
+  virtual void finish() = 0;  // the terminating chunk; the connection then closes
+};
+
+// A response body produced over time. start() runs once the headers are on the wire; stop() when the
+// client went away or the server shuts down (no further sink calls are needed then).
+class StreamBody {
+ public:
+  virtual ~StreamBody() = default;
+  virtual void start(boost::asio::any_io_executor executor, std::shared_ptr<ChunkSink> sink) = 0;
+  virtual void stop() = 0;
+};
+
+struct Reply {
+  http::response<http::string_body> msg;  // for a stream: status and headers only
+  std::shared_ptr<StreamBody> stream;
+};
+
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  virtual Reply handle(Request& request) = 0;
+  // The body exceeded the server's limit (nothing of it was processed).
+  virtual Reply too_large(size_t limit) = 0;
+};
 
 }  // namespace podnet::apiserver
