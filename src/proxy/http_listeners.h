@@ -1,20 +1,20 @@
 // Plain-HTTP listeners for the proxy's small endpoints (health checks, /healthz, /metrics): any
-// number of ports opened and closed at run time, served by one thread. Boost.Beast underneath.
+// number of ports opened and closed at run time, served by one thread of the one server transport
+// (src/http: keep-alive, limits, graceful stop).
 #pragma once
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/error.h"
+
+namespace podnet::http {
+class Server;
+}
 
 namespace podnet::proxy {
 
@@ -43,12 +43,7 @@ class HttpListeners {
   bool is_open(const std::string& key) const;
 
  private:
-  struct Listener;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Listener>> listeners_;
-  std::thread thread_;
+  std::unique_ptr<http::Server> server_;
 };
 
 }  // namespace podnet::proxy

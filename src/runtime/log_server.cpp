@@ -28,6 +28,7 @@
 #include "common/request_target.h"
 #include "common/time.h"
 #include "common/tls_policy.h"
+#include "http/tls_context.h"
 #include "runtime/container_process.h"
 #include "runtime/portforward_session.h"
 #include "runtime/shim.h"
@@ -165,7 +166,7 @@ struct LogServer::Impl {
   AttachResolver attach_resolver;
   const netlink::NetNs* netns = nullptr;  // the node's: where pod proxy connections start
   LogServerTls tls;
-  std::optional<ssl::context> ctx;
+  std::unique_ptr<ssl::context> ctx;
   std::atomic<bool> stop{false};
   std::thread acceptor;
   std::mutex mu;
@@ -213,10 +214,36 @@ struct LogServer::Impl {
     int n = std::snprintf(head, sizeof head, "%zx\r\n", data.size());
     return send_all(ssl, std::string_view(head, n)) && send_all(ssl, data) && send_all(ssl, "\r\n");
   }
-  static void reply(SSL* ssl, int code, const std::string& reason, const std::string& body) {
-    send_all(ssl, "HTTP/1.1 " + std::to_string(code) + " " + reason +
-                      "\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body);
+  // The status line and the connection header: "close" unless the connection stays open for the
+  // client's next request (an HTTP/1.0 client that asked for keep-alive is told so).
+  static std::string status_line(int code, std::string_view reason, bool keep_alive, unsigned version) {
+    std::string line = "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason) + "\r\n";
+    if (!keep_alive) return line + "Connection: close\r\n";
+    return version < 11 ? line + "Connection: keep-alive\r\n" : line;
+  }
+  // A complete plain-text answer; false when the connection is to close after it (asked so, or the
+  // write failed).
+  static bool reply(SSL* ssl, int code, const std::string& reason, const std::string& body,
+                    bool keep_alive = false, unsigned version = 11) {
+    return send_all(ssl, status_line(code, reason, keep_alive, version) +
+                             "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                             "\r\n\r\n" + body) &&
+           keep_alive;
+  }
+
+  // Between requests on a kept-alive connection: true once the client sent more (or hung up: the
+  // read that follows finds out); false after the idle time without a byte, or when the server stops.
+  bool await_next_request(SSL* ssl, int fd, const std::string& buffered) const {
+    if (!buffered.empty() || SSL_pending(ssl) > 0) return true;
+    const auto deadline = std::chrono::steady_clock::now() + tls.idle_timeout;
+    while (!stop) {
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, 200);
+      if (r > 0) return true;
+      if (r < 0 && errno != EINTR) return false;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+    }
+    return false;
   }
 
   // kubelet's authorization of the API server: a certificate the client CA signed (checked in the
@@ -241,137 +268,160 @@ struct LogServer::Impl {
       SSL* s;
       ~Shutdown() { SSL_shutdown(s); }
     } shutdown{ssl.get()};
+    // HTTP/1.1 keep-alive, as kubelet's Go server: a request answered in full (the node API, logs
+    // without follow, most errors) leaves the connection open for the next one, so the API server's
+    // node dialer can reuse its TLS session. Streams and upgrades end the connection.
+    std::string buffered;  // bytes read past the last request's head: the start of the next one
+    while (serve_one(ssl.get(), fd.get(), buffered, pending_counted) &&
+           await_next_request(ssl.get(), fd.get(), buffered)) {
+    }
+  }
 
-    std::string head;
+  // One request; true when the connection stays open for another.
+  bool serve_one(SSL* ssl, int fd, std::string& buffered, bool& pending_counted) {
+    std::string head = std::move(buffered);
+    buffered.clear();
     char buf[4096];
     while (head.find("\r\n\r\n") == std::string::npos) {
       if (head.size() > kMaxRequestHead)
-        return reply(ssl.get(), 431, "Request Header Fields Too Large", "request head over 16 KiB\n");
+        return reply(ssl, 431, "Request Header Fields Too Large", "request head over 16 KiB\n");
       size_t n = 0;
-      if (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) != 1) return;
+      if (SSL_read_ex(ssl, buf, sizeof buf, &n) != 1) return false;
       head.append(buf, n);
     }
+    const size_t head_end = head.find("\r\n\r\n") + 4;
     http::request_parser<http::empty_body> parser;
     parser.header_limit(kMaxRequestHead + 4096);
     beast::error_code ec;
-    parser.put(asio::buffer(head), ec);
-    if (ec || !parser.is_header_done()) return reply(ssl.get(), 400, "Bad Request", "malformed request\n");
+    parser.put(asio::buffer(head.data(), head_end), ec);
+    if (ec || !parser.is_header_done()) return reply(ssl, 400, "Bad Request", "malformed request\n");
     const auto& req = parser.get();
+    // No request here has a body; one that comes with one is answered, and the connection closed
+    // rather than its body read as the next request.
+    const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+    const bool keep = req.keep_alive() && !has_body;
+    const unsigned version = req.version();
+    if (keep) buffered = head.substr(head_end);
 
-    const X509* peer = SSL_get0_peer_certificate(ssl.get());
+    const X509* peer = SSL_get0_peer_certificate(ssl);
     CertSubject who = peer ? cert_subject(peer) : CertSubject{};
     if (!peer || !authorized(who))
-      return reply(ssl.get(), 403, "Forbidden",
+      return reply(ssl, 403, "Forbidden",
                    "Forbidden (user=" + who.common_name + ", verb=get, resource=nodes, subresource=proxy)\n");
-    --pending;
+    if (pending_counted) --pending;
     pending_counted = false;
     std::string_view path(req.target().data(), req.target().size());
     if (path.starts_with("/podnet/") && node_api) {
-      if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
+      if (req.method() != http::verb::get)
+        return reply(ssl, 405, "Method Not Allowed", "only GET\n", keep, version);
       NodeApiAnswer a = node_api(path);
-      return (void)send_all(ssl.get(), "HTTP/1.1 " + std::to_string(a.status) +
-                                           " node-api\r\nContent-Type: application/json\r\nConnection: "
-                                           "close\r\nContent-Length: " +
-                                           std::to_string(a.body.size()) + "\r\n\r\n" + a.body);
+      return send_all(ssl, status_line(a.status, "node-api", keep, version) +
+                               "Content-Type: application/json\r\nContent-Length: " +
+                               std::to_string(a.body.size()) + "\r\n\r\n" + a.body) &&
+             keep;
     }
     if (path.starts_with("/podProxy/")) {
-      if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
+      if (req.method() != http::verb::get) return reply(ssl, 405, "Method Not Allowed", "only GET\n");
       auto pp = parse_pod_proxy_request(path);
       if (!pp)
-        return reply(ssl.get(), pp.error().status, pp.error().status == 404 ? "Not Found" : "Bad Request",
+        return reply(ssl, pp.error().status, pp.error().status == 404 ? "Not Found" : "Bad Request",
                      pp.error().message + "\n");
       auto ips = pod_addresses ? pod_addresses(pp->ns, pp->pod) : std::nullopt;
       if (!ips)
         return reply(
-            ssl.get(), 404, "Not Found",
+            ssl, 404, "Not Found",
             "pod " + pp->ns + "/" + pp->pod + " is not running on this node (or uses the host network)\n");
       if (auto ok = check_pod_proxy_address(*pp, *ips); !ok)
-        return reply(ssl.get(), ok.error().status, ok.error().status == 403 ? "Forbidden" : "Bad Request",
+        return reply(ssl, ok.error().status, ok.error().status == 403 ? "Forbidden" : "Bad Request",
                      ok.error().message + "\n");
       if (head.size() != head.find("\r\n\r\n") + 4)
-        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
+        return reply(ssl, 400, "Bad Request", "data before the upgrade\n");
       auto sock = dial_pod(netns, pp->ip, pp->port, std::chrono::seconds(5));
-      if (!sock) return reply(ssl.get(), 502, "Bad Gateway", sock.error().message() + "\n");
-      if (!send_all(ssl.get(),
+      if (!sock) return reply(ssl, 502, "Bad Gateway", sock.error().message() + "\n");
+      if (!send_all(ssl,
                     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                     "Upgrade: podnet-stream\r\n\r\n"))
-        return;
-      return run_pod_proxy_session(ssl.get(), fd.get(), std::move(*sock), exec_options, stop);
+        return false;
+      run_pod_proxy_session(ssl, fd, std::move(*sock), exec_options, stop);
+      return false;
     }
     if (path.starts_with("/portForward/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
-        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+        return reply(ssl, 405, "Method Not Allowed", "only GET and POST\n");
       auto pf = parse_portforward_request(path);
       if (!pf)
-        return reply(ssl.get(), pf.error().status, pf.error().status == 404 ? "Not Found" : "Bad Request",
+        return reply(ssl, pf.error().status, pf.error().status == 404 ? "Not Found" : "Bad Request",
                      pf.error().message + "\n");
       auto process = exec_resolver ? exec_resolver(pf->ns, pf->pod, "") : std::nullopt;
       if (!process)
-        return reply(ssl.get(), 404, "Not Found", "pod " + pf->ns + "/" + pf->pod + " is not running\n");
+        return reply(ssl, 404, "Not Found", "pod " + pf->ns + "/" + pf->pod + " is not running\n");
       if (head.size() != head.find("\r\n\r\n") + 4)
-        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
-      if (!send_all(ssl.get(),
+        return reply(ssl, 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl,
                     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                     "Upgrade: podnet-stream\r\n\r\n"))
-        return;
+        return false;
       timeval send_timeout{300, 0};
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-      return run_portforward_session(ssl.get(), fd.get(), *pf, *process, exec_options, stop);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      run_portforward_session(ssl, fd, *pf, *process, exec_options, stop);
+      return false;
     }
     if (path.starts_with("/attach/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
-        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+        return reply(ssl, 405, "Method Not Allowed", "only GET and POST\n");
       auto at = parse_attach_request(path);
       if (!at)
-        return reply(ssl.get(), at.error().status, at.error().status == 404 ? "Not Found" : "Bad Request",
+        return reply(ssl, at.error().status, at.error().status == 404 ? "Not Found" : "Bad Request",
                      at.error().message + "\n");
       // kubelet's words when the container does not run (not started yet, exited, not here).
       const std::string not_found =
           "container " + at->container + " not found in pod " + at->pod + "_" + at->ns + "\n";
       auto socket_path = attach_resolver ? attach_resolver(at->ns, at->pod, at->container) : std::nullopt;
-      if (!socket_path) return reply(ssl.get(), 500, "Internal Server Error", not_found);
+      if (!socket_path) return reply(ssl, 500, "Internal Server Error", not_found);
       UniqueFd shim(connect_attach_socket(*socket_path));
-      if (!shim.valid()) return reply(ssl.get(), 500, "Internal Server Error", not_found);
+      if (!shim.valid()) return reply(ssl, 500, "Internal Server Error", not_found);
       if (head.size() != head.find("\r\n\r\n") + 4)
-        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
-      if (!send_all(ssl.get(),
+        return reply(ssl, 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl,
                     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                     "Upgrade: podnet-stream\r\n\r\n"))
-        return;
+        return false;
       timeval send_timeout{300, 0};
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-      return run_attach_session(ssl.get(), fd.get(), *at, std::move(shim), exec_options, stop);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      run_attach_session(ssl, fd, *at, std::move(shim), exec_options, stop);
+      return false;
     }
     if (path.starts_with("/exec/")) {
       if (req.method() != http::verb::get && req.method() != http::verb::post)
-        return reply(ssl.get(), 405, "Method Not Allowed", "only GET and POST\n");
+        return reply(ssl, 405, "Method Not Allowed", "only GET and POST\n");
       auto exec = parse_exec_request(path);
       if (!exec)
-        return reply(ssl.get(), exec.error().status, exec.error().status == 404 ? "Not Found" : "Bad Request",
+        return reply(ssl, exec.error().status, exec.error().status == 404 ? "Not Found" : "Bad Request",
                      exec.error().message + "\n");
       auto process = exec_resolver ? exec_resolver(exec->ns, exec->pod, exec->container) : std::nullopt;
       if (!process)
-        return reply(ssl.get(), 404, "Not Found", "container not found (\"" + exec->container + "\")\n");
+        return reply(ssl, 404, "Not Found", "container not found (\"" + exec->container + "\")\n");
       // The API server sends nothing before it has read the 101; anything after the head is a
       // protocol error, and not read as frames.
       if (head.size() != head.find("\r\n\r\n") + 4)
-        return reply(ssl.get(), 400, "Bad Request", "data before the upgrade\n");
-      if (!send_all(ssl.get(),
+        return reply(ssl, 400, "Bad Request", "data before the upgrade\n");
+      if (!send_all(ssl,
                     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                     "Upgrade: podnet-stream\r\n\r\n"))
-        return;
+        return false;
       // A client that reads slowly (a paused terminal) may hold a write this long.
       timeval send_timeout{300, 0};
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-      return run_exec_session(ssl.get(), fd.get(), *exec, *process, exec_options, stop);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+      run_exec_session(ssl, fd, *exec, *process, exec_options, stop);
+      return false;
     }
-    if (req.method() != http::verb::get) return reply(ssl.get(), 405, "Method Not Allowed", "only GET\n");
+    if (req.method() != http::verb::get)
+      return reply(ssl, 405, "Method Not Allowed", "only GET\n", keep, version);
 
     auto request = parse_log_request(req.target());
     if (!request)
-      return reply(ssl.get(), request.error().status,
-                   request.error().status == 404 ? "Not Found" : "Bad Request",
-                   request.error().message + "\n");
+      return reply(ssl, request.error().status, request.error().status == 404 ? "Not Found" : "Bad Request",
+                   request.error().message + "\n", keep, version);
     LogQuery q = request->query;
     if (request->since_seconds > 0) {
       int64_t now = unix_now_ns();
@@ -382,19 +432,22 @@ struct LogServer::Impl {
     }
     auto src = resolver(request->ns, request->pod, request->container);
     if (!src)
-      return reply(ssl.get(), 404, "Not Found",
+      return reply(ssl, 404, "Not Found",
                    "container " + request->container + " of pod " + request->ns + "/" + request->pod +
-                       " is not on this node\n");
+                       " is not on this node\n",
+                   keep, version);
     std::ifstream in(src->path, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // Only whole lines are rendered; the rest is read again with the next poll.
     size_t done = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
     std::string first = render_cri_log(text.substr(0, done), q);
-    if (!send_all(ssl.get(),
-                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
-                  "Connection: close\r\n\r\n"))
-      return;
-    if (!chunk(ssl.get(), first)) return;
+    // A follower's connection ends with its stream (a hang-up is how it stops); a plain read may
+    // be followed by another request.
+    const bool keep_log = keep && !q.follow;
+    if (!send_all(ssl, status_line(200, "OK", keep_log, version) +
+                           "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"))
+      return false;
+    if (!chunk(ssl, first)) return false;
     int64_t sent = static_cast<int64_t>(first.size());
     LogQuery more = q;
     more.tail_lines = -1;
@@ -408,7 +461,7 @@ struct LogServer::Impl {
         std::string out = render_cri_log(add.substr(0, end + 1), more);
         if (q.limit_bytes >= 0 && sent + static_cast<int64_t>(out.size()) > q.limit_bytes)
           out.resize(static_cast<size_t>(q.limit_bytes - sent));
-        if (!chunk(ssl.get(), out)) return;
+        if (!chunk(ssl, out)) return false;
         sent += static_cast<int64_t>(out.size());
         done += end + 1;
         continue;
@@ -416,39 +469,12 @@ struct LogServer::Impl {
       if (!running) break;
       // The client sends nothing after its request: anything readable (close_notify, EOF) means it
       // hung up.
-      pollfd pf{fd.get(), POLLIN, 0};
-      if (::poll(&pf, 1, 200) > 0) return;
+      pollfd pf{fd, POLLIN, 0};
+      if (::poll(&pf, 1, 200) > 0) return false;
     }
-    send_all(ssl.get(), "0\r\n\r\n");
+    return send_all(ssl, "0\r\n\r\n") && keep_log;
   }
 };
-
-namespace {
-
-// The server's TLS context: the policy, the serving pair, and client certificates required.
-Result<ssl::context> make_context(const LogServerTls& tls) {
-  try {
-    ssl::context ctx(ssl::context::tls_server);
-    if (auto s = apply_tls_policy(ctx.native_handle()); !s) return std::unexpected(s.error());
-    beast::error_code ec;
-    ctx.use_certificate_chain(asio::buffer(tls.cert_pem), ec);
-    if (ec) return fail_msg("log server certificate: " + ec.message());
-    ctx.use_private_key(asio::buffer(tls.key_pem), ssl::context::pem, ec);
-    if (ec) return fail_msg("log server key: " + ec.message());
-    if (tls.client_ca_pem.empty()) return fail_msg("log server: no client CA");
-    ctx.add_certificate_authority(asio::buffer(tls.client_ca_pem), ec);
-    if (ec) return fail_msg("log server client CA: " + ec.message());
-    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
-    if (ec) return fail_msg("log server verify mode: " + ec.message());
-    static constexpr unsigned char kSessionContext[] = "podnet-log-server";
-    SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof kSessionContext - 1);
-    return ctx;
-  } catch (const std::exception& e) {  // ssl::context's constructor throws when OpenSSL cannot
-    return fail_msg(std::string("log server TLS context: ") + e.what());
-  }
-}
-
-}  // namespace
 
 Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, uint16_t port,
                                                     const netlink::NetNs* netns, LogServerTls tls,
@@ -463,8 +489,9 @@ Result<std::unique_ptr<LogServer>> LogServer::start(const std::string& address, 
   impl->resolver = std::move(resolver);
   impl->exec_resolver = std::move(exec);
   impl->exec_options = exec_options;
-  PODNET_TRY(ctx, make_context(tls));
-  impl->ctx.emplace(std::move(ctx));
+  // kubelet's server: no client certificate, no connection.
+  PODNET_TRY(ctx, podnet::http::server_tls_context({tls.cert_pem, tls.key_pem, tls.client_ca_pem, true}));
+  impl->ctx = std::move(ctx);
   impl->tls = std::move(tls);
   sockaddr_in6 sa{};
   sa.sin6_family = AF_INET6;

@@ -2,11 +2,13 @@
 // timestamps=&limitBytes=&sinceSeconds=&sinceTime=` over HTTPS with client certificates, reading the
 // CRI-format log files the container shims write. The API server proxies `pods/<name>/log` here,
 // presenting its kubelet client certificate; nobody else (not pods, not node credentials) may read.
-// One thread per connection: followers are few and long-lived. The same listener serves exec
-// (exec_session.h), attach (attach_session.h), port-forward (portforward_session.h) and the pod proxy
-// (pod_proxy_session.h).
+// One thread per connection: followers are few and long-lived. HTTP/1.1 keep-alive: a request
+// answered in full leaves the connection open (LogServerTls::idle_timeout) for the next one. The same
+// listener serves exec (exec_session.h), attach (attach_session.h), port-forward (portforward_session.h) and
+// the pod proxy (pod_proxy_session.h).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -60,6 +62,10 @@ struct LogServerTls {
   // A verified client is authorized when its CN is one of `users` or an O one of `groups`.
   std::vector<std::string> users{"kube-apiserver-kubelet-client"};
   std::vector<std::string> groups{"system:masters"};
+  // How long a kept-alive connection may wait for its next request before the server closes it
+  // (below Go's client default of 90 s, so a pooling client sees the close on an idle connection
+  // and dials anew rather than the other way round).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
 };
 
 // GET /podnet/... : the agent's read-only node API (agent/node_api.h), behind the same client

@@ -7,8 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "apiserver/auth/pki.h"
@@ -167,6 +173,153 @@ TEST_F(LogServerTest, TlsPolicyAsOpensslSeesIt) {
     std::string out = run(base + " -cipher " + std::string(cbc));
     EXPECT_NE(out.find("Cipher is (NONE)"), std::string::npos) << cbc << " must be refused: " << out;
   }
+}
+
+// One TLS connection held open by the test, requests written and answers read on it in turn:
+// what the API server's node dialer does when it keeps connections to a node.
+class KeptConnection {
+ public:
+  KeptConnection(uint16_t port, const std::string& ca_pem, const KeyPair& client)
+      : ctx_(boost::asio::ssl::context::tls_client) {
+    // The context is complete before the stream is made from it (SSL_new copies the certificate).
+    boost::system::error_code ec;
+    ctx_.add_certificate_authority(boost::asio::buffer(ca_pem), ec);
+    ctx_.use_certificate_chain(boost::asio::buffer(client.cert_pem), ec);
+    ctx_.use_private_key(boost::asio::buffer(client.key_pem), boost::asio::ssl::context::pem, ec);
+    ctx_.set_verify_mode(boost::asio::ssl::verify_peer, ec);
+    stream_.emplace(ioc_, ctx_);
+    auto& tcp = boost::beast::get_lowest_layer(*stream_);
+    tcp.expires_after(std::chrono::seconds(10));
+    tcp.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) stream_->handshake(boost::asio::ssl::stream_base::client, ec);
+    error_ = ec;
+  }
+  bool ok() const { return !error_; }
+  // Writes the bytes as they are (one request, several, or a malformed one).
+  bool write(const std::string& bytes) {
+    boost::system::error_code ec;
+    boost::beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
+    boost::asio::write(*stream_, boost::asio::buffer(bytes), ec);
+    return !ec;
+  }
+  bool get(const std::string& target, const std::string& extra = "") {
+    return write("GET " + target + " HTTP/1.1\r\nHost: node\r\n" + extra + "\r\n");
+  }
+  // The next response; status 0 when the connection ended (or nothing came within `timeout`).
+  std::pair<int, boost::beast::http::response<boost::beast::http::string_body>> read(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    boost::beast::http::response<boost::beast::http::string_body> res;
+    boost::system::error_code ec;
+    boost::beast::get_lowest_layer(*stream_).expires_after(timeout);
+    boost::beast::http::read(*stream_, buffer_, res, ec);
+    if (ec) {
+      last_error = ec.message();
+      return {0, {}};
+    }
+    return {res.result_int(), std::move(res)};
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ssl::context ctx_;
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> stream_;
+  boost::beast::flat_buffer buffer_;
+  boost::system::error_code error_;
+
+ public:
+  std::string last_error;  // of the last read that failed
+};
+
+// HTTP/1.1 keep-alive, as kubelet's server: requests answered in full leave the connection open for
+// the next (node API, a log read, errors after authorization, pipelined requests); a follower, a
+// request with Connection: close, a request with a body and an idle connection end it.
+TEST_F(LogServerTest, KeepsTheConnectionForTheNextRequest) {
+  LogServerTls tls;
+  tls.cert_pem = serving_.cert_pem;
+  tls.key_pem = serving_.key_pem;
+  tls.client_ca_pem = ca_.cert_pem;
+  tls.idle_timeout = std::chrono::milliseconds(300);
+  std::atomic<int> node_api_calls{0};
+  auto server = LogServer::start(
+      "127.0.0.1", 0, nullptr, tls,
+      [this](const std::string&, const std::string& pod, const std::string&) -> std::optional<LogSource> {
+        if (pod != "web") return std::nullopt;
+        return LogSource{log_, [] { return false; }};
+      },
+      {}, {},
+      [&](std::string_view target) {
+        ++node_api_calls;
+        return NodeApiAnswer{200, "{\"target\":\"" + std::string(target) + "\"}"};
+      });
+  ASSERT_TRUE(server) << server.error().message();
+  const KeyPair client = leaf(ca_, "kube-apiserver-kubelet-client", {}, false);
+  const uint16_t port = (*server)->port();
+
+  KeptConnection c(port, ca_.cert_pem, client);
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.get("/podnet/v1/flows?n=" + std::to_string(i)));
+    auto [status, res] = c.read();
+    ASSERT_EQ(status, 200) << "request " << i << " on the same connection: " << c.last_error;
+    EXPECT_EQ(res.body(), "{\"target\":\"/podnet/v1/flows?n=" + std::to_string(i) + "\"}");
+    EXPECT_TRUE(res.keep_alive());
+  }
+  ASSERT_TRUE(c.get("/containerLogs/default/web/c?tailLines=1"));
+  auto [log_status, log] = c.read();
+  ASSERT_EQ(log_status, 200);
+  EXPECT_EQ(log.body(), "three\n");
+  EXPECT_TRUE(log.keep_alive());
+  ASSERT_TRUE(c.get("/containerLogs/default/other/c"));
+  EXPECT_EQ(c.read().first, 404) << "an error after authorization keeps the connection";
+  // Two requests in one write: both answered, in order.
+  ASSERT_TRUE(c.write(
+      "GET /podnet/v1/a HTTP/1.1\r\nHost: node\r\n\r\nGET /podnet/v1/b HTTP/1.1\r\nHost: node\r\n\r\n"));
+  auto [a_status, a] = c.read();
+  auto [b_status, b] = c.read();
+  ASSERT_EQ(a_status, 200);
+  ASSERT_EQ(b_status, 200);
+  EXPECT_EQ(a.body(), "{\"target\":\"/podnet/v1/a\"}");
+  EXPECT_EQ(b.body(), "{\"target\":\"/podnet/v1/b\"}");
+  EXPECT_EQ(node_api_calls, 5);
+  // Connection: close is honoured: answered, then the server closes.
+  ASSERT_TRUE(c.get("/podnet/v1/last", "Connection: close\r\n"));
+  auto [last_status, last] = c.read();
+  EXPECT_EQ(last_status, 200);
+  EXPECT_FALSE(last.keep_alive());
+  EXPECT_EQ(c.read().first, 0) << "closed after Connection: close";
+
+  // A follower's connection ends with its stream.
+  KeptConnection follower(port, ca_.cert_pem, client);
+  ASSERT_TRUE(follower.get("/containerLogs/default/web/c?follow=true"));
+  auto [f_status, f] = follower.read();
+  EXPECT_EQ(f_status, 200);
+  EXPECT_FALSE(f.keep_alive());
+  EXPECT_EQ(follower.read().first, 0);
+
+  // A request with a body is answered and the connection closed (its body is not a request).
+  KeptConnection with_body(port, ca_.cert_pem, client);
+  ASSERT_TRUE(
+      with_body.write("GET /podnet/v1/x HTTP/1.1\r\nHost: node\r\nContent-Length: 40\r\n\r\n"
+                      "GET /podnet/v1/smuggled HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(with_body.read().first, 200);
+  EXPECT_EQ(with_body.read().first, 0);
+  EXPECT_EQ(node_api_calls, 7) << "the body was not read as a request";
+
+  // An idle connection is closed by the server after its idle time.
+  KeptConnection idle(port, ca_.cert_pem, client);
+  ASSERT_TRUE(idle.get("/podnet/v1/once"));
+  EXPECT_EQ(idle.read().first, 200);
+  auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(idle.read(std::chrono::seconds(10)).first, 0) << "the server closes an idle connection";
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+
+  // Refused callers still get one answer and a closed connection.
+  KeptConnection node(port, ca_.cert_pem, leaf(ca_, "system:node:node1", {"system:nodes"}, false));
+  ASSERT_TRUE(node.get("/podnet/v1/flows"));
+  auto [denied, denied_res] = node.read();
+  EXPECT_EQ(denied, 403);
+  EXPECT_FALSE(denied_res.keep_alive());
+  EXPECT_EQ(node.read().first, 0);
 }
 
 TEST(ParseLogRequest, ParsesAsKubeletDoes) {
