@@ -17,6 +17,7 @@
 
 #include "common/files.h"
 #include "support/kubectl.h"
+#include "support/pty_driver.h"
 #include "support/temp_dir.h"
 #include "support/up_cluster.h"
 
@@ -906,68 +907,6 @@ namespace {
 //   forwarded connection ends; through python3-kubernetes the session's other port works on;
 //   kubectl prints the error (and, as kubectl >= 1.23 does, closes its session); the agent holds no
 //   more sockets than before.
-// Drives a command in a terminal of ROWS x COLS, as a user would, by events rather than sleeps:
-// each step waits for what the previous one should print. argv: ROWS COLS STEP... -- COMMAND...;
-// a step is SEND=EXPECT: SEND (may be empty) is typed with Enter, then EXPECT must appear within
-// 20 s; "~" before EXPECT types SEND again every 2 s until it appears (a resize that may arrive
-// after the first input). Prints the terminal's transcript, one line per step on stderr, and
-// RESULT=ok or RESULT=fail; the command gets SIGTERM at the end, as a user's kill.
-constexpr const char* kPtyDriver = R"PY(
-import fcntl, os, select, signal, struct, sys, termios, time
-rows, cols = int(sys.argv[1]), int(sys.argv[2])
-sep = sys.argv.index("--")
-steps, cmd = sys.argv[3:sep], sys.argv[sep + 1:]
-m, s = os.openpty()
-fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-t0 = time.time()
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    os.close(m)
-    fcntl.ioctl(s, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2):
-        os.dup2(s, fd)
-    os.execvp(cmd[0], cmd)
-os.close(s)
-out = b""
-def wait_for(pat, until):
-    global out
-    while pat not in out:
-        left = until - time.time()
-        if left <= 0:
-            return False
-        if select.select([m], [], [], left)[0]:
-            try:
-                d = os.read(m, 4096)
-            except OSError:
-                return False
-            if not d:
-                return False
-            out += d
-    return True
-ok = True
-for step in steps:
-    send, expect = step.split("=", 1)
-    again = expect.startswith("~")
-    expect = expect.lstrip("~").encode()
-    start = time.time()
-    seen = False
-    while not seen and time.time() - start < 20:
-        if send:
-            os.write(m, send.encode() + b"\r")
-        seen = wait_for(expect, min(start + 20, time.time() + 2) if again else start + 20)
-    print("step %r at %.2fs: %s after %.2fs" % (step, start - t0, "seen" if seen else "NOT SEEN",
-          time.time() - start), file=sys.stderr)
-    if not seen:
-        ok = False
-        break
-os.kill(pid, signal.SIGTERM)
-wait_for(b"\0", time.time() + 1)
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
-print("\nRESULT=" + ("ok" if ok else "fail"))
-)PY";
-
 TEST_F(Exec, KubectlAttachAndARefusedPortForward) {
   PODNET_BRING_UP();
   const std::string kubectl = std::string(kKubectl) + " --kubeconfig " + c_.kubeconfig();
