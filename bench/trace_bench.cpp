@@ -114,8 +114,10 @@ int main(int argc, char** argv) {
   for (int run = 0; run < runs && !StopSignal::requested(); ++run)
     for (auto& k : cases) {
       auto t0 = Clock::now();
-      auto r = podnet::testing::shell("PODNET_TRACE_DEBUG=1 " + podnet + " trace -o json --kubeconfig " +
-                                      c.kubeconfig() + " " + k.args + " >" + out_file + " 2>" + err_file);
+      // In a subshell: shell() appends its own 2>&1, which must not undo these redirections.
+      auto r =
+          podnet::testing::shell("(PODNET_TRACE_DEBUG=1 " + podnet + " trace -o json --kubeconfig " +
+                                 c.kubeconfig() + " " + k.args + " >" + out_file + " 2>" + err_file + ")");
       double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
       auto out = podnet::testing::shell("cat " + out_file).out;
       json::error_code ec;
