@@ -1,9 +1,13 @@
 #include "policy/metrics.h"
 
+#include <linux/netfilter.h>
+
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+
+#include "nft/counters.h"
 
 namespace podnet::policy {
 namespace json = boost::json;
@@ -99,10 +103,22 @@ std::string rule_counters_json(const std::vector<RuleCounter>& counters) {
   return json::serialize(json::object{{"counters", std::move(list)}});
 }
 
-Result<DeniedCounters> read_denied(nft::Nft& nft) {
-  auto listing = nft.query(std::string("list counters table inet ") + kTable);
-  if (!listing) return DeniedCounters{};  // no table (yet)
-  return denied_from_json(*listing);
+Result<DeniedCounters> read_denied(nft::Nft&) {
+  // One dump of the table's counter objects: `list counters table` read the whole ruleset first
+  // (seconds on a loaded node with the proxy's shards; nft/counters.h).
+  PODNET_TRY(counters, nft::read_counter_objects(NFPROTO_INET, kTable));
+  DeniedCounters d;
+  for (const auto& [name, c] : counters) {
+    if (name == "deny-ingress")
+      d.ingress += c.packets;
+    else if (name == "deny-egress")
+      d.egress += c.packets;
+    else if (name == "deny-pending")
+      d.pending += c.packets;
+    else if (name.starts_with("r-"))
+      d.rules[name] = {c.packets, c.bytes};
+  }
+  return d;
 }
 
 std::string prometheus_text(const EnforcerMetrics& m, const DeniedCounters& d, const AdmitMetrics& a,

@@ -25,7 +25,7 @@ Reply error_reply(const ApiError& e) {
 
 Reply node_proxy(ObjectStore& objects, const ResourceRegistry& registry, const std::string& node,
                  const std::string& subpath, const QueryParams& query, const KubeletClientTls& kubelet,
-                 std::chrono::milliseconds timeout) {
+                 NodeConnectionPool& pool, std::chrono::milliseconds timeout) {
   // The agent's other paths (exec, port-forward, logs) have subresources of their own with their
   // own rules; nodes/proxy reaches only the read-only node API.
   if (!subpath.starts_with("/podnet/"))
@@ -47,33 +47,17 @@ Reply node_proxy(ObjectStore& objects, const ResourceRegistry& registry, const s
     sep = "&";
   }
   const std::string what = "Get \"https://" + address->host_port() + target + "\"";
-  NodeConnection conn;
-  if (auto c = connect_node(conn, *address, kubelet, what, timeout); !c) return error_reply(c.error());
-  auto& stream = *conn.stream;
-  auto& tcp_stream = beast::get_lowest_layer(stream);
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, address->host_port());
-  req.set(http::field::user_agent, "podnet-apiserver");
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kNodeProxyBodyLimit);
-  beast::error_code result;
-  tcp_stream.expires_after(timeout);
-  http::async_write(stream, req, [&](beast::error_code e, size_t) {
-    if ((result = e)) return;
-    http::async_read(stream, conn.buffer, parser, [&](beast::error_code e2, size_t) { result = e2; });
-  });
-  conn.ioc.run();
-  if (result) return error_reply({503, "ServiceUnavailable", what + ": " + result.message()});
-  auto& res = parser.get();
-  if (res.result_int() >= 400) {
+  auto got = pool.get(*address, kubelet, target, what, timeout, kNodeProxyBodyLimit);
+  if (!got) return error_reply(got.error());
+  NodeGetReply& res = *got;
+  if (res.status >= 400) {
     // The agent's reason, as a Status kubectl and client libraries print.
     json::error_code ec;
-    json::value body = json::parse(res.body(), ec);
+    json::value body = json::parse(res.body, ec);
     const json::object* o = ec ? nullptr : body.if_object();
     const json::value* why = o ? o->if_contains("error") : nullptr;
-    std::string message =
-        why && why->is_string() ? std::string(why->get_string()) : res.body().substr(0, 1024);
-    int code = res.result_int() < 600 ? res.result_int() : 502;
+    std::string message = why && why->is_string() ? std::string(why->get_string()) : res.body.substr(0, 1024);
+    int code = res.status < 600 ? static_cast<int>(res.status) : 502;
     std::string reason = code == 400   ? "BadRequest"
                          : code == 404 ? "NotFound"
                          : code == 413 ? "RequestEntityTooLarge"
@@ -81,10 +65,10 @@ Reply node_proxy(ObjectStore& objects, const ResourceRegistry& registry, const s
     return error_reply({code, reason, "node " + node + ": " + message});
   }
   Reply r;
-  r.msg.result(res.result_int());
-  std::string type(res[http::field::content_type]);
-  r.msg.set(http::field::content_type, type.empty() ? "application/octet-stream" : type);
-  r.msg.body() = std::move(res.body());
+  r.msg.result(res.status);
+  r.msg.set(http::field::content_type,
+            res.content_type.empty() ? "application/octet-stream" : res.content_type);
+  r.msg.body() = std::move(res.body);
   return r;
 }
 

@@ -215,7 +215,8 @@ Reply FrontHandler::route(Request& request, const Target& target, const RequestA
       a.subresource == "proxy" && !a.name.empty()) {
     if (a.verb != "get") return error_reply(method_not_allowed(std::string(request.msg.method_string())));
     auto rp = parse_resource_path(target.path);
-    return node_proxy(objects_, registry_, a.name, rp ? rp->subpath : std::string(), target.query, kubelet_);
+    return node_proxy(objects_, registry_, a.name, rp ? rp->subpath : std::string(), target.query, kubelet_,
+                      node_connections_);
   }
   if (a.resource_request && a.group.empty() && a.version == "v1" &&
       (a.resource == "pods" || a.resource == "services") && a.subresource == "proxy" && !a.name.empty()) {

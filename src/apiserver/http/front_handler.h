@@ -4,6 +4,7 @@
 #pragma once
 
 #include "apiserver/auth/authorizer.h"
+#include "apiserver/endpoints/node_dial_pool.h"
 #include "apiserver/endpoints/pod_logs.h"
 #include "apiserver/http/http_types.h"
 #include "apiserver/http/metrics.h"
@@ -31,6 +32,7 @@ class FrontHandler final : public HttpHandler {
   HttpHandler& api_;
   const Authorizer& authorizer_;
   const KubeletClientTls kubelet_;
+  NodeConnectionPool node_connections_;  // nodes/proxy's kept-open connections to node agents
 };
 
 // The Authorizer's pod lookup over the store: the node a pod is bound to.
