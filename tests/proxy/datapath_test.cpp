@@ -398,6 +398,7 @@ TEST_F(ProxyDatapath, RestartedProxyReplacesWhatTheLastOneWrote) {
   proxier_->upsert_slice([&] {
     auto s = web_slice({1});
     s.meta.labels[k8s::kServiceNameLabel] = "api";
+    s.meta.name = "api-slice";  // a slice name is unique in its namespace
     return s;
   }());
   sync();
@@ -425,6 +426,7 @@ TEST_F(ProxyDatapath, ProxyWithAnotherShardCountReplacesTheLayout) {
     proxier_->upsert_slice([&] {
       auto s = web_slice({1, 2});
       s.meta.labels[k8s::kServiceNameLabel] = "api";
+      s.meta.name = "api-slice";  // a slice name is unique in its namespace
       return s;
     }());
     proxier_->upsert_service(cluster_ip_service("db", "10.96.0.30", {tcp_port("pg", 5432, 5432)}));
@@ -457,6 +459,7 @@ TEST_F(ProxyDatapath, ProxyWithAnotherShardCountReplacesTheLayout) {
   proxier_->upsert_slice([&] {
     auto s = web_slice({1});
     s.meta.labels[k8s::kServiceNameLabel] = "api";
+    s.meta.name = "api-slice";  // a slice name is unique in its namespace
     return s;
   }());
   sync();

@@ -34,6 +34,8 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// How long after a remote command's 101 its handler starts (see start_websocket).
+constexpr auto kRemoteCommandSettle = std::chrono::milliseconds(30);
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr size_t kHeaderLimit = 64 * 1024;
 // A watcher this far behind is cut off (kube does the same) rather than growing the queue without
@@ -232,11 +234,27 @@ class Session : public std::enable_shared_from_this<Session>, public ChunkSink, 
         }));
     ws_->binary(true);
     ws_->read_message_max(kWebSocketMessageMax);
-    ws_->async_accept(*upgrade_request_, [self = shared_from_this()](beast::error_code ec) {
+    // kubectl <= 1.32 (client-go before kubernetes#131203) starts reading the remote command's
+    // WebSocket before it has made its streams, and drops what arrives for a stream it does not
+    // have yet: a command that ends at once (its output and exit status sent with the 101) loses
+    // both, and kubectl fails with "closed all streams". kube-apiserver never shows it because its
+    // kubelet connection is made after the 101; here the node session is open before it, so the
+    // handler starts a little after the 101 for the remote command protocols.
+    const bool settle = upgrade->protocol.find("channel.k8s.io") != std::string::npos;
+    ws_->async_accept(*upgrade_request_, [self = shared_from_this(), settle](beast::error_code ec) {
       if (ec || self->closed_) return self->abort();
-      self->ws_handler_->start(self);
-      self->ws_read();
+      if (!settle) return self->start_ws_handler();
+      auto timer = std::make_shared<net::steady_timer>(self->stream_.get_executor(), kRemoteCommandSettle);
+      timer->async_wait([self, timer](beast::error_code) {
+        if (self->closed_) return self->abort();
+        self->start_ws_handler();
+      });
     });
+  }
+
+  void start_ws_handler() {
+    ws_handler_->start(shared_from_this());
+    ws_read();
   }
 
   // The connection carries another protocol after the 101 (plain SPDY/3.1): the handler gets the
